@@ -1,0 +1,7 @@
+"""qvl_widget: see which image regions each text token of a Qwen vision-language model attends to."""
+
+from ._loading import LoadedModel, load
+from ._result import AttentionResult, ImageGeometry, QueryToken
+
+__all__ = ["AttentionResult", "ImageGeometry", "LoadedModel", "QueryToken", "load"]
+__version__ = "0.1.0"

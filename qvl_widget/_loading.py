@@ -1,0 +1,188 @@
+"""Loading a Qwen vision-language model and its processor, and capturing attention with it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ._capture import DEFAULT_CHUNK_BYTES, CaptureRequest, capturing
+from ._families import Family, family_for_config
+from ._images import ImageInput, as_image_list, load_rgb
+from ._inputs import PreparedInputs, prepare_inputs
+from ._result import AttentionResult
+
+_STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+
+
+class LoadedModel:
+    """A Qwen-VL model with its processor, ready to capture text->image attention.
+
+    Made by `qvl_widget.load(...)`. `model` and `processor` are the plain transformers objects.
+    """
+
+    def __init__(self, model: Any, processor: Any, family: Family, source: str) -> None:
+        self.model = model
+        self.processor = processor
+        self.family = family
+        self.source = source
+
+    def __repr__(self) -> str:
+        text = self.model.config.get_text_config()
+        return (
+            f"LoadedModel({self.source!r}, family={self.family.display_name}, layers={text.num_hidden_layers}, "
+            f"heads={text.num_attention_heads}, device={self.device}, dtype={self.dtype})"
+        )
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.model.dtype
+
+    def prepare(
+        self,
+        image_or_images: ImageInput | Sequence[ImageInput],
+        prompt: str,
+        chat: bool = True,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
+    ) -> tuple[list, PreparedInputs]:
+        """The RGB images and the processor inputs for a capture, without running the model."""
+        pictures = [load_rgb(image) for image in as_image_list(image_or_images)]
+        prepared = prepare_inputs(self.processor, self.model.config, pictures, prompt, chat, min_pixels, max_pixels)
+        return pictures, prepared
+
+    def capture(
+        self,
+        image_or_images: ImageInput | Sequence[ImageInput],
+        prompt: str,
+        *,
+        chat: bool = True,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
+        storage: str = "float32",
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    ) -> AttentionResult:
+        """Run one forward pass and return the text->image attention of every layer and head.
+
+        `image_or_images`: a path, a PIL image, or a list of them (all placed before the prompt, in order).
+        `chat`: wrap the prompt in the model's chat template (with the assistant turn opened), as in use.
+        `min_pixels` / `max_pixels`: bound the resized image's pixel count (more pixels, more image tokens).
+        `storage`: "float32" (exact) or "float16" (half the memory). `chunk_bytes`: working memory per chunk.
+        """
+        if storage not in _STORAGE_DTYPES:
+            raise ValueError(f"storage must be one of {', '.join(_STORAGE_DTYPES)}, not {storage!r}")
+        pictures, prepared = self.prepare(image_or_images, prompt, chat, min_pixels, max_pixels)
+        request = CaptureRequest(
+            query_positions=torch.as_tensor(prepared.query_positions),
+            image_positions=torch.as_tensor(prepared.image_positions),
+            storage_dtype=_STORAGE_DTYPES[storage],
+            chunk_bytes=chunk_bytes,
+        )
+        inputs = {name: value.to(self.device) for name, value in prepared.model_inputs.items()}
+        with capturing(self.model, request), torch.inference_mode():
+            self.model(**inputs, use_cache=False)
+        return AttentionResult(
+            attention=_stack_layers(request.attention, "attention"),
+            image_mass=_stack_layers(request.image_mass, "image mass"),
+            query_positions=prepared.query_positions.astype(np.int64),
+            image_positions=prepared.image_positions.astype(np.int64),
+            tokens=prepared.tokens,
+            images=prepared.images,
+            pictures=tuple(pictures),
+            prompt=prompt,
+            model=self.source,
+            family=self.family.name,
+        )
+
+
+def _stack_layers(per_layer: dict[int, torch.Tensor], what: str) -> np.ndarray:
+    """`{layer: [1, H, ...]}` -> numpy `[layers, H, ...]`, checking no layer was missed."""
+    layers = sorted(per_layer)
+    if layers != list(range(len(layers))) or not layers:
+        raise RuntimeError(f"capture saw {what} for layers {layers}; expected every decoder layer once")
+    return torch.stack([per_layer[layer][0] for layer in layers]).numpy()
+
+
+def default_device() -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    return {"cuda": torch.bfloat16, "mps": torch.float16}.get(device.type, torch.float32)
+
+
+def load(
+    model_id_or_path: str | os.PathLike,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    **from_pretrained_kwargs: Any,
+) -> LoadedModel:
+    """Load a Qwen-VL model and its processor for attention capture.
+
+    `model_id_or_path`: a hub id (e.g. "Qwen/Qwen2-VL-2B-Instruct") or a local model folder.
+    `device`: default cuda, then mps, then cpu. `dtype`: default bfloat16 on cuda, float16 on mps, float32 on cpu.
+    Other keyword arguments go to `from_pretrained` (e.g. `attn_implementation="flash_attention_2"`).
+    Weights load from safetensors only, and remote code is not trusted unless you pass `trust_remote_code=True`.
+    """
+    from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+
+    source = _checked_source(model_id_or_path)
+    trust = from_pretrained_kwargs.pop("trust_remote_code", False)
+    config = _load_or_explain(AutoConfig.from_pretrained, source, trust_remote_code=trust)
+    family = family_for_config(config, source)
+    device = torch.device(device) if device is not None else default_device()
+    dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype or default_dtype(device)
+    from_pretrained_kwargs.setdefault("use_safetensors", True)
+    processor = _load_or_explain(AutoProcessor.from_pretrained, source, trust_remote_code=trust)
+    model = _load_or_explain(
+        AutoModelForImageTextToText.from_pretrained,
+        source,
+        dtype=dtype,
+        trust_remote_code=trust,
+        **from_pretrained_kwargs,
+    )
+    if "device_map" not in from_pretrained_kwargs:
+        model = model.to(device)
+    model.eval()
+    return LoadedModel(model, processor, family, source)
+
+
+def _checked_source(model_id_or_path: str | os.PathLike) -> str:
+    """The source as a string; a FileNotFoundError for a local-looking path that does not exist."""
+    source = os.fspath(model_id_or_path)
+    path = Path(source).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ValueError(f"{source!r} is a file; pass the model folder (with config.json) or a hub id")
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"{source!r} has no config.json; pass a model folder saved by save_pretrained")
+        return str(path)
+    looks_local = isinstance(model_id_or_path, os.PathLike) or source.startswith(("/", ".", "~"))
+    if looks_local or source.count("/") > 1:
+        raise FileNotFoundError(
+            f"model folder not found: {source!r}; check the path, or pass a hub id like 'Qwen/Qwen2-VL-2B-Instruct'"
+        )
+    return source
+
+
+def _load_or_explain(loader, source: str, **kwargs: Any) -> Any:
+    try:
+        return loader(source, **kwargs)
+    except OSError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise OSError(
+            f"could not load {source!r}: {first_line} Pass a local model folder, or a hub id that is cached or "
+            "reachable (check the spelling)."
+        ) from error

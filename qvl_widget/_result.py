@@ -1,0 +1,307 @@
+"""AttentionResult: the cached text->image attention of one capture, and everything views need to draw it.
+
+Numpy only: a result never touches the model, so it can be saved, loaded and viewed without torch.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+from ._geometry import token_boxes
+
+FORMAT_VERSION = 1
+
+Reduce = Literal["mean", "max"]
+LayerSelection = int | Sequence[int] | Literal["all"]
+HeadSelection = int | Sequence[int] | None
+TokenSelection = int | Sequence[int] | None
+
+
+@dataclass(frozen=True)
+class QueryToken:
+    """One query (text) token.
+
+    `start`/`end` are character offsets into the prompt, `None` for tokens the chat template added.
+    `special` marks chat-template and special tokens, i.e. everything that is not the user's prompt text.
+    """
+
+    text: str
+    start: int | None
+    end: int | None
+    special: bool
+
+
+@dataclass(frozen=True)
+class ImageGeometry:
+    """Where one image's tokens sit: its merged token grid and the sizes it was seen at."""
+
+    rows: int
+    cols: int
+    resized_size: tuple[int, int]  # (width, height) in pixels, as fed to the vision tower
+    original_size: tuple[int, int]  # (width, height) of the image the user gave
+    first_column: int  # index of this image's first token among the result's image columns
+
+    @property
+    def num_tokens(self) -> int:
+        return self.rows * self.cols
+
+    @property
+    def columns(self) -> slice:
+        return slice(self.first_column, self.first_column + self.num_tokens)
+
+
+@dataclass(frozen=True, eq=False)
+class AttentionResult:
+    """Text->image attention probabilities for every layer and head, with tokens and image geometry.
+
+    - `attention[layer, head, query, image_token]`: softmax probabilities, exactly as the model computed them,
+      restricted to the query rows and the image-token columns (all images, in prompt order).
+    - `image_mass[layer, head, query]`: each query row's total probability on image tokens.
+    - `query_positions` / `image_positions`: absolute sequence positions of the rows / columns.
+    """
+
+    attention: np.ndarray
+    image_mass: np.ndarray
+    query_positions: np.ndarray
+    image_positions: np.ndarray
+    tokens: tuple[QueryToken, ...]
+    images: tuple[ImageGeometry, ...]
+    pictures: tuple[Image.Image, ...]  # the RGB images at their original size
+    prompt: str
+    model: str = ""
+    family: str = ""
+
+    def __post_init__(self) -> None:
+        layers, heads, queries, columns = self.attention.shape
+        expected = {
+            "image_mass": (self.image_mass.shape, (layers, heads, queries)),
+            "query_positions": (self.query_positions.shape, (queries,)),
+            "image_positions": (self.image_positions.shape, (columns,)),
+            "tokens": ((len(self.tokens),), (queries,)),
+            "image tokens": ((sum(image.num_tokens for image in self.images),), (columns,)),
+            "pictures": ((len(self.pictures),), (len(self.images),)),
+        }
+        for name, (got, want) in expected.items():
+            if got != want:
+                raise ValueError(f"inconsistent AttentionResult: {name} has shape {got}, expected {want}")
+
+    # ----- sizes -------------------------------------------------------------------------------------------
+
+    @property
+    def num_layers(self) -> int:
+        return self.attention.shape[0]
+
+    @property
+    def num_heads(self) -> int:
+        return self.attention.shape[1]
+
+    @property
+    def num_queries(self) -> int:
+        return self.attention.shape[2]
+
+    def __repr__(self) -> str:
+        grids = ", ".join(f"{image.rows}x{image.cols}" for image in self.images)
+        return (
+            f"AttentionResult(model={self.model!r}, layers={self.num_layers}, heads={self.num_heads}, "
+            f"queries={self.num_queries}, image grids=[{grids}], prompt={self.prompt!r})"
+        )
+
+    # ----- geometry ----------------------------------------------------------------------------------------
+
+    def token_boxes(self, image: int = 0) -> np.ndarray:
+        """`[tokens_of_image, 4]` boxes `(x0, y0, x1, y1)` of each image token in original-image pixels."""
+        geometry = self.images[_checked_index(image, len(self.images), "image")]
+        return token_boxes(geometry.rows, geometry.cols, geometry.original_size)
+
+    # ----- selection ---------------------------------------------------------------------------------------
+
+    def token_indices(self, phrase: str) -> list[int]:
+        """Indices of the query tokens covering `phrase` in the prompt (case-insensitive, every occurrence)."""
+        words = phrase.split()
+        if not words:
+            raise ValueError("phrase is empty: pass some words of the prompt, e.g. phrase='red cat'")
+        pattern = re.compile(r"\s+".join(re.escape(word) for word in words), re.IGNORECASE)
+        spans = [match.span() for match in pattern.finditer(self.prompt)]
+        selected = [
+            index
+            for index, token in enumerate(self.tokens)
+            if token.start is not None
+            and token.end is not None
+            and any(token.start < end and token.end > start for start, end in spans)
+        ]
+        if not selected:
+            shown = ", ".join(repr(token.text) for token in self.tokens if not token.special)
+            raise ValueError(f"phrase {phrase!r} is not in the prompt {self.prompt!r}; its tokens are: {shown}")
+        return selected
+
+    def maps(self, layer: LayerSelection = -1, head: HeadSelection = None, reduce: Reduce = "mean") -> np.ndarray:
+        """`[queries, image_tokens]` attention for one selection: layer(s) and head(s) reduced by `reduce`.
+
+        `layer` is an index (negative counts from the end), a list of them, or "all"; `head` an index, a list,
+        or None for all heads. Several heads, then several layers, are combined by `reduce` ("mean" or "max").
+        """
+        if reduce not in ("mean", "max"):
+            raise ValueError(f"reduce must be 'mean' or 'max', not {reduce!r}")
+        layers = self._layer_indices(layer)
+        heads = list(range(self.num_heads)) if head is None else _checked_indices(head, self.num_heads, "head")
+        combine = np.mean if reduce == "mean" else np.max
+        selected = self.attention[np.ix_(layers, heads)].astype(np.float32, copy=False)
+        return combine(combine(selected, axis=1), axis=0)
+
+    def grid(
+        self,
+        token: TokenSelection = None,
+        phrase: str | None = None,
+        layer: LayerSelection = -1,
+        head: HeadSelection = None,
+        reduce: Reduce = "mean",
+        image: int = 0,
+    ) -> np.ndarray:
+        """A `[rows, cols]` map of one image: the mean over the selected query tokens.
+
+        Tokens come from `token` (index or indices into `tokens`) or `phrase` (text of the prompt); with
+        neither, all prompt tokens (the non-special ones). Layers and heads as in `maps`.
+        """
+        geometry = self.images[_checked_index(image, len(self.images), "image")]
+        rows = self._token_rows(token, phrase)
+        per_token = self.maps(layer, head, reduce)[rows, geometry.columns]
+        return per_token.mean(axis=0).reshape(geometry.rows, geometry.cols)
+
+    def _layer_indices(self, layer: LayerSelection) -> list[int]:
+        if isinstance(layer, str):
+            if layer != "all":
+                raise ValueError(f"layer must be an index, a list of indices or 'all', not {layer!r}")
+            return list(range(self.num_layers))
+        return _checked_indices(layer, self.num_layers, "layer")
+
+    def _token_rows(self, token: TokenSelection, phrase: str | None) -> list[int]:
+        if token is not None and phrase is not None:
+            raise ValueError("pass either token= or phrase=, not both")
+        if phrase is not None:
+            return self.token_indices(phrase)
+        if token is not None:
+            return _checked_indices(token, self.num_queries, "token")
+        prompt_rows = [index for index, query in enumerate(self.tokens) if not query.special]
+        return prompt_rows or list(range(self.num_queries))
+
+    # ----- persistence -------------------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the result to one `.npz` file (arrays, JSON metadata and PNG images; no pickle).
+
+        The file is written next to its destination and renamed into place, so a failure leaves no partial file.
+        """
+        path = Path(path)
+        if path.suffix != ".npz":
+            raise ValueError(f"save path must end in .npz, got {str(path)!r}")
+        arrays = {
+            "attention": self.attention,
+            "image_mass": self.image_mass,
+            "query_positions": self.query_positions,
+            "image_positions": self.image_positions,
+            "metadata": np.array(json.dumps(self._metadata())),
+        }
+        for index, picture in enumerate(self.pictures):
+            arrays[f"picture_{index}"] = np.frombuffer(_png_bytes(picture), dtype=np.uint8)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+            temporary = Path(handle.name)
+            try:
+                np.savez(handle, **arrays)
+            except BaseException:
+                handle.close()
+                temporary.unlink()
+                raise
+        os.replace(temporary, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> AttentionResult:
+        """Read a result written by `save`."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no saved result at {str(path)!r}; write one with result.save(path)")
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                metadata = json.loads(str(archive["metadata"]))
+                if metadata.get("format_version") != FORMAT_VERSION:
+                    raise ValueError(f"unsupported format version {metadata.get('format_version')!r}")
+                pictures = tuple(
+                    _picture_from_png(archive[f"picture_{index}"]) for index in range(len(metadata["images"]))
+                )
+                return cls(
+                    attention=archive["attention"],
+                    image_mass=archive["image_mass"],
+                    query_positions=archive["query_positions"],
+                    image_positions=archive["image_positions"],
+                    tokens=tuple(QueryToken(**token) for token in metadata["tokens"]),
+                    images=tuple(_geometry_from_json(image) for image in metadata["images"]),
+                    pictures=pictures,
+                    prompt=metadata["prompt"],
+                    model=metadata["model"],
+                    family=metadata["family"],
+                )
+        except (KeyError, ValueError, OSError) as error:
+            raise ValueError(f"{str(path)!r} is not a qvl_widget result file ({error})") from None
+
+    def _metadata(self) -> dict:
+        return {
+            "format_version": FORMAT_VERSION,
+            "prompt": self.prompt,
+            "model": self.model,
+            "family": self.family,
+            "tokens": [token.__dict__ for token in self.tokens],
+            "images": [image.__dict__ for image in self.images],
+        }
+
+
+def _checked_index(index: int, size: int, name: str) -> int:
+    """`index` as a non-negative index into `size` items, or an IndexError that says the valid range."""
+    if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer index, not {index!r}")
+    if not -size <= index < size:
+        counted = f"is 1 {name}" if size == 1 else f"are {size} {name}s"
+        raise IndexError(f"{name} {index} is out of range: there {counted}, use 0..{size - 1} or -{size}..-1")
+    return int(index) % size
+
+
+def _checked_indices(selection: int | Sequence[int], size: int, name: str) -> list[int]:
+    if not isinstance(selection, (Sequence, np.ndarray)) or isinstance(selection, str):
+        return [_checked_index(selection, size, name)]  # type: ignore[arg-type]
+    indices = [_checked_index(index, size, name) for index in selection]
+    if not indices:
+        raise ValueError(f"the {name} selection is empty: pass at least one {name} index")
+    return indices
+
+
+def _png_bytes(picture: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _picture_from_png(data: np.ndarray) -> Image.Image:
+    with Image.open(io.BytesIO(data.tobytes())) as opened:
+        opened.load()
+        return opened.copy()
+
+
+def _geometry_from_json(image: dict) -> ImageGeometry:
+    return ImageGeometry(
+        rows=image["rows"],
+        cols=image["cols"],
+        resized_size=tuple(image["resized_size"]),
+        original_size=tuple(image["original_size"]),
+        first_column=image["first_column"],
+    )

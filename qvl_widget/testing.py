@@ -1,0 +1,177 @@
+"""Tiny random-weight Qwen-VL models for tests, CI and offline demos.
+
+`build_tiny_model(folder, family)` writes a model folder (config, safetensors weights, tokenizer, processor,
+chat template) that loads through exactly the path a hub id takes: `qvl_widget.load(folder)`.
+Nothing is downloaded: the tokenizer is byte-level with the Qwen special tokens and an empty merge table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from tokenizers import AddedToken
+from transformers import AutoModelForImageTextToText, Qwen2Tokenizer
+from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+TINY_FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
+
+SPECIAL_TOKENS = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
+
+# The shape of Qwen's own template: a default system turn, then images/videos before or between text parts.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}"
+    "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif part['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}"
+    "{% endif %}{% endfor %}{% endif %}"
+    "<|im_end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+# Whole-word BPE tokens for a few common words, so tiny models split text like real ones (" red" is one
+# token, "reddish" is " red" + bytes); every other word falls back to one token per byte.
+COMMON_WORDS = ("Where", " is", " the", " red", " cat", " What", " color", " image", " on", " in", " a")
+
+
+def build_tokenizer(words: tuple[str, ...] = COMMON_WORDS) -> Qwen2Tokenizer:
+    """A byte-level BPE tokenizer with merges for `words` only, carrying the Qwen special tokens."""
+    byte_to_char = bytes_to_unicode()
+    vocab = {char: index for index, char in enumerate(byte_to_char.values())}
+    merges: list[tuple[str, str]] = []
+    for word in words:
+        chars = "".join(byte_to_char[byte] for byte in word.encode("utf-8"))
+        for length in range(1, len(chars)):
+            pair = (chars[:length], chars[length])
+            if chars[: length + 1] not in vocab:
+                vocab[chars[: length + 1]] = len(vocab)
+                merges.append(pair)
+    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=merges)
+    tokenizer.add_tokens([AddedToken(token, special=True, normalized=False) for token in SPECIAL_TOKENS])
+    tokenizer.pad_token = "<|endoftext|>"
+    tokenizer.eos_token = "<|im_end|>"
+    return tokenizer
+
+
+def _special_ids(tokenizer: Qwen2Tokenizer) -> dict[str, int]:
+    ids = tokenizer.convert_tokens_to_ids
+    return {
+        "image_token_id": ids("<|image_pad|>"),
+        "video_token_id": ids("<|video_pad|>"),
+        "vision_start_token_id": ids("<|vision_start|>"),
+        "vision_end_token_id": ids("<|vision_end|>"),
+    }
+
+
+def _text_config(vocab_size: int, family: str) -> dict:
+    config = dict(
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        bos_token_id=None,
+        eos_token_id=None,
+        rope_parameters={"rope_type": "default", "rope_theta": 1e4, "mrope_section": [2, 3, 3]},
+    )
+    if family == "qwen3_vl":
+        config["head_dim"] = 16
+        config["rope_parameters"]["mrope_interleaved"] = True
+    return config
+
+
+def _vision_config(family: str) -> dict:
+    if family == "qwen2_vl":
+        return dict(depth=2, embed_dim=32, hidden_size=64, num_heads=4, mlp_ratio=2)
+    if family == "qwen2_5_vl":
+        # window_size 56 px = 2x2 merged tokens per window; one full-attention block, as in the real model.
+        return dict(
+            depth=2,
+            hidden_size=32,
+            intermediate_size=64,
+            num_heads=4,
+            out_hidden_size=64,
+            window_size=56,
+            fullatt_block_indexes=[1],
+        )
+    return dict(
+        depth=2,
+        hidden_size=32,
+        intermediate_size=64,
+        num_heads=4,
+        out_hidden_size=64,
+        num_position_embeddings=64,
+        deepstack_visual_indexes=[0],
+    )
+
+
+def _config(family: str, tokenizer: Qwen2Tokenizer):
+    from transformers import Qwen2_5_VLConfig, Qwen2VLConfig, Qwen3VLConfig
+
+    config_class = {"qwen2_vl": Qwen2VLConfig, "qwen2_5_vl": Qwen2_5_VLConfig, "qwen3_vl": Qwen3VLConfig}[family]
+    return config_class(
+        text_config=_text_config(len(tokenizer), family),
+        vision_config=_vision_config(family),
+        **_special_ids(tokenizer),
+    )
+
+
+def _processor(family: str, tokenizer: Qwen2Tokenizer):
+    from transformers import (
+        Qwen2_5_VLProcessor,
+        Qwen2VLImageProcessor,
+        Qwen2VLProcessor,
+        Qwen2VLVideoProcessor,
+        Qwen3VLProcessor,
+        Qwen3VLVideoProcessor,
+    )
+
+    if family == "qwen3_vl":
+        image_processor = Qwen2VLImageProcessor(patch_size=16)
+        video_processor = Qwen3VLVideoProcessor(patch_size=16)
+        processor_class = Qwen3VLProcessor
+    else:
+        image_processor = Qwen2VLImageProcessor()
+        video_processor = Qwen2VLVideoProcessor()
+        processor_class = Qwen2VLProcessor if family == "qwen2_vl" else Qwen2_5_VLProcessor
+    return processor_class(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        video_processor=video_processor,
+        chat_template=CHAT_TEMPLATE,
+    )
+
+
+def build_tiny_model(folder: str | Path, family: str = "qwen2_vl", seed: int = 0) -> Path:
+    """Write a tiny random-weight model of `family` to `folder` and return the folder.
+
+    The model is about 1 MB, uses the family's real architecture, image processor and video processor,
+    and loads with `qvl_widget.load(folder)` or any `from_pretrained` call, like a hub id.
+    """
+    if family not in TINY_FAMILIES:
+        raise ValueError(f"unknown tiny model family {family!r}: choose one of {', '.join(TINY_FAMILIES)}")
+    folder = Path(folder)
+    tokenizer = build_tokenizer()
+    torch.manual_seed(seed)
+    model = AutoModelForImageTextToText.from_config(_config(family, tokenizer))
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder, safe_serialization=True)
+    _processor(family, tokenizer).save_pretrained(folder)
+    return folder

@@ -1,0 +1,41 @@
+"""Shared fixtures: tiny offline Qwen-VL models, built once per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Tests never reach the hub: a hub id must fail at once, not after network retries.
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+import pytest
+
+import qvl_widget
+from qvl_widget.testing import TINY_FAMILIES, build_tiny_model
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {family: build_tiny_model(root / family, family) for family in TINY_FAMILIES}
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny_model_dirs: dict[str, Path]) -> dict[str, qvl_widget.LoadedModel]:
+    return {family: qvl_widget.load(path, device="cpu") for family, path in tiny_model_dirs.items()}
+
+
+@pytest.fixture(params=TINY_FAMILIES)
+def family(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def tiny(tiny_models: dict[str, qvl_widget.LoadedModel], family: str) -> qvl_widget.LoadedModel:
+    """The tiny model of the parametrised family."""
+    return tiny_models[family]
+
+
+@pytest.fixture
+def qwen2(tiny_models: dict[str, qvl_widget.LoadedModel]) -> qvl_widget.LoadedModel:
+    return tiny_models["qwen2_vl"]

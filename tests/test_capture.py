@@ -1,0 +1,245 @@
+"""Capture is exact (equals eager attention) and faithful (the model's outputs do not change)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import qvl_widget
+from qvl_widget._capture import CaptureRequest, attention_rows, capturing
+
+PROMPT = "Where is the red cat on the image?"
+
+
+def noise_image(width: int, height: int, seed: int = 0) -> Image.Image:
+    pixels = np.random.default_rng(seed).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    return Image.fromarray(pixels)
+
+
+def text_implementation(model: torch.nn.Module) -> str:
+    return model.config.get_text_config()._attn_implementation
+
+
+def eager_attention(model: torch.nn.Module, inputs: dict) -> np.ndarray:
+    """`[layers, heads, seq, seq]` from the eager implementation with `output_attentions=True`."""
+    original = text_implementation(model)
+    model.set_attn_implementation({"text_config": "eager"})
+    try:
+        with torch.no_grad():
+            output = model(**inputs, output_attentions=True, use_cache=False)
+    finally:
+        model.set_attn_implementation({"text_config": original})
+    return torch.stack([layer[0] for layer in output.attentions]).numpy()
+
+
+def eager_slice(tiny: qvl_widget.LoadedModel, images, prompt: str) -> np.ndarray:
+    _, prepared = tiny.prepare(images, prompt)
+    full = eager_attention(tiny.model, prepared.model_inputs)
+    return full[:, :, prepared.query_positions][:, :, :, prepared.image_positions]
+
+
+def request_for(prepared, **options) -> CaptureRequest:
+    return CaptureRequest(
+        torch.as_tensor(prepared.query_positions), torch.as_tensor(prepared.image_positions), **options
+    )
+
+
+def test_capture_equals_eager_attention(tiny):
+    image = noise_image(100, 60)
+    result = tiny.capture(image, PROMPT)
+    reference = eager_slice(tiny, image, PROMPT)
+    assert result.attention.shape == reference.shape
+    assert result.attention.dtype == np.float32
+    np.testing.assert_allclose(result.attention, reference, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(result.image_mass, reference.sum(axis=-1), rtol=0, atol=1e-5)
+
+
+def test_capture_equals_eager_with_two_images(tiny):
+    images = [noise_image(100, 60, seed=1), noise_image(70, 90, seed=2)]
+    result = tiny.capture(images, PROMPT)
+    reference = eager_slice(tiny, images, PROMPT)
+    np.testing.assert_allclose(result.attention, reference, rtol=0, atol=1e-5)
+    # Rows start right after the first image and include the second image's delimiters, never its pads.
+    assert result.query_positions[0] == result.image_positions[0] + result.images[0].num_tokens
+    assert not set(result.query_positions) & set(result.image_positions)
+
+
+def test_capture_leaves_logits_unchanged(tiny):
+    _, prepared = tiny.prepare(noise_image(100, 60), PROMPT)
+    with torch.no_grad():
+        plain = tiny.model(**prepared.model_inputs).logits
+        with capturing(tiny.model, request_for(prepared)) as request:
+            captured = tiny.model(**prepared.model_inputs).logits
+    assert torch.equal(plain, captured)
+    assert len(request.attention) == tiny.model.config.get_text_config().num_hidden_layers
+
+
+def test_capture_switches_only_the_text_decoder_and_restores_it(tiny):
+    model = tiny.model
+    vision_before, text_before = model.config.vision_config._attn_implementation, text_implementation(model)
+    _, prepared = tiny.prepare(noise_image(64, 64), PROMPT)
+    with capturing(model, request_for(prepared)):
+        assert text_implementation(model).startswith("qvl_capture__")
+        assert text_implementation(model).endswith(text_before)
+        assert model.config.vision_config._attn_implementation == vision_before
+    assert text_implementation(model) == text_before
+    assert model.config.vision_config._attn_implementation == vision_before
+
+
+def test_capture_is_inert_after_an_error(qwen2):
+    _, prepared = qwen2.prepare(noise_image(64, 64), PROMPT)
+    with pytest.raises(RuntimeError, match="boom"), capturing(qwen2.model, request_for(prepared)):
+        raise RuntimeError("boom")
+    assert text_implementation(qwen2.model) == "sdpa"
+    request = request_for(prepared)
+    with torch.no_grad():
+        qwen2.model(**prepared.model_inputs)
+    assert request.attention == {}
+
+
+def test_later_plain_forward_is_unaffected(qwen2):
+    _, prepared = qwen2.prepare(noise_image(100, 60), PROMPT)
+    with torch.no_grad():
+        before = qwen2.model(**prepared.model_inputs).logits
+    qwen2.capture(noise_image(100, 60), PROMPT)
+    with torch.no_grad():
+        after = qwen2.model(**prepared.model_inputs).logits
+    assert torch.equal(before, after)
+
+
+def test_left_padded_input_is_masked_like_eager(tiny):
+    """Padding makes the mask a bool tensor: capture must apply it exactly as eager does."""
+    _, prepared = tiny.prepare(noise_image(100, 60), PROMPT)
+    padding = 5
+    inputs = dict(prepared.model_inputs)
+    pad_id = tiny.processor.tokenizer.pad_token_id
+
+    def left_pad(tensor: torch.Tensor, value: int) -> torch.Tensor:
+        return torch.cat([torch.full((1, padding), value, dtype=tensor.dtype), tensor], dim=1)
+
+    inputs["input_ids"] = left_pad(inputs["input_ids"], pad_id)
+    inputs["attention_mask"] = left_pad(inputs["attention_mask"], 0)
+    inputs["mm_token_type_ids"] = left_pad(inputs["mm_token_type_ids"], 0)
+    request = CaptureRequest(
+        torch.as_tensor(prepared.query_positions + padding), torch.as_tensor(prepared.image_positions + padding)
+    )
+    with torch.no_grad(), capturing(tiny.model, request):
+        tiny.model(**inputs)
+    captured = torch.stack([request.attention[layer][0] for layer in sorted(request.attention)]).numpy()
+    full = eager_attention(tiny.model, inputs)
+    reference = full[:, :, prepared.query_positions + padding][:, :, :, prepared.image_positions + padding]
+    np.testing.assert_allclose(captured, reference, rtol=0, atol=1e-5)
+
+
+def test_small_chunks_give_the_same_rows(qwen2):
+    image = noise_image(100, 60)
+    whole = qwen2.capture(image, PROMPT)
+    one_row_at_a_time = qwen2.capture(image, PROMPT, chunk_bytes=1)
+    np.testing.assert_allclose(one_row_at_a_time.attention, whole.attention, rtol=0, atol=1e-7)
+
+
+def test_float16_storage(qwen2):
+    image = noise_image(100, 60)
+    exact = qwen2.capture(image, PROMPT)
+    half = qwen2.capture(image, PROMPT, storage="float16")
+    assert half.attention.dtype == np.float16
+    np.testing.assert_allclose(half.attention.astype(np.float32), exact.attention, rtol=1e-3, atol=1e-4)
+
+
+# ----- the row computation against a brute-force reference, for every mask form ----------------------------
+
+
+def brute_force_probabilities(query, key, allowed, scaling, additive=None):
+    """Eager attention: repeat grouped heads, full logits, mask, softmax."""
+    groups = query.shape[1] // key.shape[1]
+    keys = key.repeat_interleave(groups, dim=1)
+    logits = query @ keys.transpose(-1, -2) * scaling
+    if additive is not None:
+        logits = logits + additive
+    logits = logits.masked_fill(~allowed, float("-inf"))
+    return torch.softmax(logits, dim=-1).nan_to_num(0.0)
+
+
+@pytest.fixture
+def qk():
+    generator = torch.Generator().manual_seed(0)
+    batch, heads, kv_heads, key_length, query_length, dim = 2, 6, 2, 23, 9, 8
+    query = torch.randn(batch, heads, query_length, dim, generator=generator)
+    key = torch.randn(batch, kv_heads, key_length, dim, generator=generator)
+    return query, key
+
+
+def causal(query_length: int, key_length: int) -> torch.Tensor:
+    offset = key_length - query_length
+    return torch.arange(key_length)[None, :] <= torch.arange(query_length)[:, None] + offset
+
+
+ROWS = torch.tensor([0, 3, 4, 8])
+COLUMNS = torch.tensor([2, 3, 5, 7, 11])
+
+
+def rows_of(query, key, mask, **options):
+    offset = key.shape[2] - query.shape[2]
+    return attention_rows(query, key, mask, rows=ROWS, columns=COLUMNS, query_offset=offset, scaling=0.3, **options)
+
+
+def expected(probabilities):
+    kept = probabilities[:, :, ROWS][..., COLUMNS]
+    return kept, kept.sum(-1)
+
+
+def test_rows_without_mask_apply_the_causal_rule_bottom_right(qk):
+    query, key = qk
+    attention, mass = rows_of(query, key, None)
+    reference = brute_force_probabilities(query, key, causal(query.shape[2], key.shape[2]), 0.3)
+    torch.testing.assert_close(attention, expected(reference)[0], rtol=0, atol=1e-6)
+    torch.testing.assert_close(mass, expected(reference)[1], rtol=0, atol=1e-6)
+
+
+def test_rows_with_a_bool_mask(qk):
+    query, key = qk
+    allowed = causal(query.shape[2], key.shape[2])[None, None].repeat(2, 1, 1, 1)
+    allowed[1, :, :, :4] = False  # the second sequence is left-padded by 4
+    attention, _ = rows_of(query, key, allowed)
+    reference = brute_force_probabilities(query, key, allowed, 0.3)
+    torch.testing.assert_close(attention, expected(reference)[0], rtol=0, atol=1e-6)
+    assert attention[1, ..., 0].abs().max() == 0  # column 2 is padding in the second sequence
+
+
+def test_rows_with_an_additive_mask(qk):
+    query, key = qk
+    allowed = causal(query.shape[2], key.shape[2])[None, None].expand(2, 1, -1, -1)
+    additive = torch.zeros(allowed.shape).masked_fill(~allowed, torch.finfo(torch.float32).min)
+    additive[0, :, :, 5] += -2.0  # a soft bias, not just a hard mask
+    attention, _ = rows_of(query, key, additive)
+    reference = brute_force_probabilities(query, key, allowed, 0.3, additive=additive.clamp(min=-1e4))
+    torch.testing.assert_close(attention, expected(reference)[0], rtol=0, atol=1e-6)
+
+
+def test_rows_with_a_flash_style_padding_mask(qk):
+    query, key = qk
+    padding = torch.ones(2, key.shape[2], dtype=torch.int32)
+    padding[0, :3] = 0
+    attention, _ = rows_of(query, key, padding)
+    allowed = causal(query.shape[2], key.shape[2])[None, None] & padding.bool()[:, None, None, :]
+    reference = brute_force_probabilities(query, key, allowed, 0.3)
+    torch.testing.assert_close(attention, expected(reference)[0], rtol=0, atol=1e-6)
+
+
+def test_rows_with_a_sliding_window(qk):
+    query, key = qk
+    attention, _ = rows_of(query, key, None, sliding_window=6)
+    offset = key.shape[2] - query.shape[2]
+    query_positions = torch.arange(query.shape[2])[:, None] + offset
+    window = torch.arange(key.shape[2])[None, :] > query_positions - 6
+    reference = brute_force_probabilities(query, key, causal(query.shape[2], key.shape[2]) & window, 0.3)
+    torch.testing.assert_close(attention, expected(reference)[0], rtol=0, atol=1e-6)
+
+
+def test_rows_in_chunks_match_rows_at_once(qk):
+    query, key = qk
+    at_once, _ = rows_of(query, key, None)
+    chunked, _ = rows_of(query, key, None, chunk_bytes=1)
+    torch.testing.assert_close(chunked, at_once, rtol=0, atol=1e-7)

@@ -1,0 +1,146 @@
+"""AttentionResult: tokens, phrase lookup, map selection and lossless save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import qvl_widget
+from qvl_widget import AttentionResult
+
+PROMPT = "Where is the red cat on the image? The reddish cat sleeps."
+
+
+@pytest.fixture(scope="module")
+def result(tiny_models) -> AttentionResult:
+    pixels = np.random.default_rng(3).integers(0, 256, size=(60, 100, 3), dtype=np.uint8)
+    return tiny_models["qwen2_vl"].capture(Image.fromarray(pixels), PROMPT)
+
+
+def token_texts(result: AttentionResult, indices: list[int]) -> list[str]:
+    return [result.tokens[index].text for index in indices]
+
+
+def test_prompt_tokens_carry_offsets_into_the_prompt(result):
+    prompt_tokens = [token for token in result.tokens if not token.special]
+    assert "".join(token.text for token in prompt_tokens) == PROMPT
+    for token in prompt_tokens:
+        assert PROMPT[token.start : token.end] == token.text
+    # BPE tokens, not bytes: the tiny tokenizer merges common words.
+    assert [token.text for token in prompt_tokens][:5] == ["Where", " is", " the", " red", " cat"]
+
+
+def test_template_tokens_are_flagged(result):
+    special = [token for token in result.tokens if token.special]
+    assert all(token.start is None and token.end is None for token in special)
+    texts = [token.text for token in special]
+    assert texts[0] == "<|vision_end|>"
+    assert "<|im_end|>" in texts and "<|im_start|>" in texts
+    assert result.tokens[-1].text == "\n"  # the assistant turn is open: its last token predicts the answer
+
+
+def test_phrase_selects_the_tokens_covering_it(result):
+    # "red cat" occurs once; "reddish cat" must not match it, but "red" occurs in " red" and in " reddish".
+    assert token_texts(result, result.token_indices("red cat")) == [" red", " cat"]
+    assert token_texts(result, result.token_indices("RED  Cat")) == [" red", " cat"]
+    assert token_texts(result, result.token_indices("cat")) == [" cat", " cat"]
+    reddish = token_texts(result, result.token_indices("reddish"))
+    assert reddish == [" red", "d", "i", "s", "h"]
+
+
+def test_phrase_not_in_prompt_lists_the_tokens(result):
+    with pytest.raises(ValueError, match=r"phrase 'dog' is not in the prompt .*its tokens are: 'Where', ' is'") as info:
+        result.token_indices("dog")
+    assert "\n" not in str(info.value)
+    with pytest.raises(ValueError, match="phrase is empty"):
+        result.grid(phrase="  ")
+
+
+def test_grid_is_the_mean_over_tokens_of_the_selected_layer_and_heads(result):
+    geometry = result.images[0]
+    rows = result.token_indices("red cat")
+    last = result.attention[-1][:, rows, :].reshape(result.num_heads, len(rows), geometry.rows, geometry.cols)
+    np.testing.assert_allclose(result.grid(phrase="red cat"), last.mean(axis=0).mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(result.grid(phrase="red cat", reduce="max"), last.max(axis=0).mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(result.grid(token=rows, head=2), last[2].mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(
+        result.grid(token=rows[0], layer=0, head=-1),
+        result.attention[0, -1, rows[0]].reshape(geometry.rows, geometry.cols),
+    )
+
+
+def test_grid_over_several_layers(result):
+    everything = result.grid(layer="all")
+    prompt_rows = [index for index, token in enumerate(result.tokens) if not token.special]
+    manual = result.attention[:, :, prompt_rows].mean(axis=(0, 1)).mean(axis=0)
+    np.testing.assert_allclose(everything.ravel(), manual, rtol=1e-6)
+    np.testing.assert_allclose(
+        result.grid(layer=[0, -1]), (result.grid(layer=0) + result.grid(layer=-1)) / 2, rtol=1e-6
+    )
+
+
+def test_maps_shape_and_rows_sum_to_image_mass(result):
+    maps = result.maps(layer=1, head=0)
+    assert maps.shape == (result.num_queries, result.attention.shape[-1])
+    np.testing.assert_allclose(maps.sum(axis=1), result.image_mass[1, 0], rtol=1e-5)
+    assert np.all(result.image_mass <= 1 + 1e-6) and np.all(result.image_mass > 0)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "message"),
+    [
+        ({"layer": 3}, IndexError, r"layer 3 is out of range: there are 3 layers, use 0..2 or -3..-1"),
+        ({"layer": -4}, IndexError, r"layer -4 is out of range"),
+        ({"head": 4}, IndexError, r"head 4 is out of range: there are 4 heads, use 0..3 or -4..-1"),
+        ({"token": 999}, IndexError, r"token 999 is out of range"),
+        ({"image": 1}, IndexError, r"image 1 is out of range: there is 1 image, use 0..0 or -1..-1"),
+        ({"layer": "last"}, ValueError, r"layer must be an index, a list of indices or 'all'"),
+        ({"reduce": "median"}, ValueError, r"reduce must be 'mean' or 'max'"),
+        ({"token": 0, "phrase": "cat"}, ValueError, r"either token= or phrase="),
+        ({"head": []}, ValueError, r"the head selection is empty"),
+        ({"head": 1.5}, TypeError, r"head must be an integer index"),
+    ],
+)
+def test_bad_selections_say_what_to_do(result, arguments, error, message):
+    with pytest.raises(error, match=message):
+        result.grid(**arguments)
+
+
+def test_negative_indices_count_from_the_end(result):
+    np.testing.assert_array_equal(result.grid(layer=-1, head=-1), result.grid(layer=2, head=3))
+
+
+def assert_same_result(loaded: AttentionResult, original: AttentionResult) -> None:
+    for name in ("attention", "image_mass", "query_positions", "image_positions"):
+        saved, restored = getattr(original, name), getattr(loaded, name)
+        assert restored.dtype == saved.dtype
+        assert restored.tobytes() == saved.tobytes()
+    assert loaded.tokens == original.tokens
+    assert loaded.images == original.images
+    assert (loaded.prompt, loaded.model, loaded.family) == (original.prompt, original.model, original.family)
+    for restored, saved in zip(loaded.pictures, original.pictures, strict=True):
+        assert restored.mode == saved.mode == "RGB"
+        assert restored.tobytes() == saved.tobytes()
+
+
+def test_save_load_round_trip_is_bit_exact(result, tmp_path):
+    path = result.save(tmp_path / "nested" / "result.npz")
+    assert_same_result(AttentionResult.load(path), result)
+    assert list(tmp_path.joinpath("nested").iterdir()) == [path]  # no temporary file left behind
+
+
+def test_save_load_float16_and_two_images(tiny_models, tmp_path):
+    images = [Image.new("RGB", (90, 50), "red"), Image.new("RGB", (40, 70), "blue")]
+    half = tiny_models["qwen3_vl"].capture(images, "Which one is red?", storage="float16")
+    assert_same_result(AttentionResult.load(half.save(tmp_path / "half.npz")), half)
+
+
+def test_load_rejects_other_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no saved result at"):
+        AttentionResult.load(tmp_path / "missing.npz")
+    np.savez(tmp_path / "other.npz", x=np.arange(3))
+    with pytest.raises(ValueError, match="is not a qvl_widget result file"):
+        AttentionResult.load(tmp_path / "other.npz")
+    with pytest.raises(ValueError, match=r"must end in \.npz"):
+        qvl_widget.AttentionResult.save(None, tmp_path / "x.json")  # type: ignore[arg-type]
