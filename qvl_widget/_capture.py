@@ -99,6 +99,8 @@ def capturing(model: torch.nn.Module, request: CaptureRequest) -> Iterator[Captu
     token = _active_request.set(request)
     try:
         yield request
+        if torch.cuda.is_available() and model.device.type == "cuda":
+            torch.cuda.synchronize(model.device)  # the non-blocking copies to the host are complete
     finally:
         _active_request.reset(token)
         model.set_attn_implementation({"text_config": original})
@@ -127,8 +129,18 @@ def _keep_rows(request: CaptureRequest, module, query, key, attention_mask, kwar
         softcap=kwargs.get("softcap"),
         chunk_bytes=request.chunk_bytes,
     )
-    request.attention[module.layer_idx] = attention.to("cpu", request.storage_dtype)
-    request.image_mass[module.layer_idx] = mass.to("cpu", request.storage_dtype)
+    request.attention[module.layer_idx] = _to_host(attention, request.storage_dtype)
+    request.image_mass[module.layer_idx] = _to_host(mass, request.storage_dtype)
+
+
+def _to_host(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A CPU copy. From a GPU it goes into pinned memory without waiting, so the forward pass never stalls
+    on a copy; `capturing` synchronises once at the end."""
+    tensor = tensor.to(dtype)
+    if tensor.device.type != "cuda":
+        return tensor.cpu()
+    host = torch.empty(tensor.shape, dtype=dtype, pin_memory=True)
+    return host.copy_(tensor, non_blocking=True)
 
 
 @torch.no_grad()

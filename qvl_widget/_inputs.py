@@ -23,6 +23,8 @@ class PreparedInputs:
     image_positions: np.ndarray
     tokens: tuple[QueryToken, ...]
     images: tuple[ImageGeometry, ...]
+    pictures: tuple[Image.Image, ...]
+    prompt: str
 
 
 def prepare_inputs(
@@ -57,7 +59,7 @@ def prepare_inputs(
         for position in query_positions
     )
     images = _geometries(grids, merge_size, patch_size, pictures)
-    return PreparedInputs(dict(model_inputs), query_positions, image_positions, tokens, images)
+    return PreparedInputs(dict(model_inputs), query_positions, image_positions, tokens, images, tuple(pictures), prompt)
 
 
 def _reject_special_tokens(prompt: str, tokenizer: Any) -> None:

@@ -53,11 +53,10 @@ class LoadedModel:
         chat: bool = True,
         min_pixels: int | None = None,
         max_pixels: int | None = None,
-    ) -> tuple[list, PreparedInputs]:
-        """The RGB images and the processor inputs for a capture, without running the model."""
+    ) -> PreparedInputs:
+        """The processor inputs for a capture and their layout, without running the model."""
         pictures = [load_rgb(image) for image in as_image_list(image_or_images)]
-        prepared = prepare_inputs(self.processor, self.model.config, pictures, prompt, chat, min_pixels, max_pixels)
-        return pictures, prepared
+        return prepare_inputs(self.processor, self.model.config, pictures, prompt, chat, min_pixels, max_pixels)
 
     def capture(
         self,
@@ -72,14 +71,20 @@ class LoadedModel:
     ) -> AttentionResult:
         """Run one forward pass and return the text->image attention of every layer and head.
 
-        `image_or_images`: a path, a PIL image, or a list of them (all placed before the prompt, in order).
+        `image_or_images`: a path, a PIL image, a numpy array, or a list of them (placed before the prompt).
         `chat`: wrap the prompt in the model's chat template (with the assistant turn opened), as in use.
         `min_pixels` / `max_pixels`: bound the resized image's pixel count (more pixels, more image tokens).
         `storage`: "float32" (exact) or "float16" (half the memory). `chunk_bytes`: working memory per chunk.
         """
         if storage not in _STORAGE_DTYPES:
             raise ValueError(f"storage must be one of {', '.join(_STORAGE_DTYPES)}, not {storage!r}")
-        pictures, prepared = self.prepare(image_or_images, prompt, chat, min_pixels, max_pixels)
+        prepared = self.prepare(image_or_images, prompt, chat, min_pixels, max_pixels)
+        return self.capture_prepared(prepared, storage=storage, chunk_bytes=chunk_bytes)
+
+    def capture_prepared(
+        self, prepared: PreparedInputs, storage: str = "float32", chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    ) -> AttentionResult:
+        """`capture` for inputs made by `prepare` (the model part only)."""
         request = CaptureRequest(
             query_positions=torch.as_tensor(prepared.query_positions),
             image_positions=torch.as_tensor(prepared.image_positions),
@@ -88,7 +93,8 @@ class LoadedModel:
         )
         inputs = {name: value.to(self.device) for name, value in prepared.model_inputs.items()}
         with capturing(self.model, request), torch.inference_mode():
-            self.model(**inputs, use_cache=False)
+            # Only the attention is wanted: skip the [sequence, vocabulary] logits (as generate's prefill does).
+            self.model(**inputs, use_cache=False, logits_to_keep=1)
         return AttentionResult(
             attention=_stack_layers(request.attention, "attention"),
             image_mass=_stack_layers(request.image_mass, "image mass"),
@@ -96,8 +102,8 @@ class LoadedModel:
             image_positions=prepared.image_positions.astype(np.int64),
             tokens=prepared.tokens,
             images=prepared.images,
-            pictures=tuple(pictures),
-            prompt=prompt,
+            pictures=prepared.pictures,
+            prompt=prepared.prompt,
             model=self.source,
             family=self.family.name,
         )

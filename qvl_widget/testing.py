@@ -69,7 +69,7 @@ def build_tokenizer(words: tuple[str, ...] = COMMON_WORDS) -> Qwen2Tokenizer:
     return tokenizer
 
 
-def _special_ids(tokenizer: Qwen2Tokenizer) -> dict[str, int]:
+def special_token_ids(tokenizer: Qwen2Tokenizer) -> dict[str, int]:
     ids = tokenizer.convert_tokens_to_ids
     return {
         "image_token_id": ids("<|image_pad|>"),
@@ -129,11 +129,13 @@ def _config(family: str, tokenizer: Qwen2Tokenizer):
     return config_class(
         text_config=_text_config(len(tokenizer), family),
         vision_config=_vision_config(family),
-        **_special_ids(tokenizer),
+        **special_token_ids(tokenizer),
     )
 
 
-def _processor(family: str, tokenizer: Qwen2Tokenizer):
+def build_processor(family: str = "qwen2_vl", tokenizer: Qwen2Tokenizer | None = None):
+    """The family's real processor around the tiny tokenizer (or `tokenizer`), with the Qwen-style chat template."""
+    tokenizer = tokenizer or build_tokenizer()
     from transformers import (
         Qwen2_5_VLProcessor,
         Qwen2VLImageProcessor,
@@ -173,5 +175,5 @@ def build_tiny_model(folder: str | Path, family: str = "qwen2_vl", seed: int = 0
     model = AutoModelForImageTextToText.from_config(_config(family, tokenizer))
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder, safe_serialization=True)
-    _processor(family, tokenizer).save_pretrained(folder)
+    build_processor(family, tokenizer).save_pretrained(folder)
     return folder

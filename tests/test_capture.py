@@ -35,7 +35,7 @@ def eager_attention(model: torch.nn.Module, inputs: dict) -> np.ndarray:
 
 
 def eager_slice(tiny: qvl_widget.LoadedModel, images, prompt: str) -> np.ndarray:
-    _, prepared = tiny.prepare(images, prompt)
+    prepared = tiny.prepare(images, prompt)
     full = eager_attention(tiny.model, prepared.model_inputs)
     return full[:, :, prepared.query_positions][:, :, :, prepared.image_positions]
 
@@ -67,7 +67,7 @@ def test_capture_equals_eager_with_two_images(tiny):
 
 
 def test_capture_leaves_logits_unchanged(tiny):
-    _, prepared = tiny.prepare(noise_image(100, 60), PROMPT)
+    prepared = tiny.prepare(noise_image(100, 60), PROMPT)
     with torch.no_grad():
         plain = tiny.model(**prepared.model_inputs).logits
         with capturing(tiny.model, request_for(prepared)) as request:
@@ -79,7 +79,7 @@ def test_capture_leaves_logits_unchanged(tiny):
 def test_capture_switches_only_the_text_decoder_and_restores_it(tiny):
     model = tiny.model
     vision_before, text_before = model.config.vision_config._attn_implementation, text_implementation(model)
-    _, prepared = tiny.prepare(noise_image(64, 64), PROMPT)
+    prepared = tiny.prepare(noise_image(64, 64), PROMPT)
     with capturing(model, request_for(prepared)):
         assert text_implementation(model).startswith("qvl_capture__")
         assert text_implementation(model).endswith(text_before)
@@ -89,7 +89,7 @@ def test_capture_switches_only_the_text_decoder_and_restores_it(tiny):
 
 
 def test_capture_is_inert_after_an_error(qwen2):
-    _, prepared = qwen2.prepare(noise_image(64, 64), PROMPT)
+    prepared = qwen2.prepare(noise_image(64, 64), PROMPT)
     with pytest.raises(RuntimeError, match="boom"), capturing(qwen2.model, request_for(prepared)):
         raise RuntimeError("boom")
     assert text_implementation(qwen2.model) == "sdpa"
@@ -100,7 +100,7 @@ def test_capture_is_inert_after_an_error(qwen2):
 
 
 def test_later_plain_forward_is_unaffected(qwen2):
-    _, prepared = qwen2.prepare(noise_image(100, 60), PROMPT)
+    prepared = qwen2.prepare(noise_image(100, 60), PROMPT)
     with torch.no_grad():
         before = qwen2.model(**prepared.model_inputs).logits
     qwen2.capture(noise_image(100, 60), PROMPT)
@@ -111,7 +111,7 @@ def test_later_plain_forward_is_unaffected(qwen2):
 
 def test_left_padded_input_is_masked_like_eager(tiny):
     """Padding makes the mask a bool tensor: capture must apply it exactly as eager does."""
-    _, prepared = tiny.prepare(noise_image(100, 60), PROMPT)
+    prepared = tiny.prepare(noise_image(100, 60), PROMPT)
     padding = 5
     inputs = dict(prepared.model_inputs)
     pad_id = tiny.processor.tokenizer.pad_token_id

@@ -1,0 +1,296 @@
+"""Capture cost, side by side in one run: a plain forward, capture, and eager attention + output_attentions.
+
+For 256 / 1024 / 4096 image tokens (one square image, the prompt after it), this prints each condition's
+median time and peak memory over what the model weights already hold, and capture's and eager's ratios
+to the plain forward. Random weights, real architecture and processor (no download).
+
+    python benchmarks/capture.py                    # CPU: Qwen2-VL-2B widths, 2 decoder layers
+    python benchmarks/capture.py --shape 7b         # GPU: the full Qwen2-VL-7B shape in bf16
+
+Times are medians over rounds that run every condition once (side by side, interleaved). Peak memory on
+CUDA is `max_memory_allocated` above the allocation before the run; on CPU it is read in a fresh process per
+condition, as the peak resident set size above the level before the run (sampled every 0.2 ms).
+All three conditions skip the full-vocabulary logits (`logits_to_keep=1`, as generation's prefill does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from qvl_widget._families import FAMILIES
+from qvl_widget._loading import LoadedModel
+from qvl_widget.testing import build_processor, build_tokenizer, special_token_ids
+
+PROMPT = "Where is the red cat on the image? Answer with the region."
+CONDITIONS = ("plain", "capture", "eager")
+
+SHAPES = {
+    # Qwen2-VL-2B text widths, few layers; a small vision tower (it is the same in all three conditions).
+    "2b": dict(
+        text=dict(
+            hidden_size=1536,
+            intermediate_size=8960,
+            num_hidden_layers=2,
+            num_attention_heads=12,
+            num_key_value_heads=2,
+            vocab_size=151936,
+            rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]},
+        ),
+        vision=dict(depth=1, embed_dim=64, hidden_size=1536, num_heads=4, mlp_ratio=2),
+    ),
+    # The full Qwen2-VL-7B shape.
+    "7b": dict(
+        text=dict(
+            hidden_size=3584,
+            intermediate_size=18944,
+            num_hidden_layers=28,
+            num_attention_heads=28,
+            num_key_value_heads=4,
+            vocab_size=152064,
+            rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]},
+        ),
+        vision=dict(depth=32, embed_dim=1280, hidden_size=3584, num_heads=16, mlp_ratio=4),
+    ),
+}
+
+
+@dataclass
+class Measurement:
+    condition: str
+    image_tokens: int
+    query_tokens: int
+    seconds: float
+    peak_bytes: int | None  # None: out of memory
+
+
+def build_model(shape: str, device: torch.device, dtype: torch.dtype) -> LoadedModel:
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+
+    tokenizer = build_tokenizer()
+    sizes = SHAPES[shape]
+    config = Qwen2VLConfig(
+        text_config=dict(bos_token_id=None, eos_token_id=None, **sizes["text"]),
+        vision_config=sizes["vision"],
+        **special_token_ids(tokenizer),
+    )
+    torch.manual_seed(0)
+    with device:
+        model = Qwen2VLForConditionalGeneration._from_config(config, dtype=dtype)
+    model.eval()
+    family = next(family for family in FAMILIES if family.name == "qwen2_vl")
+    return LoadedModel(model, build_processor("qwen2_vl", tokenizer), family, f"random Qwen2-VL {shape} shape")
+
+
+def prepared_inputs(model: LoadedModel, image_tokens: int):
+    side = round(image_tokens**0.5)
+    pixels = np.random.default_rng(0).integers(0, 256, size=(side * 28, side * 28, 3), dtype=np.uint8)
+    prepared = model.prepare(Image.fromarray(pixels), PROMPT, max_pixels=image_tokens * 28 * 28)
+    assert len(prepared.image_positions) == image_tokens, len(prepared.image_positions)
+    return prepared
+
+
+def run_condition(model: LoadedModel, prepared, condition: str) -> None:
+    inputs = {name: value.to(model.device) for name, value in prepared.model_inputs.items()}
+    if condition == "capture":
+        model.capture_prepared(prepared)
+        return
+    text_config = model.model.config.get_text_config()
+    original = text_config._attn_implementation
+    if condition == "eager":
+        model.model.set_attn_implementation({"text_config": "eager"})
+    try:
+        with torch.inference_mode():
+            output = model.model(**inputs, use_cache=False, logits_to_keep=1, output_attentions=condition == "eager")
+        if model.device.type == "cuda":
+            torch.cuda.synchronize()
+        del output
+    finally:
+        model.model.set_attn_implementation({"text_config": original})
+
+
+class ResidentPeak:
+    """Peak resident set size of this process while the block runs, above the level at its start (CPU)."""
+
+    def __enter__(self) -> ResidentPeak:
+        self._page = os.sysconf("SC_PAGE_SIZE")
+        self.start = self._rss()
+        self.peak = self.start
+        self._running = True
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _rss(self) -> int:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * self._page
+
+    def _sample(self) -> None:
+        while self._running:
+            self.peak = max(self.peak, self._rss())
+            time.sleep(0.0002)
+
+    def __exit__(self, *exc) -> None:
+        self._running = False
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+
+    @property
+    def extra(self) -> int:
+        return self.peak - self.start
+
+
+def timed(model: LoadedModel, prepared, condition: str) -> float:
+    if model.device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    run_condition(model, prepared, condition)
+    return time.perf_counter() - start
+
+
+def peak_memory(model: LoadedModel, prepared, condition: str) -> int:
+    """Peak memory of one run of `condition` above the level before it (after a warm-up run)."""
+    run_condition(model, prepared, condition)
+    if model.device.type != "cuda":
+        with ResidentPeak() as peak:
+            run_condition(model, prepared, condition)
+        return peak.extra
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    run_condition(model, prepared, condition)
+    return torch.cuda.max_memory_allocated() - before
+
+
+def measure_size(model: LoadedModel, prepared, repeats: int, peak_of) -> list[Measurement]:
+    """Times side by side: `repeats` rounds, each running every condition once; then each condition's peak."""
+    feasible = []
+    for condition in CONDITIONS:  # warm-up, and find what fits in memory
+        try:
+            run_condition(model, prepared, condition)
+            feasible.append(condition)
+        except torch.OutOfMemoryError:
+            torch.cuda.empty_cache()
+    times: dict[str, list[float]] = {condition: [] for condition in feasible}
+    for _ in range(repeats):
+        for condition in feasible:
+            times[condition].append(timed(model, prepared, condition))
+    sizes = len(prepared.image_positions), len(prepared.query_positions)
+    return [
+        Measurement(condition, *sizes, statistics.median(times[condition]), peak_of(condition))
+        if condition in feasible
+        else Measurement(condition, *sizes, float("nan"), None)
+        for condition in CONDITIONS
+    ]
+
+
+def measure_all_cuda(shape: str, sizes: list[int], repeats: int) -> list[Measurement]:
+    model = build_model(shape, torch.device("cuda"), torch.bfloat16)
+    results = []
+    for size in sizes:
+        prepared = prepared_inputs(model, size)
+        results += measure_size(model, prepared, repeats, functools.partial(peak_memory, model, prepared))
+        print(f"  {size} image tokens: done", file=sys.stderr, flush=True)
+    return results
+
+
+def cpu_model(shape: str) -> LoadedModel:
+    torch.set_num_threads(os.cpu_count() or 1)
+    return build_model(shape, torch.device("cpu"), torch.float32)
+
+
+def peak_memory_in_fresh_process(shape: str, size: int, condition: str) -> int:
+    """On the CPU, each peak is read in its own process, so no condition's freed memory hides another's."""
+    environment = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")  # large buffers go back to the OS when freed
+    command = [sys.executable, __file__, "--worker", condition, "--shape", shape, "--sizes", str(size)]
+    output = subprocess.run(command, env=environment, check=True, capture_output=True, text=True).stdout
+    return int(output.strip().splitlines()[-1])
+
+
+def measure_all_cpu(shape: str, sizes: list[int], repeats: int) -> list[Measurement]:
+    model = cpu_model(shape)
+    results = []
+    for size in sizes:
+        prepared = prepared_inputs(model, size)
+        results += measure_size(model, prepared, repeats, functools.partial(peak_memory_in_fresh_process, shape, size))
+        print(f"  {size} image tokens: done", file=sys.stderr, flush=True)
+    return results
+
+
+def table(results: list[Measurement]) -> str:
+    mib = 2**20
+    lines = [
+        "| image tokens | query tokens | plain | capture | eager + output_attentions | capture / plain "
+        "(time, memory) | eager / plain (time, memory) |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    by_size: dict[int, dict[str, Measurement]] = {}
+    for result in results:
+        by_size.setdefault(result.image_tokens, {})[result.condition] = result
+
+    def cell(result: Measurement) -> str:
+        if result.peak_bytes is None:
+            return "out of memory"
+        return f"{result.seconds * 1000:.0f} ms, {result.peak_bytes / mib:.0f} MiB"
+
+    def ratio(result: Measurement, plain: Measurement) -> str:
+        if result.peak_bytes is None:
+            return "out of memory"
+        return f"{result.seconds / plain.seconds:.3f}x, {result.peak_bytes / max(plain.peak_bytes, 1):.3f}x"
+
+    for size, row in sorted(by_size.items()):
+        plain = row["plain"]
+        lines.append(
+            f"| {size} | {plain.query_tokens} | {cell(plain)} | {cell(row['capture'])} | {cell(row['eager'])} "
+            f"| {ratio(row['capture'], plain)} | {ratio(row['eager'], plain)} |"
+        )
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name()}, torch {torch.__version__}"
+    cpu = platform.processor() or "CPU"
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass  # keep platform.processor()'s answer
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default=None, help="default: 7b on CUDA, 2b on CPU")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024, 4096], help="image tokens (squares)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--worker", choices=CONDITIONS, help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    cuda = torch.cuda.is_available()
+    shape = arguments.shape or ("7b" if cuda else "2b")
+    if arguments.worker:
+        model = cpu_model(shape)
+        print(peak_memory(model, prepared_inputs(model, arguments.sizes[0]), arguments.worker))
+        return
+    import transformers
+
+    print(f"# capture benchmark: {time.strftime('%Y-%m-%d')}, {machine()}, transformers {transformers.__version__}")
+    print(f"# model: random Qwen2-VL, {shape} shape ({SHAPES[shape]['text']['num_hidden_layers']} decoder layers)")
+    measure_all = measure_all_cuda if cuda else measure_all_cpu
+    print(table(measure_all(shape, arguments.sizes, arguments.repeats)))
+
+
+if __name__ == "__main__":
+    main()
