@@ -7,8 +7,12 @@ PY := $(VENV)/bin/python
 # The torch build to install when the venv has none (these lie on disk on the project's machines).
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.qvl-installed
+# The lowest transformers release the suite is run against (pyproject.toml's floor), as an overlay on the venv.
+OLDEST_TRANSFORMERS := 5.0.0
+OLDEST := $(VENV)/oldest-transformers
+OLDEST_STAMP := $(OLDEST)/.qvl-installed
 
-.PHONY: setup demo test lint format bench clean
+.PHONY: setup demo test format bench clean
 
 setup: $(STAMP)
 
@@ -19,13 +23,20 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
 	@touch $(STAMP)
 
+$(OLDEST_STAMP): $(STAMP) Makefile
+	@rm -rf $(OLDEST)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --target $(OLDEST) "transformers==$(OLDEST_TRANSFORMERS)"
+	@touch $(OLDEST_STAMP)
+
 demo: $(STAMP)
 	$(VENV)/bin/qvl-widget demo
 
-test: $(STAMP)
+test: $(STAMP) $(OLDEST_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
+	@echo "--- again with the oldest supported transformers ($(OLDEST_TRANSFORMERS)) ---"
+	PYTHONPATH=$(OLDEST) $(PY) -m pytest -q
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
