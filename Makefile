@@ -12,7 +12,9 @@ OLDEST_TRANSFORMERS := 5.0.0
 OLDEST := $(VENV)/oldest-transformers
 OLDEST_STAMP := $(OLDEST)/.qvl-installed
 
-.PHONY: setup demo test format bench clean
+.PHONY: setup demo test format bench clean frontend browser
+
+CHROMIUM ?= /usr/bin/chromium
 
 setup: $(STAMP)
 
@@ -28,15 +30,31 @@ $(OLDEST_STAMP): $(STAMP) Makefile
 	@$(PY) -m pip install --quiet --disable-pip-version-check --target $(OLDEST) "transformers==$(OLDEST_TRANSFORMERS)"
 	@touch $(OLDEST_STAMP)
 
+# Node packages for bundling the front end (esbuild); the bundle itself is committed.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+frontend: node_modules/.package-lock.json
+	npm run --silent build
+
+# The browser tests drive Debian's chromium; as root on Debian, install it when missing.
+browser:
+	@if [ ! -x $(CHROMIUM) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium (apt)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@test -x $(CHROMIUM) || echo "warning: no chromium at $(CHROMIUM); browser tests will be skipped (failed under CI)"
+
 demo: $(STAMP)
 	$(VENV)/bin/qvl-widget demo
 
-test: $(STAMP) $(OLDEST_STAMP)
+test: $(STAMP) $(OLDEST_STAMP) node_modules/.package-lock.json browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	node --test js/tests/
 	$(PY) -m pytest
-	@echo "--- again with the oldest supported transformers ($(OLDEST_TRANSFORMERS)) ---"
-	PYTHONPATH=$(OLDEST) $(PY) -m pytest -q
+	@echo "--- the engine again, with the oldest supported transformers ($(OLDEST_TRANSFORMERS)) ---"
+	PYTHONPATH=$(OLDEST) $(PY) -m pytest -q -m "not browser"
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -2,6 +2,7 @@
 
 from ._loading import LoadedModel, load
 from ._result import AttentionResult, ImageGeometry, QueryToken
+from ._widget import AttentionWidget
 
-__all__ = ["AttentionResult", "ImageGeometry", "LoadedModel", "QueryToken", "load"]
+__all__ = ["AttentionResult", "AttentionWidget", "ImageGeometry", "LoadedModel", "QueryToken", "load"]
 __version__ = "0.1.0"

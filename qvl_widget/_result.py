@@ -195,6 +195,14 @@ class AttentionResult:
         prompt_rows = [index for index, query in enumerate(self.tokens) if not query.special]
         return prompt_rows or list(range(self.num_queries))
 
+    # ----- views -------------------------------------------------------------------------------------------
+
+    def widget(self, **options):
+        """An `AttentionWidget` over this result (options as for `AttentionWidget`)."""
+        from ._widget import AttentionWidget
+
+        return AttentionWidget(self, **options)
+
     # ----- persistence -------------------------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike) -> Path:

@@ -9,9 +9,26 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 import pytest
+from browser_support import browser, page  # noqa: F401  (fixtures for the browser tests)
 
 import qvl_widget
 from qvl_widget.testing import TINY_FAMILIES, build_tiny_model
+
+_browser_tests_passed = 0
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    global _browser_tests_passed
+    if report.when == "call" and report.passed and "browser" in report.keywords:
+        _browser_tests_passed += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI, a run in which no browser test passed is a failure, even if they were only skipped."""
+    selected_browser_tests = any("browser" in item.keywords for item in session.items)
+    if os.environ.get("CI") and selected_browser_tests and _browser_tests_passed == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print("\nCI: no browser test ran; they must run under CI (install chromium, playwright, jupyterlab)")
 
 
 @pytest.fixture(scope="session")

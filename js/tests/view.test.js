@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { createModel } from "../standalone.js";
+
+// view.js touches the DOM only in AttentionView; its pure helpers load without one.
+const { chipText, headLabel, layerLabel } = await import("../view.js");
+
+test("chip text shows whitespace and never returns markup-shaped surprises", () => {
+  assert.equal(chipText("\n"), "⏎");
+  assert.equal(chipText(" red"), " red");
+  assert.equal(chipText(""), "∅");
+  assert.equal(chipText("<b>x</b>"), "<b>x</b>");
+});
+
+test("labels for layers and heads", () => {
+  assert.equal(layerLabel("mean"), "mean of layers");
+  assert.equal(layerLabel(3), "layer 3");
+  assert.equal(headLabel("max"), "max of heads");
+  assert.equal(headLabel(0), "head 0");
+});
+
+test("standalone model: set fires change events at once, save_changes hands changes to the kernel", () => {
+  const seen = [];
+  /** @type {Record<string, any>[]} */
+  const saved = [];
+  const model = createModel({ layer: 0, head: "mean" }, {
+    onSave: (changes, apply) => {
+      saved.push(changes);
+      apply({ payload: "new" });
+    },
+  });
+  const onLayer = () => seen.push(`layer=${model.get("layer")}`);
+  model.on("change:layer", onLayer);
+  model.on("change:payload", () => seen.push(`payload=${model.get("payload")}`));
+  model.set("layer", 2);
+  assert.deepEqual(seen, ["layer=2"]);
+  model.save_changes();
+  assert.deepEqual(saved, [{ layer: 2 }]);
+  assert.deepEqual(seen, ["layer=2", "payload=new"]);
+  model.off("change:layer", onLayer);
+  model.set("layer", 3);
+  assert.equal(seen.length, 2);
+});

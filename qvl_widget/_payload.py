@@ -1,0 +1,87 @@
+"""What the views draw from: one layer/head selection of a result, and its compact binary form.
+
+A selection is a layer (an index or "mean" over layers) and a head (an index, or "mean" / "max" over
+heads). Its maps are `[queries, image_tokens]` probabilities. The payload sends all of them at once, each
+row as bytes relative to the row's maximum, so hovering in the browser needs no round trip.
+Layout (little-endian; `js/payload.js` decodes it):
+    uint32 version, uint32 queries, uint32 columns | float32 scales[queries] | float32 mass[queries] |
+    uint8 values[queries * columns]
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Literal
+
+import numpy as np
+
+from ._result import AttentionResult, _checked_index
+
+PAYLOAD_VERSION = 1
+LayerChoice = int | Literal["mean"]
+HeadChoice = int | Literal["mean", "max"]
+
+
+def encode_maps(maps: np.ndarray, mass: np.ndarray) -> bytes:
+    """The payload for `[queries, columns]` probabilities and each row's image mass."""
+    queries, columns = maps.shape
+    scales = maps.max(axis=1).astype("<f4")
+    safe = np.where(scales > 0, scales, 1.0).astype(np.float32)
+    values = np.rint(maps / safe[:, None] * 255.0).astype(np.uint8)
+    header = np.array([PAYLOAD_VERSION, queries, columns], dtype="<u4")
+    return header.tobytes() + scales.tobytes() + mass.astype("<f4").tobytes() + values.tobytes()
+
+
+def decode_maps(payload: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """`(maps, mass)` back from a payload, maps dequantised (for tests and checks)."""
+    version, queries, columns = np.frombuffer(payload, dtype="<u4", count=3)
+    if version != PAYLOAD_VERSION:
+        raise ValueError(f"payload version {version}, expected {PAYLOAD_VERSION}")
+    scales = np.frombuffer(payload, dtype="<f4", count=queries, offset=12)
+    mass = np.frombuffer(payload, dtype="<f4", count=queries, offset=12 + 4 * queries)
+    values = np.frombuffer(payload, dtype=np.uint8, offset=12 + 8 * queries).reshape(queries, columns)
+    return values / np.float32(255.0) * scales[:, None], mass
+
+
+class Selections:
+    """Maps of a result per (layer, head) choice, computed once each (a small cache of recent choices)."""
+
+    def __init__(self, result: AttentionResult, cache_size: int = 64) -> None:
+        self.result = result
+        self._cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+
+    def normalize(self, layer: LayerChoice, head: HeadChoice) -> tuple[LayerChoice, HeadChoice]:
+        """Non-negative indices, or a clear error for a choice that does not exist."""
+        if layer != "mean":
+            layer = _checked_index(layer, self.result.num_layers, "layer")
+        if head not in ("mean", "max"):
+            head = _checked_index(head, self.result.num_heads, "head")
+        return layer, head
+
+    def maps(self, layer: LayerChoice, head: HeadChoice) -> np.ndarray:
+        """`[queries, image_tokens]` float32 for one choice. Over layers, "mean" averages the per-layer maps."""
+        key = self.normalize(layer, head)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        maps = self._compute(*key)
+        self._cache[key] = maps
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return maps
+
+    def _compute(self, layer: LayerChoice, head: HeadChoice) -> np.ndarray:
+        attention = self.result.attention
+        layers = attention if layer == "mean" else attention[layer : layer + 1]
+        if head == "mean":
+            per_layer = layers.mean(axis=1, dtype=np.float32)
+        elif head == "max":
+            per_layer = layers.max(axis=1).astype(np.float32)
+        else:
+            per_layer = layers[:, head].astype(np.float32)
+        return per_layer.mean(axis=0, dtype=np.float32) if len(per_layer) > 1 else per_layer[0]
+
+    def payload(self, layer: LayerChoice, head: HeadChoice) -> bytes:
+        maps = self.maps(layer, head)
+        return encode_maps(maps, maps.sum(axis=1, dtype=np.float64))

@@ -1,0 +1,277 @@
+"""Rendering AttentionWidgets in headless Chromium without Jupyter, with the real Python side as the kernel.
+
+The page loads the bundled front end and `js/standalone.js` (a model with anywidget's interface). When a view
+saves changes, they go to the real `AttentionWidget` in this process (`set_state`), and the traits it changes
+in answer (e.g. a new maps payload) come back, as a kernel would send them. Every other request is blocked
+and recorded, so tests also prove the front end needs no network.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+import traitlets
+from PIL import Image
+
+import qvl_widget
+from qvl_widget import AttentionResult, AttentionWidget, ImageGeometry, QueryToken
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("QVL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ORIGIN = "http://qvl.test"
+
+
+def require_chromium() -> str:
+    """Chromium's path; under CI a missing browser fails the test instead of skipping it."""
+    if shutil.which(CHROMIUM) or Path(CHROMIUM).exists():
+        return CHROMIUM
+    message = f"Chromium not found at {CHROMIUM}: install Debian's chromium package (make test does, as root)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def launch(playwright):
+    return playwright.chromium.launch(executable_path=require_chromium(), args=CHROMIUM_ARGS)
+
+
+def to_json(value):
+    """Trait values to JSON, bytes as {"$bytes": base64}."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"$bytes": base64.b64encode(bytes(value)).decode()}
+    if isinstance(value, dict):
+        return {key: to_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(item) for item in value]
+    return value
+
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><link rel="stylesheet" href="/widget.css"></head>
+<body style="margin: 16px">
+{views}
+<script type="module">
+import widget from "/widget.js";
+import {{ createModel }} from "/standalone.js";
+
+// Bytes arrive as DataViews into a larger buffer, at an odd offset, as they may from a real kernel.
+function decode(value) {{
+  if (value && typeof value === "object" && "$bytes" in value) {{
+    const raw = atob(value.$bytes);
+    const buffer = new ArrayBuffer(raw.length + 7);
+    const bytes = new Uint8Array(buffer, 3, raw.length);
+    for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    return new DataView(buffer, 3, raw.length);
+  }}
+  if (Array.isArray(value)) return value.map(decode);
+  if (value && typeof value === "object") {{
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, decode(item)]));
+  }}
+  return value;
+}}
+
+const states = await (await fetch("/states.json")).json();
+window.qvlModels = states.map((state, index) => createModel(decode(state), {{
+  onSave: async (changes, apply) => {{
+    const answer = await window.qvlKernel(index, JSON.stringify(changes));
+    apply(decode(JSON.parse(answer)));
+  }},
+}}));
+window.qvlCleanups = {placements}.map(([model, view]) =>
+  widget.render({{ model: window.qvlModels[model], el: document.getElementById(`view-${{view}}`) }}));
+window.qvlReady = true;
+</script>
+</body></html>
+"""
+
+
+class WidgetPage:
+    """A page showing `widgets`; `placements[i]` is the widget index of view i (default: one view each)."""
+
+    def __init__(self, page, widgets: Sequence[AttentionWidget], placements: Sequence[int] | None = None) -> None:
+        self.page = page
+        self.widgets = list(widgets)
+        self.placements = list(placements) if placements is not None else list(range(len(widgets)))
+        self.blocked: list[str] = []
+        self.kernel_calls = 0
+        page.expose_function("qvlKernel", self._kernel)
+        page.route("**/*", self._serve)
+        page.goto(f"{ORIGIN}/index.html")
+        page.wait_for_function("window.qvlReady === true")
+
+    def _serve(self, route) -> None:
+        url = route.request.url
+        static = ROOT / "qvl_widget" / "static"
+        files = {
+            f"{ORIGIN}/widget.js": (static / "widget.js", "text/javascript"),
+            f"{ORIGIN}/widget.css": (static / "widget.css", "text/css"),
+            f"{ORIGIN}/standalone.js": (ROOT / "js" / "standalone.js", "text/javascript"),
+        }
+        if url == f"{ORIGIN}/index.html":
+            views = "\n".join(f'<div id="view-{index}" class="host"></div>' for index in range(len(self.placements)))
+            placements = json.dumps([[model, view] for view, model in enumerate(self.placements)])
+            route.fulfill(body=PAGE.format(views=views, placements=placements), content_type="text/html")
+        elif url == f"{ORIGIN}/states.json":
+            route.fulfill(body=json.dumps([to_json(widget.get_state()) for widget in self.widgets]))
+        elif url in files:
+            path, content_type = files[url]
+            route.fulfill(body=path.read_bytes(), content_type=content_type)
+        elif url.startswith("blob:") or url.startswith("data:"):
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort()
+
+    def _kernel(self, index: int, changes: str) -> str:
+        """Apply the view's changes to the Python widget; answer with the traits that changed in response."""
+        self.kernel_calls += 1
+        widget = self.widgets[index]
+        sent = json.loads(changes)
+        changed: set[str] = set()
+        handler = lambda change: changed.add(change.name)  # noqa: E731
+        widget.observe(handler, names=traitlets.All)
+        try:
+            widget.set_state(sent)
+        finally:
+            widget.unobserve(handler, names=traitlets.All)
+        answer = {name: widget.get_state(name)[name] for name in changed if widget.trait_metadata(name, "sync")}
+        answer = {name: value for name, value in answer.items() if name not in sent or value != sent[name]}
+        return json.dumps(to_json(answer))
+
+    # ----- reading the page ---------------------------------------------------------------------------------
+
+    def frames(self, view: int = 0) -> int:
+        value = self.page.eval_on_selector(f"#view-{view} .qvl-widget", "node => node.dataset.qvlFrames")
+        return int(value or 0)
+
+    def cell_colours(self, view: int = 0, image: int = 0) -> np.ndarray:
+        """`[rows, cols, 4]` RGBA of the overlay at each token cell's centre."""
+        info = self.widgets[self.placements[view]].images[image]
+        pixels = self.page.evaluate(
+            """([view, image, rows, cols]) => {
+                const canvas = document.querySelectorAll(`#view-${view} canvas.qvl-overlay`)[image];
+                const context = canvas.getContext("2d");
+                const out = [];
+                for (let row = 0; row < rows; row++) for (let col = 0; col < cols; col++) {
+                  const x = Math.floor((col + 0.5) * canvas.width / cols);
+                  const y = Math.floor((row + 0.5) * canvas.height / rows);
+                  out.push(...context.getImageData(x, y, 1, 1).data);
+                }
+                return out;
+            }""",
+            [view, image, info["rows"], info["cols"]],
+        )
+        return np.array(pixels, dtype=np.uint8).reshape(info["rows"], info["cols"], 4)
+
+    def brightest_cell(self, view: int = 0, image: int = 0) -> tuple[int, int]:
+        colours = self.cell_colours(view, image)[..., :3].astype(int).sum(axis=-1)
+        return tuple(int(value) for value in np.unravel_index(np.argmax(colours), colours.shape))
+
+    def token(self, index: int, view: int = 0):
+        return self.page.locator(f"#view-{view} [data-qvl-token='{index}']")
+
+    def hover_token(self, index: int, view: int = 0) -> None:
+        before = self.frames(view)
+        self.token(index, view).hover()
+        self.page.wait_for_function(
+            f"Number(document.querySelector('#view-{view} .qvl-widget').dataset.qvlFrames) > {before}"
+        )
+
+    def wait_for_frames_after(self, before: int, view: int = 0) -> None:
+        self.page.wait_for_function(
+            f"Number(document.querySelector('#view-{view} .qvl-widget').dataset.qvlFrames) > {before}"
+        )
+
+
+def synthetic_result(
+    texts: Sequence[str] = ("Where", " is", " the", " red", " cat", "?", "<|im_end|>"),
+    grids: Sequence[tuple[int, int]] = ((4, 6),),
+    layers: int = 2,
+    heads: int = 2,
+    prompt: str | None = None,
+) -> AttentionResult:
+    """A result with known maps: token q at layer l peaks at cell (q + 3 * l) mod cells of each image.
+
+    Every head holds the same map, so the head mean equals it; the peak holds 40% of a row's mass.
+    """
+    prompt = prompt if prompt is not None else "".join(text for text in texts if not text.startswith("<|"))
+    tokens, cursor = [], 0
+    for text in texts:
+        if text.startswith("<|"):
+            tokens.append(QueryToken(text, None, None, special=True))
+        else:
+            tokens.append(QueryToken(text, cursor, cursor + len(text), special=False))
+            cursor += len(text)
+    images, first = [], 0
+    for rows, cols in grids:
+        images.append(ImageGeometry(rows, cols, (cols * 28, rows * 28), (cols * 50, rows * 40), first))
+        first += rows * cols
+    attention = np.zeros((layers, heads, len(texts), first), dtype=np.float32)
+    for layer in range(layers):
+        for query in range(len(texts)):
+            for geometry in images:
+                row = np.full(geometry.num_tokens, 0.2 / geometry.num_tokens, dtype=np.float32)
+                row[(query + 3 * layer) % geometry.num_tokens] += 0.4 / len(images)
+                attention[layer, :, query, geometry.columns] = row
+    pictures = tuple(
+        Image.fromarray(np.full((rows * 40, cols * 50, 3), 90 + 40 * index, dtype=np.uint8))
+        for index, (rows, cols) in enumerate(grids)
+    )
+    return AttentionResult(
+        attention=attention,
+        image_mass=attention.sum(axis=-1),
+        query_positions=np.arange(100, 100 + len(texts)),
+        image_positions=np.arange(10, 10 + first),
+        tokens=tuple(tokens),
+        images=tuple(images),
+        pictures=pictures,
+        prompt=prompt,
+        model="synthetic",
+        family="qwen2_vl",
+    )
+
+
+def expected_peak(result: AttentionResult, query: int, layer: int, image: int = 0) -> tuple[int, int]:
+    geometry = result.images[image]
+    return divmod((query + 3 * layer) % geometry.num_tokens, geometry.cols)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    require_chromium()
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator:
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+__all__ = ["WidgetPage", "browser", "expected_peak", "page", "qvl_widget", "synthetic_result"]

@@ -1,0 +1,134 @@
+"""The widget's Python side: choices, payloads, validation; and the shipped front end is current."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import traitlets
+from browser_support import synthetic_result
+from PIL import Image
+
+from qvl_widget import AttentionWidget
+from qvl_widget._payload import Selections, decode_maps, encode_maps
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def result():
+    generator = np.random.default_rng(0)
+    base = synthetic_result(layers=3, heads=4)
+    attention = generator.random(base.attention.shape).astype(np.float32)
+    attention /= attention.sum(axis=-1, keepdims=True) * 2
+    return type(base)(**{**base.__dict__, "attention": attention, "image_mass": attention.sum(-1)})
+
+
+def test_payload_round_trip_within_quantisation(result):
+    maps = result.attention[1, 2]
+    mass = maps.sum(axis=1)
+    decoded, decoded_mass = decode_maps(encode_maps(maps, mass))
+    step = maps.max(axis=1, keepdims=True) / 255
+    assert np.all(np.abs(decoded - maps) <= step / 2 + 1e-7)
+    np.testing.assert_array_equal(decoded_mass, mass.astype(np.float32))
+    payload = encode_maps(maps, mass)
+    assert len(payload) == 12 + 8 * maps.shape[0] + maps.size  # one byte per value, no JSON
+
+
+def test_selections_match_numpy(result):
+    selections = Selections(result)
+    attention = result.attention
+    np.testing.assert_allclose(selections.maps(1, 2), attention[1, 2])
+    np.testing.assert_allclose(selections.maps(-1, "mean"), attention[2].mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(selections.maps(0, "max"), attention[0].max(axis=0))
+    np.testing.assert_allclose(selections.maps("mean", 3), attention[:, 3].mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(selections.maps("mean", "mean"), attention.mean(axis=(0, 1)), rtol=1e-5)
+    np.testing.assert_allclose(selections.maps("mean", "max"), attention.max(axis=1).mean(axis=0), rtol=1e-6)
+    assert selections.maps(2, 1) is selections.maps(-1, -3)  # cached under the normalised choice
+
+
+def test_widget_state_and_layer_change(result):
+    widget = AttentionWidget(result, layer=-1, head=None, phrase="red cat")
+    assert (widget.layer, widget.head) == (2, "mean")
+    assert widget.selected == [3, 4]
+    assert widget.available["layers"] == [0, 1, 2, "mean"]
+    assert widget.available["heads"]["mean"] == ["mean", "max", 0, 1, 2, 3]
+    first = widget.maps_payload
+    widget.layer = "mean"
+    assert widget.maps_payload != first
+    np.testing.assert_allclose(decode_maps(widget.maps_payload)[0], Selections(result).maps("mean", "mean"), atol=3e-3)
+    assert [token["text"] for token in widget.tokens][:2] == ["Where", " is"]
+    assert widget.tokens[-1]["special"] is True
+    assert widget.images[0]["rows"] == 4 and widget.images[0]["cols"] == 6
+
+
+def test_image_is_sent_once_at_display_size(tiny_models):
+    big = Image.fromarray(np.random.default_rng(0).integers(0, 256, (900, 1600, 3), dtype=np.uint8))
+    captured = tiny_models["qwen2_vl"].capture(big, "What is this?")
+    widget = AttentionWidget(captured, width=400)
+    (picture,) = widget.pictures
+    shown = Image.open(io.BytesIO(picture))
+    assert shown.size == (800, 450)  # twice the display width, aspect kept
+    assert widget.images[0]["mime"] == "image/jpeg"
+    assert widget.images[0]["width"] == 1600
+    assert widget.full_pictures == []  # the original only on request (Save PNG)
+    widget.want_full_pictures = True
+    assert Image.open(io.BytesIO(widget.full_pictures[0])).size == (1600, 900)
+
+
+@pytest.mark.parametrize(
+    ("trait", "value", "message"),
+    [
+        ("layer", 3, "layer 3 is out of range"),
+        ("layer", "median", "layer must be an integer index"),
+        ("head", 4, "head 4 is out of range"),
+        ("selected", [99], "token 99 is out of range"),
+        ("colormap", "rainbow", "unknown colormap 'rainbow'"),
+        ("opacity", 1.5, "opacity must be between 0 and 1"),
+    ],
+)
+def test_bad_choices_are_refused(result, trait, value, message):
+    widget = AttentionWidget(result)
+    with pytest.raises((traitlets.TraitError, IndexError, TypeError, ValueError), match=message):
+        setattr(widget, trait, value)
+
+
+def test_constructor_errors(result):
+    with pytest.raises(TypeError, match="AttentionWidget needs an AttentionResult"):
+        AttentionWidget(np.zeros(3))
+    with pytest.raises(ValueError, match="either phrase= or tokens="):
+        AttentionWidget(result, phrase="cat", tokens=[1])
+    with pytest.raises(ValueError, match="phrase 'dog' is not in the prompt"):
+        AttentionWidget(result, phrase="dog")
+    assert result.widget(tokens=[1, 2]).selected == [1, 2]
+
+
+def test_front_end_ships_inside_the_package():
+    static = ROOT / "qvl_widget" / "static"
+    source = (static / "widget.js").read_text()
+    assert "export" in source and "import " not in source  # one self-contained module, no CDN imports
+    assert "http://" not in source and "https://" not in source
+    assert "innerHTML" not in source  # token text only ever goes in through textContent
+    assert str(AttentionWidget._esm) == source
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_bundle_is_current():
+    if not (ROOT / "node_modules" / "esbuild").exists():
+        pytest.fail("node_modules missing: run `npm ci` (make test does)")
+    check = subprocess.run(["node", "tools/build.mjs", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+
+
+def test_colormap_tables_are_current():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import make_colormaps
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    assert (ROOT / "js" / "colormaps.js").read_text() == make_colormaps.source()

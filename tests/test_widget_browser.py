@@ -1,0 +1,182 @@
+"""The widget's front end in headless Chromium, with the real Python widget answering as the kernel."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from browser_support import WidgetPage, expected_peak, synthetic_result
+from PIL import Image
+
+from qvl_widget import AttentionWidget
+
+pytestmark = pytest.mark.browser
+
+XSS_TEXTS = ("<img src=x onerror=\"window.__xss='img'\">", "</script><script>window.__xss='script'</script>", " cat")
+
+
+def test_hovered_token_hottest_cell_is_brightest_on_screen(page):
+    result = synthetic_result()
+    view = WidgetPage(page, [AttentionWidget(result, layer=0, colormap="gray", smooth=False)])
+    for query in (0, 3, 4):
+        view.hover_token(query)
+        assert view.brightest_cell() == expected_peak(result, query, layer=0)
+    assert view.blocked == []
+
+
+def test_another_token_changes_the_pixels(page):
+    view = WidgetPage(page, [AttentionWidget(synthetic_result(), layer=0)])
+    view.hover_token(1)
+    first = view.cell_colours()
+    view.hover_token(2)
+    assert not np.array_equal(first, view.cell_colours())
+
+
+def test_layer_dropdown_asks_the_kernel_and_repaints(page):
+    result = synthetic_result()
+    widget = AttentionWidget(result, layer=0, colormap="gray", smooth=False)
+    view = WidgetPage(page, [widget])
+    view.token(2).click()  # pin token 2, so the overlay stays on it
+    assert view.brightest_cell() == expected_peak(result, 2, layer=0)
+    before = view.frames()
+    page.select_option(".qvl-layer", "1")
+    view.wait_for_frames_after(before)
+    assert widget.layer == 1
+    assert view.kernel_calls >= 2
+    assert view.brightest_cell() == expected_peak(result, 2, layer=1)
+
+
+def test_head_and_mean_choices_are_offered(page):
+    view = WidgetPage(page, [AttentionWidget(synthetic_result(layers=3, heads=4))])
+    layers = page.eval_on_selector_all(".qvl-layer option", "options => options.map(o => o.value)")
+    heads = page.eval_on_selector_all(".qvl-head option", "options => options.map(o => o.value)")
+    assert layers == ["0", "1", "2", "mean"]
+    assert heads == ["mean", "max", "0", "1", "2", "3"]
+    assert page.eval_on_selector(".qvl-layer", "select => select.value") == "2"  # layer=-1 is the last layer
+    page.select_option(".qvl-head", "max")
+    page.wait_for_function("() => true")
+    assert view.widgets[0].head == "max"
+
+
+def test_click_pins_and_shift_click_shows_the_mean(page):
+    result = synthetic_result()
+    widget = AttentionWidget(result, layer=0, colormap="gray", smooth=False)
+    view = WidgetPage(page, [widget])
+    view.token(3).click()
+    view.token(4).click(modifiers=["Shift"])
+    page.mouse.move(5, 850)  # leave the strip: the pinned pair shows
+    assert widget.selected == [3, 4]
+    caption = page.text_content(".qvl-caption")
+    assert "“ red” + “ cat”" in caption
+    colours = view.cell_colours()[..., 0].astype(int)
+    peaks = {expected_peak(result, 3, 0), expected_peak(result, 4, 0)}
+    brightest = {tuple(int(v) for v in np.unravel_index(i, colours.shape)) for i in np.argsort(colours.ravel())[-2:]}
+    assert brightest == peaks
+    assert page.locator(".qvl-pinned").count() == 2
+
+
+def test_phrase_argument_preselects_its_tokens(page):
+    view = WidgetPage(page, [AttentionWidget(synthetic_result(), phrase="red cat")])
+    pinned = page.eval_on_selector_all(".qvl-pinned", "chips => chips.map(c => c.dataset.qvlToken)")
+    assert pinned == ["3", "4"]
+    assert "“ red” + “ cat”" in page.text_content(".qvl-caption")
+    assert view.frames() >= 1
+
+
+def test_keyboard_moves_between_tokens(page):
+    result = synthetic_result()
+    view = WidgetPage(page, [AttentionWidget(result, layer=0, colormap="gray", smooth=False)])
+    view.token(0).focus()
+    assert view.brightest_cell() == expected_peak(result, 0, 0)
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    focused = page.evaluate("document.activeElement.dataset.qvlToken")
+    assert focused == "2"
+    assert view.brightest_cell() == expected_peak(result, 2, 0)
+    page.keyboard.press("Enter")
+    assert view.widgets[0].selected == [2]
+    labels = page.eval_on_selector_all(".qvl-toolbar [aria-label]", "nodes => nodes.length")
+    assert labels >= 8
+
+
+def test_template_tokens_are_hidden_behind_a_toggle(page):
+    WidgetPage(page, [AttentionWidget(synthetic_result())])
+    special = page.locator("[data-qvl-token='6']")
+    assert special.is_hidden()
+    page.check(".qvl-special")
+    assert special.is_visible()
+    assert "qvl-special-token" in special.get_attribute("class")
+
+
+def test_hovering_an_image_cell_tints_tokens_by_attention_to_it(page):
+    result = synthetic_result()
+    WidgetPage(page, [AttentionWidget(result, layer=0)])
+    rows, cols = result.images[0].rows, result.images[0].cols
+    box = page.locator(".qvl-frame").bounding_box()
+    # Token 4's peak at layer 0 is cell 4 = (0, 4): that token must get the strongest tint.
+    page.mouse.move(box["x"] + (4.5 / cols) * box["width"], box["y"] + (0.5 / rows) * box["height"])
+    alphas = page.eval_on_selector_all(
+        ".qvl-token:not([hidden])",
+        "chips => chips.map(c => Number(getComputedStyle(c).backgroundColor.split(',')[3]?.replace(')', '') ?? 1))",
+    )
+    assert int(np.argmax(alphas)) == 4
+    assert "cell row 0, col 4" in page.text_content(".qvl-caption")
+
+
+def test_xss_token_text_stays_inert(page):
+    result = synthetic_result(texts=XSS_TEXTS, prompt="".join(XSS_TEXTS))
+    WidgetPage(page, [AttentionWidget(result, tokens=[0, 1])])
+    page.locator("[data-qvl-token='0']").hover()
+    assert page.evaluate("window.__xss") is None
+    assert page.locator(".qvl-widget img").count() == 1  # only the picture itself
+    assert page.locator(".qvl-widget script").count() == 0
+    texts = page.eval_on_selector_all(".qvl-token", "chips => chips.map(c => c.textContent)")
+    assert texts == list(XSS_TEXTS)
+    assert XSS_TEXTS[0] in page.text_content(".qvl-caption")
+
+
+def test_save_png_downloads_the_composite_at_original_resolution(page):
+    result = synthetic_result(grids=((4, 6), (3, 3)))
+    widget = AttentionWidget(result, layer=0, width=240)
+    WidgetPage(page, [widget])
+    with page.expect_download() as first:
+        page.click(".qvl-save")
+    picture = Image.open(io.BytesIO(first.value.path().read_bytes()))
+    assert picture.size == result.pictures[0].size  # 300 x 160, larger than the 240 px display
+    assert widget.want_full_pictures and len(widget.full_pictures) == 2
+    pixels = np.asarray(picture.convert("RGB")).astype(int)
+    original = np.asarray(result.pictures[0]).astype(int)
+    assert np.abs(pixels - original).mean() > 5  # the overlay is there
+
+
+def test_two_images_each_get_an_overlay(page):
+    result = synthetic_result(grids=((4, 6), (3, 5)))
+    view = WidgetPage(page, [AttentionWidget(result, layer=0, colormap="gray", smooth=False)])
+    assert page.locator("canvas.qvl-overlay").count() == 2
+    view.hover_token(1)
+    assert view.brightest_cell(image=0) == expected_peak(result, 1, 0, image=0)
+    assert view.brightest_cell(image=1) == expected_peak(result, 1, 0, image=1)
+
+
+def test_two_widgets_stay_independent(page):
+    widgets = [AttentionWidget(synthetic_result()), AttentionWidget(synthetic_result())]
+    view = WidgetPage(page, widgets)
+    before = view.frames(view=1)
+    view.hover_token(2, view=0)
+    view.token(3, view=0).click()
+    assert view.frames(view=1) == before
+    assert widgets[1].selected == []
+    assert page.locator("#view-1 .qvl-pinned").count() == 0
+
+
+def test_one_widget_shown_twice_stays_in_sync(page):
+    widget = AttentionWidget(synthetic_result(), layer=0)
+    view = WidgetPage(page, [widget], placements=[0, 0])
+    before = view.frames(view=1)
+    view.token(3, view=0).click()
+    view.wait_for_frames_after(before, view=1)
+    assert page.locator("#view-1 .qvl-pinned").count() == 1
+    page.select_option("#view-0 .qvl-layer", "1")
+    page.wait_for_function("document.querySelector('#view-1 .qvl-layer').value === '1'")
+    assert np.array_equal(view.cell_colours(view=0), view.cell_colours(view=1))
