@@ -10,7 +10,7 @@ Layout (little-endian; `js/payload.js` decodes it):
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import threading
 from typing import Literal
 
 import numpy as np
@@ -44,12 +44,16 @@ def decode_maps(payload: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Selections:
-    """Maps of a result per (layer, head) choice, computed once each (a small cache of recent choices)."""
+    """Maps of a result per (layer, head) choice.
 
-    def __init__(self, result: AttentionResult, cache_size: int = 64) -> None:
+    Head means and maxima of all layers are computed once (`warm_up`, which the widget runs in the background
+    as soon as it is made); with them every choice is a view or one small reduction, a few milliseconds.
+    """
+
+    def __init__(self, result: AttentionResult) -> None:
         self.result = result
-        self._cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
+        self._over_heads: dict[str, np.ndarray] = {}  # "mean" / "max" -> [layers, queries, image_tokens]
+        self._lock = threading.Lock()
 
     def normalize(self, layer: LayerChoice, head: HeadChoice) -> tuple[LayerChoice, HeadChoice]:
         """Non-negative indices, or a clear error for a choice that does not exist."""
@@ -59,29 +63,36 @@ class Selections:
             head = _checked_index(head, self.result.num_heads, "head")
         return layer, head
 
+    def warm_up(self) -> None:
+        for head in ("mean", "max"):
+            self._all_layers(head)
+
+    def _all_layers(self, head: str) -> np.ndarray:
+        with self._lock:
+            if head not in self._over_heads:
+                self._over_heads[head] = _over_heads(self.result.attention, head)
+            return self._over_heads[head]
+
     def maps(self, layer: LayerChoice, head: HeadChoice) -> np.ndarray:
         """`[queries, image_tokens]` float32 for one choice. Over layers, "mean" averages the per-layer maps."""
-        key = self.normalize(layer, head)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        maps = self._compute(*key)
-        self._cache[key] = maps
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return maps
-
-    def _compute(self, layer: LayerChoice, head: HeadChoice) -> np.ndarray:
+        layer, head = self.normalize(layer, head)
         attention = self.result.attention
-        layers = attention if layer == "mean" else attention[layer : layer + 1]
-        if head == "mean":
-            per_layer = layers.mean(axis=1, dtype=np.float32)
-        elif head == "max":
-            per_layer = layers.max(axis=1).astype(np.float32)
-        else:
-            per_layer = layers[:, head].astype(np.float32)
-        return per_layer.mean(axis=0, dtype=np.float32) if len(per_layer) > 1 else per_layer[0]
+        if head in ("mean", "max"):
+            if layer == "mean":
+                return self._all_layers(head).mean(axis=0, dtype=np.float32)
+            ready = self._over_heads.get(head)
+            return ready[layer] if ready is not None else _over_heads(attention[layer : layer + 1], head)[0]
+        if layer == "mean":
+            return attention[:, head].mean(axis=0, dtype=np.float32)
+        return attention[layer, head].astype(np.float32, copy=False)
 
     def payload(self, layer: LayerChoice, head: HeadChoice) -> bytes:
         maps = self.maps(layer, head)
         return encode_maps(maps, maps.sum(axis=1, dtype=np.float64))
+
+
+def _over_heads(attention: np.ndarray, head: str) -> np.ndarray:
+    """`[layers, heads, q, i]` -> `[layers, q, i]` float32, the mean or max over heads."""
+    if head == "mean":
+        return attention.mean(axis=1, dtype=np.float32)
+    return attention.max(axis=1).astype(np.float32, copy=False)

@@ -7,6 +7,7 @@ map for that choice; hovering, pinning and colours then happen in the browser wi
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -131,6 +132,7 @@ class AttentionWidget(anywidget.AnyWidget):
         )
         self._ready = True
         self.maps_payload = self._selections.payload(self.layer, self.head)
+        threading.Thread(target=self._selections.warm_up, name="qvl-widget-warm-up", daemon=True).start()
 
     def _all_choices(self) -> dict:
         heads = ["mean", "max", *range(self.result.num_heads)]
