@@ -618,7 +618,8 @@ function quoteTokens(tokens, rows) {
  */
 async function compositePng(picture, info, values, max, style) {
   const bytes = new Uint8Array(picture.buffer, picture.byteOffset, picture.byteLength);
-  const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/png" }));
+  const type = bytes[0] === 0x89 ? "image/png" : "image/jpeg";
+  const bitmap = await createImageBitmap(new Blob([bytes], { type }));
   const canvas = document.createElement("canvas");
   canvas.width = bitmap.width;
   canvas.height = bitmap.height;

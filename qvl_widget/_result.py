@@ -9,7 +9,6 @@ import io
 import json
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
+from ._files import write_atomically
 from ._geometry import token_boxes
 
 FORMAT_VERSION = 1
@@ -203,6 +203,13 @@ class AttentionResult:
 
         return AttentionWidget(self, **options)
 
+    def to_html(self, path: str | os.PathLike, layers=None, heads=None, **widget_options) -> Path:
+        """Write one self-contained interactive HTML file (see `AttentionWidget.to_html`); return its path.
+
+        `layers` / `heads` choose what it embeds; other options (e.g. phrase=, colormap=) as for the widget.
+        """
+        return self.widget(**widget_options).to_html(path, layers=layers, heads=heads)
+
     # ----- persistence -------------------------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -222,17 +229,7 @@ class AttentionResult:
         }
         for index, picture in enumerate(self.pictures):
             arrays[f"picture_{index}"] = np.frombuffer(_png_bytes(picture), dtype=np.uint8)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
-            temporary = Path(handle.name)
-            try:
-                np.savez(handle, **arrays)
-            except BaseException:
-                handle.close()
-                temporary.unlink()
-                raise
-        os.replace(temporary, path)
-        return path
+        return write_atomically(path, lambda handle: np.savez(handle, **arrays))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> AttentionResult:

@@ -7,6 +7,7 @@ map for that choice; hovering, pinning and colours then happen in the browser wi
 from __future__ import annotations
 
 import io
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ import traitlets
 from PIL import Image
 
 from ._colormaps import COLORMAPS
+from ._html import DEFAULT_MAX_BYTES, write_html
 from ._payload import HeadChoice, LayerChoice, Selections
 from ._result import AttentionResult, _checked_indices
 
@@ -30,17 +32,17 @@ def display_bytes(picture: Image.Image, width: int) -> tuple[bytes, str]:
     target = min(picture.width, width * _PIXEL_RATIO)
     if target < picture.width:
         picture = picture.resize((target, max(1, round(picture.height * target / picture.width))), Image.LANCZOS)
-    buffer = io.BytesIO()
-    if picture.width * picture.height <= _PNG_MAX_PIXELS:
-        picture.save(buffer, format="PNG", optimize=True)
-        return buffer.getvalue(), "image/png"
-    picture.save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue(), "image/jpeg"
+    data = encoded(picture, lossless=False)
+    return data, "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
 
 
-def png_bytes(picture: Image.Image) -> bytes:
+def encoded(picture: Image.Image, lossless: bool = True) -> bytes:
+    """PNG bytes, or for a large picture when `lossless` is off, JPEG bytes (quality 92)."""
     buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
+    if lossless or picture.width * picture.height <= _PNG_MAX_PIXELS:
+        picture.save(buffer, format="PNG")
+    else:
+        picture.save(buffer, format="JPEG", quality=92)
     return buffer.getvalue()
 
 
@@ -175,7 +177,25 @@ class AttentionWidget(anywidget.AnyWidget):
         if self._ready:
             self.maps_payload = self._selections.payload(self.layer, self.head)
 
+    def full_resolution_pictures(self, compact: bool = False) -> list[bytes]:
+        """The images at their original resolution: PNG, or with `compact`, JPEG for large ones."""
+        return [encoded(picture, lossless=not compact) for picture in self.result.pictures]
+
     @traitlets.observe("want_full_pictures")
     def _send_full_pictures(self, change: traitlets.Bunch) -> None:
         if change.new and not self.full_pictures:
-            self.full_pictures = [png_bytes(picture) for picture in self.result.pictures]
+            self.full_pictures = self.full_resolution_pictures()
+
+    def to_html(
+        self,
+        path: str | os.PathLike,
+        layers: Sequence[LayerChoice] | None = None,
+        heads: Sequence[HeadChoice] | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> Path:
+        """Write this widget as one self-contained interactive HTML file (works offline, from file://).
+
+        It embeds the maps of the chosen layers x heads; by default every layer (and the layer mean) with the
+        head mean and max, and every head of the last four layers. The current choices and pins carry over.
+        """
+        return write_html(self, path, layers, heads, max_bytes)

@@ -35,6 +35,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ORIGIN = "http://qvl.test"
+# Token texts that would run script if they were ever put into the page as markup.
+XSS_TEXTS = ("<img src=x onerror=\"window.__xss='img'\">", "</script><script>window.__xss='script'</script>", " cat")
 
 
 def require_chromium() -> str:
@@ -163,25 +165,10 @@ class WidgetPage:
     def cell_colours(self, view: int = 0, image: int = 0) -> np.ndarray:
         """`[rows, cols, 4]` RGBA of the overlay at each token cell's centre."""
         info = self.widgets[self.placements[view]].images[image]
-        pixels = self.page.evaluate(
-            """([view, image, rows, cols]) => {
-                const canvas = document.querySelectorAll(`#view-${view} canvas.qvl-overlay`)[image];
-                const context = canvas.getContext("2d");
-                const out = [];
-                for (let row = 0; row < rows; row++) for (let col = 0; col < cols; col++) {
-                  const x = Math.floor((col + 0.5) * canvas.width / cols);
-                  const y = Math.floor((row + 0.5) * canvas.height / rows);
-                  out.push(...context.getImageData(x, y, 1, 1).data);
-                }
-                return out;
-            }""",
-            [view, image, info["rows"], info["cols"]],
-        )
-        return np.array(pixels, dtype=np.uint8).reshape(info["rows"], info["cols"], 4)
+        return cell_colours(self.page, f"#view-{view} canvas.qvl-overlay", image, info["rows"], info["cols"])
 
     def brightest_cell(self, view: int = 0, image: int = 0) -> tuple[int, int]:
-        colours = self.cell_colours(view, image)[..., :3].astype(int).sum(axis=-1)
-        return tuple(int(value) for value in np.unravel_index(np.argmax(colours), colours.shape))
+        return brightest(self.cell_colours(view, image))
 
     def token(self, index: int, view: int = 0):
         return self.page.locator(f"#view-{view} [data-qvl-token='{index}']")
@@ -197,6 +184,31 @@ class WidgetPage:
         self.page.wait_for_function(
             f"Number(document.querySelector('#view-{view} .qvl-widget').dataset.qvlFrames) > {before}"
         )
+
+
+def cell_colours(page, selector: str, index: int, rows: int, cols: int) -> np.ndarray:
+    """`[rows, cols, 4]` RGBA at each token cell's centre of the `index`-th canvas matching `selector`."""
+    pixels = page.evaluate(
+        """([selector, index, rows, cols]) => {
+            const canvas = document.querySelectorAll(selector)[index];
+            const context = canvas.getContext("2d");
+            const out = [];
+            for (let row = 0; row < rows; row++) for (let col = 0; col < cols; col++) {
+              const x = Math.floor((col + 0.5) * canvas.width / cols);
+              const y = Math.floor((row + 0.5) * canvas.height / rows);
+              out.push(...context.getImageData(x, y, 1, 1).data);
+            }
+            return out;
+        }""",
+        [selector, index, rows, cols],
+    )
+    return np.array(pixels, dtype=np.uint8).reshape(rows, cols, 4)
+
+
+def brightest(colours: np.ndarray) -> tuple[int, int]:
+    """The cell whose colour is brightest (sum of RGB)."""
+    brightness = colours[..., :3].astype(int).sum(axis=-1)
+    return tuple(int(value) for value in np.unravel_index(np.argmax(brightness), brightness.shape))
 
 
 def synthetic_result(

@@ -6,14 +6,12 @@ import io
 
 import numpy as np
 import pytest
-from browser_support import WidgetPage, expected_peak, synthetic_result
+from browser_support import XSS_TEXTS, WidgetPage, expected_peak, synthetic_result
 from PIL import Image
 
 from qvl_widget import AttentionWidget
 
 pytestmark = pytest.mark.browser
-
-XSS_TEXTS = ("<img src=x onerror=\"window.__xss='img'\">", "</script><script>window.__xss='script'</script>", " cat")
 
 
 def test_hovered_token_hottest_cell_is_brightest_on_screen(page):

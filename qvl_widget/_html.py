@@ -1,0 +1,165 @@
+"""The one-file interactive HTML export: the widget's own front end, its CSS and the data, all inlined.
+
+The data (tokens, images, and one maps payload per embedded layer/head choice) is packed into one binary
+container, gzip-compressed and base64-encoded into the page; `js/page.js` opens it with DecompressionStream
+and runs the same view as the notebook widget on an in-page model. No network, no kernel: the page works
+from `file://` with the network off. User text (prompt, tokens) travels only inside the compressed data and
+is shown with textContent, never as markup.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ._files import write_atomically
+from ._payload import HeadChoice, LayerChoice, Selections
+
+if TYPE_CHECKING:
+    from ._widget import AttentionWidget
+
+STATIC = Path(__file__).parent / "static"
+CONTAINER_VERSION = 1
+DEFAULT_MAX_BYTES = 25 * 2**20
+LAST_LAYERS_WITH_EVERY_HEAD = 4
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>qvl_widget attention explorer</title>
+<style>
+body {{ margin: 24px; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328; }}
+.qvl-page-title {{ font-size: 16px; font-weight: 600; margin: 0 0 4px; }}
+.qvl-page-meta {{ color: #636c76; font-size: 13px; margin: 0 0 14px; }}
+{css}
+</style>
+</head>
+<body>
+<h1 class="qvl-page-title"></h1>
+<p class="qvl-page-meta"></p>
+<div id="qvl-root"></div>
+<script type="application/octet-stream" id="qvl-data">{data}</script>
+<script type="module">
+{script}
+</script>
+</body>
+</html>
+"""
+
+
+def embedded_choices(
+    selections: Selections, layers: Sequence[LayerChoice] | None, heads: Sequence[HeadChoice] | None
+) -> list[tuple[LayerChoice, HeadChoice]]:
+    """The (layer, head) choices to embed, normalised, in dropdown order.
+
+    Default: every layer and the layer mean with the head mean and max, plus every head of the last
+    four layers. With `layers` and/or `heads`: their cross product (layers default to every layer and
+    the mean, heads to the mean, the max and every head).
+    """
+    result = selections.result
+    every_layer: list[LayerChoice] = [*range(result.num_layers), "mean"]
+    every_head: list[HeadChoice] = ["mean", "max", *range(result.num_heads)]
+    if layers is None and heads is None:
+        last = range(max(0, result.num_layers - LAST_LAYERS_WITH_EVERY_HEAD), result.num_layers)
+        pairs = [(layer, head) for layer in every_layer for head in ("mean", "max")]
+        pairs += [(layer, head) for layer in last for head in range(result.num_heads)]
+    else:
+        pairs = [(layer, head) for layer in (layers or every_layer) for head in (heads or every_head)]
+    normalised = list(dict.fromkeys(selections.normalize(layer, head) for layer, head in pairs))
+    layer_order = {layer: index for index, layer in enumerate(every_layer)}
+    head_order = {head: index for index, head in enumerate(every_head)}
+    return sorted(normalised, key=lambda pair: (layer_order[pair[0]], head_order[pair[1]]))
+
+
+def write_html(
+    widget: AttentionWidget,
+    path: str | os.PathLike,
+    layers: Sequence[LayerChoice] | None = None,
+    heads: Sequence[HeadChoice] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Path:
+    """Write `widget` (its data and current choices) as one self-contained HTML file; return the path."""
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"HTML path must end in .html, got {str(path)!r}")
+    selections = widget._selections
+    choices = embedded_choices(selections, layers, heads)
+    result = widget.result
+    raw_estimate = len(choices) * (12 + result.num_queries * (8 + result.attention.shape[-1]))
+    if raw_estimate > 3 * max_bytes:  # even the best compression cannot bring this under the limit
+        raise ValueError(_too_large(len(choices), raw_estimate, "before compression", max_bytes))
+    container = _container(widget, choices)
+    page = _page(container)
+    size = len(page.encode("utf-8"))
+    if size > max_bytes:
+        raise ValueError(_too_large(len(choices), size, "compressed", max_bytes))
+    write_atomically(path, lambda handle: handle.write(page.encode("utf-8")))
+    return path
+
+
+def _too_large(count: int, size: int, how: str, max_bytes: int) -> str:
+    mib = 2**20
+    return (
+        f"the HTML would embed {count} layer/head maps, about {size / mib:.1f} MB {how}, over the "
+        f"{max_bytes / mib:.0f} MB limit: embed fewer with layers=[...] and heads=[...] "
+        f"(e.g. layers=[-1], heads=['mean', 'max']), or raise max_bytes="
+    )
+
+
+def _container(widget: AttentionWidget, choices: list[tuple[LayerChoice, HeadChoice]]) -> bytes:
+    """Header JSON + blobs: `uint32 header length | header | blobs`, blobs located by [offset, length]."""
+    blobs: list[bytes] = []
+    offset = 0
+
+    def add(blob: bytes) -> list[int]:
+        nonlocal offset
+        blobs.append(blob)
+        offset += len(blob)
+        return [offset - len(blob), len(blob)]
+
+    layer, head = (widget.layer, widget.head) if (widget.layer, widget.head) in choices else choices[0]
+    heads_by_layer: dict[str, list] = {}
+    for choice_layer, choice_head in choices:
+        heads_by_layer.setdefault(str(choice_layer), []).append(choice_head)
+    state = {
+        "tokens": widget.tokens,
+        "images": widget.images,
+        "available": {"layers": list(dict.fromkeys(pair[0] for pair in choices)), "heads": heads_by_layer},
+        "layer": layer,
+        "head": head,
+        "selected": widget.selected,
+        "colormap": widget.colormap,
+        "opacity": widget.opacity,
+        "smooth": widget.smooth,
+        "shared_scale": widget.shared_scale,
+        "show_special": widget.show_special,
+        "width": widget.width,
+        "want_full_pictures": True,
+    }
+    header = {
+        "version": CONTAINER_VERSION,
+        "state": state,
+        "prompt": widget.result.prompt,
+        "model": widget.result.model,
+        "pictures": [add(bytes(picture)) for picture in widget.pictures],
+        "full_pictures": [add(data) for data in widget.full_resolution_pictures(compact=True)],
+        "payloads": {f"{pair[0]}|{pair[1]}": add(widget._selections.payload(*pair)) for pair in choices},
+    }
+    header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    return len(header_bytes).to_bytes(4, "little") + header_bytes + b"".join(blobs)
+
+
+def _page(container: bytes) -> str:
+    script = (STATIC / "page.js").read_text(encoding="utf-8")
+    if "</script" in script.lower() or "<!--" in script:
+        raise RuntimeError("the page bundle contains '</script' or '<!--' and cannot be inlined; please report this")
+    data = base64.b64encode(gzip.compress(container, compresslevel=6, mtime=0)).decode("ascii")
+    css = (STATIC / "widget.css").read_text(encoding="utf-8")
+    return PAGE.format(css=css, data=data, script=script)

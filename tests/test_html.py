@@ -1,0 +1,188 @@
+"""The one-file HTML export: self-contained, offline, interactive with the widget's own front end."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import re
+
+import numpy as np
+import pytest
+from browser_support import XSS_TEXTS, brightest, cell_colours, expected_peak, synthetic_result
+from PIL import Image
+
+from qvl_widget import AttentionResult, AttentionWidget, ImageGeometry, QueryToken
+from qvl_widget._html import embedded_choices
+
+
+def embedded_header(path) -> dict:
+    text = path.read_text()
+    data = re.search(r'<script type="application/octet-stream" id="qvl-data">([^<]*)</script>', text).group(1)
+    container = gzip.decompress(base64.b64decode(data))
+    length = int.from_bytes(container[:4], "little")
+    return json.loads(container[4 : 4 + length])
+
+
+def realistic_result(layers=28, heads=28, queries=64, rows=32, cols=40, seed=0) -> AttentionResult:
+    """Softmax attention with per-head sharpness and a few sink columns, like a real model's."""
+    generator = np.random.default_rng(seed)
+    columns = rows * cols
+    sharpness = generator.uniform(0.5, 3.0, size=(layers, heads, 1, 1)).astype(np.float32)
+    logits = generator.standard_normal((layers, heads, queries, columns + 200), dtype=np.float32) * sharpness
+    logits[..., :3] += 6.0
+    probabilities = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    probabilities /= probabilities.sum(axis=-1, keepdims=True)
+    attention = np.ascontiguousarray(probabilities[..., :columns])
+    tokens = tuple(QueryToken(f" w{index}", 3 * index, 3 * index + 3, False) for index in range(queries))
+    picture = Image.fromarray(generator.integers(0, 255, (rows * 28, cols * 28, 3), dtype=np.uint8))
+    return AttentionResult(
+        attention=attention,
+        image_mass=attention.sum(axis=-1),
+        query_positions=np.arange(2000, 2000 + queries),
+        image_positions=np.arange(10, 10 + columns),
+        tokens=tokens,
+        images=(ImageGeometry(rows, cols, (cols * 28, rows * 28), picture.size, 0),),
+        pictures=(picture,),
+        prompt="".join(token.text for token in tokens),
+        model="realistic",
+        family="qwen2_vl",
+    )
+
+
+def test_default_choices_cover_every_layer_and_all_heads_of_the_last_four():
+    widget = AttentionWidget(synthetic_result(layers=6, heads=3))
+    choices = embedded_choices(widget._selections, None, None)
+    assert (0, "mean") in choices and (0, "max") in choices and ("mean", "mean") in choices
+    assert (1, 0) not in choices and (2, 2) in choices and (5, 1) in choices
+    assert len(choices) == 7 * 2 + 4 * 3
+    assert embedded_choices(widget._selections, [-1], ["mean"]) == [(5, "mean")]
+    assert embedded_choices(widget._selections, None, [0]) == [(layer, 0) for layer in [0, 1, 2, 3, 4, 5, "mean"]]
+
+
+def test_html_is_one_file_with_everything_inlined(tmp_path):
+    result = synthetic_result()
+    path = result.to_html(tmp_path / "out" / "attention.html", phrase="red cat", colormap="viridis")
+    text = path.read_text()
+    assert re.search(r"<(script|link|img)[^>]+(src|href)=", text) is None  # nothing loaded from elsewhere
+    assert "http://" not in text and "https://" not in text
+    assert "red cat" not in text and " red" not in text  # user text only inside the compressed data
+    header = embedded_header(path)
+    assert header["state"]["selected"] == [3, 4]
+    assert header["state"]["colormap"] == "viridis"
+    assert header["prompt"] == result.prompt
+    assert set(header["payloads"]) == {f"{layer}|{head}" for layer in (0, 1, "mean") for head in ("mean", "max")} | {
+        f"{layer}|{head}" for layer in (0, 1) for head in (0, 1)
+    }
+    assert list(tmp_path.joinpath("out").iterdir()) == [path]
+
+
+def test_default_selection_of_a_28_layer_28_head_model_stays_under_10_mb(tmp_path):
+    path = realistic_result().to_html(tmp_path / "big.html")
+    size = path.stat().st_size
+    assert size <= 10 * 2**20, f"{size / 2**20:.1f} MB"
+    header = embedded_header(path)
+    assert len(header["payloads"]) == 29 * 2 + 4 * 28
+
+
+def test_too_large_a_selection_says_how_to_shrink_it(tmp_path):
+    widget = AttentionWidget(realistic_result(layers=4, heads=4, queries=16, rows=8, cols=10))
+    with pytest.raises(ValueError, match=r"would embed 30 layer/head maps, about .* MB .*over the 0 MB limit") as info:
+        widget.to_html(
+            tmp_path / "x.html", layers=[0, 1, 2, 3, "mean"], heads=["mean", "max", 0, 1, 2, 3], max_bytes=100
+        )
+    assert "layers=[-1]" in str(info.value) and "max_bytes=" in str(info.value)
+    assert not (tmp_path / "x.html").exists()
+    with pytest.raises(ValueError, match=r"must end in \.html"):
+        widget.to_html(tmp_path / "x.txt")
+    with pytest.raises(IndexError, match="layer 9 is out of range"):
+        widget.to_html(tmp_path / "x.html", layers=[9])
+
+
+@pytest.fixture
+def offline_page(browser):
+    """A page whose every network request is refused (file:// still opens)."""
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1200, "height": 900})
+    requests = []
+
+    def refuse(route):
+        requests.append(route.request.url)
+        route.abort()
+
+    context.route(re.compile(r"^(https?|wss?)://"), refuse)
+    context.set_offline(True)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page, requests
+    context.close()
+    assert not errors, errors
+
+
+def overlay_state(page) -> tuple[int, list[int]]:
+    frames = int(page.eval_on_selector(".qvl-widget", "node => node.dataset.qvlFrames || 0"))
+    pixels = page.evaluate(
+        """() => { const c = document.querySelector('canvas.qvl-overlay');
+                   return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }"""
+    )
+    return frames, pixels
+
+
+def brightest_cell(page, result, image=0) -> tuple[int, int]:
+    info = result.images[image]
+    return brightest(cell_colours(page, "canvas.qvl-overlay", image, info.rows, info.cols))
+
+
+@pytest.mark.browser
+def test_html_works_from_file_with_the_network_off(offline_page, tmp_path):
+    page, requests = offline_page
+    result = synthetic_result()
+    path = result.to_html(tmp_path / "attention.html", layer=0, colormap="gray", smooth=False)
+    page.goto(path.as_uri())
+    page.wait_for_function("Number(document.querySelector('.qvl-widget')?.dataset.qvlFrames) > 0")
+    assert page.text_content(".qvl-page-title") == result.prompt
+
+    page.locator("[data-qvl-token='1']").hover()
+    assert brightest_cell(page, result) == expected_peak(result, 1, layer=0)
+    _, first = overlay_state(page)
+    page.locator("[data-qvl-token='4']").hover()
+    _, second = overlay_state(page)
+    assert first != second
+
+    page.locator("[data-qvl-token='4']").click()  # pin, then switch layer from the embedded choices
+    page.select_option(".qvl-layer", "1")
+    page.wait_for_function("document.querySelector('.qvl-caption').textContent.startsWith('layer 1')")
+    page.mouse.move(5, 880)
+    assert brightest_cell(page, result) == expected_peak(result, 4, layer=1)
+    heads = page.eval_on_selector_all(".qvl-head option", "options => options.map(o => o.value)")
+    assert heads == ["mean", "max", "0", "1"]
+    assert requests == []
+
+
+@pytest.mark.browser
+def test_html_save_png_from_file(offline_page, tmp_path):
+    page, _ = offline_page
+    result = synthetic_result()
+    page.goto(result.to_html(tmp_path / "a.html").as_uri())
+    page.wait_for_function("Number(document.querySelector('.qvl-widget')?.dataset.qvlFrames) > 0")
+    with page.expect_download() as download:
+        page.click(".qvl-save")
+    assert Image.open(download.value.path()).size == result.pictures[0].size
+
+
+@pytest.mark.browser
+def test_html_xss_prompt_stays_inert(offline_page, tmp_path):
+    page, requests = offline_page
+    result = synthetic_result(texts=XSS_TEXTS, prompt="".join(XSS_TEXTS))
+    path = result.to_html(tmp_path / "xss.html", tokens=[0, 1])
+    text = path.read_text()
+    assert "onerror" not in text and "window.__xss" not in text
+    page.goto(path.as_uri())
+    page.wait_for_function("Number(document.querySelector('.qvl-widget')?.dataset.qvlFrames) > 0")
+    page.locator("[data-qvl-token='0']").hover()
+    assert page.evaluate("window.__xss") is None
+    assert page.text_content(".qvl-page-title") == result.prompt
+    assert page.locator("img").count() == 1 and page.locator("script").count() == 2
+    texts = page.eval_on_selector_all(".qvl-token", "chips => chips.map(c => c.textContent)")
+    assert texts == list(XSS_TEXTS)
+    assert requests == []
