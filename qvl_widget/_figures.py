@@ -34,6 +34,7 @@ _FONT = {"tick": 7, "label": 8, "title": 8.5, "suptitle": 9.5}
 _SPECIAL_COLOUR = "0.55"  # grey for chat-template / special token labels
 _MAX_LABEL_CHARS = 24
 _MAX_PROMPT_CHARS = 100
+_PANEL_PIXELS = 1600  # pictures larger than this (long side) are shrunk for the panels: still sharp at 300 dpi
 
 
 # ----- colours ---------------------------------------------------------------------------------------------
@@ -165,6 +166,15 @@ def _percent_colorbar(colorbar) -> None:
     colorbar.ax.tick_params(labelsize=_FONT["tick"])
 
 
+def _panel_picture(picture: Image.Image) -> Image.Image:
+    """The picture, shrunk when much larger than a figure panel can show (overlays are then cheap)."""
+    scale = _PANEL_PIXELS / max(picture.size)
+    if scale >= 1:
+        return picture
+    size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
+    return picture.resize(size, Image.Resampling.LANCZOS)
+
+
 def _detached_figure(width: float, height: float) -> Figure:
     """A constrained-layout figure that pyplot does not keep (it still displays once in a notebook)."""
     figure = plt.figure(figsize=(width, height), layout="constrained")
@@ -204,15 +214,15 @@ def layers_figure(
         result.grid(token=token, phrase=phrase, layer=layer, head=head, reduce=reduce, image=image)
         for layer in absolute
     ]
-    picture = result.pictures[image]
+    picture = _panel_picture(result.pictures[image])
     vmax = max(float(grid.max()) for grid in grids)
     norm = Normalize(vmin=0.0, vmax=vmax if vmax > 0 else 1.0)
     cmap = _matplotlib_colormap(colormap)
 
     columns = 1 + len(absolute)
-    panel_width = (width - 0.9) / columns  # room for the colour bar and its label
+    panel_width = (width - 1.15) / columns - 0.06  # less the colour bar, the row labels and the gaps
     panel_height = panel_width * picture.height / picture.width
-    figure = _detached_figure(width, 2 * panel_height + 0.95)
+    figure = _detached_figure(width, 2 * panel_height + 0.8)
     grid_spec = figure.add_gridspec(2, columns)
 
     original = figure.add_subplot(grid_spec[:, 0])

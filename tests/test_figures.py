@@ -142,6 +142,15 @@ def test_layers_figure_titles_and_selection_on_known_maps():
     assert len([axes for axes in layers_figure(result, layers="all").axes if axes.images]) == 1 + 2 * 2
 
 
+def test_layers_figure_shrinks_huge_pictures_for_its_panels():
+    base = synthetic_result()
+    huge = Image.new("RGB", (4000, 2000), (120, 120, 120))
+    result = type(base)(**{**base.__dict__, "pictures": (huge,)})
+    figure = layers_figure(result, layers=0)
+    shown = [axes.images[0].get_array().shape for axes in figure.axes if axes.images]
+    assert shown == [(800, 1600, 3), (4, 6), (800, 1600, 3)]  # image, heatmap, overlay
+
+
 def test_layers_figure_errors_are_the_results(capture):
     with pytest.raises(ValueError, match="phrase 'blue dog' is not in the prompt"):
         layers_figure(capture, layers=-1, phrase="blue dog")
