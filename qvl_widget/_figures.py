@@ -147,7 +147,7 @@ def _prompt_line(prompt: str) -> str:
 
 
 class _PercentTicks(Formatter):
-    """Probabilities as percentages, with just the decimals the ticks need ("0%, 0.05%, 0.10%", "0%, 10%, 20%")."""
+    """Probabilities as percentages, with just the decimals the ticks need: "0.00%, 0.05%" or "0%, 10%"."""
 
     def __call__(self, value: float, pos: int | None = None) -> str:
         return self.format_ticks([value])[0]
