@@ -1,0 +1,356 @@
+"""Paper figures of an AttentionResult: overlays, per-layer panels and the token x image-token matrix.
+
+Matplotlib and Pillow only. Every function is a view of a result that never touches the model: token, layer and
+head selections go through `AttentionResult.grid` / `AttentionResult.maps`, and the four shared colour maps use
+the lookup tables of the browser widget, so figures and widget show the same colours.
+
+Figures are detached from pyplot (made, then closed at once): in a notebook a returned figure shows once, loops
+do not pile figures up in pyplot, and nothing depends on global state. Write them with `save_figure`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import ListedColormap, Normalize
+from matplotlib.figure import Figure
+from matplotlib.ticker import Formatter, MaxNLocator
+from PIL import Image
+
+from ._colormaps import COLORMAPS, lookup_table
+from ._images import load_rgb
+from ._result import AttentionResult, HeadSelection, LayerSelection, Reduce, TokenSelection, _checked_indices
+
+COLORBAR_LABEL = "attention probability"
+SAVE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+
+_WIDTH = 7.0  # inches: a two-column paper's full text width
+_FONT = {"tick": 7, "label": 8, "title": 8.5, "suptitle": 9.5}
+_SPECIAL_COLOUR = "0.55"  # grey for chat-template / special token labels
+_MAX_LABEL_CHARS = 24
+_MAX_PROMPT_CHARS = 100
+_PANEL_PIXELS = 1600  # pictures larger than this (long side) are shrunk for the panels: still sharp at 300 dpi
+
+
+# ----- colours ---------------------------------------------------------------------------------------------
+
+
+def colour_table(colormap: str) -> np.ndarray:
+    """`[256, 3]` uint8 RGB colours of `colormap`: the widget's table for its four maps, else matplotlib's."""
+    if colormap in COLORMAPS:
+        return lookup_table(colormap)
+    from matplotlib import colormaps
+
+    if not isinstance(colormap, str) or colormap not in colormaps:
+        raise ValueError(
+            f"unknown colormap {colormap!r}: use one of {', '.join(COLORMAPS)} or another matplotlib colour map name"
+        )
+    return np.round(colormaps[colormap](np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8)
+
+
+def _matplotlib_colormap(colormap: str) -> ListedColormap:
+    return ListedColormap(colour_table(colormap) / 255.0, name=colormap)
+
+
+def _colour_indices(values: np.ndarray, vmax: float) -> np.ndarray:
+    """Values in 0..vmax to lookup-table indices 0..255, as the widget does (non-positive values -> 0)."""
+    if not vmax > 0:
+        return np.zeros(values.shape, dtype=np.uint8)
+    scaled = np.round(np.where(np.isfinite(values), values, 0.0) / vmax * 255.0)
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+# ----- overlay -----------------------------------------------------------------------------------------------
+
+
+def overlay_on_image(
+    picture: Image.Image,
+    grid: np.ndarray,
+    alpha: float = 0.5,
+    colormap: str = "jet",
+    smooth: bool = True,
+    *,
+    vmax: float | None = None,
+) -> Image.Image:
+    """`picture` with the `[rows, cols]` attention map laid over it, at the picture's own resolution.
+
+    The map is upsampled to the picture (bilinear when `smooth`, nearest otherwise), scaled from 0 to its
+    maximum (or to `vmax`, e.g. to share one scale between several overlays), coloured with `colormap` and
+    blended over the picture with opacity `alpha`.
+    """
+    values = np.asarray(grid, dtype=np.float32)
+    if values.ndim != 2 or values.size == 0:
+        raise ValueError(f"grid must be a non-empty [rows, cols] map, got shape {values.shape}")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be between 0 (picture only) and 1 (map only), not {alpha!r}")
+    table = colour_table(colormap)
+    picture = load_rgb(picture)
+    resample = Image.Resampling.BILINEAR if smooth else Image.Resampling.NEAREST
+    upsampled = np.asarray(Image.fromarray(np.ascontiguousarray(values)).resize(picture.size, resample))
+    scale = float(np.max(values)) if vmax is None else float(vmax)
+    colours = table[_colour_indices(upsampled, scale)].astype(np.float32)
+    blended = np.asarray(picture, dtype=np.float32) * (1.0 - alpha) + colours * alpha
+    return Image.fromarray(np.clip(np.round(blended), 0, 255).astype(np.uint8))
+
+
+# ----- labels ------------------------------------------------------------------------------------------------
+
+
+def token_label(text: str) -> str:
+    """A token's text with its whitespace made visible: spaces ␣, newlines ⏎, tabs ⇥, empty ∅."""
+    if text == "":
+        return "∅"
+    shown = text.replace(" ", "␣").replace("\n", "⏎").replace("\r", "↵").replace("\t", "⇥")
+    return shown if len(shown) <= _MAX_LABEL_CHARS else shown[: _MAX_LABEL_CHARS - 1] + "…"
+
+
+def _layer_label(result: AttentionResult, layer: LayerSelection, reduce: Reduce) -> str:
+    indices = result._layer_indices(layer)
+    if isinstance(layer, str):
+        return f"{reduce} of all {result.num_layers} layers"
+    if len(indices) == 1 and not isinstance(layer, (Sequence, np.ndarray)):
+        return f"layer {indices[0]}"
+    return f"{reduce} of layers {', '.join(map(str, indices))}"
+
+
+def _head_label(result: AttentionResult, head: HeadSelection, reduce: Reduce) -> str:
+    if head is None:
+        return f"{reduce} of {result.num_heads} heads"
+    indices = _checked_indices(head, result.num_heads, "head")
+    if len(indices) == 1 and not isinstance(head, (Sequence, np.ndarray)):
+        return f"head {indices[0]}"
+    return f"{reduce} of heads {', '.join(map(str, indices))}"
+
+
+def _tokens_label(result: AttentionResult, token: TokenSelection, phrase: str | None) -> str:
+    if phrase is not None:
+        return f"phrase “{' '.join(phrase.split())}”"
+    if token is None:
+        return "all prompt tokens"
+    indices = _checked_indices(token, result.num_queries, "token")
+    quoted = " + ".join(f"“{token_label(result.tokens[index].text)}”" for index in indices[:4])
+    if len(indices) > 4:
+        quoted += f" + {len(indices) - 4} more"
+    return f"token {indices[0]} {quoted}" if len(indices) == 1 else f"tokens {quoted}"
+
+
+def _prompt_line(prompt: str) -> str:
+    flat = " ".join(prompt.split())
+    if len(flat) > _MAX_PROMPT_CHARS:
+        flat = flat[: _MAX_PROMPT_CHARS - 1] + "…"
+    return f"“{flat}”"
+
+
+class _PercentTicks(Formatter):
+    """Probabilities as percentages, with just the decimals the ticks need: "0.00%, 0.05%" or "0%, 10%"."""
+
+    def __call__(self, value: float, pos: int | None = None) -> str:
+        return self.format_ticks([value])[0]
+
+    def format_ticks(self, values) -> list[str]:
+        percents = [100.0 * float(value) for value in values]
+        decimals = 0
+        while decimals < 4 and any(abs(round(p, decimals) - p) > 1e-6 * max(1.0, abs(p)) for p in percents):
+            decimals += 1
+        return [f"{p:.{decimals}f}%" for p in percents]
+
+
+def _percent_colorbar(colorbar) -> None:
+    colorbar.set_label(COLORBAR_LABEL, fontsize=_FONT["label"])
+    colorbar.ax.yaxis.set_major_formatter(_PercentTicks())
+    colorbar.ax.tick_params(labelsize=_FONT["tick"])
+
+
+def _panel_picture(picture: Image.Image) -> Image.Image:
+    """The picture, shrunk when much larger than a figure panel can show (overlays are then cheap)."""
+    scale = _PANEL_PIXELS / max(picture.size)
+    if scale >= 1:
+        return picture
+    size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
+    return picture.resize(size, Image.Resampling.LANCZOS)
+
+
+def _detached_figure(width: float, height: float) -> Figure:
+    """A constrained-layout figure that pyplot does not keep (it still displays once in a notebook)."""
+    figure = plt.figure(figsize=(width, height), layout="constrained")
+    plt.close(figure)
+    return figure
+
+
+# ----- layers figure -----------------------------------------------------------------------------------------
+
+
+def layers_figure(
+    result: AttentionResult,
+    layers: LayerSelection = (-4, -3, -2, -1),
+    head: HeadSelection = None,
+    phrase: str | None = None,
+    token: TokenSelection = None,
+    image: int = 0,
+    reduce: Reduce = "mean",
+    *,
+    colormap: str = "jet",
+    alpha: float = 0.5,
+    smooth: bool = True,
+    width: float = _WIDTH,
+) -> Figure:
+    """The original image, then for each layer its attention map (top) and the map over the image (bottom).
+
+    `layers`: layer indices (negative count from the end) or "all", one column each.
+
+    Tokens, head and reduction are chosen as in `AttentionResult.grid`; every layer's map shares one colour
+    scale, 0 to the largest value shown, so layers compare at a glance. The title quotes the prompt and names
+    the tokens, the head choice and, when the result has several, the image.
+    """
+    if isinstance(layers, (str, int, np.integer)):
+        layers = layers if isinstance(layers, str) else [layers]
+    absolute = result._layer_indices(layers if isinstance(layers, str) else list(layers))
+    grids = [
+        result.grid(token=token, phrase=phrase, layer=layer, head=head, reduce=reduce, image=image)
+        for layer in absolute
+    ]
+    picture = _panel_picture(result.pictures[image])
+    vmax = max(float(grid.max()) for grid in grids)
+    norm = Normalize(vmin=0.0, vmax=vmax if vmax > 0 else 1.0)
+    cmap = _matplotlib_colormap(colormap)
+
+    columns = 1 + len(absolute)
+    panel_width = (width - 1.15) / columns - 0.06  # less the colour bar, the row labels and the gaps
+    panel_height = panel_width * picture.height / picture.width
+    figure = _detached_figure(width, 2 * panel_height + 0.8)
+    grid_spec = figure.add_gridspec(2, columns)
+
+    original = figure.add_subplot(grid_spec[:, 0])
+    original.imshow(picture)
+    several = len(result.images) > 1
+    original.set_title(
+        f"image {image % len(result.images) + 1} of {len(result.images)}" if several else "image",
+        fontsize=_FONT["title"],
+    )
+    extent = (0, picture.width, picture.height, 0)
+    layer_axes = []
+    for column, (layer, grid) in enumerate(zip(absolute, grids, strict=True), start=1):
+        heat = figure.add_subplot(grid_spec[0, column])
+        heat.imshow(grid, cmap=cmap, norm=norm, interpolation="nearest", extent=extent)
+        heat.set_title(f"layer {layer}", fontsize=_FONT["title"])
+        overlay = figure.add_subplot(grid_spec[1, column])
+        overlay.imshow(overlay_on_image(picture, grid, alpha=alpha, colormap=colormap, smooth=smooth, vmax=norm.vmax))
+        layer_axes += [heat, overlay]
+        if column == 1:
+            heat.set_ylabel("attention", fontsize=_FONT["label"])
+            overlay.set_ylabel("overlay", fontsize=_FONT["label"])
+    for axes in [original, *layer_axes]:
+        axes.set_xticks([])
+        axes.set_yticks([])
+        for spine in axes.spines.values():
+            spine.set_linewidth(0.5)
+
+    mappable = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+    _percent_colorbar(figure.colorbar(mappable, ax=layer_axes, shrink=0.9, aspect=25, pad=0.02))
+    details = [_tokens_label(result, token, phrase), _head_label(result, head, reduce)]
+    if several:
+        details.append(f"image {image % len(result.images) + 1} of {len(result.images)}")
+    figure.suptitle(f"{_prompt_line(result.prompt)}\n{' · '.join(details)}", fontsize=_FONT["suptitle"])
+    return figure
+
+
+# ----- matrix figure -----------------------------------------------------------------------------------------
+
+
+def matrix_figure(
+    result: AttentionResult,
+    layer: LayerSelection = -1,
+    head: HeadSelection = None,
+    reduce: Reduce = "mean",
+    *,
+    colormap: str = "jet",
+    width: float = _WIDTH,
+) -> tuple[Figure, np.ndarray]:
+    """The `[query tokens, image tokens]` attention of one layer/head choice as a labelled heatmap.
+
+    Returns the figure and the matrix (`AttentionResult.maps(layer, head, reduce)`). Rows are labelled with the
+    token texts (whitespace made visible; chat-template tokens in grey); the figure grows with the number of
+    tokens so every label stays readable. Several images are split by white lines and named along the top.
+    """
+    matrix = result.maps(layer, head, reduce)
+    queries, columns = matrix.shape
+    row_height = 0.135  # inches per token row: room for a 7 pt label
+    figure = _detached_figure(width, max(2.6, 1.25 + queries * row_height))
+    axes = figure.add_subplot()
+    vmax = float(matrix.max())
+    image = axes.imshow(
+        matrix,
+        cmap=_matplotlib_colormap(colormap),
+        norm=Normalize(vmin=0.0, vmax=vmax if vmax > 0 else 1.0),
+        aspect="auto",
+        interpolation="nearest",
+    )
+
+    axes.set_yticks(range(queries), [token_label(token.text) for token in result.tokens], fontsize=_FONT["tick"])
+    for label, token in zip(axes.get_yticklabels(), result.tokens, strict=True):
+        if token.special:
+            label.set_color(_SPECIAL_COLOUR)
+            label.set_fontstyle("italic")
+    axes.set_ylabel("text tokens (grey: chat template)", fontsize=_FONT["label"])
+    axes.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+    axes.tick_params(axis="x", labelsize=_FONT["tick"])
+    axes.tick_params(axis="y", length=2, pad=2)
+
+    if len(result.images) == 1:
+        only = result.images[0]
+        axes.set_xlabel(f"image tokens ({only.rows} × {only.cols} grid, row by row)", fontsize=_FONT["label"])
+    else:
+        axes.set_xlabel("image tokens", fontsize=_FONT["label"])
+        for geometry in result.images[1:]:
+            axes.axvline(geometry.first_column - 0.5, color="white", linewidth=1.0, gid="image-boundary")
+        top = axes.secondary_xaxis("top")
+        top.set_xticks(
+            [geometry.first_column + (geometry.num_tokens - 1) / 2 for geometry in result.images],
+            [f"image {index + 1} ({g.rows}×{g.cols})" for index, g in enumerate(result.images)],
+            fontsize=_FONT["tick"],
+        )
+        top.tick_params(length=0)
+    axes.set_xlim(-0.5, columns - 0.5)
+
+    axes_height = figure.get_figheight() - 1.25
+    colorbar = figure.colorbar(image, ax=axes, shrink=min(1.0, 3.0 / axes_height), aspect=25, pad=0.015)
+    _percent_colorbar(colorbar)
+    axes.set_title(
+        f"text → image attention · {_layer_label(result, layer, reduce)} · {_head_label(result, head, reduce)}",
+        fontsize=_FONT["title"],
+    )
+    return figure, matrix
+
+
+# ----- saving ------------------------------------------------------------------------------------------------
+
+
+def save_figure(figure: Figure, path: str | os.PathLike, *, dpi: int = 300) -> Path:
+    """Write `figure` as PNG, SVG or PDF, chosen by `path`'s extension; parent folders are created.
+
+    The file is written next to its destination and renamed into place, so a failure leaves no partial file.
+    """
+    path = Path(path)
+    file_format = SAVE_FORMATS.get(path.suffix.lower())
+    if file_format is None:
+        raise ValueError(
+            f"cannot save a figure as {path.suffix or 'a file without extension'!r} ({str(path)!r}): "
+            f"use a path ending in {', '.join(SAVE_FORMATS)}"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    # No creation dates in the file, so the same figure gives the same bytes.
+    metadata = {"png": {}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[file_format]
+    try:
+        with open(temporary, "xb") as handle:
+            figure.savefig(handle, format=file_format, dpi=dpi, metadata=metadata)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path

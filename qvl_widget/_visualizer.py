@@ -1,0 +1,127 @@
+"""QwenVLCrossModalVisualizer: the original notebook API, kept as a thin facade over `load()` and the figures.
+
+Each method captures (or reuses) the `AttentionResult` of one image + prompt and draws a view of it with
+`qvl_widget.figures`; selections have the meaning of `AttentionResult.grid` / `AttentionResult.maps`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from PIL import Image
+
+from ._figures import layers_figure, matrix_figure, overlay_on_image, save_figure
+from ._images import ImageInput, as_image_list, load_rgb
+from ._loading import LoadedModel, load
+from ._result import AttentionResult
+
+ImageArgument = ImageInput | Sequence[ImageInput]
+
+
+class QwenVLCrossModalVisualizer:
+    """Text->image attention figures for a Qwen-VL model.
+
+    `model_name`: a hub id or a local model folder; `load_kwargs` go to `qvl_widget.load` (e.g. `device="cpu"`,
+    `dtype="float32"`). The model loads here, so a wrong name or a missing download fails at once, where the
+    name was given, not in the middle of a later figure call.
+
+    Captures are cached by image content and prompt (the last `cache_size`): figures of the same image and
+    prompt with other layers, heads or phrases reuse the one forward pass. `image` is a path, a PIL image or a
+    numpy array (a list of them captures several images; the figures then show the first). `head=None` means the
+    mean over heads; `target_phrase` selects the prompt tokens covering that text (case-insensitive, whole BPE
+    tokens; an unknown phrase raises a ValueError listing the tokens); `save_path` writes PNG, SVG or PDF.
+    """
+
+    cache_size = 8
+
+    def __init__(self, model_name: str | os.PathLike = "Qwen/Qwen2-VL-7B-Instruct", **load_kwargs: Any) -> None:
+        self.model_name = model_name
+        self.model: LoadedModel = load(model_name, **load_kwargs)
+        self.last_figure: Figure | None = None
+        self._cache: OrderedDict[tuple, AttentionResult] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"QwenVLCrossModalVisualizer({self.model!r}, cached captures={len(self._cache)})"
+
+    # ----- capture ---------------------------------------------------------------------------------------------
+
+    def capture(self, image: ImageArgument, text_prompt: str) -> AttentionResult:
+        """The `AttentionResult` of `image` + `text_prompt`: from the cache, or from one forward pass."""
+        pictures = [load_rgb(item) for item in as_image_list(image)]
+        key = (tuple(_content_key(picture) for picture in pictures), text_prompt)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        result = self.model.capture(pictures, text_prompt)
+        self._cache[key] = result
+        while len(self._cache) > max(0, self.cache_size):
+            self._cache.popitem(last=False)
+        return result
+
+    def clear_cache(self) -> None:
+        """Forget the cached captures (their attention arrays can be large)."""
+        self._cache.clear()
+
+    # ----- the original methods ----------------------------------------------------------------------------------
+
+    def visualize_cross_modal_attention(
+        self,
+        image: ImageArgument,
+        text_prompt: str,
+        target_phrase: str | None = None,
+        layers_to_show: int | Sequence[int] = (-4, -3, -2, -1),
+        head: int | None = None,
+        save_path: str | os.PathLike | None = None,
+    ) -> Figure:
+        """The image, then per layer the attention map and its overlay (`figures.layers_figure`)."""
+        result = self.capture(image, text_prompt)
+        figure = layers_figure(result, layers=layers_to_show, head=head, phrase=target_phrase)
+        return self._finish(figure, save_path)
+
+    def create_attention_heatmap_on_image(
+        self,
+        image: ImageArgument,
+        text_prompt: str,
+        target_phrase: str | None = None,
+        layer_idx: int = -1,
+        head_idx: int | None = None,
+        alpha: float = 0.5,
+        colormap: str = "jet",
+    ) -> Image.Image:
+        """The (first) image at its original resolution with the attention map of one layer laid over it."""
+        result = self.capture(image, text_prompt)
+        grid = result.grid(phrase=target_phrase, layer=layer_idx, head=head_idx)
+        return overlay_on_image(result.pictures[0], grid, alpha=alpha, colormap=colormap)
+
+    def create_token_image_attention_matrix(
+        self,
+        image: ImageArgument,
+        text_prompt: str,
+        layer_idx: int = -1,
+        head_idx: int | None = None,
+        save_path: str | os.PathLike | None = None,
+    ) -> np.ndarray:
+        """The `[text tokens, image tokens]` attention of one layer; its labelled heatmap goes to `last_figure`."""
+        result = self.capture(image, text_prompt)
+        figure, matrix = matrix_figure(result, layer=layer_idx, head=head_idx)
+        self._finish(figure, save_path)
+        return matrix
+
+    def _finish(self, figure: Figure, save_path: str | os.PathLike | None) -> Figure:
+        self.last_figure = figure
+        if save_path is not None:
+            save_figure(figure, save_path)
+        return figure
+
+
+def _content_key(picture: Image.Image) -> str:
+    """A digest of an RGB picture's size and pixels: the same image from a path, PIL or numpy gives the same key."""
+    digest = hashlib.sha256(f"{picture.width}x{picture.height}:".encode())
+    digest.update(picture.tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,269 @@
+"""Paper figures: overlays at the original resolution, per-layer panels, the token x image-token matrix, saving."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from browser_support import expected_peak, synthetic_result
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+import qvl_widget
+from qvl_widget._colormaps import lookup_table
+from qvl_widget._example import EXAMPLE_PHRASE, EXAMPLE_PROMPT, example_image
+from qvl_widget._geometry import cell_of_point
+from qvl_widget.figures import COLORBAR_LABEL, layers_figure, matrix_figure, overlay_on_image, save_figure
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def capture(tiny_models):
+    """A real capture of the demo scene (448x336 -> 12x16 tokens) by the tiny Qwen2-VL model."""
+    return tiny_models["qwen2_vl"].capture(example_image(), EXAMPLE_PROMPT)
+
+
+@pytest.fixture(scope="module")
+def two_images(tiny_models):
+    pictures = [example_image(224, 168), example_image(112, 112)]
+    return tiny_models["qwen2_vl"].capture(pictures, "Compare the red cat in both images.")
+
+
+def top_colour(picture: Image.Image, xy: tuple[int, int], colormap: str, alpha: float) -> np.ndarray:
+    """What the overlay shows at `xy` where the map is at its maximum."""
+    base = np.asarray(picture, dtype=np.float64)[xy[1], xy[0]]
+    return np.round(base * (1 - alpha) + lookup_table(colormap)[255] * alpha)
+
+
+# ----- overlay ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("smooth", [True, False])
+@pytest.mark.parametrize(("query", "layer"), [(0, 0), (4, 1), (6, 1)])
+def test_overlay_is_at_original_size_and_brightest_on_the_peak(query, layer, smooth):
+    result = synthetic_result()  # 4x6 tokens over a 300x160 picture, one known peak per token and layer
+    picture = result.pictures[0]
+    grid = result.grid(token=query, layer=layer)
+    overlay = overlay_on_image(picture, grid, alpha=0.6, colormap="gray", smooth=smooth)
+    assert overlay.size == picture.size == result.images[0].original_size
+    assert overlay.mode == "RGB"
+    brightness = np.asarray(overlay, dtype=np.float64).sum(axis=2)
+    y, x = np.unravel_index(np.argmax(brightness), brightness.shape)
+    assert cell_of_point(x, y, *grid.shape, picture.size) == expected_peak(result, query, layer)
+    if not smooth:  # nearest: the whole peak cell wears the top colour
+        row, col = expected_peak(result, query, layer)
+        cell = np.asarray(overlay)[row * 40 : (row + 1) * 40, col * 50 : (col + 1) * 50].reshape(-1, 3)
+        assert (cell == top_colour(picture, (col * 50, row * 40), "gray", 0.6)).all()
+
+
+def test_overlay_of_a_real_capture_marks_the_hottest_cell(capture):
+    grid = capture.grid(phrase=EXAMPLE_PHRASE)
+    picture = capture.pictures[0]
+    overlay = np.asarray(overlay_on_image(picture, grid, alpha=0.5, colormap="jet", smooth=False), dtype=np.float64)
+    assert overlay.shape[:2] == (336, 448)
+    # "Most coloured": the pixels nearest to the top of jet, blended over the picture, are in the hottest cell.
+    base = np.asarray(picture, dtype=np.float64)
+    distance = np.abs(overlay - (base * 0.5 + lookup_table("jet")[255] * 0.5)).sum(axis=2)
+    assert distance.min() == 0
+    ys, xs = np.nonzero(distance == 0)
+    coloured = {cell_of_point(x, y, *grid.shape, picture.size) for x, y in zip(xs, ys, strict=True)}
+    assert np.unravel_index(np.argmax(grid), grid.shape) in coloured
+    # Other cells wear the top colour only when they round to it too (the tiny model's maps are nearly flat).
+    assert all(grid[cell] >= grid.max() * 254.5 / 255 for cell in coloured)
+
+
+def test_overlay_follows_the_picture_it_is_given():
+    result = synthetic_result()
+    bigger = result.pictures[0].resize((600, 320))
+    overlay = overlay_on_image(bigger, result.grid(token=2, layer=0), alpha=1.0, colormap="viridis", smooth=False)
+    assert overlay.size == (600, 320)
+    row, col = expected_peak(result, 2, 0)
+    centre = np.asarray(overlay)[int((row + 0.5) * 80), int((col + 0.5) * 100)]
+    assert (centre == lookup_table("viridis")[255]).all()  # alpha 1: the widget's colour, exactly
+
+
+def test_overlay_colormaps_and_arguments():
+    result = synthetic_result()
+    picture, grid = result.pictures[0], result.grid(token=0, layer=0)
+    for name in ("inferno", "viridis", "jet", "gray", "magma", "coolwarm"):
+        assert overlay_on_image(picture, grid, colormap=name).size == picture.size
+    assert overlay_on_image(picture, np.zeros((4, 6)), alpha=0.3).size == picture.size  # an all-zero map
+    alpha_zero = overlay_on_image(picture, grid, alpha=0.0)
+    assert np.array_equal(np.asarray(alpha_zero), np.asarray(picture))
+    with pytest.raises(ValueError, match="unknown colormap 'nope': use one of inferno, viridis, jet, gray"):
+        overlay_on_image(picture, grid, colormap="nope")
+    with pytest.raises(ValueError, match="alpha must be between 0"):
+        overlay_on_image(picture, grid, alpha=1.5)
+    with pytest.raises(ValueError, match=r"grid must be a non-empty \[rows, cols\] map"):
+        overlay_on_image(picture, grid.ravel())
+
+
+# ----- layers figure ---------------------------------------------------------------------------------------
+
+
+def figure_texts(figure: Figure) -> str:
+    return figure.get_suptitle() + "\n" + "\n".join(axes.get_title() for axes in figure.axes)
+
+
+def test_layers_figure_from_a_real_capture(capture):
+    figure = layers_figure(capture, layers=(-3, -2, -1), head=1, phrase="RED cat")
+    assert isinstance(figure, Figure)
+    image_axes = [axes for axes in figure.axes if axes.images]
+    assert len(image_axes) == 1 + 2 * 3  # the image, then a heatmap and an overlay per layer
+    assert len(figure.axes) == len(image_axes) + 1  # and one shared colour bar
+    assert [axes.get_title() for axes in image_axes] == ["image", "layer 0", "", "layer 1", "", "layer 2", ""]
+    assert "Where is the red cat on the image?" in figure.get_suptitle()
+    assert "phrase “RED cat”" in figure.get_suptitle()
+    assert "head 1" in figure.get_suptitle()
+    assert figure.axes[-1].get_ylabel() == COLORBAR_LABEL
+    # Each heatmap is the result's own map for that layer; each overlay is that map over the original image.
+    for layer, (heat, overlay) in enumerate(zip(image_axes[1::2], image_axes[2::2], strict=True)):
+        grid = capture.grid(phrase="red cat", layer=layer, head=1)
+        np.testing.assert_array_equal(heat.images[0].get_array(), grid)
+        assert overlay.images[0].get_array().shape == (336, 448, 3)
+
+
+def test_layers_figure_titles_and_selection_on_known_maps():
+    result = synthetic_result(grids=((4, 6), (3, 3)), layers=2, heads=2)
+    figure = layers_figure(result, layers=[0, -1], head=None, reduce="max", image=1, token=3)
+    suptitle = figure.get_suptitle()
+    assert "max of 2 heads" in suptitle
+    assert "token 3 “␣red”" in suptitle
+    assert "image 2 of 2" in suptitle
+    heatmaps = [axes for axes in figure.axes if axes.get_title().startswith("layer")]
+    assert [axes.get_title() for axes in heatmaps] == ["layer 0", "layer 1"]
+    for layer, axes in enumerate(heatmaps):
+        peak = np.unravel_index(np.argmax(axes.images[0].get_array()), (3, 3))
+        assert peak == expected_peak(result, 3, layer, image=1)
+    assert "all prompt tokens" in layers_figure(result, layers=0).get_suptitle()
+    assert len([axes for axes in layers_figure(result, layers="all").axes if axes.images]) == 1 + 2 * 2
+
+
+def test_layers_figure_shrinks_huge_pictures_for_its_panels():
+    base = synthetic_result()
+    huge = Image.new("RGB", (4000, 2000), (120, 120, 120))
+    result = type(base)(**{**base.__dict__, "pictures": (huge,)})
+    figure = layers_figure(result, layers=0)
+    shown = [axes.images[0].get_array().shape for axes in figure.axes if axes.images]
+    assert shown == [(800, 1600, 3), (4, 6), (800, 1600, 3)]  # image, heatmap, overlay
+
+
+def test_layers_figure_errors_are_the_results(capture):
+    with pytest.raises(ValueError, match="phrase 'blue dog' is not in the prompt"):
+        layers_figure(capture, layers=-1, phrase="blue dog")
+    with pytest.raises(IndexError, match="layer -4 is out of range: there are 3 layers"):
+        layers_figure(capture)  # the default shows four layers; the tiny model has three
+    with pytest.raises(IndexError, match="image 1 is out of range"):
+        layers_figure(capture, layers=-1, image=1)
+
+
+# ----- matrix figure ---------------------------------------------------------------------------------------
+
+
+def test_matrix_figure_of_a_real_capture(capture):
+    figure, matrix = matrix_figure(capture, layer=-1, head=2)
+    assert matrix.shape == (capture.num_queries, capture.images[0].num_tokens) == (23, 192)
+    np.testing.assert_array_equal(matrix, capture.maps(layer=-1, head=2))
+    (axes,) = [axes for axes in figure.axes if axes.images]
+    np.testing.assert_array_equal(axes.images[0].get_array(), matrix)
+    labels = axes.get_yticklabels()
+    assert [label.get_text() for label in labels[:6]] == ["<|vision_end|>", "Where", "␣is", "␣the", "␣red", "␣cat"]
+    assert labels[11].get_text() == "⏎"  # the chat template's newline
+    grey = [label.get_color() == "0.55" for label in labels]  # chat-template tokens in grey, the prompt in black
+    assert grey == [token.special for token in capture.tokens]
+    assert sum(grey) == 14 and all(label.get_color() == "black" for label in labels[1:10])
+    assert "image tokens" in axes.get_xlabel()
+    assert "layer 2" in axes.get_title() and "head 2" in axes.get_title()
+    assert figure.axes[-1].get_ylabel() == COLORBAR_LABEL
+    assert not [line for line in axes.lines if line.get_gid() == "image-boundary"]
+
+
+def test_matrix_figure_marks_image_boundaries(two_images):
+    figure, matrix = matrix_figure(two_images, layer="all", reduce="max")
+    first, second = two_images.images
+    assert matrix.shape == (two_images.num_queries, first.num_tokens + second.num_tokens)
+    (axes,) = [axes for axes in figure.axes if axes.images]
+    boundaries = [line for line in axes.lines if line.get_gid() == "image-boundary"]
+    assert len(boundaries) == 1
+    assert boundaries[0].get_xdata()[0] == second.first_column - 0.5
+    top = [child for child in axes.child_axes]
+    assert len(top) == 1
+    assert [label.get_text() for label in top[0].get_xticklabels()] == [
+        f"image 1 ({first.rows}×{first.cols})",
+        f"image 2 ({second.rows}×{second.cols})",
+    ]
+    assert "max of all 3 layers" in axes.get_title()
+
+
+def test_matrix_figure_stays_readable_with_many_tokens_and_columns():
+    texts = ["<|vision_end|>", *[f" w{index}" for index in range(60)], "<|im_end|>", "\n", "assistant"]
+    result = synthetic_result(texts=texts, grids=((30, 40),), layers=1, heads=1)
+    figure, matrix = matrix_figure(result)
+    assert matrix.shape == (64, 1200)
+    (axes,) = [axes for axes in figure.axes if axes.images]
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    labels = axes.get_yticklabels()
+    assert len(labels) == 64 and all(label.get_fontsize() >= 6.5 for label in labels)
+    boxes = sorted((label.get_window_extent(renderer) for label in labels), key=lambda box: box.y0)
+    assert all(lower.y1 <= upper.y0 + 0.5 for lower, upper in itertools.pairwise(boxes))  # no overlaps
+    assert 4 <= len([tick for tick in axes.get_xticks() if 0 <= tick <= 1199]) <= 10
+    assert figure.get_figheight() > 8  # grows with the tokens
+
+
+# ----- saving ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_figure():
+    return layers_figure(synthetic_result(), layers=[0, 1])
+
+
+@pytest.mark.parametrize(
+    ("name", "check"),
+    [
+        ("figure.png", lambda data: data.startswith(PNG_MAGIC)),
+        ("figure.PNG", lambda data: data.startswith(PNG_MAGIC)),
+        ("figure.pdf", lambda data: data.startswith(b"%PDF-") and b"%%EOF" in data[-64:]),
+        ("figure.svg", lambda data: data.startswith(b"<?xml") and b"<svg" in data[:2000] and b"</svg>" in data[-64:]),
+    ],
+)
+def test_save_figure_formats(small_figure, tmp_path, name, check):
+    path = save_figure(small_figure, tmp_path / "new" / "folder" / name, dpi=40)
+    assert path == tmp_path / "new" / "folder" / name
+    assert check(path.read_bytes())
+    assert [child.name for child in path.parent.iterdir()] == [name]
+    if name == "figure.png":
+        with Image.open(path) as saved:
+            assert saved.width == round(small_figure.get_figwidth() * 40)
+
+
+def test_save_figure_refuses_other_extensions(small_figure, tmp_path):
+    with pytest.raises(
+        ValueError, match=r"cannot save a figure as '\.jpg2'.*use a path ending in \.png, \.svg, \.pdf"
+    ) as error:
+        save_figure(small_figure, tmp_path / "out" / "figure.jpg2")
+    assert "\n" not in str(error.value)
+    with pytest.raises(ValueError, match="a file without extension"):
+        save_figure(small_figure, tmp_path / "figure")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_figure_leaves_no_partial_file(small_figure, tmp_path, monkeypatch):
+    def broken(handle, **options):
+        handle.write(b"half a figure")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(small_figure, "savefig", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        save_figure(small_figure, tmp_path / "figure.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_figures_are_public():
+    assert qvl_widget.figures.layers_figure is layers_figure
+    assert qvl_widget.figures.save_figure is save_figure
