@@ -11,7 +11,6 @@ do not pile figures up in pyplot, and nothing depends on global state. Write the
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from matplotlib.ticker import Formatter, MaxNLocator
 from PIL import Image
 
 from ._colormaps import COLORMAPS, lookup_table
+from ._files import write_atomically
 from ._images import load_rgb
 from ._result import AttentionResult, HeadSelection, LayerSelection, Reduce, TokenSelection, _checked_indices
 
@@ -342,15 +342,6 @@ def save_figure(figure: Figure, path: str | os.PathLike, *, dpi: int = 300) -> P
             f"cannot save a figure as {path.suffix or 'a file without extension'!r} ({str(path)!r}): "
             f"use a path ending in {', '.join(SAVE_FORMATS)}"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     # No creation dates in the file, so the same figure gives the same bytes.
     metadata = {"png": {}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[file_format]
-    try:
-        with open(temporary, "xb") as handle:
-            figure.savefig(handle, format=file_format, dpi=dpi, metadata=metadata)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, lambda handle: figure.savefig(handle, format=file_format, dpi=dpi, metadata=metadata))

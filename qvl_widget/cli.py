@@ -98,6 +98,8 @@ def capture_and_write(model, images, arguments: argparse.Namespace, parser: argp
         result = model.capture(images, arguments.prompt, max_pixels=arguments.max_pixels)
         if arguments.phrase is not None:
             result.token_indices(arguments.phrase)  # fail now, with the prompt's tokens listed
+        if arguments.layers is None:
+            arguments.layers = list(DEFAULT_LAYERS[-min(len(DEFAULT_LAYERS), result.num_layers) :])
         for layer in arguments.layers:
             if layer != "mean":
                 result.maps(layer=layer, head=0)
@@ -139,10 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
             "--layers",
             type=layer_argument,
             nargs="+",
-            default=list(DEFAULT_LAYERS),
+            default=None,
             metavar="LAYER",
             help="layers for the multi-layer figure; the last one also opens the HTML and the matrix "
-            "(default: -4 -3 -2 -1)",
+            "(default: the last four, -4 -3 -2 -1)",
         )
         sub.add_argument("--head", type=head_argument, default="mean", help="a head index, 'mean' or 'max'")
         sub.add_argument("--max-pixels", type=int, default=None, help="cap the resized image's pixels")

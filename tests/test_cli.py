@@ -1,0 +1,84 @@
+"""The `qvl-widget` command: writes the HTML and both figures; bad arguments get argparse-style errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from qvl_widget.cli import main
+
+
+def run_cli(arguments: list[str], capsys) -> tuple[int, str, str]:
+    try:
+        code = main(arguments)
+    except SystemExit as exit:
+        code = exit.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_outputs(folder, stdout: str) -> None:
+    for name in ("attention.html", "layers.png", "matrix.png"):
+        path = folder / name
+        assert path.is_file() and path.stat().st_size > 1000, name
+        assert f"wrote {path}" in stdout
+    assert (folder / "layers.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_explore_writes_html_and_figures(tiny_model_dirs, tmp_path, capsys):
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (120, 90), "red").save(image)
+    out = tmp_path / "out"
+    arguments = ["explore", "--model", str(tiny_model_dirs["qwen2_vl"]), "--image", str(image), "--image", str(image)]
+    arguments += ["--prompt", "Where is the red cat?", "--phrase", "red cat", "--layers", "0", "-1", "--out", str(out)]
+    code, stdout, stderr = run_cli([*arguments, "--device", "cpu"], capsys)
+    assert code == 0, stderr
+    assert_outputs(out, stdout)
+    assert "loading" in stderr and "captured 3 layers x 4 heads" in stderr  # progress on stderr
+
+
+def test_demo_runs_offline(tmp_path, capsys):
+    code, stdout, stderr = run_cli(["demo", "--out", str(tmp_path)], capsys)
+    assert code == 0, stderr
+    assert_outputs(tmp_path, stdout)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["explore", "--image", "x.png", "--prompt", "p", "--out", "o"],
+            "the following arguments are required: --model",
+        ),
+        (["explore", "--model", "m", "--image", "missing.png", "--prompt", "p", "--out", "o"], "image file not found"),
+        (["demo", "--layers", "last"], "invalid layer 'last'"),
+        (["demo", "--head", "median"], "invalid head 'median'"),
+        (["demo", "--layers", "7"], "layer 7 is out of range: there are 3 layers"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_arguments(arguments, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, stderr = run_cli(arguments, capsys)
+    assert code == 2
+    assert "usage: qvl-widget" in stderr and message in stderr
+
+
+def test_bad_model_and_phrase(tiny_model_dirs, tmp_path, capsys):
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (64, 64)).save(image)
+    base = ["explore", "--image", str(image), "--prompt", "Where is the cat?", "--out", str(tmp_path / "o")]
+    code, _, stderr = run_cli([*base, "--model", str(tmp_path / "nowhere")], capsys)
+    assert code == 2 and "model folder not found" in stderr
+    code, _, stderr = run_cli([*base, "--model", str(tiny_model_dirs["qwen2_vl"]), "--phrase", "dog"], capsys)
+    assert code == 2 and "phrase 'dog' is not in the prompt" in stderr
+    assert not (tmp_path / "o").exists()  # nothing half-written
+
+
+def test_installed_entry_point():
+    completed = subprocess.run([sys.executable, "-m", "qvl_widget.cli", "--help"], capture_output=True, text=True)
+    assert completed.returncode == 0
+    assert "explore" in completed.stdout and "demo" in completed.stdout
