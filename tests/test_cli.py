@@ -49,10 +49,7 @@ def test_demo_runs_offline(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (
-            ["explore", "--image", "x.png", "--prompt", "p", "--out", "o"],
-            "the following arguments are required: --model",
-        ),
+        (["explore", "--prompt", "p", "--out", "o"], "the following arguments are required: --model, --image"),
         (["explore", "--model", "m", "--image", "missing.png", "--prompt", "p", "--out", "o"], "image file not found"),
         (["demo", "--layers", "last"], "invalid layer 'last'"),
         (["demo", "--head", "median"], "invalid head 'median'"),
