@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from browser_support import require_chromium
 from jupyter_support import open_notebook, run_cell, running_jupyterlab, write_notebook
 
 pytestmark = pytest.mark.browser
@@ -36,14 +35,9 @@ def frames(page) -> int:
     return int(page.eval_on_selector(".jp-OutputArea .qvl-widget", "node => node.dataset.qvlFrames || 0"))
 
 
-def test_widget_round_trip_through_a_real_kernel(tmp_path):
-    from browser_support import launch
-    from playwright.sync_api import sync_playwright
-
-    require_chromium()
+def test_widget_round_trip_through_a_real_kernel(browser, tmp_path):
     write_notebook(tmp_path / "explore.ipynb", CELLS)
-    with running_jupyterlab(tmp_path) as url, sync_playwright() as playwright:
-        browser = launch(playwright)
+    with running_jupyterlab(tmp_path) as url:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         open_notebook(page, url, "explore.ipynb")
         run_cell(page, 0)
@@ -69,4 +63,4 @@ def test_widget_round_trip_through_a_real_kernel(tmp_path):
         run_cell(page, 2)
         outputs = page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".jp-OutputArea-output")
         assert "kernel layer: 2" in outputs.first.text_content()
-        browser.close()
+        page.close()
