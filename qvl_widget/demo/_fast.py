@@ -96,7 +96,9 @@ def answer_loss(logits: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, torch
     predicted = logits[:, :-1].float()
     wanted = batch.input_ids[:, 1:]
     targets = batch.targets[:, 1:]
-    loss = functional.cross_entropy(predicted[targets], wanted[targets])
+    # ignore_index instead of boolean indexing: no device sync
+    labels = torch.where(targets, wanted, -100)
+    loss = functional.cross_entropy(predicted.flatten(0, 1), labels.flatten(), ignore_index=-100)
     correct = (predicted.argmax(-1) == wanted) | ~targets
     return loss, correct.all(dim=1)
 

@@ -12,6 +12,8 @@ the painted pixels are those whose centre `(x + 0.5, y + 0.5)` lies inside the s
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +52,11 @@ BACKGROUND_RANGE = (190, 245)  # per-channel base colour of the background
 NOISE_MAX = 8.0  # amplitude of the per-pixel background noise (grey)
 GRADIENT_MAX = 16.0  # amplitude of the background's linear gradient
 
-_COLOUR_TABLE = torch.tensor(list(COLOURS.values()), dtype=torch.float32)
+
+@functools.lru_cache(maxsize=64)
+def device_table(values: tuple, device: torch.device, dtype: torch.dtype = torch.long) -> torch.Tensor:
+    """A constant tensor, made once per device: a copy to the GPU would wait for the GPU's queued work."""
+    return torch.tensor(values, dtype=dtype, device=device)
 
 
 @dataclass
@@ -77,6 +83,9 @@ class Scenes:
     @property
     def device(self) -> torch.device:
         return self.count.device
+
+    def to(self, device: torch.device | str) -> Scenes:
+        return Scenes(**{field.name: getattr(self, field.name).to(device) for field in dataclasses.fields(self)})
 
     def boxes(self) -> torch.Tensor:
         """`[B, 4, 4]` boxes (x0, y0, x1, y1) in px of every slot (unused slots too)."""
@@ -115,14 +124,14 @@ def sample_scenes(
     slack = (cell - 2 * (radius + MARGIN))[..., None]  # room for the centre inside the region
     centre = corner + MARGIN + radius[..., None] + slack * torch.rand(batch, MAX_OBJECTS, 2, generator=g, device=device)
     jitter = torch.randint(-COLOUR_JITTER, COLOUR_JITTER + 1, (batch, MAX_OBJECTS, 3), generator=g, device=device)
-    rgb = _COLOUR_TABLE.to(device)[colour] + jitter.float()
+    rgb = device_table(tuple(COLOURS.values()), device, torch.float32)[colour] + jitter.float()
     background = torch.randint(*BACKGROUND_RANGE, (batch, 3), generator=g, device=device).float()
     gradient = _uniform((batch, 2), -GRADIENT_MAX, GRADIENT_MAX, g, device)
     noise = _uniform((batch,), 0.0, NOISE_MAX, g, device)
     noise = noise * (torch.rand(batch, generator=g, device=device) < 0.5)  # half the backgrounds are plain
     target = (torch.rand(batch, generator=g, device=device) * count).long().clamp(max=MAX_OBJECTS - 1)
     kind_choice = torch.randint(0, len(kinds), (batch,), generator=g, device=device)
-    kind_index = torch.tensor([KINDS.index(kind) for kind in kinds], device=device)[kind_choice]
+    kind_index = device_table(tuple(KINDS.index(kind) for kind in kinds), device)[kind_choice]
     return Scenes(count, shape, colour, region, centre, radius, rgb, background, gradient, noise, target, kind_index)
 
 

@@ -8,12 +8,14 @@ and patchified in the processor's order, and Qwen2-VL's M-RoPE position ids for 
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from dataclasses import dataclass
 
 import torch
 
 from ._model import MERGE_SIZE, PATCH_SIZE, TEMPORAL_PATCH_SIZE, VOCABULARY
-from ._scenes import COLOURS, IMAGE_SIZE, KINDS, REGIONS, SHAPES, Scenes
+from ._scenes import COLOURS, IMAGE_SIZE, KINDS, REGIONS, SHAPES, Scenes, device_table
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -66,6 +68,9 @@ class Batch:
     position_ids: torch.Tensor  # [3, B, SEQUENCE] long, M-RoPE (temporal, height, width)
     mm_token_type_ids: torch.Tensor  # [B, SEQUENCE] long, 1 on image tokens
 
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(**{field.name: getattr(self, field.name).to(device) for field in dataclasses.fields(self)})
+
 
 def pixel_values(images: torch.Tensor) -> torch.Tensor:
     """uint8 `[B, 3, 224, 224]` -> `[B * 256, 3 * 2 * 14 * 14]` exactly as Qwen2VLImageProcessor does it.
@@ -76,8 +81,8 @@ def pixel_values(images: torch.Tensor) -> torch.Tensor:
     batch, channels, height, width = images.shape
     if (height, width) != (IMAGE_SIZE, IMAGE_SIZE):
         raise ValueError(f"images must be {IMAGE_SIZE} x {IMAGE_SIZE}, got {height} x {width}")
-    mean = torch.tensor(CLIP_MEAN, device=images.device) * 255
-    std = torch.tensor(CLIP_STD, device=images.device) * 255
+    mean = device_table(CLIP_MEAN, images.device, torch.float32) * 255
+    std = device_table(CLIP_STD, images.device, torch.float32) * 255
     x = images.float().sub_(mean[:, None, None]).div_(std[:, None, None])
     m, p = MERGE_SIZE, PATCH_SIZE
     x = x.reshape(batch, channels, GRID // m, m, p, GRID // m, m, p).permute(0, 2, 5, 3, 6, 1, 4, 7)
@@ -99,8 +104,13 @@ def mrope_position_ids(device: torch.device | str = "cpu") -> torch.Tensor:
     return torch.cat([text_before, image, after], dim=1)[:, None].to(device)
 
 
+@functools.lru_cache(maxsize=4)
+def _position_table(device: torch.device) -> torch.Tensor:
+    return mrope_position_ids(device)
+
+
 def _word_table(words, device) -> torch.Tensor:
-    return torch.tensor([_id(word) for word in words], device=device)
+    return device_table(tuple(_id(word) for word in words), device)
 
 
 def token_ids(scenes: Scenes) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -113,7 +123,7 @@ def token_ids(scenes: Scenes) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
     region = scenes.region[rows, scenes.target]
     region_first = _word_table([name.split()[0] for name in REGIONS], device)[region]
     region_second = _word_table([name.split()[-1] for name in REGIONS], device)[region]
-    region_two = torch.tensor([len(name.split()) == 2 for name in REGIONS], device=device)[region]
+    region_two = device_table(tuple(len(name.split()) == 2 for name in REGIONS), device, torch.bool)[region]
 
     def constant(word: str) -> torch.Tensor:
         return torch.full((batch,), _id(word), device=device)
@@ -176,11 +186,11 @@ def build_batch(scenes: Scenes, images: torch.Tensor) -> Batch:
     input_ids, lengths, prompt_lengths, targets = token_ids(scenes)
     return Batch(
         pixel_values=pixel_values(images),
-        image_grid_thw=torch.tensor([[1, GRID, GRID]], device=device).expand(batch, -1),
+        image_grid_thw=device_table(((1, GRID, GRID),), device).expand(batch, -1),
         input_ids=input_ids,
         lengths=lengths,
         prompt_lengths=prompt_lengths,
         targets=targets,
-        position_ids=mrope_position_ids(device).expand(-1, batch, -1),
+        position_ids=_position_table(device).expand(-1, batch, -1),
         mm_token_type_ids=(input_ids == IMAGE_PAD).long(),
     )
