@@ -45,7 +45,7 @@ REGIONS = (
 )
 KINDS = ("color", "shape", "where")  # question kinds, see `question_words`
 
-RADIUS_RANGE = (14.0, 28.0)  # half-extent in px: objects are 1 to 2 merged tokens wide
+RADIUS_RANGE = (16.0, 28.0)  # half-extent in px: objects are 1.1 to 2 merged tokens wide
 MARGIN = 2.0  # px between an object and the edge of its region
 COLOUR_JITTER = 12  # per-channel jitter of object colours
 BACKGROUND_RANGE = (190, 245)  # per-channel base colour of the background

@@ -71,8 +71,10 @@ CONFIGS = {
         vision=dict(depth=1, embed_dim=32, num_heads=2),
     ),
 }
-# Curriculum: (fraction of the training time from which it applies, min objects, max objects).
-CURRICULUM = ((0.0, 1, 2), (0.1, 1, 3), (0.2, 1, 4), (0.35, 2, 4))
+# Curriculum phases: (min objects, max objects, latest start as a fraction of the training time). A phase starts
+# when the training accuracy of the previous one reaches ADVANCE_ACCURACY, or at its latest start.
+CURRICULUM = ((1, 1, 0.0), (1, 2, 0.12), (1, 3, 0.24), (2, 4, 0.36))
+ADVANCE_ACCURACY = 0.9
 
 
 def log(message: str) -> None:
@@ -94,6 +96,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--kinds", default="color,shape", help=f"question kinds, from {','.join(KINDS)}")
     parser.add_argument("--config", choices=sorted(CONFIGS), default="demo")
     parser.add_argument("--no-curriculum", action="store_true", help="2 to 4 objects from the first step")
+    parser.add_argument("--sync-every", type=int, default=25, help="steps between reads of the training accuracy")
     parser.add_argument("--log-every", type=int, default=100)
     parser.add_argument("--checkpoint-seconds", type=float, default=60.0)
     parser.add_argument("--val-size", type=int, default=1024, help="validation scenes for the periodic accuracy")
@@ -108,14 +111,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return arguments
 
 
-def objects_range(progress: float, curriculum: bool) -> tuple[int, int]:
-    if not curriculum:
-        return 2, 4
-    low, high = CURRICULUM[0][1:]
-    for start, phase_low, phase_high in CURRICULUM:
-        if progress >= start:
-            low, high = phase_low, phase_high
-    return low, high
+class Curriculum:
+    """From one object per scene to 2-4: the next phase when the current one is learned, or when it is due."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.phase = 0 if enabled else len(CURRICULUM) - 1
+
+    def objects(self) -> tuple[int, int]:
+        return CURRICULUM[self.phase][:2]
+
+    def update(self, progress: float, accuracy: float | None) -> bool:
+        """Move on (by at most one phase per call); True when the phase changed."""
+        if self.phase + 1 >= len(CURRICULUM):
+            return False
+        learned = accuracy is not None and accuracy >= ADVANCE_ACCURACY
+        if learned or progress >= CURRICULUM[self.phase + 1][2]:
+            self.phase += 1
+            return True
+        return False
 
 
 def learning_rate(peak: float, step: int, warmup: int, progress: float) -> float:
@@ -196,9 +209,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     deadline = _START + args.minutes * 60
     device = torch.device(args.device)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / METADATA_FILE).unlink(missing_ok=True)  # a recipe from an earlier run would not fit these weights
@@ -220,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     difference = self_check(model, processor, args.kinds, device)
     log(f"self-check: batched forward == model(**processor(...)) to {difference:.1e}")
     save_weights(model, out)
+    torch.set_float32_matmul_precision("high")  # after the fp32 self-check: TF32 for what autocast leaves in fp32
 
     fast = FastForward(model)
     optimizer = optimizer_for(model, args.lr, args.weight_decay, device)
@@ -236,6 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     step, last_log_step, last_log_time, last_checkpoint = 0, 0, train_start, train_start
     loss_sum = torch.zeros((), device=device)
     correct_sum = torch.zeros((), device=device)
+    window_correct = torch.zeros((), device=device)
+    curriculum = Curriculum(not args.no_curriculum)
     history = []
     model.train()
     while True:
@@ -246,7 +259,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         lr = learning_rate(args.lr, step, args.warmup, progress)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        low, high = objects_range(progress, not args.no_curriculum)
+        if step % args.sync_every == 0 and step > 0:
+            accuracy = window_correct.item() / args.sync_every  # one sync every few steps
+            window_correct.zero_()
+            if curriculum.update(progress, accuracy):
+                log(f"curriculum: {curriculum.objects()[0]}-{curriculum.objects()[1]} objects from step {step}")
+        low, high = curriculum.objects()
         scenes = sample_scenes(args.batch, generator, low, high, args.kinds)
         batch = build_batch(scenes, render(scenes, generator))
         with autocast(device):
@@ -257,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         optimizer.step()
         loss_sum += loss.detach()
         correct_sum += correct.float().mean()
+        window_correct += correct.float().mean()
         step += 1
         if step % args.log_every == 0:
             count = step - last_log_step
@@ -284,6 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"training done: {step} steps in {train_seconds:.0f} s ({step / max(train_seconds, 1e-9):.1f} steps/s)")
 
     model.eval()
+    torch.set_float32_matmul_precision("highest")  # the public path below runs in plain fp32, as users run it
     metrics = evaluate(fast, validation_scenes, validation_images, device)
     save_weights(model, out)
     log(f"saved {out}: validation (batched, {args.val_size} scenes) {_format(metrics)}")
