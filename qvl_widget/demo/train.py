@@ -89,6 +89,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--reserve", type=float, default=None, help="seconds kept for the final evaluation")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke tests)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", default=None, help="start from the weights (and config) of this model folder")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--warmup", type=int, default=200, help="linear warmup steps")
@@ -224,9 +225,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     processor = build_processor()
     processor.save_pretrained(out)
     config = build_config(**CONFIGS[args.config])
-    model = Qwen2VLForConditionalGeneration(config).to(device)
+    if args.init is None:
+        model = Qwen2VLForConditionalGeneration(config).to(device)
+    else:  # from_pretrained: the saved key layout differs from the module tree
+        model = Qwen2VLForConditionalGeneration.from_pretrained(args.init, dtype=torch.float32).to(device)
+        log(f"initialised from {args.init} (its config; --config ignored)")
     parameters = sum(parameter.numel() for parameter in model.parameters())
-    log(f"config {args.config}: {parameters / 1e6:.2f}M parameters ({parameters * 4 / 1e6:.1f} MB in fp32)")
+    shape = args.config if args.init is None else f"from {args.init}"
+    log(f"config {shape}: {parameters / 1e6:.2f}M parameters ({parameters * 4 / 1e6:.1f} MB in fp32)")
     difference = self_check(model, processor, args.kinds, device)
     log(f"self-check: batched forward == model(**processor(...)) to {difference:.1e}")
     save_weights(model, out)
@@ -330,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "training": {
             "command": "python -m qvl_widget.demo.train " + " ".join(sys.argv[1:] if argv is None else argv),
             "seed": args.seed,
-            "config": args.config,
+            "config": args.config if args.init is None else f"init from {args.init}",
             "parameters": parameters,
             "weights_dtype": "float32",
             "batch": args.batch,
