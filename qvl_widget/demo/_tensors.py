@@ -1,0 +1,196 @@
+"""Model inputs for a batch of rendered scenes, built straight as tensors (no PIL, no processor).
+
+They equal what the real processor and chat template give for the same images and prompts (checked in
+tests/test_demo.py and again at the start of every training run): the chat text as word tokens, 64 image pads
+(224 x 224 px = 16 x 16 patches of 14 px = 8 x 8 merged tokens), pixel values normalised with the CLIP mean and std
+and patchified in the processor's order, and Qwen2-VL's M-RoPE position ids for this one layout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+
+import torch
+
+from ._model import MERGE_SIZE, PATCH_SIZE, TEMPORAL_PATCH_SIZE, VOCABULARY
+from ._scenes import COLOURS, IMAGE_SIZE, KINDS, REGIONS, SHAPES, Scenes, device_table
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+GRID = IMAGE_SIZE // PATCH_SIZE  # patches per side (16)
+CELLS = GRID // MERGE_SIZE  # merged tokens per side (8)
+IMAGE_TOKENS = CELLS * CELLS
+
+# The chat template's text before the image: system turn, then the user turn up to the image.
+PREFIX = (
+    "<|im_start|>",
+    "system",
+    "you",
+    "are",
+    "a",
+    "helpful",
+    "assistant",
+    ".",
+    "<|im_end|>",
+    "<|im_start|>",
+    "user",
+    "<|vision_start|>",
+)
+ASSISTANT_OPEN = ("<|im_end|>", "<|im_start|>", "assistant")  # closes the user turn, opens the answer
+MAX_QUESTION = 7
+MAX_ANSWER = 2
+IMAGE_START = len(PREFIX)
+TAIL_START = IMAGE_START + IMAGE_TOKENS  # <|vision_end|>
+TAIL = 1 + MAX_QUESTION + len(ASSISTANT_OPEN) + MAX_ANSWER + 1
+SEQUENCE = TAIL_START + TAIL
+
+
+def _id(word: str) -> int:
+    return VOCABULARY.index(word.lower())
+
+
+PAD = _id("<|endoftext|>")
+IM_END = _id("<|im_end|>")
+IMAGE_PAD = _id("<|image_pad|>")
+
+
+@dataclass
+class Batch:
+    pixel_values: torch.Tensor  # [B * 256, 1176] float32, as the processor gives
+    image_grid_thw: torch.Tensor  # [B, 3] long
+    input_ids: torch.Tensor  # [B, SEQUENCE] long, right-padded with <|endoftext|>
+    lengths: torch.Tensor  # [B] long, tokens before padding (chat text + answer + <|im_end|>)
+    prompt_lengths: torch.Tensor  # [B] long, tokens up to the opened assistant turn (what the processor sees)
+    targets: torch.Tensor  # [B, SEQUENCE] bool, the answer tokens and the closing <|im_end|>
+    position_ids: torch.Tensor  # [3, B, SEQUENCE] long, M-RoPE (temporal, height, width)
+    mm_token_type_ids: torch.Tensor  # [B, SEQUENCE] long, 1 on image tokens
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(**{field.name: getattr(self, field.name).to(device) for field in dataclasses.fields(self)})
+
+
+def pixel_values(images: torch.Tensor) -> torch.Tensor:
+    """uint8 `[B, 3, 224, 224]` -> `[B * 256, 3 * 2 * 14 * 14]` exactly as Qwen2VLImageProcessor does it.
+
+    Rescale and normalise fused as `(x - 255 mean) / (255 std)`, then patches ordered by 2 x 2 merge block,
+    row-major, each flattened as (channel, temporal copy, row, column).
+    """
+    batch, channels, height, width = images.shape
+    if (height, width) != (IMAGE_SIZE, IMAGE_SIZE):
+        raise ValueError(f"images must be {IMAGE_SIZE} x {IMAGE_SIZE}, got {height} x {width}")
+    mean = device_table(CLIP_MEAN, images.device, torch.float32) * 255
+    std = device_table(CLIP_STD, images.device, torch.float32) * 255
+    x = images.float().sub_(mean[:, None, None]).div_(std[:, None, None])
+    m, p = MERGE_SIZE, PATCH_SIZE
+    x = x.reshape(batch, channels, GRID // m, m, p, GRID // m, m, p).permute(0, 2, 5, 3, 6, 1, 4, 7)
+    x = x.unsqueeze(6).expand(-1, -1, -1, -1, -1, -1, TEMPORAL_PATCH_SIZE, -1, -1)
+    return x.reshape(batch * GRID * GRID, channels * TEMPORAL_PATCH_SIZE * p * p)
+
+
+def mrope_position_ids(device: torch.device | str = "cpu") -> torch.Tensor:
+    """`[3, 1, SEQUENCE]` Qwen2-VL M-RoPE positions for the fixed layout (text, 8 x 8 image, text).
+
+    Text before the image counts 0, 1, ...; image token (row, col) gets (t, h, w) = (s, s + row, s + col) with
+    s the image's start; text after the image continues from s + max(rows, cols).
+    """
+    text_before = torch.arange(IMAGE_START).expand(3, -1)
+    token = torch.arange(IMAGE_TOKENS)
+    row, col = token // CELLS, token % CELLS
+    image = IMAGE_START + torch.stack([torch.zeros_like(row), row, col])
+    after = IMAGE_START + CELLS + torch.arange(SEQUENCE - TAIL_START).expand(3, -1)
+    return torch.cat([text_before, image, after], dim=1)[:, None].to(device)
+
+
+@functools.lru_cache(maxsize=4)
+def _position_table(device: torch.device) -> torch.Tensor:
+    return mrope_position_ids(device)
+
+
+def _word_table(words, device) -> torch.Tensor:
+    return device_table(tuple(_id(word) for word in words), device)
+
+
+def token_ids(scenes: Scenes) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`input_ids [B, SEQUENCE]`, `lengths [B]`, `prompt_lengths [B]` and `targets [B, SEQUENCE]` for `scenes`."""
+    device = scenes.device
+    batch = scenes.batch_size
+    rows = torch.arange(batch, device=device)
+    colour = _word_table(COLOURS, device)[scenes.colour[rows, scenes.target]]
+    shape = _word_table(SHAPES, device)[scenes.shape[rows, scenes.target]]
+    region = scenes.region[rows, scenes.target]
+    region_first = _word_table([name.split()[0] for name in REGIONS], device)[region]
+    region_second = _word_table([name.split()[-1] for name in REGIONS], device)[region]
+    region_two = device_table(tuple(len(name.split()) == 2 for name in REGIONS), device, torch.bool)[region]
+
+    def constant(word: str) -> torch.Tensor:
+        return torch.full((batch,), _id(word), device=device)
+
+    # question words, answer words; a None answer slot is unused (one-word answer)
+    questions = {
+        "color": (
+            [constant("what"), constant("color"), constant("is"), constant("the"), shape, constant("?")],
+            [colour],
+        ),
+        "shape": (
+            [
+                constant("what"),
+                constant("shape"),
+                constant("is"),
+                constant("the"),
+                colour,
+                constant("one"),
+                constant("?"),
+            ],
+            [shape],
+        ),
+        "where": ([constant("where"), constant("is"), constant("the"), colour, shape, constant("?")], None),
+    }
+    tail = torch.full((batch, TAIL), PAD, device=device)
+    tail_targets = torch.zeros((batch, TAIL), dtype=torch.bool, device=device)
+    tail_lengths = torch.zeros(batch, dtype=torch.long, device=device)
+    prompt_lengths = torch.zeros(batch, dtype=torch.long, device=device)
+    for kind_index, kind in enumerate(KINDS):
+        question, answer = questions[kind]
+        chosen = scenes.kind == kind_index
+        columns = [constant("<|vision_end|>"), *question, *(constant(word) for word in ASSISTANT_OPEN)]
+        start = len(columns)
+        if answer is None:  # region: one or two words, then <|im_end|>
+            second = torch.where(region_two, region_second, IM_END)
+            third = torch.where(region_two, IM_END, PAD)
+            columns += [region_first, second, third]
+            length = start + 2 + region_two.long()
+        else:
+            columns += [*answer, constant("<|im_end|>")]
+            length = torch.full((batch,), start + len(answer) + 1, device=device)
+        values = torch.stack(columns, dim=1)
+        positions = torch.arange(values.shape[1], device=device)
+        is_target = (positions[None] >= start) & (positions[None] < length[:, None])
+        tail[:, : values.shape[1]] = torch.where(chosen[:, None], values, tail[:, : values.shape[1]])
+        tail_targets[:, : values.shape[1]] |= chosen[:, None] & is_target
+        tail_lengths = torch.where(chosen, length, tail_lengths)
+        prompt_lengths = torch.where(chosen, TAIL_START + start, prompt_lengths)
+    tail = torch.where(torch.arange(TAIL, device=device)[None] < tail_lengths[:, None], tail, PAD)
+    head = torch.cat([_word_table(PREFIX, device), torch.full((IMAGE_TOKENS,), IMAGE_PAD, device=device)])
+    input_ids = torch.cat([head.expand(batch, -1), tail], dim=1)
+    targets = torch.cat([torch.zeros((batch, TAIL_START), dtype=torch.bool, device=device), tail_targets], dim=1)
+    return input_ids, TAIL_START + tail_lengths, prompt_lengths, targets
+
+
+def build_batch(scenes: Scenes, images: torch.Tensor) -> Batch:
+    """Everything the model needs for `scenes` rendered as `images` (uint8 `[B, 3, 224, 224]`), on their device."""
+    device = images.device
+    batch = images.shape[0]
+    input_ids, lengths, prompt_lengths, targets = token_ids(scenes)
+    return Batch(
+        pixel_values=pixel_values(images),
+        image_grid_thw=device_table(((1, GRID, GRID),), device).expand(batch, -1),
+        input_ids=input_ids,
+        lengths=lengths,
+        prompt_lengths=prompt_lengths,
+        targets=targets,
+        position_ids=_position_table(device).expand(-1, batch, -1),
+        mm_token_type_ids=(input_ids == IMAGE_PAD).long(),
+    )

@@ -1,0 +1,363 @@
+"""Train the demo model from scratch on synthetic scenes, within a wall-clock budget.
+
+    PYTHONPATH=. python -m qvl_widget.demo.train --device cuda --out qvl_widget/demo/model --minutes 6 --seed 0
+
+Scenes are sampled and rendered on the device as tensors, patchified exactly like the Qwen2-VL image processor,
+and fed through a batched forward pass of the real `Qwen2VLForConditionalGeneration` (same weights and arithmetic
+as its own forward: checked against `model(**processor(...))` before training starts). The loss is next-token
+cross-entropy on the answer tokens (and the closing <|im_end|>) only; attention is never supervised.
+
+Budget: `--minutes` counts from the start of this process. Training stops `--reserve` seconds before the end,
+then the script evaluates on the validation split, saves the model folder (weights, config, processor) and chooses
+the pointing recipe on the validation seeds (`qvl_widget.demo.VALIDATION_SEEDS`) through `qvl_widget.load` +
+`capture`, storing it in `qvl_demo.json` beside the weights. A checkpoint (weights + processor) is written every
+`--checkpoint-seconds`, so a killed run still leaves a loadable folder. Reproducible from `--seed` up to the
+number of steps the budget allows and GPU nondeterminism; the step count and wall time go into `qvl_demo.json`.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+def _process_age() -> float:
+    """Seconds since this process started (Linux), so the budget includes interpreter and torch start-up."""
+    try:
+        import os
+
+        with open("/proc/self/stat") as stat, open("/proc/uptime") as uptime:
+            started = int(stat.read().rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
+            return max(0.0, float(uptime.read().split()[0]) - started)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
+
+
+_START = time.monotonic() - _process_age()
+
+import argparse  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
+
+from ._fast import FastForward, answer_loss, check_fast_forward  # noqa: E402
+from ._model import build_config, build_processor  # noqa: E402
+from ._pointing import METADATA_FILE, VALIDATION_SEEDS, choose_recipe  # noqa: E402
+from ._scenes import KINDS, render, sample_scenes, scene_example  # noqa: E402
+from ._tensors import build_batch  # noqa: E402
+
+# Model widths: "demo" is the shipped size; "small" and "tiny" are for CPU experiments and smoke tests.
+CONFIGS = {
+    "demo": {},
+    "small": dict(
+        text=dict(hidden_size=64, intermediate_size=192, num_hidden_layers=3, mrope_section=[2, 3, 3]),
+        vision=dict(depth=3, embed_dim=64),
+    ),
+    "tiny": dict(
+        text=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            mrope_section=[2, 3, 3],
+        ),
+        vision=dict(depth=1, embed_dim=32, num_heads=2),
+    ),
+}
+# Curriculum phases: (min objects, max objects, latest start as a fraction of the training time). A phase starts
+# when the training accuracy of the previous one reaches ADVANCE_ACCURACY, or at its latest start.
+CURRICULUM = ((1, 1, 0.0), (1, 2, 0.12), (1, 3, 0.24), (2, 4, 0.36))
+ADVANCE_ACCURACY = 0.9
+
+
+def log(message: str) -> None:
+    print(f"[{time.monotonic() - _START:7.1f}s] {message}", flush=True)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, help="model folder to write (created; files in it are replaced)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--minutes", type=float, default=6.0, help="wall-clock budget of the whole run")
+    parser.add_argument("--reserve", type=float, default=None, help="seconds kept for the final evaluation")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke tests)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", default=None, help="start from the weights (and config) of this model folder")
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--warmup", type=int, default=200, help="linear warmup steps")
+    parser.add_argument("--weight-decay", type=float, default=0.05)
+    parser.add_argument("--kinds", default="color,shape", help=f"question kinds, from {','.join(KINDS)}")
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="demo")
+    parser.add_argument("--no-curriculum", action="store_true", help="2 to 4 objects from the first step")
+    parser.add_argument("--sync-every", type=int, default=25, help="steps between reads of the training accuracy")
+    parser.add_argument("--log-every", type=int, default=100)
+    parser.add_argument("--checkpoint-seconds", type=float, default=60.0)
+    parser.add_argument("--val-size", type=int, default=1024, help="validation scenes for the periodic accuracy")
+    parser.add_argument("--pointing-examples", type=int, default=len(VALIDATION_SEEDS))
+    arguments = parser.parse_args(argv)
+    arguments.kinds = tuple(kind.strip() for kind in arguments.kinds.split(",") if kind.strip())
+    unknown = set(arguments.kinds) - set(KINDS)
+    if unknown or not arguments.kinds:
+        parser.error(f"--kinds must be a comma-separated subset of {','.join(KINDS)}")
+    if arguments.reserve is None:
+        arguments.reserve = 45.0 if arguments.device.startswith("cuda") else 120.0
+    return arguments
+
+
+class Curriculum:
+    """From one object per scene to 2-4: the next phase when the current one is learned, or when it is due."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.phase = 0 if enabled else len(CURRICULUM) - 1
+
+    def objects(self) -> tuple[int, int]:
+        return CURRICULUM[self.phase][:2]
+
+    def update(self, progress: float, accuracy: float | None) -> bool:
+        """Move on (by at most one phase per call); True when the phase changed."""
+        if self.phase + 1 >= len(CURRICULUM):
+            return False
+        learned = accuracy is not None and accuracy >= ADVANCE_ACCURACY
+        if learned or progress >= CURRICULUM[self.phase + 1][2]:
+            self.phase += 1
+            return True
+        return False
+
+
+def learning_rate(peak: float, step: int, warmup: int, progress: float) -> float:
+    """Linear warmup over `warmup` steps, then cosine decay to 5% of `peak` over the training time."""
+    return peak * min(1.0, (step + 1) / warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def optimizer_for(model: torch.nn.Module, lr: float, weight_decay: float, device: torch.device):
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        (no_decay if parameter.ndim < 2 or "norm" in name or "embed_tokens" in name else decay).append(parameter)
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-8, fused=device.type == "cuda")
+
+
+def autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+@torch.no_grad()
+def evaluate(fast: FastForward, scenes, images, device: torch.device, chunk: int = 256) -> dict[str, float]:
+    """Teacher-forced exact-match accuracy (= greedy decoding gives the answer) on a fixed validation batch."""
+    was_training = fast.model.training
+    fast.model.eval()
+    correct, losses = [], []
+    for start in range(0, images.shape[0], chunk):
+        part = slice(start, start + chunk)
+        sub_scenes = type(scenes)(**{name: value[part] for name, value in vars(scenes).items()})
+        batch = build_batch(sub_scenes, images[part])
+        with autocast(device):
+            loss, right = answer_loss(fast.logits(batch), batch)
+        correct.append(right)
+        losses.append(loss * right.numel())
+    fast.model.train(was_training)
+    correct = torch.cat(correct)
+    summary = {"accuracy": correct.float().mean().item(), "loss": (sum(losses) / correct.numel()).item()}
+    for index, kind in enumerate(KINDS):
+        chosen = scenes.kind == index
+        if bool(chosen.any()):
+            summary[f"accuracy_{kind}"] = correct[chosen].float().mean().item()
+    return summary
+
+
+def save_weights(model: torch.nn.Module, out: Path) -> None:
+    """Write weights + config into `out`, replacing the old files only once the new ones are complete."""
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    try:
+        model.save_pretrained(staging)
+        for path in staging.iterdir():
+            os.replace(path, out / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def self_check(model, processor, kinds, device: torch.device) -> float:
+    """The batched training forward equals the model's own forward on processor inputs (fp32, on `device`)."""
+    generator = torch.Generator().manual_seed(12345)
+    scenes = sample_scenes(4, generator, 1, 4, kinds)
+    images = render(scenes, generator)
+    examples = [scene_example(scenes, images, index) for index in range(4)]
+    batch = build_batch(scenes, images).to(device)
+    model.eval()
+    try:
+        return check_fast_forward(model, processor, examples, batch, tolerance=1e-3 if device.type == "cuda" else 1e-4)
+    finally:
+        model.train()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from transformers import Qwen2VLForConditionalGeneration
+
+    import qvl_widget
+
+    from ._evaluate import answer_accuracy, capture_all, examples_for, write_json_atomic
+
+    args = parse_args(argv)
+    deadline = _START + args.minutes * 60
+    device = torch.device(args.device)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / METADATA_FILE).unlink(missing_ok=True)  # a recipe from an earlier run would not fit these weights
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    import transformers
+
+    log(
+        f"device {device} ({device_name}), torch {torch.__version__}, transformers {transformers.__version__}, "
+        f"threads {torch.get_num_threads()}"
+    )
+
+    torch.manual_seed(args.seed)
+    processor = build_processor()
+    processor.save_pretrained(out)
+    config = build_config(**CONFIGS[args.config])
+    if args.init is None:
+        model = Qwen2VLForConditionalGeneration(config).to(device)
+    else:  # from_pretrained: the saved key layout differs from the module tree
+        model = Qwen2VLForConditionalGeneration.from_pretrained(args.init, dtype=torch.float32).to(device)
+        log(f"initialised from {args.init} (its config; --config ignored)")
+    parameters = sum(parameter.numel() for parameter in model.parameters())
+    shape = args.config if args.init is None else f"from {args.init}"
+    log(f"config {shape}: {parameters / 1e6:.2f}M parameters ({parameters * 4 / 1e6:.1f} MB in fp32)")
+    difference = self_check(model, processor, args.kinds, device)
+    log(f"self-check: batched forward == model(**processor(...)) to {difference:.1e}")
+    save_weights(model, out)
+    torch.set_float32_matmul_precision("high")  # after the fp32 self-check: TF32 for what autocast leaves in fp32
+
+    fast = FastForward(model)
+    optimizer = optimizer_for(model, args.lr, args.weight_decay, device)
+    generator = torch.Generator(device).manual_seed(args.seed)
+    validation_generator = torch.Generator(device).manual_seed(args.seed + 1_000_003)
+    validation_scenes = sample_scenes(args.val_size, validation_generator, 2, 4, args.kinds)
+    validation_images = render(validation_scenes, validation_generator)
+
+    train_start = time.monotonic()
+    train_end = deadline - args.reserve
+    if train_end <= train_start:
+        raise SystemExit(f"no time left to train: raise --minutes or lower --reserve ({args.reserve:.0f} s)")
+    log(f"training for {train_end - train_start:.0f} s (batch {args.batch}, peak lr {args.lr}, kinds {args.kinds})")
+    step, last_log_step, last_log_time, last_checkpoint = 0, 0, train_start, train_start
+    loss_sum = torch.zeros((), device=device)
+    correct_sum = torch.zeros((), device=device)
+    window_correct = torch.zeros((), device=device)
+    curriculum = Curriculum(not args.no_curriculum)
+    history = []
+    model.train()
+    while True:
+        now = time.monotonic()
+        if now >= train_end or (args.max_steps is not None and step >= args.max_steps):
+            break
+        progress = (now - train_start) / (train_end - train_start)
+        lr = learning_rate(args.lr, step, args.warmup, progress)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        if step % args.sync_every == 0 and step > 0:
+            accuracy = window_correct.item() / args.sync_every  # one sync every few steps
+            window_correct.zero_()
+            if curriculum.update(progress, accuracy):
+                log(f"curriculum: {curriculum.objects()[0]}-{curriculum.objects()[1]} objects from step {step}")
+        low, high = curriculum.objects()
+        scenes = sample_scenes(args.batch, generator, low, high, args.kinds)
+        batch = build_batch(scenes, render(scenes, generator))
+        with autocast(device):
+            loss, correct = answer_loss(fast.logits(batch), batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        loss_sum += loss.detach()
+        correct_sum += correct.float().mean()
+        window_correct += correct.float().mean()
+        step += 1
+        if step % args.log_every == 0:
+            count = step - last_log_step
+            mean_loss, accuracy = loss_sum.item() / count, correct_sum.item() / count  # syncs
+            now = time.monotonic()
+            rate = count / (now - last_log_time)
+            log(
+                f"step {step:6d}  {rate:6.1f} steps/s  loss {mean_loss:.4f}  train acc {accuracy:.3f}  "
+                f"lr {lr:.2e}  objects {low}-{high}"
+            )
+            history.append({"step": step, "seconds": round(now - train_start, 1), "loss": mean_loss, "acc": accuracy})
+            loss_sum.zero_()
+            correct_sum.zero_()
+            last_log_step, last_log_time = step, now
+            if now - last_checkpoint >= args.checkpoint_seconds:
+                metrics = evaluate(fast, validation_scenes, validation_images, device)
+                save_weights(model, out)
+                last_checkpoint = time.monotonic()
+                log(f"checkpoint at step {step}: validation {_format(metrics)}")
+                history[-1]["validation"] = metrics
+                last_log_time += last_checkpoint - now  # do not count evaluation in steps/s
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    train_seconds = time.monotonic() - train_start
+    log(f"training done: {step} steps in {train_seconds:.0f} s ({step / max(train_seconds, 1e-9):.1f} steps/s)")
+
+    model.eval()
+    torch.set_float32_matmul_precision("highest")  # the public path below runs in plain fp32, as users run it
+    metrics = evaluate(fast, validation_scenes, validation_images, device)
+    save_weights(model, out)
+    log(f"saved {out}: validation (batched, {args.val_size} scenes) {_format(metrics)}")
+
+    # Pointing recipe: chosen on the validation seeds through the public path (processor + capture).
+    loaded = qvl_widget.load(out, device=device, dtype=torch.float32)
+    examples = examples_for(VALIDATION_SEEDS[: args.pointing_examples], args.kinds)
+    results = capture_all(loaded, examples)
+    recipe, rate, table = choose_recipe(results, examples)
+    log(f"pointing recipe on {len(examples)} validation seeds: {recipe.describe()} -> {rate:.3f}")
+    for description, candidate_rate in table[:5]:
+        log(f"    {candidate_rate:.3f}  {description}")
+    greedy = answer_accuracy(loaded, examples)
+    log(f"greedy answer accuracy on the same validation seeds (processor + generate): {greedy:.3f}")
+    metadata = {
+        "kinds": list(args.kinds),
+        "pointing": {
+            "recipe": recipe.to_json(),
+            "validation_rate": rate,
+            "validation_seeds": [VALIDATION_SEEDS.start, VALIDATION_SEEDS.start + len(examples)],
+            "top_candidates": [{"recipe": description, "rate": value} for description, value in table[:10]],
+        },
+        "validation": {"greedy_accuracy": greedy, "batched": metrics},
+        "training": {
+            "command": "python -m qvl_widget.demo.train " + " ".join(sys.argv[1:] if argv is None else argv),
+            "seed": args.seed,
+            "config": args.config if args.init is None else f"init from {args.init}",
+            "parameters": parameters,
+            "weights_dtype": "float32",
+            "batch": args.batch,
+            "peak_lr": args.lr,
+            "steps": step,
+            "train_seconds": round(train_seconds, 1),
+            "wall_seconds": round(time.monotonic() - _START, 1),
+            "device": device_name,
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "history": history,
+        },
+    }
+    write_json_atomic(out / METADATA_FILE, metadata)
+    log(f"wrote {out / METADATA_FILE}; total wall time {time.monotonic() - _START:.0f} s")
+    return 0
+
+
+def _format(metrics: dict[str, float]) -> str:
+    return "  ".join(f"{name} {value:.3f}" for name, value in metrics.items())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
