@@ -52,9 +52,11 @@ from ._pointing import METADATA_FILE, VALIDATION_SEEDS, choose_recipe  # noqa: E
 from ._scenes import KINDS, render, sample_scenes, scene_example  # noqa: E402
 from ._tensors import build_batch  # noqa: E402
 
-# Model widths: "demo" is the shipped size; "small" and "tiny" are for CPU experiments and smoke tests.
+# Model widths: "demo" is the default size and "deep" has six text layers (both fit the 10 MB budget in fp32);
+# "small" and "tiny" are for CPU experiments and smoke tests.
 CONFIGS = {
     "demo": {},
+    "deep": dict(text=dict(num_hidden_layers=6)),
     "small": dict(
         text=dict(hidden_size=64, intermediate_size=192, num_hidden_layers=3, mrope_section=[2, 3, 3]),
         vision=dict(depth=3, embed_dim=64),
