@@ -8,7 +8,9 @@ Prints, on `qvl_widget.demo.TEST_SEEDS` (never used for training or for choosing
   within one token cell (Chebyshev distance from the cell centre to the box <= 1 cell) of the named object's box
   and strictly nearer to it than to every distractor box; gate >= 0.85;
 - the chance level (mean of 1 / number of objects) and the same pointing figure for an untrained model
-  (random initialisation, same config, same recipe).
+  (random initialisation, same config, same recipe);
+- how often hovering the named word (the colour or shape word) in the widget lights up the named object: the
+  same pointing test on that word's map, mean over heads, for each layer (the widget opens on the last one).
 Exits 1 when the gate fails.
 """
 
@@ -43,6 +45,9 @@ def main() -> int:
     print(f"pointing     {figures['pointing']:.3f}  gate >= {GATE_POINTING}")
     print(f"  chance     {figures['chance']:.3f}  (mean 1 / number of objects)")
     print(f"  untrained  {figures['untrained_pointing']:.3f}  (random init, same config and recipe)")
+    hover = figures["hover_pointing"]
+    per_layer = ", ".join(f"layer {layer} {rate:.3f}" for layer, rate in hover.items() if layer != "all")
+    print(f"hover word   {per_layer}, all layers {hover['all']:.3f}  (the named word's map, mean of heads)")
     print(f"gate         {'PASSED' if figures['passed'] else 'FAILED'}  ({time.monotonic() - started:.0f} s)")
     return 0 if figures["passed"] else 1
 

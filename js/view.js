@@ -264,7 +264,8 @@ export class AttentionView {
     const selected = new Set(this.get("selected"));
     const showSpecial = this.get("show_special");
     this.chips.forEach((chip, index) => {
-      chip.hidden = this.tokens[index].special && !showSpecial;
+      // Template tokens hide behind the toggle, unless pinned: what the map shows is always on screen.
+      chip.hidden = this.tokens[index].special && !showSpecial && !selected.has(index);
       chip.classList.toggle("qvl-pinned", selected.has(index));
       chip.setAttribute("aria-selected", String(selected.has(index)));
     });

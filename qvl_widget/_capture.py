@@ -38,6 +38,23 @@ class CaptureRequest:
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
     attention: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [B, H, Q, I] on the CPU
     image_mass: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [B, H, Q] on the CPU
+    # Per device: the positions there, and pinned host buffers the rows are copied into without a sync.
+    _on_device: dict = field(default_factory=dict)
+    _host: dict = field(default_factory=dict)
+
+    def positions_on(self, device: torch.device, query_offset: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Query rows (relative to this call's queries) and image columns on `device`, copied there once."""
+        key = (device, query_offset)
+        if key not in self._on_device:
+            rows = (self.query_positions - query_offset).to(device, non_blocking=True)
+            self._on_device[key] = (rows, self.image_positions.to(device, non_blocking=True))
+        return self._on_device[key]
+
+    def host_buffer(self, name: str, layer: int, shape: tuple[int, ...], num_layers: int) -> torch.Tensor:
+        """A pinned CPU slice for one layer's rows, from one buffer allocated for all layers at first use."""
+        if name not in self._host:
+            self._host[name] = torch.empty((num_layers, *shape), dtype=self.storage_dtype, pin_memory=True)
+        return self._host[name][layer]
 
 
 _active_request: contextvars.ContextVar[CaptureRequest | None] = contextvars.ContextVar(
@@ -116,30 +133,32 @@ def _keep_rows(request: CaptureRequest, module, query, key, attention_mask, kwar
         if bool(inside.any()):
             raise RuntimeError("capture needs all query tokens in one forward pass; run the whole prompt at once")
         return
+    device_rows, device_columns = request.positions_on(query.device, query_offset)
     scaling = kwargs.get("scaling")
     attention, mass = attention_rows(
         query,
         key,
         attention_mask,
-        rows=rows.to(query.device),
-        columns=request.image_positions.to(query.device),
+        rows=device_rows,
+        columns=device_columns,
         query_offset=query_offset,
         scaling=scaling if scaling is not None else query.shape[-1] ** -0.5,
         sliding_window=kwargs.get("sliding_window"),
         softcap=kwargs.get("softcap"),
         chunk_bytes=request.chunk_bytes,
     )
-    request.attention[module.layer_idx] = _to_host(attention, request.storage_dtype)
-    request.image_mass[module.layer_idx] = _to_host(mass, request.storage_dtype)
+    num_layers = module.config.num_hidden_layers
+    for name, rows_out, store in (("attention", attention, request.attention), ("mass", mass, request.image_mass)):
+        store[module.layer_idx] = _to_host(request, name, module.layer_idx, rows_out, num_layers)
 
 
-def _to_host(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """A CPU copy. From a GPU it goes into pinned memory without waiting, so the forward pass never stalls
-    on a copy; `capturing` synchronises once at the end."""
-    tensor = tensor.to(dtype)
+def _to_host(request: CaptureRequest, name: str, layer: int, tensor: torch.Tensor, num_layers: int) -> torch.Tensor:
+    """A CPU copy. From a GPU it goes into one pinned buffer without waiting, so the forward pass never stalls
+    on a copy or an allocation; `capturing` synchronises once at the end."""
+    tensor = tensor.to(request.storage_dtype)
     if tensor.device.type != "cuda":
         return tensor.cpu()
-    host = torch.empty(tensor.shape, dtype=dtype, pin_memory=True)
+    host = request.host_buffer(name, layer, tuple(tensor.shape), num_layers)
     return host.copy_(tensor, non_blocking=True)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_LAYERS = (-4, -3, -2, -1)
+DEMO_SEED = 200_006  # a held-out test scene with four objects
 
 
 @dataclass
@@ -27,13 +28,11 @@ def progress(message: str) -> None:
     print(f"[qvl-widget] {message}", file=sys.stderr, flush=True)
 
 
-def layer_argument(value: str) -> int | str:
-    if value == "mean":
-        return value
+def layer_argument(value: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid layer {value!r}: use an index like -1 or 12, or 'mean'") from None
+        raise argparse.ArgumentTypeError(f"invalid layer {value!r}: use an index like -1 or 12") from None
 
 
 def head_argument(value: str) -> int | str:
@@ -52,19 +51,33 @@ def existing_image(value: str) -> Path:
     return path
 
 
-def write_outputs(result, out: Path, phrase: str | None, layers: Sequence, head) -> Outputs:
-    """The HTML explorer, the multi-layer figure and the token x image-token matrix, in `out`."""
+def write_outputs(
+    result,
+    out: Path,
+    layers: Sequence,
+    head,
+    phrase: str | None = None,
+    tokens: list[int] | None = None,
+    open_layer=None,
+) -> Outputs:
+    """The HTML explorer, the multi-layer figure over `layers` and the token x image-token matrix, in `out`.
+
+    `tokens` (query indices) or `phrase` select the tokens the HTML pins and the figure shows; the HTML and the
+    matrix show `open_layer` (default: the last of `layers`)."""
+    open_layer = layers[-1] if open_layer is None else open_layer
     from ._figures import layers_figure, matrix_figure, save_figure
 
     out.mkdir(parents=True, exist_ok=True)
-    figure_head = None if head == "mean" else head
+    # Figures take a head index, or None with a reduction over heads.
+    figure_head, reduce = (None, head) if head in ("mean", "max") else (head, "mean")
+    selection = {"phrase": phrase} if tokens is None else {"token": tokens}
     progress("writing the interactive HTML ...")
-    html = result.to_html(out / "attention.html", phrase=phrase, layer=layers[-1], head=head)
+    pins = {"phrase": phrase} if tokens is None else {"tokens": tokens}
+    html = result.to_html(out / "attention.html", layer=open_layer, head=head, **pins)
     progress("drawing the figures ...")
-    layers_path = save_figure(
-        layers_figure(result, layers=tuple(layers), head=figure_head, phrase=phrase), out / "layers.png"
-    )
-    figure, _ = matrix_figure(result, layer=layers[-1], head=figure_head)
+    figure = layers_figure(result, layers=tuple(layers), head=figure_head, reduce=reduce, **selection)
+    layers_path = save_figure(figure, out / "layers.png")
+    figure, _ = matrix_figure(result, layer=open_layer, head=figure_head, reduce=reduce)
     matrix_path = save_figure(figure, out / "matrix.png")
     return Outputs(html, layers_path, matrix_path)
 
@@ -100,33 +113,57 @@ def capture_and_write(model, images, arguments: argparse.Namespace, parser: argp
             result.token_indices(arguments.phrase)  # fail now, with the prompt's tokens listed
         if arguments.layers is None:
             arguments.layers = list(DEFAULT_LAYERS[-min(len(DEFAULT_LAYERS), result.num_layers) :])
-        for layer in arguments.layers:
-            if layer != "mean":
-                result.maps(layer=layer, head=0)
     except (FileNotFoundError, ValueError, IndexError) as error:
         parser.error(str(error))
+    check_choices(result, arguments.layers, arguments.head, parser)
     columns = result.attention.shape[-1]
     progress(
         f"captured {result.num_layers} layers x {result.num_heads} heads, {result.num_queries} query tokens x "
         f"{columns} image tokens in {time.perf_counter() - started:.1f} s"
     )
-    report(write_outputs(result, Path(arguments.out), arguments.phrase, arguments.layers, arguments.head))
+    report(write_outputs(result, Path(arguments.out), arguments.layers, arguments.head, phrase=arguments.phrase))
     return 0
 
 
+def check_choices(result, layers: Sequence[int], head, parser: argparse.ArgumentParser) -> None:
+    """Layers and head that exist in `result`, or an argparse error before anything is written."""
+    try:
+        for layer in layers:
+            result.maps(layer=layer, head=0)
+        if head not in ("mean", "max"):
+            result.maps(layer=-1, head=head)
+    except (IndexError, TypeError) as error:
+        parser.error(str(error))
+
+
 def demo(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    import tempfile
+    """`explore` on the built-in demo model and a scene it was not trained on, opened on its pointing view."""
+    from . import demo as demo_model
 
-    from . import load
-    from ._example import EXAMPLE_PHRASE, EXAMPLE_PROMPT, example_image
-    from .testing import build_tiny_model
+    progress("loading the built-in demo model (offline) ...")
+    model = demo_model.load(device="cpu")
+    example = demo_model.make_example(DEMO_SEED)
+    progress(f"scene {DEMO_SEED}: {example['prompt']!r} (answer: {example['answer']!r})")
+    answer = demo_model.greedy_answer(model, example)
+    progress(f"the model answers {answer!r} ({'right' if answer == example['answer'] else 'wrong'})")
+    started = time.perf_counter()
+    result = model.capture(example["image"], example["prompt"])
+    progress(f"captured {result.num_layers} layers x {result.num_heads} heads in {time.perf_counter() - started:.1f} s")
+    view = demo_model.recommended_view(result, example)
+    hit = demo_model.points_at_named(demo_model.pointing_map(result, example), example)
+    named = f"the named object ({example['phrase']})"
+    progress(f"its pointing map ({_describe(result, view)}) {'lands on' if hit else 'misses'} {named}")
+    layers = arguments.layers or list(range(result.num_layers))
+    check_choices(result, layers, arguments.head, parser)
+    head = arguments.head if arguments.head != "mean" else view["head"]
+    outputs = write_outputs(result, Path(arguments.out), layers, head, tokens=view["token"], open_layer=view["layer"])
+    report(outputs)
+    return 0
 
-    progress("building the built-in tiny Qwen2-VL model (random weights, offline) ...")
-    with tempfile.TemporaryDirectory() as folder:
-        model = load(build_tiny_model(Path(folder) / "tiny-qwen2-vl"), device="cpu")
-    arguments.prompt, arguments.phrase = EXAMPLE_PROMPT, EXAMPLE_PHRASE
-    progress(f"prompt: {EXAMPLE_PROMPT!r}; phrase: {EXAMPLE_PHRASE!r}")
-    return capture_and_write(model, [example_image()], arguments, parser)
+
+def _describe(result, view: dict) -> str:
+    tokens = " + ".join(repr(result.tokens[row].text) for row in view["token"])
+    return f"token {tokens}, layer {view['layer']}, {view['head']} of heads"
 
 
 def build_parser() -> argparse.ArgumentParser:

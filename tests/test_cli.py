@@ -53,7 +53,8 @@ def test_demo_runs_offline(tmp_path, capsys):
         (["explore", "--model", "m", "--image", "missing.png", "--prompt", "p", "--out", "o"], "image file not found"),
         (["demo", "--layers", "last"], "invalid layer 'last'"),
         (["demo", "--head", "median"], "invalid head 'median'"),
-        (["demo", "--layers", "7"], "layer 7 is out of range: there are 3 layers"),
+        (["demo", "--head", "9"], "head 9 is out of range: there are 4 heads"),
+        (["demo", "--layers", "7"], "layer 7 is out of range: there are 6 layers"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
 )

@@ -303,22 +303,14 @@ def test_points_at_named():
     assert not points_at_named(peak_map(2, 3), example)  # equally near (0.5) to both: not strictly nearer
 
 
-# ----- training script ---------------------------------------------------------------------------------------
+# ----- training script (never run by tests: its parts are tested above; the arguments are checked here) -------
 
 
-def test_training_script_smoke(tmp_path):
-    """Two optimizer steps of a tiny config through the real script: it writes a loadable model folder and the
-    pointing recipe. (This is a smoke test of the script, not the shipped model's training.)"""
+def test_training_script_arguments():
     from qvl_widget.demo import train
 
-    out = tmp_path / "model"
-    arguments = ["--device", "cpu", "--out", str(out), "--config", "tiny", "--batch", "4", "--max-steps", "2"]
-    arguments += ["--val-size", "8", "--pointing-examples", "6", "--minutes", "10", "--log-every", "1"]
-    assert train.main(arguments) == 0
-    metadata = demo.read_metadata(out)
-    assert metadata["training"]["steps"] == 2
-    recipe = PointingRecipe.from_json(metadata["pointing"]["recipe"])
-    loaded = qvl_widget.load(out, device="cpu")
-    example = demo.make_example(0)
-    result = loaded.capture(example["image"], example["prompt"])
-    assert np.array_equal(demo.pointing_map(result, example), demo.pointing_map(result, example, recipe))
+    arguments = train.parse_args(["--out", "x", "--device", "cpu", "--config", "deep", "--kinds", "color"])
+    assert arguments.kinds == ("color",) and arguments.reserve == 120.0
+    assert train.build_config(**train.CONFIGS["deep"]).text_config.num_hidden_layers == 6
+    with pytest.raises(SystemExit):
+        train.parse_args(["--out", "x", "--kinds", "size"])

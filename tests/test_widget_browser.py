@@ -107,6 +107,12 @@ def test_template_tokens_are_hidden_behind_a_toggle(page):
     assert "qvl-special-token" in special.get_attribute("class")
 
 
+def test_a_pinned_template_token_stays_visible(page):
+    WidgetPage(page, [AttentionWidget(synthetic_result(), tokens=[6])])
+    assert page.locator("[data-qvl-token='6']").is_visible()
+    assert page.locator("[data-qvl-token='6']").get_attribute("aria-selected") == "true"
+
+
 def test_hovering_an_image_cell_tints_tokens_by_attention_to_it(page):
     result = synthetic_result()
     WidgetPage(page, [AttentionWidget(result, layer=0)])

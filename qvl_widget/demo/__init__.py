@@ -26,6 +26,7 @@ from ._pointing import (
     pointing_map,
     points_at_named,
     read_metadata,
+    recommended_view,
 )
 from ._scenes import COLOURS, KINDS, SHAPES, make_example
 
@@ -41,12 +42,21 @@ __all__ = [
     "PointingRecipe",
     "cell_box_distance",
     "chance_level",
+    "greedy_answer",
     "load",
     "make_example",
     "pointing_map",
     "points_at_named",
     "read_metadata",
+    "recommended_view",
 ]
+
+
+def greedy_answer(model, example: dict) -> str:
+    """The model's greedy answer to `example` (chat template, as in use)."""
+    from ._evaluate import greedy_answers
+
+    return greedy_answers(model, [example])[0]
 
 
 def load(device=None, dtype=None, **from_pretrained_kwargs):

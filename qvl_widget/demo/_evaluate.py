@@ -102,7 +102,14 @@ def gate_figures(model_folder: str | Path, seeds: Sequence[int], device: str = "
         / max(1, sum(e["kind"] == kind for e in examples))
         for kind in kinds
     }
-    trained = pointing_summary(loaded, examples, recipe)
+    results = capture_all(loaded, examples)
+    trained = {"pointing": pointing_rate(results, examples, recipe), "chance": chance_level(examples)}
+    # What a user sees hovering the named word in the widget: its map per layer, mean over heads.
+    layers = [(layer,) for layer in range(results[0].num_layers)] + ["all"]
+    hover = {
+        "all" if layer == "all" else str(layer[0]): pointing_rate(results, examples, PointingRecipe("phrase", layer))
+        for layer in layers
+    }
     random_folder = untrained_folder(model_folder, untrained_seed)
     try:
         untrained = qvl_widget.load(random_folder, device=device, dtype=torch.float32)
@@ -121,5 +128,6 @@ def gate_figures(model_folder: str | Path, seeds: Sequence[int], device: str = "
         "chance": trained["chance"],
         "untrained_pointing": random_pointing,
         "untrained_accuracy": random_accuracy,
+        "hover_pointing": hover,
         "passed": sum(right) / len(right) >= GATE_ACCURACY and trained["pointing"] >= GATE_POINTING,
     }

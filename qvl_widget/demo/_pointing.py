@@ -100,6 +100,20 @@ def pointing_map(result, example: dict, recipe: PointingRecipe | None = None) ->
     )
 
 
+def recommended_view(result, example: dict) -> dict:
+    """The pointing recipe as view options: `token` rows, `layer` (an index, or "mean" for all layers) and `head`
+    ("mean" / "max" over heads, or an index), for `result.widget(...)`, `to_html` and the figures."""
+    recipe = recipe_for_model(result.model)
+    if recipe.layers == "all":
+        layer = "mean"
+    elif len(recipe.layers) == 1:
+        layer = recipe.layers[0]
+    else:
+        raise ValueError(f"the recipe reads layers {recipe.layers}; a view shows one layer or the mean of all")
+    head = recipe.reduce if recipe.head is None else recipe.head
+    return {"token": query_rows(result, example, recipe.query), "layer": layer, "head": head}
+
+
 def cell_box_distance(cell: tuple[int, int], box: Sequence[float], grid: tuple[int, int], size: tuple[int, int]):
     """Chebyshev distance in token cells from the centre of `cell` (row, col) to `box` (x0, y0, x1, y1) in pixels
     of an image of `size` (width, height) cut into `grid` (rows, cols) cells; 0 when the centre is inside."""

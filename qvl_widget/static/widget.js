@@ -323,7 +323,7 @@ var AttentionView = class {
     const selected = new Set(this.get("selected"));
     const showSpecial = this.get("show_special");
     this.chips.forEach((chip, index) => {
-      chip.hidden = this.tokens[index].special && !showSpecial;
+      chip.hidden = this.tokens[index].special && !showSpecial && !selected.has(index);
       chip.classList.toggle("qvl-pinned", selected.has(index));
       chip.setAttribute("aria-selected", String(selected.has(index)));
     });
