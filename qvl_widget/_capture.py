@@ -21,8 +21,10 @@ from transformers import AttentionInterface
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
+from ._host_copy import HostCopier
+
 _PREFIX = "qvl_capture__"
-DEFAULT_CHUNK_BYTES = 256 * 2**20  # fp32 working memory per chunk of query rows
+DEFAULT_CHUNK_BYTES = 64 * 2**20  # fp32 working memory per chunk of query rows (logits and probabilities)
 
 
 @dataclass
@@ -38,23 +40,17 @@ class CaptureRequest:
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
     attention: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [B, H, Q, I] on the CPU
     image_mass: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [B, H, Q] on the CPU
-    # Per device: the positions there, and pinned host buffers the rows are copied into without a sync.
-    _on_device: dict = field(default_factory=dict)
-    _host: dict = field(default_factory=dict)
+    copier: HostCopier = field(default_factory=HostCopier)
+    # What every layer shares, made once: the positions on the device and the causal bias of the rows.
+    shared: dict = field(default_factory=dict)
 
     def positions_on(self, device: torch.device, query_offset: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Query rows (relative to this call's queries) and image columns on `device`, copied there once."""
-        key = (device, query_offset)
-        if key not in self._on_device:
-            rows = (self.query_positions - query_offset).to(device, non_blocking=True)
-            self._on_device[key] = (rows, self.image_positions.to(device, non_blocking=True))
-        return self._on_device[key]
-
-    def host_buffer(self, name: str, layer: int, shape: tuple[int, ...], num_layers: int) -> torch.Tensor:
-        """A pinned CPU slice for one layer's rows, from one buffer allocated for all layers at first use."""
-        if name not in self._host:
-            self._host[name] = torch.empty((num_layers, *shape), dtype=self.storage_dtype, pin_memory=True)
-        return self._host[name][layer]
+        key = ("positions", device, query_offset)
+        if key not in self.shared:
+            rows = (self.query_positions - query_offset).to(device)
+            self.shared[key] = (rows, self.image_positions.to(device))
+        return self.shared[key]
 
 
 _active_request: contextvars.ContextVar[CaptureRequest | None] = contextvars.ContextVar(
@@ -116,9 +112,9 @@ def capturing(model: torch.nn.Module, request: CaptureRequest) -> Iterator[Captu
     token = _active_request.set(request)
     try:
         yield request
-        if torch.cuda.is_available() and model.device.type == "cuda":
-            torch.cuda.synchronize(model.device)  # the non-blocking copies to the host are complete
+        request.copier.finish()  # every row is in host memory
     finally:
+        request.copier.close()
         _active_request.reset(token)
         model.set_attn_implementation({"text_config": original})
 
@@ -146,20 +142,10 @@ def _keep_rows(request: CaptureRequest, module, query, key, attention_mask, kwar
         sliding_window=kwargs.get("sliding_window"),
         softcap=kwargs.get("softcap"),
         chunk_bytes=request.chunk_bytes,
+        shared=request.shared,
     )
-    num_layers = module.config.num_hidden_layers
-    for name, rows_out, store in (("attention", attention, request.attention), ("mass", mass, request.image_mass)):
-        store[module.layer_idx] = _to_host(request, name, module.layer_idx, rows_out, num_layers)
-
-
-def _to_host(request: CaptureRequest, name: str, layer: int, tensor: torch.Tensor, num_layers: int) -> torch.Tensor:
-    """A CPU copy. From a GPU it goes into one pinned buffer without waiting, so the forward pass never stalls
-    on a copy or an allocation; `capturing` synchronises once at the end."""
-    tensor = tensor.to(request.storage_dtype)
-    if tensor.device.type != "cuda":
-        return tensor.cpu()
-    host = request.host_buffer(name, layer, tuple(tensor.shape), num_layers)
-    return host.copy_(tensor, non_blocking=True)
+    request.attention[module.layer_idx] = request.copier.copy(attention, request.storage_dtype)
+    request.image_mass[module.layer_idx] = request.copier.copy(mass, request.storage_dtype)
 
 
 @torch.no_grad()
@@ -174,54 +160,98 @@ def attention_rows(
     sliding_window: int | None = None,
     softcap: float | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    shared: dict | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """fp32 attention probabilities of query `rows` restricted to key `columns`, and each row's mass on them.
 
     `query` is `[B, H, S_q, D]`, `key` `[B, KV_H, S_k, D]` (grouped-query heads not repeated). The mask is what
     the wrapped implementation received: None (plain causal), a bool `[B|1, 1|H, S_q, S_k]` mask (True = attend),
     an additive float mask of that shape, or a `[B, S_k]` padding mask (flash attention; 1 = attend).
+    `shared` keeps what is the same in every layer (the causal bias when there is no mask) between calls.
     Returns `[B, H, len(rows), len(columns)]` and `[B, H, len(rows)]`.
     """
     batch, heads, _, head_dim = query.shape
     kv_heads, key_length = key.shape[1], key.shape[2]
     groups = heads // kv_heads
-    keys = key.float().transpose(-1, -2)  # [B, KV_H, D, S_k]
-    rows_per_chunk = max(1, chunk_bytes // (3 * 4 * batch * heads * key_length))
+    # One batched matrix product per chunk: [B*KV_H, groups*rows, D] @ [B*KV_H, D, S_k], no repeated keys.
+    keys = key.float().transpose(-1, -2).reshape(batch * kv_heads, head_dim, key_length)
+    rows_per_chunk = max(1, chunk_bytes // (2 * 4 * batch * heads * key_length))  # logits + probabilities
+    chunks = [rows] if len(rows) <= rows_per_chunk else list(rows.split(rows_per_chunk))
     kept, masses = [], []
-    for chunk in rows.split(rows_per_chunk):
-        queries = query[:, :, chunk].float().reshape(batch, kv_heads, groups * len(chunk), head_dim)
-        logits = (queries @ keys).reshape(batch, heads, len(chunk), key_length) * scaling
+    for start, chunk in zip(range(0, len(rows), rows_per_chunk), chunks, strict=True):
+        count = len(chunk)
+        queries = query[:, :, chunk].float().reshape(batch * kv_heads, groups * count, head_dim)
+        logits = torch.bmm(queries, keys)
         if softcap is not None:
-            logits = softcap * torch.tanh(logits / softcap)
-        logits = _apply_mask(logits, attention_mask, chunk, query_offset, sliding_window)
-        probabilities = torch.softmax(logits, dim=-1).nan_to_num_(0.0)  # fully masked rows (padding) -> 0
-        image_part = probabilities[..., columns]
+            logits = softcap * torch.tanh(logits * (scaling / softcap))
+            scale = 1.0
+        else:
+            scale = scaling
+        layout = (batch, kv_heads, groups)
+        bias = _bias(attention_mask, chunk, start, query_offset, key_length, sliding_window, layout, shared)
+        logits = logits.mul_(scale) if bias is None else logits.mul_(scale).add_(bias)
+        probabilities = torch.softmax(logits.view(batch, heads, count, key_length), dim=-1)
+        if attention_mask is not None:
+            probabilities.nan_to_num_(0.0)  # fully masked rows (padding queries) -> 0
+        image_part = probabilities.index_select(-1, columns)
         kept.append(image_part)
         masses.append(image_part.sum(dim=-1))
+    if len(kept) == 1:
+        return kept[0], masses[0]
     return torch.cat(kept, dim=2), torch.cat(masses, dim=2)
 
 
-def _apply_mask(
-    logits: torch.Tensor,
+def _bias(
+    attention_mask: torch.Tensor | None,
+    chunk: torch.Tensor,
+    start: int,
+    query_offset: int,
+    key_length: int,
+    sliding_window: int | None,
+    layout: tuple[int, int, int],
+    shared: dict | None,
+) -> torch.Tensor:
+    """The additive mask for the chunk's logits (see `_additive_mask`), laid out like them:
+    `[B*KV_H, groups*rows, S_k]`, head h = kv_head * groups + group. Without a mask it is the same in every
+    layer, so it is made once and reused."""
+    batch, kv_heads, groups = layout
+    count = len(chunk)
+    cache_key = ("causal bias", chunk.device, start, count, query_offset, key_length, sliding_window, groups)
+    if attention_mask is None and shared is not None and cache_key in shared:
+        return shared[cache_key]
+    bias = _additive_mask(attention_mask, chunk, query_offset, key_length, sliding_window)  # [B|1, H|1, rows, S_k]
+    if bias.shape[:2] == (1, 1):  # the same for every sequence and head: broadcast, repeated per group only
+        bias = bias.reshape(1, count, key_length).repeat(1, groups, 1)
+    else:
+        heads = kv_heads * groups
+        bias = bias.expand(batch, heads, count, key_length).reshape(batch * kv_heads, groups * count, key_length)
+    if attention_mask is None and shared is not None:
+        shared[cache_key] = bias
+    return bias
+
+
+def _additive_mask(
     attention_mask: torch.Tensor | None,
     chunk: torch.Tensor,
     query_offset: int,
+    key_length: int,
     sliding_window: int | None,
 ) -> torch.Tensor:
-    key_positions = torch.arange(logits.shape[-1], device=logits.device)
+    """`[B|1, H|1, rows, S_k]` fp32: 0 where a row may attend, -inf where not, or the additive mask's values."""
     if attention_mask is not None and attention_mask.dim() == 4:
         mask = attention_mask[:, :, chunk]
         if mask.dtype == torch.bool:
-            return logits.masked_fill(~mask, float("-inf"))
-        return logits + mask.float()
+            return torch.zeros(mask.shape, device=chunk.device).masked_fill_(~mask, float("-inf"))
+        return mask.float()
     # No 4-D mask: the causal rule (bottom-right aligned), the sliding window, then any padding mask.
+    key_positions = torch.arange(key_length, device=chunk.device)[None, :]
     query_positions = (chunk + query_offset)[:, None]
-    allowed = key_positions[None, :] <= query_positions
+    allowed = key_positions <= query_positions
     if sliding_window is not None:
-        allowed &= key_positions[None, :] > query_positions - sliding_window
+        allowed &= key_positions > query_positions - sliding_window
     allowed = allowed[None, None]
     if attention_mask is not None:
         if attention_mask.dim() != 2:
             raise RuntimeError(f"unexpected attention mask of shape {tuple(attention_mask.shape)} during capture")
         allowed = allowed & attention_mask.bool()[:, None, None, :]
-    return logits.masked_fill(~allowed, float("-inf"))
+    return torch.zeros(allowed.shape, device=chunk.device).masked_fill_(~allowed, float("-inf"))

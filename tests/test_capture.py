@@ -9,6 +9,7 @@ from PIL import Image
 
 import qvl_widget
 from qvl_widget._capture import CaptureRequest, attention_rows, capturing
+from qvl_widget._host_copy import HostCopier
 
 PROMPT = "Where is the red cat on the image?"
 
@@ -244,3 +245,40 @@ def test_rows_in_chunks_match_rows_at_once(qk):
     at_once, _ = rows_of(query, key, None)
     chunked, _ = rows_of(query, key, None, chunk_bytes=1)
     torch.testing.assert_close(chunked, at_once, rtol=0, atol=1e-7)
+
+
+def test_causal_bias_is_made_once_and_reused(qk):
+    query, key = qk
+    shared = {}
+    first, _ = rows_of(query, key, None, shared=shared)
+    assert len(shared) == 1
+    again, _ = rows_of(query, key, None, shared=shared)
+    assert len(shared) == 1
+    torch.testing.assert_close(again, first, rtol=0, atol=0)
+
+
+# ----- host copies ------------------------------------------------------------------------------------------
+
+
+def test_staged_host_copies_land_intact():
+    """The staging path (pinned buffers + a worker thread), forced on the CPU: every tensor arrives intact,
+    also when more are in flight than there are staging buffers and when a later one is larger."""
+    generator = torch.Generator().manual_seed(1)
+    tensors = [torch.randn(2, 3, 5 + index % 4, 7, generator=generator) for index in range(20)]
+    tensors.append(torch.randn(4, 4, 40, 9, generator=generator))  # larger than the staging buffers
+    copier = HostCopier(staged=True)
+    copies = [copier.copy(tensor, torch.float16) for tensor in tensors]
+    copier.finish()
+    for tensor, copied in zip(tensors, copies, strict=True):
+        assert copied.dtype == torch.float16 and copied.device.type == "cpu"
+        torch.testing.assert_close(copied, tensor.half(), rtol=0, atol=0)
+
+
+def test_two_captures_at_once_do_not_share_staging_buffers():
+    first, second = HostCopier(staged=True), HostCopier(staged=True)
+    a = first.copy(torch.full((3, 3), 1.0), torch.float32)
+    b = second.copy(torch.full((3, 3), 2.0), torch.float32)
+    first.finish()
+    second.finish()
+    assert a.eq(1).all() and b.eq(2).all()
+    assert not set(map(id, first._buffers)) & set(map(id, second._buffers))
