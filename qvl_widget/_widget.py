@@ -68,7 +68,8 @@ class AttentionWidget(anywidget.AnyWidget):
     """Hover a token to see where it looks; pick layer and head; pin tokens; save a PNG.
 
     `layer`: an index (negative counts from the end) or "mean" over layers. `head`: an index, "mean" or "max"
-    over heads (None means "mean"). `phrase` or `tokens` pins query tokens to start with.
+    over heads (None means "mean"). `phrase` or `token` (an index or a list, as for `result.grid`) pins query
+    tokens to start with.
     """
 
     _esm = STATIC / "widget.js"
@@ -100,7 +101,7 @@ class AttentionWidget(anywidget.AnyWidget):
         layer: LayerChoice = -1,
         head: HeadChoice | None = None,
         phrase: str | None = None,
-        tokens: Sequence[int] | None = None,
+        token: int | Sequence[int] | None = None,
         *,
         colormap: str = "inferno",
         opacity: float = 0.6,
@@ -124,7 +125,7 @@ class AttentionWidget(anywidget.AnyWidget):
             available=self._all_choices(),
             layer=layer,
             head=head,
-            selected=self._initial_selection(phrase, tokens),
+            selected=self._initial_selection(phrase, token),
             colormap=colormap,
             opacity=opacity,
             smooth=smooth,
@@ -141,12 +142,12 @@ class AttentionWidget(anywidget.AnyWidget):
         layers = [*range(self.result.num_layers), "mean"]
         return {"layers": layers, "heads": {str(layer): heads for layer in layers}}
 
-    def _initial_selection(self, phrase: str | None, tokens: Sequence[int] | None) -> list[int]:
-        if phrase is not None and tokens is not None:
-            raise ValueError("pass either phrase= or tokens=, not both")
+    def _initial_selection(self, phrase: str | None, token: int | Sequence[int] | None) -> list[int]:
+        if phrase is not None and token is not None:
+            raise ValueError("pass either phrase= or token=, not both")
         if phrase is not None:
             return self.result.token_indices(phrase)
-        return [] if tokens is None else _checked_indices(tokens, self.result.num_queries, "token")
+        return [] if token is None else _checked_indices(token, self.result.num_queries, "token")
 
     @traitlets.validate("layer")
     def _valid_layer(self, proposal: traitlets.Bunch) -> LayerChoice:

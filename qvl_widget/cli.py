@@ -72,8 +72,7 @@ def write_outputs(
     figure_head, reduce = (None, head) if head in ("mean", "max") else (head, "mean")
     selection = {"phrase": phrase} if tokens is None else {"token": tokens}
     progress("writing the interactive HTML ...")
-    pins = {"phrase": phrase} if tokens is None else {"tokens": tokens}
-    html = result.to_html(out / "attention.html", layer=open_layer, head=head, **pins)
+    html = result.to_html(out / "attention.html", layer=open_layer, head=head, **selection)
     progress("drawing the figures ...")
     figure = layers_figure(result, layers=tuple(layers), head=figure_head, reduce=reduce, **selection)
     layers_path = save_figure(figure, out / "layers.png")

@@ -174,7 +174,7 @@ def test_html_save_png_from_file(offline_page, tmp_path):
 def test_html_xss_prompt_stays_inert(offline_page, tmp_path):
     page, requests = offline_page
     result = synthetic_result(texts=XSS_TEXTS, prompt="".join(XSS_TEXTS))
-    path = result.to_html(tmp_path / "xss.html", tokens=[0, 1])
+    path = result.to_html(tmp_path / "xss.html", token=[0, 1])
     text = path.read_text()
     assert "onerror" not in text and "window.__xss" not in text
     page.goto(path.as_uri())

@@ -1,4 +1,4 @@
-"""The notebooks run top to bottom on the offline tiny model, and are stored without outputs."""
+"""The notebooks run top to bottom on the offline demo model, and are stored without outputs."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ def test_notebook_is_stored_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
-def test_notebook_runs_on_the_offline_model(path, tiny_model_dirs, tmp_path, monkeypatch):
-    monkeypatch.setenv("QVL_WIDGET_MODEL", str(tiny_model_dirs["qwen2_vl"]))
+def test_notebook_runs_on_the_offline_model(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("QVL_WIDGET_MODEL", "demo")
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(
         notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}

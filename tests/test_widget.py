@@ -104,11 +104,12 @@ def test_bad_choices_are_refused(result, trait, value, message):
 def test_constructor_errors(result):
     with pytest.raises(TypeError, match="AttentionWidget needs an AttentionResult"):
         AttentionWidget(np.zeros(3))
-    with pytest.raises(ValueError, match="either phrase= or tokens="):
-        AttentionWidget(result, phrase="cat", tokens=[1])
+    with pytest.raises(ValueError, match="either phrase= or token="):
+        AttentionWidget(result, phrase="cat", token=[1])
     with pytest.raises(ValueError, match="phrase 'dog' is not in the prompt"):
         AttentionWidget(result, phrase="dog")
-    assert result.widget(tokens=[1, 2]).selected == [1, 2]
+    assert result.widget(token=[1, 2]).selected == [1, 2]
+    assert result.widget(token=-1).selected == [result.num_queries - 1]
 
 
 def test_front_end_ships_inside_the_package():

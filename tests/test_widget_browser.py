@@ -108,7 +108,7 @@ def test_template_tokens_are_hidden_behind_a_toggle(page):
 
 
 def test_a_pinned_template_token_stays_visible(page):
-    WidgetPage(page, [AttentionWidget(synthetic_result(), tokens=[6])])
+    WidgetPage(page, [AttentionWidget(synthetic_result(), token=[6])])
     assert page.locator("[data-qvl-token='6']").is_visible()
     assert page.locator("[data-qvl-token='6']").get_attribute("aria-selected") == "true"
 
@@ -130,7 +130,7 @@ def test_hovering_an_image_cell_tints_tokens_by_attention_to_it(page):
 
 def test_xss_token_text_stays_inert(page):
     result = synthetic_result(texts=XSS_TEXTS, prompt="".join(XSS_TEXTS))
-    WidgetPage(page, [AttentionWidget(result, tokens=[0, 1])])
+    WidgetPage(page, [AttentionWidget(result, token=[0, 1])])
     page.locator("[data-qvl-token='0']").hover()
     assert page.evaluate("window.__xss") is None
     assert page.locator(".qvl-widget img").count() == 1  # only the picture itself

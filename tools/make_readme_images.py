@@ -46,7 +46,7 @@ def widget_screenshot(result: qvl_widget.AttentionResult, view: dict, path: Path
     with sync_playwright() as playwright:
         browser = launch(playwright)
         page = browser.new_page(viewport={"width": 760, "height": 620}, device_scale_factor=1.5)
-        widget = result.widget(tokens=view["token"], layer=view["layer"], head=view["head"], width=420)
+        widget = result.widget(**view, width=420)
         WidgetPage(page, [widget])
         page.locator(".qvl-widget").screenshot(path=str(path))
         browser.close()
