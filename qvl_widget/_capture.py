@@ -67,10 +67,6 @@ def capture_name(implementation: str) -> str:
     return f"{_PREFIX}{implementation}"
 
 
-def wrapped_implementation(name: str) -> str:
-    return name[len(_PREFIX) :] if name.startswith(_PREFIX) else name
-
-
 def _register(implementation: str) -> str:
     name = capture_name(implementation)
     if name not in ALL_ATTENTION_FUNCTIONS:
