@@ -149,7 +149,7 @@ def load(
     config = _load_or_explain(AutoConfig.from_pretrained, source, trust_remote_code=trust)
     family = family_for_config(config, source)
     device = torch.device(device) if device is not None else default_device()
-    dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype or default_dtype(device)
+    dtype = _checked_dtype(dtype) if dtype is not None else default_dtype(device)
     from_pretrained_kwargs.setdefault("use_safetensors", True)
     processor = _load_or_explain(AutoProcessor.from_pretrained, source, trust_remote_code=trust)
     model = _load_or_explain(
@@ -163,6 +163,13 @@ def load(
         model = model.to(device)
     model.eval()
     return LoadedModel(model, processor, family, source)
+
+
+def _checked_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    resolved = getattr(torch, dtype, None) if isinstance(dtype, str) else dtype
+    if not isinstance(resolved, torch.dtype):
+        raise ValueError(f"unknown dtype {dtype!r}: use e.g. 'bfloat16', 'float16' or 'float32'")
+    return resolved
 
 
 def _checked_source(model_id_or_path: str | os.PathLike) -> str:

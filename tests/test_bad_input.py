@@ -6,6 +6,7 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from transformers import LlavaConfig, Qwen2Config
 
@@ -148,6 +149,12 @@ def test_path_that_does_not_exist(tmp_path):
     one_line(error)
     with pytest.raises(FileNotFoundError, match="model folder not found"):
         qvl_widget.load("./missing-model")
+
+
+def test_unknown_dtype(tiny_model_dirs):
+    with pytest.raises(ValueError, match="unknown dtype 'bf16': use e.g. 'bfloat16'"):
+        qvl_widget.load(tiny_model_dirs["qwen2_vl"], device="cpu", dtype="bf16")
+    assert qvl_widget.load(tiny_model_dirs["qwen2_vl"], device="cpu", dtype="float16").dtype == torch.float16
 
 
 def test_folder_without_config(tmp_path):
