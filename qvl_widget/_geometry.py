@@ -16,3 +16,11 @@ def token_boxes(rows: int, cols: int, original_size: tuple[int, int]) -> np.ndar
     ys = np.arange(rows + 1, dtype=np.float64) * (height / rows)
     row, col = np.divmod(np.arange(rows * cols), cols)
     return np.stack([xs[col], ys[row], xs[col + 1], ys[row + 1]], axis=1)
+
+
+def cell_of_point(x: float, y: float, rows: int, cols: int, original_size: tuple[int, int]) -> tuple[int, int]:
+    """The `(row, col)` of the token cell containing original-image pixel `(x, y)`."""
+    width, height = original_size
+    col = min(cols - 1, max(0, int(x * cols / width)))
+    row = min(rows - 1, max(0, int(y * rows / height)))
+    return row, col

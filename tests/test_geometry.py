@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 import qvl_widget
-from qvl_widget._geometry import token_boxes
+from qvl_widget._geometry import cell_of_point, token_boxes
 
 PROMPT = "What color is the cat?"
 
@@ -30,6 +30,12 @@ def test_token_boxes_tile_the_original_image():
     np.testing.assert_allclose(boxes[-1], [75, 40, 100, 60])
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     assert areas.sum() == pytest.approx(100 * 60)
+
+
+def test_cell_of_point_inverts_token_boxes():
+    boxes = token_boxes(rows=5, cols=7, original_size=(333, 201))
+    for token, (x0, y0, x1, y1) in enumerate(boxes):
+        assert cell_of_point((x0 + x1) / 2, (y0 + y1) / 2, 5, 7, (333, 201)) == divmod(token, 7)
 
 
 @pytest.mark.parametrize(("width", "height"), [(100, 60), (60, 100), (333, 201)])
