@@ -13,6 +13,7 @@ start when they differ.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import torch
@@ -45,9 +46,9 @@ class FastForward:
         dtype = self.visual.blocks[0].mlp.fc2.weight.dtype
         patches = torch.zeros(GRID * GRID, self.visual.patch_embed.proj.weight[0].numel(), device=device, dtype=dtype)
         try:
-            self.visual(patches, grid_thw=torch.tensor([[1, GRID, GRID]], device=device))
-        except _CapturedError:
-            pass
+            # The hook stops the tower at its first block on purpose: the tables are all that is wanted.
+            with contextlib.suppress(_CapturedError):
+                self.visual(patches, grid_thw=torch.tensor([[1, GRID, GRID]], device=device))
         finally:
             handle.remove()
         cos, sin = seen["position_embeddings"]
