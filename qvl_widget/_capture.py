@@ -4,15 +4,19 @@ A wrapper attention function is registered in transformers' attention registry (
 implementation's mask function, so masks are built exactly as before) and switched on for the text decoder
 only, for the duration of one forward pass. It returns exactly what the wrapped implementation (sdpa, flash,
 ...) returns, so the model's outputs are unchanged, and on the side computes, in fp32, the softmax of
-`q @ k^T * scaling` for the query rows only, keeping the image-token columns. Rows go in chunks, so memory
-grows with queries x keys per chunk, never with sequence^2.
+`q @ k^T * scaling` for the query rows only, keeping the image-token columns: on CUDA in one fused Triton
+kernel (`_fused_rows.py`, memory: its output), elsewhere with `attention_rows` in chunks of rows (memory:
+queries x keys per chunk). Never sequence^2. Each layer's rows go straight to host memory (`_host_copy.py`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
+import importlib.util
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -27,22 +31,35 @@ _PREFIX = "qvl_capture__"
 DEFAULT_CHUNK_BYTES = 64 * 2**20  # fp32 working memory per chunk of query rows (logits and probabilities)
 
 
+KERNELS = ("auto", "fused", "torch")
+FUSED_KERNEL_DEVICES = ("cuda",)  # where "auto" uses the fused kernel
+
+
 @dataclass
 class CaptureRequest:
     """What to keep during one forward pass, and where the kept rows go.
 
     Positions are absolute sequence positions (for batch item 0's layout; batches share one layout).
+    `kernel` computes the rows: "fused" (one Triton kernel, CUDA), "torch" (`attention_rows`, any device), or
+    "auto": fused where it can run.
     """
 
     query_positions: torch.Tensor  # [Q] long
     image_positions: torch.Tensor  # [I] long
     storage_dtype: torch.dtype = torch.float32
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    kernel: str = "auto"
+    num_layers: int | None = None  # set by `capturing`: host memory for every layer is then allocated once
     attention: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [B, H, Q, I] on the CPU
     image_mass: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [B, H, Q] on the CPU
     copier: HostCopier = field(default_factory=HostCopier)
     # What every layer shares, made once: the positions on the device and the causal bias of the rows.
     shared: dict = field(default_factory=dict)
+    _all_layers: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kernel not in KERNELS:
+            raise ValueError(f"unknown capture kernel {self.kernel!r}; use one of {', '.join(KERNELS)}")
 
     def positions_on(self, device: torch.device, query_offset: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Query rows (relative to this call's queries) and image columns on `device`, copied there once."""
@@ -51,6 +68,35 @@ class CaptureRequest:
             rows = (self.query_positions - query_offset).to(device)
             self.shared[key] = (rows, self.image_positions.to(device))
         return self.shared[key]
+
+    def host_rows(self, layer: int, batch: int, heads: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """CPU tensors for one layer's `[B, H, Q, I]` attention and `[B, H, Q]` mass, recorded as that layer's.
+
+        With `num_layers` known they are views of two tensors for all layers, so no copy joins them later."""
+        shape = (batch, heads, len(self.query_positions))
+        if self.num_layers is None:
+            attention = torch.empty(*shape, len(self.image_positions), dtype=self.storage_dtype)
+            mass = torch.empty(shape, dtype=self.storage_dtype)
+        else:
+            if self._all_layers is None:
+                self._all_layers = (
+                    torch.empty(self.num_layers, *shape, len(self.image_positions), dtype=self.storage_dtype),
+                    torch.empty(self.num_layers, *shape, dtype=self.storage_dtype),
+                )
+            attention, mass = (tensor[layer] for tensor in self._all_layers)
+        self.attention[layer], self.image_mass[layer] = attention, mass
+        return attention, mass
+
+    def all_layers(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """`[layers, B, H, Q, I]` attention and `[layers, B, H, Q]` mass, checking every layer came once."""
+        layers = sorted(self.attention)
+        if not layers or layers != list(range(self.num_layers or len(layers))):
+            raise RuntimeError(f"capture saw attention for layers {layers}; expected every decoder layer once")
+        if self._all_layers is not None:
+            return self._all_layers
+        return torch.stack([self.attention[layer] for layer in layers]), torch.stack(
+            [self.image_mass[layer] for layer in layers]
+        )
 
 
 _active_request: contextvars.ContextVar[CaptureRequest | None] = contextvars.ContextVar(
@@ -105,6 +151,7 @@ def capturing(model: torch.nn.Module, request: CaptureRequest) -> Iterator[Captu
     if original is None or original.startswith(_PREFIX):
         raise RuntimeError(f"capture is already active on this model (text attention is {original!r})")
     model.set_attn_implementation({"text_config": _register(original)})
+    request.num_layers = text_config.num_hidden_layers
     token = _active_request.set(request)
     try:
         yield request
@@ -119,29 +166,75 @@ def _keep_rows(request: CaptureRequest, module, query, key, attention_mask, kwar
     query_length, key_length = query.shape[2], key.shape[2]
     # Queries are the last `query_length` positions of the keys (prefill, or a step with a cache).
     query_offset = key_length - query_length
-    rows = request.query_positions - query_offset  # on the CPU: no device sync per layer
-    inside = (rows >= 0) & (rows < query_length)
-    if not bool(inside.all()):
-        if bool(inside.any()):
-            raise RuntimeError("capture needs all query tokens in one forward pass; run the whole prompt at once")
+    if not _rows_inside(request, query_offset, query_length):
         return
-    device_rows, device_columns = request.positions_on(query.device, query_offset)
+    rows, columns = request.positions_on(query.device, query_offset)
     scaling = kwargs.get("scaling")
-    attention, mass = attention_rows(
-        query,
-        key,
-        attention_mask,
-        rows=device_rows,
-        columns=device_columns,
+    arguments = dict(
+        rows=rows,
+        columns=columns,
         query_offset=query_offset,
         scaling=scaling if scaling is not None else query.shape[-1] ** -0.5,
         sliding_window=kwargs.get("sliding_window"),
-        softcap=kwargs.get("softcap"),
-        chunk_bytes=request.chunk_bytes,
-        shared=request.shared,
     )
-    request.attention[module.layer_idx] = request.copier.copy(attention, request.storage_dtype)
-    request.image_mass[module.layer_idx] = request.copier.copy(mass, request.storage_dtype)
+    rows_and_masses = _rows_and_masses(request, query, key, attention_mask, kwargs.get("softcap"), arguments)
+    request.copier.copy(rows_and_masses, request.host_rows(module.layer_idx, query.shape[0], query.shape[1]))
+
+
+def _rows_and_masses(request: CaptureRequest, query, key, attention_mask, softcap, arguments: dict) -> torch.Tensor:
+    """One flat tensor in the storage dtype: the kept probabilities `[B, H, Q, I]`, then the masses `[B, H, Q]`."""
+    if _use_fused_kernel(request.kernel, query, softcap):
+        from ._fused_rows import fused_attention_rows  # imports Triton: only where it runs
+
+        try:
+            return fused_attention_rows(query, key, attention_mask, output_dtype=request.storage_dtype, **arguments)
+        except Exception as error:
+            if request.kernel == "fused":
+                raise
+            # "auto" promised a capture, not a kernel: on a GPU Triton cannot compile for (e.g. bf16 before
+            # Turing), the torch rows give the same numbers.
+            _fused_kernel_failed.add(query.device)
+            warnings.warn(
+                f"the fused capture kernel failed on {query.device} ({type(error).__name__}: {error}); using the "
+                "torch rows from now on (pass kernel='torch' to choose them and silence this)",
+                stacklevel=2,
+            )
+    attention, mass = attention_rows(
+        query, key, attention_mask, softcap=softcap, chunk_bytes=request.chunk_bytes, shared=request.shared, **arguments
+    )
+    return torch.cat((attention.reshape(-1), mass.reshape(-1))).to(request.storage_dtype)
+
+
+def _rows_inside(request: CaptureRequest, query_offset: int, query_length: int) -> bool:
+    """Whether this call computes the query rows: all of them (True) or none (False); part is an error."""
+    key = ("rows inside", query_offset, query_length)
+    if key not in request.shared:
+        rows = request.query_positions - query_offset
+        inside = (rows >= 0) & (rows < query_length)
+        if not bool(inside.all()) and bool(inside.any()):
+            raise RuntimeError("capture needs all query tokens in one forward pass; run the whole prompt at once")
+        request.shared[key] = bool(inside.all())
+    return request.shared[key]
+
+
+def _use_fused_kernel(kernel: str, query: torch.Tensor, softcap: float | None) -> bool:
+    if kernel == "torch":
+        return False
+    if kernel == "fused":
+        if softcap is not None:
+            raise RuntimeError("the fused capture kernel does not do softcapping; use kernel='torch'")
+        return True
+    usable = query.device.type in FUSED_KERNEL_DEVICES and query.device not in _fused_kernel_failed
+    usable = usable and _triton_available()
+    return softcap is None and usable
+
+
+_fused_kernel_failed: set[torch.device] = set()
+
+
+@functools.cache
+def _triton_available() -> bool:
+    return importlib.util.find_spec("triton") is not None
 
 
 @torch.no_grad()

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._capture import DEFAULT_CHUNK_BYTES, CaptureRequest, capturing
+from ._capture import DEFAULT_CHUNK_BYTES, KERNELS, CaptureRequest, capturing
 from ._families import Family, family_for_config
 from ._images import ImageInput, as_image_list, load_rgb
 from ._inputs import PreparedInputs, prepare_inputs
@@ -68,21 +68,30 @@ class LoadedModel:
         max_pixels: int | None = None,
         storage: str = "float32",
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        kernel: str = "auto",
     ) -> AttentionResult:
         """Run one forward pass and return the text->image attention of every layer and head.
 
         `image_or_images`: a path, a PIL image, a numpy array, or a list of them (placed before the prompt).
         `chat`: wrap the prompt in the model's chat template (with the assistant turn opened), as in use.
         `min_pixels` / `max_pixels`: bound the resized image's pixel count (more pixels, more image tokens).
-        `storage`: "float32" (exact) or "float16" (half the memory). `chunk_bytes`: working memory per chunk.
+        `storage`: "float32" (exact) or "float16" (half the memory).
+        `kernel`: how the rows are computed: "auto" (the fused Triton kernel on CUDA, plain torch elsewhere),
+        "fused" or "torch". `chunk_bytes`: working memory per chunk of rows (torch kernel).
         """
         if storage not in _STORAGE_DTYPES:
             raise ValueError(f"storage must be one of {', '.join(_STORAGE_DTYPES)}, not {storage!r}")
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
         prepared = self.prepare(image_or_images, prompt, chat, min_pixels, max_pixels)
-        return self.capture_prepared(prepared, storage=storage, chunk_bytes=chunk_bytes)
+        return self.capture_prepared(prepared, storage=storage, chunk_bytes=chunk_bytes, kernel=kernel)
 
     def capture_prepared(
-        self, prepared: PreparedInputs, storage: str = "float32", chunk_bytes: int = DEFAULT_CHUNK_BYTES
+        self,
+        prepared: PreparedInputs,
+        storage: str = "float32",
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        kernel: str = "auto",
     ) -> AttentionResult:
         """`capture` for inputs made by `prepare` (the model part only)."""
         request = CaptureRequest(
@@ -90,14 +99,16 @@ class LoadedModel:
             image_positions=torch.as_tensor(prepared.image_positions),
             storage_dtype=_STORAGE_DTYPES[storage],
             chunk_bytes=chunk_bytes,
+            kernel=kernel,
         )
         inputs = {name: value.to(self.device) for name, value in prepared.model_inputs.items()}
         with capturing(self.model, request), torch.inference_mode():
             # Only the attention is wanted: skip the [sequence, vocabulary] logits (as generate's prefill does).
             self.model(**inputs, use_cache=False, logits_to_keep=1)
+        attention, image_mass = request.all_layers()
         return AttentionResult(
-            attention=_stack_layers(request.attention, "attention"),
-            image_mass=_stack_layers(request.image_mass, "image mass"),
+            attention=attention[:, 0].numpy(),
+            image_mass=image_mass[:, 0].numpy(),
             query_positions=prepared.query_positions.astype(np.int64),
             image_positions=prepared.image_positions.astype(np.int64),
             tokens=prepared.tokens,
@@ -107,14 +118,6 @@ class LoadedModel:
             model=self.source,
             family=self.family.name,
         )
-
-
-def _stack_layers(per_layer: dict[int, torch.Tensor], what: str) -> np.ndarray:
-    """`{layer: [1, H, ...]}` -> numpy `[layers, H, ...]`, checking no layer was missed."""
-    layers = sorted(per_layer)
-    if layers != list(range(len(layers))) or not layers:
-        raise RuntimeError(f"capture saw {what} for layers {layers}; expected every decoder layer once")
-    return torch.stack([per_layer[layer][0] for layer in layers]).numpy()
 
 
 def default_device() -> torch.device:

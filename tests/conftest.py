@@ -8,6 +8,13 @@ from pathlib import Path
 # Tests never reach the hub: a hub id must fail at once, not after network retries.
 os.environ["HF_HUB_OFFLINE"] = "1"
 
+import torch
+
+if not torch.cuda.is_available():
+    # Triton kernels then run in Triton's interpreter (test_fused_rows). It must be chosen before Triton
+    # is first imported (transformers imports it).
+    os.environ["TRITON_INTERPRET"] = "1"
+
 import pytest
 from browser_support import browser, page  # noqa: F401  (fixtures for the browser tests)
 
