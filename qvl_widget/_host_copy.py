@@ -3,94 +3,135 @@
 A plain `.cpu()` per layer waits for the GPU to finish everything queued so far, so the CPU stops queuing the
 next layer's work. Copying into pinned memory avoids the wait, but page-locking a buffer for the whole result
 (2 GB for a 7B model at 16k image tokens) takes longer than the forward pass. So each layer's rows go, without
-waiting, into one of a few small pinned staging buffers (kept for later captures), and a worker thread moves
-them into ordinary memory as soon as their copy is done, while the GPU computes the next layers.
+waiting, into a pinned staging buffer, on a side stream so the copy overlaps the next layer's compute, and a
+worker thread moves them into ordinary memory once the copy is done. Staging buffers are made as the GPU falls
+behind (up to `STAGING_BYTES`), and kept for later captures: the main thread waits for one only when that many
+layers are in flight.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import torch
 
-STAGING_SLOTS = 4
+STAGING_BYTES = 256 * 2**20  # pinned memory for rows in flight (at least MIN_STAGING_SLOTS buffers)
+MIN_STAGING_SLOTS = 2
 _staging_lock = threading.Lock()
 _staging: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
+_copy_streams: dict[torch.device, torch.cuda.Stream] = {}
 
 
 def _pinned(numel: int, dtype: torch.dtype) -> torch.Tensor:
-    return torch.empty(numel, dtype=dtype, pin_memory=torch.cuda.is_available())
+    # Made outside inference mode even during an inference-mode forward pass: staging buffers outlive it, and
+    # a later capture without that mode could not write into an inference tensor.
+    with torch.inference_mode(False):
+        return torch.empty(numel, dtype=dtype, pin_memory=torch.cuda.is_available())
 
 
-def _take_staging(device: torch.device, dtype: torch.dtype, numel: int) -> list[torch.Tensor]:
-    """Flat pinned buffers of at least `numel` elements, for one capture's use: those a finished capture gave
-    back when they are large enough, new ones otherwise (a capture running at the same time gets its own)."""
+def _take_staging(key: tuple[torch.device, torch.dtype]) -> list[torch.Tensor]:
+    """The staging buffers a finished capture gave back (a capture running at the same time gets none)."""
     with _staging_lock:
-        buffers = _staging.pop((device, dtype), None)
-    if buffers is None or buffers[0].numel() < numel:
-        buffers = [_pinned(numel, dtype) for _ in range(STAGING_SLOTS)]
-    return buffers
+        return _staging.pop(key, [])
 
 
-def _give_back_staging(device: torch.device, dtype: torch.dtype, buffers: list[torch.Tensor]) -> None:
+def _give_back_staging(key: tuple[torch.device, torch.dtype], buffers: list[torch.Tensor]) -> None:
     with _staging_lock:
-        kept = _staging.get((device, dtype))
-        if kept is None or kept[0].numel() < buffers[0].numel():
-            _staging[(device, dtype)] = buffers
+        kept = _staging.get(key, [])
+        if sum(buffer.numel() for buffer in buffers) > sum(buffer.numel() for buffer in kept):
+            _staging[key] = buffers
+
+
+def _copy_stream(device: torch.device) -> torch.cuda.Stream:
+    with _staging_lock:
+        if device not in _copy_streams:
+            _copy_streams[device] = torch.cuda.Stream(device)
+        return _copy_streams[device]
+
+
+def _scatter(flat: torch.Tensor, destinations: Sequence[torch.Tensor]) -> None:
+    start = 0
+    for destination in destinations:
+        destination.view(-1).copy_(flat[start : start + destination.numel()])
+        start += destination.numel()
 
 
 class HostCopier:
     """Copies tensors to the CPU as they are produced; `finish()` waits until every copy has landed.
 
-    From a CUDA device the copies are staged as described above; from elsewhere they are plain `.cpu()` copies
-    (`staged=True` stages them anyway: tests check the staging that way on machines without a GPU).
+    From a CUDA device the copies are staged as described above; from elsewhere they are plain copies
+    (`staged=True` stages them anyway, without streams: tests check the staging that way without a GPU).
     """
 
     def __init__(self, staged: bool | None = None) -> None:
         self._staged = staged
-        self._free: queue.Queue[torch.Tensor] | None = None
+        self._free: queue.Queue[torch.Tensor] = queue.Queue()
         self._worker: ThreadPoolExecutor | None = None
         self._pending: list[Future] = []
         self._buffers: list[torch.Tensor] = []
         self._key: tuple[torch.device, torch.dtype] | None = None
+        self._stream: torch.cuda.Stream | None = None
 
-    def copy(self, tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        """A CPU tensor that will hold `tensor` (cast to `dtype`) once `finish()` has returned."""
-        tensor = tensor.to(dtype)
-        on_gpu = tensor.device.type == "cuda"
+    def copy(self, source: torch.Tensor, destinations: Sequence[torch.Tensor]) -> None:
+        """Copy `source`, flattened, into contiguous CPU `destinations` of its dtype, in order; they hold it once
+        `finish()` has returned."""
+        if sum(destination.numel() for destination in destinations) != source.numel():
+            raise ValueError("the destinations must hold exactly the source's elements")
+        on_gpu = source.device.type == "cuda"
         if not (on_gpu if self._staged is None else self._staged):
-            return tensor.cpu()
-        slot = self._free_slot(tensor)
-        staged = slot[: tensor.numel()].view(tensor.shape)
-        staged.copy_(tensor, non_blocking=on_gpu)
+            _scatter(source.reshape(-1), destinations)
+            return
+        slot = self._free_slot(source)
+        staged = slot[: source.numel()]
         copied = None
         if on_gpu:
-            copied = torch.cuda.Event()
-            copied.record()
-        destination = torch.empty(tensor.shape, dtype=dtype)
-        self._pending.append(self._worker.submit(self._land, copied, staged, destination, slot))
-        return destination
+            stream = self._stream = self._stream or _copy_stream(source.device)
+            stream.wait_stream(torch.cuda.current_stream(source.device))  # the rows are computed
+            with torch.cuda.stream(stream):
+                staged.copy_(source.reshape(-1), non_blocking=True)
+                copied = torch.cuda.Event()
+                copied.record(stream)
+            source.record_stream(stream)  # its memory is not reused before the copy has read it
+        else:
+            staged.copy_(source.reshape(-1))
+        self._pending.append(self._worker.submit(self._land, copied, staged, destinations, slot))
 
-    def _free_slot(self, tensor: torch.Tensor) -> torch.Tensor:
-        if self._free is None:
-            self._key = (tensor.device, tensor.dtype)
-            self._buffers = _take_staging(tensor.device, tensor.dtype, tensor.numel())
-            self._free = queue.Queue()
-            for buffer in self._buffers:
-                self._free.put(buffer)
+    def _free_slot(self, source: torch.Tensor) -> torch.Tensor:
+        """A staging buffer for `source`: a free one, a new one while under the byte budget, else the next one
+        the worker frees (then the GPU is that far behind, and waiting costs nothing)."""
+        if self._worker is None:
+            self._key = (source.device, source.dtype)
+            for buffer in _take_staging(self._key):
+                if buffer.numel() >= source.numel():
+                    self._buffers.append(buffer)
+                    self._free.put(buffer)
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qvl-host-copy")
-        slot = self._free.get()  # waits only if the worker is STAGING_SLOTS copies behind
-        if slot.numel() < tensor.numel():  # a larger tensor than the first one: a bigger buffer for this slot
-            slot = _pinned(tensor.numel(), tensor.dtype)
+        try:
+            slot = self._free.get_nowait()
+        except queue.Empty:
+            budget = max(MIN_STAGING_SLOTS, STAGING_BYTES // (source.numel() * source.element_size()))
+            if len(self._buffers) < budget:
+                slot = _pinned(source.numel(), source.dtype)
+                self._buffers.append(slot)
+            else:
+                slot = self._free.get()
+        if slot.numel() < source.numel():  # a larger source than the first ones: a bigger buffer for this copy
+            slot = _pinned(source.numel(), source.dtype)
         return slot
 
-    def _land(self, copied, staged: torch.Tensor, destination: torch.Tensor, slot: torch.Tensor) -> None:
-        if copied is not None:
-            copied.synchronize()
-        destination.copy_(staged)
-        self._free.put(slot)
+    def _land(self, copied, staged: torch.Tensor, destinations: Sequence[torch.Tensor], slot: torch.Tensor) -> None:
+        try:
+            if copied is not None:
+                copied.synchronize()
+            # Destinations made during an inference-mode forward pass are inference tensors, and the mode is
+            # per thread: without it here, writing into them is refused.
+            with torch.inference_mode():
+                _scatter(staged, destinations)
+        finally:
+            self._free.put(slot)  # also after an error: the main thread may be waiting for a free slot
 
     def finish(self) -> None:
         """Wait for every copy; re-raise the first error of the worker."""
@@ -105,5 +146,5 @@ class HostCopier:
         self._pending.clear()
         if self._worker is not None:
             self._worker.shutdown(wait=True)
-            _give_back_staging(*self._key, self._buffers)
-            self._worker, self._free = None, None
+            _give_back_staging(self._key, self._buffers)
+            self._worker, self._free, self._buffers = None, queue.Queue(), []

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 import qvl_widget
+import qvl_widget._host_copy
 from qvl_widget._capture import CaptureRequest, attention_rows, capturing
-from qvl_widget._host_copy import HostCopier
+from qvl_widget._host_copy import MIN_STAGING_SLOTS, HostCopier
 
 PROMPT = "Where is the red cat on the image?"
 
@@ -261,24 +264,89 @@ def test_causal_bias_is_made_once_and_reused(qk):
 
 
 def test_staged_host_copies_land_intact():
-    """The staging path (pinned buffers + a worker thread), forced on the CPU: every tensor arrives intact,
-    also when more are in flight than there are staging buffers and when a later one is larger."""
+    """The staging path (pinned buffers + a worker thread), forced on the CPU: every tensor arrives intact and
+    split into its destinations, also when more are in flight than there are staging buffers and when a later
+    one is larger."""
     generator = torch.Generator().manual_seed(1)
-    tensors = [torch.randn(2, 3, 5 + index % 4, 7, generator=generator) for index in range(20)]
-    tensors.append(torch.randn(4, 4, 40, 9, generator=generator))  # larger than the staging buffers
+    tensors = [torch.randn(2, 3, 5 + index % 4, 7, generator=generator).half() for index in range(20)]
+    tensors.append(torch.randn(4, 4, 40, 9, generator=generator).half())  # larger than the staging buffers
     copier = HostCopier(staged=True)
-    copies = [copier.copy(tensor, torch.float16) for tensor in tensors]
+    copies = []
+    for tensor in tensors:
+        head, tail = (
+            torch.empty(tensor[:1].shape, dtype=torch.float16),
+            torch.empty(tensor[1:].shape, dtype=torch.float16),
+        )
+        copier.copy(tensor, [head, tail])
+        copies.append((head, tail))
     copier.finish()
-    for tensor, copied in zip(tensors, copies, strict=True):
-        assert copied.dtype == torch.float16 and copied.device.type == "cpu"
-        torch.testing.assert_close(copied, tensor.half(), rtol=0, atol=0)
+    for tensor, (head, tail) in zip(tensors, copies, strict=True):
+        torch.testing.assert_close(torch.cat([head, tail]), tensor, rtol=0, atol=0)
+
+
+def test_host_copies_must_fill_their_destinations_exactly():
+    with pytest.raises(ValueError, match="exactly"):
+        HostCopier().copy(torch.ones(6), [torch.empty(2), torch.empty(3)])
 
 
 def test_two_captures_at_once_do_not_share_staging_buffers():
     first, second = HostCopier(staged=True), HostCopier(staged=True)
-    a = first.copy(torch.full((3, 3), 1.0), torch.float32)
-    b = second.copy(torch.full((3, 3), 2.0), torch.float32)
+    a, b = torch.empty(3, 3), torch.empty(3, 3)
+    first.copy(torch.full((3, 3), 1.0), [a])
+    second.copy(torch.full((3, 3), 2.0), [b])
+    first_buffers, second_buffers = set(map(id, first._buffers)), set(map(id, second._buffers))
     first.finish()
     second.finish()
     assert a.eq(1).all() and b.eq(2).all()
-    assert not set(map(id, first._buffers)) & set(map(id, second._buffers))
+    assert first_buffers and second_buffers and not first_buffers & second_buffers
+
+
+def test_staging_buffers_are_kept_for_the_next_capture():
+    first = HostCopier(staged=True)
+    first.copy(torch.ones(40), [torch.empty(40)])
+    kept = set(map(id, first._buffers))
+    first.finish()
+    second = HostCopier(staged=True)
+    second.copy(torch.ones(30), [torch.empty(30)])  # smaller: fits the kept buffer
+    assert set(map(id, second._buffers)) & kept
+    second.finish()
+
+
+def test_capture_through_the_staging_path_equals_the_direct_copies(tiny):
+    """The GPU's copy path (staging buffers + worker thread) in a real capture, forced on the CPU: inside
+    inference mode, as `capture` runs the model, and outside it, the rows land exactly as direct copies do."""
+    prepared = tiny.prepare(noise_image(100, 60), PROMPT)
+    request = request_for(prepared, copier=HostCopier(staged=True))
+    with capturing(tiny.model, request), torch.inference_mode():
+        tiny.model(**prepared.model_inputs, use_cache=False)
+    attention, mass = request.all_layers()
+    direct = tiny.capture_prepared(prepared)
+    np.testing.assert_array_equal(attention[:, 0].numpy(), direct.attention)
+    np.testing.assert_array_equal(mass[:, 0].numpy(), direct.image_mass)
+    # The staging buffers are kept for later captures, also ones run outside inference mode.
+    again = request_for(prepared, copier=HostCopier(staged=True))
+    with capturing(tiny.model, again), torch.no_grad():
+        tiny.model(**prepared.model_inputs, use_cache=False)
+    np.testing.assert_array_equal(again.all_layers()[0].numpy(), attention.numpy())
+
+
+def test_a_failing_host_copy_is_raised_not_hung(monkeypatch):
+    """When the worker fails, its staging buffer still comes back: more copies than buffers must not wait
+    forever, and `finish()` raises the worker's error."""
+    monkeypatch.setattr(qvl_widget._host_copy, "STAGING_BYTES", 0)  # MIN_STAGING_SLOTS buffers at most
+    copier = HostCopier(staged=True)
+    outcome: list[BaseException] = []
+
+    def copy_more_than_there_are_buffers() -> None:
+        try:
+            for _ in range(3 * MIN_STAGING_SLOTS):
+                copier.copy(torch.ones(16), [torch.empty(4, 4).t()])  # not contiguous: the worker's copy fails
+            copier.finish()
+        except RuntimeError as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=copy_more_than_there_are_buffers, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "the copier hung after a failed copy"
+    assert len(outcome) == 1 and "view" in str(outcome[0])
