@@ -7,10 +7,12 @@ to the plain forward. Random weights, real architecture and processor (no downlo
     python benchmarks/capture.py                    # CPU: Qwen2-VL-2B widths, 2 decoder layers
     python benchmarks/capture.py --shape 7b         # GPU: the full Qwen2-VL-7B shape in bf16
 
-Times are medians over rounds that run every condition once (side by side, interleaved). Peak memory on
-CUDA is `max_memory_allocated` above the allocation before the run; on CPU it is read in a fresh process per
-condition, as the peak resident set size above the level before the run (sampled every 0.2 ms).
-All three conditions skip the full-vocabulary logits (`logits_to_keep=1`, as generation's prefill does).
+On CUDA, capture uses the fused Triton kernel (its default there), and a fourth condition measures the plain
+torch row computation (`kernel="torch"`) beside it. Times are medians over rounds that run every condition once
+(side by side, interleaved). Peak memory on CUDA is `max_memory_allocated` above the allocation before the run;
+on CPU it is read in a fresh process per condition, as the peak resident set size above the level before the
+run (sampled every 0.2 ms). All conditions skip the full-vocabulary logits (`logits_to_keep=1`, as
+generation's prefill does).
 """
 
 from __future__ import annotations
@@ -30,12 +32,18 @@ import numpy as np
 import torch
 from PIL import Image
 
+from qvl_widget import _capture
 from qvl_widget._families import FAMILIES
+from qvl_widget._host_copy import HostCopier
 from qvl_widget._loading import LoadedModel
 from qvl_widget.testing import build_processor, build_tokenizer, special_token_ids
 
 PROMPT = "Where is the red cat on the image? Answer with the region."
 CONDITIONS = ("plain", "capture", "eager")
+# On CUDA capture runs with the fused kernel; the plain torch rows are measured beside it.
+CUDA_CONDITIONS = ("plain", "capture", "capture (torch rows)", "eager")
+# --breakdown: capture with parts switched off, to see where its extra cost is.
+BREAKDOWN = ("capture: hook only", "capture: rows, no host copy")
 
 SHAPES = {
     # Qwen2-VL-2B text widths, few layers; a small vision tower (it is the same in all three conditions).
@@ -103,20 +111,44 @@ def prepared_inputs(model: LoadedModel, image_tokens: int):
 
 
 def run_condition(model: LoadedModel, prepared, condition: str) -> None:
+    """One forward pass of `condition`, inputs moved to the device included (capture moves its own)."""
+    if condition in BREAKDOWN:
+        capture_part(model, prepared, condition)
+    elif condition.startswith("capture"):
+        model.capture_prepared(prepared, kernel="torch" if "torch" in condition else "auto")
+    else:
+        plain_or_eager_forward(model, prepared, eager=condition == "eager")
+    if model.device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def capture_part(model: LoadedModel, prepared, condition: str) -> None:
+    """A capture forward with its later parts switched off: after the attention wrapper (hook only), or
+    after the row computation (no copies to the host)."""
     inputs = {name: value.to(model.device) for name, value in prepared.model_inputs.items()}
-    if condition == "capture":
-        model.capture_prepared(prepared)
-        return
+    positions = torch.as_tensor(prepared.query_positions), torch.as_tensor(prepared.image_positions)
+    request = _capture.CaptureRequest(*positions)
+    keep_rows, copy = _capture._keep_rows, HostCopier.copy
+    if condition == "capture: hook only":
+        _capture._keep_rows = lambda *arguments: None
+    else:
+        HostCopier.copy = lambda self, source, destinations: None
+    try:
+        with _capture.capturing(model.model, request), torch.inference_mode():
+            model.model(**inputs, use_cache=False, logits_to_keep=1)
+    finally:
+        _capture._keep_rows, HostCopier.copy = keep_rows, copy
+
+
+def plain_or_eager_forward(model: LoadedModel, prepared, eager: bool) -> None:
+    inputs = {name: value.to(model.device) for name, value in prepared.model_inputs.items()}
     text_config = model.model.config.get_text_config()
     original = text_config._attn_implementation
-    if condition == "eager":
+    if eager:
         model.model.set_attn_implementation({"text_config": "eager"})
     try:
         with torch.inference_mode():
-            output = model.model(**inputs, use_cache=False, logits_to_keep=1, output_attentions=condition == "eager")
-        if model.device.type == "cuda":
-            torch.cuda.synchronize()
-        del output
+            model.model(**inputs, use_cache=False, logits_to_keep=1, output_attentions=eager)
     finally:
         model.model.set_attn_implementation({"text_config": original})
 
@@ -174,10 +206,10 @@ def peak_memory(model: LoadedModel, prepared, condition: str) -> int:
     return torch.cuda.max_memory_allocated() - before
 
 
-def measure_size(model: LoadedModel, prepared, repeats: int, peak_of) -> list[Measurement]:
+def measure_size(model: LoadedModel, prepared, repeats: int, peak_of, conditions) -> list[Measurement]:
     """Times side by side: `repeats` rounds, each running every condition once; then each condition's peak."""
     feasible = []
-    for condition in CONDITIONS:  # warm-up, and find what fits in memory
+    for condition in conditions:  # warm-up, and find what fits in memory
         try:
             run_condition(model, prepared, condition)
             feasible.append(condition)
@@ -192,16 +224,18 @@ def measure_size(model: LoadedModel, prepared, repeats: int, peak_of) -> list[Me
         Measurement(condition, *sizes, statistics.median(times[condition]), peak_of(condition))
         if condition in feasible
         else Measurement(condition, *sizes, float("nan"), None)
-        for condition in CONDITIONS
+        for condition in conditions
     ]
 
 
-def measure_all_cuda(shape: str, sizes: list[int], repeats: int) -> list[Measurement]:
+def measure_all_cuda(shape: str, sizes: list[int], repeats: int, breakdown: bool) -> list[Measurement]:
     model = build_model(shape, torch.device("cuda"), torch.bfloat16)
     results = []
     for size in sizes:
         prepared = prepared_inputs(model, size)
-        results += measure_size(model, prepared, repeats, functools.partial(peak_memory, model, prepared))
+        peak_of = functools.partial(peak_memory, model, prepared)
+        conditions = CUDA_CONDITIONS + (BREAKDOWN if breakdown else ())
+        results += measure_size(model, prepared, repeats, peak_of, conditions)
         print(f"  {size} image tokens: done", file=sys.stderr, flush=True)
     return results
 
@@ -219,23 +253,29 @@ def peak_memory_in_fresh_process(shape: str, size: int, condition: str) -> int:
     return int(output.strip().splitlines()[-1])
 
 
-def measure_all_cpu(shape: str, sizes: list[int], repeats: int) -> list[Measurement]:
+def measure_all_cpu(shape: str, sizes: list[int], repeats: int, breakdown: bool) -> list[Measurement]:
     model = cpu_model(shape)
     results = []
     for size in sizes:
         prepared = prepared_inputs(model, size)
-        results += measure_size(model, prepared, repeats, functools.partial(peak_memory_in_fresh_process, shape, size))
+        peak_of = functools.partial(peak_memory_in_fresh_process, shape, size)
+        results += measure_size(model, prepared, repeats, peak_of, CONDITIONS + (BREAKDOWN if breakdown else ()))
         print(f"  {size} image tokens: done", file=sys.stderr, flush=True)
     return results
 
 
 def table(results: list[Measurement]) -> str:
+    """One row per size: each condition's time and peak, then each one's ratios to the plain forward."""
     mib = 2**20
-    lines = [
-        "| image tokens | query tokens | plain | capture | eager + output_attentions | capture / plain "
-        "(time, memory) | eager / plain (time, memory) |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+    conditions = list(dict.fromkeys(result.condition for result in results))
+    others = [condition for condition in conditions if condition != "plain"]
+    header = [
+        "image tokens",
+        "query tokens",
+        *conditions,
+        *(f"{condition} / plain (time, memory)" for condition in others),
     ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
     by_size: dict[int, dict[str, Measurement]] = {}
     for result in results:
         by_size.setdefault(result.image_tokens, {})[result.condition] = result
@@ -252,10 +292,9 @@ def table(results: list[Measurement]) -> str:
 
     for size, row in sorted(by_size.items()):
         plain = row["plain"]
-        lines.append(
-            f"| {size} | {plain.query_tokens} | {cell(plain)} | {cell(row['capture'])} | {cell(row['eager'])} "
-            f"| {ratio(row['capture'], plain)} | {ratio(row['eager'], plain)} |"
-        )
+        cells = [str(size), str(plain.query_tokens), *(cell(row[condition]) for condition in conditions)]
+        cells += [ratio(row[condition], plain) for condition in others]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -276,7 +315,8 @@ def main() -> None:
     parser.add_argument("--shape", choices=sorted(SHAPES), default=None, help="default: 7b on CUDA, 2b on CPU")
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024, 4096], help="image tokens (squares)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--worker", choices=CONDITIONS, help=argparse.SUPPRESS)
+    parser.add_argument("--breakdown", action="store_true", help="also capture with parts switched off")
+    parser.add_argument("--worker", choices=CONDITIONS + BREAKDOWN, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     cuda = torch.cuda.is_available()
     shape = arguments.shape or ("7b" if cuda else "2b")
@@ -289,7 +329,7 @@ def main() -> None:
     print(f"# capture benchmark: {time.strftime('%Y-%m-%d')}, {machine()}, transformers {transformers.__version__}")
     print(f"# model: random Qwen2-VL, {shape} shape ({SHAPES[shape]['text']['num_hidden_layers']} decoder layers)")
     measure_all = measure_all_cuda if cuda else measure_all_cpu
-    print(table(measure_all(shape, arguments.sizes, arguments.repeats)))
+    print(table(measure_all(shape, arguments.sizes, arguments.repeats, arguments.breakdown)))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """Faithfulness checks on a CUDA GPU (CI has none; run this where one is lent).
 
-For each tiny model family, on CUDA: captured attention vs eager `output_attentions` (fp32), and logits with
-capture vs a plain SDPA forward (fp32 and bf16, which must be bit-identical). Prints one line per check and
-exits non-zero if any fails.
+For each tiny model family, on CUDA, with each row kernel (the fused Triton one and plain torch): captured
+attention vs eager `output_attentions` (fp32), and logits with capture vs a plain SDPA forward (fp32 and bf16,
+which must be bit-identical). Then the fused kernel against the torch rows at the Qwen2-VL-7B head layout in
+bf16, fp16 and fp32 for every mask form (Triton's CPU interpreter, which the test suite uses, cannot do bf16).
+Prints one line per check and exits non-zero if any fails.
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 import tempfile
 from pathlib import Path
@@ -16,7 +19,8 @@ import torch
 from PIL import Image
 
 import qvl_widget
-from qvl_widget._capture import CaptureRequest, capturing
+from qvl_widget._capture import CaptureRequest, attention_rows, capturing
+from qvl_widget._fused_rows import fused_attention_rows
 from qvl_widget.testing import TINY_FAMILIES, build_tiny_model
 
 PROMPT = "Where is the red cat on the image?"
@@ -35,14 +39,46 @@ def eager_slice(model: qvl_widget.LoadedModel, prepared) -> np.ndarray:
     return full[:, :, prepared.query_positions][:, :, :, prepared.image_positions]
 
 
-def logits_unchanged(model: qvl_widget.LoadedModel, prepared) -> bool:
+def logits_unchanged(model: qvl_widget.LoadedModel, prepared, kernel: str) -> bool:
     inputs = {name: value.to(model.device) for name, value in prepared.model_inputs.items()}
-    request = CaptureRequest(torch.as_tensor(prepared.query_positions), torch.as_tensor(prepared.image_positions))
+    positions = torch.as_tensor(prepared.query_positions), torch.as_tensor(prepared.image_positions)
+    request = CaptureRequest(*positions, kernel=kernel)
     with torch.no_grad():
         plain = model.model(**inputs).logits
         with capturing(model.model, request):
             captured = model.model(**inputs).logits
     return torch.equal(plain, captured)
+
+
+def fused_against_torch_rows() -> int:
+    """Failures of the fused kernel against `attention_rows` on random 7B-shaped heads, every mask form."""
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    heads, kv_heads, keys, head_dim = 28, 4, 1500, 128
+    rows = torch.arange(keys - 42, keys, device="cuda")
+    columns = torch.arange(20, 20 + 1024, device="cuda")
+    query = torch.randn(2, heads, keys, head_dim, device="cuda", generator=generator)
+    key = torch.randn(2, kv_heads, keys, head_dim, device="cuda", generator=generator)
+    allowed = torch.ones(keys, keys, device="cuda").tril().bool()[None, None].repeat(2, 1, 1, 1)
+    allowed[1, ..., :7] = False  # left padding
+    padding = torch.ones(2, keys, dtype=torch.int64, device="cuda")
+    padding[1, :7] = 0
+    additive = torch.zeros(allowed.shape, device="cuda").masked_fill(~allowed, torch.finfo(torch.float32).min)
+    masks = {"none": (None, None), "window": (None, 700), "padding": (padding, None), "bool": (allowed, None)}
+    masks["additive"] = (additive, None)
+    failures = 0
+    for dtype in (torch.bfloat16, torch.float16, torch.float32):
+        for name, (mask, window) in masks.items():
+            arguments = dict(rows=rows, columns=columns, query_offset=0, scaling=head_dim**-0.5, sliding_window=window)
+            q, k = query.to(dtype), key.to(dtype)
+            attention, mass = attention_rows(q, k, mask, **arguments)
+            fused = fused_attention_rows(q, k, mask, **arguments)
+            difference = max(
+                float((fused[: attention.numel()].view(attention.shape) - attention).abs().max()),
+                float((fused[attention.numel() :].view(mass.shape) - mass).abs().max()),
+            )
+            failures += difference > 1e-5
+            print(f"fused vs torch rows, {dtype!s:15s} mask {name:8s}: max difference {difference:.2e} (limit 1e-5)")
+    return failures
 
 
 def main() -> int:
@@ -54,19 +90,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         for family in TINY_FAMILIES:
             path = build_tiny_model(Path(folder) / family, family)
-            for dtype in (torch.float32, torch.bfloat16):
+            for dtype, kernel in itertools.product((torch.float32, torch.bfloat16), ("fused", "torch")):
                 model = qvl_widget.load(path, device="cuda", dtype=dtype)
                 prepared = model.prepare(images, PROMPT)
-                same_logits = logits_unchanged(model, prepared)
+                same_logits = logits_unchanged(model, prepared, kernel)
                 failures += not same_logits
-                line = f"{family:11s} {dtype!s:15s} logits identical with capture: {same_logits}"
+                line = f"{family:11s} {dtype!s:15s} {kernel} rows: logits identical with capture: {same_logits}"
                 if dtype == torch.float32:
-                    difference = float(
-                        np.abs(model.capture(images, PROMPT).attention - eager_slice(model, prepared)).max()
-                    )
+                    captured = model.capture(images, PROMPT, kernel=kernel).attention
+                    difference = float(np.abs(captured - eager_slice(model, prepared)).max())
                     failures += difference > 1e-5
                     line += f"; max |capture - eager| = {difference:.2e} (limit 1e-5)"
                 print(line, flush=True)
+    failures += fused_against_torch_rows()
     print("FAILED" if failures else "all CUDA checks passed")
     return 1 if failures else 0
 
