@@ -155,7 +155,8 @@ def fused_rows_kernel(
 
     # Pass 2: the probabilities of the image columns, and their sum per row.
     output_row = (batch * kv_heads * groups + head) * row_count + row_index  # in [B, H, rows]
-    output_rows = output + output_row * column_count
+    # 64-bit offsets: rows x image columns x heads passes 2^31 for long videos.
+    output_rows = output + output_row.to(tl.int64) * column_count
     mass = tl.zeros([BLOCK_ROWS], tl.float32)
     for start in range(0, column_count, BLOCK_KEYS):
         column_index = start + tl.arange(0, BLOCK_KEYS)
@@ -190,7 +191,8 @@ def fused_rows_kernel(
             probabilities.to(output.dtype.element_ty),
             mask=pair_valid[:, None] & column_valid[None, :],
         )
-    masses = output + (tl.num_programs(0) // kv_heads) * kv_heads * groups * row_count * column_count
+    all_rows = (tl.num_programs(0) // kv_heads) * kv_heads * groups * row_count
+    masses = output + all_rows.to(tl.int64) * column_count
     tl.store(masses + output_row, mass.to(output.dtype.element_ty), mask=pair_valid)
 
 
