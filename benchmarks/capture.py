@@ -236,8 +236,29 @@ def measure_all_cuda(shape: str, sizes: list[int], repeats: int, breakdown: bool
         peak_of = functools.partial(peak_memory, model, prepared)
         conditions = CUDA_CONDITIONS + (BREAKDOWN if breakdown else ())
         results += measure_size(model, prepared, repeats, peak_of, conditions)
+        if breakdown:
+            microseconds = hook_time_per_layer(model, prepared)
+            print(f"# {size} image tokens: capture's hook holds the CPU {microseconds:.0f} us per layer")
         print(f"  {size} image tokens: done", file=sys.stderr, flush=True)
     return results
+
+
+def hook_time_per_layer(model: LoadedModel, prepared) -> float:
+    """Median CPU time, in microseconds, that one capture spends per layer in the row hook (kernel launch and
+    host copy queued): when the GPU waits for the CPU, it adds to the forward's time one for one."""
+    keep_rows, seconds = _capture._keep_rows, []
+
+    def timed_keep_rows(*arguments) -> None:
+        start = time.perf_counter()
+        keep_rows(*arguments)
+        seconds.append(time.perf_counter() - start)
+
+    _capture._keep_rows = timed_keep_rows
+    try:
+        run_condition(model, prepared, "capture")
+    finally:
+        _capture._keep_rows = keep_rows
+    return statistics.median(seconds) * 1e6
 
 
 def cpu_model(shape: str) -> LoadedModel:
