@@ -14,7 +14,6 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import torch
 
@@ -64,13 +63,16 @@ class HostCopier:
 
     From a CUDA device the copies are staged as described above; from elsewhere they are plain copies
     (`staged=True` stages them anyway, without streams: tests check the staging that way without a GPU).
+    The worker is a plain thread fed by a `SimpleQueue`: per layer the main thread only queues work, because
+    on a launch-bound GPU every microsecond it spends adds to the forward pass.
     """
 
     def __init__(self, staged: bool | None = None) -> None:
         self._staged = staged
-        self._free: queue.Queue[torch.Tensor] = queue.Queue()
-        self._worker: ThreadPoolExecutor | None = None
-        self._pending: list[Future] = []
+        self._free: queue.SimpleQueue[torch.Tensor] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple | None] = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
+        self._error: BaseException | None = None
         self._buffers: list[torch.Tensor] = []
         self._key: tuple[torch.device, torch.dtype] | None = None
         self._stream: torch.cuda.Stream | None = None
@@ -97,20 +99,15 @@ class HostCopier:
             source.record_stream(stream)  # its memory is not reused before the copy has read it
         else:
             staged.copy_(source.reshape(-1))
-        self._pending.append(self._worker.submit(self._land, copied, staged, destinations, slot))
+        self._jobs.put((copied, staged, destinations, slot))
 
     def _free_slot(self, source: torch.Tensor) -> torch.Tensor:
         """A staging buffer for `source`: a free one, a new one while under the byte budget, else the next one
         the worker frees (then the GPU is that far behind, and waiting costs nothing)."""
         if self._worker is None:
-            self._key = (source.device, source.dtype)
-            for buffer in _take_staging(self._key):
-                if buffer.numel() >= source.numel():
-                    self._buffers.append(buffer)
-                    self._free.put(buffer)
-            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qvl-host-copy")
+            self._start(source)
         try:
-            slot = self._free.get_nowait()
+            slot = self._free.get(block=False)
         except queue.Empty:
             budget = max(MIN_STAGING_SLOTS, STAGING_BYTES // (source.numel() * source.element_size()))
             if len(self._buffers) < budget:
@@ -122,29 +119,41 @@ class HostCopier:
             slot = _pinned(source.numel(), source.dtype)
         return slot
 
-    def _land(self, copied, staged: torch.Tensor, destinations: Sequence[torch.Tensor], slot: torch.Tensor) -> None:
-        try:
-            if copied is not None:
-                copied.synchronize()
-            # Destinations made during an inference-mode forward pass are inference tensors, and the mode is
-            # per thread: without it here, writing into them is refused.
-            with torch.inference_mode():
-                _scatter(staged, destinations)
-        finally:
-            self._free.put(slot)  # also after an error: the main thread may be waiting for a free slot
+    def _start(self, source: torch.Tensor) -> None:
+        self._key = (source.device, source.dtype)
+        for buffer in _take_staging(self._key):
+            if buffer.numel() >= source.numel():
+                self._buffers.append(buffer)
+                self._free.put(buffer)
+        self._worker = threading.Thread(target=self._land_all, name="qvl-host-copy", daemon=True)
+        self._worker.start()
+
+    def _land_all(self) -> None:
+        # Destinations made during an inference-mode forward pass are inference tensors, and the mode is per
+        # thread: without it here, writing into them is refused.
+        with torch.inference_mode():
+            while (job := self._jobs.get()) is not None:
+                copied, staged, destinations, slot = job
+                try:
+                    if self._error is None:
+                        if copied is not None:
+                            copied.synchronize()
+                        _scatter(staged, destinations)
+                except Exception as error:  # kept for finish() to raise in the main thread
+                    self._error = error
+                finally:
+                    self._free.put(slot)  # also after an error: the main thread may be waiting for a free slot
 
     def finish(self) -> None:
-        """Wait for every copy; re-raise the first error of the worker."""
-        try:
-            for future in self._pending:
-                future.result()
-        finally:
-            self.close()
+        """Wait for every copy; raise the worker's first error."""
+        self.close()
+        if self._error is not None:
+            raise self._error
 
     def close(self) -> None:
-        """Stop the worker once it is idle and give the staging buffers back (also after an error)."""
-        self._pending.clear()
+        """Stop the worker once it has done its queue and give the staging buffers back (also after an error)."""
         if self._worker is not None:
-            self._worker.shutdown(wait=True)
+            self._jobs.put(None)
+            self._worker.join()
             _give_back_staging(self._key, self._buffers)
-            self._worker, self._free, self._buffers = None, queue.Queue(), []
+            self._worker, self._free, self._buffers = None, queue.SimpleQueue(), []
