@@ -132,17 +132,45 @@ class HostCopier:
         # Destinations made during an inference-mode forward pass are inference tensors, and the mode is per
         # thread: without it here, writing into them is refused.
         with torch.inference_mode():
-            while (job := self._jobs.get()) is not None:
-                copied, staged, destinations, slot = job
-                try:
-                    if self._error is None:
-                        if copied is not None:
-                            copied.synchronize()
-                        _scatter(staged, destinations)
-                except Exception as error:  # kept for finish() to raise in the main thread
-                    self._error = error
-                finally:
-                    self._free.put(slot)  # also after an error: the main thread may be waiting for a free slot
+            while True:
+                jobs = self._queued_jobs()
+                if jobs[-1] is None:
+                    self._land(jobs[:-1])
+                    return
+                self._land(jobs)
+
+    def _queued_jobs(self) -> list[tuple | None]:
+        """The next job (waiting for one), and all queued behind it: landed together, they need the GIL for a
+        few calls per batch instead of per layer, which the main thread then waits for less."""
+        jobs = [self._jobs.get()]
+        while jobs[-1] is not None:
+            try:
+                jobs.append(self._jobs.get(block=False))
+            except queue.Empty:
+                break
+        return jobs
+
+    def _land(self, jobs: list[tuple]) -> None:
+        if not jobs:
+            return
+        try:
+            if self._error is None:
+                copied = jobs[-1][0]
+                if copied is not None:
+                    copied.synchronize()  # copies run in order on one stream: the last one done, all are
+                sources, destinations = [], []
+                for _, staged, targets, _ in jobs:
+                    start = 0
+                    for target in targets:
+                        sources.append(staged[start : start + target.numel()])
+                        destinations.append(target.view(-1))
+                        start += target.numel()
+                torch._foreach_copy_(destinations, sources)  # one call (one GIL release) for the batch
+        except Exception as error:  # kept for finish() to raise in the main thread
+            self._error = error
+        finally:
+            for *_, slot in jobs:
+                self._free.put(slot)  # also after an error: the main thread may be waiting for a free slot
 
     def finish(self) -> None:
         """Wait for every copy; raise the worker's first error."""
