@@ -6,7 +6,9 @@ next layer's work. Copying into pinned memory avoids the wait, but page-locking 
 waiting, into a pinned staging buffer, on a side stream so the copy overlaps the next layer's compute, and a
 worker thread moves them into ordinary memory once the copy is done. Staging buffers are made as the GPU falls
 behind (up to `STAGING_BYTES`), and kept for later captures: the main thread waits for one only when that many
-layers are in flight.
+layers are in flight. The worker lands layers in batches of about `LANDING_BATCH_BYTES`: each time it runs it
+takes the GIL from the main thread, which, at small sizes, is what the whole forward pass waits for.
+`benchmarks/host_copy.py` measures that cost without a GPU.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 import torch
 
 STAGING_BYTES = 256 * 2**20  # pinned memory for rows in flight (at least MIN_STAGING_SLOTS buffers)
+LANDING_BATCH_BYTES = 8 * 2**20  # the worker wakes when this much is queued (or at the end)
 MIN_STAGING_SLOTS = 2
 _staging_lock = threading.Lock()
 _staging: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
@@ -70,7 +73,12 @@ class HostCopier:
     def __init__(self, staged: bool | None = None) -> None:
         self._staged = staged
         self._free: queue.SimpleQueue[torch.Tensor] = queue.SimpleQueue()
-        self._jobs: queue.SimpleQueue[tuple | None] = queue.SimpleQueue()
+        # Jobs wait here until a batch's worth is queued (or a buffer is wanted, or the copier closes).
+        self._ready = threading.Condition()
+        self._queued: list[tuple] = []
+        self._queued_bytes = 0
+        self._wake_now = False
+        self._closing = False
         self._worker: threading.Thread | None = None
         self._error: BaseException | None = None
         self._buffers: list[torch.Tensor] = []
@@ -99,7 +107,11 @@ class HostCopier:
             source.record_stream(stream)  # its memory is not reused before the copy has read it
         else:
             staged.copy_(source.reshape(-1))
-        self._jobs.put((copied, staged, destinations, slot))
+        with self._ready:
+            self._queued.append((copied, staged, destinations, slot))
+            self._queued_bytes += source.numel() * source.element_size()
+            if self._queued_bytes >= LANDING_BATCH_BYTES:
+                self._ready.notify()
 
     def _free_slot(self, source: torch.Tensor) -> torch.Tensor:
         """A staging buffer for `source`: a free one, a new one while under the byte budget, else the next one
@@ -114,6 +126,7 @@ class HostCopier:
                 slot = _pinned(source.numel(), source.dtype)
                 self._buffers.append(slot)
             else:
+                self._wake(now=True)  # land what is queued, even less than a batch
                 slot = self._free.get()
         if slot.numel() < source.numel():  # a larger source than the first ones: a bigger buffer for this copy
             slot = _pinned(source.numel(), source.dtype)
@@ -128,27 +141,28 @@ class HostCopier:
         self._worker = threading.Thread(target=self._land_all, name="qvl-host-copy", daemon=True)
         self._worker.start()
 
+    def _wake(self, now: bool = False, closing: bool = False) -> None:
+        with self._ready:
+            self._wake_now |= now
+            self._closing |= closing
+            self._ready.notify()
+
     def _land_all(self) -> None:
         # Destinations made during an inference-mode forward pass are inference tensors, and the mode is per
         # thread: without it here, writing into them is refused.
         with torch.inference_mode():
-            while True:
-                jobs = self._queued_jobs()
-                if jobs[-1] is None:
-                    self._land(jobs[:-1])
-                    return
+            closing = False
+            while not closing:
+                jobs, closing = self._next_batch()
                 self._land(jobs)
 
-    def _queued_jobs(self) -> list[tuple | None]:
-        """The next job (waiting for one), and all queued behind it: landed together, they need the GIL for a
-        few calls per batch instead of per layer, which the main thread then waits for less."""
-        jobs = [self._jobs.get()]
-        while jobs[-1] is not None:
-            try:
-                jobs.append(self._jobs.get(block=False))
-            except queue.Empty:
-                break
-        return jobs
+    def _next_batch(self) -> tuple[list[tuple], bool]:
+        """Wait for a batch's worth of jobs (or a wake-up) and take all queued: the worker then takes the GIL,
+        which the main thread queuing the forward pass must wait for, a few times per batch, not per layer."""
+        with self._ready:
+            self._ready.wait_for(lambda: self._closing or self._wake_now or self._queued_bytes >= LANDING_BATCH_BYTES)
+            jobs, self._queued, self._queued_bytes, self._wake_now = self._queued, [], 0, False
+            return jobs, self._closing
 
     def _land(self, jobs: list[tuple]) -> None:
         if not jobs:
@@ -179,9 +193,10 @@ class HostCopier:
             raise self._error
 
     def close(self) -> None:
-        """Stop the worker once it has done its queue and give the staging buffers back (also after an error)."""
+        """Stop the worker once it has landed every job and give the staging buffers back (also after an
+        error)."""
         if self._worker is not None:
-            self._jobs.put(None)
+            self._wake(closing=True)
             self._worker.join()
             _give_back_staging(self._key, self._buffers)
-            self._worker, self._free, self._buffers = None, queue.SimpleQueue(), []
+            self._worker, self._free, self._buffers, self._closing = None, queue.SimpleQueue(), [], False

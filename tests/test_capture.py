@@ -334,6 +334,7 @@ def test_a_failing_host_copy_is_raised_not_hung(monkeypatch):
     """When the worker fails, its staging buffer still comes back: more copies than buffers must not wait
     forever, and `finish()` raises the worker's error."""
     monkeypatch.setattr(qvl_widget._host_copy, "STAGING_BYTES", 0)  # MIN_STAGING_SLOTS buffers at most
+    monkeypatch.setattr(qvl_widget._host_copy, "_staging", {})  # none kept from earlier tests
     copier = HostCopier(staged=True)
     outcome: list[BaseException] = []
 
@@ -350,3 +351,31 @@ def test_a_failing_host_copy_is_raised_not_hung(monkeypatch):
     thread.join(timeout=60)
     assert not thread.is_alive(), "the copier hung after a failed copy"
     assert len(outcome) == 1 and "view" in str(outcome[0])
+
+
+def test_the_worker_lands_in_batches_and_when_a_buffer_is_wanted(monkeypatch):
+    """Below a batch's worth the worker waits (no landing until `finish`); when every staging buffer is in
+    use, the main thread wakes it rather than waiting forever."""
+    monkeypatch.setattr(qvl_widget._host_copy, "LANDING_BATCH_BYTES", 2**40)
+    copier = HostCopier(staged=True)
+    first = torch.zeros(8)
+    copier.copy(torch.ones(8), [first])
+    assert first.eq(0).all()  # queued, not landed: the worker sleeps until there is a batch
+    copier.finish()
+    assert first.eq(1).all()
+
+    monkeypatch.setattr(qvl_widget._host_copy, "STAGING_BYTES", 0)  # MIN_STAGING_SLOTS buffers at most
+    monkeypatch.setattr(qvl_widget._host_copy, "_staging", {})  # none kept from earlier tests
+    copier = HostCopier(staged=True)
+    landed = [torch.zeros(8) for _ in range(5 * MIN_STAGING_SLOTS)]
+
+    def copy_all() -> None:
+        for value, destination in enumerate(landed):
+            copier.copy(torch.full((8,), float(value)), [destination])
+        copier.finish()
+
+    thread = threading.Thread(target=copy_all, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "the main thread waited for a buffer the worker was never asked to free"
+    assert all(destination.eq(value).all() for value, destination in enumerate(landed))
