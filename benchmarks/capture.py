@@ -43,7 +43,8 @@ CONDITIONS = ("plain", "capture", "eager")
 # On CUDA capture runs with the fused kernel; the plain torch rows are measured beside it.
 CUDA_CONDITIONS = ("plain", "capture", "capture (torch rows)", "eager")
 # --breakdown: capture with parts switched off, to see where its extra cost is.
-BREAKDOWN = ("capture: hook only", "capture: rows, no host copy")
+# And the experimental zero-copy path: the fused kernel writes the rows straight into pinned host memory.
+BREAKDOWN = ("capture: hook only", "capture: rows, no host copy", "capture: kernel writes to host")
 
 SHAPES = {
     # Qwen2-VL-2B text widths, few layers; a small vision tower (it is the same in all three conditions).
@@ -124,7 +125,14 @@ def run_condition(model: LoadedModel, prepared, condition: str) -> None:
 
 def capture_part(model: LoadedModel, prepared, condition: str) -> None:
     """A capture forward with its later parts switched off: after the attention wrapper (hook only), or
-    after the row computation (no copies to the host)."""
+    after the row computation (no copies to the host); or a whole capture with the kernel writing to host."""
+    if condition == "capture: kernel writes to host":
+        _capture.KERNEL_WRITES_TO_HOST = True
+        try:
+            model.capture_prepared(prepared)
+        finally:
+            _capture.KERNEL_WRITES_TO_HOST = False
+        return
     inputs = {name: value.to(model.device) for name, value in prepared.model_inputs.items()}
     positions = torch.as_tensor(prepared.query_positions), torch.as_tensor(prepared.image_positions)
     request = _capture.CaptureRequest(*positions)

@@ -9,9 +9,11 @@ Prints one line per check and exits non-zero if any fails.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ import torch
 from PIL import Image
 
 import qvl_widget
+from qvl_widget import _capture
 from qvl_widget._capture import CaptureRequest, attention_rows, capturing
 from qvl_widget._fused_rows import fused_attention_rows
 from qvl_widget.testing import TINY_FAMILIES, build_tiny_model
@@ -42,10 +45,9 @@ def eager_slice(model: qvl_widget.LoadedModel, prepared) -> np.ndarray:
 def logits_unchanged(model: qvl_widget.LoadedModel, prepared, kernel: str) -> bool:
     inputs = {name: value.to(model.device) for name, value in prepared.model_inputs.items()}
     positions = torch.as_tensor(prepared.query_positions), torch.as_tensor(prepared.image_positions)
-    request = CaptureRequest(*positions, kernel=kernel)
-    with torch.no_grad():
+    with torch.no_grad(), row_kernel(kernel) as name:
         plain = model.model(**inputs).logits
-        with capturing(model.model, request):
+        with capturing(model.model, CaptureRequest(*positions, kernel=name)):
             captured = model.model(**inputs).logits
     return torch.equal(plain, captured)
 
@@ -81,6 +83,20 @@ def fused_against_torch_rows() -> int:
     return failures
 
 
+# The row kernels checked: fused and torch, and the experimental fused kernel writing straight to host memory.
+KERNELS = ("fused", "torch", "fused, writing to host")
+
+
+@contextlib.contextmanager
+def row_kernel(kernel: str) -> Iterator[str]:
+    """Within the block, rows are made as `kernel` (one of KERNELS) says; yields the name for `kernel=`."""
+    _capture.KERNEL_WRITES_TO_HOST = kernel == "fused, writing to host"
+    try:
+        yield kernel.split(",")[0]
+    finally:
+        _capture.KERNEL_WRITES_TO_HOST = False
+
+
 def main() -> int:
     assert torch.cuda.is_available(), "this script needs a CUDA GPU"
     print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}")
@@ -90,18 +106,21 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         for family in TINY_FAMILIES:
             path = build_tiny_model(Path(folder) / family, family)
-            for dtype, kernel in itertools.product((torch.float32, torch.bfloat16), ("fused", "torch")):
+            for dtype, kernel in itertools.product((torch.float32, torch.bfloat16), KERNELS):
                 model = qvl_widget.load(path, device="cuda", dtype=dtype)
                 prepared = model.prepare(images, PROMPT)
                 same_logits = logits_unchanged(model, prepared, kernel)
                 failures += not same_logits
-                line = f"{family:11s} {dtype!s:15s} {kernel} rows: logits identical with capture: {same_logits}"
+                line = f"{family:11s} {dtype!s:15s} rows {kernel!r}: logits identical with capture: {same_logits}"
                 if dtype == torch.float32:
-                    captured = model.capture(images, PROMPT, kernel=kernel).attention
+                    with row_kernel(kernel) as name:
+                        captured = model.capture(images, PROMPT, kernel=name).attention
                     difference = float(np.abs(captured - eager_slice(model, prepared)).max())
                     failures += difference > 1e-5
                     line += f"; max |capture - eager| = {difference:.2e} (limit 1e-5)"
                 print(line, flush=True)
+    if _capture._host_writes_failed:  # the zero-copy lines above then measured the device-buffer path
+        print(f"the fused kernel could not write to host memory on {sorted(map(str, _capture._host_writes_failed))}")
     failures += fused_against_torch_rows()
     print("FAILED" if failures else "all CUDA checks passed")
     return 1 if failures else 0

@@ -206,10 +206,13 @@ def fused_attention_rows(
     scaling: float,
     sliding_window: int | None = None,
     output_dtype: torch.dtype = torch.float32,
+    output: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """`attention_rows`' results in one flat buffer: the probabilities `[B, H, len(rows), len(columns)]`, then
     the masses `[B, H, len(rows)]` (one buffer: one copy to the host). Arguments as for `attention_rows`
     (`rows` and `columns` on the query's device; a 4-D mask already holds any sliding window).
+    `output`: a flat buffer of that size to write into instead of a new one on the device; pinned host memory
+    works (the GPU writes the rows straight to the host).
     """
     batch, heads, _, head_dim = query.shape
     kv_heads, key_length = key.shape[1], key.shape[2]
@@ -217,7 +220,11 @@ def fused_attention_rows(
     if query.stride(-1) != 1 or key.stride(-1) != 1:
         query, key = query.contiguous(), key.contiguous()
     mask_kind, mask, mask_strides = _mask_layout(attention_mask, query)
-    output = torch.empty(batch * heads * len(rows) * (len(columns) + 1), dtype=output_dtype, device=query.device)
+    size = batch * heads * len(rows) * (len(columns) + 1)
+    if output is None:
+        output = torch.empty(size, dtype=output_dtype, device=query.device)
+    elif output.shape != (size,) or not output.is_contiguous():
+        raise ValueError(f"the output buffer must be flat and contiguous with {size} elements")
     grid = (batch * kv_heads, -(-groups * len(rows) // _BLOCK_ROWS))
     fused_rows_kernel[grid](
         query,

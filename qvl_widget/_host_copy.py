@@ -54,6 +54,11 @@ def _copy_stream(device: torch.device) -> torch.cuda.Stream:
         return _copy_streams[device]
 
 
+def _check_sizes(numel: int, destinations: Sequence[torch.Tensor]) -> None:
+    if sum(destination.numel() for destination in destinations) != numel:
+        raise ValueError("the destinations must hold exactly the source's elements")
+
+
 def _scatter(flat: torch.Tensor, destinations: Sequence[torch.Tensor]) -> None:
     start = 0
     for destination in destinations:
@@ -85,19 +90,20 @@ class HostCopier:
         self._key: tuple[torch.device, torch.dtype] | None = None
         self._stream: torch.cuda.Stream | None = None
 
+    def stages(self, device: torch.device) -> bool:
+        """Whether rows from `device` go through staging buffers (else they are copied directly)."""
+        return device.type == "cuda" if self._staged is None else self._staged
+
     def copy(self, source: torch.Tensor, destinations: Sequence[torch.Tensor]) -> None:
         """Copy `source`, flattened, into contiguous CPU `destinations` of its dtype, in order; they hold it once
         `finish()` has returned."""
-        if sum(destination.numel() for destination in destinations) != source.numel():
-            raise ValueError("the destinations must hold exactly the source's elements")
-        on_gpu = source.device.type == "cuda"
-        if not (on_gpu if self._staged is None else self._staged):
+        _check_sizes(source.numel(), destinations)
+        if not self.stages(source.device):
             _scatter(source.reshape(-1), destinations)
             return
-        slot = self._free_slot(source)
-        staged = slot[: source.numel()]
+        staged, slot = self.staging_buffer(source.numel(), source.dtype, source.device)
         copied = None
-        if on_gpu:
+        if source.device.type == "cuda":
             stream = self._stream = self._stream or _copy_stream(source.device)
             stream.wait_stream(torch.cuda.current_stream(source.device))  # the rows are computed
             with torch.cuda.stream(stream):
@@ -107,35 +113,58 @@ class HostCopier:
             source.record_stream(stream)  # its memory is not reused before the copy has read it
         else:
             staged.copy_(source.reshape(-1))
+        self._enqueue(copied, staged, destinations, slot)
+
+    def staging_buffer(self, numel: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """A pinned buffer of `numel` elements and the staging slot it is part of. A GPU kernel may write into it
+        directly (pinned memory is addressable from the GPU); then `land_written` or `release`."""
+        slot = self._free_slot(numel, dtype, device)
+        return slot[:numel], slot
+
+    def land_written(self, written: torch.Tensor, destinations: Sequence[torch.Tensor], slot: torch.Tensor) -> None:
+        """Land `written` (from `staging_buffer`) into `destinations` once the work queued so far on the current
+        CUDA stream, which writes it, is done."""
+        _check_sizes(written.numel(), destinations)
+        copied = None
+        if self._key is not None and self._key[0].type == "cuda":
+            copied = torch.cuda.Event()
+            copied.record(torch.cuda.current_stream(self._key[0]))
+        self._enqueue(copied, written, destinations, slot)
+
+    def release(self, slot: torch.Tensor) -> None:
+        """Give back a slot from `staging_buffer` that nothing was written into."""
+        self._free.put(slot)
+
+    def _enqueue(self, copied, staged: torch.Tensor, destinations: Sequence[torch.Tensor], slot: torch.Tensor) -> None:
         with self._ready:
             self._queued.append((copied, staged, destinations, slot))
-            self._queued_bytes += source.numel() * source.element_size()
+            self._queued_bytes += staged.numel() * staged.element_size()
             if self._queued_bytes >= LANDING_BATCH_BYTES:
                 self._ready.notify()
 
-    def _free_slot(self, source: torch.Tensor) -> torch.Tensor:
-        """A staging buffer for `source`: a free one, a new one while under the byte budget, else the next one
-        the worker frees (then the GPU is that far behind, and waiting costs nothing)."""
+    def _free_slot(self, numel: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """A staging buffer for `numel` elements: a free one, a new one while under the byte budget, else the
+        next one the worker frees (then the GPU is that far behind, and waiting costs nothing)."""
         if self._worker is None:
-            self._start(source)
+            self._start(numel, dtype, device)
         try:
             slot = self._free.get(block=False)
         except queue.Empty:
-            budget = max(MIN_STAGING_SLOTS, STAGING_BYTES // (source.numel() * source.element_size()))
+            budget = max(MIN_STAGING_SLOTS, STAGING_BYTES // (numel * dtype.itemsize))
             if len(self._buffers) < budget:
-                slot = _pinned(source.numel(), source.dtype)
+                slot = _pinned(numel, dtype)
                 self._buffers.append(slot)
             else:
                 self._wake(now=True)  # land what is queued, even less than a batch
                 slot = self._free.get()
-        if slot.numel() < source.numel():  # a larger source than the first ones: a bigger buffer for this copy
-            slot = _pinned(source.numel(), source.dtype)
+        if slot.numel() < numel:  # a larger source than the first ones: a bigger buffer for this copy
+            slot = _pinned(numel, dtype)
         return slot
 
-    def _start(self, source: torch.Tensor) -> None:
-        self._key = (source.device, source.dtype)
+    def _start(self, numel: int, dtype: torch.dtype, device: torch.device) -> None:
+        self._key = (device, dtype)
         for buffer in _take_staging(self._key):
-            if buffer.numel() >= source.numel():
+            if buffer.numel() >= numel:
                 self._buffers.append(buffer)
                 self._free.put(buffer)
         self._worker = threading.Thread(target=self._land_all, name="qvl-host-copy", daemon=True)

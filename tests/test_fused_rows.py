@@ -14,8 +14,9 @@ import torch
 from test_capture import PROMPT, eager_slice, noise_image
 
 import qvl_widget._capture
-from qvl_widget._capture import attention_rows
+from qvl_widget._capture import CaptureRequest, attention_rows, capturing
 from qvl_widget._fused_rows import fused_attention_rows
+from qvl_widget._host_copy import HostCopier
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -143,3 +144,52 @@ def test_auto_falls_back_to_the_torch_rows_when_the_kernel_fails(qwen2, monkeypa
     np.testing.assert_array_equal(result.attention, qwen2.capture(image, PROMPT, kernel="torch").attention)
     with pytest.raises(RuntimeError, match="no bf16 dot"):
         qwen2.capture(image, PROMPT, kernel="fused")
+
+
+def capture_rows(model, prepared, **options) -> torch.Tensor:
+    """`[layers, B, H, Q, I]` from one capture forward with a staged copier (the GPU's path, forced here)."""
+    request = CaptureRequest(
+        torch.as_tensor(prepared.query_positions),
+        torch.as_tensor(prepared.image_positions),
+        copier=HostCopier(staged=True),
+        **options,
+    )
+    with capturing(model.model, request), torch.inference_mode():
+        model.model(**prepared.model_inputs, use_cache=False)
+    return request.all_layers()
+
+
+def test_the_kernel_can_write_rows_straight_to_host_memory(tiny, monkeypatch):
+    """The experimental zero-copy path: the same rows and masses as through a device buffer."""
+    prepared = tiny.prepare(noise_image(100, 60), PROMPT)
+    through_device = capture_rows(tiny, prepared, kernel="fused")
+    monkeypatch.setattr(qvl_widget._capture, "KERNEL_WRITES_TO_HOST", True)
+    monkeypatch.setattr(qvl_widget._capture, "FUSED_KERNEL_DEVICES", ("cuda", "cpu"))
+    landed = []
+    land_written = HostCopier.land_written
+    monkeypatch.setattr(HostCopier, "land_written", lambda *a: landed.append(1) or land_written(*a))
+    written_to_host = capture_rows(tiny, prepared)
+    assert len(landed) == tiny.model.config.get_text_config().num_hidden_layers  # every layer took this path
+    for host, device in zip(written_to_host, through_device, strict=True):
+        torch.testing.assert_close(host, device, rtol=0, atol=0)
+
+
+def test_a_kernel_that_cannot_write_to_host_memory_writes_to_the_device(qwen2, monkeypatch):
+    import qvl_widget._fused_rows as module
+
+    original = module.fused_attention_rows
+
+    def no_host_pointers(*arguments, output=None, **options):
+        if output is not None:
+            raise ValueError("Pointer argument (at 5) cannot be accessed from Triton (cpu tensor?)")
+        return original(*arguments, **options)
+
+    prepared = qwen2.prepare(noise_image(64, 64), PROMPT)
+    expected = capture_rows(qwen2, prepared, kernel="fused")
+    monkeypatch.setattr(qvl_widget._capture, "KERNEL_WRITES_TO_HOST", True)
+    monkeypatch.setattr(qvl_widget._capture, "_host_writes_failed", set())
+    monkeypatch.setattr(module, "fused_attention_rows", no_host_pointers)
+    with pytest.warns(UserWarning, match="cannot write to host memory") as warned:
+        rows = capture_rows(qwen2, prepared, kernel="fused")
+    assert len(warned) == 1
+    torch.testing.assert_close(rows[0], expected[0], rtol=0, atol=0)
