@@ -16,6 +16,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 
@@ -66,6 +67,16 @@ def _scatter(flat: torch.Tensor, destinations: Sequence[torch.Tensor]) -> None:
         start += destination.numel()
 
 
+class _Job(NamedTuple):
+    """One layer's rows in a staging buffer, to land in `destinations` once `copied` (if any) has happened."""
+
+    copied: torch.cuda.Event | None
+    stream: str  # which stream `copied` was recorded on
+    staged: torch.Tensor
+    destinations: Sequence[torch.Tensor]
+    slot: torch.Tensor
+
+
 class HostCopier:
     """Copies tensors to the CPU as they are produced; `finish()` waits until every copy has landed.
 
@@ -80,7 +91,7 @@ class HostCopier:
         self._free: queue.SimpleQueue[torch.Tensor] = queue.SimpleQueue()
         # Jobs wait here until a batch's worth is queued (or a buffer is wanted, or the copier closes).
         self._ready = threading.Condition()
-        self._queued: list[tuple] = []
+        self._queued: list[_Job] = []
         self._queued_bytes = 0
         self._wake_now = False
         self._closing = False
@@ -113,7 +124,7 @@ class HostCopier:
             source.record_stream(stream)  # its memory is not reused before the copy has read it
         else:
             staged.copy_(source.reshape(-1))
-        self._enqueue(copied, staged, destinations, slot)
+        self._enqueue(_Job(copied, "copy stream", staged, destinations, slot))
 
     def staging_buffer(self, numel: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """A pinned buffer of `numel` elements and the staging slot it is part of. A GPU kernel may write into it
@@ -129,16 +140,16 @@ class HostCopier:
         if self._key is not None and self._key[0].type == "cuda":
             copied = torch.cuda.Event()
             copied.record(torch.cuda.current_stream(self._key[0]))
-        self._enqueue(copied, written, destinations, slot)
+        self._enqueue(_Job(copied, "compute stream", written, destinations, slot))
 
     def release(self, slot: torch.Tensor) -> None:
         """Give back a slot from `staging_buffer` that nothing was written into."""
         self._free.put(slot)
 
-    def _enqueue(self, copied, staged: torch.Tensor, destinations: Sequence[torch.Tensor], slot: torch.Tensor) -> None:
+    def _enqueue(self, job: _Job) -> None:
         with self._ready:
-            self._queued.append((copied, staged, destinations, slot))
-            self._queued_bytes += staged.numel() * staged.element_size()
+            self._queued.append(job)
+            self._queued_bytes += job.staged.numel() * job.staged.element_size()
             if self._queued_bytes >= LANDING_BATCH_BYTES:
                 self._ready.notify()
 
@@ -185,7 +196,7 @@ class HostCopier:
                 jobs, closing = self._next_batch()
                 self._land(jobs)
 
-    def _next_batch(self) -> tuple[list[tuple], bool]:
+    def _next_batch(self) -> tuple[list[_Job], bool]:
         """Wait for a batch's worth of jobs (or a wake-up) and take all queued: the worker then takes the GIL,
         which the main thread queuing the forward pass must wait for, a few times per batch, not per layer."""
         with self._ready:
@@ -193,27 +204,27 @@ class HostCopier:
             jobs, self._queued, self._queued_bytes, self._wake_now = self._queued, [], 0, False
             return jobs, self._closing
 
-    def _land(self, jobs: list[tuple]) -> None:
+    def _land(self, jobs: list[_Job]) -> None:
         if not jobs:
             return
         try:
             if self._error is None:
-                copied = jobs[-1][0]
-                if copied is not None:
-                    copied.synchronize()  # copies run in order on one stream: the last one done, all are
+                # Work on one stream completes in order: the last event of each stream covers the batch.
+                for copied in {job.stream: job.copied for job in jobs if job.copied is not None}.values():
+                    copied.synchronize()
                 sources, destinations = [], []
-                for _, staged, targets, _ in jobs:
+                for job in jobs:
                     start = 0
-                    for target in targets:
-                        sources.append(staged[start : start + target.numel()])
+                    for target in job.destinations:
+                        sources.append(job.staged[start : start + target.numel()])
                         destinations.append(target.view(-1))
                         start += target.numel()
                 torch._foreach_copy_(destinations, sources)  # one call (one GIL release) for the batch
         except Exception as error:  # kept for finish() to raise in the main thread
             self._error = error
         finally:
-            for *_, slot in jobs:
-                self._free.put(slot)  # also after an error: the main thread may be waiting for a free slot
+            for job in jobs:
+                self._free.put(job.slot)  # also after an error: the main thread may be waiting for a free slot
 
     def finish(self) -> None:
         """Wait for every copy; raise the worker's first error."""
