@@ -59,7 +59,7 @@ class CaptureRequest:
 
     def __post_init__(self) -> None:
         if self.kernel not in KERNELS:
-            raise ValueError(f"unknown capture kernel {self.kernel!r}; use one of {', '.join(KERNELS)}")
+            raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, not {self.kernel!r}")
 
     def positions_on(self, device: torch.device, query_offset: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Query rows (relative to this call's queries) and image columns on `device`, copied there once."""

@@ -56,6 +56,50 @@ def _allowed_logits(
     return tl.where(allowed, logits, float("-inf"))
 
 
+@triton.jit
+def _masked_logits(
+    queries,
+    key_base,
+    key_strides_s,
+    key_positions,
+    key_valid,
+    dims,
+    dim_valid,
+    scaling,
+    query_positions,
+    key_length,
+    mask_rows,
+    mask_base,
+    mask_key_stride,
+    sliding_window,
+    MASK_KIND: tl.constexpr,
+    WINDOW: tl.constexpr,
+    IEEE: tl.constexpr,
+):
+    """`queries @ keys^T * scaling` for the keys at `key_positions`, masked (both passes use this)."""
+    keys = tl.load(
+        key_base + key_positions[None, :] * key_strides_s + dims[:, None],
+        mask=key_valid[None, :] & dim_valid[:, None],
+        other=0.0,
+    )
+    if IEEE:
+        logits = tl.dot(queries, keys, input_precision="ieee")
+    else:
+        logits = tl.dot(queries, keys)
+    return _allowed_logits(
+        logits * scaling,
+        query_positions,
+        key_positions,
+        key_length,
+        mask_rows,
+        mask_base,
+        mask_key_stride,
+        sliding_window,
+        MASK_KIND,
+        WINDOW,
+    )
+
+
 # Sizes and offsets change with every image: not specialising on them (e.g. "divisible by 16") keeps one
 # compiled kernel for all images instead of one per size class.
 @triton.jit(do_not_specialize=["row_count", "column_count", "query_offset", "key_length", "sliding_window"])
@@ -125,19 +169,16 @@ def fused_rows_kernel(
         last_key = key_length  # a 4-D mask may allow any key
     for start in range(0, last_key, BLOCK_KEYS):
         key_positions = start + tl.arange(0, BLOCK_KEYS)
-        keys = tl.load(
-            key_base + key_positions[None, :] * key_strides_s + dims[:, None],
-            mask=(key_positions[None, :] < key_length) & dim_valid[:, None],
-            other=0.0,
-        )
-        if IEEE:
-            logits = tl.dot(queries, keys, input_precision="ieee")
-        else:
-            logits = tl.dot(queries, keys)
-        logits = _allowed_logits(
-            logits * scaling,
-            query_positions,
+        logits = _masked_logits(
+            queries,
+            key_base,
+            key_strides_s,
             key_positions,
+            key_positions < key_length,
+            dims,
+            dim_valid,
+            scaling,
+            query_positions,
             key_length,
             mask_rows,
             mask_base,
@@ -145,6 +186,7 @@ def fused_rows_kernel(
             sliding_window,
             MASK_KIND,
             WINDOW,
+            IEEE,
         )
         new_max = tl.maximum(row_max, tl.max(logits, axis=1))
         safe_max = tl.where(new_max == float("-inf"), 0.0, new_max)  # a row with nothing allowed yet
@@ -162,19 +204,16 @@ def fused_rows_kernel(
         column_index = start + tl.arange(0, BLOCK_KEYS)
         column_valid = column_index < column_count
         key_positions = tl.load(columns + column_index, mask=column_valid, other=0)
-        keys = tl.load(
-            key_base + key_positions[None, :] * key_strides_s + dims[:, None],
-            mask=column_valid[None, :] & dim_valid[:, None],
-            other=0.0,
-        )
-        if IEEE:
-            logits = tl.dot(queries, keys, input_precision="ieee")
-        else:
-            logits = tl.dot(queries, keys)
-        logits = _allowed_logits(
-            logits * scaling,
-            query_positions,
+        logits = _masked_logits(
+            queries,
+            key_base,
+            key_strides_s,
             key_positions,
+            column_valid,
+            dims,
+            dim_valid,
+            scaling,
+            query_positions,
             key_length,
             mask_rows,
             mask_base,
@@ -182,6 +221,7 @@ def fused_rows_kernel(
             sliding_window,
             MASK_KIND,
             WINDOW,
+            IEEE,
         )
         probabilities = tl.exp(logits - safe_max[:, None]) * inverse_sum[:, None]
         probabilities = tl.where(column_valid[None, :], probabilities, 0.0)

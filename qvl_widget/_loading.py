@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._capture import DEFAULT_CHUNK_BYTES, KERNELS, CaptureRequest, capturing
+from ._capture import DEFAULT_CHUNK_BYTES, CaptureRequest, capturing
 from ._families import Family, family_for_config
 from ._images import ImageInput, as_image_list, load_rgb
 from ._inputs import PreparedInputs, prepare_inputs
@@ -81,8 +81,6 @@ class LoadedModel:
         """
         if storage not in _STORAGE_DTYPES:
             raise ValueError(f"storage must be one of {', '.join(_STORAGE_DTYPES)}, not {storage!r}")
-        if kernel not in KERNELS:
-            raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
         prepared = self.prepare(image_or_images, prompt, chat, min_pixels, max_pixels)
         return self.capture_prepared(prepared, storage=storage, chunk_bytes=chunk_bytes, kernel=kernel)
 
