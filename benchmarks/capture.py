@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import os
 import platform
 import statistics
@@ -45,6 +46,7 @@ CUDA_CONDITIONS = ("plain", "capture", "capture (torch rows)", "eager")
 # --breakdown: capture with parts switched off, to see where its extra cost is.
 # And the experimental zero-copy path: the fused kernel writes the rows straight into pinned host memory.
 BREAKDOWN = ("capture: hook only", "capture: rows, no host copy", "capture: kernel writes to host")
+MAX_ROUNDS = 50
 
 SHAPES = {
     # Qwen2-VL-2B text widths, few layers; a small vision tower (it is the same in all three conditions).
@@ -214,17 +216,21 @@ def peak_memory(model: LoadedModel, prepared, condition: str) -> int:
     return torch.cuda.max_memory_allocated() - before
 
 
-def measure_size(model: LoadedModel, prepared, repeats: int, peak_of, conditions) -> list[Measurement]:
-    """Times side by side: `repeats` rounds, each running every condition once; then each condition's peak."""
-    feasible = []
+def measure_size(
+    model: LoadedModel, prepared, repeats: int, peak_of, conditions, min_seconds: float = 0.0
+) -> list[Measurement]:
+    """Times side by side: rounds that each run every condition once (`repeats` rounds, more where that takes
+    under `min_seconds`: small sizes are the noisy ones); then each condition's peak."""
+    feasible, round_seconds = [], 0.0
     for condition in conditions:  # warm-up, and find what fits in memory
         try:
-            run_condition(model, prepared, condition)
+            round_seconds += timed(model, prepared, condition)
             feasible.append(condition)
         except torch.OutOfMemoryError:
             torch.cuda.empty_cache()
+    rounds = max(repeats, min(MAX_ROUNDS, math.ceil(min_seconds / max(round_seconds, 1e-9))))
     times: dict[str, list[float]] = {condition: [] for condition in feasible}
-    for _ in range(repeats):
+    for _ in range(rounds):
         for condition in feasible:
             times[condition].append(timed(model, prepared, condition))
     sizes = len(prepared.image_positions), len(prepared.query_positions)
@@ -236,22 +242,25 @@ def measure_size(model: LoadedModel, prepared, repeats: int, peak_of, conditions
     ]
 
 
-def measure_all_cuda(shape: str, sizes: list[int], repeats: int, breakdown: bool) -> list[Measurement]:
+def measure_all_cuda(
+    shape: str, sizes: list[int], repeats: int, breakdown: bool, min_seconds: float
+) -> list[Measurement]:
     model = build_model(shape, torch.device("cuda"), torch.bfloat16)
     results = []
     for size in sizes:
         prepared = prepared_inputs(model, size)
         peak_of = functools.partial(peak_memory, model, prepared)
         conditions = CUDA_CONDITIONS + (BREAKDOWN if breakdown else ())
-        results += measure_size(model, prepared, repeats, peak_of, conditions)
+        results += measure_size(model, prepared, repeats, peak_of, conditions, min_seconds)
         if breakdown:
-            microseconds = hook_time_per_layer(model, prepared)
-            print(f"# {size} image tokens: capture's hook holds the CPU {microseconds:.0f} us per layer")
+            for condition in ("capture", "capture: kernel writes to host"):
+                microseconds = hook_time_per_layer(model, prepared, condition)
+                print(f"# {size} image tokens, {condition}: the hook holds the CPU {microseconds:.0f} us per layer")
         print(f"  {size} image tokens: done", file=sys.stderr, flush=True)
     return results
 
 
-def hook_time_per_layer(model: LoadedModel, prepared) -> float:
+def hook_time_per_layer(model: LoadedModel, prepared, condition: str) -> float:
     """Median CPU time, in microseconds, that one capture spends per layer in the row hook (kernel launch and
     host copy queued): when the GPU waits for the CPU, it adds to the forward's time one for one."""
     keep_rows, seconds = _capture._keep_rows, []
@@ -263,7 +272,7 @@ def hook_time_per_layer(model: LoadedModel, prepared) -> float:
 
     _capture._keep_rows = timed_keep_rows
     try:
-        run_condition(model, prepared, "capture")
+        run_condition(model, prepared, condition)
     finally:
         _capture._keep_rows = keep_rows
     return statistics.median(seconds) * 1e6
@@ -282,13 +291,16 @@ def peak_memory_in_fresh_process(shape: str, size: int, condition: str) -> int:
     return int(output.strip().splitlines()[-1])
 
 
-def measure_all_cpu(shape: str, sizes: list[int], repeats: int, breakdown: bool) -> list[Measurement]:
+def measure_all_cpu(
+    shape: str, sizes: list[int], repeats: int, breakdown: bool, min_seconds: float
+) -> list[Measurement]:
     model = cpu_model(shape)
     results = []
     for size in sizes:
         prepared = prepared_inputs(model, size)
         peak_of = functools.partial(peak_memory_in_fresh_process, shape, size)
-        results += measure_size(model, prepared, repeats, peak_of, CONDITIONS + (BREAKDOWN if breakdown else ()))
+        conditions = CONDITIONS + (BREAKDOWN if breakdown else ())
+        results += measure_size(model, prepared, repeats, peak_of, conditions, min_seconds)
         print(f"  {size} image tokens: done", file=sys.stderr, flush=True)
     return results
 
@@ -343,7 +355,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shape", choices=sorted(SHAPES), default=None, help="default: 7b on CUDA, 2b on CPU")
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024, 4096], help="image tokens (squares)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of all conditions per size (at least)")
+    parser.add_argument(
+        "--min-seconds", type=float, default=0.0, help=f"more rounds (up to {MAX_ROUNDS}) until they take this long"
+    )
     parser.add_argument("--breakdown", action="store_true", help="also capture with parts switched off")
     parser.add_argument("--worker", choices=CONDITIONS + BREAKDOWN, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
@@ -358,7 +373,7 @@ def main() -> None:
     print(f"# capture benchmark: {time.strftime('%Y-%m-%d')}, {machine()}, transformers {transformers.__version__}")
     print(f"# model: random Qwen2-VL, {shape} shape ({SHAPES[shape]['text']['num_hidden_layers']} decoder layers)")
     measure_all = measure_all_cuda if cuda else measure_all_cpu
-    print(table(measure_all(shape, arguments.sizes, arguments.repeats, arguments.breakdown)))
+    print(table(measure_all(shape, arguments.sizes, arguments.repeats, arguments.breakdown, arguments.min_seconds)))
 
 
 if __name__ == "__main__":
