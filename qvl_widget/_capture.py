@@ -73,17 +73,18 @@ class CaptureRequest:
         """CPU tensors for one layer's `[B, H, Q, I]` attention and `[B, H, Q]` mass, recorded as that layer's.
 
         With `num_layers` known they are views of two tensors for all layers, so no copy joins them later."""
-        shape = (batch, heads, len(self.query_positions))
+        # `.shape[0]`, not `len()`: this runs once per layer on the thread the GPU may be waiting for.
+        shape = (batch, heads, self.query_positions.shape[0])
         if self.num_layers is None:
-            attention = torch.empty(*shape, len(self.image_positions), dtype=self.storage_dtype)
+            attention = torch.empty(*shape, self.image_positions.shape[0], dtype=self.storage_dtype)
             mass = torch.empty(shape, dtype=self.storage_dtype)
         else:
             if self._all_layers is None:
                 self._all_layers = (
-                    torch.empty(self.num_layers, *shape, len(self.image_positions), dtype=self.storage_dtype),
+                    torch.empty(self.num_layers, *shape, self.image_positions.shape[0], dtype=self.storage_dtype),
                     torch.empty(self.num_layers, *shape, dtype=self.storage_dtype),
                 )
-            attention, mass = (tensor[layer] for tensor in self._all_layers)
+            attention, mass = self._all_layers[0][layer], self._all_layers[1][layer]
         self.attention[layer], self.image_mass[layer] = attention, mass
         return attention, mass
 

@@ -260,12 +260,13 @@ def fused_attention_rows(
     if query.stride(-1) != 1 or key.stride(-1) != 1:
         query, key = query.contiguous(), key.contiguous()
     mask_kind, mask, mask_strides = _mask_layout(attention_mask, query)
-    size = batch * heads * len(rows) * (len(columns) + 1)
+    row_count, column_count = rows.shape[0], columns.shape[0]  # not len(): it is slow, and this runs per layer
+    size = batch * heads * row_count * (column_count + 1)
     if output is None:
         output = torch.empty(size, dtype=output_dtype, device=query.device)
     elif output.shape != (size,) or not output.is_contiguous():
         raise ValueError(f"the output buffer must be flat and contiguous with {size} elements")
-    grid = (batch * kv_heads, -(-groups * len(rows) // _BLOCK_ROWS))
+    grid = (batch * kv_heads, -(-groups * row_count // _BLOCK_ROWS))
     fused_rows_kernel[grid](
         query,
         key,
@@ -273,13 +274,13 @@ def fused_attention_rows(
         columns,
         mask,
         output,
-        *[query.stride(dim) for dim in range(3)],
-        *[key.stride(dim) for dim in range(3)],
+        *query.stride()[:3],
+        *key.stride()[:3],
         *mask_strides,
         kv_heads,
         groups,
-        len(rows),
-        len(columns),
+        row_count,
+        column_count,
         query_offset,
         key_length,
         float(scaling),
