@@ -55,13 +55,17 @@ body {{ margin: 24px; font-family: system-ui, -apple-system, "Segoe UI", sans-se
 
 
 def embedded_choices(
-    selections: Selections, layers: Sequence[LayerChoice] | None, heads: Sequence[HeadChoice] | None
+    selections: Selections,
+    layers: Sequence[LayerChoice] | None,
+    heads: Sequence[HeadChoice] | None,
+    current: tuple[LayerChoice, HeadChoice] | None = None,
 ) -> list[tuple[LayerChoice, HeadChoice]]:
     """The (layer, head) choices to embed, normalised, in dropdown order.
 
     Default: every layer and the layer mean with the head mean and max, plus every head of the last
     four layers. With `layers` and/or `heads`: their cross product (layers default to every layer and
-    the mean, heads to the mean, the max and every head).
+    the mean, heads to the mean, the max and every head). `current` (the view the page opens on) is always
+    among them.
     """
     result = selections.result
     every_layer: list[LayerChoice] = [*range(result.num_layers), "mean"]
@@ -72,6 +76,8 @@ def embedded_choices(
         pairs += [(layer, head) for layer in last for head in range(result.num_heads)]
     else:
         pairs = [(layer, head) for layer in (layers or every_layer) for head in (heads or every_head)]
+    if current is not None:
+        pairs.append(current)
     normalised = list(dict.fromkeys(selections.normalize(layer, head) for layer, head in pairs))
     layer_order = {layer: index for index, layer in enumerate(every_layer)}
     head_order = {head: index for index, head in enumerate(every_head)}
@@ -85,12 +91,14 @@ def write_html(
     heads: Sequence[HeadChoice] | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Path:
-    """Write `widget` (its data and current choices) as one self-contained HTML file; return the path."""
+    """Write `widget` (its data and current choices) as one self-contained HTML file; return the path.
+
+    The page opens on the widget's current layer and head, embedded whatever `layers` and `heads` say."""
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"HTML path must end in .html, got {str(path)!r}")
     selections = widget._selections
-    choices = embedded_choices(selections, layers, heads)
+    choices = embedded_choices(selections, layers, heads, current=(widget.layer, widget.head))
     result = widget.result
     raw_estimate = len(choices) * (12 + result.num_queries * (8 + result.attention.shape[-1]))
     if raw_estimate > 3 * max_bytes:  # even the best compression cannot bring this under the limit
@@ -124,7 +132,7 @@ def _container(widget: AttentionWidget, choices: list[tuple[LayerChoice, HeadCho
         offset += len(blob)
         return [offset - len(blob), len(blob)]
 
-    layer, head = (widget.layer, widget.head) if (widget.layer, widget.head) in choices else choices[0]
+    layer, head = widget._selections.normalize(widget.layer, widget.head)  # among `choices` (embedded_choices)
     heads_by_layer: dict[str, list] = {}
     for choice_layer, choice_head in choices:
         heads_by_layer.setdefault(str(choice_layer), []).append(choice_head)

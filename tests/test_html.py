@@ -60,6 +60,21 @@ def test_default_choices_cover_every_layer_and_all_heads_of_the_last_four():
     assert embedded_choices(widget._selections, None, [0]) == [(layer, 0) for layer in [0, 1, 2, 3, 4, 5, "mean"]]
 
 
+@pytest.mark.parametrize(
+    ("view", "layers", "heads"),
+    [((0, 1), None, None), ((-6, 2), [5], ["mean"]), (("mean", 0), [1], None)],
+)
+def test_html_opens_on_the_requested_view_even_outside_the_embedded_selection(tmp_path, view, layers, heads):
+    result = synthetic_result(layers=6, heads=3)
+    layer, head = view
+    path = result.to_html(tmp_path / "view.html", layers=layers, heads=heads, layer=layer, head=head)
+    header = embedded_header(path)
+    expected = (layer % 6 if isinstance(layer, int) else layer, head)
+    assert (header["state"]["layer"], header["state"]["head"]) == expected
+    assert f"{expected[0]}|{expected[1]}" in header["payloads"]
+    assert expected[1] in header["state"]["available"]["heads"][str(expected[0])]
+
+
 def test_html_is_one_file_with_everything_inlined(tmp_path):
     result = synthetic_result()
     path = result.to_html(tmp_path / "out" / "attention.html", phrase="red cat", colormap="viridis")
