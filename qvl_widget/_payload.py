@@ -86,9 +86,22 @@ class Selections:
             return attention[:, head].mean(axis=0, dtype=np.float32)
         return attention[layer, head].astype(np.float32, copy=False)
 
+    def mass(self, layer: LayerChoice, head: HeadChoice) -> np.ndarray:
+        """`[queries]`: each query's share of attention on the image for one choice, from the captured per-head
+        shares: their mean, or for "max" the largest (the max map's cells, each from its own head, could add up
+        to more than 1)."""
+        layer, head = self.normalize(layer, head)
+        mass = self.result.image_mass
+        if head == "mean":
+            per_layer = mass.mean(axis=1, dtype=np.float64)
+        elif head == "max":
+            per_layer = mass.max(axis=1).astype(np.float64)
+        else:
+            per_layer = mass[:, head].astype(np.float64)
+        return per_layer.mean(axis=0) if layer == "mean" else per_layer[layer]
+
     def payload(self, layer: LayerChoice, head: HeadChoice) -> bytes:
-        maps = self.maps(layer, head)
-        return encode_maps(maps, maps.sum(axis=1, dtype=np.float64))
+        return encode_maps(self.maps(layer, head), self.mass(layer, head))
 
 
 def _over_heads(attention: np.ndarray, head: str) -> np.ndarray:

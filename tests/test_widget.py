@@ -55,6 +55,22 @@ def test_selections_match_numpy(result):
     np.testing.assert_array_equal(selections.maps(1, "max"), cold)  # same answer from the precomputed maxima
 
 
+def test_image_share_per_choice_is_a_probability(result):
+    """The caption's "x% of attention on the image": per head the captured share; over heads their mean, or the
+    largest one for "max" (the max map's cells come from different heads and can add up to more than 1)."""
+    selections, mass = Selections(result), result.image_mass
+    peaked = result.attention.copy()
+    peaked[0, :, :, :] = 0.0
+    peaked[0, 0, :, 0] = peaked[0, 1, :, 1] = 0.9  # two heads, 90% each, on different cells
+    two_heads = type(result)(**{**result.__dict__, "attention": peaked, "image_mass": peaked.sum(-1)})
+    np.testing.assert_allclose(Selections(two_heads).mass(0, "max"), 0.9, rtol=1e-6)
+    assert Selections(two_heads).maps(0, "max").sum(axis=1).max() > 1.7  # what the old share summed
+    np.testing.assert_allclose(selections.mass(1, 2), mass[1, 2], rtol=1e-6)
+    np.testing.assert_allclose(selections.mass(1, "mean"), mass[1].mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(selections.mass("mean", "max"), mass.max(axis=1).mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(decode_maps(selections.payload(0, "max"))[1], mass[0].max(axis=0), rtol=1e-6)
+
+
 def test_widget_state_and_layer_change(result):
     widget = AttentionWidget(result, layer=-1, head=None, phrase="red cat")
     assert (widget.layer, widget.head) == (2, "mean")
