@@ -18,6 +18,10 @@ import { decodeMaps, meanMass, meanOfRows, valueAt } from "./payload.js";
  */
 
 const MAX_PIXEL_RATIO = 2;
+// A frame is at most this many times as tall as wide (a 1:80 strip would otherwise be a 40000 px tower).
+const MAX_FRAME_ASPECT = 2;
+// Canvases larger than this on a side are not drawn at all by some browsers (Chromium: 32767 px).
+const MAX_CANVAS_SIDE = 8192;
 const FULL_PICTURES_TIMEOUT_MS = 60000;
 
 /**
@@ -198,24 +202,21 @@ export class AttentionView {
       return chip;
     });
     this.strip.replaceChildren(...this.chips);
-    const first = this.visibleChips()[0];
-    if (first) first.tabIndex = 0;
   }
 
   buildFigures() {
-    const width = this.get("width");
     /** @type {{frame: HTMLElement, image: HTMLImageElement, overlay: HTMLCanvasElement,
      *          cursor: HTMLCanvasElement, scratch: any, cssWidth: number, cssHeight: number}[]} */
     this.panels = this.images.map((info, index) => {
       const figure = element("figure", "qvl-figure");
-      const cssWidth = width;
-      const cssHeight = Math.round((width * info.height) / info.width);
+      const { cssWidth, cssHeight } = frameSize(this.get("width"), info);
       const frame = element("div", "qvl-frame");
+      // Width and aspect, not height: under `max-width: 100%` a narrow output shrinks the frame, undistorted.
       frame.style.width = `${cssWidth}px`;
-      frame.style.height = `${cssHeight}px`;
+      frame.style.aspectRatio = `${cssWidth} / ${cssHeight}`;
       const image = element("img", "qvl-image", { alt: `Image ${index + 1}`, draggable: "false" });
       image.src = this.pictureUrl(index);
-      const ratio = Math.min(MAX_PIXEL_RATIO, window.devicePixelRatio || 1);
+      const ratio = Math.min(MAX_PIXEL_RATIO, window.devicePixelRatio || 1, MAX_CANVAS_SIDE / Math.max(cssWidth, cssHeight));
       const overlay = element("canvas", "qvl-overlay", { "data-qvl-image": String(index) });
       const cursor = element("canvas", "qvl-cursor");
       for (const canvas of [overlay, cursor]) {
@@ -230,6 +231,8 @@ export class AttentionView {
       caption.textContent = `Image ${index + 1} · ${info.rows} × ${info.cols} tokens · ${info.width} × ${info.height} px`;
       figure.append(frame, caption);
       this.figures.append(figure);
+      frame.addEventListener("pointermove", (event) => this.hoverCell(index, event));
+      frame.addEventListener("pointerleave", () => this.hoverCell(null, null));
       return { frame, image, overlay, cursor, scratch: { grid, gridContext: grid.getContext("2d") }, cssWidth, cssHeight };
     });
   }
@@ -262,13 +265,37 @@ export class AttentionView {
 
   syncTokens() {
     const selected = new Set(this.get("selected"));
-    const showSpecial = this.get("show_special");
+    // A prompt with no text of its own (only template tokens) shows them: the strip is never empty.
+    const showSpecial = this.get("show_special") || !this.hasPromptTokens();
     this.chips.forEach((chip, index) => {
       // Template tokens hide behind the toggle, unless pinned: what the map shows is always on screen.
       chip.hidden = this.tokens[index].special && !showSpecial && !selected.has(index);
       chip.classList.toggle("qvl-pinned", selected.has(index));
       chip.setAttribute("aria-selected", String(selected.has(index)));
     });
+    this.keepTabStop();
+  }
+
+  /** Roving tabindex: one visible chip is in the tab order, the one that was, else the first visible one. */
+  keepTabStop() {
+    const visible = this.visibleChips();
+    const stop = visible.find((chip) => chip.tabIndex === 0) ?? visible[0];
+    for (const chip of this.chips) chip.tabIndex = chip === stop ? 0 : -1;
+  }
+
+  hasPromptTokens() {
+    return this.tokens.some((token) => !token.special);
+  }
+
+  /** Rebuild the pictures at a new `width` (their sizes, canvases and listeners depend on it). */
+  rebuildFigures() {
+    for (const url of this.urls ?? []) URL.revokeObjectURL(url);
+    this.urls = [];
+    this.hoveredCell = null;
+    this.figures.replaceChildren();
+    this.buildFigures();
+    this.syncControls();
+    this.repaint();
   }
 
   visibleChips() {
@@ -309,6 +336,7 @@ export class AttentionView {
       });
     }
     on("change:opacity", () => this.syncControls());
+    on("change:width", () => this.rebuildFigures());
     on("change:show_special", () => {
       this.syncControls();
       this.repaint();
@@ -323,7 +351,11 @@ export class AttentionView {
     this.specialInput.addEventListener("change", () => this.setState("show_special", this.specialInput.checked));
     this.saveButton.addEventListener("click", () => this.savePng());
 
-    this.strip.addEventListener("pointerover", (event) => this.hoverToken(tokenIndex(event.target)));
+    // Over a chip only: the gaps between chips keep the last one (no flash of the all-tokens map).
+    this.strip.addEventListener("pointerover", (event) => {
+      const index = tokenIndex(event.target);
+      if (index !== null) this.hoverToken(index);
+    });
     this.strip.addEventListener("pointerleave", () => this.hoverToken(null));
     this.strip.addEventListener("focusin", (event) => this.hoverToken(tokenIndex(event.target)));
     this.strip.addEventListener("focusout", () => this.hoverToken(null));
@@ -332,10 +364,6 @@ export class AttentionView {
       if (index !== null) this.pin(index, event.shiftKey || event.ctrlKey || event.metaKey);
     });
     this.strip.addEventListener("keydown", (event) => this.onKey(event));
-    this.panels.forEach((panel, image) => {
-      panel.frame.addEventListener("pointermove", (event) => this.hoverCell(image, event));
-      panel.frame.addEventListener("pointerleave", () => this.hoverCell(null, null));
-    });
   }
 
   /** @param {number|string} layer */
@@ -517,7 +545,8 @@ export class AttentionView {
       parts.push(`image ${cell.image + 1}, cell row ${cell.row}, col ${cell.col}: tokens tinted by attention to it`);
     } else {
       const rows = this.activeRows();
-      const named = this.hovered === null && !this.get("selected").length ? "all prompt tokens" : quoteTokens(this.tokens, rows);
+      const everything = this.hasPromptTokens() ? "all prompt tokens" : "all tokens";
+      const named = this.hovered === null && !this.get("selected").length ? everything : quoteTokens(this.tokens, rows);
       parts.push(named, `${percent(meanMass(maps, rows))} of attention on the image`);
     }
     this.caption.textContent = parts.join(" · ");
@@ -586,6 +615,19 @@ function tokenIndex(target) {
 }
 
 /**
+ * CSS size of an image's frame: `width` wide, unless the image is so tall that the frame would pass
+ * MAX_FRAME_ASPECT; then that tall, and narrower.
+ * @param {number} width
+ * @param {ImageInfo} info
+ */
+export function frameSize(width, info) {
+  const aspect = info.height / info.width;
+  if (aspect <= MAX_FRAME_ASPECT) return { cssWidth: width, cssHeight: Math.round(width * aspect) };
+  const cssHeight = Math.round(width * MAX_FRAME_ASPECT);
+  return { cssWidth: Math.max(1, Math.round(cssHeight / aspect)), cssHeight };
+}
+
+/**
  * @param {HTMLSelectElement} select
  * @param {(number|string)[]} choices
  * @param {(choice: number|string) => string} label
@@ -605,7 +647,8 @@ function fillOptions(select, choices, label, value) {
  * @param {number[]} rows
  */
 function quoteTokens(tokens, rows) {
-  const shown = rows.slice(0, 6).map((row) => `“${chipText(tokens[row].text)}”`);
+  // Each token bidi-isolated (FSI ... PDI): a right-to-left override inside one cannot reorder the caption.
+  const shown = rows.slice(0, 6).map((row) => `“\u2068${chipText(tokens[row].text)}\u2069”`);
   return rows.length > 6 ? `${shown.join(" + ")} + ${rows.length - 6} more` : shown.join(" + ");
 }
 

@@ -13,6 +13,13 @@ from qvl_widget import AttentionWidget
 
 pytestmark = pytest.mark.browser
 
+CHAT_TEXTS = ("<|vision_end|>", "Where", " is", " the", " red", " cat", "?", "<|im_end|>", "\n", "<|im_start|>")
+
+
+def without_isolates(text: str) -> str:
+    """Caption text without the bidi isolates (FSI, PDI) around each quoted token."""
+    return text.replace("\u2068", "").replace("\u2069", "")
+
 
 def test_hovered_token_hottest_cell_is_brightest_on_screen(page):
     result = synthetic_result()
@@ -66,7 +73,7 @@ def test_click_pins_and_shift_click_shows_the_mean(page):
     page.mouse.move(5, 850)  # leave the strip: the pinned pair shows
     assert widget.selected == [3, 4]
     caption = page.text_content(".qvl-caption")
-    assert "“ red” + “ cat”" in caption
+    assert "“ red” + “ cat”" in without_isolates(caption)
     colours = view.cell_colours()[..., 0].astype(int)
     peaks = {expected_peak(result, 3, 0), expected_peak(result, 4, 0)}
     brightest = {tuple(int(v) for v in np.unravel_index(i, colours.shape)) for i in np.argsort(colours.ravel())[-2:]}
@@ -78,7 +85,7 @@ def test_phrase_argument_preselects_its_tokens(page):
     view = WidgetPage(page, [AttentionWidget(synthetic_result(), phrase="red cat")])
     pinned = page.eval_on_selector_all(".qvl-pinned", "chips => chips.map(c => c.dataset.qvlToken)")
     assert pinned == ["3", "4"]
-    assert "“ red” + “ cat”" in page.text_content(".qvl-caption")
+    assert "“ red” + “ cat”" in without_isolates(page.text_content(".qvl-caption"))
     assert view.frames() >= 1
 
 
@@ -184,3 +191,84 @@ def test_one_widget_shown_twice_stays_in_sync(page):
     page.select_option("#view-0 .qvl-layer", "1")
     page.wait_for_function("document.querySelector('#view-1 .qvl-layer').value === '1'")
     assert np.array_equal(view.cell_colours(view=0), view.cell_colours(view=1))
+
+
+def test_tab_reaches_the_first_visible_token_when_the_first_is_a_hidden_template_token(page):
+    WidgetPage(page, [AttentionWidget(synthetic_result(texts=CHAT_TEXTS), layer=0)])
+    assert page.locator("[data-qvl-token='0']").is_hidden()
+    stops = page.eval_on_selector_all(".qvl-token[tabindex='0']", "chips => chips.map(c => c.dataset.qvlToken)")
+    assert stops == ["1"]
+    page.focus(".qvl-save")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.dataset.qvlToken") == "1"
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.activeElement.dataset.qvlToken") == "2"
+    page.check(".qvl-special")
+    page.uncheck(".qvl-special")  # the tab stop (token 2) stays on a visible chip through the toggle
+    stops = page.eval_on_selector_all(".qvl-token[tabindex='0']", "chips => chips.map(c => c.dataset.qvlToken)")
+    assert stops == ["2"]
+
+
+def test_a_prompt_of_template_tokens_only_shows_them_and_a_real_scale(page):
+    result = synthetic_result(texts=("<|vision_end|>", "<|im_end|>", "<|im_start|>"), prompt="")
+    WidgetPage(page, [AttentionWidget(result, layer=0, shared_scale=True)])
+    assert page.locator(".qvl-token:not([hidden])").count() == 3
+    assert page.text_content(".qvl-colorbar-label:last-child") != "0.0%"
+    assert "all tokens" in page.text_content(".qvl-caption")
+
+
+def test_the_gap_between_chips_keeps_the_hovered_token(page):
+    view = WidgetPage(page, [AttentionWidget(synthetic_result(), layer=0)])
+    view.hover_token(3)
+    box = view.token(3).bounding_box()
+    frames = view.frames()
+    page.mouse.move(box["x"] + box["width"] + 1.5, box["y"] + box["height"] / 2)  # into the 3 px gap
+    page.wait_for_timeout(50)
+    assert view.frames() == frames  # no repaint to the all-tokens map and back
+    assert "“ red”" in without_isolates(page.text_content(".qvl-caption"))
+
+
+def test_a_very_tall_image_is_drawn_on_a_high_dpi_screen(browser):
+    context = browser.new_context(device_scale_factor=2, viewport={"width": 900, "height": 900})
+    try:
+        page = context.new_page()
+        result = synthetic_result(grids=((100, 1),))
+        view = WidgetPage(page, [AttentionWidget(result, layer=0, colormap="gray", smooth=False)])
+        sizes = page.eval_on_selector(".qvl-overlay", "c => [c.width, c.height]")
+        assert max(sizes) <= 8192
+        frame = page.locator(".qvl-frame").bounding_box()
+        assert frame["height"] <= 2 * 512 + 1  # at most twice the widget width tall
+        view.hover_token(2)
+        assert view.brightest_cell() == expected_peak(result, 2, layer=0)
+    finally:
+        context.close()
+
+
+def test_changing_the_width_resizes_the_pictures(page):
+    view = WidgetPage(page, [AttentionWidget(synthetic_result(), layer=0, colormap="gray", smooth=False)])
+    assert page.locator(".qvl-frame").bounding_box()["width"] == pytest.approx(512, abs=1)
+    page.evaluate("window.qvlModels[0].apply({width: 240})")
+    assert page.locator(".qvl-frame").bounding_box()["width"] == pytest.approx(240, abs=1)
+    view.hover_token(4)  # the rebuilt overlay and its pointer listeners work
+    assert view.brightest_cell() == expected_peak(synthetic_result(), 4, layer=0)
+    box = page.locator(".qvl-frame").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.99, box["y"] + 2)
+    assert "cell row 0, col 5" in page.text_content(".qvl-caption")
+
+
+def test_a_narrow_page_shrinks_the_picture_without_distorting_it(page):
+    page.set_viewport_size({"width": 300, "height": 800})
+    WidgetPage(page, [AttentionWidget(synthetic_result(), layer=0)])
+    box = page.locator(".qvl-frame").bounding_box()
+    assert box["width"] < 300
+    assert box["height"] == pytest.approx(box["width"] * 160 / 300, abs=1.5)  # the 300 x 160 picture's aspect
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_a_direction_override_in_a_token_cannot_reorder_the_caption(page):
+    texts = ("Where", " \u202eevil", " cat", "<|im_end|>")
+    WidgetPage(page, [AttentionWidget(synthetic_result(texts=texts), token=[1, 2])])
+    caption = page.text_content(".qvl-caption")
+    assert "“\u2068 \u202eevil\u2069” + “\u2068 cat\u2069”" in caption
+    isolation = page.eval_on_selector("[data-qvl-token='1']", "c => getComputedStyle(c).unicodeBidi")
+    assert isolation == "isolate"

@@ -125,6 +125,8 @@ function meanMass(maps, rows) {
 
 // js/view.js
 var MAX_PIXEL_RATIO = 2;
+var MAX_FRAME_ASPECT = 2;
+var MAX_CANVAS_SIDE = 8192;
 var FULL_PICTURES_TIMEOUT_MS = 6e4;
 function element(tag, className, attributes = {}) {
   const node = document.createElement(tag);
@@ -265,21 +267,17 @@ var AttentionView = class {
       return chip;
     });
     this.strip.replaceChildren(...this.chips);
-    const first = this.visibleChips()[0];
-    if (first) first.tabIndex = 0;
   }
   buildFigures() {
-    const width = this.get("width");
     this.panels = this.images.map((info, index) => {
       const figure = element("figure", "qvl-figure");
-      const cssWidth = width;
-      const cssHeight = Math.round(width * info.height / info.width);
+      const { cssWidth, cssHeight } = frameSize(this.get("width"), info);
       const frame = element("div", "qvl-frame");
       frame.style.width = `${cssWidth}px`;
-      frame.style.height = `${cssHeight}px`;
+      frame.style.aspectRatio = `${cssWidth} / ${cssHeight}`;
       const image = element("img", "qvl-image", { alt: `Image ${index + 1}`, draggable: "false" });
       image.src = this.pictureUrl(index);
-      const ratio = Math.min(MAX_PIXEL_RATIO, window.devicePixelRatio || 1);
+      const ratio = Math.min(MAX_PIXEL_RATIO, window.devicePixelRatio || 1, MAX_CANVAS_SIDE / Math.max(cssWidth, cssHeight));
       const overlay = element("canvas", "qvl-overlay", { "data-qvl-image": String(index) });
       const cursor = element("canvas", "qvl-cursor");
       for (const canvas of [overlay, cursor]) {
@@ -294,6 +292,8 @@ var AttentionView = class {
       caption.textContent = `Image ${index + 1} \xB7 ${info.rows} \xD7 ${info.cols} tokens \xB7 ${info.width} \xD7 ${info.height} px`;
       figure.append(frame, caption);
       this.figures.append(figure);
+      frame.addEventListener("pointermove", (event) => this.hoverCell(index, event));
+      frame.addEventListener("pointerleave", () => this.hoverCell(null, null));
       return { frame, image, overlay, cursor, scratch: { grid, gridContext: grid.getContext("2d") }, cssWidth, cssHeight };
     });
   }
@@ -321,12 +321,32 @@ var AttentionView = class {
   }
   syncTokens() {
     const selected = new Set(this.get("selected"));
-    const showSpecial = this.get("show_special");
+    const showSpecial = this.get("show_special") || !this.hasPromptTokens();
     this.chips.forEach((chip, index) => {
       chip.hidden = this.tokens[index].special && !showSpecial && !selected.has(index);
       chip.classList.toggle("qvl-pinned", selected.has(index));
       chip.setAttribute("aria-selected", String(selected.has(index)));
     });
+    this.keepTabStop();
+  }
+  /** Roving tabindex: one visible chip is in the tab order, the one that was, else the first visible one. */
+  keepTabStop() {
+    const visible = this.visibleChips();
+    const stop = visible.find((chip) => chip.tabIndex === 0) ?? visible[0];
+    for (const chip of this.chips) chip.tabIndex = chip === stop ? 0 : -1;
+  }
+  hasPromptTokens() {
+    return this.tokens.some((token) => !token.special);
+  }
+  /** Rebuild the pictures at a new `width` (their sizes, canvases and listeners depend on it). */
+  rebuildFigures() {
+    for (const url of this.urls ?? []) URL.revokeObjectURL(url);
+    this.urls = [];
+    this.hoveredCell = null;
+    this.figures.replaceChildren();
+    this.buildFigures();
+    this.syncControls();
+    this.repaint();
   }
   visibleChips() {
     return this.chips.filter((chip) => !chip.hidden);
@@ -362,6 +382,7 @@ var AttentionView = class {
       });
     }
     on("change:opacity", () => this.syncControls());
+    on("change:width", () => this.rebuildFigures());
     on("change:show_special", () => {
       this.syncControls();
       this.repaint();
@@ -374,7 +395,10 @@ var AttentionView = class {
     this.sharedInput.addEventListener("change", () => this.setState("shared_scale", this.sharedInput.checked));
     this.specialInput.addEventListener("change", () => this.setState("show_special", this.specialInput.checked));
     this.saveButton.addEventListener("click", () => this.savePng());
-    this.strip.addEventListener("pointerover", (event) => this.hoverToken(tokenIndex(event.target)));
+    this.strip.addEventListener("pointerover", (event) => {
+      const index = tokenIndex(event.target);
+      if (index !== null) this.hoverToken(index);
+    });
     this.strip.addEventListener("pointerleave", () => this.hoverToken(null));
     this.strip.addEventListener("focusin", (event) => this.hoverToken(tokenIndex(event.target)));
     this.strip.addEventListener("focusout", () => this.hoverToken(null));
@@ -383,10 +407,6 @@ var AttentionView = class {
       if (index !== null) this.pin(index, event.shiftKey || event.ctrlKey || event.metaKey);
     });
     this.strip.addEventListener("keydown", (event) => this.onKey(event));
-    this.panels.forEach((panel, image) => {
-      panel.frame.addEventListener("pointermove", (event) => this.hoverCell(image, event));
-      panel.frame.addEventListener("pointerleave", () => this.hoverCell(null, null));
-    });
   }
   /** @param {number|string} layer */
   chooseLayer(layer) {
@@ -554,7 +574,8 @@ var AttentionView = class {
       parts.push(`image ${cell.image + 1}, cell row ${cell.row}, col ${cell.col}: tokens tinted by attention to it`);
     } else {
       const rows = this.activeRows();
-      const named = this.hovered === null && !this.get("selected").length ? "all prompt tokens" : quoteTokens(this.tokens, rows);
+      const everything = this.hasPromptTokens() ? "all prompt tokens" : "all tokens";
+      const named = this.hovered === null && !this.get("selected").length ? everything : quoteTokens(this.tokens, rows);
       parts.push(named, `${percent(meanMass(maps, rows))} of attention on the image`);
     }
     this.caption.textContent = parts.join(" \xB7 ");
@@ -612,6 +633,12 @@ function tokenIndex(target) {
   const chip = target instanceof Element ? target.closest("[data-qvl-token]") : null;
   return chip ? Number(chip.getAttribute("data-qvl-token")) : null;
 }
+function frameSize(width, info) {
+  const aspect = info.height / info.width;
+  if (aspect <= MAX_FRAME_ASPECT) return { cssWidth: width, cssHeight: Math.round(width * aspect) };
+  const cssHeight = Math.round(width * MAX_FRAME_ASPECT);
+  return { cssWidth: Math.max(1, Math.round(cssHeight / aspect)), cssHeight };
+}
 function fillOptions(select, choices, label, value) {
   const wanted = choices.map(String).join("|");
   if (select.dataset.choices !== wanted) {
@@ -621,7 +648,7 @@ function fillOptions(select, choices, label, value) {
   select.value = String(value);
 }
 function quoteTokens(tokens, rows) {
-  const shown = rows.slice(0, 6).map((row) => `\u201C${chipText(tokens[row].text)}\u201D`);
+  const shown = rows.slice(0, 6).map((row) => `\u201C\u2068${chipText(tokens[row].text)}\u2069\u201D`);
   return rows.length > 6 ? `${shown.join(" + ")} + ${rows.length - 6} more` : shown.join(" + ");
 }
 async function compositePng(picture, info, values, max, style) {
