@@ -1,4 +1,4 @@
-"""Writing files all at once: a failure never leaves a partial file at the destination."""
+"""Writing files all at once: a failure never leaves a partial file at the destination, nor a temporary one."""
 
 from __future__ import annotations
 
@@ -10,16 +10,28 @@ from typing import IO
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
-    """Call `write(file)` on a temporary file next to `path`, then rename it into place."""
+    """Call `write(file)` on a temporary file next to `path`, then rename it into place.
+
+    The file gets the permissions a plain `open(path, "wb")` would give (temporary files are private)."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{str(path)!r} is a folder; pass a file path inside it, e.g. {str(path / 'out')!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
         temporary = Path(handle.name)
-        try:
+    try:
+        with open(temporary, "wb") as handle:
             write(handle)
-        except BaseException:
-            handle.close()
-            temporary.unlink()
-            raise
-    os.replace(temporary, path)
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return path
+
+
+def _umask() -> int:
+    # The only portable way to read the umask is to set it; set it straight back.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
