@@ -127,12 +127,18 @@ class AttentionResult:
     # ----- selection ---------------------------------------------------------------------------------------
 
     def token_indices(self, phrase: str) -> list[int]:
-        """Indices of the query tokens covering `phrase` in the prompt (case-insensitive, every occurrence)."""
+        """Indices of the query tokens covering `phrase` in the prompt (case-insensitive, every occurrence).
+
+        Occurrences that start a word count ("cat" finds "cat" and "cats", not the middle of "Scatter"); only
+        where there are none, e.g. in scripts written without spaces, do occurrences inside words count."""
         words = phrase.split()
         if not words:
             raise ValueError("phrase is empty: pass some words of the prompt, e.g. phrase='red cat'")
-        pattern = re.compile(r"\s+".join(re.escape(word) for word in words), re.IGNORECASE)
-        spans = [match.span() for match in pattern.finditer(self.prompt)]
+        body = r"\s+".join(re.escape(word) for word in words)
+        at_word_start = re.compile(r"(?<!\w)" + body, re.IGNORECASE)
+        spans = [match.span() for match in at_word_start.finditer(self.prompt)]
+        if not spans:
+            spans = [match.span() for match in re.finditer(body, self.prompt, re.IGNORECASE)]
         selected = [
             index
             for index, token in enumerate(self.tokens)

@@ -49,6 +49,20 @@ def test_phrase_selects_the_tokens_covering_it(result):
     assert reddish == [" red", "d", "i", "s", "h"]
 
 
+def test_phrase_matches_at_word_starts_not_inside_other_words(tiny_models):
+    picture = Image.fromarray(np.zeros((56, 56, 3), dtype=np.uint8))
+    result = tiny_models["qwen2_vl"].capture(picture, "Is the red cat covered? Scatter the cats.")
+
+    def covered(phrase: str) -> str:
+        return "".join(token_texts(result, result.token_indices(phrase)))
+
+    assert covered("red") == " red"  # not the "red" of "covered"
+    assert covered("cat") == " cat cat"  # and the " cat" of " cat"+"s"; "Scatter" only contains it
+    assert covered("scat") == "Scat"
+    assert covered("atter") == "atter"  # inside a word only: still found (scripts without spaces need this)
+    assert covered("?") == "?"
+
+
 def test_phrase_not_in_prompt_lists_the_tokens(result):
     with pytest.raises(ValueError, match=r"phrase 'dog' is not in the prompt .*its tokens are: 'Where', ' is'") as info:
         result.token_indices("dog")
