@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,6 +244,8 @@ class AttentionResult:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no saved result at {str(path)!r}; write one with result.save(path)")
+        if not zipfile.is_zipfile(path):  # before numpy, whose error for other files talks of unpickling
+            raise ValueError(f"{str(path)!r} is not a qvl_widget result file (not an .npz archive from result.save)")
         try:
             with np.load(path, allow_pickle=False) as archive:
                 metadata = json.loads(str(archive["metadata"]))
@@ -263,8 +266,9 @@ class AttentionResult:
                     model=metadata["model"],
                     family=metadata["family"],
                 )
-        except (KeyError, ValueError, OSError) as error:
-            raise ValueError(f"{str(path)!r} is not a qvl_widget result file ({error})") from None
+        except (KeyError, ValueError, TypeError, AttributeError, OSError, EOFError, zipfile.BadZipFile) as error:
+            # Truncated or corrupted archives, other .npz files, edited metadata: one message, no traceback.
+            raise ValueError(f"{str(path)!r} is not a readable qvl_widget result file ({error})") from None
 
     def _metadata(self) -> dict:
         return {

@@ -154,7 +154,31 @@ def test_load_rejects_other_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="no saved result at"):
         AttentionResult.load(tmp_path / "missing.npz")
     np.savez(tmp_path / "other.npz", x=np.arange(3))
-    with pytest.raises(ValueError, match="is not a qvl_widget result file"):
+    with pytest.raises(ValueError, match="is not a readable qvl_widget result file"):
         AttentionResult.load(tmp_path / "other.npz")
     with pytest.raises(ValueError, match=r"must end in \.npz"):
         qvl_widget.AttentionResult.save(None, tmp_path / "x.json")  # type: ignore[arg-type]
+
+
+def test_load_of_a_damaged_file_is_one_clear_error(result, tmp_path):
+    whole = result.save(tmp_path / "whole.npz").read_bytes()
+    middle = len(whole) // 2
+    damaged = {
+        "empty.npz": b"",
+        "half.npz": whole[:middle],
+        "flipped.npz": whole[:middle] + bytes([whole[middle] ^ 0xFF]) + whole[middle + 1 :],
+        "text.npz": b"hello, not an archive",
+    }
+    np.save(tmp_path / "array.npy", np.arange(3))
+    metadata_list = tmp_path / "list.npz"
+    with np.load(tmp_path / "whole.npz") as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    np.savez(metadata_list, **{**arrays, "metadata": np.array("[1, 2]")})
+    paths = [tmp_path / "array.npy", metadata_list]
+    for name, data in damaged.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(tmp_path / name)
+    for path in paths:
+        with pytest.raises(ValueError, match=r"is not a (readable )?qvl_widget result file") as info:
+            AttentionResult.load(path)
+        assert "\n" not in str(info.value) and "pickle" not in str(info.value), path.name
