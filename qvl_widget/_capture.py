@@ -15,6 +15,7 @@ import contextlib
 import contextvars
 import functools
 import importlib.util
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -271,6 +272,17 @@ def _use_fused_kernel(kernel: str, query: torch.Tensor, softcap: float | None) -
 
 
 _fused_kernel_failed: set[torch.device] = set()
+
+
+def check_kernel_runs_on(kernel: str, device: torch.device) -> None:
+    """A one-line ValueError, before the forward pass, where `kernel` cannot run on `device`."""
+    if kernel != "fused":
+        return
+    if not _triton_available():
+        raise ValueError("kernel='fused' needs Triton (pip install triton); use kernel='auto' or 'torch'")
+    # Triton's interpreter (TRITON_INTERPRET=1) runs the kernel on the CPU: the test suite checks it that way.
+    if device.type not in FUSED_KERNEL_DEVICES and os.environ.get("TRITON_INTERPRET") != "1":
+        raise ValueError(f"kernel='fused' runs on a CUDA GPU and the model is on {device}; use kernel='auto' or 'torch'")
 
 
 @functools.cache

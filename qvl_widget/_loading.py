@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._capture import DEFAULT_CHUNK_BYTES, CaptureRequest, capturing
+from ._capture import DEFAULT_CHUNK_BYTES, CaptureRequest, capturing, check_kernel_runs_on
 from ._families import Family, family_for_config
 from ._images import ImageInput, as_image_list, load_rgb
 from ._inputs import PreparedInputs, prepare_inputs
@@ -92,6 +92,7 @@ class LoadedModel:
         kernel: str = "auto",
     ) -> AttentionResult:
         """`capture` for inputs made by `prepare` (the model part only)."""
+        check_kernel_runs_on(kernel, self.device)
         request = CaptureRequest(
             query_positions=torch.as_tensor(prepared.query_positions),
             image_positions=torch.as_tensor(prepared.image_positions),
@@ -146,10 +147,10 @@ def load(
     from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
 
     source = _checked_source(model_id_or_path)
+    device = _checked_device(device) if device is not None else default_device()
     trust = from_pretrained_kwargs.pop("trust_remote_code", False)
     config = _load_or_explain(AutoConfig.from_pretrained, source, trust_remote_code=trust)
     family = family_for_config(config, source)
-    device = torch.device(device) if device is not None else default_device()
     dtype = _checked_dtype(dtype) if dtype is not None else default_dtype(device)
     from_pretrained_kwargs.setdefault("use_safetensors", True)
     processor = _load_or_explain(AutoProcessor.from_pretrained, source, trust_remote_code=trust)
@@ -164,6 +165,21 @@ def load(
         model = model.to(device)
     model.eval()
     return LoadedModel(model, processor, family, source)
+
+
+def _checked_device(device: str | torch.device) -> torch.device:
+    """`device` as a torch device this machine has, or a one-line ValueError that says what it has."""
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}: use 'cuda', 'mps' or 'cpu', or leave it out") from None
+    present = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(), "cpu": True}
+    if not present.get(resolved.type, True):
+        best = default_device().type
+        raise ValueError(f"device {device!r} is not available here (torch sees none); use {best!r} or leave it out")
+    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    return resolved
 
 
 def _checked_dtype(dtype: str | torch.dtype) -> torch.dtype:

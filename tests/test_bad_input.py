@@ -157,6 +157,27 @@ def test_unknown_dtype(tiny_model_dirs):
     assert qvl_widget.load(tiny_model_dirs["qwen2_vl"], device="cpu", dtype="float16").dtype == torch.float16
 
 
+def test_unknown_or_missing_device(tiny_model_dirs):
+    with pytest.raises(ValueError, match="unknown device 'tpu': use 'cuda', 'mps' or 'cpu'") as error:
+        qvl_widget.load(tiny_model_dirs["qwen2_vl"], device="tpu")
+    one_line(error)
+    if torch.cuda.is_available():
+        missing, message = f"cuda:{torch.cuda.device_count()}", "does not exist: this machine has"
+    else:
+        missing, message = "cuda", "is not available here"
+    with pytest.raises(ValueError, match=message) as error:
+        qvl_widget.load(tiny_model_dirs["qwen2_vl"], device=missing)
+    one_line(error)
+
+
+def test_fused_kernel_off_the_gpu_says_what_to_use(tiny_model_dirs, monkeypatch):
+    model = qvl_widget.load(tiny_model_dirs["qwen2_vl"], device="cpu")
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)  # the suite's CPU stand-in for a GPU
+    with pytest.raises(ValueError, match="kernel='fused' runs on a CUDA GPU and the model is on cpu; use") as error:
+        model.capture(Image.new("RGB", (56, 56)), "Hi", kernel="fused")
+    one_line(error)
+
+
 def test_folder_without_config(tmp_path):
     with pytest.raises(FileNotFoundError, match="has no config.json; pass a model folder saved by save_pretrained"):
         qvl_widget.load(tmp_path)
