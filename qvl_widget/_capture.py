@@ -282,7 +282,9 @@ def check_kernel_runs_on(kernel: str, device: torch.device) -> None:
         raise ValueError("kernel='fused' needs Triton (pip install triton); use kernel='auto' or 'torch'")
     # Triton's interpreter (TRITON_INTERPRET=1) runs the kernel on the CPU: the test suite checks it that way.
     if device.type not in FUSED_KERNEL_DEVICES and os.environ.get("TRITON_INTERPRET") != "1":
-        raise ValueError(f"kernel='fused' runs on a CUDA GPU and the model is on {device}; use kernel='auto' or 'torch'")
+        raise ValueError(
+            f"kernel='fused' runs on a CUDA GPU and the model is on {device}; use kernel='auto' or 'torch'"
+        )
 
 
 @functools.cache

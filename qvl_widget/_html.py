@@ -28,6 +28,21 @@ CONTAINER_VERSION = 1
 DEFAULT_MAX_BYTES = 25 * 2**20
 LAST_LAYERS_WITH_EVERY_HEAD = 4
 
+
+class HtmlTooLargeError(ValueError):
+    """The page would pass `max_bytes`; the message says how large and what to embed less of.
+
+    `summary` is the size part alone (e.g. "it would be 31.0 MB: 29.5 MB for 170 layer/head maps and ..."),
+    for callers that give their own advice (the command line)."""
+
+    def __init__(self, summary: str, max_bytes: int) -> None:
+        self.summary = summary
+        super().__init__(
+            f"the HTML is over its {max_bytes / 2**20:.0f} MB limit ({summary}); embed fewer maps with "
+            "layers=[...] and heads=[...] (e.g. layers=[-1], heads=['mean', 'max']), or pass a larger max_bytes"
+        )
+
+
 PAGE = """<!doctype html>
 <html lang="en">
 <head>
@@ -56,8 +71,8 @@ body {{ margin: 24px; font-family: system-ui, -apple-system, "Segoe UI", sans-se
 
 def embedded_choices(
     selections: Selections,
-    layers: Sequence[LayerChoice] | None,
-    heads: Sequence[HeadChoice] | None,
+    layers: Sequence[LayerChoice] | LayerChoice | None,
+    heads: Sequence[HeadChoice] | HeadChoice | None,
     current: tuple[LayerChoice, HeadChoice] | None = None,
 ) -> list[tuple[LayerChoice, HeadChoice]]:
     """The (layer, head) choices to embed, normalised, in dropdown order.
@@ -70,6 +85,7 @@ def embedded_choices(
     result = selections.result
     every_layer: list[LayerChoice] = [*range(result.num_layers), "mean"]
     every_head: list[HeadChoice] = ["mean", "max", *range(result.num_heads)]
+    layers, heads = _as_choices(layers, "layers", every_layer), _as_choices(heads, "heads", every_head)
     if layers is None and heads is None:
         last = range(max(0, result.num_layers - LAST_LAYERS_WITH_EVERY_HEAD), result.num_layers)
         pairs = [(layer, head) for layer in every_layer for head in ("mean", "max")]
@@ -82,6 +98,20 @@ def embedded_choices(
     layer_order = {layer: index for index, layer in enumerate(every_layer)}
     head_order = {head: index for index, head in enumerate(every_head)}
     return sorted(normalised, key=lambda pair: (layer_order[pair[0]], head_order[pair[1]]))
+
+
+def _as_choices(value, name: str, every: list) -> list | None:
+    """`layers=` / `heads=` as a list: one choice (an index, "mean", "max") or "all" is accepted too."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value == "all":
+        return every
+    if isinstance(value, (int, str)):
+        return [value]
+    value = list(value)
+    if not value:
+        raise ValueError(f"{name} is empty: pass some, e.g. {name}=[-1], or leave it out for the default")
+    return value
 
 
 def write_html(
@@ -102,27 +132,32 @@ def write_html(
     result = widget.result
     raw_estimate = len(choices) * (12 + result.num_queries * (8 + result.attention.shape[-1]))
     if raw_estimate > 3 * max_bytes:  # even the best compression cannot bring this under the limit
-        raise ValueError(_too_large(len(choices), raw_estimate, "before compression", max_bytes))
-    container = _container(widget, choices)
+        raise HtmlTooLargeError(_size_summary(len(choices), raw_estimate, None), max_bytes)
+    container, picture_bytes = _container(widget, choices)
     page = _page(container)
     size = len(page.encode("utf-8"))
     if size > max_bytes:
-        raise ValueError(_too_large(len(choices), size, "compressed", max_bytes))
+        # Pictures are JPEG/PNG: gzip leaves them as they are, and base64 adds a third.
+        raise HtmlTooLargeError(_size_summary(len(choices), size, picture_bytes * 4 / 3), max_bytes)
     write_atomically(path, lambda handle: handle.write(page.encode("utf-8")))
     return path
 
 
-def _too_large(count: int, size: int, how: str, max_bytes: int) -> str:
+def _size_summary(count: int, size: float, picture_bytes: float | None) -> str:
+    """How large the page would be: the maps and the images apart, where known."""
     mib = 2**20
+    if picture_bytes is None:
+        return f"its {count} layer/head maps alone take about {size / mib:.1f} MB before compression"
+    maps = max(0.0, size - picture_bytes)
     return (
-        f"the HTML would embed {count} layer/head maps, about {size / mib:.1f} MB {how}, over the "
-        f"{max_bytes / mib:.0f} MB limit: embed fewer with layers=[...] and heads=[...] "
-        f"(e.g. layers=[-1], heads=['mean', 'max']), or raise max_bytes="
+        f"it would be {size / mib:.1f} MB: {maps / mib:.1f} MB for {count} layer/head maps and "
+        f"{picture_bytes / mib:.1f} MB for the images"
     )
 
 
-def _container(widget: AttentionWidget, choices: list[tuple[LayerChoice, HeadChoice]]) -> bytes:
-    """Header JSON + blobs: `uint32 header length | header | blobs`, blobs located by [offset, length]."""
+def _container(widget: AttentionWidget, choices: list[tuple[LayerChoice, HeadChoice]]) -> tuple[bytes, int]:
+    """Header JSON + blobs: `uint32 header length | header | blobs`, blobs located by [offset, length]; and how
+    many of its bytes are pictures."""
     blobs: list[bytes] = []
     offset = 0
 
@@ -161,7 +196,8 @@ def _container(widget: AttentionWidget, choices: list[tuple[LayerChoice, HeadCho
         "payloads": {f"{pair[0]}|{pair[1]}": add(widget._selections.payload(*pair)) for pair in choices},
     }
     header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    return len(header_bytes).to_bytes(4, "little") + header_bytes + b"".join(blobs)
+    picture_bytes = sum(length for _, length in header["pictures"] + header["full_pictures"])
+    return len(header_bytes).to_bytes(4, "little") + header_bytes + b"".join(blobs), picture_bytes
 
 
 def _page(container: bytes) -> str:

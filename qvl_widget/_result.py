@@ -210,12 +210,16 @@ class AttentionResult:
 
         return AttentionWidget(self, **options)
 
-    def to_html(self, path: str | os.PathLike, layers=None, heads=None, **widget_options) -> Path:
+    def to_html(
+        self, path: str | os.PathLike, layers=None, heads=None, max_bytes: int | None = None, **widget_options
+    ) -> Path:
         """Write one self-contained interactive HTML file (see `AttentionWidget.to_html`); return its path.
 
-        `layers` / `heads` choose what it embeds; other options (e.g. phrase=, colormap=) as for the widget.
+        `layers` / `heads` choose what it embeds, `max_bytes` caps its size; other options (e.g. phrase=,
+        colormap=, layer=, head=: the view it opens on) as for the widget.
         """
-        return self.widget(**widget_options).to_html(path, layers=layers, heads=heads)
+        size_limit = {} if max_bytes is None else {"max_bytes": max_bytes}
+        return self.widget(**widget_options).to_html(path, layers=layers, heads=heads, **size_limit)
 
     # ----- persistence -------------------------------------------------------------------------------------
 

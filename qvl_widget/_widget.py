@@ -25,6 +25,9 @@ STATIC = Path(__file__).parent / "static"
 # Images are sent once, at twice the display width at most (sharp on high-density screens).
 _PIXEL_RATIO = 2
 _PNG_MAX_PIXELS = 512 * 512  # smaller images go as PNG (crisp edges), larger ones as JPEG (small)
+# The HTML file's copy of each original (for Save PNG): at most this many pixels on its long side, so a 48 MP
+# photo does not fill the file.
+_EMBEDDED_MAX_SIDE = 4096
 
 
 def display_bytes(picture: Image.Image, width: int) -> tuple[bytes, str]:
@@ -44,6 +47,14 @@ def encoded(picture: Image.Image, lossless: bool = True) -> bytes:
     else:
         picture.save(buffer, format="JPEG", quality=92)
     return buffer.getvalue()
+
+
+def _fit_within(picture: Image.Image, side: int) -> Image.Image:
+    if max(picture.size) <= side:
+        return picture
+    smaller = picture.copy()
+    smaller.thumbnail((side, side), Image.LANCZOS)
+    return smaller
 
 
 def widget_images(result: AttentionResult) -> list[dict]:
@@ -179,8 +190,11 @@ class AttentionWidget(anywidget.AnyWidget):
             self.maps_payload = self._selections.payload(self.layer, self.head)
 
     def full_resolution_pictures(self, compact: bool = False) -> list[bytes]:
-        """The images at their original resolution: PNG, or with `compact`, JPEG for large ones."""
-        return [encoded(picture, lossless=not compact) for picture in self.result.pictures]
+        """The images at their original resolution, as PNG; with `compact` (for the HTML file), JPEG for large
+        ones, at most `_EMBEDDED_MAX_SIDE` pixels on the long side."""
+        if not compact:
+            return [encoded(picture) for picture in self.result.pictures]
+        return [encoded(_fit_within(picture, _EMBEDDED_MAX_SIDE), lossless=False) for picture in self.result.pictures]
 
     @traitlets.observe("want_full_pictures")
     def _send_full_pictures(self, change: traitlets.Bunch) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 DEFAULT_LAYERS = (-4, -3, -2, -1)
 DEMO_SEED = 200_006  # a held-out test scene with four objects
+DEFAULT_HTML_MAX_MB = 25.0  # as the HTML export's own default (`_html.DEFAULT_MAX_BYTES`)
 
 
 @dataclass
@@ -51,6 +52,23 @@ def existing_image(value: str) -> Path:
     return path
 
 
+def positive_number(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"invalid size {value!r}: use a positive number of megabytes, like 25")
+    return number
+
+
+def output_folder(value: str) -> Path:
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} is a file: pass a folder for the outputs (made if missing)")
+    return path
+
+
 def write_outputs(
     result,
     out: Path,
@@ -59,26 +77,49 @@ def write_outputs(
     phrase: str | None = None,
     tokens: list[int] | None = None,
     open_layer=None,
+    html_max_bytes: int | None = None,
 ) -> Outputs:
     """The HTML explorer, the multi-layer figure over `layers` and the token x image-token matrix, in `out`.
 
     `tokens` (query indices) or `phrase` select the tokens the HTML pins and the figure shows; the HTML and the
-    matrix show `open_layer` (default: the last of `layers`)."""
+    matrix show `open_layer` (default: the last of `layers`). A ValueError, before anything is written, where
+    even the smaller HTML would be too large."""
     open_layer = layers[-1] if open_layer is None else open_layer
     from ._figures import layers_figure, matrix_figure, save_figure
 
-    out.mkdir(parents=True, exist_ok=True)
     # Figures take a head index, or None with a reduction over heads.
     figure_head, reduce = (None, head) if head in ("mean", "max") else (head, "mean")
     selection = {"phrase": phrase} if tokens is None else {"token": tokens}
     progress("writing the interactive HTML ...")
-    html = result.to_html(out / "attention.html", layer=open_layer, head=head, **selection)
+    view = dict(layer=open_layer, head=head, max_bytes=html_max_bytes, **selection)
+    html = write_html_within_limit(result, out / "attention.html", layers, view)
     progress("drawing the figures ...")
     figure = layers_figure(result, layers=tuple(layers), head=figure_head, reduce=reduce, **selection)
     layers_path = save_figure(figure, out / "layers.png")
     figure, _ = matrix_figure(result, layer=open_layer, head=figure_head, reduce=reduce)
     matrix_path = save_figure(figure, out / "matrix.png")
     return Outputs(html, layers_path, matrix_path)
+
+
+def write_html_within_limit(result, path: Path, layers: Sequence, view: dict) -> Path:
+    """The HTML with its default maps, or, where those pass the size limit, only `layers` with the head mean
+    and max (plus the view it opens on)."""
+    from ._html import HtmlTooLargeError
+
+    try:
+        return result.to_html(path, **view)
+    except HtmlTooLargeError:
+        shown = " ".join(str(layer) for layer in layers)
+        progress(
+            f"the HTML with every layer would pass its size limit; it embeds layers {shown}, mean and max of heads"
+        )
+    try:
+        return result.to_html(path, layers=list(layers), heads=["mean", "max"], **view)
+    except HtmlTooLargeError as error:
+        raise ValueError(
+            f"the HTML would pass its size limit even with layers {shown} only ({error.summary}): pass fewer "
+            "--layers, fewer image tokens with --max-pixels, or a larger --html-max-mb"
+        ) from None
 
 
 def report(outputs: Outputs) -> None:
@@ -120,7 +161,18 @@ def capture_and_write(model, images, arguments: argparse.Namespace, parser: argp
         f"captured {result.num_layers} layers x {result.num_heads} heads, {result.num_queries} query tokens x "
         f"{columns} image tokens in {time.perf_counter() - started:.1f} s"
     )
-    report(write_outputs(result, Path(arguments.out), arguments.layers, arguments.head, phrase=arguments.phrase))
+    try:
+        outputs = write_outputs(
+            result,
+            arguments.out,
+            arguments.layers,
+            arguments.head,
+            phrase=arguments.phrase,
+            html_max_bytes=html_max_bytes(arguments),
+        )
+    except ValueError as error:
+        parser.error(str(error))
+    report(outputs)
     return 0
 
 
@@ -155,9 +207,24 @@ def demo(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     layers = arguments.layers or list(range(result.num_layers))
     check_choices(result, layers, arguments.head, parser)
     head = arguments.head if arguments.head != "mean" else view["head"]
-    outputs = write_outputs(result, Path(arguments.out), layers, head, tokens=view["token"], open_layer=view["layer"])
+    try:
+        outputs = write_outputs(
+            result,
+            arguments.out,
+            layers,
+            head,
+            tokens=view["token"],
+            open_layer=view["layer"],
+            html_max_bytes=html_max_bytes(arguments),
+        )
+    except ValueError as error:
+        parser.error(str(error))
     report(outputs)
     return 0
+
+
+def html_max_bytes(arguments: argparse.Namespace) -> int:
+    return round(arguments.html_max_mb * 2**20)
 
 
 def _describe(result, view: dict) -> str:
@@ -183,8 +250,15 @@ def build_parser() -> argparse.ArgumentParser:
             "(default: the last four, -4 -3 -2 -1)",
         )
         sub.add_argument("--head", type=head_argument, default="mean", help="a head index, 'mean' or 'max'")
-        sub.add_argument("--max-pixels", type=int, default=None, help="cap the resized image's pixels")
-        sub.add_argument("--out", required=default_out is None, default=default_out, help="output folder")
+        sub.add_argument(
+            "--html-max-mb",
+            type=positive_number,
+            default=DEFAULT_HTML_MAX_MB,
+            help=f"size limit of the HTML file (default {DEFAULT_HTML_MAX_MB:g}); above it, only --layers are embedded",
+        )
+        sub.add_argument(
+            "--out", type=output_folder, required=default_out is None, default=default_out, help="output folder"
+        )
 
     explore_parser = commands.add_parser("explore", help="capture on a model and write HTML + figures")
     explore_parser.add_argument("--model", required=True, help="hub id or local folder of a Qwen-VL model")
@@ -195,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     explore_parser.add_argument("--phrase", help="words of the prompt to select in the HTML and the figures")
     explore_parser.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
     explore_parser.add_argument("--dtype", help="e.g. bfloat16 or float32 (default: by device)")
+    explore_parser.add_argument(
+        "--max-pixels", type=int, default=None, help="cap the resized image's pixels (fewer image tokens)"
+    )
     common(explore_parser, default_out=None)
     explore_parser.set_defaults(run=explore, parser=explore_parser)
 

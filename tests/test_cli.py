@@ -8,7 +8,9 @@ import sys
 import pytest
 from PIL import Image
 
-from qvl_widget.cli import main
+import qvl_widget
+from qvl_widget._html import DEFAULT_MAX_BYTES
+from qvl_widget.cli import DEFAULT_HTML_MAX_MB, main
 
 
 def run_cli(arguments: list[str], capsys) -> tuple[int, str, str]:
@@ -56,10 +58,14 @@ def test_demo_runs_offline(tmp_path, capsys):
         (["demo", "--head", "9"], "head 9 is out of range: there are 4 heads"),
         (["demo", "--layers", "7"], "layer 7 is out of range: there are 6 layers"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["demo", "--out", "a-file.txt"], "'a-file.txt' is a file: pass a folder for the outputs"),
+        (["demo", "--html-max-mb", "0"], "invalid size '0': use a positive number of megabytes"),
+        (["demo", "--max-pixels", "5"], "unrecognized arguments: --max-pixels"),  # the demo's scenes are fixed
     ],
 )
 def test_bad_arguments(arguments, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file.txt").write_text("not a folder")
     code, _, stderr = run_cli(arguments, capsys)
     assert code == 2
     assert "usage: qvl-widget" in stderr and message in stderr
@@ -80,3 +86,31 @@ def test_installed_entry_point():
     completed = subprocess.run([sys.executable, "-m", "qvl_widget.cli", "--help"], capture_output=True, text=True)
     assert completed.returncode == 0
     assert "explore" in completed.stdout and "demo" in completed.stdout
+
+
+def test_an_html_over_the_limit_embeds_only_the_chosen_layers_or_says_what_to_do(tiny_model_dirs, tmp_path, capsys):
+    image, prompt = tmp_path / "red.png", "Where is the red cat?"
+    Image.new("RGB", (448, 448), "red").save(image)  # a flat picture: the maps, not the image, set the size
+    result = qvl_widget.load(tiny_model_dirs["qwen2_vl"], device="cpu").capture(image, prompt)
+    full = result.to_html(tmp_path / "full.html", layer=-1).stat().st_size
+    small = result.to_html(tmp_path / "small.html", layers=[0, -1], heads=["mean", "max"], layer=-1).stat().st_size
+    assert small < full
+    base = ["explore", "--model", str(tiny_model_dirs["qwen2_vl"]), "--image", str(image), "--prompt", prompt]
+    base += ["--layers", "0", "-1", "--device", "cpu"]
+
+    between = str((full + small) / 2 / 2**20)
+    code, stdout, stderr = run_cli([*base, "--html-max-mb", between, "--out", str(tmp_path / "o")], capsys)
+    assert code == 0, stderr
+    assert "it embeds layers 0 -1, mean and max of heads" in stderr
+    assert_outputs(tmp_path / "o", stdout)
+    assert (tmp_path / "o" / "attention.html").stat().st_size == small
+
+    too_small = str(small / 2 / 2**20)
+    code, _, stderr = run_cli([*base, "--html-max-mb", too_small, "--out", str(tmp_path / "p")], capsys)
+    assert code == 2 and "usage: qvl-widget" in stderr
+    assert "even with layers 0 -1 only (it would be" in stderr and "or a larger --html-max-mb" in stderr
+    assert not (tmp_path / "p").exists()  # nothing half-written
+
+
+def test_the_command_line_html_limit_is_the_exports_own():
+    assert DEFAULT_HTML_MAX_MB * 2**20 == DEFAULT_MAX_BYTES

@@ -13,7 +13,7 @@ from browser_support import XSS_TEXTS, brightest, cell_colours, expected_peak, s
 from PIL import Image
 
 from qvl_widget import AttentionResult, AttentionWidget, ImageGeometry, QueryToken
-from qvl_widget._html import embedded_choices
+from qvl_widget._html import HtmlTooLargeError, embedded_choices
 
 
 def embedded_header(path) -> dict:
@@ -58,6 +58,12 @@ def test_default_choices_cover_every_layer_and_all_heads_of_the_last_four():
     assert len(choices) == 7 * 2 + 4 * 3
     assert embedded_choices(widget._selections, [-1], ["mean"]) == [(5, "mean")]
     assert embedded_choices(widget._selections, None, [0]) == [(layer, 0) for layer in [0, 1, 2, 3, 4, 5, "mean"]]
+    assert embedded_choices(widget._selections, -1, "max") == [(5, "max")]  # one choice needs no list
+    assert embedded_choices(widget._selections, "all", ["mean"]) == [
+        (layer, "mean") for layer in [0, 1, 2, 3, 4, 5, "mean"]
+    ]
+    with pytest.raises(ValueError, match=r"layers is empty: pass some, e\.g\. layers=\[-1\]"):
+        embedded_choices(widget._selections, [], None)
 
 
 @pytest.mark.parametrize(
@@ -102,12 +108,16 @@ def test_default_selection_of_a_28_layer_28_head_model_stays_under_10_mb(tmp_pat
 
 def test_too_large_a_selection_says_how_to_shrink_it(tmp_path):
     widget = AttentionWidget(realistic_result(layers=4, heads=4, queries=16, rows=8, cols=10))
-    with pytest.raises(ValueError, match=r"would embed 30 layer/head maps, about .* MB .*over the 0 MB limit") as info:
+    with pytest.raises(ValueError, match=r"over its 0 MB limit \(its 30 layer/head maps alone take about") as info:
         widget.to_html(
             tmp_path / "x.html", layers=[0, 1, 2, 3, "mean"], heads=["mean", "max", 0, 1, 2, 3], max_bytes=100
         )
-    assert "layers=[-1]" in str(info.value) and "max_bytes=" in str(info.value)
-    assert not (tmp_path / "x.html").exists()
+    assert "layers=[-1]" in str(info.value) and str(info.value).endswith("or pass a larger max_bytes")
+    limit = 200 * 2**10
+    with pytest.raises(HtmlTooLargeError, match=r"MB for 2 layer/head maps and .* MB for the images\); embed") as info:
+        widget.result.to_html(tmp_path / "x.html", layers=[-1], heads=["mean", "max"], max_bytes=limit)
+    assert not (tmp_path / "x.html").exists() and list(tmp_path.iterdir()) == []
+    assert widget.result.to_html(tmp_path / "x.html", layers=[-1], heads=["mean"], max_bytes=10 * limit).is_file()
     with pytest.raises(ValueError, match=r"must end in \.html"):
         widget.to_html(tmp_path / "x.txt")
     with pytest.raises(IndexError, match="layer 9 is out of range"):

@@ -100,6 +100,16 @@ def test_image_is_sent_once_at_display_size(tiny_models):
     assert Image.open(io.BytesIO(widget.full_pictures[0])).size == (1600, 900)
 
 
+def test_the_html_copy_of_a_huge_original_is_capped_at_4096_px(tiny_models):
+    huge = Image.fromarray(np.random.default_rng(1).integers(0, 256, (300, 6000, 3), dtype=np.uint8))
+    widget = AttentionWidget(tiny_models["qwen2_vl"].capture(huge, "What is this?", max_pixels=64 * 28 * 28))
+    (embedded,) = widget.full_resolution_pictures(compact=True)
+    assert Image.open(io.BytesIO(embedded)).size == (4096, 205)  # aspect kept, as JPEG
+    assert embedded[:2] == b"\xff\xd8"
+    (original,) = widget.full_resolution_pictures()
+    assert Image.open(io.BytesIO(original)).size == (6000, 300)  # the widget's own Save PNG: full size
+
+
 @pytest.mark.parametrize(
     ("trait", "value", "message"),
     [
