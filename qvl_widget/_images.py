@@ -61,15 +61,21 @@ def _open(path: Path) -> Image.Image:
 def _from_array(pixels: np.ndarray) -> Image.Image:
     if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] not in (1, 3, 4)):
         raise ValueError(f"an image array must be [height, width] or [height, width, 1|3|4], got shape {pixels.shape}")
+    if pixels.shape[0] == 0 or pixels.shape[1] == 0:
+        raise ValueError(f"the image array is empty (shape {pixels.shape}); pass one with at least one pixel")
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[:, :, 0]
     if pixels.dtype == np.uint8:
         return Image.fromarray(pixels)
+    if pixels.dtype == np.uint16:  # 16-bit (PNG/TIFF through imageio or tifffile): full range 0..65535
+        return Image.fromarray(np.round(pixels / 65535.0 * 255.0).astype(np.uint8))
     if np.issubdtype(pixels.dtype, np.floating):
+        if not np.isfinite(pixels).all():
+            raise ValueError("the float image array holds NaN or infinite values; replace them (e.g. np.nan_to_num)")
         if pixels.min() < 0 or pixels.max() > 1:
             raise ValueError("a float image array must hold values in 0..1; scale it, or pass uint8 values 0..255")
         return Image.fromarray(np.round(pixels * 255).astype(np.uint8))
-    raise ValueError(f"an image array must be uint8 (0..255) or float (0..1), not {pixels.dtype}")
+    raise ValueError(f"an image array must be uint8 (0..255), uint16 (0..65535) or float (0..1), not {pixels.dtype}")
 
 
 def _to_rgb(picture: Image.Image) -> Image.Image:
@@ -87,7 +93,16 @@ def _to_rgb(picture: Image.Image) -> Image.Image:
 
 
 def _rescale_to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
-    """16-bit integer pixels (full range 0..65535) or float pixels (0..1) to 8 bits."""
+    """Integer pixels (16-bit, full range 0..65535) or float pixels (0..1) to 8 bits.
+
+    Mode "I" (32-bit integers) holds 16-bit files but also 8-bit data converted by other code: values that
+    all fit in 0..255 are taken as 8-bit, as Pillow's own conversion does, rather than shown near black."""
     values = values.astype(np.float64)
-    full_scale = 65535.0 if mode != "F" else max(1.0, float(values.max(initial=0.0)))
+    brightest = float(values.max(initial=0.0))
+    if mode == "F":
+        full_scale = max(1.0, brightest)
+    elif mode == "I" and brightest <= 255:
+        full_scale = 255.0
+    else:
+        full_scale = 65535.0
     return np.clip(np.round(values / full_scale * 255.0), 0, 255).astype(np.uint8)

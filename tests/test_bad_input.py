@@ -104,6 +104,24 @@ def test_numpy_arrays_are_images(qwen2):
         qwen2.capture(np.full((40, 70), 3.0), PROMPT)
 
 
+def test_eight_bit_values_in_a_32_bit_image_stay_as_they_are():
+    eight_bit = Image.fromarray(np.array([[0, 100, 200]], dtype=np.uint8)).convert("I")
+    assert np.asarray(load_rgb(eight_bit))[0, :, 0].tolist() == [0, 100, 200]  # not divided by 257
+    sixteen_bit = Image.fromarray(np.array([[0, 300, 65535]], dtype=np.int32), mode="I")
+    assert np.asarray(load_rgb(sixteen_bit))[0, :, 0].tolist() == [0, 1, 255]
+
+
+def test_sixteen_bit_and_bad_arrays():
+    deep = np.array([[0, 32768, 65535]], dtype=np.uint16)
+    assert np.asarray(load_rgb(deep))[0, :, 0].tolist() == [0, 128, 255]
+    with pytest.raises(ValueError, match="holds NaN or infinite values; replace them"):
+        load_rgb(np.array([[0.0, np.nan]]))
+    with pytest.raises(ValueError, match=r"the image array is empty \(shape \(0, 0, 3\)\)"):
+        load_rgb(np.zeros((0, 0, 3), dtype=np.uint8))
+    with pytest.raises(ValueError, match="must be uint8 .0..255., uint16 .0..65535. or float .0..1., not int64"):
+        load_rgb(np.zeros((4, 4), dtype=np.int64))
+
+
 def test_exif_orientation_is_applied(tmp_path):
     image = Image.new("RGB", (80, 40), "red")
     exif = Image.Exif()
