@@ -20,8 +20,13 @@ def as_image_list(image_or_images: ImageInput | Sequence[ImageInput] | None) -> 
         images: list[ImageInput] = []
     elif isinstance(image_or_images, (str, os.PathLike, Image.Image, np.ndarray)):
         images = [image_or_images]
-    else:
+    elif isinstance(image_or_images, Sequence) and not isinstance(image_or_images, (bytes, bytearray)):
         images = list(image_or_images)
+    else:
+        raise TypeError(
+            f"an image must be a file path, a PIL image or a numpy array (or a list of them), not "
+            f"{type(image_or_images).__name__}"
+        )
     if not images:
         raise ValueError(
             "no image given: pass an image path, a PIL image or a list of them, e.g. capture('cat.jpg', prompt)"
@@ -48,6 +53,8 @@ def load_rgb(image: ImageInput) -> Image.Image:
 
 
 def _open(path: Path) -> Image.Image:
+    if path.is_dir():
+        raise IsADirectoryError(f"{str(path)!r} is a folder; pass an image file in it")
     if not path.is_file():
         raise FileNotFoundError(f"image file not found: {str(path)!r}; check the path")
     try:

@@ -41,6 +41,7 @@ def prepare_inputs(
         raise TypeError(f"prompt must be a string, not {type(prompt).__name__}")
     tokenizer = processor.tokenizer
     _reject_special_tokens(prompt, tokenizer)
+    _reject_extreme_aspect_ratios(pictures)
     text = _input_text(processor, config, len(pictures), prompt, chat)
     model_inputs = processor(
         text=[text], images=pictures, return_tensors="pt", **_size_kwargs(processor, min_pixels, max_pixels)
@@ -70,6 +71,19 @@ def _reject_special_tokens(prompt: str, tokenizer: Any) -> None:
             )
 
 
+MAX_ASPECT_RATIO = 200  # Qwen-VL's image processors refuse longer strips (`smart_resize`)
+
+
+def _reject_extreme_aspect_ratios(pictures: list[Image.Image]) -> None:
+    for index, picture in enumerate(pictures):
+        width, height = picture.size
+        if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+            raise ValueError(
+                f"image {index + 1} is {width} x {height} px, longer than {MAX_ASPECT_RATIO}:1, which Qwen-VL models "
+                "cannot take; crop it, or pad it towards a square"
+            )
+
+
 def _input_text(processor: Any, config: Any, num_images: int, prompt: str, chat: bool) -> str:
     if not chat:
         tokenizer = processor.tokenizer
@@ -92,6 +106,11 @@ def _size_kwargs(processor: Any, min_pixels: int | None, max_pixels: int | None)
     if max_pixels is not None:
         size["longest_edge"] = int(max_pixels)
     if size["shortest_edge"] > size["longest_edge"]:
+        if min_pixels is None:  # the user set only max_pixels: name the model's floor, not an unset option
+            raise ValueError(
+                f"max_pixels ({size['longest_edge']}) is below this model's smallest image ({size['shortest_edge']} "
+                f"pixels): pass max_pixels >= {size['shortest_edge']}, or a smaller min_pixels too"
+            )
         raise ValueError(
             f"min_pixels ({size['shortest_edge']}) is larger than max_pixels ({size['longest_edge']}): "
             "make min_pixels <= max_pixels"

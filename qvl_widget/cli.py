@@ -47,6 +47,8 @@ def head_argument(value: str) -> int | str:
 
 def existing_image(value: str) -> Path:
     path = Path(value).expanduser()
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} is a folder; pass an image file in it")
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"image file not found: {value!r}")
     return path

@@ -122,6 +122,20 @@ def test_sixteen_bit_and_bad_arrays():
         load_rgb(np.zeros((4, 4), dtype=np.int64))
 
 
+def test_images_of_the_wrong_kind_or_shape(qwen2, tmp_path):
+    with pytest.raises(TypeError, match="an image must be a file path, a PIL image or a numpy array .*not int"):
+        qwen2.capture(5, PROMPT)
+    with pytest.raises(TypeError, match="not bytes"):
+        qwen2.capture(b"\x89PNG", PROMPT)
+    with pytest.raises(IsADirectoryError, match="is a folder; pass an image file in it"):
+        qwen2.capture(tmp_path, PROMPT)
+    with pytest.raises(ValueError, match=r"image 1 is 1000 x 4 px, longer than 200:1.*crop it") as error:
+        qwen2.capture(Image.new("RGB", (1000, 4)), PROMPT)
+    one_line(error)
+    with pytest.raises(ValueError, match=r"max_pixels \(10\) is below this model's smallest image \(\d+ pixels\)"):
+        qwen2.capture(Image.new("RGB", (64, 64)), PROMPT, max_pixels=10)
+
+
 def test_exif_orientation_is_applied(tmp_path):
     image = Image.new("RGB", (80, 40), "red")
     exif = Image.Exif()
