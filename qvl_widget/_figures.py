@@ -92,6 +92,8 @@ def overlay_on_image(
     picture = load_rgb(picture)
     resample = Image.Resampling.BILINEAR if smooth else Image.Resampling.NEAREST
     upsampled = np.asarray(Image.fromarray(np.ascontiguousarray(values)).resize(picture.size, resample))
+    if vmax is not None and not vmax > 0:
+        raise ValueError(f"vmax must be a positive top of the colour scale (e.g. the largest map value), not {vmax!r}")
     scale = float(np.max(values)) if vmax is None else float(vmax)
     colours = table[_colour_indices(upsampled, scale)].astype(np.float32)
     blended = np.asarray(picture, dtype=np.float32) * (1.0 - alpha) + colours * alpha
@@ -185,9 +187,12 @@ def _detached_figure(width: float, height: float) -> Figure:
 # ----- layers figure -----------------------------------------------------------------------------------------
 
 
+DEFAULT_FIGURE_LAYERS = 4  # layers_figure's columns when none are named: the last four
+
+
 def layers_figure(
     result: AttentionResult,
-    layers: LayerSelection = (-4, -3, -2, -1),
+    layers: LayerSelection | None = None,
     head: HeadSelection = None,
     phrase: str | None = None,
     token: TokenSelection = None,
@@ -201,12 +206,15 @@ def layers_figure(
 ) -> Figure:
     """The original image, then for each layer its attention map (top) and the map over the image (bottom).
 
-    `layers`: layer indices (negative count from the end) or "all", one column each.
+    `layers`: layer indices (negative count from the end) or "all", one column each; default the last four
+    (all, where the model has fewer).
 
     Tokens, head and reduction are chosen as in `AttentionResult.grid`; every layer's map shares one colour
     scale, 0 to the largest value shown, so layers compare at a glance. The title quotes the prompt and names
     the tokens, the head choice and, when the result has several, the image.
     """
+    if layers is None:
+        layers = list(range(-min(DEFAULT_FIGURE_LAYERS, result.num_layers), 0))
     if isinstance(layers, (str, int, np.integer)):
         layers = layers if isinstance(layers, str) else [layers]
     absolute = result._layer_indices(layers if isinstance(layers, str) else list(layers))

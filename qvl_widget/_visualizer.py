@@ -75,11 +75,12 @@ class QwenVLCrossModalVisualizer:
         image: ImageArgument,
         text_prompt: str,
         target_phrase: str | None = None,
-        layers_to_show: int | Sequence[int] = (-4, -3, -2, -1),
+        layers_to_show: int | Sequence[int] | None = None,
         head: int | None = None,
         save_path: str | os.PathLike | None = None,
     ) -> Figure:
-        """The image, then per layer the attention map and its overlay (`figures.layers_figure`)."""
+        """The image, then per layer the attention map and its overlay (`figures.layers_figure`); by default
+        the last four layers."""
         result = self.capture(image, text_prompt)
         figure = layers_figure(result, layers=layers_to_show, head=head, phrase=target_phrase)
         return self._finish(figure, save_path)

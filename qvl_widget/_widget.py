@@ -7,6 +7,7 @@ map for that choice; hovering, pinning and colours then happen in the browser wi
 from __future__ import annotations
 
 import io
+import numbers
 import os
 import threading
 from collections.abc import Sequence
@@ -47,6 +48,15 @@ def encoded(picture: Image.Image, lossless: bool = True) -> bytes:
     else:
         picture.save(buffer, format="JPEG", quality=92)
     return buffer.getvalue()
+
+
+MIN_WIDTH = 64
+
+
+def _checked_width(width: int) -> int:
+    if isinstance(width, bool) or not isinstance(width, numbers.Integral) or width < MIN_WIDTH:
+        raise ValueError(f"width is the pictures' width in CSS pixels: a whole number >= {MIN_WIDTH}, not {width!r}")
+    return int(width)
 
 
 def _fit_within(picture: Image.Image, side: int) -> Image.Image:
@@ -127,6 +137,7 @@ class AttentionWidget(anywidget.AnyWidget):
         self._selections = Selections(result)
         self._ready = False  # no payload while super().__init__ sets the traits one by one
         layer, head = self._selections.normalize(layer, "mean" if head is None else head)
+        width = _checked_width(width)
         pictures = [display_bytes(picture, width) for picture in result.pictures]
         images = [dict(info, mime=mime) for info, (_, mime) in zip(widget_images(result), pictures, strict=True)]
         super().__init__(
@@ -167,6 +178,10 @@ class AttentionWidget(anywidget.AnyWidget):
     @traitlets.validate("head")
     def _valid_head(self, proposal: traitlets.Bunch) -> HeadChoice:
         return self._selections.normalize("mean", proposal.value)[1]
+
+    @traitlets.validate("width")
+    def _valid_width(self, proposal: traitlets.Bunch) -> int:
+        return _checked_width(proposal.value)
 
     @traitlets.validate("selected")
     def _valid_selected(self, proposal: traitlets.Bunch) -> list[int]:

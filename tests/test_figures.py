@@ -99,6 +99,8 @@ def test_overlay_colormaps_and_arguments():
         overlay_on_image(picture, grid, alpha=1.5)
     with pytest.raises(ValueError, match=r"grid must be a non-empty \[rows, cols\] map"):
         overlay_on_image(picture, grid.ravel())
+    with pytest.raises(ValueError, match="vmax must be a positive top of the colour scale"):
+        overlay_on_image(picture, grid, vmax=0.0)
 
 
 # ----- layers figure ---------------------------------------------------------------------------------------
@@ -142,6 +144,13 @@ def test_layers_figure_titles_and_selection_on_known_maps():
     assert len([axes for axes in layers_figure(result, layers="all").axes if axes.images]) == 1 + 2 * 2
 
 
+def test_layers_figure_shows_the_last_four_layers_or_all_of_fewer():
+    titles = [axes.get_title() for axes in layers_figure(synthetic_result(layers=6)).axes if axes.images]
+    assert titles == ["image", "layer 2", "", "layer 3", "", "layer 4", "", "layer 5", ""]
+    titles = [axes.get_title() for axes in layers_figure(synthetic_result(layers=2)).axes if axes.images]
+    assert titles == ["image", "layer 0", "", "layer 1", ""]
+
+
 def test_layers_figure_shrinks_huge_pictures_for_its_panels():
     base = synthetic_result()
     huge = Image.new("RGB", (4000, 2000), (120, 120, 120))
@@ -155,7 +164,7 @@ def test_layers_figure_errors_are_the_results(capture):
     with pytest.raises(ValueError, match="phrase 'blue dog' is not in the prompt"):
         layers_figure(capture, layers=-1, phrase="blue dog")
     with pytest.raises(IndexError, match="layer -4 is out of range: there are 3 layers"):
-        layers_figure(capture)  # the default shows four layers; the tiny model has three
+        layers_figure(capture, layers=(-4, -1))
     with pytest.raises(IndexError, match="image 1 is out of range"):
         layers_figure(capture, layers=-1, image=1)
 

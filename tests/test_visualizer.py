@@ -120,8 +120,10 @@ def test_visualize_cross_modal_attention_draws_and_saves(visualizer, picture, tm
     assert [axes.get_title() for axes in figure.axes if axes.get_title()] == ["image", "layer 0", "layer 1", "layer 2"]
     assert "head 2" in figure.get_suptitle() and "phrase “cat”" in figure.get_suptitle()
     assert path.read_bytes().startswith(b"<?xml")
+    default = visualizer.visualize_cross_modal_attention(picture, PROMPT)  # the last four, or all of fewer
+    assert [axes.get_title() for axes in default.axes if axes.get_title()] == ["image", "layer 0", "layer 1", "layer 2"]
     with pytest.raises(IndexError, match="layer -4 is out of range: there are 3 layers"):
-        visualizer.visualize_cross_modal_attention(picture, PROMPT)  # the default four layers; the tiny model has 3
+        visualizer.visualize_cross_modal_attention(picture, PROMPT, layers_to_show=(-4, -1))
 
 
 def test_token_image_matrix_returns_the_array_and_keeps_the_figure(visualizer, picture, tmp_path):

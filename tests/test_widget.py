@@ -119,6 +119,7 @@ def test_the_html_copy_of_a_huge_original_is_capped_at_4096_px(tiny_models):
         ("selected", [99], "token 99 is out of range"),
         ("colormap", "rainbow", "unknown colormap 'rainbow'"),
         ("opacity", 1.5, "opacity must be between 0 and 1"),
+        ("width", 0, "width is the pictures' width in CSS pixels: a whole number >= 64, not 0"),
     ],
 )
 def test_bad_choices_are_refused(result, trait, value, message):
@@ -128,6 +129,8 @@ def test_bad_choices_are_refused(result, trait, value, message):
 
 
 def test_constructor_errors(result):
+    with pytest.raises(ValueError, match="width is the pictures' width in CSS pixels"):
+        AttentionWidget(result, width=0)
     with pytest.raises(TypeError, match="AttentionWidget needs an AttentionResult"):
         AttentionWidget(np.zeros(3))
     with pytest.raises(ValueError, match="either phrase= or token="):
