@@ -212,7 +212,11 @@ def _load_or_explain(loader, source: str, **kwargs: Any) -> Any:
         return loader(source, **kwargs)
     except OSError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise OSError(
-            f"could not load {source!r}: {first_line} Pass a local model folder, or a hub id that is cached or "
-            "reachable (check the spelling)."
-        ) from error
+        if ".safetensors" in first_line and kwargs.get("use_safetensors"):
+            advice = (
+                "qvl_widget loads safetensors weights only (they cannot run code); if this model has only "
+                "pytorch_model.bin files and you trust them, pass use_safetensors=False."
+            )
+        else:
+            advice = "Pass a local model folder, or a hub id that is cached or reachable (check the spelling)."
+        raise OSError(f"could not load {source!r}: {first_line} {advice}") from error

@@ -221,6 +221,15 @@ def test_unreachable_hub_id():
     one_line(error)
 
 
+def test_a_model_without_safetensors_weights_says_how_to_opt_in(tiny_model_dirs, tmp_path):
+    for source in tiny_model_dirs["qwen2_vl"].iterdir():
+        if source.suffix != ".safetensors" and source.is_file():
+            (tmp_path / source.name).write_bytes(source.read_bytes())
+    with pytest.raises(OSError, match=r"loads safetensors weights only .*pass use_safetensors=False") as error:
+        qvl_widget.load(tmp_path, device="cpu")
+    one_line(error)
+
+
 def test_text_only_model(tmp_path):
     Qwen2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match=r"is a text-only model \(model_type 'qwen2'\).*Qwen2-VL") as error:
