@@ -86,6 +86,8 @@ export class AttentionView {
     this.frames = 0;
     /** @type {[string, Function][]} */
     this.listeners = [];
+    /** @type {(() => void) | null} */
+    this.stopWatchingPixelRatio = null;
     this.build();
     this.listen();
     this.updateMaps();
@@ -235,6 +237,16 @@ export class AttentionView {
       frame.addEventListener("pointerleave", () => this.hoverCell(null, null));
       return { frame, image, overlay, cursor, scratch: { grid, gridContext: grid.getContext("2d") }, cssWidth, cssHeight };
     });
+    this.watchPixelRatio();
+  }
+
+  /** Canvases are sized for the screen's pixel ratio: when it changes (browser zoom, another screen), redo them. */
+  watchPixelRatio() {
+    this.stopWatchingPixelRatio?.();
+    const query = window.matchMedia(`(resolution: ${window.devicePixelRatio || 1}dppx)`);
+    const changed = () => this.rebuildFigures();
+    query.addEventListener("change", changed, { once: true });
+    this.stopWatchingPixelRatio = () => query.removeEventListener("change", changed);
   }
 
   /** @param {number} index */
@@ -287,7 +299,7 @@ export class AttentionView {
     return this.tokens.some((token) => !token.special);
   }
 
-  /** Rebuild the pictures at a new `width` (their sizes, canvases and listeners depend on it). */
+  /** Rebuild the pictures at a new `width` or pixel ratio (their sizes, canvases and listeners depend on them). */
   rebuildFigures() {
     for (const url of this.urls ?? []) URL.revokeObjectURL(url);
     this.urls = [];
@@ -599,6 +611,7 @@ export class AttentionView {
   }
 
   destroy() {
+    this.stopWatchingPixelRatio?.();
     for (const [event, callback] of this.listeners) this.model.off(event, callback);
     for (const url of this.urls ?? []) URL.revokeObjectURL(url);
     this.root.remove();

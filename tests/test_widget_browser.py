@@ -272,3 +272,19 @@ def test_a_direction_override_in_a_token_cannot_reorder_the_caption(page):
     assert "“\u2068 \u202eevil\u2069” + “\u2068 cat\u2069”" in caption
     isolation = page.eval_on_selector("[data-qvl-token='1']", "c => getComputedStyle(c).unicodeBidi")
     assert isolation == "isolate"
+
+
+def test_a_new_pixel_ratio_redraws_the_canvases_sharp(page):
+    result = synthetic_result()
+    view = WidgetPage(page, [AttentionWidget(result, layer=0, colormap="gray", smooth=False)])
+    assert page.eval_on_selector(".qvl-overlay", "c => c.width") == 512
+    session = page.context.new_cdp_session(page)
+    # As browser zoom does: more device pixels per CSS pixel, and fewer CSS pixels across (headless Chromium
+    # re-evaluates media queries only when the size changes too).
+    session.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 1000, "height": 800, "deviceScaleFactor": 2, "mobile": False},
+    )
+    page.wait_for_function("document.querySelector('.qvl-overlay').width === 1024")
+    view.hover_token(3)  # the new canvases paint and answer the pointer
+    assert view.brightest_cell() == expected_peak(result, 3, layer=0)

@@ -212,6 +212,7 @@ var AttentionView = class {
     this.maps = null;
     this.frames = 0;
     this.listeners = [];
+    this.stopWatchingPixelRatio = null;
     this.build();
     this.listen();
     this.updateMaps();
@@ -345,6 +346,15 @@ var AttentionView = class {
       frame.addEventListener("pointerleave", () => this.hoverCell(null, null));
       return { frame, image, overlay, cursor, scratch: { grid, gridContext: grid.getContext("2d") }, cssWidth, cssHeight };
     });
+    this.watchPixelRatio();
+  }
+  /** Canvases are sized for the screen's pixel ratio: when it changes (browser zoom, another screen), redo them. */
+  watchPixelRatio() {
+    this.stopWatchingPixelRatio?.();
+    const query = window.matchMedia(`(resolution: ${window.devicePixelRatio || 1}dppx)`);
+    const changed = () => this.rebuildFigures();
+    query.addEventListener("change", changed, { once: true });
+    this.stopWatchingPixelRatio = () => query.removeEventListener("change", changed);
   }
   /** @param {number} index */
   pictureUrl(index) {
@@ -387,7 +397,7 @@ var AttentionView = class {
   hasPromptTokens() {
     return this.tokens.some((token) => !token.special);
   }
-  /** Rebuild the pictures at a new `width` (their sizes, canvases and listeners depend on it). */
+  /** Rebuild the pictures at a new `width` or pixel ratio (their sizes, canvases and listeners depend on them). */
   rebuildFigures() {
     for (const url of this.urls ?? []) URL.revokeObjectURL(url);
     this.urls = [];
@@ -673,6 +683,7 @@ var AttentionView = class {
     }
   }
   destroy() {
+    this.stopWatchingPixelRatio?.();
     for (const [event, callback] of this.listeners) this.model.off(event, callback);
     for (const url of this.urls ?? []) URL.revokeObjectURL(url);
     this.root.remove();
