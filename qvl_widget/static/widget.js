@@ -299,7 +299,7 @@ var AttentionView = class {
     });
     this.watchPixelRatio();
   }
-  /** Canvases are sized for the screen's pixel ratio: when it changes (browser zoom, another screen), redo them. */
+  /** Canvases are sized for the screen's pixel ratio: when it changes (browser zoom, another screen), rebuild them. */
   watchPixelRatio() {
     this.stopWatchingPixelRatio?.();
     const query = window.matchMedia(`(resolution: ${window.devicePixelRatio || 1}dppx)`);
