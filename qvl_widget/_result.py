@@ -66,8 +66,9 @@ class ImageGeometry:
 class AttentionResult:
     """Text->image attention probabilities for every layer and head, with tokens and image geometry.
 
-    - `attention[layer, head, query, image_token]`: softmax probabilities, exactly as the model computed them,
-      restricted to the query rows and the image-token columns (all images, in prompt order).
+    - `attention[layer, head, query, image_token]`: softmax probabilities of the model's own queries and keys,
+      recomputed in fp32 (equal to eager attention up to rounding), restricted to the query rows and the
+      image-token columns (all images, in prompt order).
     - `image_mass[layer, head, query]`: each query row's total probability on image tokens.
     - `query_positions` / `image_positions`: absolute sequence positions of the rows / columns.
     """

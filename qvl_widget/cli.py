@@ -241,26 +241,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(sub: argparse.ArgumentParser, default_out: str | None) -> None:
-        sub.add_argument(
-            "--layers",
-            type=layer_argument,
-            nargs="+",
-            default=None,
-            metavar="LAYER",
-            help="layers for the multi-layer figure; the last one also opens the HTML and the matrix "
-            "(default: the last four, -4 -3 -2 -1)",
-        )
-        sub.add_argument("--head", type=head_argument, default="mean", help="a head index, 'mean' or 'max'")
+    def common(sub: argparse.ArgumentParser, default_out: str | None, layers_help: str, head_help: str) -> None:
+        sub.add_argument("--layers", type=layer_argument, nargs="+", default=None, metavar="LAYER", help=layers_help)
+        sub.add_argument("--head", type=head_argument, default="mean", help=head_help)
         sub.add_argument(
             "--html-max-mb",
             type=positive_number,
             default=DEFAULT_HTML_MAX_MB,
             help=f"size limit of the HTML file (default {DEFAULT_HTML_MAX_MB:g}); above it, only --layers are embedded",
         )
-        sub.add_argument(
-            "--out", type=output_folder, required=default_out is None, default=default_out, help="output folder"
-        )
+        where = "output folder" + (f" (default: {default_out})" if default_out else "")
+        sub.add_argument("--out", type=output_folder, required=default_out is None, default=default_out, help=where)
 
     explore_parser = commands.add_parser("explore", help="capture on a model and write HTML + figures")
     explore_parser.add_argument("--model", required=True, help="hub id or local folder of a Qwen-VL model")
@@ -274,11 +265,23 @@ def build_parser() -> argparse.ArgumentParser:
     explore_parser.add_argument(
         "--max-pixels", type=int, default=None, help="cap the resized image's pixels (fewer image tokens)"
     )
-    common(explore_parser, default_out=None)
+    common(
+        explore_parser,
+        default_out=None,
+        layers_help="layers for the multi-layer figure; the last one also opens the HTML and the matrix "
+        "(default: the last four, -4 -3 -2 -1)",
+        head_help="a head index, 'mean' or 'max' (default: mean)",
+    )
     explore_parser.set_defaults(run=explore, parser=explore_parser)
 
     demo_parser = commands.add_parser("demo", help="the same, offline, on the built-in demo model")
-    common(demo_parser, default_out="qvl-demo-output")
+    common(
+        demo_parser,
+        default_out="qvl-demo-output",
+        layers_help="layers for the multi-layer figure (default: all); the HTML and the matrix open on the demo's "
+        "recommended view (the token that predicts the answer)",
+        head_help="a head index, 'mean' or 'max' (default: the recommended view's)",
+    )
     demo_parser.set_defaults(run=demo, parser=demo_parser)
     return parser
 

@@ -23,6 +23,7 @@ from qvl_widget import demo
 
 # A hub id or a local folder; "demo" picks the small model shipped with qvl_widget (offline, used by the tests).
 MODEL = os.environ.get("QVL_WIDGET_MODEL", "Qwen/Qwen2-VL-2B-Instruct")
+OUT = "outputs"  # files this notebook writes go here
 if MODEL == "demo":
     example = demo.make_example(200_006)  # a synthetic scene the demo model never saw in training
     image, prompt, phrase = example["image"], example["prompt"], example["phrase"]
@@ -38,7 +39,10 @@ quick = notebook(
         new_markdown_cell(
             "# qvl_widget quickstart\n\nLoad a Qwen vision-language model, capture where each text token of a "
             "prompt looks in the image "
-            "(every layer and head, on the model's own fast attention), explore it, and export it."
+            "(every layer and head, on the model's own fast attention), explore it, and export it.\n\n"
+            "It loads `Qwen/Qwen2-VL-2B-Instruct` from the hub. Offline, start Jupyter with "
+            "`QVL_WIDGET_MODEL=demo jupyter lab` to use the small demo model shipped with qvl_widget, or set "
+            "`QVL_WIDGET_MODEL` to a local model folder."
         ),
         new_code_cell(SETUP),
         new_code_cell(LOAD),
@@ -67,7 +71,11 @@ quick = notebook(
             "of the original image each cell covers."
         ),
         new_code_cell(
-            'grid = result.grid(phrase=phrase, layer=-1, head=None, reduce="mean")\n'
+            "# The demo model looks from the answer token (its recommended view); other models, from the phrase.\n"
+            'if MODEL == "demo":\n'
+            "    grid = demo.pointing_map(result, example)\n"
+            "else:\n"
+            '    grid = result.grid(phrase=phrase, layer=-1, head=None, reduce="mean")\n'
             "row, col = divmod(int(grid.argmax()), grid.shape[1])\n"
             "box = result.token_boxes()[row * grid.shape[1] + col].round()\n"
             'print(f"hottest cell: row {row}, col {col}, box {box}")'
@@ -76,8 +84,8 @@ quick = notebook(
             "## Export\n\nOne self-contained HTML file (works offline, from `file://`), and a lossless result file."
         ),
         new_code_cell(
-            'html = result.to_html("attention.html", phrase=phrase)\n'
-            'saved = result.save("attention.npz")\n'
+            'html = result.to_html(f"{OUT}/attention.html", phrase=phrase)\n'
+            'saved = result.save(f"{OUT}/attention.npz")\n'
             'print(html, f"{html.stat().st_size / 1e6:.1f} MB")\n'
             "assert (qvl_widget.AttentionResult.load(saved).attention == result.attention).all()"
         ),
@@ -100,11 +108,14 @@ original = notebook(
         ),
         new_markdown_cell(
             "## Heatmaps across layers\n\n"
-            "The original image, then for each layer its heatmap and the heatmap over the image."
+            "The original image, then for each layer its heatmap and the heatmap over the image. (With the demo "
+            "model the question's words look only weakly at the named object: it looks from the token that "
+            "predicts the answer; see the quickstart.)"
         ),
         new_code_cell(
             "figure = visualizer.visualize_cross_modal_attention(\n"
-            '    image, prompt, target_phrase=phrase, layers_to_show=(-3, -2, -1), save_path="layers.pdf"\n)\nfigure'
+            '    image, prompt, target_phrase=phrase, layers_to_show=(-3, -2, -1), save_path=f"{OUT}/layers.pdf"\n)\n'
+            "figure"
         ),
         new_markdown_cell("## One overlay at the original resolution"),
         new_code_cell(
@@ -113,7 +124,7 @@ original = notebook(
         ),
         new_markdown_cell("## Every text token against every image token"),
         new_code_cell(
-            'matrix = visualizer.create_token_image_attention_matrix(image, prompt, save_path="matrix.png")\n'
+            'matrix = visualizer.create_token_image_attention_matrix(image, prompt, save_path=f"{OUT}/matrix.png")\n'
             "print(matrix.shape)  # [text tokens, image tokens]\nvisualizer.last_figure"
         ),
     ]
