@@ -31,7 +31,11 @@ def write_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], None]
 
 
 def _umask() -> int:
-    # The only portable way to read the umask is to set it; set it straight back.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    try:  # Linux says it without changing it
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        # Elsewhere the only way to read it is to set it (process-wide, for an instant); set it straight back.
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return mask
