@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from unittest.mock import patch
 
 import numpy as np
 import torch
@@ -43,16 +44,19 @@ PROMPT = "Where is the red cat on the image? Answer with the region."
 CONDITIONS = ("plain", "capture", "eager")
 # On CUDA capture runs with the fused kernel; the plain torch rows are measured beside it.
 CUDA_CONDITIONS = ("plain", "capture", "capture (torch rows)", "eager")
-# --breakdown: capture with parts switched off, to see where its extra cost is.
-# And the experimental zero-copy path: the fused kernel writes the rows straight into pinned host memory.
-# And a variant of the copier: each layer's copy on the compute stream (fewer calls per layer than the side
-# stream's wait, switch and record_stream; the copies run in series with compute).
-BREAKDOWN = (
-    "capture: hook only",
-    "capture: rows, no host copy",
-    "capture: kernel writes to host",
-    "capture: copies on the compute stream",
-)
+# --breakdown: capture with parts switched off, to see where its extra cost is, and with parts swapped: the
+# experimental zero-copy path (the fused kernel writes the rows straight into pinned host memory), and each
+# layer's copy on the compute stream (fewer calls per layer than the side stream's wait, switch and
+# record_stream; the copies run in series with compute). Each condition: what it replaces for one capture.
+BREAKDOWN_PATCHES = {
+    "capture: hook only": lambda: patch.object(_capture, "_keep_rows", lambda *arguments: None),
+    "capture: rows, no host copy": lambda: patch.object(HostCopier, "copy", lambda self, source, destinations: None),
+    "capture: kernel writes to host": lambda: patch.object(_capture, "KERNEL_WRITES_TO_HOST", True),
+    "capture: copies on the compute stream": lambda: patch.object(HostCopier, "copy", copy_on_compute_stream),
+}
+BREAKDOWN = tuple(BREAKDOWN_PATCHES)
+# These still give a whole result; the others leave it incomplete, so they run the forward pass alone.
+WHOLE_CAPTURES = ("capture: kernel writes to host", "capture: copies on the compute stream")
 MAX_ROUNDS = 50
 HOST_COPY = HostCopier.copy
 
@@ -144,36 +148,15 @@ def copy_on_compute_stream(self: HostCopier, source: torch.Tensor, destinations)
 
 
 def capture_part(model: LoadedModel, prepared, condition: str) -> None:
-    """A capture forward with its later parts switched off: after the attention wrapper (hook only), or
-    after the row computation (no copies to the host); or a whole capture with the kernel writing to host, or
-    with the copies on the compute stream."""
-    if condition == "capture: kernel writes to host":
-        _capture.KERNEL_WRITES_TO_HOST = True
-        try:
+    """A capture forward with a part switched off or swapped (`BREAKDOWN_PATCHES`)."""
+    with BREAKDOWN_PATCHES[condition]():
+        if condition in WHOLE_CAPTURES:
             model.capture_prepared(prepared)
-        finally:
-            _capture.KERNEL_WRITES_TO_HOST = False
-        return
-    if condition == "capture: copies on the compute stream":
-        HostCopier.copy = copy_on_compute_stream
-        try:
-            model.capture_prepared(prepared)
-        finally:
-            HostCopier.copy = HOST_COPY
-        return
-    inputs = {name: value.to(model.device) for name, value in prepared.model_inputs.items()}
-    positions = torch.as_tensor(prepared.query_positions), torch.as_tensor(prepared.image_positions)
-    request = _capture.CaptureRequest(*positions)
-    keep_rows, copy = _capture._keep_rows, HostCopier.copy
-    if condition == "capture: hook only":
-        _capture._keep_rows = lambda *arguments: None
-    else:
-        HostCopier.copy = lambda self, source, destinations: None
-    try:
-        with _capture.capturing(model.model, request), torch.inference_mode():
+            return
+        inputs = {name: value.to(model.device) for name, value in prepared.model_inputs.items()}
+        positions = torch.as_tensor(prepared.query_positions), torch.as_tensor(prepared.image_positions)
+        with _capture.capturing(model.model, _capture.CaptureRequest(*positions)), torch.inference_mode():
             model.model(**inputs, use_cache=False, logits_to_keep=1)
-    finally:
-        _capture._keep_rows, HostCopier.copy = keep_rows, copy
 
 
 def plain_or_eager_forward(model: LoadedModel, prepared, eager: bool) -> None:
