@@ -32,6 +32,7 @@ from unittest.mock import patch
 
 import numpy as np
 import torch
+from host_path_variants import VARIANTS, host_writes_failed  # beside this script
 from PIL import Image
 
 from qvl_widget import _capture
@@ -44,21 +45,18 @@ PROMPT = "Where is the red cat on the image? Answer with the region."
 CONDITIONS = ("plain", "capture", "eager")
 # On CUDA capture runs with the fused kernel; the plain torch rows are measured beside it.
 CUDA_CONDITIONS = ("plain", "capture", "capture (torch rows)", "eager")
-# --breakdown: capture with parts switched off, to see where its extra cost is, and with parts swapped: the
-# experimental zero-copy path (the fused kernel writes the rows straight into pinned host memory), and each
-# layer's copy on the compute stream (fewer calls per layer than the side stream's wait, switch and
-# record_stream; the copies run in series with compute). Each condition: what it replaces for one capture.
+# --breakdown: capture with parts switched off, to see where its extra cost is, and with the host path swapped
+# for each variant in `host_path_variants.py` (the fused kernel writing straight into pinned host memory; the
+# copies on the compute stream). Each condition: what it replaces for one capture.
 BREAKDOWN_PATCHES = {
     "capture: hook only": lambda: patch.object(_capture, "_keep_rows", lambda *arguments: None),
     "capture: rows, no host copy": lambda: patch.object(HostCopier, "copy", lambda self, source, destinations: None),
-    "capture: kernel writes to host": lambda: patch.object(_capture, "KERNEL_WRITES_TO_HOST", True),
-    "capture: copies on the compute stream": lambda: patch.object(HostCopier, "copy", copy_on_compute_stream),
+    **{f"capture: {name}": variant for name, variant in VARIANTS.items()},
 }
 BREAKDOWN = tuple(BREAKDOWN_PATCHES)
 # These still give a whole result; the others leave it incomplete, so they run the forward pass alone.
-WHOLE_CAPTURES = ("capture: kernel writes to host", "capture: copies on the compute stream")
+WHOLE_CAPTURES = tuple(f"capture: {name}" for name in VARIANTS)
 MAX_ROUNDS = 50
-HOST_COPY = HostCopier.copy
 
 SHAPES = {
     # Qwen2-VL-2B text widths, few layers; a small vision tower (it is the same in all three conditions).
@@ -135,16 +133,6 @@ def run_condition(model: LoadedModel, prepared, condition: str) -> None:
         plain_or_eager_forward(model, prepared, eager=condition == "eager")
     if model.device.type == "cuda":
         torch.cuda.synchronize()
-
-
-def copy_on_compute_stream(self: HostCopier, source: torch.Tensor, destinations) -> None:
-    """`HostCopier.copy` without the side stream: the copy is queued on the current (compute) stream."""
-    if not self.stages(source.device):
-        HOST_COPY(self, source, destinations)
-        return
-    staged, slot = self.staging_buffer(source.numel(), source.dtype, source.device)
-    staged.copy_(source.reshape(-1), non_blocking=True)
-    self.land_written(staged, destinations, slot)  # lands once the compute stream has passed the copy
 
 
 def capture_part(model: LoadedModel, prepared, condition: str) -> None:
@@ -262,10 +250,13 @@ def measure_all_cuda(
         conditions = CUDA_CONDITIONS + (BREAKDOWN if breakdown else ())
         results += measure_size(model, prepared, repeats, peak_of, conditions, min_seconds)
         if breakdown:
-            for condition in ("capture", "capture: kernel writes to host", "capture: copies on the compute stream"):
+            for condition in ("capture", *WHOLE_CAPTURES):
                 microseconds = hook_time_per_layer(model, prepared, condition)
                 print(f"# {size} image tokens, {condition}: the hook holds the CPU {microseconds:.0f} us per layer")
         print(f"  {size} image tokens: done", file=sys.stderr, flush=True)
+    if host_writes_failed:  # then that condition took the default path, after one warning
+        devices = ", ".join(sorted(map(str, host_writes_failed)))
+        print(f"# the fused kernel could not write to host memory on {devices}: 'kernel writes to host' is the default")
     return results
 
 

@@ -1,9 +1,11 @@
 """Faithfulness checks on a CUDA GPU (CI has none; run this where one is lent).
 
-For each tiny model family, on CUDA, with each row kernel (the fused Triton one and plain torch): captured
-attention vs eager `output_attentions` (fp32), and logits with capture vs a plain SDPA forward (fp32 and bf16,
-which must be bit-identical). Then the fused kernel against the torch rows at the Qwen2-VL-7B head layout in
-bf16, fp16 and fp32 for every mask form (Triton's CPU interpreter, which the test suite uses, cannot do bf16).
+For each tiny model family, on CUDA, with each row kernel (the fused Triton one and plain torch) and with the
+fused one taking each host path of `host_path_variants.py` (the kernel writing straight to host memory; the
+copies on the compute stream): captured attention vs eager `output_attentions` (fp32), and logits with capture
+vs a plain SDPA forward (fp32 and bf16, which must be bit-identical). Then the fused kernel against the torch
+rows at the Qwen2-VL-7B head layout in bf16, fp16 and fp32 for every mask form (Triton's CPU interpreter, which
+the test suite uses, cannot do bf16).
 Prints one line per check and exits non-zero if any fails.
 """
 
@@ -18,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from host_path_variants import VARIANTS, host_writes_failed  # beside this script
 from PIL import Image
 
 import qvl_widget
-from qvl_widget import _capture
 from qvl_widget._capture import CaptureRequest, attention_rows, capturing
 from qvl_widget._fused_rows import fused_attention_rows
 from qvl_widget.testing import TINY_FAMILIES, build_tiny_model
@@ -83,18 +85,17 @@ def fused_against_torch_rows() -> int:
     return failures
 
 
-# The row kernels checked: fused and torch, and the experimental fused kernel writing straight to host memory.
-KERNELS = ("fused", "torch", "fused, writing to host")
+# The row paths checked: the fused and torch kernels, and the fused kernel with each host-path variant of the
+# benchmarks (`host_path_variants.py`).
+KERNELS = ("fused", "torch", *(f"fused, {variant}" for variant in VARIANTS))
 
 
 @contextlib.contextmanager
 def row_kernel(kernel: str) -> Iterator[str]:
     """Within the block, rows are made as `kernel` (one of KERNELS) says; yields the name for `kernel=`."""
-    _capture.KERNEL_WRITES_TO_HOST = kernel == "fused, writing to host"
-    try:
-        yield kernel.split(",")[0]
-    finally:
-        _capture.KERNEL_WRITES_TO_HOST = False
+    name, _, variant = kernel.partition(", ")
+    with VARIANTS[variant]() if variant else contextlib.nullcontext():
+        yield name
 
 
 def main() -> int:
@@ -119,8 +120,8 @@ def main() -> int:
                     failures += difference > 1e-5
                     line += f"; max |capture - eager| = {difference:.2e} (limit 1e-5)"
                 print(line, flush=True)
-    if _capture._host_writes_failed:  # the zero-copy lines above then measured the device-buffer path
-        print(f"the fused kernel could not write to host memory on {sorted(map(str, _capture._host_writes_failed))}")
+    if host_writes_failed:  # the "kernel writes to host" lines above then checked the default path
+        print(f"the fused kernel could not write to host memory on {sorted(map(str, host_writes_failed))}")
     failures += fused_against_torch_rows()
     print("FAILED" if failures else "all CUDA checks passed")
     return 1 if failures else 0

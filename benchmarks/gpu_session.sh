@@ -4,11 +4,13 @@
 #
 #     bash benchmarks/gpu_session.sh        # logs in $OUT if set (the device tool's folder), else gpu-logs/
 #
-# 1. cuda_checks.py: faithfulness on CUDA (logits bit-identical with capture, attention equal to eager, the
-#    fused kernel against the torch rows in bf16/fp16/fp32 for every mask form, the zero-copy path).
+# 1. cuda_checks.py: faithfulness on CUDA (logits bit-identical with capture, attention equal to eager, also
+#    through the host-path variants of host_path_variants.py, and the fused kernel against the torch rows in
+#    bf16/fp16/fp32 for every mask form).
 # 2. capture.py on the full Qwen2-VL-7B shape: plain vs capture (fused, torch rows) vs eager, plus the
-#    breakdown (hook only, rows without host copies, the kernel writing straight to host memory) and the CPU
-#    time the hook takes per layer. Small sizes get more rounds (--min-seconds): their ratios are the noisy ones.
+#    breakdown (hook only, rows without host copies, and the variants: the kernel writing straight to host
+#    memory, the copies on the compute stream) and the CPU time the hook takes per layer on each whole path.
+#    Small sizes get more rounds (--min-seconds): their ratios are the noisy ones.
 # Each step has its own time limit, so a hang in one still leaves the other's log.
 set -uo pipefail
 cd "$(dirname "$0")/.."

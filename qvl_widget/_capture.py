@@ -180,47 +180,14 @@ def _keep_rows(request: CaptureRequest, module, query, key, attention_mask, kwar
         sliding_window=kwargs.get("sliding_window"),
     )
     destinations = request.host_rows(module.layer_idx, query.shape[0], query.shape[1])
-    softcap = kwargs.get("softcap")
-    if _writes_to_host(request, query, softcap) and _fused_rows_to_host(
-        request, query, key, attention_mask, arguments, destinations
-    ):
-        return
-    rows_and_masses = _rows_and_masses(request, query, key, attention_mask, softcap, arguments)
-    request.copier.copy(rows_and_masses, destinations)
+    _rows_to_host(request, query, key, attention_mask, kwargs.get("softcap"), arguments, destinations)
 
 
-# Experimental, off until measured on a GPU: the fused kernel writes the rows straight into pinned host memory
-# (no device buffer, no copy to queue). `benchmarks/capture.py --breakdown` measures it beside the default.
-KERNEL_WRITES_TO_HOST = False
-_host_writes_failed: set[torch.device] = set()
+def _rows_to_host(request: CaptureRequest, query, key, attention_mask, softcap, arguments: dict, destinations) -> None:
+    """One layer's rows and masses, computed and queued for copying into `destinations` (its host memory).
 
-
-def _writes_to_host(request: CaptureRequest, query: torch.Tensor, softcap: float | None) -> bool:
-    if not KERNEL_WRITES_TO_HOST or query.device in _host_writes_failed or not request.copier.stages(query.device):
-        return False
-    return _use_fused_kernel(request.kernel, query, softcap)
-
-
-def _fused_rows_to_host(request: CaptureRequest, query, key, attention_mask, arguments: dict, destinations) -> bool:
-    """The fused kernel's rows written into a pinned staging buffer and queued for landing; False, after one
-    warning, where the kernel cannot write to host memory (then it writes to device memory)."""
-    from ._fused_rows import fused_attention_rows  # imports Triton: only where it runs
-
-    size = sum(destination.numel() for destination in destinations)
-    written, slot = request.copier.staging_buffer(size, request.storage_dtype, query.device)
-    try:
-        fused_attention_rows(query, key, attention_mask, output=written, **arguments)
-    except Exception as error:
-        request.copier.release(slot)
-        _host_writes_failed.add(query.device)
-        warnings.warn(
-            f"the fused capture kernel cannot write to host memory on {query.device} ({type(error).__name__}: "
-            f"{error}); it writes to device memory from now on",
-            stacklevel=3,
-        )
-        return False
-    request.copier.land_written(written, destinations, slot)
-    return True
+    `benchmarks/host_path_variants.py` swaps this step for other ways to host memory, to measure them."""
+    request.copier.copy(_rows_and_masses(request, query, key, attention_mask, softcap, arguments), destinations)
 
 
 def _rows_and_masses(request: CaptureRequest, query, key, attention_mask, softcap, arguments: dict) -> torch.Tensor:

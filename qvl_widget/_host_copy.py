@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import NamedTuple
 
 import torch
@@ -71,7 +71,7 @@ class _Job(NamedTuple):
     """One layer's rows in a staging buffer, to land in `destinations` once `copied` (if any) has happened."""
 
     copied: torch.cuda.Event | None
-    stream: str  # which stream `copied` was recorded on
+    stream: Hashable  # which stream `copied` was recorded on (events on one stream complete in order)
     staged: torch.Tensor
     destinations: Sequence[torch.Tensor]
     slot: torch.Tensor
@@ -112,8 +112,8 @@ class HostCopier:
         if not self.stages(source.device):
             _scatter(source.reshape(-1), destinations)
             return
-        staged, slot = self.staging_buffer(source.numel(), source.dtype, source.device)
-        copied = None
+        slot = self._free_slot(source.numel(), source.dtype, source.device)
+        staged, copied = slot[: source.numel()], None
         if source.device.type == "cuda":
             stream = self._stream = self._stream or _copy_stream(source.device)
             stream.wait_stream(torch.cuda.current_stream(source.device))  # the rows are computed
@@ -125,26 +125,6 @@ class HostCopier:
         else:
             staged.copy_(source.reshape(-1))
         self._enqueue(_Job(copied, "copy stream", staged, destinations, slot))
-
-    def staging_buffer(self, numel: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """A pinned buffer of `numel` elements and the staging slot it is part of. A GPU kernel may write into it
-        directly (pinned memory is addressable from the GPU); then `land_written` or `release`."""
-        slot = self._free_slot(numel, dtype, device)
-        return slot[:numel], slot
-
-    def land_written(self, written: torch.Tensor, destinations: Sequence[torch.Tensor], slot: torch.Tensor) -> None:
-        """Land `written` (from `staging_buffer`) into `destinations` once the work queued so far on the current
-        CUDA stream, which writes it, is done."""
-        _check_sizes(written.numel(), destinations)
-        copied = None
-        if self._key is not None and self._key[0].type == "cuda":
-            copied = torch.cuda.Event()
-            copied.record(torch.cuda.current_stream(self._key[0]))
-        self._enqueue(_Job(copied, "compute stream", written, destinations, slot))
-
-    def release(self, slot: torch.Tensor) -> None:
-        """Give back a slot from `staging_buffer` that nothing was written into."""
-        self._free.put(slot)
 
     def _enqueue(self, job: _Job) -> None:
         with self._ready:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +18,7 @@ from qvl_widget._capture import CaptureRequest, attention_rows, capturing
 from qvl_widget._host_copy import MIN_STAGING_SLOTS, HostCopier
 
 PROMPT = "Where is the red cat on the image?"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def noise_image(width: int, height: int, seed: int = 0) -> Image.Image:
@@ -48,6 +52,16 @@ def request_for(prepared, **options) -> CaptureRequest:
     return CaptureRequest(
         torch.as_tensor(prepared.query_positions), torch.as_tensor(prepared.image_positions), **options
     )
+
+
+def benchmark_module(name: str):
+    """A script of `benchmarks/` (not a package), loaded by path once: its variants are tested here, on the CPU."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def test_capture_equals_eager_attention(tiny):
@@ -379,3 +393,69 @@ def test_the_worker_lands_in_batches_and_when_a_buffer_is_wanted(monkeypatch):
     thread.join(timeout=60)
     assert not thread.is_alive(), "the main thread waited for a buffer the worker was never asked to free"
     assert all(destination.eq(value).all() for value, destination in enumerate(landed))
+
+
+@pytest.mark.parametrize("staged", [True, False], ids=["staged", "direct"])
+def test_written_host_copies_land_intact(staged):
+    """The variants' `copy_written`: what the writer puts into the buffer it is given lands split into the
+    destinations."""
+    copy_written = benchmark_module("host_path_variants").copy_written
+    copier = HostCopier(staged=staged)
+    copies = []
+    for value in range(3 * MIN_STAGING_SLOTS):
+        head, tail = torch.empty(2, 3), torch.empty(5)
+        rows = torch.arange(11.0) + value
+        copy_written(copier, lambda buffer, rows=rows: buffer.copy_(rows), [head, tail], torch.device("cpu"))
+        copies.append((head, tail))
+    copier.finish()
+    for value, (head, tail) in enumerate(copies):
+        torch.testing.assert_close(torch.cat([head.view(-1), tail]), torch.arange(11.0) + value, rtol=0, atol=0)
+
+
+def test_a_failing_writer_gives_its_staging_buffer_back(monkeypatch):
+    """A writer's error reaches the caller at once, and its staging buffer is free again: later copies still land
+    (with more of them than there are buffers: a lost buffer would hang them)."""
+    copy_written = benchmark_module("host_path_variants").copy_written
+    monkeypatch.setattr(qvl_widget._host_copy, "STAGING_BYTES", 0)  # MIN_STAGING_SLOTS buffers at most
+    monkeypatch.setattr(qvl_widget._host_copy, "_staging", {})  # none kept from earlier tests
+    copier = HostCopier(staged=True)
+    landed = [torch.zeros(8) for _ in range(2 * MIN_STAGING_SLOTS)]
+    outcome: list[BaseException] = []
+
+    def fail(buffer: torch.Tensor) -> None:
+        raise RuntimeError("no host pointers")
+
+    def fail_then_copy() -> None:
+        for _ in range(2 * MIN_STAGING_SLOTS):
+            try:
+                copy_written(copier, fail, [torch.empty(8)], torch.device("cpu"))
+            except RuntimeError as error:
+                outcome.append(error)
+        for value, destination in enumerate(landed):
+            copier.copy(torch.full((8,), float(value)), [destination])
+        copier.finish()
+
+    thread = threading.Thread(target=fail_then_copy, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "a failed writer kept its staging buffer"
+    assert len(outcome) == 2 * MIN_STAGING_SLOTS
+    assert all(destination.eq(value).all() for value, destination in enumerate(landed))
+
+
+def test_copies_on_the_compute_stream_equal_the_default_copies(qwen2, monkeypatch):
+    """The benchmark's variant "copies on the compute stream" (`benchmarks/host_path_variants.py`), through the
+    staging path forced on the CPU: the same rows, every layer through it."""
+    variants = benchmark_module("host_path_variants")
+    prepared = qwen2.prepare(noise_image(100, 60), PROMPT)
+    expected = qwen2.capture_prepared(prepared)
+    written = []
+    copy_written = variants.copy_written
+    monkeypatch.setattr(variants, "copy_written", lambda *arguments: written.append(1) or copy_written(*arguments))
+    request = request_for(prepared, copier=HostCopier(staged=True))
+    with variants.VARIANTS["copies on the compute stream"](), capturing(qwen2.model, request), torch.inference_mode():
+        qwen2.model(**prepared.model_inputs, use_cache=False)
+    assert len(written) == qwen2.model.config.get_text_config().num_hidden_layers
+    attention, mass = request.all_layers()
+    np.testing.assert_array_equal(attention[:, 0].numpy(), expected.attention)
+    np.testing.assert_array_equal(mass[:, 0].numpy(), expected.image_mass)

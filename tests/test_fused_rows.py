@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_capture import PROMPT, eager_slice, noise_image
+from test_capture import PROMPT, benchmark_module, eager_slice, noise_image
 
 import qvl_widget._capture
 from qvl_widget._capture import CaptureRequest, attention_rows, capturing
@@ -84,6 +84,18 @@ def test_fused_kernel_equals_the_torch_rows(qk, mask_name, dtype):
     torch.testing.assert_close(attention, expected_attention, rtol=0, atol=1e-6)
     torch.testing.assert_close(mass, expected_mass, rtol=0, atol=1e-6)
     assert expected_attention.amax() > 0.05  # the comparison is not between two near-zero tensors
+
+
+def test_fused_kernel_writes_into_a_given_buffer(qk):
+    """`output=`: the rows and masses go into that flat buffer (pinned host memory on a GPU), of exactly their size."""
+    query, key = qk
+    rows, columns = ROWS.to(DEVICE), COLUMNS.to(DEVICE)
+    expected = fused_attention_rows(query, key, None, rows, columns, OFFSET, 0.3)
+    given = torch.full_like(expected, float("nan"))
+    assert fused_attention_rows(query, key, None, rows, columns, OFFSET, 0.3, output=given) is given
+    torch.testing.assert_close(given, expected, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="flat and contiguous"):
+        fused_attention_rows(query, key, None, rows, columns, OFFSET, 0.3, output=given[1:])
 
 
 def test_fully_masked_rows_are_zero(qk):
@@ -160,23 +172,29 @@ def capture_rows(model, prepared, **options) -> torch.Tensor:
 
 
 def test_the_kernel_can_write_rows_straight_to_host_memory(tiny, monkeypatch):
-    """The experimental zero-copy path: the same rows and masses as through a device buffer."""
+    """The benchmark's variant "kernel writes to host" (`benchmarks/host_path_variants.py`): the fused kernel
+    writes every layer's rows into a staging buffer, with the same rows and masses as through a device buffer."""
+    variants = benchmark_module("host_path_variants")
     prepared = tiny.prepare(noise_image(100, 60), PROMPT)
     through_device = capture_rows(tiny, prepared, kernel="fused")
-    monkeypatch.setattr(qvl_widget._capture, "KERNEL_WRITES_TO_HOST", True)
-    monkeypatch.setattr(qvl_widget._capture, "FUSED_KERNEL_DEVICES", ("cuda", "cpu"))
-    landed = []
-    land_written = HostCopier.land_written
-    monkeypatch.setattr(HostCopier, "land_written", lambda *a: landed.append(1) or land_written(*a))
-    written_to_host = capture_rows(tiny, prepared)
-    assert len(landed) == tiny.model.config.get_text_config().num_hidden_layers  # every layer took this path
+    monkeypatch.setattr(qvl_widget._capture, "FUSED_KERNEL_DEVICES", ("cuda", "cpu"))  # for "auto", as on CUDA
+    monkeypatch.setattr(variants, "host_writes_failed", set())
+    written = []
+    copy_written = variants.copy_written
+    monkeypatch.setattr(variants, "copy_written", lambda *arguments: written.append(1) or copy_written(*arguments))
+    with variants.VARIANTS["kernel writes to host"]():
+        written_to_host = capture_rows(tiny, prepared)
+    assert len(written) == tiny.model.config.get_text_config().num_hidden_layers  # every layer took this path
+    assert not variants.host_writes_failed
     for host, device in zip(written_to_host, through_device, strict=True):
         torch.testing.assert_close(host, device, rtol=0, atol=0)
 
 
 def test_a_kernel_that_cannot_write_to_host_memory_writes_to_the_device(qwen2, monkeypatch):
+    """Where the kernel cannot write to host memory, the variant warns once and takes the package's path."""
     import qvl_widget._fused_rows as module
 
+    variants = benchmark_module("host_path_variants")
     original = module.fused_attention_rows
 
     def no_host_pointers(*arguments, output=None, **options):
@@ -186,10 +204,14 @@ def test_a_kernel_that_cannot_write_to_host_memory_writes_to_the_device(qwen2, m
 
     prepared = qwen2.prepare(noise_image(64, 64), PROMPT)
     expected = capture_rows(qwen2, prepared, kernel="fused")
-    monkeypatch.setattr(qvl_widget._capture, "KERNEL_WRITES_TO_HOST", True)
-    monkeypatch.setattr(qvl_widget._capture, "_host_writes_failed", set())
+    monkeypatch.setattr(variants, "host_writes_failed", set())
     monkeypatch.setattr(module, "fused_attention_rows", no_host_pointers)
-    with pytest.warns(UserWarning, match="cannot write to host memory") as warned:
+    with (
+        variants.VARIANTS["kernel writes to host"](),
+        pytest.warns(UserWarning, match="cannot write to host") as warned,
+    ):
         rows = capture_rows(qwen2, prepared, kernel="fused")
     assert len(warned) == 1
-    torch.testing.assert_close(rows[0], expected[0], rtol=0, atol=0)
+    assert variants.host_writes_failed == {torch.device("cpu")}
+    for layer, expected_layer in zip(rows, expected, strict=True):
+        torch.testing.assert_close(layer, expected_layer, rtol=0, atol=0)
