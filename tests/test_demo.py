@@ -1,5 +1,8 @@
 """The demo's scene generator, word tokenizer, tensor inputs, batched forward and pointing check.
 
+The word tokenizer, tensor inputs and batched forward are training code (`training/`, on the path through
+pytest's `pythonpath` setting); the scenes and the pointing check are in `qvl_widget.demo`.
+
 None of these needs the shipped weights: the model checks use randomly initialised demo models.
 (The gate on the shipped weights is in tests/test_demo_gate.py.pending until the weights exist.)
 """
@@ -15,8 +18,7 @@ from transformers import AutoProcessor, Qwen2VLForConditionalGeneration
 
 import qvl_widget
 from qvl_widget import demo
-from qvl_widget.demo import _model, _scenes, _tensors
-from qvl_widget.demo._fast import answer_loss, check_fast_forward
+from qvl_widget.demo import _scenes
 from qvl_widget.demo._pointing import (
     DEFAULT_RECIPE,
     PointingRecipe,
@@ -25,6 +27,8 @@ from qvl_widget.demo._pointing import (
     points_at_named,
     query_rows,
 )
+from training import _model, _tensors
+from training._fast import answer_loss, check_fast_forward
 
 ALL_KINDS = ("color", "shape", "where")
 
@@ -308,7 +312,7 @@ def test_points_at_named():
 
 
 def test_training_script_arguments():
-    from qvl_widget.demo import train
+    from training import train
 
     arguments = train.parse_args(["--out", "x", "--device", "cpu", "--config", "deep", "--kinds", "color"])
     assert arguments.kinds == ("color",) and arguments.reserve == 120.0

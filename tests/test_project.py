@@ -26,4 +26,32 @@ def test_wheel_ships_the_front_end_and_the_demo_model(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in ("static/widget.js", "static/page.js", "static/widget.css", "demo/model/model.safetensors"):
         assert f"qvl_widget/{name}" in names, name
-    assert not any(name.startswith(("tests/", "js/", "node_modules/")) for name in names)
+    assert not any(name.startswith(("tests/", "js/", "node_modules/", "training/")) for name in names)
+    # The demo model's training code stays in the repository (training/): the package only runs the model.
+    training_files = ("train.py", "_fast.py", "_tensors.py", "_model.py")
+    assert not [name for name in names if name.endswith(".py") and name.rsplit("/", 1)[-1] in training_files]
+
+
+def test_runtime_modules_do_not_import_the_testing_helpers():
+    """`qvl_widget.testing` builds tiny offline models for tests and training; nothing the package runs needs it."""
+    import ast
+
+    package = ROOT / "qvl_widget"
+    importers = []
+    for path in sorted(package.rglob("*.py")):
+        if path == package / "testing.py":
+            continue
+        parts = path.relative_to(ROOT).with_suffix("").parts  # its package is parts[:-1], __init__ or not
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                # Relative imports too: `from ..testing import x`, `from .. import testing`, `from . import testing`.
+                base = list(parts[: len(parts) - node.level]) if node.level else []
+                prefix = ".".join([*base, *([node.module] if node.module else [])])
+                names = [prefix, *(f"{prefix}.{alias.name}" for alias in node.names)]
+            else:
+                continue
+            if any(name == "qvl_widget.testing" or name.startswith("qvl_widget.testing.") for name in names):
+                importers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not importers, importers

@@ -14,7 +14,7 @@ declare -A VARIANTS=(
 )
 mkdir -p "$OUT/variants"
 for name in "${!VARIANTS[@]}"; do
-  python3 -m qvl_widget.demo.train --device cuda --minutes "$MINUTES" --out "$OUT/variants/$name" ${VARIANTS[$name]} \
+  python3 -m training.train --device cuda --minutes "$MINUTES" --out "$OUT/variants/$name" ${VARIANTS[$name]} \
     > "$OUT/$name.log" 2>&1 &
 done
 wait

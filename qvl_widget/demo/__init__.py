@@ -9,8 +9,9 @@
     demo.points_at_named(grid, example)  # True when its brightest cell is on the named object
 
 The model (real `Qwen2VLForConditionalGeneration`, real Qwen2-VL processor and chat template, a word-level
-tokenizer) was trained from scratch on answers only by `python -m qvl_widget.demo.train`; its attention was never
-supervised. `benchmarks/demo_gate.py` prints its answer accuracy and pointing rate on held-out seeds.
+tokenizer) was trained from scratch on answers only by `python -m training.train` (in the repository's `training/`,
+not in the installed package); its attention was never supervised. `benchmarks/demo_gate.py` prints its answer
+accuracy and pointing rate on held-out seeds.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def load(device=None, dtype=None, **from_pretrained_kwargs):
     if not (MODEL_DIR / "model.safetensors").is_file():
         raise FileNotFoundError(
             f"the demo model's weights are not in {MODEL_DIR}; train them with "
-            "`python -m qvl_widget.demo.train --out qvl_widget/demo/model` (see qvl_widget/demo/train.py)"
+            "`python -m training.train --out qvl_widget/demo/model` from a checkout of the repository "
+            "(see training/train.py)"
         )
     return load_model(MODEL_DIR, device=device, dtype=dtype, **from_pretrained_kwargs)

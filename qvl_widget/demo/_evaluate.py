@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -66,12 +64,6 @@ def untrained_folder(model_folder: str | Path, seed: int = 0) -> Path:
 def pointing_summary(loaded, examples: Sequence[dict], recipe: PointingRecipe) -> dict:
     results = capture_all(loaded, examples)
     return {"pointing": pointing_rate(results, examples, recipe), "chance": chance_level(examples)}
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(temporary, path)
 
 
 GATE_ACCURACY = 0.90

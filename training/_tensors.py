@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
+from qvl_widget.demo._scenes import COLOURS, IMAGE_SIZE, KINDS, REGIONS, SHAPES, Scenes, device_table
+
 from ._model import MERGE_SIZE, PATCH_SIZE, TEMPORAL_PATCH_SIZE, VOCABULARY
-from ._scenes import COLOURS, IMAGE_SIZE, KINDS, REGIONS, SHAPES, Scenes, device_table
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)

@@ -1,6 +1,6 @@
 """Train the demo model from scratch on synthetic scenes, within a wall-clock budget.
 
-    PYTHONPATH=. python -m qvl_widget.demo.train --device cuda --out qvl_widget/demo/model --minutes 6 --seed 0
+    python -m training.train --device cuda --out qvl_widget/demo/model --minutes 6 --seed 0  # from the repository root
 
 Scenes are sampled and rendered on the device as tensors, patchified exactly like the Qwen2-VL image processor,
 and fed through a batched forward pass of the real `Qwen2VLForConditionalGeneration` (same weights and arithmetic
@@ -35,6 +35,7 @@ def _process_age() -> float:
 _START = time.monotonic() - _process_age()
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
@@ -46,10 +47,11 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
+from qvl_widget.demo._pointing import METADATA_FILE, VALIDATION_SEEDS, choose_recipe  # noqa: E402
+from qvl_widget.demo._scenes import KINDS, render, sample_scenes, scene_example  # noqa: E402
+
 from ._fast import FastForward, answer_loss, check_fast_forward  # noqa: E402
 from ._model import build_config, build_processor  # noqa: E402
-from ._pointing import METADATA_FILE, VALIDATION_SEEDS, choose_recipe  # noqa: E402
-from ._scenes import KINDS, render, sample_scenes, scene_example  # noqa: E402
 from ._tensors import build_batch  # noqa: E402
 
 # Model widths: "demo" is the default size and "deep" has six text layers (both fit the 10 MB budget in fp32);
@@ -188,6 +190,12 @@ def save_weights(model: torch.nn.Module, out: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def write_json_atomic(path: Path, data: dict) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(temporary, path)
+
+
 def self_check(model, processor, kinds, device: torch.device) -> float:
     """The batched training forward equals the model's own forward on processor inputs (fp32, on `device`)."""
     generator = torch.Generator().manual_seed(12345)
@@ -206,8 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from transformers import Qwen2VLForConditionalGeneration
 
     import qvl_widget
-
-    from ._evaluate import answer_accuracy, capture_all, examples_for, write_json_atomic
+    from qvl_widget.demo._evaluate import answer_accuracy, capture_all, examples_for
 
     args = parse_args(argv)
     deadline = _START + args.minutes * 60
@@ -336,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "validation": {"greedy_accuracy": greedy, "batched": metrics},
         "training": {
-            "command": "python -m qvl_widget.demo.train " + " ".join(sys.argv[1:] if argv is None else argv),
+            "command": "python -m training.train " + " ".join(sys.argv[1:] if argv is None else argv),
             "seed": args.seed,
             "config": args.config if args.init is None else f"init from {args.init}",
             "parameters": parameters,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..testing import CHAT_TEMPLATE, SPECIAL_TOKENS
-from ._scenes import COLOURS, IMAGE_SIZE, REGIONS, SHAPES
+from qvl_widget.demo._scenes import COLOURS, IMAGE_SIZE, REGIONS, SHAPES
+from qvl_widget.testing import CHAT_TEMPLATE, SPECIAL_TOKENS
 
 UNKNOWN = "[unk]"
 # Words of the chat template's system turn and of the questions and answers (lower case: the tokenizer lower-cases).

@@ -1,0 +1,8 @@
+"""Training code of the demo model (`qvl_widget.demo`): kept out of the installed package, run from a checkout.
+
+    .venv/bin/python -m training.train --device cuda --out demo-model/ --minutes 6 --seed 0
+
+`_model.py` builds the demo's word tokenizer, processor and config; `_tensors.py` builds batched model inputs as
+tensors; `_fast.py` is the batched training forward; `train.py` is the script. Scenes come from
+`qvl_widget.demo._scenes`, the pointing recipe search and the evaluation from `qvl_widget.demo`.
+"""
