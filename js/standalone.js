@@ -1,6 +1,8 @@
 // A model with anywidget's interface that lives in the page: for the one-file HTML export and for tests.
 // `onSave(changes, apply)` plays the kernel's part: it receives what the view changed and may answer with
 // changes of its own (e.g. a new maps payload), applied through `apply`.
+// The views use traits only: `send` (anywidget's custom messages, which some hosts lack) only records what it
+// is given in `sent`, so tests can check that nothing ever calls it.
 
 /**
  * @param {Record<string, any>} state  initial trait values (bytes as DataView)
@@ -11,6 +13,8 @@ export function createModel(state, options = {}) {
   const listeners = new Map();
   /** @type {Record<string, any>} */
   let pending = {};
+  /** @type {any[]} */
+  const sent = [];
 
   /** @param {string} name */
   const emit = (name) => {
@@ -57,6 +61,14 @@ export function createModel(state, options = {}) {
     off(event, callback) {
       listeners.get(event)?.delete(callback);
     },
+    /**
+     * A custom message: recorded, never delivered.
+     * @param {any} content
+     */
+    send(content) {
+      sent.push(content);
+    },
+    sent,
     apply,
   };
 }

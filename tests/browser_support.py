@@ -9,6 +9,7 @@ and recorded, so tests also prove the front end needs no network.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import shutil
@@ -89,10 +90,12 @@ function decode(value) {{
 }}
 
 const states = await (await fetch("/states.json")).json();
+window.qvlAnswers = 0;  // kernel answers applied so far
 window.qvlModels = states.map((state, index) => createModel(decode(state), {{
   onSave: async (changes, apply) => {{
     const answer = await window.qvlKernel(index, JSON.stringify(changes));
     apply(decode(JSON.parse(answer)));
+    window.qvlAnswers += 1;
   }},
 }}));
 window.qvlCleanups = {placements}.map(([model, view]) =>
@@ -185,6 +188,21 @@ class WidgetPage:
             f"Number(document.querySelector('#view-{view} .qvl-widget').dataset.qvlFrames) > {before}"
         )
 
+    def answers(self) -> int:
+        """How many kernel answers the page has applied."""
+        return self.page.evaluate("window.qvlAnswers")
+
+    def change(self, action, *args, **options) -> None:
+        """Run a page action (e.g. `page.select_option`) that changes a trait; return once the kernel's answer
+        is applied."""
+        before = self.answers()
+        action(*args, **options)
+        self.page.wait_for_function(f"window.qvlAnswers > {before}")
+
+    def custom_messages(self) -> list:
+        """What the views sent as custom messages (`model.send`), over all models: traits only means none."""
+        return self.page.evaluate("window.qvlModels.flatMap(model => model.sent)")
+
 
 def cell_colours(page, selector: str, index: int, rows: int, cols: int) -> np.ndarray:
     """`[rows, cols, 4]` RGBA at each token cell's centre of the `index`-th canvas matching `selector`."""
@@ -218,9 +236,16 @@ def synthetic_result(
     heads: int = 2,
     prompt: str | None = None,
 ) -> AttentionResult:
-    """A result with known maps: token q at layer l peaks at cell (q + 3 * l) mod cells of each image.
+    """A result whose views all look somewhere else: every layer, head, head mean, head max and layer mean.
 
-    Every head holds the same map, so the head mean equals it; the peak holds 40% of a row's mass.
+    In each image, token q uses a block of cells starting at `o = q * (layers * (heads + 1) + 1)` (mod cells):
+    - cell `o + 1 + l * (heads + 1) + h`: head h's own peak at layer l (0.40 to 0.50, tallest head varies by layer);
+    - cell `o + 1 + l * (heads + 1) + heads`: 0.33 (+0.03 on odd layers) in every head of layer l, so the head
+      mean peaks there, away from every single head;
+    - cell `o`: 0.28 in head `l % heads` of each layer l, so the layer mean of the head max (heads reduced
+      first) peaks there, while the head max of the layer mean (the wrong order) peaks elsewhere.
+    Rows are scaled by `1 - 0.05 * (q % 4)`, so tokens differ in strength (shared colour scale); see
+    `expected_peak` for where each view's brightest cell is.
     """
     prompt = prompt if prompt is not None else "".join(text for text in texts if not text.startswith("<|"))
     tokens, cursor = [], 0
@@ -235,12 +260,19 @@ def synthetic_result(
         images.append(ImageGeometry(rows, cols, (cols * 28, rows * 28), (cols * 50, rows * 40), first))
         first += rows * cols
     attention = np.zeros((layers, heads, len(texts), first), dtype=np.float32)
-    for layer in range(layers):
-        for query in range(len(texts)):
-            for geometry in images:
-                row = np.full(geometry.num_tokens, 0.2 / geometry.num_tokens, dtype=np.float32)
-                row[(query + 3 * layer) % geometry.num_tokens] += 0.4 / len(images)
-                attention[layer, :, query, geometry.columns] = row
+    block = layers * (heads + 1) + 1
+    for query in range(len(texts)):
+        strength = (1.0 - 0.05 * (query % 4)) * 0.8 / len(images)
+        for geometry in images:
+            cells, start = geometry.num_tokens, query * block
+            for layer, head in itertools.product(range(layers), range(heads)):
+                row = np.full(cells, 0.05 / cells)
+                own = start + 1 + layer * (heads + 1)
+                row[(own + head) % cells] += 0.40 + 0.05 * ((head + layer) % heads)
+                row[(own + heads) % cells] += 0.33 + 0.03 * (layer % 2)
+                if head == layer % heads:
+                    row[start % cells] += 0.28
+                attention[layer, head, query, geometry.columns] = row * strength
     pictures = tuple(
         Image.fromarray(np.full((rows * 40, cols * 50, 3), 90 + 40 * index, dtype=np.uint8))
         for index, (rows, cols) in enumerate(grids)
@@ -259,9 +291,33 @@ def synthetic_result(
     )
 
 
-def expected_peak(result: AttentionResult, query: int, layer: int, image: int = 0) -> tuple[int, int]:
+def view_map(result: AttentionResult, query: int | Sequence[int], layer: int | str, head: int | str = "mean"):
+    """`[image tokens]` map the views show for one choice, as documented: heads are reduced first ("mean" or
+    "max" over heads, or one head), then layers (one layer, or "mean" over layers); then the mean over the
+    selected tokens."""
+    queries = [query] if isinstance(query, (int, np.integer)) else list(query)
+    selected = result.attention[:, :, queries].astype(np.float64)
+    if head == "mean":
+        per_layer = selected.mean(axis=1)
+    elif head == "max":
+        per_layer = selected.max(axis=1)
+    else:
+        per_layer = selected[:, head]
+    chosen = per_layer.mean(axis=0) if layer == "mean" else per_layer[layer]
+    return chosen.mean(axis=0)
+
+
+def expected_peak(
+    result: AttentionResult, query: int | Sequence[int], layer: int | str, head: int | str = "mean", image: int = 0
+) -> tuple[int, int]:
+    """`(row, col)` of the brightest cell of `image` for token(s) `query` in one layer/head view (`view_map`).
+
+    Fails when the test data leave it ambiguous: the peak must beat the runner-up by 4%."""
     geometry = result.images[image]
-    return divmod((query + 3 * layer) % geometry.num_tokens, geometry.cols)
+    values = view_map(result, query, layer, head)[geometry.columns]
+    runner_up, best = np.sort(values)[-2:]
+    assert best - runner_up > 0.04 * best, f"no clear peak for token {query}, layer {layer}, head {head}"
+    return divmod(int(np.argmax(values)), geometry.cols)
 
 
 @pytest.fixture(scope="session")
@@ -286,4 +342,4 @@ def page(browser) -> Iterator:
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
-__all__ = ["WidgetPage", "browser", "expected_peak", "page", "qvl_widget", "synthetic_result"]
+__all__ = ["WidgetPage", "browser", "expected_peak", "page", "qvl_widget", "synthetic_result", "view_map"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from browser_support import expected_peak, synthetic_result
@@ -139,9 +140,31 @@ def test_layers_figure_titles_and_selection_on_known_maps():
     assert [axes.get_title() for axes in heatmaps] == ["layer 0", "layer 1"]
     for layer, axes in enumerate(heatmaps):
         peak = np.unravel_index(np.argmax(axes.images[0].get_array()), (3, 3))
-        assert peak == expected_peak(result, 3, layer, image=1)
+        assert peak == expected_peak(result, 3, layer, head="max", image=1)
     assert "all prompt tokens" in layers_figure(result, layers=0).get_suptitle()
     assert len([axes for axes in layers_figure(result, layers="all").axes if axes.images]) == 1 + 2 * 2
+
+
+def test_layers_figure_puts_every_layer_on_one_colour_scale():
+    result = synthetic_result()  # token 3 looks harder at layer 1 than at layer 0
+    figure = layers_figure(result, layers=[0, 1], token=3, colormap="gray", alpha=1.0, smooth=False)
+    grids = [result.grid(token=3, layer=layer) for layer in (0, 1)]
+    heatmaps = [axes.images[0] for axes in figure.axes if axes.get_title().startswith("layer")]
+    assert [heat.norm.vmax for heat in heatmaps] == pytest.approx([grids[1].max()] * 2)
+    overlays = [axes.images[0].get_array() for axes in figure.axes if axes.images and axes.get_title() == ""]
+    for grid, overlay in zip(grids, overlays, strict=True):
+        row, col = np.unravel_index(np.argmax(grid), grid.shape)
+        top = overlay[row * 40 + 20, col * 50 + 25, 0]  # alpha 1: the grey level of the peak cell
+        assert abs(int(top) - round(255 * grid.max() / grids[1].max())) <= 1
+    assert grids[0].max() < 0.95 * grids[1].max()
+
+
+def test_matrix_figure_reduces_as_asked():
+    result = synthetic_result(layers=3, heads=4)
+    _, matrix = matrix_figure(result, layer="all", reduce="max")
+    np.testing.assert_array_equal(matrix, result.attention.max(axis=(0, 1)))
+    _, matrix = matrix_figure(result, layer=[0, 1], head=[1, 2])
+    np.testing.assert_allclose(matrix, result.attention[:2, 1:3].mean(axis=(0, 1)), rtol=1e-6)
 
 
 def test_layers_figure_shows_the_last_four_layers_or_all_of_fewer():
@@ -271,6 +294,15 @@ def test_save_figure_leaves_no_partial_file(small_figure, tmp_path, monkeypatch)
     with pytest.raises(RuntimeError, match="disk full"):
         save_figure(small_figure, tmp_path / "figure.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_figures_are_detached_from_pyplot(tmp_path):
+    plt.close("all")
+    result = synthetic_result()
+    figures = [layers_figure(result, layers=[0, 1]), matrix_figure(result)[0], layers_figure(result, layers="all")]
+    assert plt.get_fignums() == []  # loops do not pile figures up in pyplot
+    path = save_figure(figures[0], tmp_path / "figure.png", dpi=20)
+    assert path.read_bytes().startswith(PNG_MAGIC)  # and the figures still draw
 
 
 def test_figures_are_public():

@@ -211,3 +211,49 @@ def test_html_xss_prompt_stays_inert(offline_page, tmp_path):
     texts = page.eval_on_selector_all(".qvl-token", "chips => chips.map(c => c.textContent)")
     assert texts == list(XSS_TEXTS)
     assert requests == []
+
+
+@pytest.mark.browser
+def test_html_menus_show_each_embedded_head_and_the_layer_mean(offline_page, tmp_path):
+    page, _ = offline_page
+    result = synthetic_result()
+    path = result.to_html(tmp_path / "heads.html", layer=1, head="max", token=[2], colormap="gray", smooth=False)
+    page.goto(path.as_uri())
+    page.wait_for_function("Number(document.querySelector('.qvl-widget')?.dataset.qvlFrames) > 0")
+    assert brightest_cell(page, result) == expected_peak(result, 2, layer=1, head="max")  # the view it opens on
+    views = [("1", "0", "head 0"), ("1", "1", "head 1"), ("1", "max", "max of heads"), ("1", "mean", "mean of heads")]
+    views += [("mean", "max", "max of heads"), ("mean", "mean", "mean of heads"), ("0", "max", "max of heads")]
+    for layer, head, head_label in views:
+        page.select_option(".qvl-layer", layer)
+        page.select_option(".qvl-head", head)
+        layer_label = "mean of layers" if layer == "mean" else f"layer {layer}"
+        page.wait_for_function(
+            "label => document.querySelector('.qvl-caption').textContent.startsWith(label)",
+            arg=f"{layer_label} · {head_label}",
+        )
+        layer_choice = int(layer) if layer.isdigit() else layer
+        head_choice = int(head) if head.isdigit() else head
+        assert brightest_cell(page, result) == expected_peak(result, 2, layer_choice, head_choice), (layer, head)
+
+
+@pytest.mark.browser
+def test_html_layer_without_the_chosen_head_falls_back_to_the_head_mean(offline_page, tmp_path):
+    page, _ = offline_page
+    result = synthetic_result(layers=5)  # every head embedded for layers 1 to 4, only the mean and max for layer 0
+    page.goto(result.to_html(tmp_path / "fallback.html", token=[2], colormap="gray", smooth=False).as_uri())
+    page.wait_for_function("Number(document.querySelector('.qvl-widget')?.dataset.qvlFrames) > 0")
+    page.select_option(".qvl-head", "1")
+    page.wait_for_function("document.querySelector('.qvl-caption').textContent.startsWith('layer 4 · head 1')")
+    assert brightest_cell(page, result) == expected_peak(result, 2, layer=4, head=1)
+    page.select_option(".qvl-layer", "0")
+    page.wait_for_function("document.querySelector('.qvl-caption').textContent.startsWith('layer 0 · mean of heads')")
+    assert page.eval_on_selector(".qvl-head", "select => select.value") == "mean"
+    assert brightest_cell(page, result) == expected_peak(result, 2, layer=0, head="mean")
+
+
+def test_html_keeps_the_widgets_display_options(tmp_path):
+    options = {"colormap": "jet", "opacity": 0.3, "smooth": False, "shared_scale": True, "show_special": True}
+    path = synthetic_result().to_html(tmp_path / "options.html", token=[1, 4], width=300, **options)
+    state = embedded_header(path)["state"]
+    assert {name: state[name] for name in options} == options
+    assert (state["selected"], state["width"]) == ([1, 4], 300)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+from browser_support import synthetic_result
 from PIL import Image
 
 import qvl_widget
@@ -182,3 +185,33 @@ def test_load_of_a_damaged_file_is_one_clear_error(result, tmp_path):
         with pytest.raises(ValueError, match=r"is not a (readable )?qvl_widget result file") as info:
             AttentionResult.load(path)
         assert "\n" not in str(info.value) and "pickle" not in str(info.value), path.name
+
+
+def test_maps_combine_the_selected_heads_then_layers():
+    result = synthetic_result(layers=3, heads=4)
+    attention = result.attention
+    chosen = attention[np.ix_([0, 2], [1, 3])]
+    np.testing.assert_allclose(result.maps(layer=[0, 2], head=[1, 3], reduce="max"), chosen.max(axis=(0, 1)))
+    np.testing.assert_allclose(result.maps(layer=[0, 2], head=[1, 3]), chosen.mean(axis=(0, 1)), rtol=1e-6)
+    np.testing.assert_allclose(result.maps(layer="all", reduce="max"), attention.max(axis=(0, 1)))
+    np.testing.assert_allclose(result.maps(layer=1, head=None), attention[1].mean(axis=0), rtol=1e-6)
+    np.testing.assert_array_equal(result.maps(layer=-1, head=2), attention[2, 2])
+    # The mean and the max of the same selection look at different cells here.
+    assert (result.maps(layer=1, reduce="max").argmax(axis=1) != result.maps(layer=1).argmax(axis=1)).all()
+    np.testing.assert_allclose(
+        result.grid(token=[3, 4], layer=[0, 1], head=[0, 2], reduce="max").ravel(),
+        attention[np.ix_([0, 1], [0, 2], [3, 4])].max(axis=(0, 1)).mean(axis=0),
+    )
+
+
+def test_load_refuses_files_of_another_format_version(tmp_path):
+    path = synthetic_result().save(tmp_path / "result.npz")
+    with np.load(path) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    metadata = json.loads(str(arrays.pop("metadata")))
+    for version in (1, 2):
+        rewritten = np.array(json.dumps({**metadata, "format_version": version}))
+        np.savez(tmp_path / f"v{version}.npz", **arrays, metadata=rewritten)
+    assert AttentionResult.load(tmp_path / "v1.npz").prompt == synthetic_result().prompt  # rewriting keeps it whole
+    with pytest.raises(ValueError, match=r"is not a readable qvl_widget result file \(unsupported format version 2\)"):
+        AttentionResult.load(tmp_path / "v2.npz")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import traitlets
-from browser_support import synthetic_result
+from browser_support import expected_peak, synthetic_result, view_map
 from PIL import Image
 
 from qvl_widget import AttentionWidget
@@ -50,7 +50,7 @@ def test_selections_match_numpy(result):
     np.testing.assert_allclose(selections.maps("mean", "mean"), attention.mean(axis=(0, 1)), rtol=1e-5)
     np.testing.assert_allclose(selections.maps("mean", "max"), attention.max(axis=1).mean(axis=0), rtol=1e-6)
     np.testing.assert_array_equal(selections.maps(2, 1), selections.maps(-1, -3))
-    cold = selections.maps(1, "max")
+    cold = Selections(result).maps(1, "max")
     selections.warm_up()
     np.testing.assert_array_equal(selections.maps(1, "max"), cold)  # same answer from the precomputed maxima
 
@@ -141,6 +141,13 @@ def test_constructor_errors(result):
     assert result.widget(token=-1).selected == [result.num_queries - 1]
 
 
+def test_constructor_options_become_the_traits():
+    options = {"colormap": "jet", "opacity": 0.3, "smooth": False, "shared_scale": True, "show_special": True}
+    widget = AttentionWidget(synthetic_result(), layer="mean", head="max", token=[2], width=300, **options)
+    assert {name: getattr(widget, name) for name in options} == options
+    assert (widget.layer, widget.head, widget.selected, widget.width) == ("mean", "max", [2], 300)
+
+
 def test_front_end_ships_inside_the_package():
     static = ROOT / "qvl_widget" / "static"
     source = (static / "widget.js").read_text()
@@ -165,3 +172,52 @@ def test_colormap_tables_are_current():
     finally:
         sys.path.remove(str(ROOT / "tools"))
     assert (ROOT / "js" / "colormaps.js").read_text() == make_colormaps.source()
+
+
+def test_the_synthetic_views_each_look_somewhere_else():
+    """The test data the browser tests rely on: each view's peak tells which view is shown."""
+    result = synthetic_result()
+    for query in range(result.num_queries):
+        for layer in (0, 1, "mean"):
+            peaks = {head: expected_peak(result, query, layer, head) for head in (0, 1, "mean", "max")}
+            assert peaks["mean"] not in (peaks[0], peaks[1], peaks["max"]), (query, layer)
+            assert peaks[0] != peaks[1], (query, layer)
+        for head in (0, 1, "mean", "max"):
+            assert expected_peak(result, query, 0, head) != expected_peak(result, query, 1, head), (query, head)
+        heads_first = view_map(result, query, "mean", "max")
+        layers_first = result.attention[:, :, query].mean(axis=0).max(axis=0)
+        assert np.argmax(heads_first) != np.argmax(layers_first), query
+
+
+def image_share(result, layer, head) -> np.ndarray:
+    """Each token's share of attention on the image for one choice: a head's own, the heads' mean or largest one;
+    then one layer's, or the mean over layers."""
+    mass = result.image_mass.astype(np.float64)
+    per_layer = mass[:, head] if isinstance(head, int) else mass.mean(axis=1) if head == "mean" else mass.max(axis=1)
+    return per_layer.mean(axis=0) if layer == "mean" else per_layer[layer]
+
+
+def test_every_layer_and_head_choice_sends_its_maps():
+    result = synthetic_result()
+    widget = AttentionWidget(result)
+    for layer in ("mean", 0, 1):  # the layer mean first: single layers then also come after maps of all layers
+        for head in (0, 1, "max", "mean"):
+            widget.layer, widget.head = layer, head
+            maps, mass = decode_maps(widget.maps_payload)
+            for query in range(result.num_queries):
+                expected = view_map(result, query, layer, head)
+                np.testing.assert_allclose(maps[query], expected, atol=expected.max() / 255, err_msg=f"{layer}|{head}")
+            np.testing.assert_allclose(mass, image_share(result, layer, head), rtol=1e-5, err_msg=f"{layer}|{head}")
+
+
+def test_the_widget_talks_through_traits_only(monkeypatch):
+    """No custom messages (`send`): hosts such as marimo only sync traits."""
+    sent = []
+    monkeypatch.setattr(AttentionWidget, "send", lambda self, content, buffers=None: sent.append(content))
+    widget = AttentionWidget(synthetic_result(), phrase="red cat")
+    changes = {"layer": "mean", "head": "max", "selected": [1], "colormap": "jet", "opacity": 0.3, "smooth": False}
+    changes |= {"shared_scale": True, "show_special": True, "width": 300, "want_full_pictures": True}
+    for name, value in changes.items():
+        setattr(widget, name, value)
+    assert len(widget.full_pictures) == 1
+    assert sent == []

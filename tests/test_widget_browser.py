@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import time
 
+import matplotlib
 import numpy as np
 import pytest
-from browser_support import XSS_TEXTS, WidgetPage, expected_peak, synthetic_result
+from browser_support import XSS_TEXTS, WidgetPage, expected_peak, synthetic_result, view_map
 from PIL import Image
 
 from qvl_widget import AttentionWidget
@@ -14,6 +16,11 @@ from qvl_widget import AttentionWidget
 pytestmark = pytest.mark.browser
 
 CHAT_TEXTS = ("<|vision_end|>", "Where", " is", " the", " red", " cat", "?", "<|im_end|>", "\n", "<|im_start|>")
+
+
+def percent(probability: float) -> str:
+    """A probability as the view writes it: one decimal under 10%, none above."""
+    return f"{probability * 100:.{1 if probability < 0.1 else 0}f}%"
 
 
 def without_isolates(text: str) -> str:
@@ -53,15 +60,40 @@ def test_layer_dropdown_asks_the_kernel_and_repaints(page):
 
 
 def test_head_and_mean_choices_are_offered(page):
-    view = WidgetPage(page, [AttentionWidget(synthetic_result(layers=3, heads=4))])
+    result = synthetic_result(layers=3, heads=4)
+    view = WidgetPage(page, [AttentionWidget(result, token=[1], colormap="gray", smooth=False)])
     layers = page.eval_on_selector_all(".qvl-layer option", "options => options.map(o => o.value)")
     heads = page.eval_on_selector_all(".qvl-head option", "options => options.map(o => o.value)")
     assert layers == ["0", "1", "2", "mean"]
     assert heads == ["mean", "max", "0", "1", "2", "3"]
     assert page.eval_on_selector(".qvl-layer", "select => select.value") == "2"  # layer=-1 is the last layer
-    page.select_option(".qvl-head", "max")
-    page.wait_for_function("() => true")
+    assert view.brightest_cell() == expected_peak(result, 1, layer=2, head="mean")
+    view.change(page.select_option, ".qvl-head", "max")
     assert view.widgets[0].head == "max"
+    assert view.brightest_cell() == expected_peak(result, 1, layer=2, head="max")
+
+
+def test_head_menu_shows_each_heads_map(page):
+    result = synthetic_result()
+    widget = AttentionWidget(result, layer=1, token=[2], colormap="gray", smooth=False)
+    view = WidgetPage(page, [widget])
+    for head in ("0", "1", "max", "mean"):
+        view.change(page.select_option, ".qvl-head", head)
+        choice = int(head) if head.isdigit() else head
+        assert widget.head == choice
+        assert view.brightest_cell() == expected_peak(result, 2, layer=1, head=choice), head
+    assert "layer 1 · mean of heads" in page.text_content(".qvl-caption")
+
+
+def test_layer_mean_of_the_head_max_reduces_heads_first(page):
+    result = synthetic_result()
+    view = WidgetPage(page, [AttentionWidget(result, layer="mean", head="max", colormap="gray", smooth=False)])
+    for query in (0, 3, 4):
+        view.hover_token(query)
+        assert view.brightest_cell() == expected_peak(result, query, layer="mean", head="max")
+    # The other order (the head max of the layer mean) would peak elsewhere.
+    wrong = result.attention[:, :, 4].mean(axis=0).max(axis=0)
+    assert divmod(int(np.argmax(wrong)), 6) != expected_peak(result, 4, layer="mean", head="max")
 
 
 def test_click_pins_and_shift_click_shows_the_mean(page):
@@ -79,6 +111,20 @@ def test_click_pins_and_shift_click_shows_the_mean(page):
     brightest = {tuple(int(v) for v in np.unravel_index(i, colours.shape)) for i in np.argsort(colours.ravel())[-2:]}
     assert brightest == peaks
     assert page.locator(".qvl-pinned").count() == 2
+    # The caption and the colour bar speak of the pair's mean too.
+    share = result.image_mass[0].mean(axis=0)[[3, 4]].mean()
+    assert f"{percent(share)} of attention on the image" in caption
+    assert page.text_content(".qvl-colorbar-label:last-child") == percent(view_map(result, [3, 4], layer=0).max())
+
+
+def test_clicking_the_pinned_token_again_unpins_it(page):
+    widget = AttentionWidget(synthetic_result(), layer=0)
+    view = WidgetPage(page, [widget])
+    view.change(view.token(2).click)
+    assert widget.selected == [2]
+    view.change(view.token(2).click)
+    assert widget.selected == []
+    assert page.locator(".qvl-pinned").count() == 0
 
 
 def test_phrase_argument_preselects_its_tokens(page):
@@ -101,6 +147,9 @@ def test_keyboard_moves_between_tokens(page):
     assert view.brightest_cell() == expected_peak(result, 2, 0)
     page.keyboard.press("Enter")
     assert view.widgets[0].selected == [2]
+    for key, token in (("ArrowLeft", "1"), ("End", "5"), ("Home", "0")):  # the hidden template token is skipped
+        page.keyboard.press(key)
+        assert page.evaluate("document.activeElement.dataset.qvlToken") == token, key
     labels = page.eval_on_selector_all(".qvl-toolbar [aria-label]", "nodes => nodes.length")
     assert labels >= 8
 
@@ -125,14 +174,17 @@ def test_hovering_an_image_cell_tints_tokens_by_attention_to_it(page):
     WidgetPage(page, [AttentionWidget(result, layer=0)])
     rows, cols = result.images[0].rows, result.images[0].cols
     box = page.locator(".qvl-frame").bounding_box()
-    # Token 4's peak at layer 0 is cell 4 = (0, 4): that token must get the strongest tint.
-    page.mouse.move(box["x"] + (4.5 / cols) * box["width"], box["y"] + (0.5 / rows) * box["height"])
-    alphas = page.eval_on_selector_all(
-        ".qvl-token:not([hidden])",
-        "chips => chips.map(c => Number(getComputedStyle(c).backgroundColor.split(',')[3]?.replace(')', '') ?? 1))",
-    )
-    assert int(np.argmax(alphas)) == 4
-    assert "cell row 0, col 4" in page.text_content(".qvl-caption")
+    for query in (1, 4, 2):  # peaks at (1, 4), (1, 1) and (2, 5): rows and columns cannot be confused
+        row, col = expected_peak(result, query, layer=0)
+        to_cell = [view_map(result, token, layer=0)[row * cols + col] for token in range(6)]  # the visible tokens
+        assert int(np.argmax(to_cell)) == query  # the token attends most to its own peak cell
+        page.mouse.move(box["x"] + (col + 0.5) / cols * box["width"], box["y"] + (row + 0.5) / rows * box["height"])
+        alphas = page.eval_on_selector_all(
+            ".qvl-token:not([hidden])",
+            "chips => chips.map(c => Number(getComputedStyle(c).backgroundColor.split(',')[3]?.replace(')', '') ?? 1))",
+        )
+        assert int(np.argmax(alphas)) == query
+        assert f"cell row {row}, col {col}" in page.text_content(".qvl-caption")
 
 
 def test_xss_token_text_stays_inert(page):
@@ -288,3 +340,194 @@ def test_a_new_pixel_ratio_redraws_the_canvases_sharp(page):
     page.wait_for_function("document.querySelector('.qvl-overlay').width === 1024")
     view.hover_token(3)  # the new canvases paint and answer the pointer
     assert view.brightest_cell() == expected_peak(result, 3, layer=0)
+
+
+def top_colour(colormap: str) -> tuple[int, ...]:
+    """The colour a cell gets at the top of the scale: matplotlib's colour map at 1.0, as 8-bit RGB."""
+    return tuple(int(value) for value in np.round(np.array(matplotlib.colormaps[colormap](1.0)[:3]) * 255))
+
+
+def saved_pngs(page, count: int) -> list:
+    """Click Save PNG and return the downloads it starts, in order, once `count` came (or 5 s passed)."""
+    downloads = []
+
+    def record(download) -> None:
+        downloads.append(download)
+
+    page.on("download", record)
+    page.click(".qvl-save")
+    page.wait_for_function("document.querySelector('.qvl-status').textContent === ''")  # the save is over
+    deadline = time.monotonic() + 5
+    while len(downloads) < count and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    page.wait_for_timeout(200)  # and no more than those
+    page.remove_listener("download", record)
+    return downloads
+
+
+def test_save_png_saves_each_image_with_the_overlay_shown_on_screen(page):
+    result = synthetic_result(grids=((4, 6), (3, 3)))
+    widget = AttentionWidget(result, layer=0, token=[2], colormap="gray", smooth=False, width=240)
+    view = WidgetPage(page, [widget])
+    downloads = saved_pngs(page, 2)
+    assert [download.suggested_filename for download in downloads] == [
+        "qvl-attention-0-mean-image1.png",
+        "qvl-attention-0-mean-image2.png",
+    ]
+    for image, download in enumerate(downloads):
+        saved = Image.open(io.BytesIO(download.path().read_bytes())).convert("RGB")
+        original = result.pictures[image]
+        assert saved.size == original.size  # the original resolution, not the 240 px display
+        geometry = result.images[image]
+        screen = view.cell_colours(image=image)[..., :3].astype(float)  # the overlay alone, opaque
+        centres = [
+            [
+                ((col + 0.5) * saved.width / geometry.cols, (row + 0.5) * saved.height / geometry.rows)
+                for col in range(geometry.cols)
+            ]
+            for row in range(geometry.rows)
+        ]
+        pixels = np.array([[saved.getpixel((int(x), int(y))) for x, y in line] for line in centres], dtype=float)
+        picture = np.asarray(original, dtype=float)[0, 0]
+        blended = picture * (1 - widget.opacity) + screen * widget.opacity  # the overlay at the view's opacity
+        assert np.abs(pixels - blended).max() <= 2, f"image {image + 1}"
+        assert divmod(int(np.argmax(pixels.sum(axis=-1))), geometry.cols) == expected_peak(result, 2, 0, image=image)
+
+
+def test_shared_scale_puts_every_token_on_one_colour_scale(page):
+    result = synthetic_result()
+    widget = AttentionWidget(result, layer=0, token=[3], colormap="gray", smooth=False)
+    view = WidgetPage(page, [widget])
+    row, col = expected_peak(result, 3, layer=0)
+    assert view.cell_colours()[row, col, 0] == 255  # its own scale: its peak wears the top colour
+    strongest = max(view_map(result, query, layer=0).max() for query in range(6))  # the visible tokens
+    shared = round(255 * view_map(result, 3, layer=0).max() / strongest)
+    assert shared < 230  # token 3 is weaker than others
+
+    view.change(page.check, ".qvl-shared")
+    assert widget.shared_scale is True
+    assert abs(int(view.cell_colours()[row, col, 0]) - shared) <= 2
+    assert view.brightest_cell() == (row, col)
+    view.change(page.uncheck, ".qvl-shared")
+    assert widget.shared_scale is False
+    assert view.cell_colours()[row, col, 0] == 255
+    page.evaluate("window.qvlModels[0].apply({shared_scale: true})")  # the kernel sets it
+    assert page.is_checked(".qvl-shared")
+    assert abs(int(view.cell_colours()[row, col, 0]) - shared) <= 2
+
+
+def test_colour_map_menu_repaints_in_that_colour_map(page):
+    result = synthetic_result()
+    widget = AttentionWidget(result, layer=0, token=[2], colormap="gray", smooth=False)
+    view = WidgetPage(page, [widget])
+    row, col = expected_peak(result, 2, layer=0)
+    assert tuple(view.cell_colours()[row, col, :3]) == top_colour("gray")
+    view.change(page.select_option, ".qvl-colormap", "viridis")
+    assert widget.colormap == "viridis"
+    assert tuple(view.cell_colours()[row, col, :3]) == top_colour("viridis")
+    page.evaluate("window.qvlModels[0].apply({colormap: 'jet'})")  # the kernel sets it
+    assert page.eval_on_selector(".qvl-colormap", "select => select.value") == "jet"
+    assert tuple(view.cell_colours()[row, col, :3]) == top_colour("jet")
+
+
+def test_hovering_never_goes_back_to_the_kernel(page):
+    result = synthetic_result()
+    view = WidgetPage(page, [AttentionWidget(result, layer=0, colormap="gray", smooth=False)])
+    calls = view.kernel_calls
+    for query in range(6):
+        view.hover_token(query)
+        assert view.brightest_cell() == expected_peak(result, query, layer=0)
+    box = page.locator(".qvl-frame").bounding_box()
+    for x, y in ((0.1, 0.1), (0.5, 0.5), (0.9, 0.8)):
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
+    assert "tokens tinted by attention to it" in page.text_content(".qvl-caption")
+    view.token(1).focus()
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.activeElement.dataset.qvlToken") == "2"
+    assert view.kernel_calls == calls
+    assert view.custom_messages() == []
+
+
+def test_a_full_interaction_uses_traits_only(page, monkeypatch):
+    sent = []
+    monkeypatch.setattr(AttentionWidget, "send", lambda self, content, buffers=None: sent.append(content))
+    result = synthetic_result(grids=((4, 6), (3, 3)))
+    widget = AttentionWidget(result, layer=0, colormap="gray", smooth=False)
+    view = WidgetPage(page, [widget, AttentionWidget(result)], placements=[0, 0, 1])
+    view.hover_token(3)
+    view.change(view.token(3).click)
+    view.change(view.token(4).click, modifiers=["Shift"])
+    view.token(4).focus()
+    view.change(page.keyboard.press, "Escape")
+    view.change(page.select_option, ".qvl-layer", "mean")
+    view.change(page.select_option, ".qvl-head", "max")
+    view.change(page.select_option, ".qvl-colormap", "viridis")
+    view.change(page.fill, ".qvl-opacity", "0.35")
+    view.change(page.check, ".qvl-smooth")
+    view.change(page.check, ".qvl-shared")
+    view.change(page.check, ".qvl-special")
+    box = page.locator(".qvl-frame").first.bounding_box()
+    page.mouse.move(box["x"] + 5, box["y"] + 5)
+    assert len(saved_pngs(page, 2)) == 2
+    assert (widget.layer, widget.head, widget.colormap, widget.opacity) == ("mean", "max", "viridis", 0.35)
+    assert (widget.smooth, widget.shared_scale, widget.show_special, widget.want_full_pictures) == (
+        True,
+        True,
+        True,
+        True,
+    )
+    assert view.custom_messages() == []
+    assert sent == []
+
+
+def test_shared_scale_counts_only_the_tokens_on_show(page):
+    result = synthetic_result(texts=("<|vision_end|>", " red", " cat", " sat"))  # the template token is strongest
+    view = WidgetPage(
+        page, [AttentionWidget(result, layer=0, token=[1], shared_scale=True, colormap="gray", smooth=False)]
+    )
+    row, col = expected_peak(result, 1, layer=0)
+    assert view.cell_colours()[row, col, 0] == 255  # token 1 is the strongest one shown
+    view.change(page.check, ".qvl-special")
+    dimmed = round(255 * view_map(result, 1, layer=0).max() / view_map(result, 0, layer=0).max())
+    assert dimmed < 250
+    assert abs(int(view.cell_colours()[row, col, 0]) - dimmed) <= 2
+
+
+def test_opacity_slider_fades_the_overlays(page):
+    widget = AttentionWidget(synthetic_result(grids=((4, 6), (3, 3))), opacity=0.6)
+    view = WidgetPage(page, [widget])
+    shown = "canvases => canvases.map(c => getComputedStyle(c).opacity)"
+    assert page.eval_on_selector_all("canvas.qvl-overlay", shown) == ["0.6", "0.6"]
+    view.change(page.fill, ".qvl-opacity", "0.25")
+    assert widget.opacity == 0.25
+    assert page.eval_on_selector_all("canvas.qvl-overlay", shown) == ["0.25", "0.25"]
+    page.evaluate("window.qvlModels[0].apply({opacity: 0.8})")  # the kernel sets it
+    assert page.eval_on_selector(".qvl-opacity", "input => input.value") == "0.8"
+    assert page.eval_on_selector_all("canvas.qvl-overlay", shown) == ["0.8", "0.8"]
+
+
+def test_smooth_switch_blends_neighbouring_cells(page):
+    result = synthetic_result()
+    widget = AttentionWidget(result, layer=0, token=[2], colormap="gray", smooth=False)
+    view = WidgetPage(page, [widget])
+    row, col = expected_peak(result, 2, layer=0)
+
+    def edge_and_centre() -> list[int]:
+        """Brightness just inside the peak cell's left edge, and at its centre."""
+        return page.evaluate(
+            """([row, col]) => {
+                const canvas = document.querySelector("canvas.qvl-overlay");
+                const width = canvas.width / 6, height = canvas.height / 4;
+                const y = Math.floor((row + 0.5) * height);
+                const at = (x) => canvas.getContext("2d").getImageData(Math.floor(x), y, 1, 1).data[0];
+                return [at(col * width + 2), at((col + 0.5) * width)];
+            }""",
+            [row, col],
+        )
+
+    edge, centre = edge_and_centre()
+    assert edge == centre == 255  # blocky: the whole cell wears its colour
+    view.change(page.check, ".qvl-smooth")
+    assert widget.smooth is True
+    edge, centre = edge_and_centre()
+    assert edge < centre - 20  # smooth: the edge blends with the darker neighbour

@@ -2,6 +2,7 @@
 function createModel(state, options = {}) {
   const listeners = /* @__PURE__ */ new Map();
   let pending = {};
+  const sent = [];
   const emit = (name) => {
     for (const callback of [...listeners.get(`change:${name}`) ?? []]) callback();
   };
@@ -43,6 +44,14 @@ function createModel(state, options = {}) {
     off(event, callback) {
       listeners.get(event)?.delete(callback);
     },
+    /**
+     * A custom message: recorded, never delivered.
+     * @param {any} content
+     */
+    send(content) {
+      sent.push(content);
+    },
+    sent,
     apply
   };
 }
