@@ -1,7 +1,8 @@
 // The one-file HTML export's script: unpack the embedded data and run the widget's view on an in-page model.
 //
-// Data: base64 of gzip of `uint32 header length | header JSON | blobs`; the header gives the initial state
-// and, for each picture and each embedded "layer|head" choice, the [offset, length] of its blob.
+// Data: base64 of gzip of `uint32 header length | header JSON | blobs`; the header gives the view state (the
+// fields of Python's `ViewState` but the pictures) and, for each picture, full-size picture and embedded
+// "layer|head" choice, the [offset, length] of its blob.
 
 import { createModel } from "./standalone.js";
 import { AttentionView } from "./view.js";
@@ -24,12 +25,25 @@ async function inflate(base64) {
  */
 export function openContainer(buffer) {
   const headerLength = new DataView(buffer).getUint32(0, true);
+  /** @type {Header} */
   const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, headerLength)));
   const start = 4 + headerLength;
   /** @param {[number, number]} span */
   const blob = ([offset, length]) => new DataView(buffer, start + offset, length);
   return { header, blob };
 }
+
+/**
+ * The container's header.
+ * @typedef {Object} Header
+ * @property {number} version
+ * @property {Omit<import("./state.js").Traits, "pictures" | "maps_payload" | "full_pictures" | "want_full_pictures">} state
+ * @property {string} prompt
+ * @property {string} model
+ * @property {[number, number][]} pictures
+ * @property {[number, number][]} full_pictures
+ * @property {Record<string, [number, number]>} payloads
+ */
 
 /**
  * Show the view of an opened container in `el`.
@@ -39,10 +53,12 @@ export function openContainer(buffer) {
 export function mount(el, { header, blob }) {
   /** @type {Record<string, DataView>} */
   const payloads = Object.fromEntries(Object.entries(header.payloads).map(([key, span]) => [key, blob(span)]));
+  /** @type {import("./state.js").Traits} */
   const state = {
     ...header.state,
     pictures: header.pictures.map(blob),
     full_pictures: header.full_pictures.map(blob),
+    want_full_pictures: false,
     maps_payload: payloads[`${header.state.layer}|${header.state.head}`],
   };
   const model = createModel(state, {

@@ -3,7 +3,7 @@
 import { AttentionView } from "./view.js";
 
 /**
- * @param {{model: import("./view.js").Model, el: HTMLElement}} context
+ * @param {{model: import("./state.js").Model, el: HTMLElement}} context
  * @returns {() => void} cleanup, called when the view is removed
  */
 function render({ model, el }) {

@@ -1,10 +1,23 @@
-"""qvl_widget: see which image regions each text token of a Qwen vision-language model attends to."""
+"""qvl_widget: see which image regions each text token of a Qwen vision-language model attends to.
 
-from . import figures
+`import qvl_widget` is light: results load, and their widget and HTML views work, without torch, transformers or
+pyplot. The model stack loads on first use of `load` (or `LoadedModel`, the visualizer, `demo`), pyplot with the
+first figure.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._example import example_image
-from ._loading import LoadedModel, load
 from ._result import AttentionResult, ImageGeometry, QueryToken
-from ._visualizer import QwenVLCrossModalVisualizer
+
+if TYPE_CHECKING:
+    from . import demo, figures
+    from ._loading import LoadedModel, load
+    from ._visualizer import QwenVLCrossModalVisualizer
+    from ._widget import AttentionWidget
 
 __all__ = [
     "AttentionResult",
@@ -13,18 +26,33 @@ __all__ = [
     "LoadedModel",
     "QueryToken",
     "QwenVLCrossModalVisualizer",
+    "demo",
     "example_image",
     "figures",
     "load",
 ]
 __version__ = "0.1.0"
 
+# Public names whose modules load on first use: name -> (module, attribute or None for the module itself).
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "load": ("._loading", "load"),
+    "LoadedModel": ("._loading", "LoadedModel"),
+    "QwenVLCrossModalVisualizer": ("._visualizer", "QwenVLCrossModalVisualizer"),
+    "AttentionWidget": ("._widget", "AttentionWidget"),
+    "figures": (".figures", None),
+    "demo": (".demo", None),
+}
 
-def __getattr__(name: str):
-    # The widget (anywidget, ipywidgets) loads on first use: capture, results and figures work without them,
-    # e.g. on a headless GPU server.
-    if name == "AttentionWidget":
-        from ._widget import AttentionWidget
 
-        return AttentionWidget
-    raise AttributeError(f"module 'qvl_widget' has no attribute {name!r}")
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'qvl_widget' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name, __name__)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -20,11 +20,12 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Literal, TypeAlias, get_args
 
 import torch
 from transformers import AttentionInterface
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
-from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel
 
 from ._host_copy import HostCopier
 
@@ -32,7 +33,9 @@ _PREFIX = "qvl_capture__"
 DEFAULT_CHUNK_BYTES = 64 * 2**20  # fp32 working memory per chunk of query rows (logits and probabilities)
 
 
-KERNELS = ("auto", "fused", "torch")
+# How the kept rows are computed: see `CaptureRequest`.
+Kernel: TypeAlias = Literal["auto", "fused", "torch"]
+KERNELS: tuple[Kernel, ...] = get_args(Kernel)
 FUSED_KERNEL_DEVICES = ("cuda",)  # where "auto" uses the fused kernel
 
 
@@ -49,7 +52,7 @@ class CaptureRequest:
     image_positions: torch.Tensor  # [I] long
     storage_dtype: torch.dtype = torch.float32
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
-    kernel: str = "auto"
+    kernel: Kernel = "auto"
     num_layers: int | None = None  # set by `capturing`: host memory for every layer is then allocated once
     attention: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [B, H, Q, I] on the CPU
     image_mass: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [B, H, Q] on the CPU
@@ -146,7 +149,7 @@ def _make_capturing_attention(implementation: str) -> Callable:
 
 
 @contextlib.contextmanager
-def capturing(model: torch.nn.Module, request: CaptureRequest) -> Iterator[CaptureRequest]:
+def capturing(model: PreTrainedModel, request: CaptureRequest) -> Iterator[CaptureRequest]:
     """Within this block, forward passes of `model` fill `request`; afterwards the model is as it was."""
     text_config = model.config.get_text_config()
     original = text_config._attn_implementation
@@ -226,7 +229,7 @@ def _rows_inside(request: CaptureRequest, query_offset: int, query_length: int) 
     return request.shared[key]
 
 
-def _use_fused_kernel(kernel: str, query: torch.Tensor, softcap: float | None) -> bool:
+def _use_fused_kernel(kernel: Kernel, query: torch.Tensor, softcap: float | None) -> bool:
     if kernel == "torch":
         return False
     if kernel == "fused":
@@ -241,7 +244,7 @@ def _use_fused_kernel(kernel: str, query: torch.Tensor, softcap: float | None) -
 _fused_kernel_failed: set[torch.device] = set()
 
 
-def check_kernel_runs_on(kernel: str, device: torch.device) -> None:
+def check_kernel_runs_on(kernel: Kernel, device: torch.device) -> None:
     """A one-line ValueError, before the forward pass, where `kernel` cannot run on `device`."""
     if kernel != "fused":
         return

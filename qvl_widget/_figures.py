@@ -21,10 +21,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, MaxNLocator
 from PIL import Image
 
-from ._colormaps import COLORMAPS, lookup_table
+from ._choices import HeadSelection, LayerSelection, Reduce, TokenSelection, checked_indices, last_layers
+from ._colormaps import COLORMAPS, colour_indices, lookup_table
 from ._files import write_atomically
 from ._images import load_rgb
-from ._result import AttentionResult, HeadSelection, LayerSelection, Reduce, TokenSelection, _checked_indices
+from ._result import AttentionResult
 
 COLORBAR_LABEL = "attention probability"
 SAVE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
@@ -57,14 +58,6 @@ def _matplotlib_colormap(colormap: str) -> ListedColormap:
     return ListedColormap(colour_table(colormap) / 255.0, name=colormap)
 
 
-def _colour_indices(values: np.ndarray, vmax: float) -> np.ndarray:
-    """Values in 0..vmax to lookup-table indices 0..255, as the widget does (non-positive values -> 0)."""
-    if not vmax > 0:
-        return np.zeros(values.shape, dtype=np.uint8)
-    scaled = np.round(np.where(np.isfinite(values), values, 0.0) / vmax * 255.0)
-    return np.clip(scaled, 0, 255).astype(np.uint8)
-
-
 # ----- overlay -----------------------------------------------------------------------------------------------
 
 
@@ -95,7 +88,7 @@ def overlay_on_image(
     if vmax is not None and not vmax > 0:
         raise ValueError(f"vmax must be a positive top of the colour scale (e.g. the largest map value), not {vmax!r}")
     scale = float(np.max(values)) if vmax is None else float(vmax)
-    colours = table[_colour_indices(upsampled, scale)].astype(np.float32)
+    colours = table[colour_indices(upsampled, scale)].astype(np.float32)
     blended = np.asarray(picture, dtype=np.float32) * (1.0 - alpha) + colours * alpha
     return Image.fromarray(np.clip(np.round(blended), 0, 255).astype(np.uint8))
 
@@ -123,7 +116,7 @@ def _layer_label(result: AttentionResult, layer: LayerSelection, reduce: Reduce)
 def _head_label(result: AttentionResult, head: HeadSelection, reduce: Reduce) -> str:
     if head is None:
         return f"{reduce} of {result.num_heads} heads"
-    indices = _checked_indices(head, result.num_heads, "head")
+    indices = checked_indices(head, result.num_heads, "head")
     if len(indices) == 1 and not isinstance(head, (Sequence, np.ndarray)):
         return f"head {indices[0]}"
     return f"{reduce} of heads {', '.join(map(str, indices))}"
@@ -134,7 +127,7 @@ def _tokens_label(result: AttentionResult, token: TokenSelection, phrase: str | 
         return f"phrase “{' '.join(phrase.split())}”"
     if token is None:
         return "all prompt tokens"
-    indices = _checked_indices(token, result.num_queries, "token")
+    indices = checked_indices(token, result.num_queries, "token")
     quoted = " + ".join(f"“{token_label(result.tokens[index].text)}”" for index in indices[:4])
     if len(indices) > 4:
         quoted += f" + {len(indices) - 4} more"
@@ -187,9 +180,6 @@ def _detached_figure(width: float, height: float) -> Figure:
 # ----- layers figure -----------------------------------------------------------------------------------------
 
 
-DEFAULT_FIGURE_LAYERS = 4  # layers_figure's columns when none are named: the last four
-
-
 def layers_figure(
     result: AttentionResult,
     layers: LayerSelection | None = None,
@@ -214,7 +204,7 @@ def layers_figure(
     the tokens, the head choice and, when the result has several, the image.
     """
     if layers is None:
-        layers = list(range(-min(DEFAULT_FIGURE_LAYERS, result.num_layers), 0))
+        layers = last_layers(result.num_layers)
     if isinstance(layers, (str, int, np.integer)):
         layers = layers if isinstance(layers, str) else [layers]
     absolute = result._layer_indices(layers if isinstance(layers, str) else list(layers))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
+def write_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) -> Path:
     """Call `write(file)` on a temporary file next to `path`, then rename it into place.
 
     The file gets the permissions a plain `open(path, "wb")` would give (temporary files are private)."""

@@ -218,5 +218,6 @@ class HostCopier:
         if self._worker is not None:
             self._wake(closing=True)
             self._worker.join()
-            _give_back_staging(self._key, self._buffers)
+            if self._key is not None:
+                _give_back_staging(self._key, self._buffers)
             self._worker, self._free, self._buffers, self._closing = None, queue.SimpleQueue(), [], False

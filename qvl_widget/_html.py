@@ -1,10 +1,11 @@
 """The one-file interactive HTML export: the widget's own front end, its CSS and the data, all inlined.
 
-The data (tokens, images, and one maps payload per embedded layer/head choice) is packed into one binary
-container, gzip-compressed and base64-encoded into the page; `js/page.js` opens it with DecompressionStream
-and runs the same view as the notebook widget on an in-page model. No network, no kernel: the page works
-from `file://` with the network off. User text (prompt, tokens) travels only inside the compressed data and
-is shown with textContent, never as markup.
+The page packs a `ViewState` as it is (the same state a widget mirrors as traits; only the layer/head menus are
+narrowed to the embedded choices), its pictures, the full-size pictures for Save PNG, and one maps payload per
+embedded layer/head choice into one binary container, gzip-compressed and base64-encoded into the page.
+`js/page.js` opens it with DecompressionStream and runs the same view as the notebook widget on an in-page model.
+No network, no kernel, no widget: the page works from `file://` with the network off. User text (prompt, tokens)
+travels only inside the compressed data and is shown with textContent, never as markup.
 """
 
 from __future__ import annotations
@@ -15,18 +16,17 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from ._choices import HeadChoice, LayerChoice, every_head_choice, every_layer_choice, last_layers
 from ._files import write_atomically
-from ._payload import HeadChoice, LayerChoice, Selections
+from ._payload import Selections
+from ._pictures import full_pictures
+from ._result import AttentionResult
+from ._static import PAGE_MODULE, STYLES
+from ._view_state import Available, ViewState
 
-if TYPE_CHECKING:
-    from ._widget import AttentionWidget
-
-STATIC = Path(__file__).parent / "static"
-CONTAINER_VERSION = 1
+CONTAINER_VERSION = 2
 DEFAULT_MAX_BYTES = 25 * 2**20
-LAST_LAYERS_WITH_EVERY_HEAD = 4
 
 
 class HtmlTooLargeError(ValueError):
@@ -69,10 +69,14 @@ body {{ margin: 24px; font-family: system-ui, -apple-system, "Segoe UI", sans-se
 """
 
 
+LayerChoices = Sequence[LayerChoice] | LayerChoice | None
+HeadChoices = Sequence[HeadChoice] | HeadChoice | None
+
+
 def embedded_choices(
-    selections: Selections,
-    layers: Sequence[LayerChoice] | LayerChoice | None,
-    heads: Sequence[HeadChoice] | HeadChoice | None,
+    result: AttentionResult,
+    layers: LayerChoices,
+    heads: HeadChoices,
     current: tuple[LayerChoice, HeadChoice] | None = None,
 ) -> list[tuple[LayerChoice, HeadChoice]]:
     """The (layer, head) choices to embed, normalised, in dropdown order.
@@ -82,16 +86,16 @@ def embedded_choices(
     the mean, heads to the mean, the max and every head). `current` (the view the page opens on) is always
     among them.
     """
-    result = selections.result
-    every_layer: list[LayerChoice] = [*range(result.num_layers), "mean"]
-    every_head: list[HeadChoice] = ["mean", "max", *range(result.num_heads)]
-    layers, heads = _as_choices(layers, "layers", every_layer), _as_choices(heads, "heads", every_head)
-    if layers is None and heads is None:
-        last = range(max(0, result.num_layers - LAST_LAYERS_WITH_EVERY_HEAD), result.num_layers)
+    selections = Selections(result)
+    every_layer = every_layer_choice(result.num_layers)
+    every_head = every_head_choice(result.num_heads)
+    chosen_layers, chosen_heads = _as_choices(layers, "layers", every_layer), _as_choices(heads, "heads", every_head)
+    pairs: list[tuple[LayerChoice, HeadChoice]]
+    if chosen_layers is None and chosen_heads is None:
         pairs = [(layer, head) for layer in every_layer for head in ("mean", "max")]
-        pairs += [(layer, head) for layer in last for head in range(result.num_heads)]
+        pairs += [(layer, head) for layer in last_layers(result.num_layers) for head in range(result.num_heads)]
     else:
-        pairs = [(layer, head) for layer in (layers or every_layer) for head in (heads or every_head)]
+        pairs = [(layer, head) for layer in (chosen_layers or every_layer) for head in (chosen_heads or every_head)]
     if current is not None:
         pairs.append(current)
     normalised = list(dict.fromkeys(selections.normalize(layer, head) for layer, head in pairs))
@@ -115,25 +119,24 @@ def _as_choices(value, name: str, every: list) -> list | None:
 
 
 def write_html(
-    widget: AttentionWidget,
+    result: AttentionResult,
+    state: ViewState,
     path: str | os.PathLike,
-    layers: Sequence[LayerChoice] | None = None,
-    heads: Sequence[HeadChoice] | None = None,
+    layers: LayerChoices = None,
+    heads: HeadChoices = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Path:
-    """Write `widget` (its data and current choices) as one self-contained HTML file; return the path.
+    """Write `state` (a view of `result`) as one self-contained HTML file; return the path.
 
-    The page opens on the widget's current layer and head, embedded whatever `layers` and `heads` say."""
+    The page opens on the state's layer and head, embedded whatever `layers` and `heads` say."""
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"HTML path must end in .html, got {str(path)!r}")
-    selections = widget._selections
-    choices = embedded_choices(selections, layers, heads, current=(widget.layer, widget.head))
-    result = widget.result
+    choices = embedded_choices(result, layers, heads, current=(state.layer, state.head))
     raw_estimate = len(choices) * (12 + result.num_queries * (8 + result.attention.shape[-1]))
     if raw_estimate > 3 * max_bytes:  # even the best compression cannot bring this under the limit
         raise HtmlTooLargeError(_size_summary(len(choices), raw_estimate, None), max_bytes)
-    container, picture_bytes = _container(widget, choices)
+    container, picture_bytes = _container(result, state, choices)
     page = _page(container)
     size = len(page.encode("utf-8"))
     if size > max_bytes:
@@ -155,7 +158,9 @@ def _size_summary(count: int, size: float, picture_bytes: float | None) -> str:
     )
 
 
-def _container(widget: AttentionWidget, choices: list[tuple[LayerChoice, HeadChoice]]) -> tuple[bytes, int]:
+def _container(
+    result: AttentionResult, state: ViewState, choices: list[tuple[LayerChoice, HeadChoice]]
+) -> tuple[bytes, int]:
     """Header JSON + blobs: `uint32 header length | header | blobs`, blobs located by [offset, length]; and how
     many of its bytes are pictures."""
     blobs: list[bytes] = []
@@ -167,43 +172,31 @@ def _container(widget: AttentionWidget, choices: list[tuple[LayerChoice, HeadCho
         offset += len(blob)
         return [offset - len(blob), len(blob)]
 
-    layer, head = widget._selections.normalize(widget.layer, widget.head)  # among `choices` (embedded_choices)
-    heads_by_layer: dict[str, list] = {}
-    for choice_layer, choice_head in choices:
-        heads_by_layer.setdefault(str(choice_layer), []).append(choice_head)
-    state = {
-        "tokens": widget.tokens,
-        "images": widget.images,
-        "available": {"layers": list(dict.fromkeys(pair[0] for pair in choices)), "heads": heads_by_layer},
-        "layer": layer,
-        "head": head,
-        "selected": widget.selected,
-        "colormap": widget.colormap,
-        "opacity": widget.opacity,
-        "smooth": widget.smooth,
-        "shared_scale": widget.shared_scale,
-        "show_special": widget.show_special,
-        "width": widget.width,
-        "want_full_pictures": True,
-    }
+    heads_by_layer: dict[str, list[HeadChoice]] = {}
+    for layer, head in choices:
+        heads_by_layer.setdefault(str(layer), []).append(head)
+    embedded = Available(layers=list(dict.fromkeys(layer for layer, _ in choices)), heads=heads_by_layer)
+    selections = Selections(result)
+    pictures = [add(bytes(picture)) for picture in state.pictures]
+    full_size = [add(data) for data in full_pictures(result.pictures, compact=True)]
     header = {
         "version": CONTAINER_VERSION,
-        "state": state,
-        "prompt": widget.result.prompt,
-        "model": widget.result.model,
-        "pictures": [add(bytes(picture)) for picture in widget.pictures],
-        "full_pictures": [add(data) for data in widget.full_resolution_pictures(compact=True)],
-        "payloads": {f"{pair[0]}|{pair[1]}": add(widget._selections.payload(*pair)) for pair in choices},
+        "state": state.replace(available=embedded).json_fields(),
+        "prompt": result.prompt,
+        "model": result.model,
+        "pictures": pictures,
+        "full_pictures": full_size,
+        "payloads": {f"{layer}|{head}": add(selections.payload(layer, head)) for layer, head in choices},
     }
     header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    picture_bytes = sum(length for _, length in header["pictures"] + header["full_pictures"])
+    picture_bytes = sum(length for _, length in pictures + full_size)
     return len(header_bytes).to_bytes(4, "little") + header_bytes + b"".join(blobs), picture_bytes
 
 
 def _page(container: bytes) -> str:
-    script = (STATIC / "page.js").read_text(encoding="utf-8")
+    script = PAGE_MODULE.read_text(encoding="utf-8")
     if "</script" in script.lower() or "<!--" in script:
         raise RuntimeError("the page bundle contains '</script' or '<!--' and cannot be inlined; please report this")
     data = base64.b64encode(gzip.compress(container, compresslevel=6, mtime=0)).decode("ascii")
-    css = (STATIC / "widget.css").read_text(encoding="utf-8")
+    css = STYLES.read_text(encoding="utf-8")
     return PAGE.format(css=css, data=data, script=script)

@@ -5,18 +5,20 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import torch
 
-from ._capture import DEFAULT_CHUNK_BYTES, CaptureRequest, capturing, check_kernel_runs_on
+from ._capture import DEFAULT_CHUNK_BYTES, CaptureRequest, Kernel, capturing, check_kernel_runs_on
 from ._families import Family, family_for_config
 from ._images import ImageInput, as_image_list, load_rgb
 from ._inputs import PreparedInputs, prepare_inputs
 from ._result import AttentionResult
 
-_STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+# How captured probabilities are kept: "float32" (exact) or "float16" (half the memory).
+Storage: TypeAlias = Literal["float32", "float16"]
+_STORAGE_DTYPES: dict[Storage, torch.dtype] = {"float32": torch.float32, "float16": torch.float16}
 
 
 class LoadedModel:
@@ -66,9 +68,9 @@ class LoadedModel:
         chat: bool = True,
         min_pixels: int | None = None,
         max_pixels: int | None = None,
-        storage: str = "float32",
+        storage: Storage = "float32",
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-        kernel: str = "auto",
+        kernel: Kernel = "auto",
     ) -> AttentionResult:
         """Run one forward pass and return the text->image attention of every layer and head.
 
@@ -87,9 +89,9 @@ class LoadedModel:
     def capture_prepared(
         self,
         prepared: PreparedInputs,
-        storage: str = "float32",
+        storage: Storage = "float32",
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-        kernel: str = "auto",
+        kernel: Kernel = "auto",
     ) -> AttentionResult:
         """`capture` for inputs made by `prepare` (the model part only)."""
         check_kernel_runs_on(kernel, self.device)

@@ -11,15 +11,13 @@ Layout (little-endian; `js/payload.js` decodes it):
 from __future__ import annotations
 
 import threading
-from typing import Literal
 
 import numpy as np
 
-from ._result import AttentionResult, _checked_index
+from ._choices import HeadChoice, LayerChoice, checked_head_choice, checked_layer_choice
+from ._result import AttentionResult
 
 PAYLOAD_VERSION = 1
-LayerChoice = int | Literal["mean"]
-HeadChoice = int | Literal["mean", "max"]
 
 
 def encode_maps(maps: np.ndarray, mass: np.ndarray) -> bytes:
@@ -57,11 +55,7 @@ class Selections:
 
     def normalize(self, layer: LayerChoice, head: HeadChoice) -> tuple[LayerChoice, HeadChoice]:
         """Non-negative indices, or a clear error for a choice that does not exist."""
-        if layer != "mean":
-            layer = _checked_index(layer, self.result.num_layers, "layer")
-        if head not in ("mean", "max"):
-            head = _checked_index(head, self.result.num_heads, "head")
-        return layer, head
+        return checked_layer_choice(layer, self.result.num_layers), checked_head_choice(head, self.result.num_heads)
 
     def warm_up(self) -> None:
         for head in ("mean", "max"):
@@ -77,12 +71,12 @@ class Selections:
         """`[queries, image_tokens]` float32 for one choice. Over layers, "mean" averages the per-layer maps."""
         layer, head = self.normalize(layer, head)
         attention = self.result.attention
-        if head in ("mean", "max"):
+        if isinstance(head, str):  # "mean" or "max"
             if layer == "mean":
                 return self._all_layers(head).mean(axis=0, dtype=np.float32)
             ready = self._over_heads.get(head)
             return ready[layer] if ready is not None else _over_heads(attention[layer : layer + 1], head)[0]
-        if layer == "mean":
+        if isinstance(layer, str):  # "mean"
             return attention[:, head].mean(axis=0, dtype=np.float32)
         return attention[layer, head].astype(np.float32, copy=False)
 

@@ -10,23 +10,30 @@ import json
 import os
 import re
 import zipfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
+from ._choices import (
+    HeadSelection,
+    LayerSelection,
+    Reduce,
+    TokenSelection,
+    checked_index,
+    checked_indices,
+    checked_reduce,
+)
 from ._files import write_atomically
 from ._geometry import token_boxes
 
-FORMAT_VERSION = 1
+if TYPE_CHECKING:
+    from ._html import HeadChoices, LayerChoices
+    from ._widget import AttentionWidget
 
-Reduce = Literal["mean", "max"]
-LayerSelection = int | Sequence[int] | Literal["all"]
-HeadSelection = int | Sequence[int] | None
-TokenSelection = int | Sequence[int] | None
+FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,7 @@ class AttentionResult:
 
     def token_boxes(self, image: int = 0) -> np.ndarray:
         """`[tokens_of_image, 4]` boxes `(x0, y0, x1, y1)` of each image token in original-image pixels."""
-        geometry = self.images[_checked_index(image, len(self.images), "image")]
+        geometry = self.images[checked_index(image, len(self.images), "image")]
         return token_boxes(geometry.rows, geometry.cols, geometry.original_size)
 
     # ----- selection ---------------------------------------------------------------------------------------
@@ -159,10 +166,9 @@ class AttentionResult:
         `layer` is an index (negative counts from the end), a list of them, or "all"; `head` an index, a list,
         or None for all heads. Several heads, then several layers, are combined by `reduce` ("mean" or "max").
         """
-        if reduce not in ("mean", "max"):
-            raise ValueError(f"reduce must be 'mean' or 'max', not {reduce!r}")
+        reduce = checked_reduce(reduce)
         layers = self._layer_indices(layer)
-        heads = list(range(self.num_heads)) if head is None else _checked_indices(head, self.num_heads, "head")
+        heads = list(range(self.num_heads)) if head is None else checked_indices(head, self.num_heads, "head")
         combine = np.mean if reduce == "mean" else np.max
         selected = self.attention[np.ix_(layers, heads)].astype(np.float32, copy=False)
         return combine(combine(selected, axis=1), axis=0)
@@ -181,7 +187,7 @@ class AttentionResult:
         Tokens come from `token` (index or indices into `tokens`) or `phrase` (text of the prompt); with
         neither, all prompt tokens (the non-special ones). Layers and heads as in `maps`.
         """
-        geometry = self.images[_checked_index(image, len(self.images), "image")]
+        geometry = self.images[checked_index(image, len(self.images), "image")]
         rows = self._token_rows(token, phrase)
         per_token = self.maps(layer, head, reduce)[rows, geometry.columns]
         return per_token.mean(axis=0).reshape(geometry.rows, geometry.cols)
@@ -191,7 +197,7 @@ class AttentionResult:
             if layer != "all":
                 raise ValueError(f"layer must be an index, a list of indices or 'all', not {layer!r}")
             return list(range(self.num_layers))
-        return _checked_indices(layer, self.num_layers, "layer")
+        return checked_indices(layer, self.num_layers, "layer")
 
     def _token_rows(self, token: TokenSelection, phrase: str | None) -> list[int]:
         if token is not None and phrase is not None:
@@ -199,28 +205,37 @@ class AttentionResult:
         if phrase is not None:
             return self.token_indices(phrase)
         if token is not None:
-            return _checked_indices(token, self.num_queries, "token")
+            return checked_indices(token, self.num_queries, "token")
         prompt_rows = [index for index, query in enumerate(self.tokens) if not query.special]
         return prompt_rows or list(range(self.num_queries))
 
     # ----- views -------------------------------------------------------------------------------------------
 
-    def widget(self, **options):
-        """An `AttentionWidget` over this result (options as for `AttentionWidget`)."""
+    def widget(self, **options: Any) -> AttentionWidget:
+        """An `AttentionWidget` over this result (options as for `AttentionWidget`: layer=, head=, phrase=, ...)."""
         from ._widget import AttentionWidget
 
         return AttentionWidget(self, **options)
 
     def to_html(
-        self, path: str | os.PathLike, layers=None, heads=None, max_bytes: int | None = None, **widget_options
+        self,
+        path: str | os.PathLike,
+        layers: LayerChoices = None,
+        heads: HeadChoices = None,
+        max_bytes: int | None = None,
+        **view_options: Any,
     ) -> Path:
-        """Write one self-contained interactive HTML file (see `AttentionWidget.to_html`); return its path.
+        """Write one self-contained interactive HTML file (the widget's front end, offline); return its path.
 
-        `layers` / `heads` choose what it embeds, `max_bytes` caps its size; other options (e.g. phrase=,
-        colormap=, layer=, head=: the view it opens on) as for the widget.
+        `layers` / `heads` choose the maps it embeds (default: every layer and the layer mean with the head mean
+        and max, and every head of the last four layers), `max_bytes` caps its size (default 25 MiB); the view
+        options (phrase=, token=, layer=, head=, colormap=, ...: the view it opens on) are the widget's.
         """
-        size_limit = {} if max_bytes is None else {"max_bytes": max_bytes}
-        return self.widget(**widget_options).to_html(path, layers=layers, heads=heads, **size_limit)
+        from ._html import DEFAULT_MAX_BYTES, write_html
+        from ._view_state import ViewState
+
+        state = ViewState.of(self, **view_options)
+        return write_html(self, state, path, layers, heads, DEFAULT_MAX_BYTES if max_bytes is None else max_bytes)
 
     # ----- persistence -------------------------------------------------------------------------------------
 
@@ -232,7 +247,7 @@ class AttentionResult:
         path = Path(path)
         if path.suffix != ".npz":
             raise ValueError(f"save path must end in .npz, got {str(path)!r}")
-        arrays = {
+        arrays: dict[str, Any] = {
             "attention": self.attention,
             "image_mass": self.image_mass,
             "query_positions": self.query_positions,
@@ -284,25 +299,6 @@ class AttentionResult:
             "tokens": [token.__dict__ for token in self.tokens],
             "images": [image.__dict__ for image in self.images],
         }
-
-
-def _checked_index(index: int, size: int, name: str) -> int:
-    """`index` as a non-negative index into `size` items, or an IndexError that says the valid range."""
-    if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer index, not {index!r}")
-    if not -size <= index < size:
-        counted = f"is 1 {name}" if size == 1 else f"are {size} {name}s"
-        raise IndexError(f"{name} {index} is out of range: there {counted}, use 0..{size - 1} or -{size}..-1")
-    return int(index) % size
-
-
-def _checked_indices(selection: int | Sequence[int], size: int, name: str) -> list[int]:
-    if not isinstance(selection, (Sequence, np.ndarray)) or isinstance(selection, str):
-        return [_checked_index(selection, size, name)]  # type: ignore[arg-type]
-    indices = [_checked_index(index, size, name) for index in selection]
-    if not indices:
-        raise ValueError(f"the {name} selection is empty: pass at least one {name} index")
-    return indices
 
 
 def _png_bytes(picture: Image.Image) -> bytes:

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_LAYERS = (-4, -3, -2, -1)
+from ._choices import Reduce, checked_reduce, last_layers
+from ._html import DEFAULT_MAX_BYTES
+
 DEMO_SEED = 200_006  # a held-out test scene with four objects
-DEFAULT_HTML_MAX_MB = 25.0  # as the HTML export's own default (`_html.DEFAULT_MAX_BYTES`)
+DEFAULT_HTML_MAX_MB = DEFAULT_MAX_BYTES / 2**20
 
 
 @dataclass
@@ -90,7 +92,8 @@ def write_outputs(
     from ._figures import layers_figure, matrix_figure, save_figure
 
     # Figures take a head index, or None with a reduction over heads.
-    figure_head, reduce = (None, head) if head in ("mean", "max") else (head, "mean")
+    reduce: Reduce = checked_reduce(head) if isinstance(head, str) else "mean"
+    figure_head = None if isinstance(head, str) else head
     selection = {"phrase": phrase} if tokens is None else {"token": tokens}
     progress("writing the interactive HTML ...")
     view = dict(layer=open_layer, head=head, max_bytes=html_max_bytes, **selection)
@@ -154,7 +157,7 @@ def capture_and_write(model, images, arguments: argparse.Namespace, parser: argp
         if arguments.phrase is not None:
             result.token_indices(arguments.phrase)  # fail now, with the prompt's tokens listed
         if arguments.layers is None:
-            arguments.layers = list(DEFAULT_LAYERS[-min(len(DEFAULT_LAYERS), result.num_layers) :])
+            arguments.layers = last_layers(result.num_layers)
     except (FileNotFoundError, ValueError, IndexError) as error:
         parser.error(str(error))
     check_choices(result, arguments.layers, arguments.head, parser)

@@ -8,6 +8,7 @@ Nothing is downloaded: the tokenizer is byte-level with the Qwen special tokens 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from tokenizers import AddedToken
@@ -62,14 +63,14 @@ def build_tokenizer(words: tuple[str, ...] = COMMON_WORDS) -> Qwen2Tokenizer:
             if chars[: length + 1] not in vocab:
                 vocab[chars[: length + 1]] = len(vocab)
                 merges.append(pair)
-    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=merges)
+    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=merges)  # type: ignore[arg-type]  # pairs, as the fast tokenizer takes them
     tokenizer.add_tokens([AddedToken(token, special=True, normalized=False) for token in SPECIAL_TOKENS])
     tokenizer.pad_token = "<|endoftext|>"
     tokenizer.eos_token = "<|im_end|>"
     return tokenizer
 
 
-def special_token_ids(tokenizer: Qwen2Tokenizer) -> dict[str, int]:
+def special_token_ids(tokenizer: Qwen2Tokenizer) -> dict[str, Any]:
     ids = tokenizer.convert_tokens_to_ids
     return {
         "image_token_id": ids("<|image_pad|>"),
@@ -79,8 +80,9 @@ def special_token_ids(tokenizer: Qwen2Tokenizer) -> dict[str, int]:
     }
 
 
-def _text_config(vocab_size: int, family: str) -> dict:
-    config = dict(
+def _text_config(vocab_size: int, family: str) -> dict[str, Any]:
+    rope: dict[str, Any] = {"rope_type": "default", "rope_theta": 1e4, "mrope_section": [2, 3, 3]}
+    config: dict[str, Any] = dict(
         vocab_size=vocab_size,
         hidden_size=64,
         intermediate_size=128,
@@ -89,11 +91,11 @@ def _text_config(vocab_size: int, family: str) -> dict:
         num_key_value_heads=2,
         bos_token_id=None,
         eos_token_id=None,
-        rope_parameters={"rope_type": "default", "rope_theta": 1e4, "mrope_section": [2, 3, 3]},
+        rope_parameters=rope,
     )
     if family == "qwen3_vl":
         config["head_dim"] = 16
-        config["rope_parameters"]["mrope_interleaved"] = True
+        rope["mrope_interleaved"] = True
     return config
 
 
@@ -145,6 +147,8 @@ def build_processor(family: str = "qwen2_vl", tokenizer: Qwen2Tokenizer | None =
         Qwen3VLVideoProcessor,
     )
 
+    video_processor: Qwen2VLVideoProcessor | Qwen3VLVideoProcessor
+    processor_class: type[Qwen2VLProcessor | Qwen2_5_VLProcessor | Qwen3VLProcessor]
     if family == "qwen3_vl":
         image_processor = Qwen2VLImageProcessor(patch_size=16)
         video_processor = Qwen3VLVideoProcessor(patch_size=16)

@@ -167,7 +167,7 @@ class WidgetPage:
 
     def cell_colours(self, view: int = 0, image: int = 0) -> np.ndarray:
         """`[rows, cols, 4]` RGBA of the overlay at each token cell's centre."""
-        info = self.widgets[self.placements[view]].images[image]
+        info = self.widgets[self.placements[view]].media[image]
         return cell_colours(self.page, f"#view-{view} canvas.qvl-overlay", image, info["rows"], info["cols"])
 
     def brightest_cell(self, view: int = 0, image: int = 0) -> tuple[int, int]:

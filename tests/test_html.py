@@ -6,6 +6,7 @@ import base64
 import gzip
 import json
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -16,12 +17,18 @@ from qvl_widget import AttentionResult, AttentionWidget, ImageGeometry, QueryTok
 from qvl_widget._html import HtmlTooLargeError, embedded_choices
 
 
-def embedded_header(path) -> dict:
+def embedded_container(path) -> tuple[dict, Callable[[list[int]], bytes]]:
+    """The page's header, and a function from a blob's [offset, length] to its bytes."""
     text = path.read_text()
     data = re.search(r'<script type="application/octet-stream" id="qvl-data">([^<]*)</script>', text).group(1)
     container = gzip.decompress(base64.b64decode(data))
     length = int.from_bytes(container[:4], "little")
-    return json.loads(container[4 : 4 + length])
+    blobs = container[4 + length :]
+    return json.loads(container[4 : 4 + length]), lambda span: blobs[span[0] : span[0] + span[1]]
+
+
+def embedded_header(path) -> dict:
+    return embedded_container(path)[0]
 
 
 def realistic_result(layers=28, heads=28, queries=64, rows=32, cols=40, seed=0) -> AttentionResult:
@@ -52,18 +59,16 @@ def realistic_result(layers=28, heads=28, queries=64, rows=32, cols=40, seed=0) 
 
 def test_default_choices_cover_every_layer_and_all_heads_of_the_last_four():
     widget = AttentionWidget(synthetic_result(layers=6, heads=3))
-    choices = embedded_choices(widget._selections, None, None)
+    choices = embedded_choices(widget.result, None, None)
     assert (0, "mean") in choices and (0, "max") in choices and ("mean", "mean") in choices
     assert (1, 0) not in choices and (2, 2) in choices and (5, 1) in choices
     assert len(choices) == 7 * 2 + 4 * 3
-    assert embedded_choices(widget._selections, [-1], ["mean"]) == [(5, "mean")]
-    assert embedded_choices(widget._selections, None, [0]) == [(layer, 0) for layer in [0, 1, 2, 3, 4, 5, "mean"]]
-    assert embedded_choices(widget._selections, -1, "max") == [(5, "max")]  # one choice needs no list
-    assert embedded_choices(widget._selections, "all", ["mean"]) == [
-        (layer, "mean") for layer in [0, 1, 2, 3, 4, 5, "mean"]
-    ]
+    assert embedded_choices(widget.result, [-1], ["mean"]) == [(5, "mean")]
+    assert embedded_choices(widget.result, None, [0]) == [(layer, 0) for layer in [0, 1, 2, 3, 4, 5, "mean"]]
+    assert embedded_choices(widget.result, -1, "max") == [(5, "max")]  # one choice needs no list
+    assert embedded_choices(widget.result, "all", ["mean"]) == [(layer, "mean") for layer in [0, 1, 2, 3, 4, 5, "mean"]]
     with pytest.raises(ValueError, match=r"layers is empty: pass some, e\.g\. layers=\[-1\]"):
-        embedded_choices(widget._selections, [], None)
+        embedded_choices(widget.result, [], None)
 
 
 @pytest.mark.parametrize(

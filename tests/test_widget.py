@@ -16,6 +16,7 @@ from PIL import Image
 
 from qvl_widget import AttentionWidget
 from qvl_widget._payload import Selections, decode_maps, encode_maps
+from qvl_widget._pictures import full_pictures
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,7 +84,7 @@ def test_widget_state_and_layer_change(result):
     np.testing.assert_allclose(decode_maps(widget.maps_payload)[0], Selections(result).maps("mean", "mean"), atol=3e-3)
     assert [token["text"] for token in widget.tokens][:2] == ["Where", " is"]
     assert widget.tokens[-1]["special"] is True
-    assert widget.images[0]["rows"] == 4 and widget.images[0]["cols"] == 6
+    assert widget.media[0]["rows"] == 4 and widget.media[0]["cols"] == 6
 
 
 def test_image_is_sent_once_at_display_size(tiny_models):
@@ -93,8 +94,8 @@ def test_image_is_sent_once_at_display_size(tiny_models):
     (picture,) = widget.pictures
     shown = Image.open(io.BytesIO(picture))
     assert shown.size == (800, 450)  # twice the display width, aspect kept
-    assert widget.images[0]["mime"] == "image/jpeg"
-    assert widget.images[0]["width"] == 1600
+    assert widget.media[0]["frames"] == [{"picture": 0, "mime": "image/jpeg"}]
+    assert widget.media[0]["width"] == 1600
     assert widget.full_pictures == []  # the original only on request (Save PNG)
     widget.want_full_pictures = True
     assert Image.open(io.BytesIO(widget.full_pictures[0])).size == (1600, 900)
@@ -103,10 +104,10 @@ def test_image_is_sent_once_at_display_size(tiny_models):
 def test_the_html_copy_of_a_huge_original_is_capped_at_4096_px(tiny_models):
     huge = Image.fromarray(np.random.default_rng(1).integers(0, 256, (300, 6000, 3), dtype=np.uint8))
     widget = AttentionWidget(tiny_models["qwen2_vl"].capture(huge, "What is this?", max_pixels=64 * 28 * 28))
-    (embedded,) = widget.full_resolution_pictures(compact=True)
+    (embedded,) = full_pictures(widget.result.pictures, compact=True)
     assert Image.open(io.BytesIO(embedded)).size == (4096, 205)  # aspect kept, as JPEG
     assert embedded[:2] == b"\xff\xd8"
-    (original,) = widget.full_resolution_pictures()
+    (original,) = full_pictures(widget.result.pictures)
     assert Image.open(io.BytesIO(original)).size == (6000, 300)  # the widget's own Save PNG: full size
 
 

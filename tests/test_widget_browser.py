@@ -531,3 +531,26 @@ def test_smooth_switch_blends_neighbouring_cells(page):
     assert widget.smooth is True
     edge, centre = edge_and_centre()
     assert edge < centre - 20  # smooth: the edge blends with the darker neighbour
+
+
+def test_token_groups_get_labelled_strips_and_the_keyboard_crosses_them(page):
+    """The view state's token groups (the prompt, and e.g. an answer) each get a labelled strip; hover, pins and
+    the arrow keys work across them."""
+    result = synthetic_result()
+    widget = AttentionWidget(result, layer=0, colormap="gray", smooth=False)
+    widget.groups = [{"name": "prompt", "label": "Prompt"}, {"name": "answer", "label": "Answer"}]
+    widget.tokens = [dict(token, group=int(index >= 4)) for index, token in enumerate(widget.tokens)]
+    view = WidgetPage(page, [widget])
+    labels = page.eval_on_selector_all(".qvl-strip-label", "labels => labels.map(l => l.textContent)")
+    assert labels == ["Prompt", "Answer"]
+    strips = page.eval_on_selector_all(
+        ".qvl-tokens", "strips => strips.map(s => [s.dataset.qvlGroup, [...s.children].map(c => c.dataset.qvlToken)])"
+    )
+    assert strips == [["prompt", ["0", "1", "2", "3"]], ["answer", ["4", "5", "6"]]]
+    view.hover_token(4)
+    assert view.brightest_cell() == expected_peak(result, 4, layer=0)
+    view.token(3).focus()
+    page.keyboard.press("ArrowRight")  # from the prompt's last visible token into the answer's first
+    assert page.evaluate("document.activeElement.dataset.qvlToken") == "4"
+    page.keyboard.press("Enter")
+    assert widget.selected == [4]

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { COLORMAP_NAMES, colourIndex, cssColour, packedTable, rgbTable } from "../colormap.js";
-import { cellAt, maximum, paintCells, toIndices } from "../overlay.js";
+import { cellAt } from "../geometry.js";
+import { maximum, paintCells, toIndices } from "../paint.js";
 
 test("offers the documented colour maps", () => {
   assert.deepEqual(COLORMAP_NAMES, ["inferno", "viridis", "jet", "gray"]);

@@ -67,7 +67,8 @@ DEFAULT_RECIPE = PointingRecipe()
 def candidate_recipes(num_layers: int, num_heads: int) -> list[PointingRecipe]:
     """Every recipe the validation search tries: each query kind x (each layer, all layers) x (mean over heads,
     max over heads, each single head)."""
-    layer_choices: list[tuple[int, ...] | str] = [(layer,) for layer in range(num_layers)] + ["all"]
+    layer_choices: list[tuple[int, ...] | str] = [(layer,) for layer in range(num_layers)]
+    layer_choices.append("all")
     recipes = []
     for query in QUERIES:
         for layers in layer_choices:
@@ -104,6 +105,7 @@ def recommended_view(result, example: dict) -> dict:
     """The pointing recipe as view options: `token` rows, `layer` (an index, or "mean" for all layers) and `head`
     ("mean" / "max" over heads, or an index), for `result.widget(...)`, `to_html` and the figures."""
     recipe = recipe_for_model(result.model)
+    layer: int | str
     if recipe.layers == "all":
         layer = "mean"
     elif len(recipe.layers) == 1:
@@ -130,7 +132,8 @@ def points_at_named(grid_map: np.ndarray, example: dict) -> bool:
     """Whether the brightest cell of `grid_map` is within one cell of the named box and nearer to it than to
     every distractor box (see the module docstring)."""
     rows, cols = grid_map.shape
-    cell = np.unravel_index(int(np.argmax(grid_map)), grid_map.shape)
+    row, col = np.unravel_index(int(np.argmax(grid_map)), grid_map.shape)
+    cell = (int(row), int(col))
     size = example["image"].size
     named = cell_box_distance(cell, example["bbox"], (rows, cols), size)
     others = [cell_box_distance(cell, box, (rows, cols), size) for box in example["distractors"]]

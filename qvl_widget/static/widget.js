@@ -44,7 +44,34 @@ function cssColour(name, value, max, alpha = 1) {
   return `rgba(${rgb[3 * index]}, ${rgb[3 * index + 1]}, ${rgb[3 * index + 2]}, ${alpha})`;
 }
 
-// js/overlay.js
+// js/dom.js
+function element(tag, className, attributes = {}) {
+  const node = document.createElement(tag);
+  node.className = className;
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  return node;
+}
+
+// js/labels.js
+function chipText(text) {
+  if (text === "") return "\u2205";
+  return text.replace(/\n/g, "\u23CE").replace(/\t/g, "\u21E5");
+}
+function layerLabel(layer) {
+  return layer === "mean" ? "mean of layers" : `layer ${layer}`;
+}
+function headLabel(head) {
+  return head === "mean" || head === "max" ? `${head} of heads` : `head ${head}`;
+}
+function percent(probability) {
+  return `${(probability * 100).toFixed(probability < 0.1 ? 1 : 0)}%`;
+}
+function quoteTokens(texts) {
+  const shown = texts.slice(0, 6).map((text) => `\u201C\u2068${chipText(text)}\u2069\u201D`);
+  return texts.length > 6 ? `${shown.join(" + ")} + ${texts.length - 6} more` : shown.join(" + ");
+}
+
+// js/paint.js
 function toIndices(values, max) {
   const indices = new Uint8Array(values.length);
   for (let index = 0; index < values.length; index++) indices[index] = colourIndex(values[index], max);
@@ -60,10 +87,17 @@ function paintCells(pixels, indices, colormap) {
   const out = new Uint32Array(pixels.buffer, pixels.byteOffset, pixels.byteLength / 4);
   for (let index = 0; index < indices.length; index++) out[index] = lut[indices[index]];
 }
-function cellAt(x, y, width, height, rows, cols) {
-  const col = Math.min(cols - 1, Math.max(0, Math.floor(x / width * cols)));
-  const row = Math.min(rows - 1, Math.max(0, Math.floor(y / height * rows)));
-  return { row, col };
+function makeScratch(rows, cols) {
+  const grid = document.createElement("canvas");
+  grid.className = "qvl-scratch";
+  grid.width = cols;
+  grid.height = rows;
+  return { grid, gridContext: context2d(grid) };
+}
+function context2d(canvas) {
+  const context = canvas.getContext("2d");
+  if (!context) throw new Error("this browser gives no 2-D canvas context");
+  return context;
 }
 function drawMap(context, scratch, values, rows, cols, max, style) {
   const image = scratch.gridContext.createImageData(cols, rows);
@@ -73,6 +107,197 @@ function drawMap(context, scratch, values, rows, cols, max, style) {
   context.imageSmoothingQuality = "high";
   context.clearRect(0, 0, style.width, style.height);
   context.drawImage(scratch.grid, 0, 0, cols, rows, 0, 0, style.width, style.height);
+}
+
+// js/colorbar.js
+var ColourBar = class {
+  constructor() {
+    this.element = element("div", "qvl-colorbar", { "aria-hidden": "true" });
+    this.ramp = element("canvas", "qvl-colorbar-ramp");
+    this.ramp.width = 256;
+    this.ramp.height = 1;
+    this.low = element("span", "qvl-colorbar-label");
+    this.high = element("span", "qvl-colorbar-label");
+    this.element.append(this.low, this.ramp, this.high);
+  }
+  /**
+   * @param {string} colormap
+   * @param {number} max  the top of the scale, a probability
+   */
+  draw(colormap, max) {
+    const context = context2d(this.ramp);
+    const pixels = context.createImageData(256, 1);
+    const rgb = rgbTable(colormap);
+    for (let index = 0; index < 256; index++) {
+      pixels.data.set([rgb[3 * index], rgb[3 * index + 1], rgb[3 * index + 2], 255], 4 * index);
+    }
+    context.putImageData(pixels, 0, 0);
+    this.low.textContent = "0%";
+    this.high.textContent = percent(max);
+  }
+};
+
+// js/geometry.js
+function cellAt(x, y, width, height, rows, cols) {
+  const col = Math.min(cols - 1, Math.max(0, Math.floor(x / width * cols)));
+  const row = Math.min(rows - 1, Math.max(0, Math.floor(y / height * rows)));
+  return { row, col };
+}
+
+// js/state.js
+function frameColumns(medium, frame) {
+  const count = medium.rows * medium.cols;
+  return { start: medium.first_column + frame * count, count };
+}
+function parseChoice(value) {
+  return /^-?\d+$/.test(value) ? Number(value) : value;
+}
+function bytesOf(view) {
+  return (
+    /** @type {Uint8Array<ArrayBuffer>} */
+    new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
+  );
+}
+
+// js/panels.js
+var MAX_PIXEL_RATIO = 2;
+var MAX_FRAME_ASPECT = 2;
+var MAX_CANVAS_SIDE = 8192;
+var MediaPanels = class {
+  /** @param {PanelActions} actions */
+  constructor(actions) {
+    this.actions = actions;
+    this.element = element("div", "qvl-images");
+    this.panels = [];
+    this.urls = [];
+    this.stopWatchingPixelRatio = null;
+    this.media = [];
+  }
+  /**
+   * (Re)build every panel for `width` CSS pixels and the current pixel ratio.
+   * @param {import("./state.js").Medium[]} media
+   * @param {DataView[]} pictures
+   * @param {number} width
+   */
+  build(media, pictures, width) {
+    this.release();
+    this.media = media;
+    this.element.replaceChildren();
+    this.panels = media.map((medium, index) => this.buildPanel(medium, index, pictures, width));
+    this.watchPixelRatio(() => {
+      this.build(media, pictures, width);
+      this.actions.resized();
+    });
+  }
+  /**
+   * @param {import("./state.js").Medium} medium
+   * @param {number} index
+   * @param {DataView[]} pictures
+   * @param {number} width
+   * @returns {Panel}
+   */
+  buildPanel(medium, index, pictures, width) {
+    const shown = 0;
+    const figure = element("figure", "qvl-figure");
+    const { cssWidth, cssHeight } = frameSize(width, medium);
+    const frame = element("div", "qvl-frame");
+    frame.style.width = `${cssWidth}px`;
+    frame.style.aspectRatio = `${cssWidth} / ${cssHeight}`;
+    const image = element("img", "qvl-image", { alt: `Image ${index + 1}`, draggable: "false" });
+    image.src = this.pictureUrl(pictures[medium.frames[shown].picture], medium.frames[shown].mime);
+    const ratio = Math.min(MAX_PIXEL_RATIO, window.devicePixelRatio || 1, MAX_CANVAS_SIDE / Math.max(cssWidth, cssHeight));
+    const overlay = element("canvas", "qvl-overlay", { "data-qvl-image": String(index) });
+    const cursor = element("canvas", "qvl-cursor");
+    for (const canvas of [overlay, cursor]) {
+      canvas.width = Math.round(cssWidth * ratio);
+      canvas.height = Math.round(cssHeight * ratio);
+    }
+    frame.append(image, overlay, cursor);
+    const caption = element("figcaption", "qvl-figcaption");
+    caption.textContent = `Image ${index + 1} \xB7 ${medium.rows} \xD7 ${medium.cols} tokens \xB7 ${medium.width} \xD7 ${medium.height} px`;
+    figure.append(frame, caption);
+    this.element.append(figure);
+    frame.addEventListener("pointermove", (event) => this.actions.hoverCell(this.cellUnder(index, event)));
+    frame.addEventListener("pointerleave", () => this.actions.hoverCell(null));
+    return { frame, overlay, cursor, scratch: makeScratch(medium.rows, medium.cols), shown };
+  }
+  /**
+   * @param {number} index
+   * @param {PointerEvent} event
+   * @returns {Cell}
+   */
+  cellUnder(index, event) {
+    const medium = this.media[index];
+    const bounds = this.panels[index].frame.getBoundingClientRect();
+    const x = event.clientX - bounds.left;
+    const y = event.clientY - bounds.top;
+    return { medium: index, ...cellAt(x, y, bounds.width, bounds.height, medium.rows, medium.cols) };
+  }
+  /**
+   * @param {DataView} view
+   * @param {string} mime
+   */
+  pictureUrl(view, mime) {
+    const url = URL.createObjectURL(new Blob([bytesOf(view)], { type: mime }));
+    this.urls.push(url);
+    return url;
+  }
+  /**
+   * Canvases are sized for the screen's pixel ratio: when it changes (browser zoom, another screen), rebuild them.
+   * @param {() => void} changed
+   */
+  watchPixelRatio(changed) {
+    this.stopWatchingPixelRatio?.();
+    const query = window.matchMedia(`(resolution: ${window.devicePixelRatio || 1}dppx)`);
+    query.addEventListener("change", changed, { once: true });
+    this.stopWatchingPixelRatio = () => query.removeEventListener("change", changed);
+  }
+  /**
+   * Paint each panel's map: `values[i]` is medium i's shown frame, `rows * cols` values on a scale from 0 to `max`.
+   * @param {Float32Array[]} values
+   * @param {number} max
+   * @param {{colormap: string, smooth: boolean}} style
+   */
+  paint(values, max, style) {
+    this.panels.forEach((panel, index) => {
+      const medium = this.media[index];
+      const size = { width: panel.overlay.width, height: panel.overlay.height };
+      drawMap(context2d(panel.overlay), panel.scratch, values[index], medium.rows, medium.cols, max, { ...style, ...size });
+    });
+  }
+  /** @param {number} opacity */
+  setOpacity(opacity) {
+    for (const panel of this.panels) panel.overlay.style.opacity = String(opacity);
+  }
+  /**
+   * Outline the hovered cell (none for null).
+   * @param {Cell | null} cell
+   */
+  drawCursor(cell) {
+    this.panels.forEach((panel, index) => {
+      const context = context2d(panel.cursor);
+      context.clearRect(0, 0, panel.cursor.width, panel.cursor.height);
+      if (!cell || cell.medium !== index) return;
+      const medium = this.media[index];
+      const cellWidth = panel.cursor.width / medium.cols;
+      const cellHeight = panel.cursor.height / medium.rows;
+      context.lineWidth = Math.max(1, panel.cursor.width / 400);
+      context.strokeStyle = "white";
+      context.strokeRect(cell.col * cellWidth, cell.row * cellHeight, cellWidth, cellHeight);
+    });
+  }
+  release() {
+    this.stopWatchingPixelRatio?.();
+    this.stopWatchingPixelRatio = null;
+    for (const url of this.urls) URL.revokeObjectURL(url);
+    this.urls = [];
+  }
+};
+function frameSize(width, medium) {
+  const aspect = medium.height / medium.width;
+  if (aspect <= MAX_FRAME_ASPECT) return { cssWidth: width, cssHeight: Math.round(width * aspect) };
+  const cssHeight = Math.round(width * MAX_FRAME_ASPECT);
+  return { cssWidth: Math.max(1, Math.round(cssHeight / aspect)), cssHeight };
 }
 
 // js/payload.js
@@ -123,559 +348,50 @@ function meanMass(maps, rows) {
   return total / rows.length;
 }
 
-// js/view.js
-var MAX_PIXEL_RATIO = 2;
-var MAX_FRAME_ASPECT = 2;
-var MAX_CANVAS_SIDE = 8192;
+// js/save.js
 var FULL_PICTURES_TIMEOUT_MS = 6e4;
-function element(tag, className, attributes = {}) {
-  const node = document.createElement(tag);
-  node.className = className;
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  return node;
+async function savePngs(model, composites, max, style) {
+  const pictures = await fullPictures(model);
+  for (const { medium, frame, values, name } of composites) {
+    const blob = await compositePng(pictures[medium.frames[frame].picture], medium, values, max, style);
+    download(blob, name);
+  }
 }
-function chipText(text) {
-  if (text === "") return "\u2205";
-  return text.replace(/\n/g, "\u23CE").replace(/\t/g, "\u21E5");
-}
-function layerLabel(layer) {
-  return layer === "mean" ? "mean of layers" : `layer ${layer}`;
-}
-function headLabel(head) {
-  return head === "mean" || head === "max" ? `${head} of heads` : `head ${head}`;
-}
-function percent(probability) {
-  return `${(probability * 100).toFixed(probability < 0.1 ? 1 : 0)}%`;
-}
-function parseChoice(value) {
-  return /^-?\d+$/.test(value) ? Number(value) : value;
-}
-var AttentionView = class {
-  /**
-   * @param {Model} model
-   * @param {HTMLElement} el
-   */
-  constructor(model, el) {
-    this.model = model;
-    this.el = el;
-    this.hovered = null;
-    this.hoveredCell = null;
-    this.maps = null;
-    this.frames = 0;
-    this.listeners = [];
-    this.stopWatchingPixelRatio = null;
-    this.build();
-    this.listen();
-    this.updateMaps();
-  }
-  /** @param {string} name */
-  get(name) {
-    return this.model.get(name);
-  }
-  /**
-   * @param {string} name
-   * @param {any} value
-   */
-  setState(name, value) {
-    this.model.set(name, value);
-    this.model.save_changes();
-  }
-  /** @returns {Token[]} */
-  get tokens() {
-    return this.get("tokens");
-  }
-  /** @returns {ImageInfo[]} */
-  get images() {
-    return this.get("images");
-  }
-  // ----- building the DOM ------------------------------------------------------------------------------
-  build() {
-    this.root = element("div", "qvl-widget");
-    this.toolbar = element("div", "qvl-toolbar", { role: "toolbar", "aria-label": "Attention map controls" });
-    this.layerSelect = this.addSelect("Layer", "qvl-layer", "Decoder layer, or the mean over layers");
-    this.headSelect = this.addSelect("Head", "qvl-head", "Attention head, or the mean / max over heads");
-    this.colormapSelect = this.addSelect("Colours", "qvl-colormap", "Colour map");
-    for (const name of COLORMAP_NAMES) this.colormapSelect.append(new Option(name, name));
-    this.opacityInput = this.addInput("Opacity", "qvl-opacity", "range", "Overlay opacity");
-    Object.assign(this.opacityInput, { min: "0", max: "1", step: "0.05" });
-    this.smoothInput = this.addInput("Smooth", "qvl-smooth", "checkbox", "Smooth (on) or blocky (off) cells");
-    this.sharedInput = this.addInput("Shared scale", "qvl-shared", "checkbox", "One colour scale for all tokens");
-    this.specialInput = this.addInput("Template tokens", "qvl-special", "checkbox", "Show chat-template tokens");
-    this.saveButton = element("button", "qvl-save", { type: "button", "aria-label": "Save image with overlay as PNG" });
-    this.saveButton.textContent = "Save PNG";
-    this.toolbar.append(this.saveButton);
-    this.strip = element("div", "qvl-tokens", {
-      role: "listbox",
-      "aria-multiselectable": "true",
-      "aria-label": "Query tokens: hover or focus one to see where it looks; click to pin, shift-click to add"
-    });
-    this.caption = element("div", "qvl-caption", { "aria-live": "polite" });
-    this.figures = element("div", "qvl-images");
-    this.colorbar = element("div", "qvl-colorbar", { "aria-hidden": "true" });
-    this.colorbarCanvas = element("canvas", "qvl-colorbar-ramp");
-    this.colorbarCanvas.width = 256;
-    this.colorbarCanvas.height = 1;
-    this.colorbarLow = element("span", "qvl-colorbar-label");
-    this.colorbarHigh = element("span", "qvl-colorbar-label");
-    this.colorbar.append(this.colorbarLow, this.colorbarCanvas, this.colorbarHigh);
-    this.status = element("div", "qvl-status", { role: "status" });
-    this.root.append(this.toolbar, this.strip, this.caption, this.figures, this.colorbar, this.status);
-    this.el.append(this.root);
-    this.buildTokens();
-    this.buildFigures();
-    this.syncControls();
-  }
-  /**
-   * @param {string} label
-   * @param {string} className
-   * @param {string} description
-   * @returns {HTMLSelectElement}
-   */
-  addSelect(label, className, description) {
-    const wrapper = element("label", "qvl-control");
-    const select = element("select", className, { "aria-label": description });
-    const text = element("span", "qvl-control-label");
-    text.textContent = label;
-    wrapper.append(text, select);
-    this.toolbar.append(wrapper);
-    return select;
-  }
-  /**
-   * @param {string} label
-   * @param {string} className
-   * @param {string} type
-   * @param {string} description
-   * @returns {HTMLInputElement}
-   */
-  addInput(label, className, type, description) {
-    const wrapper = element("label", "qvl-control");
-    const input = element("input", className, { type, "aria-label": description });
-    const text = element("span", "qvl-control-label");
-    text.textContent = label;
-    if (type === "checkbox") wrapper.append(input, text);
-    else wrapper.append(text, input);
-    this.toolbar.append(wrapper);
-    return input;
-  }
-  buildTokens() {
-    this.chips = this.tokens.map((token, index) => {
-      const chip = element("span", token.special ? "qvl-token qvl-special-token" : "qvl-token", {
-        "data-qvl-token": String(index),
-        role: "option",
-        tabindex: "-1"
-      });
-      chip.textContent = chipText(token.text);
-      return chip;
-    });
-    this.strip.replaceChildren(...this.chips);
-  }
-  buildFigures() {
-    this.panels = this.images.map((info, index) => {
-      const figure = element("figure", "qvl-figure");
-      const { cssWidth, cssHeight } = frameSize(this.get("width"), info);
-      const frame = element("div", "qvl-frame");
-      frame.style.width = `${cssWidth}px`;
-      frame.style.aspectRatio = `${cssWidth} / ${cssHeight}`;
-      const image = element("img", "qvl-image", { alt: `Image ${index + 1}`, draggable: "false" });
-      image.src = this.pictureUrl(index);
-      const ratio = Math.min(MAX_PIXEL_RATIO, window.devicePixelRatio || 1, MAX_CANVAS_SIDE / Math.max(cssWidth, cssHeight));
-      const overlay = element("canvas", "qvl-overlay", { "data-qvl-image": String(index) });
-      const cursor = element("canvas", "qvl-cursor");
-      for (const canvas of [overlay, cursor]) {
-        canvas.width = Math.round(cssWidth * ratio);
-        canvas.height = Math.round(cssHeight * ratio);
-      }
-      const grid = element("canvas", "qvl-scratch");
-      grid.width = info.cols;
-      grid.height = info.rows;
-      frame.append(image, overlay, cursor);
-      const caption = element("figcaption", "qvl-figcaption");
-      caption.textContent = `Image ${index + 1} \xB7 ${info.rows} \xD7 ${info.cols} tokens \xB7 ${info.width} \xD7 ${info.height} px`;
-      figure.append(frame, caption);
-      this.figures.append(figure);
-      frame.addEventListener("pointermove", (event) => this.hoverCell(index, event));
-      frame.addEventListener("pointerleave", () => this.hoverCell(null, null));
-      return { frame, image, overlay, cursor, scratch: { grid, gridContext: grid.getContext("2d") }, cssWidth, cssHeight };
-    });
-    this.watchPixelRatio();
-  }
-  /** Canvases are sized for the screen's pixel ratio: when it changes (browser zoom, another screen), rebuild them. */
-  watchPixelRatio() {
-    this.stopWatchingPixelRatio?.();
-    const query = window.matchMedia(`(resolution: ${window.devicePixelRatio || 1}dppx)`);
-    const changed = () => this.rebuildFigures();
-    query.addEventListener("change", changed, { once: true });
-    this.stopWatchingPixelRatio = () => query.removeEventListener("change", changed);
-  }
-  /** @param {number} index */
-  pictureUrl(index) {
-    const view = this.get("pictures")[index];
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-    const url = URL.createObjectURL(new Blob([bytes], { type: this.images[index].mime }));
-    (this.urls ?? (this.urls = [])).push(url);
-    return url;
-  }
-  // ----- state -> controls -------------------------------------------------------------------------------
-  syncControls() {
-    const available = this.get("available");
-    const layer = this.get("layer");
-    fillOptions(this.layerSelect, available.layers, layerLabel, layer);
-    fillOptions(this.headSelect, available.heads[String(layer)] ?? [], headLabel, this.get("head"));
-    this.colormapSelect.value = this.get("colormap");
-    this.opacityInput.value = String(this.get("opacity"));
-    this.smoothInput.checked = this.get("smooth");
-    this.sharedInput.checked = this.get("shared_scale");
-    this.specialInput.checked = this.get("show_special");
-    for (const panel of this.panels) panel.overlay.style.opacity = String(this.get("opacity"));
-    this.syncTokens();
-  }
-  syncTokens() {
-    const selected = new Set(this.get("selected"));
-    const showSpecial = this.get("show_special") || !this.hasPromptTokens();
-    this.chips.forEach((chip, index) => {
-      chip.hidden = this.tokens[index].special && !showSpecial && !selected.has(index);
-      chip.classList.toggle("qvl-pinned", selected.has(index));
-      chip.setAttribute("aria-selected", String(selected.has(index)));
-    });
-    this.keepTabStop();
-  }
-  /** Roving tabindex: one visible chip is in the tab order, the one that was, else the first visible one. */
-  keepTabStop() {
-    const visible = this.visibleChips();
-    const stop = visible.find((chip) => chip.tabIndex === 0) ?? visible[0];
-    for (const chip of this.chips) chip.tabIndex = chip === stop ? 0 : -1;
-  }
-  hasPromptTokens() {
-    return this.tokens.some((token) => !token.special);
-  }
-  /** Rebuild the pictures at a new `width` or pixel ratio (their sizes, canvases and listeners depend on them). */
-  rebuildFigures() {
-    for (const url of this.urls ?? []) URL.revokeObjectURL(url);
-    this.urls = [];
-    this.hoveredCell = null;
-    this.figures.replaceChildren();
-    this.buildFigures();
-    this.syncControls();
-    this.repaint();
-  }
-  visibleChips() {
-    return this.chips.filter((chip) => !chip.hidden);
-  }
-  /** The rows shown when nothing is hovered or pinned: the prompt's own tokens. */
-  defaultRows() {
-    const rows = this.tokens.flatMap((token, index) => token.special ? [] : [index]);
-    return rows.length ? rows : this.tokens.map((_, index) => index);
-  }
-  activeRows() {
-    if (this.hovered !== null) return [this.hovered];
-    const selected = this.get("selected");
-    return selected.length ? selected : this.defaultRows();
-  }
-  // ----- listening ------------------------------------------------------------------------------------------
-  listen() {
-    const on = (event, callback) => {
-      this.model.on(event, callback);
-      this.listeners.push([event, callback]);
+function fullPictures(model) {
+  const count = model.get("pictures").length;
+  const ready = () => model.get("full_pictures").length === count;
+  if (ready()) return Promise.resolve(model.get("full_pictures"));
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      if (!ready()) return;
+      clearTimeout(timer);
+      model.off("change:full_pictures", done);
+      resolve(model.get("full_pictures"));
     };
-    on("change:maps_payload", () => this.updateMaps());
-    on("change:layer", () => this.syncControls());
-    on("change:head", () => this.syncControls());
-    on("change:available", () => this.syncControls());
-    on("change:selected", () => {
-      this.syncTokens();
-      this.repaint();
-    });
-    for (const name of ["colormap", "smooth", "shared_scale"]) {
-      on(`change:${name}`, () => {
-        this.syncControls();
-        this.repaint();
-      });
-    }
-    on("change:opacity", () => this.syncControls());
-    on("change:width", () => this.rebuildFigures());
-    on("change:show_special", () => {
-      this.syncControls();
-      this.repaint();
-    });
-    this.layerSelect.addEventListener("change", () => this.chooseLayer(parseChoice(this.layerSelect.value)));
-    this.headSelect.addEventListener("change", () => this.setState("head", parseChoice(this.headSelect.value)));
-    this.colormapSelect.addEventListener("change", () => this.setState("colormap", this.colormapSelect.value));
-    this.opacityInput.addEventListener("input", () => this.setState("opacity", Number(this.opacityInput.value)));
-    this.smoothInput.addEventListener("change", () => this.setState("smooth", this.smoothInput.checked));
-    this.sharedInput.addEventListener("change", () => this.setState("shared_scale", this.sharedInput.checked));
-    this.specialInput.addEventListener("change", () => this.setState("show_special", this.specialInput.checked));
-    this.saveButton.addEventListener("click", () => this.savePng());
-    this.strip.addEventListener("pointerover", (event) => {
-      const index = tokenIndex(event.target);
-      if (index !== null) this.hoverToken(index);
-    });
-    this.strip.addEventListener("pointerleave", () => this.hoverToken(null));
-    this.strip.addEventListener("focusin", (event) => this.hoverToken(tokenIndex(event.target)));
-    this.strip.addEventListener("focusout", () => this.hoverToken(null));
-    this.strip.addEventListener("click", (event) => {
-      const index = tokenIndex(event.target);
-      if (index !== null) this.pin(index, event.shiftKey || event.ctrlKey || event.metaKey);
-    });
-    this.strip.addEventListener("keydown", (event) => this.onKey(event));
-  }
-  /** @param {number|string} layer */
-  chooseLayer(layer) {
-    const available = this.get("available");
-    const heads = available.heads[String(layer)] ?? [];
-    this.model.set("layer", layer);
-    if (!heads.includes(this.get("head")) && heads.length) this.model.set("head", heads[0]);
-    this.model.save_changes();
-  }
-  /**
-   * @param {number} index
-   * @param {boolean} add  add to / remove from the selection instead of replacing it
-   */
-  pin(index, add) {
-    const selected = this.get("selected");
-    let next;
-    if (add) next = selected.includes(index) ? selected.filter((i) => i !== index) : [...selected, index];
-    else next = selected.length === 1 && selected[0] === index ? [] : [index];
-    this.setState("selected", next);
-  }
-  /** @param {KeyboardEvent} event */
-  onKey(event) {
-    const chips = this.visibleChips();
-    const current = tokenIndex(event.target);
-    const position = chips.findIndex((chip) => Number(chip.dataset.qvlToken) === current);
-    const moves = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };
-    let target = null;
-    if (event.key in moves) target = chips[Math.min(chips.length - 1, Math.max(0, position + moves[event.key]))];
-    else if (event.key === "Home") target = chips[0];
-    else if (event.key === "End") target = chips[chips.length - 1];
-    else if ((event.key === "Enter" || event.key === " ") && current !== null) {
-      this.pin(current, event.shiftKey || event.ctrlKey || event.metaKey);
-    } else if (event.key === "Escape") this.setState("selected", []);
-    else return;
-    event.preventDefault();
-    if (target) {
-      for (const chip of chips) chip.tabIndex = -1;
-      target.tabIndex = 0;
-      target.focus();
-    }
-  }
-  /** @param {number | null} index */
-  hoverToken(index) {
-    if (index === this.hovered) return;
-    this.hovered = index;
-    this.repaint();
-  }
-  /**
-   * @param {number | null} image
-   * @param {PointerEvent | null} event
-   */
-  hoverCell(image, event) {
-    if (image === null || event === null) {
-      this.hoveredCell = null;
-    } else {
-      const info = this.images[image];
-      const bounds = this.panels[image].frame.getBoundingClientRect();
-      const { row, col } = cellAt(
-        event.clientX - bounds.left,
-        event.clientY - bounds.top,
-        bounds.width,
-        bounds.height,
-        info.rows,
-        info.cols
-      );
-      const same = this.hoveredCell && this.hoveredCell.image === image && this.hoveredCell.row === row;
-      if (same && this.hoveredCell?.col === col) return;
-      this.hoveredCell = { image, row, col };
-    }
-    this.drawCursor();
-    this.tintTokens();
-    this.updateCaption();
-  }
-  // ----- painting ---------------------------------------------------------------------------------------
-  updateMaps() {
-    const payload = this.get("maps_payload");
-    try {
-      this.maps = payload && payload.byteLength ? decodeMaps(payload) : null;
-      this.status.textContent = "";
-    } catch (error) {
-      this.maps = null;
-      this.status.textContent = String(error);
-    }
-    this.repaint();
-  }
-  /** Maximum over the visible tokens' rows: the shared colour scale. */
-  sharedMax() {
-    const maps = this.maps;
-    if (!maps) return 0;
-    let max = 0;
-    this.chips.forEach((chip, row) => {
-      if (!chip.hidden && maps.scales[row] > max) max = maps.scales[row];
-    });
-    return max;
-  }
-  repaint() {
-    const maps = this.maps;
-    if (!maps) return;
-    const rows = this.activeRows();
-    const values = this.images.map((info) => meanOfRows(maps, rows, info.first_column, info.rows * info.cols));
-    const max = this.get("shared_scale") ? this.sharedMax() : Math.max(...values.map(maximum));
-    const style = { colormap: this.get("colormap"), smooth: this.get("smooth") };
-    this.panels.forEach((panel, index) => {
-      const info = this.images[index];
-      const context = panel.overlay.getContext("2d");
-      const size = { width: panel.overlay.width, height: panel.overlay.height };
-      drawMap(context, panel.scratch, values[index], info.rows, info.cols, max, { ...style, ...size });
-    });
-    this.scale = max;
-    this.drawColorbar(max);
-    this.tintTokens();
-    this.updateCaption();
-    this.frames += 1;
-    this.root.dataset.qvlFrames = String(this.frames);
-  }
-  /** @param {number} max */
-  drawColorbar(max) {
-    const context = this.colorbarCanvas.getContext("2d");
-    const ramp = context.createImageData(256, 1);
-    const rgb = rgbTable(this.get("colormap"));
-    for (let index = 0; index < 256; index++) {
-      ramp.data.set([rgb[3 * index], rgb[3 * index + 1], rgb[3 * index + 2], 255], 4 * index);
-    }
-    context.putImageData(ramp, 0, 0);
-    this.colorbarLow.textContent = "0%";
-    this.colorbarHigh.textContent = percent(max);
-  }
-  drawCursor() {
-    this.panels.forEach((panel, index) => {
-      const context = panel.cursor.getContext("2d");
-      context.clearRect(0, 0, panel.cursor.width, panel.cursor.height);
-      const cell = this.hoveredCell;
-      if (!cell || cell.image !== index) return;
-      const info = this.images[index];
-      const cellWidth = panel.cursor.width / info.cols;
-      const cellHeight = panel.cursor.height / info.rows;
-      context.lineWidth = Math.max(1, panel.cursor.width / 400);
-      context.strokeStyle = "white";
-      context.strokeRect(cell.col * cellWidth, cell.row * cellHeight, cellWidth, cellHeight);
-    });
-  }
-  /** Chips tinted by their image mass, or, while a cell is hovered, by their attention to that cell. */
-  tintTokens() {
-    const maps = this.maps;
-    if (!maps) return;
-    const cell = this.hoveredCell;
-    const column = cell ? this.images[cell.image].first_column + cell.row * this.images[cell.image].cols + cell.col : -1;
-    const weights = this.chips.map((_, row) => cell ? valueAt(maps, row, column) : maps.mass[row]);
-    const max = maximum(weights.filter((_, row) => !this.chips[row].hidden));
-    const colormap = this.get("colormap");
-    this.chips.forEach((chip, row) => {
-      const share = max > 0 ? weights[row] / max : 0;
-      chip.style.backgroundColor = cssColour(colormap, weights[row], max, 0.15 + 0.7 * share);
-      chip.style.color = share > 0.55 && colormap !== "gray" ? "#111" : "";
-      const what = cell ? "attention to the hovered cell" : "attention on the image";
-      chip.title = `${percent(weights[row])} ${what}`;
-    });
-  }
-  updateCaption() {
-    const maps = this.maps;
-    if (!maps) return;
-    const parts = [layerLabel(this.get("layer")), headLabel(this.get("head"))];
-    const cell = this.hoveredCell;
-    if (cell) {
-      parts.push(`image ${cell.image + 1}, cell row ${cell.row}, col ${cell.col}: tokens tinted by attention to it`);
-    } else {
-      const rows = this.activeRows();
-      const everything = this.hasPromptTokens() ? "all prompt tokens" : "all tokens";
-      const named = this.hovered === null && !this.get("selected").length ? everything : quoteTokens(this.tokens, rows);
-      parts.push(named, `${percent(meanMass(maps, rows))} of attention on the image`);
-    }
-    this.caption.textContent = parts.join(" \xB7 ");
-  }
-  // ----- saving -----------------------------------------------------------------------------------------
-  /** The original-resolution images: asked from the kernel once, then reused. */
-  async fullPictures() {
-    const ready = () => this.get("full_pictures").length === this.images.length;
-    if (ready()) return this.get("full_pictures");
-    return new Promise((resolve, reject) => {
-      const done = () => {
-        if (!ready()) return;
-        clearTimeout(timer);
-        this.model.off("change:full_pictures", done);
-        resolve(this.get("full_pictures"));
-      };
-      const timer = setTimeout(() => {
-        this.model.off("change:full_pictures", done);
-        reject(new Error("the kernel did not send the full-resolution image; is it still running?"));
-      }, FULL_PICTURES_TIMEOUT_MS);
-      this.model.on("change:full_pictures", done);
-      this.setState("want_full_pictures", true);
-    });
-  }
-  async savePng() {
-    const maps = this.maps;
-    if (!maps) return;
-    this.status.textContent = "Preparing PNG\u2026";
-    try {
-      const pictures = await this.fullPictures();
-      const rows = this.activeRows();
-      const values = this.images.map((info) => meanOfRows(maps, rows, info.first_column, info.rows * info.cols));
-      const max = this.get("shared_scale") ? this.sharedMax() : Math.max(...values.map(maximum));
-      for (const [index, info] of this.images.entries()) {
-        const blob = await compositePng(pictures[index], info, values[index], max, {
-          colormap: this.get("colormap"),
-          smooth: this.get("smooth"),
-          opacity: this.get("opacity"),
-          scratch: this.panels[index].scratch
-        });
-        download(blob, `qvl-attention-${String(this.get("layer"))}-${String(this.get("head"))}-image${index + 1}.png`);
-      }
-      this.status.textContent = "";
-    } catch (error) {
-      this.status.textContent = `Save PNG failed: ${error}`;
-    }
-  }
-  destroy() {
-    this.stopWatchingPixelRatio?.();
-    for (const [event, callback] of this.listeners) this.model.off(event, callback);
-    for (const url of this.urls ?? []) URL.revokeObjectURL(url);
-    this.root.remove();
-  }
-};
-function tokenIndex(target) {
-  const chip = target instanceof Element ? target.closest("[data-qvl-token]") : null;
-  return chip ? Number(chip.getAttribute("data-qvl-token")) : null;
+    const timer = setTimeout(() => {
+      model.off("change:full_pictures", done);
+      reject(new Error("the kernel did not send the full-resolution image; is it still running?"));
+    }, FULL_PICTURES_TIMEOUT_MS);
+    model.on("change:full_pictures", done);
+    model.set("want_full_pictures", true);
+    model.save_changes();
+  });
 }
-function frameSize(width, info) {
-  const aspect = info.height / info.width;
-  if (aspect <= MAX_FRAME_ASPECT) return { cssWidth: width, cssHeight: Math.round(width * aspect) };
-  const cssHeight = Math.round(width * MAX_FRAME_ASPECT);
-  return { cssWidth: Math.max(1, Math.round(cssHeight / aspect)), cssHeight };
-}
-function fillOptions(select, choices, label, value) {
-  const wanted = choices.map(String).join("|");
-  if (select.dataset.choices !== wanted) {
-    select.replaceChildren(...choices.map((choice) => new Option(label(choice), String(choice))));
-    select.dataset.choices = wanted;
-  }
-  select.value = String(value);
-}
-function quoteTokens(tokens, rows) {
-  const shown = rows.slice(0, 6).map((row) => `\u201C\u2068${chipText(tokens[row].text)}\u2069\u201D`);
-  return rows.length > 6 ? `${shown.join(" + ")} + ${rows.length - 6} more` : shown.join(" + ");
-}
-async function compositePng(picture, info, values, max, style) {
-  const bytes = new Uint8Array(picture.buffer, picture.byteOffset, picture.byteLength);
+async function compositePng(picture, medium, values, max, style) {
+  const bytes = bytesOf(picture);
   const type = bytes[0] === 137 ? "image/png" : "image/jpeg";
   const bitmap = await createImageBitmap(new Blob([bytes], { type }));
   const canvas = document.createElement("canvas");
   canvas.width = bitmap.width;
   canvas.height = bitmap.height;
-  const context = canvas.getContext("2d");
+  const context = context2d(canvas);
   context.drawImage(bitmap, 0, 0);
   const overlay = document.createElement("canvas");
   overlay.width = bitmap.width;
   overlay.height = bitmap.height;
   const size = { width: bitmap.width, height: bitmap.height };
-  drawMap(overlay.getContext("2d"), style.scratch, values, info.rows, info.cols, max, { ...style, ...size });
+  const scratch = makeScratch(medium.rows, medium.cols);
+  drawMap(context2d(overlay), scratch, values, medium.rows, medium.cols, max, { ...style, ...size });
   context.globalAlpha = style.opacity;
   context.drawImage(overlay, 0, 0);
   return new Promise(
@@ -692,6 +408,461 @@ function download(blob, name) {
   link.remove();
   setTimeout(() => URL.revokeObjectURL(link.href), 1e4);
 }
+
+// js/tokens.js
+var TokenStrips = class {
+  /**
+   * @param {import("./state.js").TokenGroup[]} groups
+   * @param {import("./state.js").TokenInfo[]} tokens
+   * @param {StripActions} actions
+   */
+  constructor(groups, tokens, actions) {
+    this.tokens = tokens;
+    this.actions = actions;
+    this.element = element("div", "qvl-strips");
+    this.chips = tokens.map((token, index) => {
+      const chip = element("span", token.special ? "qvl-token qvl-special-token" : "qvl-token", {
+        "data-qvl-token": String(index),
+        role: "option",
+        tabindex: "-1"
+      });
+      chip.textContent = chipText(token.text);
+      return chip;
+    });
+    const labelled = groups.length > 1;
+    for (const [groupIndex, group] of groups.entries()) {
+      const strip = element("div", "qvl-tokens", {
+        role: "listbox",
+        "aria-multiselectable": "true",
+        "aria-label": `${group.label} tokens: hover or focus one to see where it looks; click to pin, shift-click to add`,
+        "data-qvl-group": group.name
+      });
+      strip.append(...this.chips.filter((_, index) => tokens[index].group === groupIndex));
+      if (!labelled) {
+        this.element.append(strip);
+        continue;
+      }
+      const wrapper = element("div", "qvl-strip");
+      const label = element("div", "qvl-strip-label");
+      label.textContent = group.label;
+      wrapper.append(label, strip);
+      this.element.append(wrapper);
+    }
+    this.listen();
+  }
+  listen() {
+    this.element.addEventListener("pointerover", (event) => {
+      const index = tokenIndex(event.target);
+      if (index !== null) this.actions.hover(index);
+    });
+    this.element.addEventListener("pointerleave", () => this.actions.hover(null));
+    this.element.addEventListener("focusin", (event) => this.actions.hover(tokenIndex(event.target)));
+    this.element.addEventListener("focusout", () => this.actions.hover(null));
+    this.element.addEventListener("click", (event) => {
+      const index = tokenIndex(event.target);
+      if (index !== null) this.actions.pin(index, event.shiftKey || event.ctrlKey || event.metaKey);
+    });
+    this.element.addEventListener("keydown", (event) => this.onKey(event));
+  }
+  /**
+   * Show the pins; hide template tokens unless `showSpecial` (a pinned one stays: what the map shows is on screen).
+   * @param {number[]} selected
+   * @param {boolean} showSpecial
+   */
+  sync(selected, showSpecial) {
+    const pinned2 = new Set(selected);
+    const show = showSpecial || !this.hasOwnText();
+    this.chips.forEach((chip, index) => {
+      chip.hidden = this.tokens[index].special && !show && !pinned2.has(index);
+      chip.classList.toggle("qvl-pinned", pinned2.has(index));
+      chip.setAttribute("aria-selected", String(pinned2.has(index)));
+    });
+    this.keepTabStop();
+  }
+  hasOwnText() {
+    return this.tokens.some((token) => !token.special);
+  }
+  visibleChips() {
+    return this.chips.filter((chip) => !chip.hidden);
+  }
+  /** @param {number} index */
+  isVisible(index) {
+    return !this.chips[index].hidden;
+  }
+  /** Roving tabindex: one visible chip is in the tab order, the one that was, else the first visible one. */
+  keepTabStop() {
+    const visible = this.visibleChips();
+    const stop = visible.find((chip) => chip.tabIndex === 0) ?? visible[0];
+    for (const chip of this.chips) chip.tabIndex = chip === stop ? 0 : -1;
+  }
+  /**
+   * Tint every chip by its weight (its image share, or its attention to a hovered cell), on the visible chips'
+   * scale; the title says what the weight is.
+   * @param {ArrayLike<number>} weights
+   * @param {string} colormap
+   * @param {string} what  e.g. "attention on the image"
+   */
+  tint(weights, colormap, what) {
+    let max = 0;
+    this.chips.forEach((chip, index) => {
+      if (!chip.hidden && weights[index] > max) max = weights[index];
+    });
+    this.chips.forEach((chip, index) => {
+      const share = max > 0 ? weights[index] / max : 0;
+      chip.style.backgroundColor = cssColour(colormap, weights[index], max, 0.15 + 0.7 * share);
+      chip.style.color = share > 0.55 && colormap !== "gray" ? "#111" : "";
+      chip.title = `${percent(weights[index])} ${what}`;
+    });
+  }
+  /** @param {KeyboardEvent} event */
+  onKey(event) {
+    const chips = this.visibleChips();
+    const current = tokenIndex(event.target);
+    const position = chips.findIndex((chip) => Number(chip.dataset.qvlToken) === current);
+    const moves = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };
+    let target = null;
+    if (event.key in moves) target = chips[Math.min(chips.length - 1, Math.max(0, position + moves[event.key]))];
+    else if (event.key === "Home") target = chips[0];
+    else if (event.key === "End") target = chips[chips.length - 1];
+    else if ((event.key === "Enter" || event.key === " ") && current !== null) {
+      this.actions.pin(current, event.shiftKey || event.ctrlKey || event.metaKey);
+    } else if (event.key === "Escape") this.actions.unpinAll();
+    else return;
+    event.preventDefault();
+    if (target) {
+      for (const chip of chips) chip.tabIndex = -1;
+      target.tabIndex = 0;
+      target.focus();
+    }
+  }
+};
+function tokenIndex(target) {
+  const chip = target instanceof Element ? target.closest("[data-qvl-token]") : null;
+  return chip ? Number(chip.getAttribute("data-qvl-token")) : null;
+}
+function pinned(selected, index, add) {
+  if (add) return selected.includes(index) ? selected.filter((i) => i !== index) : [...selected, index];
+  return selected.length === 1 && selected[0] === index ? [] : [index];
+}
+
+// js/toolbar.js
+var Toolbar = class {
+  /** @param {ToolbarActions} actions */
+  constructor(actions) {
+    this.element = element("div", "qvl-toolbar", { role: "toolbar", "aria-label": "Attention map controls" });
+    this.layerSelect = this.addSelect("Layer", "qvl-layer", "Decoder layer, or the mean over layers");
+    this.headSelect = this.addSelect("Head", "qvl-head", "Attention head, or the mean / max over heads");
+    this.colormapSelect = this.addSelect("Colours", "qvl-colormap", "Colour map");
+    for (const name of COLORMAP_NAMES) this.colormapSelect.append(new Option(name, name));
+    this.opacityInput = this.addInput("Opacity", "qvl-opacity", "range", "Overlay opacity");
+    Object.assign(this.opacityInput, { min: "0", max: "1", step: "0.05" });
+    this.smoothInput = this.addInput("Smooth", "qvl-smooth", "checkbox", "Smooth (on) or blocky (off) cells");
+    this.sharedInput = this.addInput("Shared scale", "qvl-shared", "checkbox", "One colour scale for all tokens");
+    this.specialInput = this.addInput("Template tokens", "qvl-special", "checkbox", "Show chat-template tokens");
+    this.saveButton = element("button", "qvl-save", { type: "button", "aria-label": "Save image with overlay as PNG" });
+    this.saveButton.textContent = "Save PNG";
+    this.element.append(this.saveButton);
+    this.layerSelect.addEventListener("change", () => actions.chooseLayer(parseChoice(this.layerSelect.value)));
+    this.headSelect.addEventListener("change", () => actions.chooseHead(parseChoice(this.headSelect.value)));
+    this.colormapSelect.addEventListener("change", () => actions.set("colormap", this.colormapSelect.value));
+    this.opacityInput.addEventListener("input", () => actions.set("opacity", Number(this.opacityInput.value)));
+    this.smoothInput.addEventListener("change", () => actions.set("smooth", this.smoothInput.checked));
+    this.sharedInput.addEventListener("change", () => actions.set("shared_scale", this.sharedInput.checked));
+    this.specialInput.addEventListener("change", () => actions.set("show_special", this.specialInput.checked));
+    this.saveButton.addEventListener("click", () => actions.save());
+  }
+  /**
+   * Show the state's choices.
+   * @param {import("./state.js").Model} model
+   */
+  sync(model) {
+    const available = model.get("available");
+    const layer = model.get("layer");
+    fillOptions(this.layerSelect, available.layers, layerLabel, layer);
+    fillOptions(this.headSelect, available.heads[String(layer)] ?? [], headLabel, model.get("head"));
+    this.colormapSelect.value = model.get("colormap");
+    this.opacityInput.value = String(model.get("opacity"));
+    this.smoothInput.checked = model.get("smooth");
+    this.sharedInput.checked = model.get("shared_scale");
+    this.specialInput.checked = model.get("show_special");
+  }
+  /**
+   * @param {string} label
+   * @param {string} className
+   * @param {string} description
+   */
+  addSelect(label, className, description) {
+    const select = element("select", className, { "aria-label": description });
+    this.addControl(label, select, false);
+    return select;
+  }
+  /**
+   * @param {string} label
+   * @param {string} className
+   * @param {string} type
+   * @param {string} description
+   */
+  addInput(label, className, type, description) {
+    const input = element("input", className, { type, "aria-label": description });
+    this.addControl(label, input, type === "checkbox");
+    return input;
+  }
+  /**
+   * @param {string} label
+   * @param {HTMLElement} control
+   * @param {boolean} labelAfter  checkboxes come before their label
+   */
+  addControl(label, control, labelAfter) {
+    const wrapper = element("label", "qvl-control");
+    const text = element("span", "qvl-control-label");
+    text.textContent = label;
+    if (labelAfter) wrapper.append(control, text);
+    else wrapper.append(text, control);
+    this.element.append(wrapper);
+  }
+};
+function fillOptions(select, choices, label, value) {
+  const wanted = choices.map(String).join("|");
+  if (select.dataset.choices !== wanted) {
+    select.replaceChildren(...choices.map((choice) => new Option(label(choice), String(choice))));
+    select.dataset.choices = wanted;
+  }
+  select.value = String(value);
+}
+
+// js/view.js
+var AttentionView = class {
+  /**
+   * @param {Model} model
+   * @param {HTMLElement} el
+   */
+  constructor(model, el) {
+    this.model = model;
+    this.hovered = null;
+    this.hoveredCell = null;
+    this.maps = null;
+    this.frames = 0;
+    this.listeners = [];
+    this.root = element("div", "qvl-widget");
+    this.toolbar = new Toolbar({
+      chooseLayer: (layer) => this.chooseLayer(layer),
+      chooseHead: (head) => this.setState("head", head),
+      set: (name, value) => this.setState(name, value),
+      save: () => this.savePng()
+    });
+    this.strips = new TokenStrips(model.get("groups"), model.get("tokens"), {
+      hover: (index) => this.hoverToken(index),
+      pin: (index, add) => this.setState("selected", pinned(model.get("selected"), index, add)),
+      unpinAll: () => this.setState("selected", [])
+    });
+    this.caption = element("div", "qvl-caption", { "aria-live": "polite" });
+    this.panels = new MediaPanels({ hoverCell: (cell) => this.hoverCell(cell), resized: () => this.rebuilt() });
+    this.colorbar = new ColourBar();
+    this.status = element("div", "qvl-status", { role: "status" });
+    this.root.append(
+      this.toolbar.element,
+      this.strips.element,
+      this.caption,
+      this.panels.element,
+      this.colorbar.element,
+      this.status
+    );
+    el.append(this.root);
+    this.buildPanels();
+    this.syncControls();
+    this.listen();
+    this.updateMaps();
+  }
+  /**
+   * @template {keyof import("./state.js").Traits} K
+   * @param {K} name
+   * @param {import("./state.js").Traits[K]} value
+   */
+  setState(name, value) {
+    this.model.set(name, value);
+    this.model.save_changes();
+  }
+  listen() {
+    const on = (event, callback) => {
+      this.model.on(event, callback);
+      this.listeners.push([event, callback]);
+    };
+    on("change:maps_payload", () => this.updateMaps());
+    for (const name of ["layer", "head", "available", "opacity"]) on(`change:${name}`, () => this.syncControls());
+    for (const name of ["selected", "colormap", "smooth", "shared_scale", "show_special"]) {
+      on(`change:${name}`, () => {
+        this.syncControls();
+        this.repaint();
+      });
+    }
+    on("change:width", () => this.rebuildPanels());
+  }
+  // ----- state -> screen ------------------------------------------------------------------------------------
+  buildPanels() {
+    this.panels.build(this.model.get("media"), this.model.get("pictures"), this.model.get("width"));
+  }
+  /** Rebuild the pictures at a new `width` (their sizes, canvases and listeners depend on it). */
+  rebuildPanels() {
+    this.buildPanels();
+    this.rebuilt();
+  }
+  rebuilt() {
+    this.hoveredCell = null;
+    this.syncControls();
+    this.repaint();
+  }
+  syncControls() {
+    this.toolbar.sync(this.model);
+    this.panels.setOpacity(this.model.get("opacity"));
+    this.strips.sync(this.model.get("selected"), this.model.get("show_special"));
+  }
+  updateMaps() {
+    const payload = this.model.get("maps_payload");
+    try {
+      this.maps = payload && payload.byteLength ? decodeMaps(payload) : null;
+      this.status.textContent = "";
+    } catch (error) {
+      this.maps = null;
+      this.status.textContent = String(error);
+    }
+    this.repaint();
+  }
+  /** The rows shown: the hovered token, else the pinned ones, else the prompt's own tokens (or all). */
+  activeRows() {
+    if (this.hovered !== null) return [this.hovered];
+    const selected = this.model.get("selected");
+    if (selected.length) return selected;
+    const tokens = this.model.get("tokens");
+    const own = tokens.flatMap((token, index) => token.special ? [] : [index]);
+    return own.length ? own : tokens.map((_, index) => index);
+  }
+  /**
+   * Each medium's map on screen: the mean of `rows` over its shown frame's columns.
+   * @param {import("./payload.js").Maps} maps
+   * @param {number[]} rows
+   */
+  mediaValues(maps, rows) {
+    return this.model.get("media").map((medium, index) => {
+      const { start, count } = frameColumns(medium, this.panels.panels[index].shown);
+      return meanOfRows(maps, rows, start, count);
+    });
+  }
+  /**
+   * The top of the colour scale: the shown maps' maximum, or with a shared scale the largest value of any
+   * visible token's row.
+   * @param {import("./payload.js").Maps} maps
+   * @param {Float32Array[]} values
+   */
+  scaleTop(maps, values) {
+    if (!this.model.get("shared_scale")) return Math.max(...values.map(maximum));
+    let max = 0;
+    for (let row = 0; row < maps.queries; row++) {
+      if (this.strips.isVisible(row) && maps.scales[row] > max) max = maps.scales[row];
+    }
+    return max;
+  }
+  repaint() {
+    const maps = this.maps;
+    if (!maps) return;
+    const values = this.mediaValues(maps, this.activeRows());
+    const max = this.scaleTop(maps, values);
+    const colormap = this.model.get("colormap");
+    this.panels.paint(values, max, { colormap, smooth: this.model.get("smooth") });
+    this.colorbar.draw(colormap, max);
+    this.tintTokens();
+    this.updateCaption();
+    this.frames += 1;
+    this.root.dataset.qvlFrames = String(this.frames);
+  }
+  /** Chips tinted by their image share, or, while a cell is hovered, by their attention to that cell. */
+  tintTokens() {
+    const maps = this.maps;
+    if (!maps) return;
+    const cell = this.hoveredCell;
+    const colormap = this.model.get("colormap");
+    if (!cell) {
+      this.strips.tint(maps.mass, colormap, "attention on the image");
+      return;
+    }
+    const medium = this.model.get("media")[cell.medium];
+    const { start } = frameColumns(medium, this.panels.panels[cell.medium].shown);
+    const column = start + cell.row * medium.cols + cell.col;
+    const weights = Array.from({ length: maps.queries }, (_, row) => valueAt(maps, row, column));
+    this.strips.tint(weights, colormap, "attention to the hovered cell");
+  }
+  updateCaption() {
+    const maps = this.maps;
+    if (!maps) return;
+    const parts = [layerLabel(this.model.get("layer")), headLabel(this.model.get("head"))];
+    const cell = this.hoveredCell;
+    if (cell) {
+      parts.push(`image ${cell.medium + 1}, cell row ${cell.row}, col ${cell.col}: tokens tinted by attention to it`);
+    } else {
+      const rows = this.activeRows();
+      const tokens = this.model.get("tokens");
+      const everything = this.strips.hasOwnText() ? "all prompt tokens" : "all tokens";
+      const chosen = this.hovered !== null || this.model.get("selected").length > 0;
+      parts.push(chosen ? quoteTokens(rows.map((row) => tokens[row].text)) : everything);
+      parts.push(`${percent(meanMass(maps, rows))} of attention on the image`);
+    }
+    this.caption.textContent = parts.join(" \xB7 ");
+  }
+  // ----- user -> state ------------------------------------------------------------------------------------
+  /**
+   * A new layer; its head menu may lack the current head (the HTML page embeds some pairs only): then its first.
+   * @param {import("./state.js").Choice} layer
+   */
+  chooseLayer(layer) {
+    const heads = this.model.get("available").heads[String(layer)] ?? [];
+    this.model.set("layer", layer);
+    if (!heads.includes(this.model.get("head")) && heads.length) this.model.set("head", heads[0]);
+    this.model.save_changes();
+  }
+  /** @param {number | null} index */
+  hoverToken(index) {
+    if (index === this.hovered) return;
+    this.hovered = index;
+    this.repaint();
+  }
+  /** @param {Cell | null} cell */
+  hoverCell(cell) {
+    const before = this.hoveredCell;
+    if (cell && before && cell.medium === before.medium && cell.row === before.row && cell.col === before.col) return;
+    this.hoveredCell = cell;
+    this.panels.drawCursor(cell);
+    this.tintTokens();
+    this.updateCaption();
+  }
+  async savePng() {
+    const maps = this.maps;
+    if (!maps) return;
+    this.status.textContent = "Preparing PNG\u2026";
+    const values = this.mediaValues(maps, this.activeRows());
+    const { layer, head } = { layer: String(this.model.get("layer")), head: String(this.model.get("head")) };
+    const composites = this.model.get("media").map((medium, index) => ({
+      medium,
+      frame: this.panels.panels[index].shown,
+      values: values[index],
+      name: `qvl-attention-${layer}-${head}-image${index + 1}.png`
+    }));
+    const style = {
+      colormap: this.model.get("colormap"),
+      smooth: this.model.get("smooth"),
+      opacity: this.model.get("opacity")
+    };
+    try {
+      await savePngs(this.model, composites, this.scaleTop(maps, values), style);
+      this.status.textContent = "";
+    } catch (error) {
+      this.status.textContent = `Save PNG failed: ${error}`;
+    }
+  }
+  destroy() {
+    for (const [event, callback] of this.listeners) this.model.off(event, callback);
+    this.panels.release();
+    this.root.remove();
+  }
+};
 
 // js/widget.js
 function render({ model, el }) {

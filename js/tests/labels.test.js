@@ -1,16 +1,29 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { chipText, headLabel, layerLabel, quoteTokens } from "../labels.js";
 import { createModel } from "../standalone.js";
-
-// view.js touches the DOM only in AttentionView; its pure helpers load without one.
-const { chipText, headLabel, layerLabel } = await import("../view.js");
+import { pinned } from "../tokens.js";
 
 test("chip text shows whitespace and never returns markup-shaped surprises", () => {
   assert.equal(chipText("\n"), "⏎");
   assert.equal(chipText(" red"), " red");
   assert.equal(chipText(""), "∅");
   assert.equal(chipText("<b>x</b>"), "<b>x</b>");
+});
+
+test("captions quote at most six tokens, each bidi-isolated", () => {
+  assert.equal(quoteTokens([" red", " cat"]), "“\u2068 red\u2069” + “\u2068 cat\u2069”");
+  const eight = quoteTokens(["a", "b", "c", "d", "e", "f", "g", "h"]);
+  assert.ok(eight.endsWith(" + 2 more") && !eight.includes("“\u2068g"));
+});
+
+test("pinning: a click pins one token or unpins it; shift-click toggles it among the pinned", () => {
+  assert.deepEqual(pinned([], 3, false), [3]);
+  assert.deepEqual(pinned([3], 3, false), []);
+  assert.deepEqual(pinned([3, 4], 3, false), [3]);
+  assert.deepEqual(pinned([3], 4, true), [3, 4]);
+  assert.deepEqual(pinned([3, 4], 3, true), [4]);
 });
 
 test("labels for layers and heads", () => {
@@ -21,6 +34,7 @@ test("labels for layers and heads", () => {
 });
 
 test("standalone model: set fires change events at once, save_changes hands changes to the kernel", () => {
+  /** @type {string[]} */
   const seen = [];
   /** @type {Record<string, any>[]} */
   const saved = [];

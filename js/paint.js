@@ -1,5 +1,5 @@
-// Painting one image's attention grid: values -> colour indices -> pixels of a grid-sized canvas,
-// which is then drawn scaled (blocky or smooth) over the image.
+// Painting one attention grid: values -> colour indices -> pixels of a grid-sized canvas, which is then drawn
+// scaled (blocky or smooth) over the picture, on screen or into a saved PNG.
 
 import { colourIndex, packedTable } from "./colormap.js";
 
@@ -38,25 +38,38 @@ export function paintCells(pixels, indices, colormap) {
 }
 
 /**
- * The grid cell under a point of an element showing the image at `width` x `height` CSS pixels.
- * @param {number} x
- * @param {number} y
- * @param {number} width
- * @param {number} height
+ * A canvas of the grid's size (one pixel per token cell) that maps are painted into before being drawn scaled.
+ * @typedef {{grid: HTMLCanvasElement, gridContext: CanvasRenderingContext2D}} Scratch
+ */
+
+/**
  * @param {number} rows
  * @param {number} cols
- * @returns {{row: number, col: number}}
+ * @returns {Scratch}
  */
-export function cellAt(x, y, width, height, rows, cols) {
-  const col = Math.min(cols - 1, Math.max(0, Math.floor((x / width) * cols)));
-  const row = Math.min(rows - 1, Math.max(0, Math.floor((y / height) * rows)));
-  return { row, col };
+export function makeScratch(rows, cols) {
+  const grid = document.createElement("canvas");
+  grid.className = "qvl-scratch";
+  grid.width = cols;
+  grid.height = rows;
+  return { grid, gridContext: context2d(grid) };
+}
+
+/**
+ * A canvas's 2-D context (every browser has one; the check satisfies the type).
+ * @param {HTMLCanvasElement} canvas
+ * @returns {CanvasRenderingContext2D}
+ */
+export function context2d(canvas) {
+  const context = canvas.getContext("2d");
+  if (!context) throw new Error("this browser gives no 2-D canvas context");
+  return context;
 }
 
 /**
  * Draw `values` (a rows x cols map) over a 2-D context covering `width` x `height` pixels.
  * @param {CanvasRenderingContext2D} context
- * @param {{grid: HTMLCanvasElement | OffscreenCanvas, gridContext: any}} scratch  a canvas of grid size
+ * @param {Scratch} scratch
  * @param {Float32Array} values
  * @param {number} rows
  * @param {number} cols

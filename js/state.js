@@ -1,0 +1,86 @@
+// The view state, as the kernel (or the HTML page) provides it: the fields of Python's `ViewState`
+// (`qvl_widget/_view_state.py`), read and written through anywidget's model interface.
+
+/**
+ * One token strip: the prompt (and, later, the model's answer).
+ * @typedef {{name: string, label: string}} TokenGroup
+ *
+ * One query token; `group` indexes `groups`, `special` marks tokens the chat template added.
+ * @typedef {{text: string, special: boolean, group: number}} TokenInfo
+ *
+ * One picture of a medium: an index into `pictures` (and `full_pictures`) and its MIME type.
+ * @typedef {{picture: number, mime: string}} Frame
+ *
+ * An image (one frame; a video will have one per temporal group): its token grid, first column among the maps'
+ * columns, original size in pixels, and frames. Frame f's tokens are the `rows * cols` columns from
+ * `first_column + f * rows * cols`.
+ * @typedef {{kind: string, rows: number, cols: number, first_column: number, width: number, height: number,
+ *            frames: Frame[]}} Medium
+ *
+ * A layer or head choice: an index, "mean" or "max".
+ * @typedef {number | string} Choice
+ *
+ * The layer menu and, per layer (as a string), its head menu.
+ * @typedef {{layers: Choice[], heads: Record<string, Choice[]>}} Available
+ */
+
+/**
+ * Every trait a view reads: the view state, then the transport (the current choice's maps, full-size pictures).
+ * @typedef {Object} Traits
+ * @property {TokenGroup[]} groups
+ * @property {TokenInfo[]} tokens
+ * @property {Medium[]} media
+ * @property {DataView[]} pictures
+ * @property {Available} available
+ * @property {Choice} layer
+ * @property {Choice} head
+ * @property {number[]} selected
+ * @property {string} colormap
+ * @property {number} opacity
+ * @property {boolean} smooth
+ * @property {boolean} shared_scale
+ * @property {boolean} show_special
+ * @property {number} width
+ * @property {DataView | null} maps_payload
+ * @property {DataView[]} full_pictures
+ * @property {boolean} want_full_pictures
+ */
+
+/**
+ * anywidget's model interface over `Traits`.
+ * @typedef {Object} Model
+ * @property {<K extends keyof Traits>(name: K) => Traits[K]} get
+ * @property {<K extends keyof Traits>(name: K, value: Traits[K]) => void} set
+ * @property {() => void} save_changes
+ * @property {(event: string, callback: () => void) => void} on
+ * @property {(event: string, callback: () => void) => void} off
+ */
+
+/**
+ * The map columns of one frame of a medium.
+ * @param {Medium} medium
+ * @param {number} frame
+ * @returns {{start: number, count: number}}
+ */
+export function frameColumns(medium, frame) {
+  const count = medium.rows * medium.cols;
+  return { start: medium.first_column + frame * count, count };
+}
+
+/**
+ * A select option's value back to the state's type: indices are numbers, "mean" and "max" strings.
+ * @param {string} value
+ * @returns {Choice}
+ */
+export function parseChoice(value) {
+  return /^-?\d+$/.test(value) ? Number(value) : value;
+}
+
+/**
+ * The bytes of a bytes trait. Hosts deliver them as a DataView that may be a window into a larger buffer.
+ * @param {DataView} view
+ * @returns {Uint8Array<ArrayBuffer>}
+ */
+export function bytesOf(view) {
+  return /** @type {Uint8Array<ArrayBuffer>} */ (new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+}

@@ -1,0 +1,216 @@
+"""The view state: what every interactive view of a result starts from, in one plain structure.
+
+`ViewState.of(result, **options)` builds it from an `AttentionResult` and the view options. The notebook widget
+mirrors each field as a trait of the same name; the one-file HTML export packs it as it is; the front end
+(`js/state.js` has the same fields as JSDoc types) reads nothing else. So both views start from the same state
+by construction, and a new kind of token or medium is a new field value here, not a new code path:
+
+- `groups`: the token strips, in order. Today one, the prompt; the model's answer will be a second group.
+- `tokens`: the query tokens in the result's order, each with its text, whether the chat template added it, and
+  the index of its group.
+- `media`: one entry per image, in the result's column order: its token grid, first column and original size,
+  and its `frames`, each a picture (an index into `pictures`) showing `rows x cols` tokens that start at
+  `first_column + frame * rows * cols`. An image has one frame; a video will have one per temporal group.
+- `pictures`: the encoded display pictures (bytes).
+- `available`: the layer menu and, per layer, the head menu.
+- the options: `layer`, `head`, pinned tokens (`selected`), `colormap`, `opacity`, `smooth`, `shared_scale`,
+  `show_special`, `width`.
+
+The maps themselves travel separately, one binary payload per layer/head choice (`_payload.py`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from collections.abc import Sequence
+from typing import Any, TypedDict
+
+from ._choices import (
+    ColormapName,
+    HeadChoice,
+    LayerChoice,
+    checked_colormap,
+    checked_head_choice,
+    checked_indices,
+    checked_layer_choice,
+    every_head_choice,
+    every_layer_choice,
+)
+from ._pictures import display_picture
+from ._result import AttentionResult
+
+MIN_WIDTH = 64  # CSS pixels
+
+
+class TokenGroup(TypedDict):
+    name: str  # "prompt"
+    label: str  # shown above the strip
+
+
+class TokenInfo(TypedDict):
+    text: str
+    special: bool  # added by the chat template (hidden behind a toggle)
+    group: int  # index into `groups`
+
+
+class Frame(TypedDict):
+    picture: int  # index into `pictures`
+    mime: str
+
+
+class Medium(TypedDict):
+    kind: str  # "image"
+    rows: int
+    cols: int
+    first_column: int
+    width: int  # original size in pixels
+    height: int
+    frames: list[Frame]
+
+
+class ViewOptions(TypedDict, total=False):
+    """The keyword-only view options of `ViewState.of` (and of the widget and `to_html`)."""
+
+    colormap: ColormapName
+    opacity: float
+    smooth: bool
+    shared_scale: bool
+    show_special: bool
+    width: int
+
+
+class Available(TypedDict):
+    layers: list[LayerChoice]
+    heads: dict[str, list[HeadChoice]]  # keyed by str(layer)
+
+
+@dataclasses.dataclass(frozen=True)
+class ViewState:
+    """See the module docstring. Build with `ViewState.of`; fields are JSON values except `pictures`."""
+
+    groups: list[TokenGroup]
+    tokens: list[TokenInfo]
+    media: list[Medium]
+    pictures: list[bytes]
+    available: Available
+    layer: LayerChoice
+    head: HeadChoice
+    selected: list[int]
+    colormap: ColormapName
+    opacity: float
+    smooth: bool
+    shared_scale: bool
+    show_special: bool
+    width: int
+
+    @classmethod
+    def of(
+        cls,
+        result: AttentionResult,
+        *,
+        layer: LayerChoice = -1,
+        head: HeadChoice | None = None,
+        phrase: str | None = None,
+        token: int | Sequence[int] | None = None,
+        colormap: ColormapName = "inferno",
+        opacity: float = 0.6,
+        smooth: bool = True,
+        shared_scale: bool = False,
+        show_special: bool = False,
+        width: int = 512,
+    ) -> ViewState:
+        """The state of a view of `result` opened on these options (each checked, with a one-line error).
+
+        `layer`: an index (negative counts from the end) or "mean" over layers. `head`: an index, "mean" or "max"
+        over heads (None means "mean"). `phrase` or `token` (an index or a list, as for `result.grid`) pins query
+        tokens. `width`: the pictures' width in CSS pixels."""
+        if phrase is not None and token is not None:
+            raise ValueError("pass either phrase= or token=, not both")
+        selected = result.token_indices(phrase) if phrase is not None else checked_option(result, "selected", token)
+        width = checked_option(result, "width", width)
+        pictures = [display_picture(picture, width) for picture in result.pictures]
+        return cls(
+            groups=[TokenGroup(name="prompt", label="Prompt")],
+            tokens=[TokenInfo(text=token.text, special=token.special, group=0) for token in result.tokens],
+            media=[
+                Medium(
+                    kind="image",
+                    rows=geometry.rows,
+                    cols=geometry.cols,
+                    first_column=geometry.first_column,
+                    width=geometry.original_size[0],
+                    height=geometry.original_size[1],
+                    frames=[Frame(picture=index, mime=mime)],
+                )
+                for index, (geometry, (_, mime)) in enumerate(zip(result.images, pictures, strict=True))
+            ],
+            pictures=[data for data, _ in pictures],
+            available=every_choice(result),
+            layer=checked_option(result, "layer", layer),
+            head=checked_option(result, "head", head),
+            selected=selected,
+            colormap=checked_option(result, "colormap", colormap),
+            opacity=checked_option(result, "opacity", opacity),
+            smooth=checked_option(result, "smooth", smooth),
+            shared_scale=checked_option(result, "shared_scale", shared_scale),
+            show_special=checked_option(result, "show_special", show_special),
+            width=width,
+        )
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(field.name for field in dataclasses.fields(cls))
+
+    def fields(self) -> dict[str, Any]:
+        """Every field by name: the widget's traits."""
+        return {name: getattr(self, name) for name in self.field_names()}
+
+    def json_fields(self) -> dict[str, Any]:
+        """Every field but the picture bytes: what the HTML page's header carries."""
+        return {name: value for name, value in self.fields().items() if name != "pictures"}
+
+    def replace(self, **changes: Any) -> ViewState:
+        return dataclasses.replace(self, **changes)
+
+
+def every_choice(result: AttentionResult) -> Available:
+    """Every layer (and their mean), each with every head choice."""
+    layers = every_layer_choice(result.num_layers)
+    heads = every_head_choice(result.num_heads)
+    return Available(layers=layers, heads={str(layer): heads for layer in layers})
+
+
+def checked_option(result: AttentionResult, name: str, value: Any) -> Any:
+    """A view option checked (and normalised) for `result`: the widget checks its traits with this too."""
+    if name == "layer":
+        return checked_layer_choice(value, result.num_layers)
+    if name == "head":
+        return checked_head_choice(value, result.num_heads)
+    if name == "selected":
+        return [] if value is None or _is_empty(value) else checked_indices(value, result.num_queries, "token")
+    if name == "colormap":
+        return checked_colormap(value)
+    if name == "opacity":
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"opacity must be between 0 and 1, not {value!r}")
+        return float(value)
+    if name == "width":
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < MIN_WIDTH:
+            raise ValueError(
+                f"width is the pictures' width in CSS pixels: a whole number >= {MIN_WIDTH}, not {value!r}"
+            )
+        return int(value)
+    if name in ("smooth", "shared_scale", "show_special"):
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be True or False, not {value!r}")
+        return value
+    raise KeyError(f"unknown view option {name!r}")
+
+
+# The fields a user chooses (the others are data): the widget checks them with `checked_option` when they change.
+OPTIONS = ("layer", "head", "selected", "colormap", "opacity", "smooth", "shared_scale", "show_special", "width")
+
+
+def _is_empty(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and len(value) == 0
