@@ -51,6 +51,8 @@ demo: $(STAMP)
 test: $(STAMP) $(OLDEST_STAMP) node_modules/.package-lock.json browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	npm run --silent typecheck
 	node --test js/tests/
 	$(PY) -m pytest
 	@echo "--- the engine again, with the oldest supported transformers ($(OLDEST_TRANSFORMERS)) ---"
