@@ -41,67 +41,92 @@ FUSED_KERNEL_DEVICES = ("cuda",)  # where "auto" uses the fused kernel
 
 @dataclass
 class CaptureRequest:
-    """What to keep during one forward pass, and where the kept rows go.
+    """What to keep during one capture, and where the kept rows go.
 
-    Positions are absolute sequence positions (for batch item 0's layout; batches share one layout).
+    Positions are absolute sequence positions (for batch item 0's layout; batches share one layout), sorted.
+    Rows may arrive over several forward calls: a prompt's all at once, a generated answer's one per step (each
+    call's queries are the last positions of its keys). `layers` are the decoder layers kept (None: all).
     `kernel` computes the rows: "fused" (one Triton kernel, CUDA), "torch" (`attention_rows`, any device), or
     "auto": fused where it can run.
     """
 
-    query_positions: torch.Tensor  # [Q] long
+    query_positions: torch.Tensor  # [Q] long, sorted
     image_positions: torch.Tensor  # [I] long
     storage_dtype: torch.dtype = torch.float32
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
     kernel: Kernel = "auto"
-    num_layers: int | None = None  # set by `capturing`: host memory for every layer is then allocated once
-    attention: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [B, H, Q, I] on the CPU
-    image_mass: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> [B, H, Q] on the CPU
+    layers: tuple[int, ...] | None = None  # None: every decoder layer (`capturing` fills them in)
     copier: HostCopier = field(default_factory=HostCopier)
-    # What every layer shares, made once: the positions on the device and the causal bias of the rows.
+    # What every layer of one forward call shares, made once per call: positions on the device, causal biases.
     shared: dict = field(default_factory=dict)
-    _all_layers: tuple[torch.Tensor, torch.Tensor] | None = None
+    _call: tuple[int, int] | None = None  # the (query offset, query length) `shared` belongs to
+    _columns: dict[torch.device, torch.Tensor] = field(default_factory=dict)  # image positions, per device
+    _slots: dict[int, int] = field(default_factory=dict)  # decoder layer -> index in the host tensors
+    _host: tuple[torch.Tensor, torch.Tensor] | None = None  # [layers, B, H, Q, I] attention, [layers, B, H, Q] mass
+    _rows_kept: list[int] = field(default_factory=list)  # per slot: how many rows landed
 
     def __post_init__(self) -> None:
         if self.kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, not {self.kernel!r}")
+        if self.layers is not None:
+            self.keep_layers(self.layers)
 
-    def positions_on(self, device: torch.device, query_offset: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Query rows (relative to this call's queries) and image columns on `device`, copied there once."""
-        key = ("positions", device, query_offset)
+    def keep_layers(self, layers: tuple[int, ...]) -> None:
+        self.layers = layers
+        self._slots = {layer: slot for slot, layer in enumerate(layers)}
+        self._rows_kept = [0] * len(layers)
+
+    def slot(self, layer: int) -> int | None:
+        """Where decoder layer `layer`'s rows go, or None when it is not kept."""
+        return self._slots.get(layer)
+
+    def rows_in(self, query_offset: int, query_length: int) -> tuple[int, int]:
+        """`(first, stop)`: the kept rows whose positions this call computes (its queries are the positions
+        `query_offset ..` `query_offset + query_length - 1`); equal when it computes none. Starts the call's
+        `shared` cache when the call is a new one."""
+        if self._call != (query_offset, query_length):
+            self._call = (query_offset, query_length)
+            self.shared = {}
+        if "rows" not in self.shared:
+            bounds = torch.tensor([query_offset, query_offset + query_length], dtype=self.query_positions.dtype)
+            first, stop = torch.searchsorted(self.query_positions, bounds).tolist()
+            self.shared["rows"] = (first, stop)
+        return self.shared["rows"]
+
+    def positions_on(self, device: torch.device, query_offset: int, first: int, stop: int):
+        """This call's kept rows (relative to its queries) and the image columns, on `device`."""
+        key = ("positions", device)
         if key not in self.shared:
-            rows = (self.query_positions - query_offset).to(device)
-            self.shared[key] = (rows, self.image_positions.to(device))
+            if device not in self._columns:
+                self._columns[device] = self.image_positions.to(device)
+            rows = (self.query_positions[first:stop] - query_offset).to(device)
+            self.shared[key] = (rows, self._columns[device])
         return self.shared[key]
 
-    def host_rows(self, layer: int, batch: int, heads: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """CPU tensors for one layer's `[B, H, Q, I]` attention and `[B, H, Q]` mass, recorded as that layer's.
+    def host_rows(self, slot: int, batch: int, heads: int, first: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Views of the host tensors for rows `first:stop` of one layer: `[B, H, rows, I]` attention and
+        `[B, H, rows]` mass. The host tensors for every kept layer and row are allocated once."""
+        if self._host is None:
+            # `.shape[0]`, not `len()`: this runs on the thread the GPU may be waiting for.
+            shape = (len(self._slots), batch, heads, self.query_positions.shape[0])
+            self._host = (
+                torch.empty(*shape, self.image_positions.shape[0], dtype=self.storage_dtype),
+                torch.empty(shape, dtype=self.storage_dtype),
+            )
+        self._rows_kept[slot] += stop - first
+        return self._host[0][slot, :, :, first:stop], self._host[1][slot, :, :, first:stop]
 
-        With `num_layers` known they are views of two tensors for all layers, so no copy joins them later."""
-        # `.shape[0]`, not `len()`: this runs once per layer on the thread the GPU may be waiting for.
-        shape = (batch, heads, self.query_positions.shape[0])
-        if self.num_layers is None:
-            attention = torch.empty(*shape, self.image_positions.shape[0], dtype=self.storage_dtype)
-            mass = torch.empty(shape, dtype=self.storage_dtype)
-        else:
-            if self._all_layers is None:
-                self._all_layers = (
-                    torch.empty(self.num_layers, *shape, self.image_positions.shape[0], dtype=self.storage_dtype),
-                    torch.empty(self.num_layers, *shape, dtype=self.storage_dtype),
-                )
-            attention, mass = self._all_layers[0][layer], self._all_layers[1][layer]
-        self.attention[layer], self.image_mass[layer] = attention, mass
-        return attention, mass
-
-    def all_layers(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """`[layers, B, H, Q, I]` attention and `[layers, B, H, Q]` mass, checking every layer came once."""
-        layers = sorted(self.attention)
-        if not layers or layers != list(range(self.num_layers or len(layers))):
-            raise RuntimeError(f"capture saw attention for layers {layers}; expected every decoder layer once")
-        if self._all_layers is not None:
-            return self._all_layers
-        return torch.stack([self.attention[layer] for layer in layers]), torch.stack(
-            [self.image_mass[layer] for layer in layers]
-        )
+    def all_layers(self, rows: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`[layers, B, H, rows, I]` attention and `[layers, B, H, rows]` mass of the first `rows` kept rows
+        (default: all), checking that every kept layer got each of them once."""
+        rows = self.query_positions.shape[0] if rows is None else rows
+        if self._host is None or any(kept != rows for kept in self._rows_kept):
+            seen = {layer: self._rows_kept[slot] for layer, slot in self._slots.items()}
+            raise RuntimeError(
+                f"capture expected {rows} rows from each kept layer but got {seen} (layer: rows); was the model run "
+                "inside `capturing`, once, on the whole input?"
+            )
+        return self._host[0][:, :, :, :rows], self._host[1][:, :, :, :rows]
 
 
 _active_request: contextvars.ContextVar[CaptureRequest | None] = contextvars.ContextVar(
@@ -156,7 +181,8 @@ def capturing(model: PreTrainedModel, request: CaptureRequest) -> Iterator[Captu
     if original is None or original.startswith(_PREFIX):
         raise RuntimeError(f"capture is already active on this model (text attention is {original!r})")
     model.set_attn_implementation({"text_config": _register(original)})
-    request.num_layers = text_config.num_hidden_layers
+    if request.layers is None:
+        request.keep_layers(tuple(range(text_config.num_hidden_layers)))
     token = _active_request.set(request)
     try:
         yield request
@@ -168,12 +194,16 @@ def capturing(model: PreTrainedModel, request: CaptureRequest) -> Iterator[Captu
 
 
 def _keep_rows(request: CaptureRequest, module, query, key, attention_mask, kwargs) -> None:
+    slot = request.slot(module.layer_idx)
+    if slot is None:
+        return
     query_length, key_length = query.shape[2], key.shape[2]
     # Queries are the last `query_length` positions of the keys (prefill, or a step with a cache).
     query_offset = key_length - query_length
-    if not _rows_inside(request, query_offset, query_length):
+    first, stop = request.rows_in(query_offset, query_length)
+    if first == stop:
         return
-    rows, columns = request.positions_on(query.device, query_offset)
+    rows, columns = request.positions_on(query.device, query_offset, first, stop)
     scaling = kwargs.get("scaling")
     arguments = dict(
         rows=rows,
@@ -182,7 +212,7 @@ def _keep_rows(request: CaptureRequest, module, query, key, attention_mask, kwar
         scaling=scaling if scaling is not None else query.shape[-1] ** -0.5,
         sliding_window=kwargs.get("sliding_window"),
     )
-    destinations = request.host_rows(module.layer_idx, query.shape[0], query.shape[1])
+    destinations = request.host_rows(slot, query.shape[0], query.shape[1], first, stop)
     _rows_to_host(request, query, key, attention_mask, kwargs.get("softcap"), arguments, destinations)
 
 
@@ -215,18 +245,6 @@ def _rows_and_masses(request: CaptureRequest, query, key, attention_mask, softca
         query, key, attention_mask, softcap=softcap, chunk_bytes=request.chunk_bytes, shared=request.shared, **arguments
     )
     return torch.cat((attention.reshape(-1), mass.reshape(-1))).to(request.storage_dtype)
-
-
-def _rows_inside(request: CaptureRequest, query_offset: int, query_length: int) -> bool:
-    """Whether this call computes the query rows: all of them (True) or none (False); part is an error."""
-    key = ("rows inside", query_offset, query_length)
-    if key not in request.shared:
-        rows = request.query_positions - query_offset
-        inside = (rows >= 0) & (rows < query_length)
-        if not bool(inside.all()) and bool(inside.any()):
-            raise RuntimeError("capture needs all query tokens in one forward pass; run the whole prompt at once")
-        request.shared[key] = bool(inside.all())
-    return request.shared[key]
 
 
 def _use_fused_kernel(kernel: Kernel, query: torch.Tensor, softcap: float | None) -> bool:

@@ -63,7 +63,7 @@ def _check_sizes(numel: int, destinations: Sequence[torch.Tensor]) -> None:
 def _scatter(flat: torch.Tensor, destinations: Sequence[torch.Tensor]) -> None:
     start = 0
     for destination in destinations:
-        destination.view(-1).copy_(flat[start : start + destination.numel()])
+        destination.copy_(flat[start : start + destination.numel()].view(destination.shape))
         start += destination.numel()
 
 
@@ -106,8 +106,8 @@ class HostCopier:
         return device.type == "cuda" if self._staged is None else self._staged
 
     def copy(self, source: torch.Tensor, destinations: Sequence[torch.Tensor]) -> None:
-        """Copy `source`, flattened, into contiguous CPU `destinations` of its dtype, in order; they hold it once
-        `finish()` has returned."""
+        """Copy `source`, flattened, into CPU `destinations` of its dtype (views, maybe strided), in order; they
+        hold it once `finish()` has returned."""
         _check_sizes(source.numel(), destinations)
         if not self.stages(source.device):
             _scatter(source.reshape(-1), destinations)
@@ -196,8 +196,8 @@ class HostCopier:
                 for job in jobs:
                     start = 0
                     for target in job.destinations:
-                        sources.append(job.staged[start : start + target.numel()])
-                        destinations.append(target.view(-1))
+                        sources.append(job.staged[start : start + target.numel()].view(target.shape))
+                        destinations.append(target)  # a view, maybe strided (some rows of every head)
                         start += target.numel()
                 torch._foreach_copy_(destinations, sources)  # one call (one GIL release) for the batch
         except Exception as error:  # kept for finish() to raise in the main thread

@@ -54,13 +54,18 @@ def prepare_inputs(
     offsets = _token_offsets(tokenizer, text, input_ids, config.image_token_id)
     query_positions = _query_positions(input_ids, image_positions, config)
     prompt_start = _prompt_start(text, prompt, tokenizer.convert_ids_to_tokens(config.vision_end_token_id))
-    special_ids = set(tokenizer.all_special_ids) | {config.vision_start_token_id, config.vision_end_token_id}
+    special_ids = special_token_ids(tokenizer, config)
     tokens = tuple(
         _query_token(text, offsets[position], input_ids[position] in special_ids, prompt_start, len(prompt))
         for position in query_positions
     )
     images = _geometries(grids, merge_size, patch_size, pictures)
     return PreparedInputs(dict(model_inputs), query_positions, image_positions, tokens, images, tuple(pictures), prompt)
+
+
+def special_token_ids(tokenizer: Any, config: Any) -> set[int]:
+    """Token ids that are not text: the tokenizer's special tokens and the vision markers."""
+    return set(tokenizer.all_special_ids) | {config.vision_start_token_id, config.vision_end_token_id}
 
 
 def _reject_special_tokens(prompt: str, tokenizer: Any) -> None:

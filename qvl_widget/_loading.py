@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import torch
 
+from ._answer import (
+    Answer,
+    capture_given_answer,
+    checked_answer,
+    checked_generate_kwargs,
+    checked_max_new_tokens,
+    generate_answer,
+    given_answer_ids,
+)
+from ._answer import answer_tokens as tokens_of_answer
 from ._capture import DEFAULT_CHUNK_BYTES, CaptureRequest, Kernel, capturing, check_kernel_runs_on
+from ._choices import checked_indices
 from ._families import Family, family_for_config
 from ._images import ImageInput, as_image_list, load_rgb
-from ._inputs import PreparedInputs, prepare_inputs
+from ._inputs import PreparedInputs, prepare_inputs, special_token_ids
+from ._memory import check_result_fits
 from ._result import AttentionResult
 
 # How captured probabilities are kept: "float32" (exact) or "float16" (half the memory).
@@ -65,6 +77,10 @@ class LoadedModel:
         image_or_images: ImageInput | Sequence[ImageInput],
         prompt: str,
         *,
+        answer: bool | str | None = None,
+        max_new_tokens: int = 64,
+        generate_kwargs: Mapping[str, Any] | None = None,
+        layers: Sequence[int] | None = None,
         chat: bool = True,
         min_pixels: int | None = None,
         max_pixels: int | None = None,
@@ -72,53 +88,126 @@ class LoadedModel:
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         kernel: Kernel = "auto",
     ) -> AttentionResult:
-        """Run one forward pass and return the text->image attention of every layer and head.
+        """Run the model once and return the text->image attention of every layer and head.
 
         `image_or_images`: a path, a PIL image, a numpy array, or a list of them (placed before the prompt).
+        `answer`: None (the prompt only), True (the model answers: `model.generate`, greedy unless
+        `generate_kwargs` say otherwise, at most `max_new_tokens` tokens; its rows are kept as it generates), or a
+        text (a given answer, teacher-forced, e.g. a reference to compare with the model's own).
+        `layers`: keep these decoder layers only (negative counts from the end); default all.
         `chat`: wrap the prompt in the model's chat template (with the assistant turn opened), as in use.
         `min_pixels` / `max_pixels`: bound the resized image's pixel count (more pixels, more image tokens).
         `storage`: "float32" (exact) or "float16" (half the memory).
         `kernel`: how the rows are computed: "auto" (the fused Triton kernel on CUDA, plain torch elsewhere),
         "fused" or "torch". `chunk_bytes`: working memory per chunk of rows (torch kernel).
+        A result that would not fit in the memory free is refused before the model runs, with its size.
         """
-        if storage not in _STORAGE_DTYPES:
-            raise ValueError(f"storage must be one of {', '.join(_STORAGE_DTYPES)}, not {storage!r}")
+        checked_storage(storage)
+        answer = checked_answer(answer)
+        max_new_tokens = checked_max_new_tokens(max_new_tokens)
+        options = checked_generate_kwargs(generate_kwargs)
+        self.kept_layers(layers)
         prepared = self.prepare(image_or_images, prompt, chat, min_pixels, max_pixels)
-        return self.capture_prepared(prepared, storage=storage, chunk_bytes=chunk_bytes, kernel=kernel)
+        return self.capture_prepared(
+            prepared,
+            answer=answer,
+            max_new_tokens=max_new_tokens,
+            generate_kwargs=options,
+            layers=layers,
+            storage=storage,
+            chunk_bytes=chunk_bytes,
+            kernel=kernel,
+        )
 
     def capture_prepared(
         self,
         prepared: PreparedInputs,
+        *,
+        answer: bool | str | None = None,
+        max_new_tokens: int = 64,
+        generate_kwargs: Mapping[str, Any] | None = None,
+        layers: Sequence[int] | None = None,
         storage: Storage = "float32",
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         kernel: Kernel = "auto",
     ) -> AttentionResult:
         """`capture` for inputs made by `prepare` (the model part only)."""
+        answer = checked_answer(answer)
         check_kernel_runs_on(kernel, self.device)
+        layer_ids = self.kept_layers(layers)
+        tokenizer = self.processor.tokenizer
+        given = given_answer_ids(tokenizer, answer) if isinstance(answer, str) else None
+        prompt_length = int(prepared.model_inputs["input_ids"].shape[1])
+        answer_rows = 0 if answer is None else given.numel() if given is not None else max_new_tokens
+        query_positions = np.concatenate(
+            [prepared.query_positions, np.arange(prompt_length, prompt_length + answer_rows)]
+        ).astype(np.int64)
+        text_config = self.model.config.get_text_config()
+        dtype = _STORAGE_DTYPES[checked_storage(storage)]
+        check_result_fits(
+            len(layer_ids),
+            text_config.num_attention_heads,
+            len(query_positions),
+            len(prepared.image_positions),
+            dtype.itemsize,
+            answering=answer is True,
+        )
         request = CaptureRequest(
-            query_positions=torch.as_tensor(prepared.query_positions),
+            query_positions=torch.as_tensor(query_positions),
             image_positions=torch.as_tensor(prepared.image_positions),
-            storage_dtype=_STORAGE_DTYPES[storage],
+            storage_dtype=dtype,
             chunk_bytes=chunk_bytes,
             kernel=kernel,
+            layers=layer_ids,
         )
         inputs = {name: value.to(self.device) for name, value in prepared.model_inputs.items()}
-        with capturing(self.model, request), torch.inference_mode():
-            # Only the attention is wanted: skip the [sequence, vocabulary] logits (as generate's prefill does).
-            self.model(**inputs, use_cache=False, logits_to_keep=1)
-        attention, image_mass = request.all_layers()
+        answered: Answer | None = None
+        if answer is None:
+            with capturing(self.model, request), torch.inference_mode():
+                # Only the attention is wanted: skip the [sequence, vocabulary] logits (as generate's prefill does).
+                self.model(**inputs, use_cache=False, logits_to_keep=1)
+        elif given is not None:
+            answered = capture_given_answer(self.model, inputs, given, request)
+        else:
+            options = checked_generate_kwargs(generate_kwargs)
+            answered = generate_answer(self.model, inputs, request, checked_max_new_tokens(max_new_tokens), options)
+        rows = len(prepared.query_positions) + (0 if answered is None else answered.ids.numel())
+        attention, image_mass = request.all_layers(rows)
+        tokens, answer_text = prepared.tokens, None
+        if answered is not None:
+            answer_text, answer_tokens = tokens_of_answer(
+                tokenizer, answered, special_token_ids(tokenizer, self.model.config)
+            )
+            tokens = tokens + answer_tokens
         return AttentionResult(
             attention=attention[:, 0].numpy(),
             image_mass=image_mass[:, 0].numpy(),
-            query_positions=prepared.query_positions.astype(np.int64),
+            query_positions=query_positions[:rows],
             image_positions=prepared.image_positions.astype(np.int64),
-            tokens=prepared.tokens,
+            tokens=tokens,
             images=prepared.images,
             pictures=prepared.pictures,
             prompt=prepared.prompt,
             model=self.source,
             family=self.family.name,
+            answer=answer_text,
+            layer_ids=layer_ids,
         )
+
+    def kept_layers(self, layers: Sequence[int] | None) -> tuple[int, ...]:
+        """The decoder layers a capture keeps: all, or `layers` (indices, negative from the end) in order."""
+        count = self.model.config.get_text_config().num_hidden_layers
+        if layers is None:
+            return tuple(range(count))
+        if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
+            raise TypeError(f"layers must be a list of decoder layer indices, e.g. layers=[-1], not {layers!r}")
+        return tuple(sorted(set(checked_indices(list(layers), count, "layer"))))
+
+
+def checked_storage(storage: str) -> Storage:
+    if storage not in _STORAGE_DTYPES:
+        raise ValueError(f"storage must be one of {', '.join(_STORAGE_DTYPES)}, not {storage!r}")
+    return storage
 
 
 def default_device() -> torch.device:

@@ -10,9 +10,10 @@ import json
 import os
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import numpy as np
 from PIL import Image
@@ -33,21 +34,28 @@ if TYPE_CHECKING:
     from ._html import HeadChoices, LayerChoices
     from ._widget import AttentionWidget
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMAT_VERSIONS = (1, 2)  # version 1: no answer, every layer
+
+Part: TypeAlias = Literal["prompt", "answer"]
 
 
 @dataclass(frozen=True)
 class QueryToken:
-    """One query (text) token.
+    """One query (text) token: of the prompt, or of the model's answer.
 
-    `start`/`end` are character offsets into the prompt, `None` for tokens the chat template added.
-    `special` marks chat-template and special tokens, i.e. everything that is not the user's prompt text.
+    `part` is "prompt" or "answer". `start`/`end` are character offsets into the prompt (for the prompt's tokens)
+    or into `result.answer` (for the answer's), `None` for tokens the chat template or the model's special tokens
+    added; `special` marks those, i.e. everything that is not the user's prompt text or the answer's text.
+    `probability` (answer tokens only) is the model's probability of this token at the step that chose it.
     """
 
     text: str
     start: int | None
     end: int | None
     special: bool
+    part: Part = "prompt"
+    probability: float | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,9 @@ class AttentionResult:
       image-token columns (all images, in prompt order).
     - `image_mass[layer, head, query]`: each query row's total probability on image tokens.
     - `query_positions` / `image_positions`: absolute sequence positions of the rows / columns.
+    - `answer`: the answer's text (None without one); its tokens follow the prompt's, with `part="answer"`.
+    - `layer_ids`: each captured layer's index among the model's decoder layers (all of them, unless the capture
+      kept some only); `layer=` selections index the captured layers, labels name them by these ids.
     """
 
     attention: np.ndarray
@@ -90,9 +101,13 @@ class AttentionResult:
     prompt: str
     model: str = ""
     family: str = ""
+    answer: str | None = None
+    layer_ids: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         layers, heads, queries, columns = self.attention.shape
+        if not self.layer_ids:
+            object.__setattr__(self, "layer_ids", tuple(range(layers)))
         expected = {
             "image_mass": (self.image_mass.shape, (layers, heads, queries)),
             "query_positions": (self.query_positions.shape, (queries,)),
@@ -100,6 +115,7 @@ class AttentionResult:
             "tokens": ((len(self.tokens),), (queries,)),
             "image tokens": ((sum(image.num_tokens for image in self.images),), (columns,)),
             "pictures": ((len(self.pictures),), (len(self.images),)),
+            "layer_ids": ((len(self.layer_ids),), (layers,)),
         }
         for name, (got, want) in expected.items():
             if got != want:
@@ -121,9 +137,10 @@ class AttentionResult:
 
     def __repr__(self) -> str:
         grids = ", ".join(f"{image.rows}x{image.cols}" for image in self.images)
+        answer = "" if self.answer is None else f", answer={self.answer!r}"
         return (
             f"AttentionResult(model={self.model!r}, layers={self.num_layers}, heads={self.num_heads}, "
-            f"queries={self.num_queries}, image grids=[{grids}], prompt={self.prompt!r})"
+            f"queries={self.num_queries}, image grids=[{grids}], prompt={self.prompt!r}{answer})"
         )
 
     # ----- geometry ----------------------------------------------------------------------------------------
@@ -136,42 +153,73 @@ class AttentionResult:
     # ----- selection ---------------------------------------------------------------------------------------
 
     def token_indices(self, phrase: str) -> list[int]:
-        """Indices of the query tokens covering `phrase` in the prompt (case-insensitive, every occurrence).
+        """Indices of the query tokens covering `phrase` in the prompt or the answer (case-insensitive, every
+        occurrence; each token's `part` says which).
 
         Occurrences that start a word count ("cat" finds "cat" and "cats", not the middle of "Scatter"); only
         where there are none, e.g. in scripts written without spaces, do occurrences inside words count."""
+        if not isinstance(phrase, str):
+            raise TypeError(f"phrase must be text (words of the prompt or the answer), not {type(phrase).__name__}")
         words = phrase.split()
         if not words:
-            raise ValueError("phrase is empty: pass some words of the prompt, e.g. phrase='red cat'")
-        body = r"\s+".join(re.escape(word) for word in words)
-        at_word_start = re.compile(r"(?<!\w)" + body, re.IGNORECASE)
-        spans = [match.span() for match in at_word_start.finditer(self.prompt)]
-        if not spans:
-            spans = [match.span() for match in re.finditer(body, self.prompt, re.IGNORECASE)]
+            raise ValueError("phrase is empty: pass some words of the prompt or the answer, e.g. phrase='red cat'")
+        texts: dict[Part, str] = {"prompt": self.prompt, "answer": self.answer or ""}
+        spans = {part: _phrase_spans(words, text) for part, text in texts.items()}
         selected = [
             index
             for index, token in enumerate(self.tokens)
             if token.start is not None
             and token.end is not None
-            and any(token.start < end and token.end > start for start, end in spans)
+            and any(token.start < end and token.end > start for start, end in spans[token.part])
         ]
         if not selected:
             shown = ", ".join(repr(token.text) for token in self.tokens if not token.special)
-            raise ValueError(f"phrase {phrase!r} is not in the prompt {self.prompt!r}; its tokens are: {shown}")
+            where = f"the prompt {self.prompt!r}" + ("" if self.answer is None else f" or the answer {self.answer!r}")
+            raise ValueError(f"phrase {phrase!r} is not in {where}; its tokens are: {shown}")
         return selected
 
-    def maps(self, layer: LayerSelection = -1, head: HeadSelection = None, reduce: Reduce = "mean") -> np.ndarray:
+    def producing_rows(self, tokens: Sequence[int]) -> list[int]:
+        """For each token index, the row of the position before it: the step whose output chose that token (for
+        an answer token, the model's own step; for a prompt token, the step that predicted it)."""
+        row_of = {int(position): row for row, position in enumerate(self.query_positions)}
+        rows = []
+        for index in tokens:
+            row = row_of.get(int(self.query_positions[index]) - 1)
+            if row is None:
+                raise ValueError(
+                    f"token {index} ({self.tokens[index].text!r}) has no producing map: the position before it "
+                    "is not a captured row (it is the image, or before it); use producing=False for its own row"
+                )
+            rows.append(row)
+        return rows
+
+    def maps(
+        self, layer: LayerSelection = -1, head: HeadSelection = None, reduce: Reduce = "mean", producing: bool = False
+    ) -> np.ndarray:
         """`[queries, image_tokens]` attention for one selection: layer(s) and head(s) reduced by `reduce`.
 
         `layer` is an index (negative counts from the end), a list of them, or "all"; `head` an index, a list,
         or None for all heads. Several heads, then several layers, are combined by `reduce` ("mean" or "max").
+        With `producing`, token k's row is the row of the position before it (`producing_rows`); tokens with none
+        (the first after an image) get NaN.
         """
         reduce = checked_reduce(reduce)
         layers = self._layer_indices(layer)
         heads = list(range(self.num_heads)) if head is None else checked_indices(head, self.num_heads, "head")
         combine = np.mean if reduce == "mean" else np.max
         selected = self.attention[np.ix_(layers, heads)].astype(np.float32, copy=False)
-        return combine(combine(selected, axis=1), axis=0)
+        rows = combine(combine(selected, axis=1), axis=0)
+        if not producing:
+            return rows
+        shifted = np.full_like(rows, np.nan)
+        for index in range(self.num_queries):
+            if self.has_producing_row(index):
+                shifted[index] = rows[self.producing_rows([index])[0]]
+        return shifted
+
+    def has_producing_row(self, token: int) -> bool:
+        """Whether the position before token `token` is a captured row."""
+        return int(self.query_positions[token]) - 1 in set(self.query_positions.tolist())
 
     def grid(
         self,
@@ -181,14 +229,19 @@ class AttentionResult:
         head: HeadSelection = None,
         reduce: Reduce = "mean",
         image: int = 0,
+        producing: bool = False,
     ) -> np.ndarray:
         """A `[rows, cols]` map of one image: the mean over the selected query tokens.
 
-        Tokens come from `token` (index or indices into `tokens`) or `phrase` (text of the prompt); with
-        neither, all prompt tokens (the non-special ones). Layers and heads as in `maps`.
+        Tokens come from `token` (index or indices into `tokens`) or `phrase` (words of the prompt or the
+        answer); with neither, all the prompt's own tokens (not the template's). Layers and heads as in `maps`.
+        With `producing`, each token's map is that of the step that produced it (the position before it): for an
+        answer word, where the model looked when it chose that word.
         """
         geometry = self.images[checked_index(image, len(self.images), "image")]
         rows = self._token_rows(token, phrase)
+        if producing:
+            rows = self.producing_rows(rows)
         per_token = self.maps(layer, head, reduce)[rows, geometry.columns]
         return per_token.mean(axis=0).reshape(geometry.rows, geometry.cols)
 
@@ -206,7 +259,7 @@ class AttentionResult:
             return self.token_indices(phrase)
         if token is not None:
             return checked_indices(token, self.num_queries, "token")
-        prompt_rows = [index for index, query in enumerate(self.tokens) if not query.special]
+        prompt_rows = [index for index, query in enumerate(self.tokens) if query.part == "prompt" and not query.special]
         return prompt_rows or list(range(self.num_queries))
 
     # ----- views -------------------------------------------------------------------------------------------
@@ -269,8 +322,11 @@ class AttentionResult:
         try:
             with np.load(path, allow_pickle=False) as archive:
                 metadata = json.loads(str(archive["metadata"]))
-                if metadata.get("format_version") != FORMAT_VERSION:
-                    raise ValueError(f"unsupported format version {metadata.get('format_version')!r}")
+                if metadata.get("format_version") not in READABLE_FORMAT_VERSIONS:
+                    raise ValueError(
+                        f"unsupported format version {metadata.get('format_version')!r}: this qvl_widget reads "
+                        f"versions {', '.join(map(str, READABLE_FORMAT_VERSIONS))}; a newer qvl_widget wrote it"
+                    )
                 pictures = tuple(
                     _picture_from_png(archive[f"picture_{index}"]) for index in range(len(metadata["images"]))
                 )
@@ -285,6 +341,8 @@ class AttentionResult:
                     prompt=metadata["prompt"],
                     model=metadata["model"],
                     family=metadata["family"],
+                    answer=metadata.get("answer"),
+                    layer_ids=tuple(metadata.get("layer_ids", ())),
                 )
         except (KeyError, ValueError, TypeError, AttributeError, OSError, EOFError, zipfile.BadZipFile) as error:
             # Truncated or corrupted archives, other .npz files, edited metadata: one message, no traceback.
@@ -296,9 +354,18 @@ class AttentionResult:
             "prompt": self.prompt,
             "model": self.model,
             "family": self.family,
+            "answer": self.answer,
+            "layer_ids": list(self.layer_ids),
             "tokens": [token.__dict__ for token in self.tokens],
             "images": [image.__dict__ for image in self.images],
         }
+
+
+def _phrase_spans(words: list[str], text: str) -> list[tuple[int, int]]:
+    """Where `words` (separated by any whitespace) occur in `text`: at word starts, or else anywhere."""
+    body = r"\s+".join(re.escape(word) for word in words)
+    spans = [match.span() for match in re.finditer(r"(?<!\w)" + body, text, re.IGNORECASE)]
+    return spans or [match.span() for match in re.finditer(body, text, re.IGNORECASE)]
 
 
 def _png_bytes(picture: Image.Image) -> bytes:

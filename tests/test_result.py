@@ -209,9 +209,17 @@ def test_load_refuses_files_of_another_format_version(tmp_path):
     with np.load(path) as archive:
         arrays = {name: archive[name] for name in archive.files}
     metadata = json.loads(str(arrays.pop("metadata")))
-    for version in (1, 2):
-        rewritten = np.array(json.dumps({**metadata, "format_version": version}))
+    # Version 1 (before answers): no answer, no layer ids, tokens without part and probability.
+    version_1 = {key: value for key, value in metadata.items() if key not in ("answer", "layer_ids")}
+    version_1["tokens"] = [
+        {key: token[key] for key in ("text", "start", "end", "special")} for token in metadata["tokens"]
+    ]
+    for version, written in ((1, version_1), (2, metadata), (3, metadata)):
+        rewritten = np.array(json.dumps({**written, "format_version": version}))
         np.savez(tmp_path / f"v{version}.npz", **arrays, metadata=rewritten)
-    assert AttentionResult.load(tmp_path / "v1.npz").prompt == synthetic_result().prompt  # rewriting keeps it whole
-    with pytest.raises(ValueError, match=r"is not a readable qvl_widget result file \(unsupported format version 2\)"):
-        AttentionResult.load(tmp_path / "v2.npz")
+    for version in (1, 2):
+        loaded = AttentionResult.load(tmp_path / f"v{version}.npz")
+        assert loaded.prompt == synthetic_result().prompt and loaded.answer is None
+        assert loaded.layer_ids == tuple(range(loaded.num_layers)) and loaded.tokens[0].part == "prompt"
+    with pytest.raises(ValueError, match=r"is not a readable qvl_widget result file \(unsupported format version 3"):
+        AttentionResult.load(tmp_path / "v3.npz")

@@ -1,0 +1,209 @@
+"""The model's answer: generated as the model generates it, or given (teacher-forced), with its tokens' rows.
+
+Generation runs `model.generate` inside `capturing`: the capture hook returns exactly what the model's own
+attention (sdpa, flash, ...) returns, so the answer is the one `generate` gives without qvl_widget (a test compares
+the token ids), and on the side it keeps each step's row as the step runs: the prompt's rows in the prefill, then
+one row per generated token. A replay of prompt + answer would give the same rows (causal masking: row t sees
+what step t saw) but costs a second prefill, which measured 1.14-1.61x a plain `generate` of 16-64 tokens on the
+CPU benchmark; the rows taken during generation cost only the hook. The last answer token, which `generate`
+never feeds back, gets its own row from one more step on generation's cache.
+
+A given answer is appended to the prompt and captured in one forward pass (rows and probabilities alike).
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from transformers.generation.streamers import BaseStreamer
+
+from ._capture import CaptureRequest, capturing
+from ._result import QueryToken
+
+# `generate` options that would change what is computed or returned; qvl_widget sets or needs these itself.
+_REFUSED_GENERATE_OPTIONS = {
+    "output_attentions": "attention comes from the capture, on the model's own fast attention",
+    "output_hidden_states": "capture returns attention only",
+    "output_scores": "capture keeps the answer tokens' probabilities itself",
+    "output_logits": "capture keeps the answer tokens' probabilities itself",
+    "return_dict_in_generate": "capture returns an AttentionResult",
+    "attn_implementation": "set the attention implementation when loading the model",
+    "max_new_tokens": "pass max_new_tokens= to capture",
+    "num_return_sequences": "capture explains one answer: pass num_return_sequences=1 or leave it out",
+    "num_beams": "beam search reorders its cache between steps; capture explains greedy or sampled answers",
+    "assistant_model": "assisted generation feeds several tokens per step; capture needs one per step",
+    "prompt_lookup_num_tokens": "prompt lookup feeds several tokens per step; capture needs one per step",
+    "cache_implementation": "capture needs the default (dynamic) cache, whose keys start at position 0",
+    "past_key_values": "capture runs the whole prompt itself",
+    "cache": "capture runs the whole prompt itself",
+}
+_ALLOWED_SINGLE = {"num_return_sequences": 1, "num_beams": 1}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer's token ids and each token's probability at the step that chose it."""
+
+    ids: torch.Tensor  # [n] long, on the CPU
+    probabilities: np.ndarray  # [n] float
+
+
+def checked_answer(answer: object) -> bool | str | None:
+    """`answer=`: None (no answer), True (the model answers) or a non-empty text (a given answer)."""
+    if answer is None or answer is True or answer is False:
+        return None if answer is False else answer
+    if isinstance(answer, str):
+        if not answer.strip():
+            raise ValueError("answer is empty: pass answer=True to let the model answer, or some text to teacher-force")
+        return answer
+    raise TypeError(
+        f"answer must be True (the model answers), a text (a given answer to teacher-force) or None, not "
+        f"{type(answer).__name__}"
+    )
+
+
+def checked_max_new_tokens(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"max_new_tokens must be a whole number >= 1 (the answer's most tokens), not {value!r}")
+    return int(value)
+
+
+def checked_generate_kwargs(generate_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`generate_kwargs=` (sampling options for `model.generate`), refusing what would change the capture."""
+    if generate_kwargs is None:
+        return {}
+    if not isinstance(generate_kwargs, Mapping):
+        raise TypeError(
+            f"generate_kwargs must be a dict of model.generate options, not {type(generate_kwargs).__name__}"
+        )
+    for name, value in generate_kwargs.items():
+        if name in _REFUSED_GENERATE_OPTIONS and _ALLOWED_SINGLE.get(name, object()) != value:
+            raise ValueError(f"generate_kwargs may not set {name!r}: {_REFUSED_GENERATE_OPTIONS[name]}")
+    return dict(generate_kwargs)
+
+
+def given_answer_ids(tokenizer: Any, text: str) -> torch.Tensor:
+    """The token ids of a given answer text (no special tokens added); placeholder tokens are refused."""
+    for token in list(tokenizer.all_special_tokens) + list(tokenizer.get_added_vocab()):
+        if token and token in text:
+            raise ValueError(f"the answer text contains the special token {token!r}; pass the answer's words only")
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if not ids:
+        raise ValueError(f"the answer text {text!r} has no tokens; pass some words")
+    return torch.tensor(ids, dtype=torch.long)
+
+
+def with_answer(model_inputs: dict[str, Any], answer_ids: torch.Tensor) -> dict[str, Any]:
+    """The processor's inputs with `answer_ids` appended: ids, attention mask and (where the processor makes
+    them) token types, text for the answer."""
+    extended = dict(model_inputs)
+    answer = answer_ids.view(1, -1).to(model_inputs["input_ids"].device)
+    extended["input_ids"] = torch.cat([model_inputs["input_ids"], answer], dim=1)
+    if "attention_mask" in model_inputs:
+        mask = model_inputs["attention_mask"]
+        extended["attention_mask"] = torch.cat([mask, torch.ones_like(answer, dtype=mask.dtype)], dim=1)
+    if "mm_token_type_ids" in model_inputs:
+        types = model_inputs["mm_token_type_ids"]
+        extended["mm_token_type_ids"] = torch.cat([types, torch.zeros_like(answer, dtype=types.dtype)], dim=1)
+    return extended
+
+
+def capture_given_answer(
+    model: Any, inputs: dict[str, Any], answer_ids: torch.Tensor, request: CaptureRequest
+) -> Answer:
+    """One capturing forward pass over prompt + answer; each answer token's probability from the logits of the
+    position before it (teacher forcing)."""
+    count = answer_ids.numel()
+    with capturing(model, request), torch.inference_mode():
+        # The logits of the positions before each answer token, and no more of [sequence, vocabulary].
+        logits = model(**with_answer(inputs, answer_ids), use_cache=False, logits_to_keep=count + 1).logits
+    probabilities = _probabilities(logits[0, :count], answer_ids)
+    return Answer(answer_ids.cpu(), probabilities)
+
+
+def generate_answer(
+    model: Any,
+    inputs: dict[str, Any],
+    request: CaptureRequest,
+    max_new_tokens: int,
+    generate_kwargs: dict[str, Any],
+) -> Answer:
+    """`model.generate` (greedy unless `generate_kwargs` say otherwise) with the capture on, then one more step
+    that feeds the last token back for its own row. `request` must keep the positions of every possible answer
+    token (up to `max_new_tokens`)."""
+    prompt_length = inputs["input_ids"].shape[1]
+    options = {"do_sample": False, **generate_kwargs}
+    if "streamer" not in options:
+        options["streamer"] = AnswerProgress(max_new_tokens)
+    with capturing(model, request), torch.inference_mode():
+        output = model.generate(
+            **inputs, **options, max_new_tokens=max_new_tokens, return_dict_in_generate=True, output_logits=True
+        )
+        ids = output.sequences[0, prompt_length:]
+        cache = getattr(output, "cache", None) or output.past_key_values
+        _feed_back(model, ids[-1:], cache)
+    logits = torch.stack([step[0] for step in output.logits])
+    return Answer(ids.cpu(), _probabilities(logits, ids))
+
+
+def _feed_back(model: Any, last: torch.Tensor, cache: Any) -> None:
+    """One decoding step on generation's cache for the last answer token (as `generate` would take it next)."""
+    cache_argument = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    model(input_ids=last.view(1, 1), **{cache_argument: cache}, use_cache=True, logits_to_keep=1)
+
+
+def _probabilities(logits: torch.Tensor, ids: torch.Tensor) -> np.ndarray:
+    """`[n]`: softmax(logits[j])[ids[j]] in fp32: the model's own probability, before any sampling processor."""
+    probabilities = torch.softmax(logits.float(), dim=-1)
+    return probabilities.gather(1, ids.view(-1, 1).to(probabilities.device)).view(-1).cpu().numpy()
+
+
+def answer_tokens(tokenizer: Any, answer: Answer, special_ids: set[int]) -> tuple[str, tuple[QueryToken, ...]]:
+    """The answer's text (special tokens left out) and one `QueryToken` per token, with offsets into that text.
+
+    Offsets come from decoding growing prefixes, so a character split over several byte-level tokens belongs to
+    the token that completes it."""
+    ids = answer.ids.tolist()
+    text = tokenizer.decode(ids, skip_special_tokens=True)
+    tokens = []
+    end = 0
+    for index, token_id in enumerate(ids):
+        probability = float(answer.probabilities[index])
+        if token_id in special_ids:
+            piece = tokenizer.convert_ids_to_tokens(token_id) or ""
+            tokens.append(QueryToken(piece, None, None, special=True, part="answer", probability=probability))
+            continue
+        prefix = tokenizer.decode(ids[: index + 1], skip_special_tokens=True)
+        start, end = end, len(prefix) if text.startswith(prefix) else end
+        tokens.append(QueryToken(text[start:end], start, end, special=False, part="answer", probability=probability))
+    return text, tuple(tokens)
+
+
+class AnswerProgress(BaseStreamer):
+    """A `generate` streamer that shows the tokens generated so far (a notebook progress bar, or a line on a
+    terminal's stderr), once generation has taken more than two seconds."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._prompt_seen = False
+        self._bar: Any = None
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self._prompt_seen:  # generate first hands over the prompt
+            self._prompt_seen = True
+            return
+        if self._bar is None:
+            from tqdm.auto import tqdm  # huggingface_hub's dependency: always there with transformers
+
+            self._bar = tqdm(total=self.total, desc="qvl_widget: generating the answer", unit="token", delay=2.0)
+        self._bar.update(value.numel())
+
+    def end(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
