@@ -10,9 +10,14 @@ export function chipText(text) {
   return text.replace(/\n/g, "⏎").replace(/\t/g, "⇥");
 }
 
-/** @param {number|string} layer */
-export function layerLabel(layer) {
-  return layer === "mean" ? "mean of layers" : `layer ${layer}`;
+/**
+ * A layer choice's name: captured layer `layer` is named by its decoder-layer index.
+ * @param {number|string} layer
+ * @param {number[]} [layerIds]  each captured layer's decoder-layer index (default: its position)
+ */
+export function layerLabel(layer, layerIds = []) {
+  if (layer === "mean") return "mean of layers";
+  return `layer ${typeof layer === "number" ? (layerIds[layer] ?? layer) : layer}`;
 }
 
 /** @param {number|string} head */
@@ -23,6 +28,19 @@ export function headLabel(head) {
 /** @param {number} probability */
 export function percent(probability) {
   return `${(probability * 100).toFixed(probability < 0.1 ? 1 : 0)}%`;
+}
+
+/**
+ * What a token's producing map is, for the caption: for an answer token the step that wrote it, with the
+ * model's probability of it; for a prompt token the step that predicted it.
+ * @param {import("./state.js").TokenInfo} token
+ * @param {boolean} isAnswer
+ */
+export function producingLabel(token, isAnswer) {
+  const quoted = quoteTokens([token.text]);
+  if (token.producer === null) return `${quoted} has no producing step (the image comes right before it)`;
+  if (!isAnswer) return `the step that predicted ${quoted}`;
+  return token.probability === null ? `while writing ${quoted}` : `while writing ${quoted} (${percent(token.probability)})`;
 }
 
 /**

@@ -39,6 +39,7 @@ export function openContainer(buffer) {
  * @property {number} version
  * @property {Omit<import("./state.js").Traits, "pictures" | "maps_payload" | "full_pictures" | "want_full_pictures">} state
  * @property {string} prompt
+ * @property {string | null} answer  the model's answer, where the result has one
  * @property {string} model
  * @property {[number, number][]} pictures
  * @property {[number, number][]} full_pictures
@@ -78,10 +79,15 @@ if (data && root) {
   inflate(data.textContent ?? "")
     .then((buffer) => {
       const container = openContainer(buffer);
-      const { prompt, model } = container.header;
+      const { prompt, model, answer } = container.header;
       const title = document.querySelector(".qvl-page-title");
       const meta = document.querySelector(".qvl-page-meta");
+      const answerLine = /** @type {HTMLElement | null} */ (document.querySelector(".qvl-page-answer"));
       if (title) title.textContent = prompt;
+      if (answerLine && answer !== null) {
+        answerLine.textContent = `Answer: ${answer}`;
+        answerLine.hidden = false;
+      }
       if (meta) meta.textContent = `${model} · text→image attention · made with qvl_widget`;
       document.title = `qvl_widget · ${prompt}`;
       mount(root, container);

@@ -2,11 +2,14 @@
 // (`qvl_widget/_view_state.py`), read and written through anywidget's model interface.
 
 /**
- * One token strip: the prompt (and, later, the model's answer).
+ * One token strip: the prompt, and the model's answer where there is one.
  * @typedef {{name: string, label: string}} TokenGroup
  *
- * One query token; `group` indexes `groups`, `special` marks tokens the chat template added.
- * @typedef {{text: string, special: boolean, group: number}} TokenInfo
+ * One query token; `group` indexes `groups`, `special` marks tokens the chat template (or a special token)
+ * added, `producer` is the token whose row is the step that produced this one (the position before it; null where
+ * that is not a captured row), `probability` the model's probability of an answer token at its step.
+ * @typedef {{text: string, special: boolean, group: number, producer: number | null,
+ *            probability: number | null}} TokenInfo
  *
  * One picture of a medium: an index into `pictures` (and `full_pictures`) and its MIME type.
  * @typedef {{picture: number, mime: string}} Frame
@@ -32,9 +35,11 @@
  * @property {Medium[]} media
  * @property {DataView[]} pictures
  * @property {Available} available
+ * @property {number[]} layer_ids  each captured layer's decoder-layer index, for labels
  * @property {Choice} layer
  * @property {Choice} head
  * @property {number[]} selected
+ * @property {boolean} producing  every token shows the step that produced it, not its own row
  * @property {string} colormap
  * @property {number} opacity
  * @property {boolean} smooth

@@ -11,14 +11,17 @@ import { parseChoice } from "./state.js";
  * @typedef {Object} ToolbarActions
  * @property {(layer: import("./state.js").Choice) => void} chooseLayer
  * @property {(head: import("./state.js").Choice) => void} chooseHead
- * @property {<K extends "colormap" | "opacity" | "smooth" | "shared_scale" | "show_special">(name: K,
+ * @property {<K extends "colormap" | "opacity" | "smooth" | "shared_scale" | "show_special" | "producing">(name: K,
  *            value: import("./state.js").Traits[K]) => void} set
  * @property {() => void} save
  */
 
 export class Toolbar {
-  /** @param {ToolbarActions} actions */
-  constructor(actions) {
+  /**
+   * @param {ToolbarActions} actions
+   * @param {{answer: boolean}} options  `answer`: the result has the model's answer (offer the producing switch)
+   */
+  constructor(actions, options) {
     this.element = element("div", "qvl-toolbar", { role: "toolbar", "aria-label": "Attention map controls" });
     this.layerSelect = this.addSelect("Layer", "qvl-layer", "Decoder layer, or the mean over layers");
     this.headSelect = this.addSelect("Head", "qvl-head", "Attention head, or the mean / max over heads");
@@ -29,6 +32,13 @@ export class Toolbar {
     this.smoothInput = this.addInput("Smooth", "qvl-smooth", "checkbox", "Smooth (on) or blocky (off) cells");
     this.sharedInput = this.addInput("Shared scale", "qvl-shared", "checkbox", "One colour scale for all tokens");
     this.specialInput = this.addInput("Template tokens", "qvl-special", "checkbox", "Show chat-template tokens");
+    this.producingInput = this.addInput(
+      "Producing step",
+      "qvl-producing",
+      "checkbox",
+      "Each token shows the step that produced it (for an answer word: where the model looked to choose it)",
+    );
+    /** @type {HTMLElement} */ (this.producingInput.parentElement).hidden = !options.answer;
     this.saveButton = element("button", "qvl-save", { type: "button", "aria-label": "Save image with overlay as PNG" });
     this.saveButton.textContent = "Save PNG";
     this.element.append(this.saveButton);
@@ -40,6 +50,7 @@ export class Toolbar {
     this.smoothInput.addEventListener("change", () => actions.set("smooth", this.smoothInput.checked));
     this.sharedInput.addEventListener("change", () => actions.set("shared_scale", this.sharedInput.checked));
     this.specialInput.addEventListener("change", () => actions.set("show_special", this.specialInput.checked));
+    this.producingInput.addEventListener("change", () => actions.set("producing", this.producingInput.checked));
     this.saveButton.addEventListener("click", () => actions.save());
   }
 
@@ -50,13 +61,15 @@ export class Toolbar {
   sync(model) {
     const available = model.get("available");
     const layer = model.get("layer");
-    fillOptions(this.layerSelect, available.layers, layerLabel, layer);
+    const layerIds = model.get("layer_ids");
+    fillOptions(this.layerSelect, available.layers, (choice) => layerLabel(choice, layerIds), layer);
     fillOptions(this.headSelect, available.heads[String(layer)] ?? [], headLabel, model.get("head"));
     this.colormapSelect.value = model.get("colormap");
     this.opacityInput.value = String(model.get("opacity"));
     this.smoothInput.checked = model.get("smooth");
     this.sharedInput.checked = model.get("shared_scale");
     this.specialInput.checked = model.get("show_special");
+    this.producingInput.checked = model.get("producing");
   }
 
   /**

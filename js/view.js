@@ -7,7 +7,7 @@
 
 import { ColourBar } from "./colorbar.js";
 import { element } from "./dom.js";
-import { headLabel, layerLabel, percent, quoteTokens } from "./labels.js";
+import { headLabel, layerLabel, percent, producingLabel, quoteTokens } from "./labels.js";
 import { maximum } from "./paint.js";
 import { MediaPanels } from "./panels.js";
 import { decodeMaps, meanMass, meanOfRows, valueAt } from "./payload.js";
@@ -37,12 +37,16 @@ export class AttentionView {
     this.listeners = [];
 
     this.root = element("div", "qvl-widget");
-    this.toolbar = new Toolbar({
-      chooseLayer: (layer) => this.chooseLayer(layer),
-      chooseHead: (head) => this.setState("head", head),
-      set: (name, value) => this.setState(name, value),
-      save: () => this.savePng(),
-    });
+    const answer = model.get("groups").some((group) => group.name === "answer");
+    this.toolbar = new Toolbar(
+      {
+        chooseLayer: (layer) => this.chooseLayer(layer),
+        chooseHead: (head) => this.setState("head", head),
+        set: (name, value) => this.setState(name, value),
+        save: () => this.savePng(),
+      },
+      { answer },
+    );
     this.strips = new TokenStrips(model.get("groups"), model.get("tokens"), {
       hover: (index) => this.hoverToken(index),
       pin: (index, add) => this.setState("selected", pinned(model.get("selected"), index, add)),
@@ -84,7 +88,7 @@ export class AttentionView {
     };
     on("change:maps_payload", () => this.updateMaps());
     for (const name of ["layer", "head", "available", "opacity"]) on(`change:${name}`, () => this.syncControls());
-    for (const name of ["selected", "colormap", "smooth", "shared_scale", "show_special"]) {
+    for (const name of ["selected", "producing", "colormap", "smooth", "shared_scale", "show_special"]) {
       on(`change:${name}`, () => {
         this.syncControls();
         this.repaint();
@@ -129,14 +133,51 @@ export class AttentionView {
     this.repaint();
   }
 
-  /** The rows shown: the hovered token, else the pinned ones, else the prompt's own tokens (or all). */
-  activeRows() {
+  /** The tokens shown: the hovered token, else the pinned ones, else the prompt's own tokens (or all). */
+  activeTokens() {
     if (this.hovered !== null) return [this.hovered];
     const selected = this.model.get("selected");
     if (selected.length) return selected;
     const tokens = this.model.get("tokens");
-    const own = tokens.flatMap((token, index) => (token.special ? [] : [index]));
+    const own = tokens.flatMap((token, index) => (token.special || this.isAnswer(index) ? [] : [index]));
     return own.length ? own : tokens.map((_, index) => index);
+  }
+
+  /** Whether a token is hovered or pinned (else the view shows the summary of the prompt's own rows). */
+  tokensChosen() {
+    return this.hovered !== null || this.model.get("selected").length > 0;
+  }
+
+  /** The maps' rows on show: the chosen tokens' rows (`rowOf`), or the summary's own rows. */
+  activeRows() {
+    const shown = this.activeTokens();
+    return this.tokensChosen() ? this.rowsOf(shown) : shown;
+  }
+
+  /**
+   * The maps' row a token shows: its own, or with `producing` the row of the step that produced it (null: none).
+   * @param {number} token
+   * @returns {number | null}
+   */
+  rowOf(token) {
+    return this.model.get("producing") ? this.model.get("tokens")[token].producer : token;
+  }
+
+  /**
+   * The rows the given tokens show (tokens without one are left out).
+   * @param {number[]} tokens
+   */
+  rowsOf(tokens) {
+    return tokens.flatMap((token) => {
+      const row = this.rowOf(token);
+      return row === null ? [] : [row];
+    });
+  }
+
+  /** @param {number} token */
+  isAnswer(token) {
+    const tokens = this.model.get("tokens");
+    return this.model.get("groups")[tokens[token].group]?.name === "answer";
   }
 
   /**
@@ -160,8 +201,9 @@ export class AttentionView {
   scaleTop(maps, values) {
     if (!this.model.get("shared_scale")) return Math.max(...values.map(maximum));
     let max = 0;
-    for (let row = 0; row < maps.queries; row++) {
-      if (this.strips.isVisible(row) && maps.scales[row] > max) max = maps.scales[row];
+    for (let token = 0; token < maps.queries; token++) {
+      const row = this.rowOf(token);
+      if (row !== null && this.strips.isVisible(token) && maps.scales[row] > max) max = maps.scales[row];
     }
     return max;
   }
@@ -186,33 +228,50 @@ export class AttentionView {
     if (!maps) return;
     const cell = this.hoveredCell;
     const colormap = this.model.get("colormap");
-    if (!cell) {
-      this.strips.tint(maps.mass, colormap, "attention on the image");
-      return;
+    let column = -1;
+    if (cell) {
+      const medium = this.model.get("media")[cell.medium];
+      const { start } = frameColumns(medium, this.panels.panels[cell.medium].shown);
+      column = start + cell.row * medium.cols + cell.col;
     }
-    const medium = this.model.get("media")[cell.medium];
-    const { start } = frameColumns(medium, this.panels.panels[cell.medium].shown);
-    const column = start + cell.row * medium.cols + cell.col;
-    const weights = Array.from({ length: maps.queries }, (_, row) => valueAt(maps, row, column));
-    this.strips.tint(weights, colormap, "attention to the hovered cell");
+    const weights = Array.from({ length: maps.queries }, (_, token) => {
+      const row = this.rowOf(token);
+      if (row === null) return 0;
+      return cell ? valueAt(maps, row, column) : maps.mass[row];
+    });
+    const what = cell ? "attention to the hovered cell" : "attention on the image";
+    this.strips.tint(weights, colormap, this.model.get("producing") ? `${what} (producing step)` : what);
   }
 
   updateCaption() {
     const maps = this.maps;
     if (!maps) return;
-    const parts = [layerLabel(this.model.get("layer")), headLabel(this.model.get("head"))];
+    const parts = [layerLabel(this.model.get("layer"), this.model.get("layer_ids")), headLabel(this.model.get("head"))];
     const cell = this.hoveredCell;
     if (cell) {
       parts.push(`image ${cell.medium + 1}, cell row ${cell.row}, col ${cell.col}: tokens tinted by attention to it`);
     } else {
       const rows = this.activeRows();
-      const tokens = this.model.get("tokens");
-      const everything = this.strips.hasOwnText() ? "all prompt tokens" : "all tokens";
-      const chosen = this.hovered !== null || this.model.get("selected").length > 0;
-      parts.push(chosen ? quoteTokens(rows.map((row) => tokens[row].text)) : everything);
-      parts.push(`${percent(meanMass(maps, rows))} of attention on the image`);
+      parts.push(this.describeTokens(this.activeTokens()));
+      if (rows.length) parts.push(`${percent(meanMass(maps, rows))} of attention on the image`);
     }
     this.caption.textContent = parts.join(" · ");
+  }
+
+  /**
+   * The caption's words for the tokens shown.
+   * @param {number[]} shown
+   */
+  describeTokens(shown) {
+    const tokens = this.model.get("tokens");
+    if (!this.tokensChosen()) {
+      const promptText = tokens.some((token, index) => !token.special && !this.isAnswer(index));
+      return promptText ? "all prompt tokens" : "all tokens";
+    }
+    const producing = this.model.get("producing");
+    if (producing && shown.length === 1) return producingLabel(tokens[shown[0]], this.isAnswer(shown[0]));
+    const quoted = quoteTokens(shown.map((token) => tokens[token].text));
+    return producing ? `the steps that produced ${quoted}` : quoted;
   }
 
   // ----- user -> state ------------------------------------------------------------------------------------

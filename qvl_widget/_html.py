@@ -53,11 +53,13 @@ PAGE = """<!doctype html>
 body {{ margin: 24px; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328; }}
 .qvl-page-title {{ font-size: 16px; font-weight: 600; margin: 0 0 4px; }}
 .qvl-page-meta {{ color: #636c76; font-size: 13px; margin: 0 0 14px; }}
+.qvl-page-answer {{ font-size: 14px; margin: 0 0 4px; }}
 {css}
 </style>
 </head>
 <body>
 <h1 class="qvl-page-title"></h1>
+<p class="qvl-page-answer" hidden></p>
 <p class="qvl-page-meta"></p>
 <div id="qvl-root"></div>
 <script type="application/octet-stream" id="qvl-data">{data}</script>
@@ -183,6 +185,7 @@ def _container(
         "version": CONTAINER_VERSION,
         "state": state.replace(available=embedded).json_fields(),
         "prompt": result.prompt,
+        "answer": result.answer,
         "model": result.model,
         "pictures": pictures,
         "full_pictures": full_size,

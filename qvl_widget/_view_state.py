@@ -5,16 +5,18 @@ mirrors each field as a trait of the same name; the one-file HTML export packs i
 (`js/state.js` has the same fields as JSDoc types) reads nothing else. So both views start from the same state
 by construction, and a new kind of token or medium is a new field value here, not a new code path:
 
-- `groups`: the token strips, in order. Today one, the prompt; the model's answer will be a second group.
-- `tokens`: the query tokens in the result's order, each with its text, whether the chat template added it, and
-  the index of its group.
+- `groups`: the token strips, in order: the prompt, and the model's answer where the result has one.
+- `tokens`: the query tokens in the result's order, each with its text, whether the chat template (or a special
+  token) added it, the index of its group, its `producer` (the token whose row is the step that produced this one:
+  the position before it; None where that is not a captured row) and, for answer tokens, its probability.
 - `media`: one entry per image, in the result's column order: its token grid, first column and original size,
   and its `frames`, each a picture (an index into `pictures`) showing `rows x cols` tokens that start at
   `first_column + frame * rows * cols`. An image has one frame; a video will have one per temporal group.
 - `pictures`: the encoded display pictures (bytes).
-- `available`: the layer menu and, per layer, the head menu.
-- the options: `layer`, `head`, pinned tokens (`selected`), `colormap`, `opacity`, `smooth`, `shared_scale`,
-  `show_special`, `width`.
+- `available`: the layer menu and, per layer, the head menu; `layer_ids`: the decoder-layer index of each
+  captured layer, for labels.
+- the options: `layer`, `head`, pinned tokens (`selected`), `producing` (every token shows the step that produced
+  it rather than its own row), `colormap`, `opacity`, `smooth`, `shared_scale`, `show_special`, `width`.
 
 The maps themselves travel separately, one binary payload per layer/head choice (`_payload.py`).
 """
@@ -50,8 +52,10 @@ class TokenGroup(TypedDict):
 
 class TokenInfo(TypedDict):
     text: str
-    special: bool  # added by the chat template (hidden behind a toggle)
+    special: bool  # added by the chat template or a special token (hidden behind a toggle)
     group: int  # index into `groups`
+    producer: int | None  # the token whose row produced this one (the position before it), if captured
+    probability: float | None  # answer tokens: the model's probability of this token at its step
 
 
 class Frame(TypedDict):
@@ -94,9 +98,11 @@ class ViewState:
     media: list[Medium]
     pictures: list[bytes]
     available: Available
+    layer_ids: list[int]
     layer: LayerChoice
     head: HeadChoice
     selected: list[int]
+    producing: bool
     colormap: ColormapName
     opacity: float
     smooth: bool
@@ -113,6 +119,7 @@ class ViewState:
         head: HeadChoice | None = None,
         phrase: str | None = None,
         token: int | Sequence[int] | None = None,
+        producing: bool | None = None,
         colormap: ColormapName = "inferno",
         opacity: float = 0.6,
         smooth: bool = True,
@@ -124,15 +131,20 @@ class ViewState:
 
         `layer`: an index (negative counts from the end) or "mean" over layers. `head`: an index, "mean" or "max"
         over heads (None means "mean"). `phrase` or `token` (an index or a list, as for `result.grid`) pins query
-        tokens. `width`: the pictures' width in CSS pixels."""
+        tokens. `producing`: every token shows the step that produced it (default: on where the result has an
+        answer). `width`: the pictures' width in CSS pixels."""
         if phrase is not None and token is not None:
             raise ValueError("pass either phrase= or token=, not both")
         selected = result.token_indices(phrase) if phrase is not None else checked_option(result, "selected", token)
         width = checked_option(result, "width", width)
         pictures = [display_picture(picture, width) for picture in result.pictures]
+        has_answer = any(token.part == "answer" for token in result.tokens)
+        groups = [TokenGroup(name="prompt", label="Prompt")]
+        if has_answer:
+            groups.append(TokenGroup(name="answer", label="Answer"))
         return cls(
-            groups=[TokenGroup(name="prompt", label="Prompt")],
-            tokens=[TokenInfo(text=token.text, special=token.special, group=0) for token in result.tokens],
+            groups=groups,
+            tokens=token_infos(result),
             media=[
                 Medium(
                     kind="image",
@@ -147,9 +159,11 @@ class ViewState:
             ],
             pictures=[data for data, _ in pictures],
             available=every_choice(result),
+            layer_ids=list(result.layer_ids),
             layer=checked_option(result, "layer", layer),
             head=checked_option(result, "head", head),
             selected=selected,
+            producing=checked_option(result, "producing", has_answer if producing is None else producing),
             colormap=checked_option(result, "colormap", colormap),
             opacity=checked_option(result, "opacity", opacity),
             smooth=checked_option(result, "smooth", smooth),
@@ -172,6 +186,21 @@ class ViewState:
 
     def replace(self, **changes: Any) -> ViewState:
         return dataclasses.replace(self, **changes)
+
+
+def token_infos(result: AttentionResult) -> list[TokenInfo]:
+    """What the front end knows of each token: text, kind, strip and the row that produced it."""
+    row_of = {int(position): row for row, position in enumerate(result.query_positions)}
+    return [
+        TokenInfo(
+            text=token.text,
+            special=token.special,
+            group=int(token.part == "answer"),
+            producer=row_of.get(int(position) - 1),
+            probability=token.probability,
+        )
+        for token, position in zip(result.tokens, result.query_positions, strict=True)
+    ]
 
 
 def every_choice(result: AttentionResult) -> Available:
@@ -201,7 +230,7 @@ def checked_option(result: AttentionResult, name: str, value: Any) -> Any:
                 f"width is the pictures' width in CSS pixels: a whole number >= {MIN_WIDTH}, not {value!r}"
             )
         return int(value)
-    if name in ("smooth", "shared_scale", "show_special"):
+    if name in ("smooth", "shared_scale", "show_special", "producing"):
         if not isinstance(value, bool):
             raise TypeError(f"{name} must be True or False, not {value!r}")
         return value
@@ -209,7 +238,18 @@ def checked_option(result: AttentionResult, name: str, value: Any) -> Any:
 
 
 # The fields a user chooses (the others are data): the widget checks them with `checked_option` when they change.
-OPTIONS = ("layer", "head", "selected", "colormap", "opacity", "smooth", "shared_scale", "show_special", "width")
+OPTIONS = (
+    "layer",
+    "head",
+    "selected",
+    "producing",
+    "colormap",
+    "opacity",
+    "smooth",
+    "shared_scale",
+    "show_special",
+    "width",
+)
 
 
 def _is_empty(value: Any) -> bool:

@@ -35,9 +35,11 @@ class AttentionWidget(anywidget.AnyWidget):
 
     `layer`: an index (negative counts from the end) or "mean" over layers. `head`: an index, "mean" or "max"
     over heads (None means "mean"). `phrase` or `token` (an index or a list, as for `result.grid`) pins query
-    tokens to start with. Keyword options: `colormap` ("inferno", "viridis", "jet", "gray"), `opacity` (0..1),
-    `smooth` (smooth or blocky cells), `shared_scale` (one colour scale for all tokens), `show_special` (show the
-    chat-template tokens), `width` (the pictures' width in CSS pixels).
+    tokens to start with. `producing`: each token shows the step that produced it, not its own row (default: on
+    where the result has the model's answer: hovering an answer word shows where the model looked to choose it).
+    Keyword options: `colormap` ("inferno", "viridis", "jet", "gray"), `opacity` (0..1), `smooth` (smooth or
+    blocky cells), `shared_scale` (one colour scale for all tokens), `show_special` (show the chat-template
+    tokens), `width` (the pictures' width in CSS pixels).
     """
 
     _esm = WIDGET_MODULE
@@ -49,10 +51,12 @@ class AttentionWidget(anywidget.AnyWidget):
     media = traitlets.List(traitlets.Dict()).tag(sync=True)
     pictures = traitlets.List(traitlets.Bytes()).tag(sync=True)
     available = traitlets.Dict().tag(sync=True)
+    layer_ids = traitlets.List(traitlets.Int()).tag(sync=True)
     # ... and choices, made on either side.
     layer = traitlets.Union([traitlets.Int(), traitlets.Unicode()]).tag(sync=True)
     head = traitlets.Union([traitlets.Int(), traitlets.Unicode()]).tag(sync=True)
     selected = traitlets.List(traitlets.Int()).tag(sync=True)
+    producing = traitlets.Bool(False).tag(sync=True)
     colormap = traitlets.Unicode("inferno").tag(sync=True)
     opacity = traitlets.Float(0.6).tag(sync=True)
     smooth = traitlets.Bool(True).tag(sync=True)
@@ -72,6 +76,7 @@ class AttentionWidget(anywidget.AnyWidget):
         head: HeadChoice | None = None,
         phrase: str | None = None,
         token: int | Sequence[int] | None = None,
+        producing: bool | None = None,
         **options: Unpack[ViewOptions],
     ) -> None:
         if not isinstance(result, AttentionResult):
@@ -79,7 +84,7 @@ class AttentionWidget(anywidget.AnyWidget):
         self.result = result
         self._selections = Selections(result)
         self._ready = False  # no payload while super().__init__ sets the traits one by one
-        state = ViewState.of(result, layer=layer, head=head, phrase=phrase, token=token, **options)
+        state = ViewState.of(result, layer=layer, head=head, phrase=phrase, token=token, producing=producing, **options)
         super().__init__(**state.fields())
         self._ready = True
         self.maps_payload = self._selections.payload(self.layer, self.head)

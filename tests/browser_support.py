@@ -9,9 +9,11 @@ and recorded, so tests also prove the front end needs no network.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import itertools
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -291,6 +293,29 @@ def synthetic_result(
     )
 
 
+ANSWER_TEXTS = (" A", " red", " cat", "<|im_end|>")
+
+
+def synthetic_answer_result(answer_texts: Sequence[str] = ANSWER_TEXTS, **options) -> AttentionResult:
+    """`synthetic_result` whose last tokens are the model's answer (each with a probability); positions are
+    consecutive, so every token but the first has a producing row: the previous token's."""
+    prompt_texts = options.pop("texts", ("Where", " is", " the", " red", " cat", "?", "<|im_end|>"))
+    base = synthetic_result(
+        texts=(*prompt_texts, *answer_texts),
+        prompt="".join(text for text in prompt_texts if not text.startswith("<|")),
+        **options,
+    )
+    answer, cursor, tokens = "", 0, list(base.tokens[: len(prompt_texts)])
+    for index, text in enumerate(answer_texts):
+        probability = 0.9 - 0.1 * index
+        if text.startswith("<|"):
+            tokens.append(QueryToken(text, None, None, special=True, part="answer", probability=probability))
+            continue
+        tokens.append(QueryToken(text, cursor, cursor + len(text), False, part="answer", probability=probability))
+        answer, cursor = answer + text, cursor + len(text)
+    return dataclasses.replace(base, tokens=tuple(tokens), answer=answer)
+
+
 def view_map(result: AttentionResult, query: int | Sequence[int], layer: int | str, head: int | str = "mean"):
     """`[image tokens]` map the views show for one choice, as documented: heads are reduced first ("mean" or
     "max" over heads, or one head), then layers (one layer, or "mean" over layers); then the mean over the
@@ -342,4 +367,34 @@ def page(browser) -> Iterator:
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
-__all__ = ["WidgetPage", "browser", "expected_peak", "page", "qvl_widget", "synthetic_result", "view_map"]
+@pytest.fixture
+def offline_page(browser):
+    """A page whose every network request is refused (file:// still opens)."""
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1200, "height": 900})
+    requests = []
+
+    def refuse(route):
+        requests.append(route.request.url)
+        route.abort()
+
+    context.route(re.compile(r"^(https?|wss?)://"), refuse)
+    context.set_offline(True)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page, requests
+    context.close()
+    assert not errors, errors
+
+
+__all__ = [
+    "WidgetPage",
+    "browser",
+    "expected_peak",
+    "offline_page",
+    "page",
+    "qvl_widget",
+    "synthetic_answer_result",
+    "synthetic_result",
+    "view_map",
+]

@@ -16,7 +16,7 @@ if not torch.cuda.is_available():
     os.environ["TRITON_INTERPRET"] = "1"
 
 import pytest
-from browser_support import browser, page  # noqa: F401  (fixtures for the browser tests)
+from browser_support import browser, offline_page, page  # noqa: F401  (fixtures for the browser tests)
 
 import qvl_widget
 from qvl_widget.testing import TINY_FAMILIES, build_tiny_model

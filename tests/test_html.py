@@ -129,26 +129,6 @@ def test_too_large_a_selection_says_how_to_shrink_it(tmp_path):
         widget.to_html(tmp_path / "x.html", layers=[9])
 
 
-@pytest.fixture
-def offline_page(browser):
-    """A page whose every network request is refused (file:// still opens)."""
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1200, "height": 900})
-    requests = []
-
-    def refuse(route):
-        requests.append(route.request.url)
-        route.abort()
-
-    context.route(re.compile(r"^(https?|wss?)://"), refuse)
-    context.set_offline(True)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page, requests
-    context.close()
-    assert not errors, errors
-
-
 def overlay_state(page) -> tuple[int, list[int]]:
     frames = int(page.eval_on_selector(".qvl-widget", "node => node.dataset.qvlFrames || 0"))
     pixels = page.evaluate(

@@ -57,14 +57,21 @@ function chipText(text) {
   if (text === "") return "\u2205";
   return text.replace(/\n/g, "\u23CE").replace(/\t/g, "\u21E5");
 }
-function layerLabel(layer) {
-  return layer === "mean" ? "mean of layers" : `layer ${layer}`;
+function layerLabel(layer, layerIds = []) {
+  if (layer === "mean") return "mean of layers";
+  return `layer ${typeof layer === "number" ? layerIds[layer] ?? layer : layer}`;
 }
 function headLabel(head) {
   return head === "mean" || head === "max" ? `${head} of heads` : `head ${head}`;
 }
 function percent(probability) {
   return `${(probability * 100).toFixed(probability < 0.1 ? 1 : 0)}%`;
+}
+function producingLabel(token, isAnswer) {
+  const quoted = quoteTokens([token.text]);
+  if (token.producer === null) return `${quoted} has no producing step (the image comes right before it)`;
+  if (!isAnswer) return `the step that predicted ${quoted}`;
+  return token.probability === null ? `while writing ${quoted}` : `while writing ${quoted} (${percent(token.probability)})`;
 }
 function quoteTokens(texts) {
   const shown = texts.slice(0, 6).map((text) => `\u201C\u2068${chipText(text)}\u2069\u201D`);
@@ -547,8 +554,11 @@ function pinned(selected, index, add) {
 
 // js/toolbar.js
 var Toolbar = class {
-  /** @param {ToolbarActions} actions */
-  constructor(actions) {
+  /**
+   * @param {ToolbarActions} actions
+   * @param {{answer: boolean}} options  `answer`: the result has the model's answer (offer the producing switch)
+   */
+  constructor(actions, options) {
     this.element = element("div", "qvl-toolbar", { role: "toolbar", "aria-label": "Attention map controls" });
     this.layerSelect = this.addSelect("Layer", "qvl-layer", "Decoder layer, or the mean over layers");
     this.headSelect = this.addSelect("Head", "qvl-head", "Attention head, or the mean / max over heads");
@@ -559,6 +569,13 @@ var Toolbar = class {
     this.smoothInput = this.addInput("Smooth", "qvl-smooth", "checkbox", "Smooth (on) or blocky (off) cells");
     this.sharedInput = this.addInput("Shared scale", "qvl-shared", "checkbox", "One colour scale for all tokens");
     this.specialInput = this.addInput("Template tokens", "qvl-special", "checkbox", "Show chat-template tokens");
+    this.producingInput = this.addInput(
+      "Producing step",
+      "qvl-producing",
+      "checkbox",
+      "Each token shows the step that produced it (for an answer word: where the model looked to choose it)"
+    );
+    this.producingInput.parentElement.hidden = !options.answer;
     this.saveButton = element("button", "qvl-save", { type: "button", "aria-label": "Save image with overlay as PNG" });
     this.saveButton.textContent = "Save PNG";
     this.element.append(this.saveButton);
@@ -569,6 +586,7 @@ var Toolbar = class {
     this.smoothInput.addEventListener("change", () => actions.set("smooth", this.smoothInput.checked));
     this.sharedInput.addEventListener("change", () => actions.set("shared_scale", this.sharedInput.checked));
     this.specialInput.addEventListener("change", () => actions.set("show_special", this.specialInput.checked));
+    this.producingInput.addEventListener("change", () => actions.set("producing", this.producingInput.checked));
     this.saveButton.addEventListener("click", () => actions.save());
   }
   /**
@@ -578,13 +596,15 @@ var Toolbar = class {
   sync(model) {
     const available = model.get("available");
     const layer = model.get("layer");
-    fillOptions(this.layerSelect, available.layers, layerLabel, layer);
+    const layerIds = model.get("layer_ids");
+    fillOptions(this.layerSelect, available.layers, (choice) => layerLabel(choice, layerIds), layer);
     fillOptions(this.headSelect, available.heads[String(layer)] ?? [], headLabel, model.get("head"));
     this.colormapSelect.value = model.get("colormap");
     this.opacityInput.value = String(model.get("opacity"));
     this.smoothInput.checked = model.get("smooth");
     this.sharedInput.checked = model.get("shared_scale");
     this.specialInput.checked = model.get("show_special");
+    this.producingInput.checked = model.get("producing");
   }
   /**
    * @param {string} label
@@ -644,12 +664,16 @@ var AttentionView = class {
     this.frames = 0;
     this.listeners = [];
     this.root = element("div", "qvl-widget");
-    this.toolbar = new Toolbar({
-      chooseLayer: (layer) => this.chooseLayer(layer),
-      chooseHead: (head) => this.setState("head", head),
-      set: (name, value) => this.setState(name, value),
-      save: () => this.savePng()
-    });
+    const answer = model.get("groups").some((group) => group.name === "answer");
+    this.toolbar = new Toolbar(
+      {
+        chooseLayer: (layer) => this.chooseLayer(layer),
+        chooseHead: (head) => this.setState("head", head),
+        set: (name, value) => this.setState(name, value),
+        save: () => this.savePng()
+      },
+      { answer }
+    );
     this.strips = new TokenStrips(model.get("groups"), model.get("tokens"), {
       hover: (index) => this.hoverToken(index),
       pin: (index, add) => this.setState("selected", pinned(model.get("selected"), index, add)),
@@ -689,7 +713,7 @@ var AttentionView = class {
     };
     on("change:maps_payload", () => this.updateMaps());
     for (const name of ["layer", "head", "available", "opacity"]) on(`change:${name}`, () => this.syncControls());
-    for (const name of ["selected", "colormap", "smooth", "shared_scale", "show_special"]) {
+    for (const name of ["selected", "producing", "colormap", "smooth", "shared_scale", "show_special"]) {
       on(`change:${name}`, () => {
         this.syncControls();
         this.repaint();
@@ -727,14 +751,46 @@ var AttentionView = class {
     }
     this.repaint();
   }
-  /** The rows shown: the hovered token, else the pinned ones, else the prompt's own tokens (or all). */
-  activeRows() {
+  /** The tokens shown: the hovered token, else the pinned ones, else the prompt's own tokens (or all). */
+  activeTokens() {
     if (this.hovered !== null) return [this.hovered];
     const selected = this.model.get("selected");
     if (selected.length) return selected;
     const tokens = this.model.get("tokens");
-    const own = tokens.flatMap((token, index) => token.special ? [] : [index]);
+    const own = tokens.flatMap((token, index) => token.special || this.isAnswer(index) ? [] : [index]);
     return own.length ? own : tokens.map((_, index) => index);
+  }
+  /** Whether a token is hovered or pinned (else the view shows the summary of the prompt's own rows). */
+  tokensChosen() {
+    return this.hovered !== null || this.model.get("selected").length > 0;
+  }
+  /** The maps' rows on show: the chosen tokens' rows (`rowOf`), or the summary's own rows. */
+  activeRows() {
+    const shown = this.activeTokens();
+    return this.tokensChosen() ? this.rowsOf(shown) : shown;
+  }
+  /**
+   * The maps' row a token shows: its own, or with `producing` the row of the step that produced it (null: none).
+   * @param {number} token
+   * @returns {number | null}
+   */
+  rowOf(token) {
+    return this.model.get("producing") ? this.model.get("tokens")[token].producer : token;
+  }
+  /**
+   * The rows the given tokens show (tokens without one are left out).
+   * @param {number[]} tokens
+   */
+  rowsOf(tokens) {
+    return tokens.flatMap((token) => {
+      const row = this.rowOf(token);
+      return row === null ? [] : [row];
+    });
+  }
+  /** @param {number} token */
+  isAnswer(token) {
+    const tokens = this.model.get("tokens");
+    return this.model.get("groups")[tokens[token].group]?.name === "answer";
   }
   /**
    * Each medium's map on screen: the mean of `rows` over its shown frame's columns.
@@ -756,8 +812,9 @@ var AttentionView = class {
   scaleTop(maps, values) {
     if (!this.model.get("shared_scale")) return Math.max(...values.map(maximum));
     let max = 0;
-    for (let row = 0; row < maps.queries; row++) {
-      if (this.strips.isVisible(row) && maps.scales[row] > max) max = maps.scales[row];
+    for (let token = 0; token < maps.queries; token++) {
+      const row = this.rowOf(token);
+      if (row !== null && this.strips.isVisible(token) && maps.scales[row] > max) max = maps.scales[row];
     }
     return max;
   }
@@ -780,32 +837,48 @@ var AttentionView = class {
     if (!maps) return;
     const cell = this.hoveredCell;
     const colormap = this.model.get("colormap");
-    if (!cell) {
-      this.strips.tint(maps.mass, colormap, "attention on the image");
-      return;
+    let column = -1;
+    if (cell) {
+      const medium = this.model.get("media")[cell.medium];
+      const { start } = frameColumns(medium, this.panels.panels[cell.medium].shown);
+      column = start + cell.row * medium.cols + cell.col;
     }
-    const medium = this.model.get("media")[cell.medium];
-    const { start } = frameColumns(medium, this.panels.panels[cell.medium].shown);
-    const column = start + cell.row * medium.cols + cell.col;
-    const weights = Array.from({ length: maps.queries }, (_, row) => valueAt(maps, row, column));
-    this.strips.tint(weights, colormap, "attention to the hovered cell");
+    const weights = Array.from({ length: maps.queries }, (_, token) => {
+      const row = this.rowOf(token);
+      if (row === null) return 0;
+      return cell ? valueAt(maps, row, column) : maps.mass[row];
+    });
+    const what = cell ? "attention to the hovered cell" : "attention on the image";
+    this.strips.tint(weights, colormap, this.model.get("producing") ? `${what} (producing step)` : what);
   }
   updateCaption() {
     const maps = this.maps;
     if (!maps) return;
-    const parts = [layerLabel(this.model.get("layer")), headLabel(this.model.get("head"))];
+    const parts = [layerLabel(this.model.get("layer"), this.model.get("layer_ids")), headLabel(this.model.get("head"))];
     const cell = this.hoveredCell;
     if (cell) {
       parts.push(`image ${cell.medium + 1}, cell row ${cell.row}, col ${cell.col}: tokens tinted by attention to it`);
     } else {
       const rows = this.activeRows();
-      const tokens = this.model.get("tokens");
-      const everything = this.strips.hasOwnText() ? "all prompt tokens" : "all tokens";
-      const chosen = this.hovered !== null || this.model.get("selected").length > 0;
-      parts.push(chosen ? quoteTokens(rows.map((row) => tokens[row].text)) : everything);
-      parts.push(`${percent(meanMass(maps, rows))} of attention on the image`);
+      parts.push(this.describeTokens(this.activeTokens()));
+      if (rows.length) parts.push(`${percent(meanMass(maps, rows))} of attention on the image`);
     }
     this.caption.textContent = parts.join(" \xB7 ");
+  }
+  /**
+   * The caption's words for the tokens shown.
+   * @param {number[]} shown
+   */
+  describeTokens(shown) {
+    const tokens = this.model.get("tokens");
+    if (!this.tokensChosen()) {
+      const promptText = tokens.some((token, index) => !token.special && !this.isAnswer(index));
+      return promptText ? "all prompt tokens" : "all tokens";
+    }
+    const producing = this.model.get("producing");
+    if (producing && shown.length === 1) return producingLabel(tokens[shown[0]], this.isAnswer(shown[0]));
+    const quoted = quoteTokens(shown.map((token) => tokens[token].text));
+    return producing ? `the steps that produced ${quoted}` : quoted;
   }
   // ----- user -> state ------------------------------------------------------------------------------------
   /**

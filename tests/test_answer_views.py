@@ -1,0 +1,115 @@
+"""The model's answer in the views: its own strip, producing maps by default, the switch, the caption, the HTML."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from browser_support import WidgetPage, expected_peak, synthetic_answer_result, synthetic_result
+from test_html import embedded_header
+
+from qvl_widget import AttentionWidget
+from qvl_widget._view_state import ViewState
+
+FIRST_ANSWER = 7  # " A": the answer follows the seven prompt tokens
+
+
+def without_isolates(text: str) -> str:
+    return text.replace("\u2068", "").replace("\u2069", "")
+
+
+def test_the_view_state_knows_each_tokens_strip_producer_and_probability():
+    result = synthetic_answer_result()
+    state = ViewState.of(result)
+    assert [group["name"] for group in state.groups] == ["prompt", "answer"]
+    assert [token["group"] for token in state.tokens] == [0] * 7 + [1] * 4
+    assert [token["producer"] for token in state.tokens] == [None, *range(10)]
+    assert state.tokens[FIRST_ANSWER]["probability"] == pytest.approx(0.9)
+    assert state.producing is True  # an answer opens on the steps that produced its words
+    assert ViewState.of(synthetic_result()).producing is False
+    assert ViewState.of(result, producing=False).producing is False
+
+
+@pytest.mark.browser
+def test_hovering_an_answer_word_shows_the_step_that_wrote_it(page):
+    result = synthetic_answer_result()
+    widget = AttentionWidget(result, layer=0, colormap="gray", smooth=False)
+    view = WidgetPage(page, [widget])
+    labels = page.eval_on_selector_all(".qvl-strip-label", "labels => labels.map(l => l.textContent)")
+    assert labels == ["Prompt", "Answer"]
+    view.hover_token(FIRST_ANSWER + 1)  # " red": written at the step of " A"
+    assert view.brightest_cell() == expected_peak(result, FIRST_ANSWER, layer=0)
+    assert view.brightest_cell() != expected_peak(result, FIRST_ANSWER + 1, layer=0)
+    assert "while writing “ red” (80%)" in without_isolates(page.text_content(".qvl-caption"))
+    view.hover_token(0)  # nothing before the first token after the image was captured
+    assert "has no producing step" in page.text_content(".qvl-caption")
+    assert view.cell_colours()[..., :3].max() == 0  # nothing painted
+
+
+@pytest.mark.browser
+def test_the_switch_shows_each_tokens_own_row(page):
+    result = synthetic_answer_result()
+    widget = AttentionWidget(result, layer=1, colormap="gray", smooth=False)
+    view = WidgetPage(page, [widget])
+    assert page.is_checked(".qvl-producing")
+    view.change(page.uncheck, ".qvl-producing")
+    assert widget.producing is False
+    view.hover_token(FIRST_ANSWER + 2)
+    assert view.brightest_cell() == expected_peak(result, FIRST_ANSWER + 2, layer=1)
+    assert "while writing" not in page.text_content(".qvl-caption")
+
+
+@pytest.mark.browser
+def test_the_switch_is_offered_only_with_an_answer(page):
+    WidgetPage(page, [AttentionWidget(synthetic_result())])
+    assert page.locator(".qvl-producing").is_hidden()
+
+
+@pytest.mark.browser
+def test_the_reverse_view_tints_answer_words_by_their_producing_rows(page):
+    result = synthetic_answer_result()
+    view = WidgetPage(page, [AttentionWidget(result, layer=0, colormap="gray", smooth=False)])
+    rows, cols = result.images[0].rows, result.images[0].cols
+    row, col = expected_peak(result, FIRST_ANSWER, layer=0)  # the peak of the step that wrote " red"
+    box = page.locator(".qvl-frame").bounding_box()
+    page.mouse.move(box["x"] + (col + 0.5) / cols * box["width"], box["y"] + (row + 0.5) / rows * box["height"])
+    alphas = page.eval_on_selector_all(
+        ".qvl-token:not([hidden])",
+        "chips => chips.map(c => [c.dataset.qvlToken, Number(getComputedStyle(c).backgroundColor.split(',')[3]"
+        "?.replace(')', '') ?? 1)])",
+    )
+    strongest = max(alphas, key=lambda pair: pair[1])[0]
+    assert strongest == str(FIRST_ANSWER + 1)  # " red", whose producing row is " A"'s
+    assert view.frames() >= 1
+
+
+@pytest.mark.browser
+def test_layers_are_named_by_their_decoder_index(page):
+    result = dataclasses.replace(synthetic_result(layers=2), layer_ids=(5, 9))
+    WidgetPage(page, [AttentionWidget(result)])
+    names = page.eval_on_selector_all(".qvl-layer option", "options => options.map(o => o.textContent)")
+    assert names == ["layer 5", "layer 9", "mean of layers"]
+    assert page.text_content(".qvl-caption").startswith("layer 9 · ")
+
+
+@pytest.mark.browser
+def test_the_html_page_has_the_answer_and_its_producing_maps(offline_page, tmp_path):
+    page, requests = offline_page
+    result = synthetic_answer_result()
+    path = result.to_html(tmp_path / "answer.html", layer=0, colormap="gray", smooth=False, token=[FIRST_ANSWER + 1])
+    header = embedded_header(path)
+    assert header["answer"] == result.answer and header["state"]["producing"] is True
+    page.goto(path.as_uri())
+    page.wait_for_function("Number(document.querySelector('.qvl-widget')?.dataset.qvlFrames) > 0")
+    assert "while writing “ red”" in without_isolates(page.text_content(".qvl-caption"))
+    assert page.text_content(".qvl-page-answer") == f"Answer: {result.answer}"
+    assert requests == []
+
+
+def test_widget_producing_option_is_checked(tmp_path):
+    with pytest.raises(TypeError, match="producing must be True or False"):
+        AttentionWidget(synthetic_answer_result(), producing="yes")
+    widget = AttentionWidget(synthetic_answer_result(), producing=False)
+    assert widget.producing is False
+    assert not np.isnan(widget.result.maps(producing=True)[1]).any()
