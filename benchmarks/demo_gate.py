@@ -7,6 +7,8 @@ Prints, on `qvl_widget.demo.TEST_SEEDS` (never used for training or for choosing
 - named-object pointing: the share of scenes where the brightest cell of `qvl_widget.demo.pointing_map` lies
   within one token cell (Chebyshev distance from the cell centre to the box <= 1 cell) of the named object's box
   and strictly nearer to it than to every distractor box; gate >= 0.85;
+- the same from the answer word's producing map (`qvl_widget.demo.answer_pointing_map`: where the model looked
+  while writing its answer, what hovering the answer shows); gate >= 0.85;
 - the chance level (mean of 1 / number of objects) and the same pointing figure for an untrained model
   (random initialisation, same config, same recipe);
 - how often hovering the named word (the colour or shape word) in the widget lights up the named object: the
@@ -43,6 +45,7 @@ def main() -> int:
     untrained = figures["untrained_accuracy"]
     print(f"accuracy     {figures['accuracy']:.3f}  ({per_kind}; untrained {untrained:.3f})  gate >= {GATE_ACCURACY}")
     print(f"pointing     {figures['pointing']:.3f}  gate >= {GATE_POINTING}")
+    print(f"  answer     {figures['answer_pointing']:.3f}  gate >= {GATE_POINTING}  (the answer word's producing map)")
     print(f"  chance     {figures['chance']:.3f}  (mean 1 / number of objects)")
     print(f"  untrained  {figures['untrained_pointing']:.3f}  (random init, same config and recipe)")
     hover = figures["hover_pointing"]

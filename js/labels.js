@@ -40,7 +40,16 @@ export function producingLabel(token, isAnswer) {
   const quoted = quoteTokens([token.text]);
   if (token.producer === null) return `${quoted} has no producing step (the image comes right before it)`;
   if (!isAnswer) return `the step that predicted ${quoted}`;
-  return token.probability === null ? `while writing ${quoted}` : `while writing ${quoted} (${percent(token.probability)})`;
+  return token.probability === null ? `while writing ${quoted}` : `while writing ${quoted} (${probability(token.probability)})`;
+}
+
+/**
+ * A token's probability as a percentage that never rounds up to a certainty it is not (0.9997: "99.9%").
+ * @param {number} value
+ */
+export function probability(value) {
+  const shown = percent(value);
+  return shown === "100%" && value < 1 ? `${(Math.floor(value * 1000) / 10).toFixed(1)}%` : shown;
 }
 
 /**

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, MaxNLocator
@@ -33,6 +34,7 @@ SAVE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 _WIDTH = 7.0  # inches: a two-column paper's full text width
 _FONT = {"tick": 7, "label": 8, "title": 8.5, "suptitle": 9.5}
 _SPECIAL_COLOUR = "0.55"  # grey for chat-template / special token labels
+_ANSWER_COLOUR = "#1a5aa6"  # blue for the answer's token labels
 _MAX_LABEL_CHARS = 24
 _MAX_PROMPT_CHARS = 100
 _PANEL_PIXELS = 1600  # pictures larger than this (long side) are shrunk for the panels: still sharp at 300 dpi
@@ -105,12 +107,16 @@ def token_label(text: str) -> str:
 
 
 def _layer_label(result: AttentionResult, layer: LayerSelection, reduce: Reduce) -> str:
+    """The layers of a selection, named by their decoder-layer ids (`result.layer_ids`), not their positions."""
     indices = result._layer_indices(layer)
+    ids = [result.layer_ids[index] for index in indices]
     if isinstance(layer, str):
-        return f"{reduce} of all {result.num_layers} layers"
+        if result.layer_ids == tuple(range(result.num_layers)):
+            return f"{reduce} of all {result.num_layers} layers"
+        return f"{reduce} of layers {', '.join(map(str, ids))}"  # a capture that kept some layers only
     if len(indices) == 1 and not isinstance(layer, (Sequence, np.ndarray)):
-        return f"layer {indices[0]}"
-    return f"{reduce} of layers {', '.join(map(str, indices))}"
+        return f"layer {ids[0]}"
+    return f"{reduce} of layers {', '.join(map(str, ids))}"
 
 
 def _head_label(result: AttentionResult, head: HeadSelection, reduce: Reduce) -> str:
@@ -122,16 +128,61 @@ def _head_label(result: AttentionResult, head: HeadSelection, reduce: Reduce) ->
     return f"{reduce} of heads {', '.join(map(str, indices))}"
 
 
-def _tokens_label(result: AttentionResult, token: TokenSelection, phrase: str | None) -> str:
+def _tokens_label(result: AttentionResult, token: TokenSelection, phrase: str | None, producing: bool = False) -> str:
+    """The selected tokens, whether they are the answer's, and (with `producing`) which step's map is shown."""
+    indices = result._token_rows(token, phrase)
+    parts = {result.tokens[index].part for index in indices}
     if phrase is not None:
-        return f"phrase “{' '.join(phrase.split())}”"
-    if token is None:
-        return "all prompt tokens"
-    indices = checked_indices(token, result.num_queries, "token")
-    quoted = " + ".join(f"“{token_label(result.tokens[index].text)}”" for index in indices[:4])
-    if len(indices) > 4:
-        quoted += f" + {len(indices) - 4} more"
-    return f"token {indices[0]} {quoted}" if len(indices) == 1 else f"tokens {quoted}"
+        label = f"phrase “{' '.join(phrase.split())}”"
+        if "answer" in parts:
+            label += " (in the answer)" if parts == {"answer"} else " (in the prompt and the answer)"
+    elif token is None:
+        label = "all prompt tokens"
+    else:
+        quoted = " + ".join(f"“{token_label(result.tokens[index].text)}”" for index in indices[:4])
+        if len(indices) > 4:
+            quoted += f" + {len(indices) - 4} more"
+        label = f"token {indices[0]} {quoted}" if len(indices) == 1 else f"tokens {quoted}"
+        if parts == {"answer"}:
+            label = "answer " + label
+    if not producing:
+        return label
+    return _while_writing(result, indices) or f"{label} · producing step"
+
+
+def _while_writing(result: AttentionResult, indices: list[int]) -> str | None:
+    """For answer tokens that follow each other, the text their producing steps wrote and the model's probability
+    of it (the product of the tokens' own): "answer token 25, while writing “orange” (97%)"; None otherwise."""
+    indices = sorted(set(indices))
+    tokens = [result.tokens[index] for index in indices]
+    consecutive = indices == list(range(indices[0], indices[0] + len(indices)))
+    probabilities = [token.probability for token in tokens if token.part == "answer"]
+    if not consecutive or len(probabilities) != len(tokens) or None in probabilities:
+        return None
+    text = "".join(token.text for token in tokens)
+    shown = " ".join(text.split()) or token_label(text)
+    where = f"answer token {indices[0]}" if len(indices) == 1 else f"answer tokens {indices[0]}–{indices[-1]}"
+    probability = float(np.prod(np.asarray(probabilities, dtype=np.float64)))
+    return f"{where}, while writing “{shown}” ({_percent(probability)})"
+
+
+def _percent(probability: float) -> str:
+    """A probability as a short percentage: 97%, 4.2%, 0.31%; never 100% for less than certain."""
+    value = 100.0 * probability
+    if value < 10:
+        return f"{value:.2g}%"
+    if round(value) == 100 and value < 100:
+        return f"{min(value, 99.9):.1f}%"
+    return f"{value:.0f}%"
+
+
+def checked_producing(producing: object) -> bool:
+    """`producing=`: True (each token's map is the step that produced it) or False (its own row)."""
+    if not isinstance(producing, (bool, np.bool_)):
+        raise TypeError(
+            f"producing must be True (the maps of the steps that produced the tokens) or False, not {producing!r}"
+        )
+    return bool(producing)
 
 
 def _prompt_line(prompt: str) -> str:
@@ -189,6 +240,7 @@ def layers_figure(
     image: int = 0,
     reduce: Reduce = "mean",
     *,
+    producing: bool = False,
     colormap: str = "jet",
     alpha: float = 0.5,
     smooth: bool = True,
@@ -196,20 +248,23 @@ def layers_figure(
 ) -> Figure:
     """The original image, then for each layer its attention map (top) and the map over the image (bottom).
 
-    `layers`: layer indices (negative count from the end) or "all", one column each; default the last four
-    (all, where the model has fewer).
+    `layers`: indices of the captured layers (negative count from the end) or "all", one column each; default
+    the last four (all, where the result has fewer). Panels are titled by decoder layer (`result.layer_ids`).
 
-    Tokens, head and reduction are chosen as in `AttentionResult.grid`; every layer's map shares one colour
-    scale, 0 to the largest value shown, so layers compare at a glance. The title quotes the prompt and names
-    the tokens, the head choice and, when the result has several, the image.
+    Tokens (of the prompt or the answer), head and reduction are chosen as in `AttentionResult.grid`; with
+    `producing`, each token's map is that of the step that produced it (for an answer word: where the model
+    looked while writing it). Every layer's map shares one colour scale, 0 to the largest value shown, so layers
+    compare at a glance. The title quotes the prompt (and the answer) and names the tokens, the step, the head
+    choice and, when the result has several, the image.
     """
+    producing = checked_producing(producing)
     if layers is None:
         layers = last_layers(result.num_layers)
     if isinstance(layers, (str, int, np.integer)):
         layers = layers if isinstance(layers, str) else [layers]
     absolute = result._layer_indices(layers if isinstance(layers, str) else list(layers))
     grids = [
-        result.grid(token=token, phrase=phrase, layer=layer, head=head, reduce=reduce, image=image)
+        result.grid(token=token, phrase=phrase, layer=layer, head=head, reduce=reduce, image=image, producing=producing)
         for layer in absolute
     ]
     picture = _panel_picture(result.pictures[image])
@@ -235,7 +290,7 @@ def layers_figure(
     for column, (layer, grid) in enumerate(zip(absolute, grids, strict=True), start=1):
         heat = figure.add_subplot(grid_spec[0, column])
         heat.imshow(grid, cmap=cmap, norm=norm, interpolation="nearest", extent=extent)
-        heat.set_title(f"layer {layer}", fontsize=_FONT["title"])
+        heat.set_title(f"layer {result.layer_ids[layer]}", fontsize=_FONT["title"])
         overlay = figure.add_subplot(grid_spec[1, column])
         overlay.imshow(overlay_on_image(picture, grid, alpha=alpha, colormap=colormap, smooth=smooth, vmax=norm.vmax))
         layer_axes += [heat, overlay]
@@ -250,10 +305,13 @@ def layers_figure(
 
     mappable = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
     _percent_colorbar(figure.colorbar(mappable, ax=layer_axes, shrink=0.9, aspect=25, pad=0.02))
-    details = [_tokens_label(result, token, phrase), _head_label(result, head, reduce)]
+    details = [_tokens_label(result, token, phrase, producing), _head_label(result, head, reduce)]
     if several:
         details.append(f"image {image % len(result.images) + 1} of {len(result.images)}")
-    figure.suptitle(f"{_prompt_line(result.prompt)}\n{' · '.join(details)}", fontsize=_FONT["suptitle"])
+    quoted = _prompt_line(result.prompt)
+    if result.answer is not None:
+        quoted += f"\nanswer: {_prompt_line(result.answer)}"
+    figure.suptitle(f"{quoted}\n{' · '.join(details)}", fontsize=_FONT["suptitle"])
     return figure
 
 
@@ -266,24 +324,30 @@ def matrix_figure(
     head: HeadSelection = None,
     reduce: Reduce = "mean",
     *,
+    producing: bool = False,
     colormap: str = "jet",
     width: float = _WIDTH,
 ) -> tuple[Figure, np.ndarray]:
     """The `[query tokens, image tokens]` attention of one layer/head choice as a labelled heatmap.
 
-    Returns the figure and the matrix (`AttentionResult.maps(layer, head, reduce)`). Rows are labelled with the
-    token texts (whitespace made visible; chat-template tokens in grey); the figure grows with the number of
-    tokens so every label stays readable. Several images are split by white lines and named along the top.
+    Returns the figure and the matrix (`AttentionResult.maps(layer, head, reduce, producing)`). Rows are labelled
+    with the token texts (whitespace made visible; chat-template tokens in grey, the answer's in blue, below a
+    line and named "answer" on the right); the figure grows with the number of tokens so every label stays
+    readable. Several images are split by white lines and named along the top. With `producing`, each row is
+    the step that produced its token; rows without one (the token right after an image) stay blank.
     """
-    matrix = result.maps(layer, head, reduce)
+    producing = checked_producing(producing)
+    matrix = result.maps(layer, head, reduce, producing=producing)
     queries, columns = matrix.shape
     row_height = 0.135  # inches per token row: room for a 7 pt label
     figure = _detached_figure(width, max(2.6, 1.25 + queries * row_height))
     axes = figure.add_subplot()
-    vmax = float(matrix.max())
+    shown = matrix[np.isfinite(matrix)]
+    vmax = float(shown.max()) if shown.size else 0.0
+    cmap = _matplotlib_colormap(colormap).with_extremes(bad=(1.0, 1.0, 1.0, 0.0))  # NaN rows: blank
     image = axes.imshow(
         matrix,
-        cmap=_matplotlib_colormap(colormap),
+        cmap=cmap,
         norm=Normalize(vmin=0.0, vmax=vmax if vmax > 0 else 1.0),
         aspect="auto",
         interpolation="nearest",
@@ -294,10 +358,15 @@ def matrix_figure(
         if token.special:
             label.set_color(_SPECIAL_COLOUR)
             label.set_fontstyle("italic")
+        elif token.part == "answer":
+            label.set_color(_ANSWER_COLOUR)
+    answer_rows = [index for index, token in enumerate(result.tokens) if token.part == "answer"]
     axes.set_ylabel("text tokens (grey: chat template)", fontsize=_FONT["label"])
     axes.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
     axes.tick_params(axis="x", labelsize=_FONT["tick"])
     axes.tick_params(axis="y", length=2, pad=2)
+    if answer_rows:
+        _mark_answer(axes, result, answer_rows)
 
     if len(result.images) == 1:
         only = result.images[0]
@@ -318,11 +387,35 @@ def matrix_figure(
     axes_height = figure.get_figheight() - 1.25
     colorbar = figure.colorbar(image, ax=axes, shrink=min(1.0, 3.0 / axes_height), aspect=25, pad=0.015)
     _percent_colorbar(colorbar)
-    axes.set_title(
-        f"text → image attention · {_layer_label(result, layer, reduce)} · {_head_label(result, head, reduce)}",
-        fontsize=_FONT["title"],
-    )
+    parts = ["text → image attention", _layer_label(result, layer, reduce), _head_label(result, head, reduce)]
+    if producing:
+        parts.insert(1, "producing step")
+    title = " · ".join(parts)
+    if producing:
+        blank = int(np.isnan(matrix).all(axis=1).sum())
+        title += "\neach row: the step that chose its token"
+        if blank:
+            rows = "1 blank row" if blank == 1 else f"{blank} blank rows"
+            title += f"; {rows}: none captured (the position before is an image token)"
+    axes.set_title(title, fontsize=_FONT["title"])
     return figure, matrix
+
+
+def _mark_answer(axes: Axes, result: AttentionResult, answer_rows: list[int]) -> None:
+    """A line between the prompt's rows and the answer's, and "prompt" / "answer" along the right side."""
+    first, last = answer_rows[0], answer_rows[-1]
+    if first > 0:
+        axes.axhline(first - 0.5, color="white", linewidth=1.5, gid="answer-boundary")
+    side = axes.secondary_yaxis("right")
+    ticks, names = [(first + last) / 2], ["answer"]
+    if first > 0:
+        ticks.insert(0, (first - 1) / 2)
+        names.insert(0, "prompt")
+    side.set_yticks(ticks, names, fontsize=_FONT["label"], rotation=90, va="center")
+    side.tick_params(length=0, pad=3)
+    for label, name in zip(side.get_yticklabels(), names, strict=True):
+        label.set_color(_ANSWER_COLOUR if name == "answer" else "black")
+    side.set_gid("answer-side")
 
 
 # ----- saving ------------------------------------------------------------------------------------------------

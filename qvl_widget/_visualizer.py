@@ -16,7 +16,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
-from ._figures import layers_figure, matrix_figure, overlay_on_image, save_figure
+from ._answer import checked_answer
+from ._figures import checked_producing, layers_figure, matrix_figure, overlay_on_image, save_figure
 from ._images import ImageInput, as_image_list, load_rgb
 from ._loading import LoadedModel, load
 from ._result import AttentionResult
@@ -31,11 +32,15 @@ class QwenVLCrossModalVisualizer:
     `dtype="float32"`). The model loads here, so a wrong name or a missing download fails at once, where the
     name was given, not in the middle of a later figure call.
 
-    Captures are cached by image content and prompt (the last `cache_size`): figures of the same image and
-    prompt with other layers, heads or phrases reuse the one forward pass. `image` is a path, a PIL image or a
+    Captures are cached by image content, prompt and answer (the last `cache_size`): figures of the same image and
+    prompt with other layers, heads or phrases reuse the one capture. `image` is a path, a PIL image or a
     numpy array (a list of them captures several images; the figures then show the first). `head=None` means the
     mean over heads; `target_phrase` selects the prompt tokens covering that text (case-insensitive, whole BPE
     tokens; an unknown phrase raises a ValueError listing the tokens); `save_path` writes PNG, SVG or PDF.
+
+    `answer=` (keyword): None (the prompt only), True (the model answers, greedy, up to 64 tokens) or a text (a
+    given answer, teacher-forced); `target_phrase` may then name words of the answer. `producing=True` shows each
+    token's producing map (the step that chose it: for an answer word, where the model looked while writing it).
     """
 
     cache_size = 8
@@ -51,14 +56,15 @@ class QwenVLCrossModalVisualizer:
 
     # ----- capture ---------------------------------------------------------------------------------------------
 
-    def capture(self, image: ImageArgument, text_prompt: str) -> AttentionResult:
-        """The `AttentionResult` of `image` + `text_prompt`: from the cache, or from one forward pass."""
+    def capture(self, image: ImageArgument, text_prompt: str, *, answer: bool | str | None = None) -> AttentionResult:
+        """The `AttentionResult` of `image` + `text_prompt` (and `answer`): from the cache, or from the model."""
+        answer = checked_answer(answer)
         pictures = [load_rgb(item) for item in as_image_list(image)]
-        key = (tuple(_content_key(picture) for picture in pictures), text_prompt)
+        key = (tuple(_content_key(picture) for picture in pictures), text_prompt, answer)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        result = self.model.capture(pictures, text_prompt)
+        result = self.model.capture(pictures, text_prompt, answer=answer)
         self._cache[key] = result
         while len(self._cache) > max(0, self.cache_size):
             self._cache.popitem(last=False)
@@ -78,11 +84,15 @@ class QwenVLCrossModalVisualizer:
         layers_to_show: int | Sequence[int] | None = None,
         head: int | None = None,
         save_path: str | os.PathLike | None = None,
+        *,
+        answer: bool | str | None = None,
+        producing: bool = False,
     ) -> Figure:
         """The image, then per layer the attention map and its overlay (`figures.layers_figure`); by default
         the last four layers."""
-        result = self.capture(image, text_prompt)
-        figure = layers_figure(result, layers=layers_to_show, head=head, phrase=target_phrase)
+        producing = checked_producing(producing)  # before the model runs
+        result = self.capture(image, text_prompt, answer=answer)
+        figure = layers_figure(result, layers=layers_to_show, head=head, phrase=target_phrase, producing=producing)
         return self._finish(figure, save_path)
 
     def create_attention_heatmap_on_image(
@@ -94,10 +104,14 @@ class QwenVLCrossModalVisualizer:
         head_idx: int | None = None,
         alpha: float = 0.5,
         colormap: str = "jet",
+        *,
+        answer: bool | str | None = None,
+        producing: bool = False,
     ) -> Image.Image:
         """The (first) image at its original resolution with the attention map of one layer laid over it."""
-        result = self.capture(image, text_prompt)
-        grid = result.grid(phrase=target_phrase, layer=layer_idx, head=head_idx)
+        producing = checked_producing(producing)  # before the model runs
+        result = self.capture(image, text_prompt, answer=answer)
+        grid = result.grid(phrase=target_phrase, layer=layer_idx, head=head_idx, producing=producing)
         return overlay_on_image(result.pictures[0], grid, alpha=alpha, colormap=colormap)
 
     def create_token_image_attention_matrix(
@@ -107,10 +121,15 @@ class QwenVLCrossModalVisualizer:
         layer_idx: int = -1,
         head_idx: int | None = None,
         save_path: str | os.PathLike | None = None,
+        *,
+        answer: bool | str | None = None,
+        producing: bool = False,
     ) -> np.ndarray:
-        """The `[text tokens, image tokens]` attention of one layer; its labelled heatmap goes to `last_figure`."""
-        result = self.capture(image, text_prompt)
-        figure, matrix = matrix_figure(result, layer=layer_idx, head=head_idx)
+        """The `[text tokens, image tokens]` attention of one layer; its labelled heatmap goes to `last_figure`.
+        With `producing`, each row is the step that chose its token (NaN for a token with none)."""
+        producing = checked_producing(producing)  # before the model runs
+        result = self.capture(image, text_prompt, answer=answer)
+        figure, matrix = matrix_figure(result, layer=layer_idx, head=head_idx, producing=producing)
         self._finish(figure, save_path)
         return matrix
 

@@ -1,6 +1,7 @@
 """The `qvl-widget` command: capture attention and write the interactive HTML and the paper figures.
 
 qvl-widget explore --model Qwen/Qwen2-VL-2B-Instruct --image cat.jpg --prompt "Where is the cat?" --out out/
+qvl-widget explore ... --answer    # the model answers too; its answer words are explored with their producing maps
 qvl-widget demo --out out/        # the same, offline, on the built-in demo model and example image
 """
 
@@ -17,7 +18,9 @@ from ._choices import Reduce, checked_reduce, last_layers
 from ._html import DEFAULT_MAX_BYTES
 
 DEMO_SEED = 200_006  # a held-out test scene with four objects
+DEMO_ANSWER_TOKENS = 4  # the demo model answers in a word or two
 DEFAULT_HTML_MAX_MB = DEFAULT_MAX_BYTES / 2**20
+DEFAULT_MAX_NEW_TOKENS = 64  # capture's own default
 
 
 @dataclass
@@ -54,6 +57,24 @@ def existing_image(value: str) -> Path:
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"image file not found: {value!r}")
     return path
+
+
+def positive_integer(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"invalid number of tokens {value!r}: use a whole number >= 1, like 64")
+    return number
+
+
+def answer_text(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError(
+            "the answer text is empty: pass some words, or --answer to let the model answer"
+        )
+    return value
 
 
 def positive_number(value: str) -> float:
@@ -95,15 +116,27 @@ def write_outputs(
     reduce: Reduce = checked_reduce(head) if isinstance(head, str) else "mean"
     figure_head = None if isinstance(head, str) else head
     selection = {"phrase": phrase} if tokens is None else {"token": tokens}
+    producing = selects_the_answer(result, phrase, tokens)
     progress("writing the interactive HTML ...")
     view = dict(layer=open_layer, head=head, max_bytes=html_max_bytes, **selection)
     html = write_html_within_limit(result, out / "attention.html", layers, view)
-    progress("drawing the figures ...")
-    figure = layers_figure(result, layers=tuple(layers), head=figure_head, reduce=reduce, **selection)
+    progress("drawing the figures" + (" (producing maps of the answer's words)" if producing else "") + " ...")
+    figure = layers_figure(
+        result, layers=tuple(layers), head=figure_head, reduce=reduce, producing=producing, **selection
+    )
     layers_path = save_figure(figure, out / "layers.png")
-    figure, _ = matrix_figure(result, layer=open_layer, head=figure_head, reduce=reduce)
+    figure, _ = matrix_figure(result, layer=open_layer, head=figure_head, reduce=reduce, producing=producing)
     matrix_path = save_figure(figure, out / "matrix.png")
     return Outputs(html, layers_path, matrix_path)
+
+
+def selects_the_answer(result, phrase: str | None, tokens: list[int] | None) -> bool:
+    """Whether the selection is the answer's tokens only: the figures then show where the model looked while
+    writing them (producing maps), not each token's own row."""
+    if phrase is None and tokens is None:
+        return False
+    selected = result.token_indices(phrase) if tokens is None else tokens
+    return all(result.tokens[index].part == "answer" for index in selected)
 
 
 def write_html_within_limit(result, path: Path, layers: Sequence, view: dict) -> Path:
@@ -140,6 +173,8 @@ def report(outputs: Outputs) -> None:
 def explore(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from . import load
 
+    if arguments.max_new_tokens is not None and not arguments.answer:
+        parser.error("--max-new-tokens is for the model's own answer: pass it with --answer")
     started = time.perf_counter()
     progress(f"loading {arguments.model} ...")
     try:
@@ -151,21 +186,30 @@ def explore(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 
 
 def capture_and_write(model, images, arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from ._memory import CaptureTooLargeError
+
     started = time.perf_counter()
+    answer = answer_option(arguments)
     try:
-        result = model.capture(images, arguments.prompt, max_pixels=arguments.max_pixels)
+        result = model.capture(images, arguments.prompt, max_pixels=arguments.max_pixels, **answer)
         if arguments.phrase is not None:
             result.token_indices(arguments.phrase)  # fail now, with the prompt's tokens listed
         if arguments.layers is None:
             arguments.layers = last_layers(result.num_layers)
     except (FileNotFoundError, ValueError, IndexError) as error:
         parser.error(str(error))
+    except CaptureTooLargeError as error:  # before the model ran
+        parser.error(f"{error} (on the command line: --max-pixels, or a smaller --max-new-tokens)")
     check_choices(result, arguments.layers, arguments.head, parser)
     columns = result.attention.shape[-1]
+    answered = sum(token.part == "answer" for token in result.tokens)
     progress(
         f"captured {result.num_layers} layers x {result.num_heads} heads, {result.num_queries} query tokens x "
         f"{columns} image tokens in {time.perf_counter() - started:.1f} s"
+        + (f" (the answer: {answered} of them)" if result.answer is not None else "")
     )
+    if result.answer is not None:
+        print(f"answer: {result.answer}", flush=True)
     try:
         outputs = write_outputs(
             result,
@@ -179,6 +223,18 @@ def capture_and_write(model, images, arguments: argparse.Namespace, parser: argp
         parser.error(str(error))
     report(outputs)
     return 0
+
+
+def answer_option(arguments: argparse.Namespace) -> dict:
+    """`capture`'s answer options from --answer / --answer-text, saying on stderr what is about to run."""
+    if arguments.answer_text is not None:
+        progress("answering with the given text (teacher-forced) ...")
+        return {"answer": arguments.answer_text}
+    if arguments.answer:
+        tokens = DEFAULT_MAX_NEW_TOKENS if arguments.max_new_tokens is None else arguments.max_new_tokens
+        progress(f"answering (the model generates up to {tokens} tokens) ...")
+        return {"answer": True, "max_new_tokens": tokens}
+    return {}
 
 
 def check_choices(result, layers: Sequence[int], head, parser: argparse.ArgumentParser) -> None:
@@ -199,16 +255,19 @@ def demo(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     progress("loading the built-in demo model (offline) ...")
     model = demo_model.load(device="cpu")
     example = demo_model.make_example(DEMO_SEED)
-    progress(f"scene {DEMO_SEED}: {example['prompt']!r} (answer: {example['answer']!r})")
-    answer = demo_model.greedy_answer(model, example)
-    progress(f"the model answers {answer!r} ({'right' if answer == example['answer'] else 'wrong'})")
+    progress(f"scene {DEMO_SEED}: {example['prompt']!r} (right answer: {example['answer']!r}); answering ...")
     started = time.perf_counter()
-    result = model.capture(example["image"], example["prompt"])
-    progress(f"captured {result.num_layers} layers x {result.num_heads} heads in {time.perf_counter() - started:.1f} s")
-    view = demo_model.recommended_view(result, example)
-    hit = demo_model.points_at_named(demo_model.pointing_map(result, example), example)
+    result = model.capture(example["image"], example["prompt"], answer=True, max_new_tokens=DEMO_ANSWER_TOKENS)
+    answer = (result.answer or "").strip()
+    print(f"answer: {answer}")
+    progress(
+        f"the model answers {answer!r} ({'right' if answer == example['answer'] else 'wrong'}); captured "
+        f"{result.num_layers} layers x {result.num_heads} heads in {time.perf_counter() - started:.1f} s"
+    )
+    view = demo_model.recommended_view(result, example)  # opens on the answer word, with its producing map
+    hit = demo_model.points_at_named(demo_model.answer_pointing_map(result, example), example)
     named = f"the named object ({example['phrase']})"
-    progress(f"its pointing map ({_describe(result, view)}) {'lands on' if hit else 'misses'} {named}")
+    progress(f"where it looked while writing it ({_describe(result, view)}) {'lands on' if hit else 'misses'} {named}")
     layers = arguments.layers or list(range(result.num_layers))
     check_choices(result, layers, arguments.head, parser)
     head = arguments.head if arguments.head != "mean" else view["head"]
@@ -234,7 +293,9 @@ def html_max_bytes(arguments: argparse.Namespace) -> int:
 
 def _describe(result, view: dict) -> str:
     tokens = " + ".join(repr(result.tokens[row].text) for row in view["token"])
-    return f"token {tokens}, layer {view['layer']}, {view['head']} of heads"
+    step = "the step that wrote " if view.get("producing") else "token "
+    layer = view["layer"] if isinstance(view["layer"], str) else result.layer_ids[view["layer"]]
+    return f"{step}{tokens}, layer {layer}, {view['head']} of heads"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -262,7 +323,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--image", required=True, action="append", type=existing_image, help="image file (repeat for several)"
     )
     explore_parser.add_argument("--prompt", required=True, help="the text that follows the image(s)")
-    explore_parser.add_argument("--phrase", help="words of the prompt to select in the HTML and the figures")
+    explore_parser.add_argument(
+        "--phrase", help="words of the prompt or the answer to select in the HTML and the figures"
+    )
+    answering = explore_parser.add_mutually_exclusive_group()
+    answering.add_argument(
+        "--answer",
+        action="store_true",
+        help="let the model answer (greedy); --phrase with its words shows where it looked while writing them",
+    )
+    answering.add_argument(
+        "--answer-text",
+        type=answer_text,
+        metavar="TEXT",
+        help="a given answer to teacher-force instead (e.g. a reference to compare with the model's own)",
+    )
+    explore_parser.add_argument(
+        "--max-new-tokens",
+        type=positive_integer,
+        default=None,
+        metavar="N",
+        help=f"with --answer: the answer's most tokens (default {DEFAULT_MAX_NEW_TOKENS})",
+    )
     explore_parser.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
     explore_parser.add_argument("--dtype", help="e.g. bfloat16 or float32 (default: by device)")
     explore_parser.add_argument(

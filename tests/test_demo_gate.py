@@ -51,6 +51,11 @@ def test_named_object_pointing(figures):
     assert figures["pointing"] > figures["chance"] and figures["pointing"] > figures["untrained_pointing"], figures
 
 
+def test_the_answer_words_producing_map_points_at_the_named_object(figures):
+    assert figures["answer_pointing"] >= GATE_POINTING, figures
+    assert figures["passed"]
+
+
 def test_pointing_check_is_not_fooled_by_a_transposed_map():
     """The check is sensitive to geometry: the transposed map (rows <-> columns) points far less often."""
     model = demo.load(device="cpu")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import matplotlib.pyplot as plt
@@ -13,8 +14,10 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import qvl_widget
+from qvl_widget import AttentionResult, QueryToken
 from qvl_widget._colormaps import lookup_table
 from qvl_widget._example import EXAMPLE_PHRASE, EXAMPLE_PROMPT, example_image
+from qvl_widget._figures import _ANSWER_COLOUR, _SPECIAL_COLOUR, _percent
 from qvl_widget._geometry import cell_of_point
 from qvl_widget.figures import COLORBAR_LABEL, layers_figure, matrix_figure, overlay_on_image, save_figure
 
@@ -245,6 +248,192 @@ def test_matrix_figure_stays_readable_with_many_tokens_and_columns():
     assert all(lower.y1 <= upper.y0 + 0.5 for lower, upper in itertools.pairwise(boxes))  # no overlaps
     assert 4 <= len([tick for tick in axes.get_xticks() if 0 <= tick <= 1199]) <= 10
     assert figure.get_figheight() > 8  # grows with the tokens
+
+
+# ----- the answer, producing maps, layers by id ------------------------------------------------------------
+
+ANSWER_TEXTS = ("<|vision_end|>", "What", " color", "?", "<|im_end|>", "\n", "<|im_start|>", "assistant", "\n")
+
+
+def answered_result(layer_ids: tuple[int, ...] = (29, 30, 31)) -> AttentionResult:
+    """A synthetic result with the answer "Orange cat" (97%, 41%) and its end token, from the last three decoder
+    layers of a deeper model; every row, head and layer looks somewhere else (see `synthetic_result`)."""
+    base = synthetic_result(texts=(*ANSWER_TEXTS, "Orange", " cat", "<|im_end|>"), layers=3, heads=2)
+    prompt_tokens = [
+        QueryToken(text, None, None, special=True) if text in ("\n", "assistant") else token
+        for text, token in zip(ANSWER_TEXTS, base.tokens, strict=False)
+    ]
+    answer_tokens = [
+        QueryToken("Orange", 0, 6, special=False, part="answer", probability=0.97),
+        QueryToken(" cat", 6, 10, special=False, part="answer", probability=0.41),
+        QueryToken("<|im_end|>", None, None, special=True, part="answer", probability=0.9),
+    ]
+    return dataclasses.replace(
+        base,
+        tokens=(*prompt_tokens, *answer_tokens),
+        prompt="What color?",
+        answer="Orange cat",
+        layer_ids=layer_ids,
+    )
+
+
+ORANGE, CAT = 9, 10  # the answer's word tokens in `answered_result`
+
+
+def matrix_axes(figure: Figure):
+    (axes,) = [axes for axes in figure.axes if axes.images]
+    return axes
+
+
+def test_matrix_figure_marks_the_answers_rows():
+    result = answered_result()
+    assert result.token_indices("orange") == [ORANGE]
+    figure, _ = matrix_figure(result)
+    axes = matrix_axes(figure)
+    colours = [label.get_color() for label in axes.get_yticklabels()]
+    expected = [
+        _SPECIAL_COLOUR if token.special else _ANSWER_COLOUR if token.part == "answer" else "black"
+        for token in result.tokens
+    ]
+    assert colours == expected
+    assert colours[ORANGE] == colours[CAT] == _ANSWER_COLOUR != "black"
+    # One line between the prompt's last row and the answer's first, and the two parts named on the right.
+    (line,) = [line for line in axes.lines if line.get_gid() == "answer-boundary"]
+    assert list(line.get_ydata()) == [ORANGE - 0.5, ORANGE - 0.5]
+    (side,) = axes.child_axes
+    assert [label.get_text() for label in side.get_yticklabels()] == ["prompt", "answer"]
+    assert list(side.get_yticks()) == [(ORANGE - 1) / 2, (ORANGE + 11) / 2]
+    assert side.get_yticklabels()[1].get_color() == _ANSWER_COLOUR
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    figure.draw(renderer)
+    heatmap, answer = axes.get_window_extent(renderer), side.get_yticklabels()[1].get_window_extent(renderer)
+    assert answer.x0 >= heatmap.x1  # right of the heatmap, level with the answer's rows
+    assert heatmap.y0 < (answer.y0 + answer.y1) / 2 < heatmap.y0 + heatmap.height * 3 / result.num_queries
+    # A result without an answer has neither.
+    axes = matrix_axes(matrix_figure(synthetic_result())[0])
+    assert not [line for line in axes.lines if line.get_gid() == "answer-boundary"] and not axes.child_axes
+
+
+def test_matrix_figure_of_producing_steps_leaves_rows_without_one_blank():
+    result = answered_result()
+    figure, matrix = matrix_figure(result, layer=1, head=0, producing=True)
+    np.testing.assert_array_equal(matrix, result.maps(layer=1, head=0, producing=True))
+    own = result.maps(layer=1, head=0)
+    np.testing.assert_array_equal(matrix[ORANGE], own[ORANGE - 1])  # the step that chose "Orange"
+    assert not np.array_equal(matrix[ORANGE], own[ORANGE])
+    assert np.isnan(matrix[0]).all() and not np.isnan(matrix[1:]).any()  # <|vision_end|>: the image is before it
+    axes = matrix_axes(figure)
+    np.testing.assert_array_equal(axes.images[0].get_array().filled(np.nan), matrix)
+    title = axes.get_title()
+    assert "producing step · layer 30 · head 0" in title
+    assert "1 blank row: none captured (the position before is an image token)" in title
+    # The blank row is drawn blank (the white background), not in the colour of 0.
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    pixels = np.asarray(canvas.buffer_rgba())
+    box = axes.get_window_extent()
+    row_height = box.height / result.num_queries
+    x, height = int(box.x0 + box.width / 2), pixels.shape[0]
+    blank_row = pixels[int(height - (box.y1 - row_height / 2)), x, :3]
+    next_row = pixels[int(height - (box.y1 - 1.5 * row_height)), x, :3]
+    assert (blank_row == 255).all() and not (next_row == 255).all()
+    # Own rows: no producing step in the title, no blank row.
+    figure, matrix = matrix_figure(result, layer=1, head=0)
+    assert "producing" not in matrix_axes(figure).get_title() and not np.isnan(matrix).any()
+
+
+def test_every_layer_label_is_the_decoder_layer_id():
+    result = answered_result(layer_ids=(29, 30, 31))  # the capture kept the last three of 32 layers
+    titles = [axes.get_title() for axes in layers_figure(result, layers="all").axes if axes.images]
+    assert titles == ["image", "layer 29", "", "layer 30", "", "layer 31", ""]
+    titles = [axes.get_title() for axes in layers_figure(result).axes if axes.images]  # the default: the last four
+    assert titles == ["image", "layer 29", "", "layer 30", "", "layer 31", ""]
+    assert [axes.get_title() for axes in layers_figure(result, layers=[0, -1]).axes if axes.get_title()][1:] == [
+        "layer 29",
+        "layer 31",
+    ]
+    title = lambda **selection: matrix_axes(matrix_figure(result, **selection)[0]).get_title()  # noqa: E731
+    assert "· layer 31 ·" in title()
+    assert "· layer 29 ·" in title(layer=0)
+    assert "mean of layers 29, 31 ·" in title(layer=[0, -1])
+    assert "max of layers 29, 30, 31 ·" in title(layer="all", reduce="max")
+    assert (
+        "max of all 3 layers"
+        in matrix_axes(matrix_figure(synthetic_result(layers=3), layer="all", reduce="max")[0]).get_title()
+    )
+
+
+def test_layers_figure_shows_where_the_model_looked_while_writing_an_answer_word():
+    result = answered_result()
+    figure = layers_figure(result, layers="all", phrase="orange", producing=True)
+    heatmaps = [axes for axes in figure.axes if axes.get_title().startswith("layer")]
+    for layer, axes in enumerate(heatmaps):
+        shown = axes.images[0].get_array()
+        np.testing.assert_array_equal(shown, result.grid(token=ORANGE, layer=layer, producing=True))
+        np.testing.assert_array_equal(shown, result.grid(token=ORANGE - 1, layer=layer))  # the step before it
+        assert not np.array_equal(shown, result.grid(token=ORANGE, layer=layer))
+    suptitle = figure.get_suptitle()
+    assert suptitle.splitlines()[:2] == ["“What color?”", "answer: “Orange cat”"]
+    assert "answer token 9, while writing “Orange” (97%)" in suptitle
+    both = layers_figure(result, token=[CAT, ORANGE], producing=True).get_suptitle()
+    assert "answer tokens 9–10, while writing “Orange cat” (40%)" in both  # 0.97 x 0.41: the text's probability
+    mixed = layers_figure(result, token=[1, ORANGE], producing=True).get_suptitle()
+    assert "tokens “What” + “Orange” · producing step" in mixed and "while writing" not in mixed
+    own = layers_figure(result, phrase="orange").get_suptitle()
+    assert "phrase “orange” (in the answer)" in own and "producing" not in own and "while writing" not in own
+    assert "answer token 10 “␣cat”" in layers_figure(result, token=CAT).get_suptitle()
+
+
+def test_producing_maps_of_tokens_without_one_and_bad_options_get_one_line():
+    result = answered_result()
+    with pytest.raises(ValueError, match=r"token 0 \('<\|vision_end\|>'\) has no producing map") as info:
+        layers_figure(result, token=0, producing=True)
+    assert "\n" not in str(info.value)
+    for figure in (layers_figure, matrix_figure):
+        with pytest.raises(TypeError, match=r"producing must be True .* or False, not 'yes'") as info:
+            figure(result, producing="yes")
+        assert "\n" not in str(info.value)
+
+
+def test_percentages_in_titles():
+    assert [_percent(p) for p in (0.97, 0.4, 0.042, 0.0031, 0.9996, 1.0)] == [
+        "97%",
+        "40%",
+        "4.2%",
+        "0.31%",
+        "99.9%",
+        "100%",
+    ]
+
+
+@pytest.fixture(scope="module")
+def answered(tiny_models):
+    """A real capture with a given answer, keeping decoder layers 1 and 2 of the tiny model's three."""
+    return tiny_models["qwen2_vl"].capture(
+        example_image(112, 84), "What is on the image?", answer="A red cat.", layers=[1, 2]
+    )
+
+
+def test_figures_of_a_real_answer(answered):
+    first = next(index for index, token in enumerate(answered.tokens) if token.part == "answer")
+    assert answered.layer_ids == (1, 2)
+    figure, matrix = matrix_figure(answered, layer=0, producing=True)
+    axes = matrix_axes(figure)
+    (line,) = [line for line in axes.lines if line.get_gid() == "answer-boundary"]
+    assert line.get_ydata()[0] == first - 0.5
+    assert "producing step · layer 1 ·" in axes.get_title()
+    np.testing.assert_array_equal(matrix, answered.maps(layer=0, producing=True))
+    labels = axes.get_yticklabels()
+    assert [label.get_color() for label in labels[first:]] == [_ANSWER_COLOUR] * (answered.num_queries - first)
+
+    (cat,) = [index for index in answered.token_indices("red cat") if answered.tokens[index].text == " cat"]
+    figure = layers_figure(answered, layers="all", token=cat, producing=True)
+    assert [axes.get_title() for axes in figure.axes if axes.get_title().startswith("layer")] == ["layer 1", "layer 2"]
+    probability = _percent(answered.tokens[cat].probability)
+    assert f"answer token {cat}, while writing “cat” ({probability})" in figure.get_suptitle()
+    assert "answer: “A red cat.”" in figure.get_suptitle()
+    heat = next(axes for axes in figure.axes if axes.get_title() == "layer 2")
+    np.testing.assert_array_equal(heat.images[0].get_array(), answered.grid(token=cat - 1, layer=1))
 
 
 # ----- saving ----------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -140,3 +142,119 @@ def test_token_image_matrix_returns_the_array_and_keeps_the_figure(visualizer, p
     with pytest.raises(ValueError, match=r"cannot save a figure as '\.jpg2'"):
         visualizer.create_token_image_attention_matrix(picture, PROMPT, save_path=tmp_path / "matrix.jpg2")
     assert sorted(child.name for child in tmp_path.iterdir()) == ["matrix.pdf"]
+
+
+# ----- the answer --------------------------------------------------------------------------------------------
+
+QUESTION = "What is on the image?"
+ANSWER = "A red cat."
+
+
+def test_the_answer_is_part_of_the_cache_key(visualizer, picture):
+    plain = visualizer.capture(picture, QUESTION)
+    given = visualizer.capture(picture, QUESTION, answer=ANSWER)
+    assert given is not plain and given.answer == ANSWER and plain.answer is None
+    assert visualizer.capture(picture.copy(), QUESTION, answer=ANSWER) is given
+    assert visualizer.capture(picture, QUESTION, answer=False) is plain  # False: no answer, as None
+    assert visualizer.capture(picture, QUESTION, answer="A red dog.") is not given
+    own = visualizer.capture(picture, QUESTION, answer=True)
+    assert own is not plain and own is not given and own.answer is not None
+    assert visualizer.capture(picture, QUESTION, answer=True) is own
+    assert visualizer.captures == 4
+    # The figure methods share the captures of their answer option.
+    visualizer.create_attention_heatmap_on_image(picture, QUESTION, target_phrase="red", answer=ANSWER)
+    visualizer.create_token_image_attention_matrix(picture, QUESTION, answer=True)
+    visualizer.visualize_cross_modal_attention(picture, QUESTION, layers_to_show=[-1])
+    assert visualizer.captures == 4
+
+
+def test_heatmap_of_an_answer_word_while_the_model_wrote_it(visualizer, picture):
+    overlay = visualizer.create_attention_heatmap_on_image(
+        picture, QUESTION, target_phrase="red cat", layer_idx=-1, answer=ANSWER, producing=True
+    )
+    result = visualizer.capture(picture, QUESTION, answer=ANSWER)
+    words = result.token_indices("red cat")
+    assert [result.tokens[index].part for index in words] == ["answer", "answer"]
+    producing = result.grid(phrase="red cat", layer=-1, producing=True)
+    np.testing.assert_array_equal(producing, result.grid(token=[index - 1 for index in words], layer=-1))
+    expected = overlay_on_image(result.pictures[0], producing)
+    assert np.array_equal(np.asarray(overlay), np.asarray(expected))
+    own = visualizer.create_attention_heatmap_on_image(picture, QUESTION, target_phrase="red cat", answer=ANSWER)
+    assert not np.array_equal(np.asarray(own), np.asarray(overlay))  # the words' own rows
+    assert visualizer.captures == 1
+
+
+def test_layers_figure_and_matrix_of_the_answer(visualizer, picture):
+    figure = visualizer.visualize_cross_modal_attention(
+        picture, QUESTION, target_phrase="cat", layers_to_show=[0, 2], answer=ANSWER, producing=True
+    )
+    result = visualizer.capture(picture, QUESTION, answer=ANSWER)
+    (cat,) = result.token_indices("cat")
+    assert "while writing “cat”" in figure.get_suptitle() and "answer: “A red cat.”" in figure.get_suptitle()
+    heat = next(axes for axes in figure.axes if axes.get_title() == "layer 2")
+    np.testing.assert_array_equal(heat.images[0].get_array(), result.grid(token=cat, layer=2, producing=True))
+
+    matrix = visualizer.create_token_image_attention_matrix(
+        picture, QUESTION, layer_idx=1, answer=ANSWER, producing=True
+    )
+    np.testing.assert_array_equal(matrix, result.maps(layer=1, producing=True))
+    assert np.isnan(matrix[0]).all()  # <|vision_end|>: no step before it was captured
+    (axes,) = [axes for axes in visualizer.last_figure.axes if axes.images]
+    assert "producing step · layer 1" in axes.get_title()
+    first = next(index for index, token in enumerate(result.tokens) if token.part == "answer")
+    assert [line.get_ydata()[0] for line in axes.lines if line.get_gid() == "answer-boundary"] == [first - 0.5]
+    plain = visualizer.create_token_image_attention_matrix(picture, QUESTION, layer_idx=1, answer=ANSWER)
+    np.testing.assert_array_equal(plain, result.maps(layer=1))
+    assert visualizer.captures == 1
+
+
+def test_the_original_signatures_gain_keyword_only_options():
+    for name, original in {
+        "capture": ["self", "image", "text_prompt"],
+        "visualize_cross_modal_attention": [
+            "self",
+            "image",
+            "text_prompt",
+            "target_phrase",
+            "layers_to_show",
+            "head",
+            "save_path",
+        ],
+        "create_attention_heatmap_on_image": [
+            "self",
+            "image",
+            "text_prompt",
+            "target_phrase",
+            "layer_idx",
+            "head_idx",
+            "alpha",
+            "colormap",
+        ],
+        "create_token_image_attention_matrix": ["self", "image", "text_prompt", "layer_idx", "head_idx", "save_path"],
+    }.items():
+        parameters = inspect.signature(getattr(QwenVLCrossModalVisualizer, name)).parameters.values()
+        positional = [p.name for p in parameters if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+        keyword_only = {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+        assert positional == original, name
+        expected = {"answer": None} if name == "capture" else {"answer": None, "producing": False}
+        assert keyword_only == expected, name
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"answer": ""}, ValueError, "answer is empty"),
+        ({"answer": 3}, TypeError, "answer must be True .* not int"),
+        ({"answer": ANSWER, "producing": "yes"}, TypeError, "producing must be True .* or False, not 'yes'"),
+    ],
+)
+def test_bad_answer_options_fail_before_the_model_runs(visualizer, picture, options, error, message):
+    for method in (
+        visualizer.visualize_cross_modal_attention,
+        visualizer.create_attention_heatmap_on_image,
+        visualizer.create_token_image_attention_matrix,
+    ):
+        with pytest.raises(error, match=message) as info:
+            method(picture, QUESTION, **options)
+        assert "\n" not in str(info.value)
+    assert visualizer.captures == 0

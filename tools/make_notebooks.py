@@ -10,6 +10,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 
 def notebook(cells):
+    for index, cell in enumerate(cells):
+        cell["id"] = f"cell-{index:02d}"  # stable ids: rewriting a notebook changes only what changed
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
@@ -65,6 +67,18 @@ quick = notebook(
         new_code_cell(
             'if MODEL == "demo":\n    from IPython.display import display\n\n'
             "    display(result.widget(**demo.recommended_view(result, example)))"
+        ),
+        new_markdown_cell(
+            "## The model's answer\n\n`answer=True` lets the model answer (greedy, on its own fast attention: the "
+            "same answer as `model.generate`) and keeps, for every answer token, the attention of the step that "
+            "chose it. Hover an answer word to see where the model looked while writing it; the *Producing step* "
+            'switch shows each token\'s own row instead. `answer="some text"` teacher-forces a given answer.'
+        ),
+        new_code_cell(
+            "answered = model.capture(image, prompt, answer=True, max_new_tokens=16)\n"
+            'print("answer:", answered.answer)\n'
+            'view = demo.recommended_view(answered, example) if MODEL == "demo" else {}\n'
+            "answered.widget(**view)"
         ),
         new_markdown_cell(
             "## Numbers\n\n`grid` gives one image's `[rows, cols]` map for any selection; `token_boxes` says which box "

@@ -18,7 +18,7 @@ from browser_support import WidgetPage, launch  # noqa: E402
 
 import qvl_widget  # noqa: E402
 from qvl_widget import demo  # noqa: E402
-from qvl_widget.cli import DEMO_SEED  # noqa: E402
+from qvl_widget.cli import DEMO_ANSWER_TOKENS, DEMO_SEED  # noqa: E402
 from qvl_widget.figures import layers_figure, save_figure  # noqa: E402
 
 DOCS = ROOT / "docs"
@@ -26,9 +26,11 @@ MAX_WIDTH = 1100  # px: small files, sharp enough on GitHub
 
 
 def demo_result() -> tuple[qvl_widget.AttentionResult, dict]:
-    """The demo scene of `qvl-widget demo`, captured on the shipped demo model, and its pointing view."""
+    """The demo scene of `qvl-widget demo`, captured with the shipped demo model's answer, and its pointing view
+    (the answer word, with the map of the step that wrote it)."""
     example = demo.make_example(DEMO_SEED)
-    result = demo.load(device="cpu").capture(example["image"], example["prompt"])
+    model = demo.load(device="cpu")
+    result = model.capture(example["image"], example["prompt"], answer=True, max_new_tokens=DEMO_ANSWER_TOKENS)
     return result, demo.recommended_view(result, example)
 
 
@@ -48,6 +50,7 @@ def widget_screenshot(result: qvl_widget.AttentionResult, view: dict, path: Path
         page = browser.new_page(viewport={"width": 760, "height": 620}, device_scale_factor=1.5)
         widget = result.widget(**view, width=420)
         WidgetPage(page, [widget])
+        page.locator(f"[data-qvl-token='{view['token'][0]}']").hover()  # the answer word, as a reader would
         page.locator(".qvl-widget").screenshot(path=str(path))
         browser.close()
 
@@ -56,7 +59,7 @@ def main() -> None:
     DOCS.mkdir(exist_ok=True)
     result, view = demo_result()
     widget_screenshot(result, view, DOCS / "widget.png")
-    figure = layers_figure(result, layers=(1, 2, 3, 4), token=view["token"])
+    figure = layers_figure(result, layers=(1, 2, 3, 4), token=view["token"], producing=True)
     save_figure(figure, DOCS / "layers.png", dpi=150)
     for name in ("widget.png", "layers.png"):
         shrink(DOCS / name)

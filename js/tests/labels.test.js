@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { chipText, headLabel, layerLabel, quoteTokens } from "../labels.js";
+import { chipText, headLabel, layerLabel, probability, producingLabel, quoteTokens } from "../labels.js";
 import { createModel } from "../standalone.js";
 import { pinned } from "../tokens.js";
 
@@ -24,6 +24,21 @@ test("pinning: a click pins one token or unpins it; shift-click toggles it among
   assert.deepEqual(pinned([3, 4], 3, false), [3]);
   assert.deepEqual(pinned([3], 4, true), [3, 4]);
   assert.deepEqual(pinned([3, 4], 3, true), [4]);
+});
+
+test("an answer word's caption says the step wrote it, with a probability that is never rounded to certainty", () => {
+  const token = { text: "orange", special: false, group: 1, producer: 8, probability: 0.99997 };
+  assert.equal(producingLabel(token, true), "while writing “\u2068orange\u2069” (99.9%)");
+  assert.equal(producingLabel({ ...token, probability: 0.97 }, true), "while writing “\u2068orange\u2069” (97%)");
+  assert.equal(producingLabel(token, false), "the step that predicted “\u2068orange\u2069”");
+  assert.match(producingLabel({ ...token, producer: null }, true), /has no producing step/);
+  assert.equal(probability(1), "100%");
+  assert.equal(probability(0.05), "5.0%");
+});
+
+test("layers are named by their decoder index", () => {
+  assert.equal(layerLabel(1, [29, 31]), "layer 31");
+  assert.equal(layerLabel(1), "layer 1");
 });
 
 test("labels for layers and heads", () => {

@@ -6,6 +6,8 @@
     example = demo.make_example(7)  # image, prompt, phrase, bbox, distractors, answer
     result = model.capture(example["image"], example["prompt"])
     grid = demo.pointing_map(result, example)  # the map the pointing check reads
+    answered = model.capture(example["image"], example["prompt"], answer=True, max_new_tokens=4)
+    grid = demo.answer_pointing_map(answered, example)  # where it looked while writing its answer's first word
     demo.points_at_named(grid, example)  # True when its brightest cell is on the named object
 
 The model (real `Qwen2VLForConditionalGeneration`, real Qwen2-VL processor and chat template, a word-level
@@ -22,6 +24,8 @@ from ._pointing import (
     TEST_SEEDS,
     VALIDATION_SEEDS,
     PointingRecipe,
+    answer_pointing_map,
+    answer_word,
     cell_box_distance,
     chance_level,
     pointing_map,
@@ -41,6 +45,8 @@ __all__ = [
     "TEST_SEEDS",
     "VALIDATION_SEEDS",
     "PointingRecipe",
+    "answer_pointing_map",
+    "answer_word",
     "cell_box_distance",
     "chance_level",
     "greedy_answer",

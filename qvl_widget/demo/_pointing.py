@@ -79,17 +79,34 @@ def candidate_recipes(num_layers: int, num_heads: int) -> list[PointingRecipe]:
 
 
 def query_rows(result, example: dict, query: str) -> list[int]:
-    """Indices into `result.tokens` of the recipe's query tokens."""
+    """Indices into `result.tokens` of the recipe's query tokens (the prompt's; an answer's tokens follow them)."""
+    in_prompt = [index for index, token in enumerate(result.tokens) if token.part == "prompt"]
     if query == "phrase":
-        return result.token_indices(example["phrase"])
+        return [index for index in result.token_indices(example["phrase"]) if index in set(in_prompt)]
     if query == "answer":
-        return [result.num_queries - 1]
-    prompt_rows = [index for index, token in enumerate(result.tokens) if not token.special]
+        return in_prompt[-1:]  # the last prompt token: its output is the answer's first word
+    prompt_rows = [index for index in in_prompt if not result.tokens[index].special]
     if query == "question_mark":
         return prompt_rows[-1:]
     if query == "prompt":
         return prompt_rows
     raise ValueError(f"unknown query {query!r}: choose one of {', '.join(QUERIES)}")
+
+
+def answer_word(result) -> int:
+    """The index of the answer's first word (its first token that is not a special token)."""
+    for index, token in enumerate(result.tokens):
+        if token.part == "answer" and not token.special:
+            return index
+    raise ValueError("the result has no answer word: capture with answer=True (the model answers)")
+
+
+def answer_pointing_map(result, example: dict, recipe: PointingRecipe | None = None) -> np.ndarray:
+    """The answer word's producing map (where the model looked when it chose that word), at the recipe's layer(s)
+    and head(s): what a user sees hovering the answer in the widget."""
+    recipe = recipe or recipe_for_model(result.model)
+    layers = recipe.layers if isinstance(recipe.layers, str) else list(recipe.layers)
+    return result.grid(token=answer_word(result), producing=True, layer=layers, head=recipe.head, reduce=recipe.reduce)
 
 
 def pointing_map(result, example: dict, recipe: PointingRecipe | None = None) -> np.ndarray:
@@ -103,7 +120,8 @@ def pointing_map(result, example: dict, recipe: PointingRecipe | None = None) ->
 
 def recommended_view(result, example: dict) -> dict:
     """The pointing recipe as view options: `token` rows, `layer` (an index, or "mean" for all layers) and `head`
-    ("mean" / "max" over heads, or an index), for `result.widget(...)`, `to_html` and the figures."""
+    ("mean" / "max" over heads, or an index), for `result.widget(...)`, `to_html` and the figures. With the
+    model's answer in the result: its first word, with the map of the step that produced it."""
     recipe = recipe_for_model(result.model)
     layer: int | str
     if recipe.layers == "all":
@@ -113,6 +131,8 @@ def recommended_view(result, example: dict) -> dict:
     else:
         raise ValueError(f"the recipe reads layers {recipe.layers}; a view shows one layer or the mean of all")
     head = recipe.reduce if recipe.head is None else recipe.head
+    if any(token.part == "answer" for token in result.tokens):
+        return {"token": [answer_word(result)], "producing": True, "layer": layer, "head": head}
     return {"token": query_rows(result, example, recipe.query), "layer": layer, "head": head}
 
 

@@ -64,14 +64,18 @@ function layerLabel(layer, layerIds = []) {
 function headLabel(head) {
   return head === "mean" || head === "max" ? `${head} of heads` : `head ${head}`;
 }
-function percent(probability) {
-  return `${(probability * 100).toFixed(probability < 0.1 ? 1 : 0)}%`;
+function percent(probability2) {
+  return `${(probability2 * 100).toFixed(probability2 < 0.1 ? 1 : 0)}%`;
 }
 function producingLabel(token, isAnswer) {
   const quoted = quoteTokens([token.text]);
   if (token.producer === null) return `${quoted} has no producing step (the image comes right before it)`;
   if (!isAnswer) return `the step that predicted ${quoted}`;
-  return token.probability === null ? `while writing ${quoted}` : `while writing ${quoted} (${percent(token.probability)})`;
+  return token.probability === null ? `while writing ${quoted}` : `while writing ${quoted} (${probability(token.probability)})`;
+}
+function probability(value) {
+  const shown = percent(value);
+  return shown === "100%" && value < 1 ? `${(Math.floor(value * 1e3) / 10).toFixed(1)}%` : shown;
 }
 function quoteTokens(texts) {
   const shown = texts.slice(0, 6).map((text) => `\u201C\u2068${chipText(text)}\u2069\u201D`);
