@@ -13,9 +13,10 @@ A given answer is appended to the prompt and captured in one forward pass (rows 
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import numbers
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,17 +140,17 @@ def generate_answer(
     token (up to `max_new_tokens`)."""
     prompt_length = inputs["input_ids"].shape[1]
     options = {"do_sample": False, **generate_kwargs}
-    if "streamer" not in options:
-        options["streamer"] = AnswerProgress(max_new_tokens)
+    recorder = AnswerRecorder(max_new_tokens, forward_to=options.pop("streamer", None))
     with capturing(model, request), torch.inference_mode():
-        output = model.generate(
-            **inputs, **options, max_new_tokens=max_new_tokens, return_dict_in_generate=True, output_logits=True
-        )
+        with recorder.reading(model):
+            output = model.generate(
+                **inputs, **options, streamer=recorder, max_new_tokens=max_new_tokens, return_dict_in_generate=True
+            )
         ids = output.sequences[0, prompt_length:]
-        cache = getattr(output, "cache", None) or output.past_key_values
-        _feed_back(model, ids[-1:], cache)
-    logits = torch.stack([step[0] for step in output.logits])
-    return Answer(ids.cpu(), _probabilities(logits, ids))
+        _feed_back(model, ids[-1:], getattr(output, "cache", None) or output.past_key_values)
+    if len(recorder.probabilities) != ids.numel():
+        raise RuntimeError(f"generate chose {ids.numel()} tokens but handed over {len(recorder.probabilities)}")
+    return Answer(ids.cpu(), np.array(recorder.probabilities, dtype=np.float64))
 
 
 def _feed_back(model: Any, last: torch.Tensor, cache: Any) -> None:
@@ -185,19 +186,43 @@ def answer_tokens(tokenizer: Any, answer: Answer, special_ids: set[int]) -> tupl
     return text, tuple(tokens)
 
 
-class AnswerProgress(BaseStreamer):
-    """A `generate` streamer that shows the tokens generated so far (a notebook progress bar, or a line on a
-    terminal's stderr), once generation has taken more than two seconds."""
+class AnswerRecorder(BaseStreamer):
+    """The `generate` streamer of a captured answer: it keeps each generated token's probability and shows the
+    tokens so far (a notebook progress bar, or a line on a terminal's stderr) once generation has taken two
+    seconds; a streamer of the user's gets everything too.
 
-    def __init__(self, total: int) -> None:
+    Probabilities without keeping every step's logits (vocabulary x steps floats): while `reading(model)`, a hook
+    on the output head keeps the latest step's log-probabilities, and `put` (generate hands over each token as
+    soon as it is chosen) reads the chosen token's from them. Raw logits: before any sampling option."""
+
+    def __init__(self, total: int, forward_to: BaseStreamer | None = None) -> None:
         self.total = total
+        self.forward_to = forward_to
+        self.probabilities: list[float] = []
+        self._log_probabilities: torch.Tensor | None = None
         self._prompt_seen = False
         self._bar: Any = None
 
+    @contextlib.contextmanager
+    def reading(self, model: Any) -> Iterator[None]:
+        def keep(module: Any, args: Any, logits: torch.Tensor) -> None:
+            self._log_probabilities = torch.log_softmax(logits[0, -1].float(), dim=-1)
+
+        handle = model.get_output_embeddings().register_forward_hook(keep)
+        try:
+            yield
+        finally:
+            handle.remove()
+
     def put(self, value: torch.Tensor) -> None:
+        if self.forward_to is not None:
+            self.forward_to.put(value)
         if not self._prompt_seen:  # generate first hands over the prompt
             self._prompt_seen = True
             return
+        if self._log_probabilities is None:
+            raise RuntimeError("the answer's probabilities were not seen: the model's output head did not run")
+        self.probabilities.append(float(self._log_probabilities[int(value.view(-1)[0])].exp()))
         if self._bar is None:
             from tqdm.auto import tqdm  # huggingface_hub's dependency: always there with transformers
 
@@ -205,5 +230,7 @@ class AnswerProgress(BaseStreamer):
         self._bar.update(value.numel())
 
     def end(self) -> None:
+        if self.forward_to is not None:
+            self.forward_to.end()
         if self._bar is not None:
             self._bar.close()

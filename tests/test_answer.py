@@ -213,3 +213,25 @@ def test_bad_answer_options_get_one_line(qwen2, options, error, message):
     with pytest.raises(error, match=message) as info:
         qwen2.capture(noise_image(64, 64), PROMPT, **options)
     assert "\n" not in str(info.value)
+
+
+def test_a_streamer_of_ones_own_still_sees_every_token(qwen2):
+    from transformers.generation.streamers import BaseStreamer
+
+    class Collect(BaseStreamer):
+        def __init__(self) -> None:
+            self.seen: list[list[int]] = []
+            self.ended = False
+
+        def put(self, value) -> None:
+            self.seen.append(value.view(-1).tolist())
+
+        def end(self) -> None:
+            self.ended = True
+
+    streamer = Collect()
+    options = {"streamer": streamer, "min_new_tokens": 3}
+    result = qwen2.capture(noise_image(100, 60), PROMPT, answer=True, max_new_tokens=3, generate_kwargs=options)
+    answer_ids = [token for step in streamer.seen[1:] for token in step]  # the first hand-over is the prompt
+    assert len(answer_ids) == 3 and streamer.ended
+    assert all(token.probability is not None and 0 < token.probability <= 1 for token in result.tokens[-3:])
