@@ -186,6 +186,7 @@ def test_a_result_too_large_for_this_machine_is_refused_before_running(qwen2, mo
         ({"answer": 3}, TypeError, "answer must be True .* not int"),
         ({"answer": True, "max_new_tokens": 0}, ValueError, "max_new_tokens must be a whole number >= 1"),
         ({"answer": True, "max_new_tokens": 2.5}, ValueError, "max_new_tokens must be a whole number"),
+        ({"answer": True, "max_new_tokens": -3}, ValueError, "max_new_tokens must be a whole number >= 1"),
         (
             {"answer": True, "generate_kwargs": {"output_attentions": True}},
             ValueError,
@@ -235,3 +236,18 @@ def test_a_streamer_of_ones_own_still_sees_every_token(qwen2):
     answer_ids = [token for step in streamer.seen[1:] for token in step]  # the first hand-over is the prompt
     assert len(answer_ids) == 3 and streamer.ended
     assert all(token.probability is not None and 0 < token.probability <= 1 for token in result.tokens[-3:])
+
+
+def test_the_recorder_reads_each_chosen_tokens_probability_and_counts_progress():
+    from qvl_widget._answer import AnswerRecorder
+
+    recorder = AnswerRecorder(total=4)
+    recorder.put(torch.tensor([[5, 6, 7]]))  # generate hands over the prompt first
+    assert recorder.probabilities == []
+    for token, logits in ((2, [0.0, 0.0, 2.0]), (0, [1.0, 1.0, 1.0])):
+        recorder._log_probabilities = torch.log_softmax(torch.tensor(logits), dim=-1)  # as the output head's hook
+        recorder.put(torch.tensor([token]))
+    recorder.end()
+    expected = [np.exp(2.0) / (np.exp(2.0) + 2), 1 / 3]
+    np.testing.assert_allclose(recorder.probabilities, expected, rtol=1e-6)
+    assert recorder._bar.n == 2  # tokens so far, shown once generation takes long

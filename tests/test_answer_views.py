@@ -113,3 +113,23 @@ def test_widget_producing_option_is_checked(tmp_path):
     widget = AttentionWidget(synthetic_answer_result(), producing=False)
     assert widget.producing is False
     assert not np.isnan(widget.result.maps(producing=True)[1]).any()
+
+
+@pytest.mark.browser
+def test_save_png_saves_the_producing_map_of_a_pinned_answer_word(page):
+    import io
+
+    from PIL import Image
+
+    result = synthetic_answer_result()
+    widget = AttentionWidget(result, layer=0, colormap="gray", smooth=False, opacity=1.0, token=[FIRST_ANSWER + 1])
+    WidgetPage(page, [widget])
+    with page.expect_download() as download:
+        page.click(".qvl-save")
+    saved = np.asarray(Image.open(io.BytesIO(download.value.path().read_bytes())).convert("L"), dtype=float)
+    rows, cols = result.images[0].rows, result.images[0].cols
+    ys = ((np.arange(rows) + 0.5) * saved.shape[0] / rows).astype(int)
+    xs = ((np.arange(cols) + 0.5) * saved.shape[1] / cols).astype(int)
+    centres = saved[np.ix_(ys, xs)]  # opacity 1, gray colours: each cell's brightness is its value
+    row, col = np.unravel_index(int(np.argmax(centres)), centres.shape)
+    assert (row, col) == expected_peak(result, FIRST_ANSWER, layer=0)  # the step that wrote " red"

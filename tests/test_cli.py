@@ -8,6 +8,7 @@ import sys
 
 import pytest
 from PIL import Image
+from test_html import embedded_header
 
 import qvl_widget
 from qvl_widget._html import DEFAULT_MAX_BYTES
@@ -47,6 +48,13 @@ def test_demo_runs_offline(tmp_path, capsys):
     code, stdout, stderr = run_cli(["demo", "--out", str(tmp_path)], capsys)
     assert code == 0, stderr
     assert_outputs(tmp_path, stdout)
+    # The demo model answers; the page opens on its answer word, with the map of the step that wrote it.
+    assert "answer: orange" in stdout and "lands on the named object" in stderr
+    header = embedded_header(tmp_path / "attention.html")
+    (opened,) = header["state"]["selected"]
+    assert header["answer"] == "orange" and header["state"]["producing"] is True
+    assert header["state"]["tokens"][opened]["text"] == "orange"
+    assert header["state"]["groups"][header["state"]["tokens"][opened]["group"]]["name"] == "answer"
 
 
 @pytest.mark.parametrize(
