@@ -44,7 +44,12 @@ _REFUSED_GENERATE_OPTIONS = {
     "past_key_values": "capture runs the whole prompt itself",
     "cache": "capture runs the whole prompt itself",
 }
-_ALLOWED_SINGLE = {"num_return_sequences": 1, "num_beams": 1}
+# Of those, the values that change nothing (also checked in the model's own generation config).
+_HARMLESS_VALUES: dict[str, tuple[Any, ...]] = {
+    "num_return_sequences": (None, 1),
+    "num_beams": (None, 1),
+    "cache_implementation": (None, "dynamic"),
+}
 
 
 @dataclass(frozen=True)
@@ -84,9 +89,22 @@ def checked_generate_kwargs(generate_kwargs: Mapping[str, Any] | None) -> dict[s
             f"generate_kwargs must be a dict of model.generate options, not {type(generate_kwargs).__name__}"
         )
     for name, value in generate_kwargs.items():
-        if name in _REFUSED_GENERATE_OPTIONS and _ALLOWED_SINGLE.get(name, object()) != value:
+        if name in _REFUSED_GENERATE_OPTIONS and value not in _HARMLESS_VALUES.get(name, ()):
             raise ValueError(f"generate_kwargs may not set {name!r}: {_REFUSED_GENERATE_OPTIONS[name]}")
     return dict(generate_kwargs)
+
+
+def check_generation_config(model: Any, generate_kwargs: dict[str, Any]) -> None:
+    """The model's own generation config must not ask for what capture cannot follow (beam search, several
+    answers, a static cache), unless `generate_kwargs` override it."""
+    config = getattr(model, "generation_config", None)
+    for name, harmless in _HARMLESS_VALUES.items():
+        value = generate_kwargs.get(name, getattr(config, name, None))
+        if value not in harmless:
+            raise ValueError(
+                f"this model's generation config sets {name}={value!r}: {_REFUSED_GENERATE_OPTIONS[name]}; pass "
+                f"generate_kwargs={{{name!r}: {harmless[-1]!r}}}"
+            )
 
 
 def given_answer_ids(tokenizer: Any, text: str) -> torch.Tensor:
@@ -138,6 +156,7 @@ def generate_answer(
     """`model.generate` (greedy unless `generate_kwargs` say otherwise) with the capture on, then one more step
     that feeds the last token back for its own row. `request` must keep the positions of every possible answer
     token (up to `max_new_tokens`)."""
+    check_generation_config(model, generate_kwargs)
     prompt_length = inputs["input_ids"].shape[1]
     options = {"do_sample": False, **generate_kwargs}
     recorder = AnswerRecorder(max_new_tokens, forward_to=options.pop("streamer", None))

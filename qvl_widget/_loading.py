@@ -13,6 +13,7 @@ import torch
 from ._answer import (
     Answer,
     capture_given_answer,
+    check_generation_config,
     checked_answer,
     checked_generate_kwargs,
     checked_max_new_tokens,
@@ -106,6 +107,8 @@ class LoadedModel:
         answer = checked_answer(answer)
         max_new_tokens = checked_max_new_tokens(max_new_tokens)
         options = checked_generate_kwargs(generate_kwargs)
+        if answer is True:
+            check_generation_config(self.model, options)
         self.kept_layers(layers)
         prepared = self.prepare(image_or_images, prompt, chat, min_pixels, max_pixels)
         return self.capture_prepared(

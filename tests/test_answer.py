@@ -251,3 +251,11 @@ def test_the_recorder_reads_each_chosen_tokens_probability_and_counts_progress()
     expected = [np.exp(2.0) / (np.exp(2.0) + 2), 1 / 3]
     np.testing.assert_allclose(recorder.probabilities, expected, rtol=1e-6)
     assert recorder._bar.n == 2  # tokens so far, shown once generation takes long
+
+
+def test_a_generation_config_asking_for_beam_search_is_refused_with_the_override(qwen2, monkeypatch):
+    monkeypatch.setattr(qwen2.model.generation_config, "num_beams", 4)
+    with pytest.raises(ValueError, match=r"generation config sets num_beams=4: .*generate_kwargs=\{'num_beams': 1\}"):
+        qwen2.capture(noise_image(64, 64), PROMPT, answer=True, max_new_tokens=2)
+    result = qwen2.capture(noise_image(64, 64), PROMPT, answer=True, max_new_tokens=2, generate_kwargs={"num_beams": 1})
+    assert result.answer is not None
