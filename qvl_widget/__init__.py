@@ -15,7 +15,7 @@ from ._result import AttentionResult, ImageGeometry, QueryToken
 
 if TYPE_CHECKING:
     from . import demo, figures
-    from ._loading import LoadedModel, load
+    from ._loading import LoadedModel, attach, load
     from ._visualizer import QwenVLCrossModalVisualizer
     from ._widget import AttentionWidget
 
@@ -26,6 +26,7 @@ __all__ = [
     "LoadedModel",
     "QueryToken",
     "QwenVLCrossModalVisualizer",
+    "attach",
     "demo",
     "example_image",
     "figures",
@@ -36,6 +37,7 @@ __version__ = "0.1.0"
 # Public names whose modules load on first use: name -> (module, attribute or None for the module itself).
 _LAZY: dict[str, tuple[str, str | None]] = {
     "load": ("._loading", "load"),
+    "attach": ("._loading", "attach"),
     "LoadedModel": ("._loading", "LoadedModel"),
     "QwenVLCrossModalVisualizer": ("._visualizer", "QwenVLCrossModalVisualizer"),
     "AttentionWidget": ("._widget", "AttentionWidget"),

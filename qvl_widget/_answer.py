@@ -184,11 +184,17 @@ def _probabilities(logits: torch.Tensor, ids: torch.Tensor) -> np.ndarray:
     return probabilities.gather(1, ids.view(-1, 1).to(probabilities.device)).view(-1).cpu().numpy()
 
 
-def answer_tokens(tokenizer: Any, answer: Answer, special_ids: set[int]) -> tuple[str, tuple[QueryToken, ...]]:
-    """The answer's text (special tokens left out) and one `QueryToken` per token, with offsets into that text.
+def answer_tokens(
+    tokenizer: Any, answer: Answer, special_ids: set[int], given: str | None = None
+) -> tuple[str, tuple[QueryToken, ...]]:
+    """The answer's text and one `QueryToken` per token, with offsets into that text.
 
-    Offsets come from decoding growing prefixes, so a character split over several byte-level tokens belongs to
-    the token that completes it."""
+    A given answer keeps its text as written, each token's offsets from the tokenizer (special tokens, such as an
+    unknown word's, flagged as in the prompt). A generated answer's text is its decoded tokens, special tokens left
+    out; offsets come from decoding growing prefixes, so a character split over several byte-level tokens belongs
+    to the token that completes it."""
+    if given is not None:
+        return given, _given_answer_tokens(tokenizer, given, answer, special_ids)
     ids = answer.ids.tolist()
     text = tokenizer.decode(ids, skip_special_tokens=True)
     tokens = []
@@ -203,6 +209,18 @@ def answer_tokens(tokenizer: Any, answer: Answer, special_ids: set[int]) -> tupl
         start, end = end, len(prefix) if text.startswith(prefix) else end
         tokens.append(QueryToken(text[start:end], start, end, special=False, part="answer", probability=probability))
     return text, tuple(tokens)
+
+
+def _given_answer_tokens(tokenizer: Any, text: str, answer: Answer, special_ids: set[int]) -> tuple[QueryToken, ...]:
+    spans = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    tokens = []
+    for token_id, (start, end), probability in zip(answer.ids.tolist(), spans, answer.probabilities, strict=True):
+        if token_id in special_ids or end <= start:
+            shown = text[start:end] or (tokenizer.convert_ids_to_tokens(token_id) or "")
+            tokens.append(QueryToken(shown, None, None, special=True, part="answer", probability=float(probability)))
+        else:
+            tokens.append(QueryToken(text[start:end], start, end, False, part="answer", probability=float(probability)))
+    return tuple(tokens)
 
 
 class AnswerRecorder(BaseStreamer):

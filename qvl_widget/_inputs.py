@@ -1,19 +1,30 @@
-"""From images + a prompt to model inputs, and from model inputs to who-is-where.
+"""From images + a prompt (or a conversation) to model inputs, and from model inputs to who-is-where.
 
 This is the one place that knows the Qwen-VL token layout: it builds the chat text, runs the processor,
 then finds the image-token columns, the query rows (text tokens after the first image), each query token's
 character span in the prompt, and each image's merged token grid.
+
+A conversation (`messages=`) is rendered by the model's own chat template, exactly as
+`processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)` renders it. The texts
+the user wrote that come after the first image (of any turn, the system's included) are the result's `prompt`:
+joined by a newline where template text separates them, and each of their tokens carries its offsets into it.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from ._images import ImageInput, as_image_list, load_rgb
 from ._result import ImageGeometry, QueryToken
+
+ROLES = ("system", "user", "assistant")
+Messages = Sequence[Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -24,25 +35,62 @@ class PreparedInputs:
     tokens: tuple[QueryToken, ...]
     images: tuple[ImageGeometry, ...]
     pictures: tuple[Image.Image, ...]
-    prompt: str
+    prompt: str  # the user's text after the first image: the query tokens' offsets point into it
+    text: str = ""  # the model's input text (chat template applied), one image pad per image
+
+
+@dataclass(frozen=True)
+class _TextPart:
+    """One text the user wrote: where it came from (for errors) and what it says."""
+
+    label: str  # "the prompt", "the system prompt", "message 2 (user)"
+    text: str
+
+
+@dataclass(frozen=True)
+class _Chat:
+    """A conversation ready for the template: image parts as bare {"type": "image"}, its texts and images."""
+
+    messages: list[dict[str, Any]]
+    parts: list[_TextPart]
+    pictures: list[Image.Image]
 
 
 def prepare_inputs(
     processor: Any,
     config: Any,
-    pictures: list[Image.Image],
-    prompt: str,
+    image_or_images: ImageInput | Sequence[ImageInput] | None,
+    prompt: str | None,
     chat: bool = True,
     min_pixels: int | None = None,
     max_pixels: int | None = None,
+    *,
+    system: str | None = None,
+    messages: Messages | None = None,
 ) -> PreparedInputs:
-    """Processor inputs for `pictures` (in order, before the prompt) and `prompt`, plus their layout."""
-    if not isinstance(prompt, str):
-        raise TypeError(f"prompt must be a string, not {type(prompt).__name__}")
+    """Processor inputs for images + a prompt (the images first), or for a conversation, plus their layout."""
+    _reject_messages_as_images(image_or_images)
+    _check_arguments(prompt, messages, system, chat)
     tokenizer = processor.tokenizer
-    _reject_special_tokens(prompt, tokenizer)
+    if messages is None:
+        assert prompt is not None
+        pictures = [load_rgb(image) for image in as_image_list(image_or_images)]
+        parts = ([_TextPart("the system prompt", system)] if system is not None else []) + [
+            _TextPart("the prompt", prompt)
+        ]
+        for part in parts:
+            _reject_special_tokens(part, tokenizer, "the image argument")
+        conversation = _Chat(_prompt_messages(len(pictures), prompt, system), parts, pictures)
+    else:
+        conversation = _conversation(messages, image_or_images, system)
+        for part in conversation.parts:
+            _reject_special_tokens(part, tokenizer, '{"type": "image"} parts')
+    pictures = conversation.pictures
     _reject_extreme_aspect_ratios(pictures)
-    text = _input_text(processor, config, len(pictures), prompt, chat)
+    if chat:
+        text, spans = _chat_text(processor, conversation)
+    else:
+        text, spans = _raw_text(processor, config, len(pictures), prompt or "")
     model_inputs = processor(
         text=[text], images=pictures, return_tensors="pt", **_size_kwargs(processor, min_pixels, max_pixels)
     )
@@ -53,14 +101,16 @@ def prepare_inputs(
     image_positions = _image_positions(input_ids, config.image_token_id, grids, merge_size)
     offsets = _token_offsets(tokenizer, text, input_ids, config.image_token_id)
     query_positions = _query_positions(input_ids, image_positions, config)
-    prompt_start = _prompt_start(text, prompt, tokenizer.convert_ids_to_tokens(config.vision_end_token_id))
+    segments, prompt_text = _prompt_segments(text, spans, text.find(processor.image_token))
     special_ids = special_token_ids(tokenizer, config)
     tokens = tuple(
-        _query_token(text, offsets[position], input_ids[position] in special_ids, prompt_start, len(prompt))
+        _query_token(text, offsets[position], input_ids[position] in special_ids, segments)
         for position in query_positions
     )
     images = _geometries(grids, merge_size, patch_size, pictures)
-    return PreparedInputs(dict(model_inputs), query_positions, image_positions, tokens, images, tuple(pictures), prompt)
+    return PreparedInputs(
+        dict(model_inputs), query_positions, image_positions, tokens, images, tuple(pictures), prompt_text, text
+    )
 
 
 def special_token_ids(tokenizer: Any, config: Any) -> set[int]:
@@ -68,11 +118,136 @@ def special_token_ids(tokenizer: Any, config: Any) -> set[int]:
     return set(tokenizer.all_special_ids) | {config.vision_start_token_id, config.vision_end_token_id}
 
 
-def _reject_special_tokens(prompt: str, tokenizer: Any) -> None:
+# ----- arguments and conversations -------------------------------------------------------------------------
+
+
+def _check_arguments(prompt: str | None, messages: Messages | None, system: str | None, chat: bool) -> None:
+    if prompt is not None and messages is not None:
+        raise ValueError("pass either a prompt or messages=[...] (a conversation), not both")
+    if prompt is None and messages is None:
+        raise ValueError("no prompt given: pass a prompt, e.g. capture('cat.jpg', 'Where is the cat?'), or messages=")
+    if prompt is not None and not isinstance(prompt, str):
+        raise TypeError(f"prompt must be a string, not {type(prompt).__name__}")
+    if system is not None and not isinstance(system, str):
+        raise TypeError(f"system must be a string (the system prompt), not {type(system).__name__}")
+    if not chat and messages is not None:
+        raise ValueError("chat=False takes a raw prompt; messages= are rendered by the chat template: leave chat=True")
+    if not chat and system is not None:
+        raise ValueError("system= is rendered by the chat template; with chat=False write it into the raw prompt")
+
+
+def _reject_messages_as_images(image_or_images: Any) -> None:
+    if (
+        isinstance(image_or_images, Sequence)
+        and not isinstance(image_or_images, str)
+        and any(isinstance(item, Mapping) and "role" in item for item in image_or_images)
+    ):
+        raise TypeError("this looks like a conversation: pass it as messages=[...], not as the image argument")
+
+
+def _prompt_messages(num_images: int, prompt: str, system: str | None) -> list[dict[str, Any]]:
+    """One user turn: the images, then the prompt; after a system turn when `system` is given."""
+    content = [{"type": "image"}] * num_images + [{"type": "text", "text": prompt}]
+    head = [{"role": "system", "content": system}] if system is not None else []
+    return [*head, {"role": "user", "content": content}]
+
+
+def _conversation(
+    messages: Messages, image_or_images: ImageInput | Sequence[ImageInput] | None, system: str | None
+) -> _Chat:
+    """`messages` checked and normalised, with their images read (placeholders filled from `image_or_images`)."""
+    if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Sequence):
+        raise TypeError(
+            'messages must be a list of {"role": ..., "content": ...} dicts, not ' + type(messages).__name__
+        )
+    if not messages:
+        raise ValueError('messages is empty: pass e.g. [{"role": "user", "content": [image part, text part]}]')
+    given = [] if image_or_images is None else as_image_list(image_or_images)
+    checked = [_checked_message(message, number) for number, message in enumerate(messages, start=1)]
+    placeholders = sum(source is None for _, _, sources in checked for _, source in sources)
+    if placeholders != len(given):
+        raise ValueError(
+            f'the messages have {placeholders} image placeholder(s) ({{"type": "image"}} without "image") and '
+            f"{len(given)} image(s) came in image_or_images; give one image per placeholder, in order "
+            '(or put each image in its part: {"type": "image", "image": "cat.jpg"})'
+        )
+    roles = [str(message["role"]) for message in messages]
+    if system is not None and "system" in roles:
+        raise ValueError("pass the system prompt either as system= or as a system message in messages, not both")
+    if roles[-1] == "assistant":
+        raise ValueError(
+            "the last message is the assistant's: end with a user message (capture opens the assistant turn), "
+            "or pass that text as answer='...' to capture it as a given answer"
+        )
+    normalised: list[dict[str, Any]] = [{"role": "system", "content": system}] if system is not None else []
+    parts = [_TextPart("the system prompt", system)] if system is not None else []
+    pictures: list[Image.Image] = []
+    remaining = iter(given)
+    for number, (message, (content, texts, image_sources)) in enumerate(zip(messages, checked, strict=True), 1):
+        normalised.append({**message, "content": content})
+        parts += [_TextPart(f"message {number} ({message['role']})", text) for text in texts]
+        for index, source in image_sources:
+            pictures.append(_read_image(next(remaining) if source is None else source, number, index))
+    if not pictures:
+        raise ValueError(
+            'the conversation has no image: add one to a user message, e.g. {"type": "image", "image": "cat.jpg"}'
+        )
+    return _Chat(normalised, parts, pictures)
+
+
+def _checked_message(message: Any, number: int) -> tuple[Any, list[str], list[tuple[int, Any]]]:
+    """A message's content for the template (image parts bare), its texts, and its image parts' numbers and
+    sources (None: a placeholder), in order."""
+    if not isinstance(message, Mapping):
+        raise TypeError(f'message {number} must be a dict with "role" and "content", not {type(message).__name__}')
+    for key in ("role", "content"):
+        if key not in message:
+            raise ValueError(f'message {number} has no "{key}": each message is {{"role": ..., "content": ...}}')
+    if message["role"] not in ROLES:
+        raise ValueError(f"message {number} has role {message['role']!r}; use 'system', 'user' or 'assistant'")
+    content = message["content"]
+    if isinstance(content, str):
+        return content, [content], []
+    if isinstance(content, Mapping) or not isinstance(content, Sequence):
+        raise TypeError(
+            f"message {number}'s content must be a string or a list of text and image parts, not "
+            f"{type(content).__name__}"
+        )
+    parts: list[dict[str, Any]] = []
+    texts: list[str] = []
+    sources: list[tuple[int, Any]] = []
+    for index, part in enumerate(content, start=1):
+        where = f"message {number}, part {index}"
+        if not isinstance(part, Mapping):
+            raise TypeError(f'{where} must be a dict like {{"type": "text", "text": ...}}, not {type(part).__name__}')
+        kind = part.get("type", "image" if "image" in part else "text" if "text" in part else None)
+        if kind == "text":
+            if not isinstance(part.get("text"), str):
+                raise TypeError(f'{where} is a text part without a string "text": {{"type": "text", "text": "..."}}')
+            parts.append({"type": "text", "text": part["text"]})
+            texts.append(part["text"])
+        elif kind == "image" and not ({"url", "path", "image_url"} & set(part)):
+            parts.append({"type": "image"})
+            sources.append((index, part.get("image")))
+        elif kind == "image":
+            raise ValueError(f'{where}: give the image as "image": a file path, a PIL image or a numpy array')
+        else:
+            raise ValueError(f"{where} has type {kind!r}; qvl_widget takes 'text' and 'image' parts")
+    return parts, texts, sources
+
+
+def _read_image(source: Any, number: int, index: int) -> Image.Image:
+    try:
+        return load_rgb(source)
+    except (OSError, ValueError, TypeError) as error:  # one line already: say which image it was
+        raise type(error)(f"message {number}, part {index}: {error}") from None
+
+
+def _reject_special_tokens(part: _TextPart, tokenizer: Any, images_go_in: str) -> None:
     for token in tokenizer.all_special_tokens + list(tokenizer.get_added_vocab()):
-        if token and token in prompt:
+        if token and token in part.text:
             raise ValueError(
-                f"the prompt contains the special token {token!r}; remove it (images go in the image argument)"
+                f"{part.label} contains the special token {token!r}; remove it (images go in {images_go_in})"
             )
 
 
@@ -89,16 +264,112 @@ def _reject_extreme_aspect_ratios(pictures: list[Image.Image]) -> None:
             )
 
 
-def _input_text(processor: Any, config: Any, num_images: int, prompt: str, chat: bool) -> str:
-    if not chat:
-        tokenizer = processor.tokenizer
-        start, end = tokenizer.convert_ids_to_tokens([config.vision_start_token_id, config.vision_end_token_id])
-        return f"{start}{processor.image_token}{end}" * num_images + prompt
+# ----- the input text and where the user's texts are in it ------------------------------------------------
+
+_MARKER = "\ue000qvl-text-{}\ue001"  # private-use characters: no template writes them
+_MARKER_PATTERN = re.compile("\ue000qvl-text-(\\d+)\ue001")
+
+
+def _raw_text(processor: Any, config: Any, num_images: int, prompt: str) -> tuple[str, list[tuple[int, int]]]:
+    """chat=False: the images (with their delimiters), then the prompt as it is."""
+    tokenizer = processor.tokenizer
+    start, end = tokenizer.convert_ids_to_tokens([config.vision_start_token_id, config.vision_end_token_id])
+    images = f"{start}{processor.image_token}{end}" * num_images
+    return images + prompt, [(len(images), len(images) + len(prompt))]
+
+
+def _chat_text(processor: Any, conversation: _Chat) -> tuple[str, list[tuple[int, int]]]:
+    """The chat template's text for the conversation (assistant turn opened), and each user text's span in it.
+
+    The spans come from a second rendering with a marker in place of each text, so they are exact whatever the
+    template writes around the texts; only a template that changes a text as it renders it is followed by a
+    search for that text.
+    """
     if not getattr(processor, "chat_template", None):
-        raise ValueError("this model's processor has no chat template; pass chat=False to use the raw prompt")
-    content = [{"type": "image"}] * num_images + [{"type": "text", "text": prompt}]
-    messages = [{"role": "user", "content": content}]
+        raise ValueError("this model's processor has no chat template; pass a raw prompt with chat=False")
+    text = _render(processor, conversation.messages)
+    shown = text.count(processor.image_token)
+    if shown != len(conversation.pictures):
+        raise ValueError(
+            f"this model's chat template shows {shown} of the conversation's {len(conversation.pictures)} images "
+            "(templates may leave out images outside user messages): put every image in a user message"
+        )
+    pieces = _MARKER_PATTERN.split(_render(processor, _with_markers(conversation.messages)))
+    order = [int(number) for number in pieces[1::2]]
+    for number, part in enumerate(conversation.parts):
+        if number not in order:
+            raise ValueError(
+                f"this model's chat template leaves out {part.label} (templates may drop system messages that "
+                "are not first, for instance): remove it, or move its text into a user message"
+            )
+        if order.count(number) > 1:
+            raise ValueError(f"this model's chat template repeats {part.label}, so its tokens cannot be mapped to it")
+    spans: list[tuple[int, int]] = [(0, 0)] * len(conversation.parts)
+    rebuilt = pieces[0]
+    for number, template_text in zip(order, pieces[2::2], strict=True):
+        spans[number] = (len(rebuilt), len(rebuilt) + len(conversation.parts[number].text))
+        rebuilt += conversation.parts[number].text + template_text
+    if rebuilt != text:  # the template changed some text (e.g. trimmed it): find each one in order
+        cursor = 0
+        for number in order:
+            spans[number] = _find_text(text, conversation.parts[number], cursor)
+            cursor = spans[number][1]
+    return text, spans
+
+
+def _render(processor: Any, messages: list[dict[str, Any]]) -> str:
     return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+
+def _with_markers(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`messages` with each text replaced by a numbered marker, in the order of `_Chat.parts`."""
+    numbers = iter(range(1 << 30))
+    marked = []
+    for message in messages:
+        content = message["content"]
+        if isinstance(content, str):
+            content = _MARKER.format(next(numbers))
+        else:
+            content = [
+                {**part, "text": _MARKER.format(next(numbers))} if part["type"] == "text" else part for part in content
+            ]
+        marked.append({**message, "content": content})
+    return marked
+
+
+def _find_text(text: str, part: _TextPart, cursor: int) -> tuple[int, int]:
+    for candidate in (part.text, part.text.strip()):
+        start = text.find(candidate, cursor)
+        if start >= 0:
+            return start, start + len(candidate)
+    raise ValueError(
+        f"this model's chat template changes {part.label} as it renders it, so its tokens cannot be mapped to it; "
+        "see processor.apply_chat_template(messages, tokenize=False)"
+    )
+
+
+def _prompt_segments(
+    text: str, spans: list[tuple[int, int]], first_image: int
+) -> tuple[list[tuple[int, int, int]], str]:
+    """The user's texts after the first image, merged where they touch, as (start, end) in `text` and the offset
+    in the prompt; and that prompt: the texts joined by newlines."""
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if start < first_image or end == start:
+            continue
+        if merged and merged[-1][1] == start:
+            merged[-1][1] = end
+        else:
+            merged.append([start, end])
+    segments = []
+    offset = 0
+    for start, end in merged:
+        segments.append((start, end, offset))
+        offset += end - start + 1
+    return segments, "\n".join(text[start:end] for start, end in merged)
+
+
+# ----- layout ----------------------------------------------------------------------------------------------
 
 
 def _size_kwargs(processor: Any, min_pixels: int | None, max_pixels: int | None) -> dict[str, Any]:
@@ -161,22 +432,14 @@ def _token_offsets(tokenizer: Any, text: str, input_ids: np.ndarray, image_token
     return offsets
 
 
-def _prompt_start(text: str, prompt: str, vision_end: str) -> int:
-    """Where the prompt begins in the templated text: after the last image, as the template put it."""
-    search_from = text.rfind(vision_end) + len(vision_end)
-    start = text.find(prompt, search_from)
-    if start < 0:
-        raise ValueError("the chat template changed the prompt text, so tokens cannot be mapped to it; pass chat=False")
-    return start
-
-
 def _query_token(
-    text: str, span: tuple[int, int], is_special: bool, prompt_start: int, prompt_length: int
+    text: str, span: tuple[int, int], is_special: bool, segments: list[tuple[int, int, int]]
 ) -> QueryToken:
     start, end = span
-    in_prompt = not is_special and start >= prompt_start and end <= prompt_start + prompt_length and end > start
-    if in_prompt:
-        return QueryToken(text[start:end], start - prompt_start, end - prompt_start, special=False)
+    if not is_special and end > start:
+        for segment_start, segment_end, offset in segments:
+            if segment_start <= start and end <= segment_end:
+                return QueryToken(text[start:end], offset + start - segment_start, offset + end - segment_start, False)
     return QueryToken(text[start:end], None, None, special=True)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 import numpy as np
@@ -24,10 +23,12 @@ from ._answer import answer_tokens as tokens_of_answer
 from ._capture import DEFAULT_CHUNK_BYTES, CaptureRequest, Kernel, capturing, check_kernel_runs_on
 from ._choices import checked_indices
 from ._families import Family, family_for_config
-from ._images import ImageInput, as_image_list, load_rgb
-from ._inputs import PreparedInputs, prepare_inputs, special_token_ids
+from ._images import ImageInput
+from ._inputs import Messages, PreparedInputs, prepare_inputs, special_token_ids
 from ._memory import check_result_fits
 from ._result import AttentionResult
+from ._source import checked_source
+from ._verify import VerifyReport, verify_model
 
 # How captured probabilities are kept: "float32" (exact) or "float16" (half the memory).
 Storage: TypeAlias = Literal["float32", "float16"]
@@ -63,21 +64,36 @@ class LoadedModel:
 
     def prepare(
         self,
-        image_or_images: ImageInput | Sequence[ImageInput],
-        prompt: str,
+        image_or_images: ImageInput | Sequence[ImageInput] | None = None,
+        prompt: str | None = None,
         chat: bool = True,
         min_pixels: int | None = None,
         max_pixels: int | None = None,
+        *,
+        system: str | None = None,
+        messages: Messages | None = None,
     ) -> PreparedInputs:
-        """The processor inputs for a capture and their layout, without running the model."""
-        pictures = [load_rgb(image) for image in as_image_list(image_or_images)]
-        return prepare_inputs(self.processor, self.model.config, pictures, prompt, chat, min_pixels, max_pixels)
+        """The processor inputs for a capture and their layout, without running the model (arguments as in
+        `capture`; `.text` is the model's input text, one image pad per image)."""
+        return prepare_inputs(
+            self.processor,
+            self.model.config,
+            image_or_images,
+            prompt,
+            chat,
+            min_pixels,
+            max_pixels,
+            system=system,
+            messages=messages,
+        )
 
     def capture(
         self,
-        image_or_images: ImageInput | Sequence[ImageInput],
-        prompt: str,
+        image_or_images: ImageInput | Sequence[ImageInput] | None = None,
+        prompt: str | None = None,
         *,
+        messages: Messages | None = None,
+        system: str | None = None,
         answer: bool | str | None = None,
         max_new_tokens: int = 64,
         generate_kwargs: Mapping[str, Any] | None = None,
@@ -92,6 +108,17 @@ class LoadedModel:
         """Run the model once and return the text->image attention of every layer and head.
 
         `image_or_images`: a path, a PIL image, a numpy array, or a list of them (placed before the prompt).
+        `system`: a system prompt (it replaces the template's own system turn, if it has one).
+        `messages` (instead of a prompt): your own conversation in the transformers/Qwen message format,
+        `[{"role": "system" | "user" | "assistant", "content": "text" | [parts]}, ...]`, each part
+        `{"type": "text", "text": ...}` or `{"type": "image", "image": <path | PIL image | array>}`; images go
+        anywhere, in any turn, in order. A bare `{"type": "image"}` takes the next image of `image_or_images`
+        (one per placeholder). The assistant turn is opened after the last message, which must not be the
+        assistant's (pass that text as `answer=` instead). The text is the template's, exactly as
+        `processor.apply_chat_template(messages, add_generation_prompt=True)` writes it; the query tokens are
+        all text tokens after the first image, every turn's. `result.prompt` is then the text you wrote that
+        follows the first image (the texts of all turns, joined by newlines): token offsets and `phrase=` refer
+        to it, and text before the first image (usually the system prompt) has no rows (it cannot see the image).
         `answer`: None (the prompt only), True (the model answers: `model.generate`, greedy unless
         `generate_kwargs` say otherwise, at most `max_new_tokens` tokens; its rows are kept as it generates), or a
         text (a given answer, teacher-forced, e.g. a reference to compare with the model's own).
@@ -110,7 +137,7 @@ class LoadedModel:
         if answer is True:
             check_generation_config(self.model, options)
         self.kept_layers(layers)
-        prepared = self.prepare(image_or_images, prompt, chat, min_pixels, max_pixels)
+        prepared = self.prepare(image_or_images, prompt, chat, min_pixels, max_pixels, system=system, messages=messages)
         return self.capture_prepared(
             prepared,
             answer=answer,
@@ -178,9 +205,9 @@ class LoadedModel:
         attention, image_mass = request.all_layers(rows)
         tokens, answer_text = prepared.tokens, None
         if answered is not None:
-            answer_text, answer_tokens = tokens_of_answer(
-                tokenizer, answered, special_token_ids(tokenizer, self.model.config)
-            )
+            special_ids = special_token_ids(tokenizer, self.model.config)
+            given_text = answer if isinstance(answer, str) else None
+            answer_text, answer_tokens = tokens_of_answer(tokenizer, answered, special_ids, given_text)
             tokens = tokens + answer_tokens
         return AttentionResult(
             attention=attention[:, 0].numpy(),
@@ -205,6 +232,45 @@ class LoadedModel:
         if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
             raise TypeError(f"layers must be a list of decoder layer indices, e.g. layers=[-1], not {layers!r}")
         return tuple(sorted(set(checked_indices(list(layers), count, "layer"))))
+
+    def verify(
+        self,
+        image_or_images: ImageInput | Sequence[ImageInput] | None = None,
+        prompt: str | None = None,
+        *,
+        messages: Messages | None = None,
+        system: str | None = None,
+        layers: Sequence[int] | None = None,
+        chat: bool = True,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        kernel: Kernel = "auto",
+        verbose: bool = True,
+    ) -> VerifyReport:
+        """Check capture on this model: its rows against eager attention, its logits against a run without it.
+
+        Inputs as in `capture`. `max_pixels` defaults to 256 image tokens' worth (200,704 pixels in Qwen2/2.5-VL,
+        262,144 in Qwen3-VL): eager attention keeps layers x heads x sequence^2 weights. That cost is printed
+        (`verbose`) and checked first: where it would not fit in the memory free, a one-line error says how to
+        shrink the input, before anything runs. Returns a `VerifyReport` (per-layer largest differences, whether
+        the logits stayed bit-identical, `passed` against the model dtype's tolerance). The text attention
+        implementation is restored afterwards, also after an error.
+        """
+        return verify_model(
+            self,
+            image_or_images,
+            prompt,
+            messages=messages,
+            system=system,
+            layers=layers,
+            chat=chat,
+            min_pixels=min_pixels,
+            max_pixels=max_pixels,
+            chunk_bytes=chunk_bytes,
+            kernel=kernel,
+            verbose=verbose,
+        )
 
 
 def checked_storage(storage: str) -> Storage:
@@ -240,7 +306,7 @@ def load(
     """
     from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
 
-    source = _checked_source(model_id_or_path)
+    source = checked_source(model_id_or_path)
     device = _checked_device(device) if device is not None else default_device()
     trust = from_pretrained_kwargs.pop("trust_remote_code", False)
     config = _load_or_explain(AutoConfig.from_pretrained, source, trust_remote_code=trust)
@@ -259,6 +325,24 @@ def load(
         model = model.to(device)
     model.eval()
     return LoadedModel(model, processor, family, source)
+
+
+def attach(model: Any, processor: Any, source: str | None = None) -> LoadedModel:
+    """A model you loaded yourself (quantized, with adapters, across devices with `device_map`, ...) and its
+    processor, ready to capture: the same object `load` returns. The family comes from the model's config;
+    `source` names the model in results and pages (default: the config's name). The model is not changed: a
+    capture switches its text attention for the length of one run and switches it back."""
+    config = getattr(model, "config", None)
+    if config is None or not hasattr(model, "set_attn_implementation"):
+        raise TypeError(f"attach needs a transformers model (with a config), not {type(model).__name__}")
+    if not hasattr(processor, "tokenizer") or not hasattr(processor, "image_processor"):
+        raise TypeError(
+            f"attach needs the model's processor (AutoProcessor.from_pretrained(...)), not {type(processor).__name__}"
+        )
+    if model.training:
+        raise ValueError("the model is in training mode (dropout on): call model.eval() first, then attach it")
+    name = source if source is not None else str(getattr(config, "name_or_path", "") or type(model).__name__)
+    return LoadedModel(model, processor, family_for_config(config, name), name)
 
 
 def _checked_device(device: str | torch.device) -> torch.device:
@@ -281,24 +365,6 @@ def _checked_dtype(dtype: str | torch.dtype) -> torch.dtype:
     if not isinstance(resolved, torch.dtype):
         raise ValueError(f"unknown dtype {dtype!r}: use e.g. 'bfloat16', 'float16' or 'float32'")
     return resolved
-
-
-def _checked_source(model_id_or_path: str | os.PathLike) -> str:
-    """The source as a string; a FileNotFoundError for a local-looking path that does not exist."""
-    source = os.fspath(model_id_or_path)
-    path = Path(source).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            raise ValueError(f"{source!r} is a file; pass the model folder (with config.json) or a hub id")
-        if not (path / "config.json").is_file():
-            raise FileNotFoundError(f"{source!r} has no config.json; pass a model folder saved by save_pretrained")
-        return str(path)
-    looks_local = isinstance(model_id_or_path, os.PathLike) or source.startswith(("/", ".", "~"))
-    if looks_local or source.count("/") > 1:
-        raise FileNotFoundError(
-            f"model folder not found: {source!r}; check the path, or pass a hub id like 'Qwen/Qwen2-VL-2B-Instruct'"
-        )
-    return source
 
 
 def _load_or_explain(loader, source: str, **kwargs: Any) -> Any:

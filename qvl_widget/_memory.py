@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+GIB = 2**30  # sizes are said in binary units, as everywhere in the package (1 GiB = 2**30 bytes)
+
 
 class CaptureTooLargeError(MemoryError):
     """The result would not fit in the memory available; the message says how large and how to shrink it."""
@@ -43,8 +45,8 @@ def check_result_fits(layers: int, heads: int, rows: int, columns: int, itemsize
             shrink.append("allow fewer answer tokens (max_new_tokens=...)")
         shrink.append("use fewer image tokens (max_pixels=...)")
         raise CaptureTooLargeError(
-            f"this capture's result would take {size / 1e9:.1f} GB ({layers} layers x {heads} heads x {rows} tokens "
-            f"x {columns} image tokens x {itemsize} bytes) and this machine has {available / 1e9:.1f} GB free: "
+            f"this capture's result would take {size / GIB:.1f} GiB ({layers} layers x {heads} heads x {rows} tokens "
+            f"x {columns} image tokens x {itemsize} bytes) and this machine has {available / GIB:.1f} GiB free: "
             + ", ".join(shrink)
         )
     return size
