@@ -11,18 +11,34 @@ export function chipText(text) {
 }
 
 /**
- * A layer choice's name: captured layer `layer` is named by its decoder-layer index.
- * @param {number|string} layer
+ * A layer choice's name; captured layers are named by their decoder-layer index.
+ * @param {number|string|number[]} layer
  * @param {number[]} [layerIds]  each captured layer's decoder-layer index (default: its position)
+ * @param {string} [reduce]  how a list of layers is combined
  */
-export function layerLabel(layer, layerIds = []) {
-  if (layer === "mean") return "mean of layers";
-  return `layer ${typeof layer === "number" ? (layerIds[layer] ?? layer) : layer}`;
+export function layerLabel(layer, layerIds = [], reduce = "mean") {
+  return choiceLabel(layer, "layer", (index) => layerIds[index] ?? index, reduce);
 }
 
-/** @param {number|string} head */
-export function headLabel(head) {
-  return head === "mean" || head === "max" ? `${head} of heads` : `head ${head}`;
+/**
+ * @param {number|string|number[]} head
+ * @param {string} [reduce]  how a list of heads is combined
+ */
+export function headLabel(head, reduce = "mean") {
+  return choiceLabel(head, "head", (index) => index, reduce);
+}
+
+/**
+ * "layer 31", "mean of layers", "max of heads 0, 2" (as Python's `_choices.choice_label`).
+ * @param {number|string|number[]} choice
+ * @param {string} name
+ * @param {(index: number) => number} id
+ * @param {string} reduce
+ */
+function choiceLabel(choice, name, id, reduce) {
+  if (typeof choice === "number") return `${name} ${id(choice)}`;
+  if (Array.isArray(choice)) return `${reduce} of ${name}s ${choice.map(id).join(", ")}`;
+  return `${choice} of ${name}s`;
 }
 
 /** @param {number} probability */

@@ -20,8 +20,9 @@
  * @typedef {{kind: string, rows: number, cols: number, first_column: number, width: number, height: number,
  *            frames: Frame[]}} Medium
  *
- * A layer or head choice: an index, "mean" or "max".
- * @typedef {number | string} Choice
+ * A layer or head choice: an index, "mean" or "max" (of all), or a list of indices (combined by `reduce`).
+ * Its key (menus, the HTML page's maps) is `String(choice)`: "3", "mean", "2,5", as Python's `choice_key`.
+ * @typedef {number | string | number[]} Choice
  *
  * The layer menu and, per layer (as a string), its head menu.
  * @typedef {{layers: Choice[], heads: Record<string, Choice[]>}} Available
@@ -36,6 +37,7 @@
  * @property {DataView[]} pictures
  * @property {Available} available
  * @property {number[]} layer_ids  each captured layer's decoder-layer index, for labels
+ * @property {string} reduce  how a list of layers or heads is combined: "mean" or "max"
  * @property {Choice} layer
  * @property {Choice} head
  * @property {number[]} selected
@@ -73,12 +75,14 @@ export function frameColumns(medium, frame) {
 }
 
 /**
- * A select option's value back to the state's type: indices are numbers, "mean" and "max" strings.
+ * A select option's value (a choice's key) back to the choice: "3" an index, "2,5" a list, "mean" / "max".
  * @param {string} value
  * @returns {Choice}
  */
 export function parseChoice(value) {
-  return /^-?\d+$/.test(value) ? Number(value) : value;
+  if (/^-?\d+$/.test(value)) return Number(value);
+  if (/^\d+(,\d+)+$/.test(value)) return value.split(",").map(Number);
+  return value;
 }
 
 /**

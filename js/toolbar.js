@@ -62,8 +62,10 @@ export class Toolbar {
     const available = model.get("available");
     const layer = model.get("layer");
     const layerIds = model.get("layer_ids");
-    fillOptions(this.layerSelect, available.layers, (choice) => layerLabel(choice, layerIds), layer);
-    fillOptions(this.headSelect, available.heads[String(layer)] ?? [], headLabel, model.get("head"));
+    const reduce = model.get("reduce");
+    fillOptions(this.layerSelect, available.layers, (choice) => layerLabel(choice, layerIds, reduce), layer);
+    const heads = available.heads[String(layer)] ?? [];
+    fillOptions(this.headSelect, heads, (choice) => headLabel(choice, reduce), model.get("head"));
     this.colormapSelect.value = model.get("colormap");
     this.opacityInput.value = String(model.get("opacity"));
     this.smoothInput.checked = model.get("smooth");
@@ -114,8 +116,8 @@ export class Toolbar {
  * Fill a menu with `choices` (only when they changed) and select `value`.
  * @param {HTMLSelectElement} select
  * @param {import("./state.js").Choice[]} choices
- * @param {(choice: number|string) => string} label
- * @param {number|string} value
+ * @param {(choice: import("./state.js").Choice) => string} label
+ * @param {import("./state.js").Choice} value
  */
 function fillOptions(select, choices, label, value) {
   const wanted = choices.map(String).join("|");

@@ -246,7 +246,11 @@ export class AttentionView {
   updateCaption() {
     const maps = this.maps;
     if (!maps) return;
-    const parts = [layerLabel(this.model.get("layer"), this.model.get("layer_ids")), headLabel(this.model.get("head"))];
+    const reduce = this.model.get("reduce");
+    const parts = [
+      layerLabel(this.model.get("layer"), this.model.get("layer_ids"), reduce),
+      headLabel(this.model.get("head"), reduce),
+    ];
     const cell = this.hoveredCell;
     if (cell) {
       parts.push(`image ${cell.medium + 1}, cell row ${cell.row}, col ${cell.col}: tokens tinted by attention to it`);
@@ -283,7 +287,8 @@ export class AttentionView {
   chooseLayer(layer) {
     const heads = this.model.get("available").heads[String(layer)] ?? [];
     this.model.set("layer", layer);
-    if (!heads.includes(this.model.get("head")) && heads.length) this.model.set("head", heads[0]);
+    const offered = heads.map(String).includes(String(this.model.get("head")));
+    if (!offered && heads.length) this.model.set("head", heads[0]);
     this.model.save_changes();
   }
 

@@ -1,7 +1,16 @@
 """What a view of a result can choose: layers, heads, tokens and how several are combined; and the defaults.
 
-The one home of these names and rules: the result's selections, the widget, the HTML page, the figures and the
-command line all take their types, checks and defaults from here.
+The one home of these names and rules: `grid`, `maps`, the widget, the HTML page, the figures, the command line
+and `demo.recommended_view` all take their types, checks and defaults from here, so a choice one accepts, all do.
+
+| a layer or head choice | selects | combined by |
+|---|---|---|
+| an index (negative counts from the end) | that layer / head | (one) |
+| a list of indices | those | `reduce` ("mean" by default, or "max") |
+| "mean" / "max" | all of them | their mean / their maximum |
+| "all" (or None) | all of them | `reduce` |
+
+Heads are combined first, then layers.
 """
 
 from __future__ import annotations
@@ -14,14 +23,15 @@ import numpy as np
 Reduce: TypeAlias = Literal["mean", "max"]
 REDUCTIONS: tuple[Reduce, ...] = ("mean", "max")
 
-# Selections of `AttentionResult.grid` / `maps` and the figures: indices, lists of them, or every layer.
-LayerSelection: TypeAlias = int | Sequence[int] | Literal["all"]
-HeadSelection: TypeAlias = int | Sequence[int] | None
+# A choice of layers or heads (see the table above); the views keep it in a canonical form (`canonical_choice`).
+Choice: TypeAlias = int | Sequence[int] | Literal["mean", "max", "all"] | None
+LayerSelection: TypeAlias = Choice
+HeadSelection: TypeAlias = Choice
+LayerChoice: TypeAlias = Choice
+HeadChoice: TypeAlias = Choice
+# The canonical form: an index (non-negative), "mean", "max", or a sorted list of two or more indices.
+CanonicalChoice: TypeAlias = int | Literal["mean", "max"] | list[int]
 TokenSelection: TypeAlias = int | Sequence[int] | None
-
-# One choice of the interactive views (widget, HTML page): an index, or a reduction over all of them.
-LayerChoice: TypeAlias = int | Literal["mean"]
-HeadChoice: TypeAlias = int | Literal["mean", "max"]
 
 ColormapName: TypeAlias = Literal["inferno", "viridis", "jet", "gray"]
 COLORMAPS: tuple[ColormapName, ...] = get_args(ColormapName)
@@ -62,28 +72,52 @@ def checked_reduce(reduce: str) -> Reduce:
     return reduce
 
 
-def checked_layer_choice(layer: LayerChoice, num_layers: int) -> LayerChoice:
-    """A view's layer choice: a non-negative index, or "mean"; a clear error for one that does not exist."""
-    if layer == "mean":
-        return "mean"
-    return checked_index(layer, num_layers, "layer")
+def selected(choice: Choice, count: int, name: str, reduce: Reduce = "mean") -> tuple[list[int], Reduce]:
+    """The indices a layer or head choice selects, and how they are combined (see the module's table)."""
+    reduce = checked_reduce(reduce)
+    if choice is None or (isinstance(choice, str) and choice == "all"):
+        return list(range(count)), reduce
+    if isinstance(choice, str):
+        if choice not in REDUCTIONS:
+            raise ValueError(f"{name} must be an index, a list of indices, 'mean', 'max' or 'all', not {choice!r}")
+        return list(range(count)), choice
+    return checked_indices(choice, count, name), reduce
 
 
-def checked_head_choice(head: HeadChoice | None, num_heads: int) -> HeadChoice:
-    """A view's head choice: a non-negative index, "mean" or "max" (None means "mean")."""
-    if head is None or head == "mean":
-        return "mean"
-    if head == "max":
-        return "max"
-    return checked_index(head, num_heads, "head")
+def canonical_choice(choice: Choice, count: int, name: str, reduce: Reduce = "mean") -> CanonicalChoice:
+    """A choice as the views keep it: one index (non-negative), "mean" / "max" (all of them), or a sorted list
+    of two or more indices (combined by the view's `reduce`)."""
+    indices, how = selected(choice, count, name, reduce)
+    if choice is None or isinstance(choice, str):
+        return how
+    unique = sorted(set(indices))
+    if len(unique) == 1:
+        return unique[0]
+    return how if len(unique) == count else unique
 
 
-def every_layer_choice(num_layers: int) -> list[LayerChoice]:
-    """The layer menu, in order: every layer, then their mean."""
-    return [*range(num_layers), "mean"]
+def choice_key(choice: CanonicalChoice) -> str:
+    """A canonical choice as text: the key of its maps in the HTML page and of its head menu (JavaScript's
+    `String(choice)` gives the same: "3", "mean", "2,5")."""
+    return ",".join(map(str, choice)) if isinstance(choice, list) else str(choice)
 
 
-def every_head_choice(num_heads: int) -> list[HeadChoice]:
+def choice_label(choice: Choice, ids: Sequence[int], name: str, reduce: Reduce = "mean") -> str:
+    """How views name a choice: "layer 31", "mean of layers", "max of heads 0, 2" (layers by their ids)."""
+    canonical = canonical_choice(choice, len(ids), name, reduce)
+    if isinstance(canonical, int):
+        return f"{name} {ids[canonical]}"
+    if isinstance(canonical, str):
+        return f"{canonical} of {name}s"
+    return f"{reduce} of {name}s {', '.join(str(ids[index]) for index in canonical)}"
+
+
+def every_layer_choice(num_layers: int) -> list[CanonicalChoice]:
+    """The layer menu, in order: every layer, then their mean and maximum."""
+    return [*range(num_layers), "mean", "max"]
+
+
+def every_head_choice(num_heads: int) -> list[CanonicalChoice]:
     """The head menu, in order: the mean and max over heads, then every head."""
     return ["mean", "max", *range(num_heads)]
 

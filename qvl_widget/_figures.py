@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, MaxNLocator
 from PIL import Image
 
-from ._choices import HeadSelection, LayerSelection, Reduce, TokenSelection, checked_indices, last_layers
+from ._choices import HeadSelection, LayerSelection, Reduce, TokenSelection, last_layers, selected
 from ._colormaps import COLORMAPS, colour_indices, lookup_table
 from ._files import write_atomically
 from ._images import load_rgb
@@ -107,25 +107,23 @@ def token_label(text: str) -> str:
 
 
 def _layer_label(result: AttentionResult, layer: LayerSelection, reduce: Reduce) -> str:
-    """The layers of a selection, named by their decoder-layer ids (`result.layer_ids`), not their positions."""
-    indices = result._layer_indices(layer)
-    ids = [result.layer_ids[index] for index in indices]
-    if isinstance(layer, str):
-        if result.layer_ids == tuple(range(result.num_layers)):
-            return f"{reduce} of all {result.num_layers} layers"
-        return f"{reduce} of layers {', '.join(map(str, ids))}"  # a capture that kept some layers only
-    if len(indices) == 1 and not isinstance(layer, (Sequence, np.ndarray)):
-        return f"layer {ids[0]}"
-    return f"{reduce} of layers {', '.join(map(str, ids))}"
+    """The layers of a choice, named by their decoder-layer ids (`result.layer_ids`), not their positions."""
+    return _choice_label(layer, result.num_layers, result.layer_ids, "layer", reduce)
 
 
 def _head_label(result: AttentionResult, head: HeadSelection, reduce: Reduce) -> str:
-    if head is None:
-        return f"{reduce} of {result.num_heads} heads"
-    indices = checked_indices(head, result.num_heads, "head")
-    if len(indices) == 1 and not isinstance(head, (Sequence, np.ndarray)):
-        return f"head {indices[0]}"
-    return f"{reduce} of heads {', '.join(map(str, indices))}"
+    return _choice_label(head, result.num_heads, range(result.num_heads), "head", reduce)
+
+
+def _choice_label(choice: LayerSelection, count: int, ids: Sequence[int], name: str, reduce: Reduce) -> str:
+    """ "layer 31", "head 2", "max of all 28 layers", "mean of 28 heads", "mean of layers 29, 31"."""
+    indices, how = selected(choice, count, name, reduce)
+    named = ", ".join(str(ids[index]) for index in indices)
+    if isinstance(choice, (int, np.integer)):
+        return f"{name} {named}"
+    if (choice is None or isinstance(choice, str)) and list(ids) == list(range(count)):
+        return f"{how} of all {count} layers" if name == "layer" else f"{how} of {count} heads"
+    return f"{how} of {name}s {named}"
 
 
 def _tokens_label(result: AttentionResult, token: TokenSelection, phrase: str | None, producing: bool = False) -> str:
@@ -262,7 +260,7 @@ def layers_figure(
         layers = last_layers(result.num_layers)
     if isinstance(layers, (str, int, np.integer)):
         layers = layers if isinstance(layers, str) else [layers]
-    absolute = result._layer_indices(layers if isinstance(layers, str) else list(layers))
+    absolute, _ = selected(layers, result.num_layers, "layer")  # one column each
     grids = [
         result.grid(token=token, phrase=phrase, layer=layer, head=head, reduce=reduce, image=image, producing=producing)
         for layer in absolute

@@ -17,7 +17,16 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._choices import HeadChoice, LayerChoice, every_head_choice, every_layer_choice, last_layers
+from ._choices import (
+    CanonicalChoice,
+    Choice,
+    Reduce,
+    canonical_choice,
+    choice_key,
+    every_head_choice,
+    every_layer_choice,
+    last_layers,
+)
 from ._files import write_atomically
 from ._payload import Selections
 from ._pictures import full_pictures
@@ -32,13 +41,13 @@ DEFAULT_MAX_BYTES = 25 * 2**20
 class HtmlTooLargeError(ValueError):
     """The page would pass `max_bytes`; the message says how large and what to embed less of.
 
-    `summary` is the size part alone (e.g. "it would be 31.0 MB: 29.5 MB for 170 layer/head maps and ..."),
+    `summary` is the size part alone (e.g. "it would be 31.0 MiB: 29.5 MiB for 170 layer/head maps and ..."),
     for callers that give their own advice (the command line)."""
 
     def __init__(self, summary: str, max_bytes: int) -> None:
         self.summary = summary
         super().__init__(
-            f"the HTML is over its {max_bytes / 2**20:.0f} MB limit ({summary}); embed fewer maps with "
+            f"the HTML is over its {max_bytes / 2**20:.0f} MiB limit ({summary}); embed fewer maps with "
             "layers=[...] and heads=[...] (e.g. layers=[-1], heads=['mean', 'max']), or pass a larger max_bytes"
         )
 
@@ -71,28 +80,29 @@ body {{ margin: 24px; font-family: system-ui, -apple-system, "Segoe UI", sans-se
 """
 
 
-LayerChoices = Sequence[LayerChoice] | LayerChoice | None
-HeadChoices = Sequence[HeadChoice] | HeadChoice | None
+# `layers=` / `heads=` of the export: one choice, a list of choices, or "all" (every one in the menu).
+Choices = Sequence[Choice] | Choice
+Pair = tuple[CanonicalChoice, CanonicalChoice]
 
 
 def embedded_choices(
     result: AttentionResult,
-    layers: LayerChoices,
-    heads: HeadChoices,
-    current: tuple[LayerChoice, HeadChoice] | None = None,
-) -> list[tuple[LayerChoice, HeadChoice]]:
-    """The (layer, head) choices to embed, normalised, in dropdown order.
+    layers: Choices,
+    heads: Choices,
+    current: tuple[Choice, Choice] | None = None,
+    reduce: Reduce = "mean",
+) -> list[Pair]:
+    """The (layer, head) choices to embed, canonical (`canonical_choice`), in menu order.
 
-    Default: every layer and the layer mean with the head mean and max, plus every head of the last
-    four layers. With `layers` and/or `heads`: their cross product (layers default to every layer and
-    the mean, heads to the mean, the max and every head). `current` (the view the page opens on) is always
+    Default: every layer, the layer mean and max, each with the head mean and max, plus every head of the last
+    four layers. With `layers` and/or `heads`: their cross product (layers default to every layer, the mean
+    and the max; heads to the mean, the max and every head). `current` (the view the page opens on) is always
     among them.
     """
-    selections = Selections(result)
     every_layer = every_layer_choice(result.num_layers)
     every_head = every_head_choice(result.num_heads)
     chosen_layers, chosen_heads = _as_choices(layers, "layers", every_layer), _as_choices(heads, "heads", every_head)
-    pairs: list[tuple[LayerChoice, HeadChoice]]
+    pairs: list[tuple[Choice, Choice]]
     if chosen_layers is None and chosen_heads is None:
         pairs = [(layer, head) for layer in every_layer for head in ("mean", "max")]
         pairs += [(layer, head) for layer in last_layers(result.num_layers) for head in range(result.num_heads)]
@@ -100,32 +110,43 @@ def embedded_choices(
         pairs = [(layer, head) for layer in (chosen_layers or every_layer) for head in (chosen_heads or every_head)]
     if current is not None:
         pairs.append(current)
-    normalised = list(dict.fromkeys(selections.normalize(layer, head) for layer, head in pairs))
-    layer_order = {layer: index for index, layer in enumerate(every_layer)}
-    head_order = {head: index for index, head in enumerate(every_head)}
-    return sorted(normalised, key=lambda pair: (layer_order[pair[0]], head_order[pair[1]]))
+    canonical: dict[tuple[str, str], Pair] = {}
+    for layer, head in pairs:
+        pair = (
+            canonical_choice(layer, result.num_layers, "layer", reduce),
+            canonical_choice(head, result.num_heads, "head", reduce),
+        )
+        canonical.setdefault((choice_key(pair[0]), choice_key(pair[1])), pair)
+    layer_order = {choice_key(layer): index for index, layer in enumerate(every_layer)}
+    head_order = {choice_key(head): index for index, head in enumerate(every_head)}
+    last = len(layer_order) + len(head_order)  # choices off the menus (a list of layers) come after
+
+    def menu_order(key: tuple[str, str]) -> tuple[int, int]:
+        return layer_order.get(key[0], last), head_order.get(key[1], last)
+
+    return [canonical[key] for key in sorted(canonical, key=menu_order)]
 
 
-def _as_choices(value, name: str, every: list) -> list | None:
-    """`layers=` / `heads=` as a list: one choice (an index, "mean", "max") or "all" is accepted too."""
+def _as_choices(value: Choices, name: str, every: list[CanonicalChoice]) -> list[Choice] | None:
+    """`layers=` / `heads=` as a list of choices: one choice (an index, "mean", "max") or "all" is accepted too."""
     if value is None:
         return None
     if isinstance(value, str) and value == "all":
-        return every
+        return list(every)
     if isinstance(value, (int, str)):
         return [value]
-    value = list(value)
-    if not value:
+    choices = list(value)
+    if not choices:
         raise ValueError(f"{name} is empty: pass some, e.g. {name}=[-1], or leave it out for the default")
-    return value
+    return choices
 
 
 def write_html(
     result: AttentionResult,
     state: ViewState,
     path: str | os.PathLike,
-    layers: LayerChoices = None,
-    heads: HeadChoices = None,
+    layers: Choices = None,
+    heads: Choices = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Path:
     """Write `state` (a view of `result`) as one self-contained HTML file; return the path.
@@ -134,7 +155,7 @@ def write_html(
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"HTML path must end in .html, got {str(path)!r}")
-    choices = embedded_choices(result, layers, heads, current=(state.layer, state.head))
+    choices = embedded_choices(result, layers, heads, current=(state.layer, state.head), reduce=state.reduce)
     raw_estimate = len(choices) * (12 + result.num_queries * (8 + result.attention.shape[-1]))
     if raw_estimate > 3 * max_bytes:  # even the best compression cannot bring this under the limit
         raise HtmlTooLargeError(_size_summary(len(choices), raw_estimate, None), max_bytes)
@@ -152,17 +173,15 @@ def _size_summary(count: int, size: float, picture_bytes: float | None) -> str:
     """How large the page would be: the maps and the images apart, where known."""
     mib = 2**20
     if picture_bytes is None:
-        return f"its {count} layer/head maps alone take about {size / mib:.1f} MB before compression"
+        return f"its {count} layer/head maps alone take about {size / mib:.1f} MiB before compression"
     maps = max(0.0, size - picture_bytes)
     return (
-        f"it would be {size / mib:.1f} MB: {maps / mib:.1f} MB for {count} layer/head maps and "
-        f"{picture_bytes / mib:.1f} MB for the images"
+        f"it would be {size / mib:.1f} MiB: {maps / mib:.1f} MiB for {count} layer/head maps and "
+        f"{picture_bytes / mib:.1f} MiB for the images"
     )
 
 
-def _container(
-    result: AttentionResult, state: ViewState, choices: list[tuple[LayerChoice, HeadChoice]]
-) -> tuple[bytes, int]:
+def _container(result: AttentionResult, state: ViewState, choices: list[Pair]) -> tuple[bytes, int]:
     """Header JSON + blobs: `uint32 header length | header | blobs`, blobs located by [offset, length]; and how
     many of its bytes are pictures."""
     blobs: list[bytes] = []
@@ -174,11 +193,13 @@ def _container(
         offset += len(blob)
         return [offset - len(blob), len(blob)]
 
-    heads_by_layer: dict[str, list[HeadChoice]] = {}
+    layers: dict[str, CanonicalChoice] = {}
+    heads_by_layer: dict[str, list[CanonicalChoice]] = {}
     for layer, head in choices:
-        heads_by_layer.setdefault(str(layer), []).append(head)
-    embedded = Available(layers=list(dict.fromkeys(layer for layer, _ in choices)), heads=heads_by_layer)
-    selections = Selections(result)
+        layers.setdefault(choice_key(layer), layer)
+        heads_by_layer.setdefault(choice_key(layer), []).append(head)
+    embedded = Available(layers=list(layers.values()), heads=heads_by_layer)
+    selections = Selections(result, state.reduce)
     pictures = [add(bytes(picture)) for picture in state.pictures]
     full_size = [add(data) for data in full_pictures(result.pictures, compact=True)]
     header = {
@@ -189,7 +210,9 @@ def _container(
         "model": result.model,
         "pictures": pictures,
         "full_pictures": full_size,
-        "payloads": {f"{layer}|{head}": add(selections.payload(layer, head)) for layer, head in choices},
+        "payloads": {
+            f"{choice_key(layer)}|{choice_key(head)}": add(selections.payload(layer, head)) for layer, head in choices
+        },
     }
     header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
     picture_bytes = sum(length for _, length in pictures + full_size)

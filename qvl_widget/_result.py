@@ -25,13 +25,13 @@ from ._choices import (
     TokenSelection,
     checked_index,
     checked_indices,
-    checked_reduce,
+    selected,
 )
 from ._files import write_atomically
 from ._geometry import token_boxes
 
 if TYPE_CHECKING:
-    from ._html import HeadChoices, LayerChoices
+    from ._html import Choices
     from ._widget import AttentionWidget
 
 FORMAT_VERSION = 2
@@ -196,19 +196,17 @@ class AttentionResult:
     def maps(
         self, layer: LayerSelection = -1, head: HeadSelection = None, reduce: Reduce = "mean", producing: bool = False
     ) -> np.ndarray:
-        """`[queries, image_tokens]` attention for one selection: layer(s) and head(s) reduced by `reduce`.
+        """`[queries, image_tokens]` attention for one choice of layers and heads.
 
-        `layer` is an index (negative counts from the end), a list of them, or "all"; `head` an index, a list,
-        or None for all heads. Several heads, then several layers, are combined by `reduce` ("mean" or "max").
-        With `producing`, token k's row is the row of the position before it (`producing_rows`); tokens with none
-        (the first after an image) get NaN.
+        `layer` and `head`: an index (negative counts from the end), a list of them (combined by `reduce`, "mean"
+        or "max"), "mean" or "max" (of all of them), or "all" / None (all of them, combined by `reduce`). Heads
+        are combined first, then layers. With `producing`, token k's row is the row of the position before it
+        (`producing_rows`); tokens with none (the first after an image) get NaN.
         """
-        reduce = checked_reduce(reduce)
-        layers = self._layer_indices(layer)
-        heads = list(range(self.num_heads)) if head is None else checked_indices(head, self.num_heads, "head")
-        combine = np.mean if reduce == "mean" else np.max
-        selected = self.attention[np.ix_(layers, heads)].astype(np.float32, copy=False)
-        rows = combine(combine(selected, axis=1), axis=0)
+        layers, over_layers = selected(layer, self.num_layers, "layer", reduce)
+        heads, over_heads = selected(head, self.num_heads, "head", reduce)
+        chosen = self.attention[np.ix_(layers, heads)].astype(np.float32, copy=False)
+        rows = _combine(_combine(chosen, over_heads, axis=1), over_layers, axis=0)
         if not producing:
             return rows
         shifted = np.full_like(rows, np.nan)
@@ -245,13 +243,6 @@ class AttentionResult:
         per_token = self.maps(layer, head, reduce)[rows, geometry.columns]
         return per_token.mean(axis=0).reshape(geometry.rows, geometry.cols)
 
-    def _layer_indices(self, layer: LayerSelection) -> list[int]:
-        if isinstance(layer, str):
-            if layer != "all":
-                raise ValueError(f"layer must be an index, a list of indices or 'all', not {layer!r}")
-            return list(range(self.num_layers))
-        return checked_indices(layer, self.num_layers, "layer")
-
     def _token_rows(self, token: TokenSelection, phrase: str | None) -> list[int]:
         if token is not None and phrase is not None:
             raise ValueError("pass either token= or phrase=, not both")
@@ -273,8 +264,8 @@ class AttentionResult:
     def to_html(
         self,
         path: str | os.PathLike,
-        layers: LayerChoices = None,
-        heads: HeadChoices = None,
+        layers: Choices = None,
+        heads: Choices = None,
         max_bytes: int | None = None,
         **view_options: Any,
     ) -> Path:
@@ -359,6 +350,10 @@ class AttentionResult:
             "tokens": [token.__dict__ for token in self.tokens],
             "images": [image.__dict__ for image in self.images],
         }
+
+
+def _combine(values: np.ndarray, how: Reduce, axis: int) -> np.ndarray:
+    return values.mean(axis=axis) if how == "mean" else values.max(axis=axis)
 
 
 def _phrase_spans(words: list[str], text: str) -> list[tuple[int, int]]:

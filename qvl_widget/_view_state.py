@@ -29,13 +29,15 @@ from collections.abc import Sequence
 from typing import Any, TypedDict
 
 from ._choices import (
+    CanonicalChoice,
+    Choice,
     ColormapName,
-    HeadChoice,
-    LayerChoice,
+    Reduce,
+    canonical_choice,
     checked_colormap,
-    checked_head_choice,
     checked_indices,
-    checked_layer_choice,
+    checked_reduce,
+    choice_key,
     every_head_choice,
     every_layer_choice,
 )
@@ -76,6 +78,7 @@ class Medium(TypedDict):
 class ViewOptions(TypedDict, total=False):
     """The keyword-only view options of `ViewState.of` (and of the widget and `to_html`)."""
 
+    reduce: Reduce
     colormap: ColormapName
     opacity: float
     smooth: bool
@@ -85,8 +88,8 @@ class ViewOptions(TypedDict, total=False):
 
 
 class Available(TypedDict):
-    layers: list[LayerChoice]
-    heads: dict[str, list[HeadChoice]]  # keyed by str(layer)
+    layers: list[CanonicalChoice]
+    heads: dict[str, list[CanonicalChoice]]  # keyed by `choice_key(layer)`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,8 +102,9 @@ class ViewState:
     pictures: list[bytes]
     available: Available
     layer_ids: list[int]
-    layer: LayerChoice
-    head: HeadChoice
+    reduce: Reduce
+    layer: CanonicalChoice
+    head: CanonicalChoice
     selected: list[int]
     producing: bool
     colormap: ColormapName
@@ -115,11 +119,12 @@ class ViewState:
         cls,
         result: AttentionResult,
         *,
-        layer: LayerChoice = -1,
-        head: HeadChoice | None = None,
+        layer: Choice = -1,
+        head: Choice = None,
         phrase: str | None = None,
         token: int | Sequence[int] | None = None,
         producing: bool | None = None,
+        reduce: Reduce = "mean",
         colormap: ColormapName = "inferno",
         opacity: float = 0.6,
         smooth: bool = True,
@@ -129,10 +134,11 @@ class ViewState:
     ) -> ViewState:
         """The state of a view of `result` opened on these options (each checked, with a one-line error).
 
-        `layer`: an index (negative counts from the end) or "mean" over layers. `head`: an index, "mean" or "max"
-        over heads (None means "mean"). `phrase` or `token` (an index or a list, as for `result.grid`) pins query
-        tokens. `producing`: every token shows the step that produced it (default: on where the result has an
-        answer). `width`: the pictures' width in CSS pixels."""
+        `layer`, `head`: choices as for `result.grid` (`_choices.py`: an index, a list of them combined by
+        `reduce`, "mean" or "max" of all, "all" / None for all combined by `reduce`). `phrase` or `token` (an
+        index or a list, as for `result.grid`) pins query tokens. `producing`: every token shows the step that
+        produced it (default: on where the result has an answer). `width`: the pictures' width in CSS pixels."""
+        reduce = checked_reduce(reduce)
         if phrase is not None and token is not None:
             raise ValueError("pass either phrase= or token=, not both")
         selected = result.token_indices(phrase) if phrase is not None else checked_option(result, "selected", token)
@@ -158,10 +164,11 @@ class ViewState:
                 for index, (geometry, (_, mime)) in enumerate(zip(result.images, pictures, strict=True))
             ],
             pictures=[data for data, _ in pictures],
-            available=every_choice(result),
+            available=every_choice(result, [layer], [head], reduce),
             layer_ids=list(result.layer_ids),
-            layer=checked_option(result, "layer", layer),
-            head=checked_option(result, "head", head),
+            reduce=reduce,
+            layer=checked_option(result, "layer", layer, reduce),
+            head=checked_option(result, "head", head, reduce),
             selected=selected,
             producing=checked_option(result, "producing", has_answer if producing is None else producing),
             colormap=checked_option(result, "colormap", colormap),
@@ -203,19 +210,34 @@ def token_infos(result: AttentionResult) -> list[TokenInfo]:
     ]
 
 
-def every_choice(result: AttentionResult) -> Available:
-    """Every layer (and their mean), each with every head choice."""
-    layers = every_layer_choice(result.num_layers)
-    heads = every_head_choice(result.num_heads)
-    return Available(layers=layers, heads={str(layer): heads for layer in layers})
+def every_choice(
+    result: AttentionResult, layers: Sequence[Choice] = (), heads: Sequence[Choice] = (), reduce: Reduce = "mean"
+) -> Available:
+    """The menus: every layer (and their mean and max), each with every head choice; and `layers` / `heads`
+    (e.g. a list of layers a view was opened on), which join the menus where they are not in them yet."""
+    layer_menu = every_layer_choice(result.num_layers)
+    head_menu = every_head_choice(result.num_heads)
+    for choice in layers:
+        _add_once(layer_menu, canonical_choice(choice, result.num_layers, "layer", reduce))
+    for choice in heads:
+        _add_once(head_menu, canonical_choice(choice, result.num_heads, "head", reduce))
+    return Available(layers=layer_menu, heads={choice_key(layer): head_menu for layer in layer_menu})
 
 
-def checked_option(result: AttentionResult, name: str, value: Any) -> Any:
-    """A view option checked (and normalised) for `result`: the widget checks its traits with this too."""
+def _add_once(menu: list[CanonicalChoice], choice: CanonicalChoice) -> None:
+    if choice_key(choice) not in {choice_key(entry) for entry in menu}:
+        menu.append(choice)
+
+
+def checked_option(result: AttentionResult, name: str, value: Any, reduce: Reduce = "mean") -> Any:
+    """A view option checked (and normalised) for `result`: the widget checks its traits with this too. Layer
+    and head choices take their canonical form (`canonical_choice`), lists combined by `reduce`."""
     if name == "layer":
-        return checked_layer_choice(value, result.num_layers)
+        return canonical_choice(value, result.num_layers, "layer", reduce)
     if name == "head":
-        return checked_head_choice(value, result.num_heads)
+        return canonical_choice(value, result.num_heads, "head", reduce)
+    if name == "reduce":
+        return checked_reduce(value)
     if name == "selected":
         return [] if value is None or _is_empty(value) else checked_indices(value, result.num_queries, "token")
     if name == "colormap":
@@ -239,6 +261,7 @@ def checked_option(result: AttentionResult, name: str, value: Any) -> Any:
 
 # The fields a user chooses (the others are data): the widget checks them with `checked_option` when they change.
 OPTIONS = (
+    "reduce",
     "layer",
     "head",
     "selected",

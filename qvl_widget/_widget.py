@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
-from ._choices import HeadChoice, LayerChoice
-from ._html import DEFAULT_MAX_BYTES, write_html
+from ._choices import Choice, checked_reduce
+from ._html import DEFAULT_MAX_BYTES, Choices, write_html
 from ._payload import Selections
 from ._pictures import full_pictures
 from ._result import AttentionResult
@@ -33,13 +33,14 @@ if TYPE_CHECKING:
 class AttentionWidget(anywidget.AnyWidget):
     """Hover a token to see where it looks; pick layer and head; pin tokens; save a PNG.
 
-    `layer`: an index (negative counts from the end) or "mean" over layers. `head`: an index, "mean" or "max"
-    over heads (None means "mean"). `phrase` or `token` (an index or a list, as for `result.grid`) pins query
-    tokens to start with. `producing`: each token shows the step that produced it, not its own row (default: on
-    where the result has the model's answer: hovering an answer word shows where the model looked to choose it).
-    Keyword options: `colormap` ("inferno", "viridis", "jet", "gray"), `opacity` (0..1), `smooth` (smooth or
-    blocky cells), `shared_scale` (one colour scale for all tokens), `show_special` (show the chat-template
-    tokens), `width` (the pictures' width in CSS pixels).
+    `layer`, `head`: choices as for `result.grid` (an index, negative from the end; a list, combined by
+    `reduce`; "mean" or "max" of all; "all" / None: all, combined by `reduce`). `phrase` or `token` (an index
+    or a list, as for `result.grid`) pins query tokens to start with. `producing`: each token shows the step
+    that produced it, not its own row (default: on where the result has the model's answer: hovering an answer
+    word shows where the model looked to choose it). Keyword options: `reduce` ("mean" or "max": how a list of
+    layers or heads is combined), `colormap` ("inferno", "viridis", "jet", "gray"), `opacity` (0..1), `smooth`
+    (smooth or blocky cells), `shared_scale` (one colour scale for all tokens), `show_special` (show the
+    chat-template tokens), `width` (the pictures' width in CSS pixels).
     """
 
     _esm = WIDGET_MODULE
@@ -53,8 +54,9 @@ class AttentionWidget(anywidget.AnyWidget):
     available = traitlets.Dict().tag(sync=True)
     layer_ids = traitlets.List(traitlets.Int()).tag(sync=True)
     # ... and choices, made on either side.
-    layer = traitlets.Union([traitlets.Int(), traitlets.Unicode()]).tag(sync=True)
-    head = traitlets.Union([traitlets.Int(), traitlets.Unicode()]).tag(sync=True)
+    reduce = traitlets.Unicode("mean").tag(sync=True)
+    layer = traitlets.Union([traitlets.Int(), traitlets.Unicode(), traitlets.List(traitlets.Int())]).tag(sync=True)
+    head = traitlets.Union([traitlets.Int(), traitlets.Unicode(), traitlets.List(traitlets.Int())]).tag(sync=True)
     selected = traitlets.List(traitlets.Int()).tag(sync=True)
     producing = traitlets.Bool(False).tag(sync=True)
     colormap = traitlets.Unicode("inferno").tag(sync=True)
@@ -72,8 +74,8 @@ class AttentionWidget(anywidget.AnyWidget):
     def __init__(
         self,
         result: AttentionResult,
-        layer: LayerChoice = -1,
-        head: HeadChoice | None = None,
+        layer: Choice = -1,
+        head: Choice = None,
         phrase: str | None = None,
         token: int | Sequence[int] | None = None,
         producing: bool | None = None,
@@ -82,9 +84,9 @@ class AttentionWidget(anywidget.AnyWidget):
         if not isinstance(result, AttentionResult):
             raise TypeError(f"AttentionWidget needs an AttentionResult (model.capture), not {type(result).__name__}")
         self.result = result
-        self._selections = Selections(result)
         self._ready = False  # no payload while super().__init__ sets the traits one by one
         state = ViewState.of(result, layer=layer, head=head, phrase=phrase, token=token, producing=producing, **options)
+        self._selections = Selections(result, state.reduce)
         super().__init__(**state.fields())
         self._ready = True
         self.maps_payload = self._selections.payload(self.layer, self.head)
@@ -97,14 +99,17 @@ class AttentionWidget(anywidget.AnyWidget):
     @traitlets.validate(*OPTIONS)
     def _valid_option(self, proposal: traitlets.Bunch) -> Any:
         try:
-            return checked_option(self.result, proposal.trait.name, proposal.value)
+            return checked_option(self.result, proposal.trait.name, proposal.value, checked_reduce(self.reduce))
         except (ValueError, TypeError, IndexError) as error:
             raise traitlets.TraitError(str(error)) from None
 
-    @traitlets.observe("layer", "head")
-    def _send_maps(self, _change: traitlets.Bunch) -> None:
-        if self._ready:
-            self.maps_payload = self._selections.payload(self.layer, self.head)
+    @traitlets.observe("layer", "head", "reduce")
+    def _send_maps(self, change: traitlets.Bunch) -> None:
+        if not self._ready:
+            return
+        if change.name == "reduce":
+            self._selections = Selections(self.result, checked_reduce(self.reduce))
+        self.maps_payload = self._selections.payload(self.layer, self.head)
 
     @traitlets.observe("want_full_pictures")
     def _send_full_pictures(self, change: traitlets.Bunch) -> None:
@@ -114,8 +119,8 @@ class AttentionWidget(anywidget.AnyWidget):
     def to_html(
         self,
         path: str | os.PathLike,
-        layers: Sequence[LayerChoice] | LayerChoice | None = None,
-        heads: Sequence[HeadChoice] | HeadChoice | None = None,
+        layers: Choices = None,
+        heads: Choices = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> Path:
         """Write this widget as one self-contained interactive HTML file (works offline, from file://).

@@ -89,7 +89,7 @@ def test_layers_are_named_by_their_decoder_index(page):
     result = dataclasses.replace(synthetic_result(layers=2), layer_ids=(5, 9))
     WidgetPage(page, [AttentionWidget(result)])
     names = page.eval_on_selector_all(".qvl-layer option", "options => options.map(o => o.textContent)")
-    assert names == ["layer 5", "layer 9", "mean of layers"]
+    assert names == ["layer 5", "layer 9", "mean of layers", "max of layers"]
     assert page.text_content(".qvl-caption").startswith("layer 9 · ")
 
 

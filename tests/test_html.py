@@ -62,11 +62,13 @@ def test_default_choices_cover_every_layer_and_all_heads_of_the_last_four():
     choices = embedded_choices(widget.result, None, None)
     assert (0, "mean") in choices and (0, "max") in choices and ("mean", "mean") in choices
     assert (1, 0) not in choices and (2, 2) in choices and (5, 1) in choices
-    assert len(choices) == 7 * 2 + 4 * 3
+    assert len(choices) == 8 * 2 + 4 * 3  # six layers, their mean and max
     assert embedded_choices(widget.result, [-1], ["mean"]) == [(5, "mean")]
-    assert embedded_choices(widget.result, None, [0]) == [(layer, 0) for layer in [0, 1, 2, 3, 4, 5, "mean"]]
+    assert embedded_choices(widget.result, None, [0]) == [(layer, 0) for layer in [0, 1, 2, 3, 4, 5, "mean", "max"]]
     assert embedded_choices(widget.result, -1, "max") == [(5, "max")]  # one choice needs no list
-    assert embedded_choices(widget.result, "all", ["mean"]) == [(layer, "mean") for layer in [0, 1, 2, 3, 4, 5, "mean"]]
+    assert embedded_choices(widget.result, "all", ["mean"]) == [
+        (layer, "mean") for layer in [0, 1, 2, 3, 4, 5, "mean", "max"]
+    ]
     with pytest.raises(ValueError, match=r"layers is empty: pass some, e\.g\. layers=\[-1\]"):
         embedded_choices(widget.result, [], None)
 
@@ -92,34 +94,36 @@ def test_html_is_one_file_with_everything_inlined(tmp_path):
     text = path.read_text()
     assert re.search(r"<(script|link|img)[^>]+(src|href)=", text) is None  # nothing loaded from elsewhere
     assert "http://" not in text and "https://" not in text
-    assert "red cat" not in text and " red" not in text  # user text only inside the compressed data
+    assert "red cat" not in text and "Where is" not in text  # user text only inside the compressed data
     header = embedded_header(path)
     assert header["state"]["selected"] == [3, 4]
     assert header["state"]["colormap"] == "viridis"
     assert header["prompt"] == result.prompt
-    assert set(header["payloads"]) == {f"{layer}|{head}" for layer in (0, 1, "mean") for head in ("mean", "max")} | {
-        f"{layer}|{head}" for layer in (0, 1) for head in (0, 1)
-    }
+    assert set(header["payloads"]) == {
+        f"{layer}|{head}" for layer in (0, 1, "mean", "max") for head in ("mean", "max")
+    } | {f"{layer}|{head}" for layer in (0, 1) for head in (0, 1)}
     assert list(tmp_path.joinpath("out").iterdir()) == [path]
 
 
 def test_default_selection_of_a_28_layer_28_head_model_stays_under_10_mb(tmp_path):
     path = realistic_result().to_html(tmp_path / "big.html")
     size = path.stat().st_size
-    assert size <= 10 * 2**20, f"{size / 2**20:.1f} MB"
+    assert size <= 10 * 2**20, f"{size / 2**20:.1f} MiB"
     header = embedded_header(path)
-    assert len(header["payloads"]) == 29 * 2 + 4 * 28
+    assert len(header["payloads"]) == 30 * 2 + 4 * 28
 
 
 def test_too_large_a_selection_says_how_to_shrink_it(tmp_path):
     widget = AttentionWidget(realistic_result(layers=4, heads=4, queries=16, rows=8, cols=10))
-    with pytest.raises(ValueError, match=r"over its 0 MB limit \(its 30 layer/head maps alone take about") as info:
+    with pytest.raises(ValueError, match=r"over its 0 MiB limit \(its 30 layer/head maps alone take about") as info:
         widget.to_html(
             tmp_path / "x.html", layers=[0, 1, 2, 3, "mean"], heads=["mean", "max", 0, 1, 2, 3], max_bytes=100
         )
     assert "layers=[-1]" in str(info.value) and str(info.value).endswith("or pass a larger max_bytes")
     limit = 200 * 2**10
-    with pytest.raises(HtmlTooLargeError, match=r"MB for 2 layer/head maps and .* MB for the images\); embed") as info:
+    with pytest.raises(
+        HtmlTooLargeError, match=r"MiB for 2 layer/head maps and .* MiB for the images\); embed"
+    ) as info:
         widget.result.to_html(tmp_path / "x.html", layers=[-1], heads=["mean", "max"], max_bytes=limit)
     assert not (tmp_path / "x.html").exists() and list(tmp_path.iterdir()) == []
     assert widget.result.to_html(tmp_path / "x.html", layers=[-1], heads=["mean"], max_bytes=10 * limit).is_file()

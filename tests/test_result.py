@@ -112,7 +112,11 @@ def test_maps_shape_and_rows_sum_to_image_mass(result):
         ({"head": 4}, IndexError, r"head 4 is out of range: there are 4 heads, use 0..3 or -4..-1"),
         ({"token": 999}, IndexError, r"token 999 is out of range"),
         ({"image": 1}, IndexError, r"image 1 is out of range: there is 1 image, use 0..0 or -1..-1"),
-        ({"layer": "last"}, ValueError, r"layer must be an index, a list of indices or 'all'"),
+        (
+            {"layer": "last"},
+            ValueError,
+            r"layer must be an index, a list of indices, 'mean', 'max' or 'all', not 'last'",
+        ),
         ({"reduce": "median"}, ValueError, r"reduce must be 'mean' or 'max'"),
         ({"token": 0, "phrase": "cat"}, ValueError, r"either token= or phrase="),
         ({"head": []}, ValueError, r"the head selection is empty"),

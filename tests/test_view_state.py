@@ -82,7 +82,7 @@ def test_token_groups_and_media_frames_describe_the_result():
     [
         ("opacity", "half", "opacity must be between 0 and 1"),
         ("smooth", "yes", "smooth must be True or False"),
-        ("head", "median", "head must be an integer index"),
+        ("head", "median", "head must be an index, a list of indices, 'mean', 'max' or 'all'"),
         ("colormap", "rainbow", "unknown colormap 'rainbow'"),
     ],
 )

@@ -76,7 +76,7 @@ def test_widget_state_and_layer_change(result):
     widget = AttentionWidget(result, layer=-1, head=None, phrase="red cat")
     assert (widget.layer, widget.head) == (2, "mean")
     assert widget.selected == [3, 4]
-    assert widget.available["layers"] == [0, 1, 2, "mean"]
+    assert widget.available["layers"] == [0, 1, 2, "mean", "max"]
     assert widget.available["heads"]["mean"] == ["mean", "max", 0, 1, 2, 3]
     first = widget.maps_payload
     widget.layer = "mean"
@@ -115,7 +115,7 @@ def test_the_html_copy_of_a_huge_original_is_capped_at_4096_px(tiny_models):
     ("trait", "value", "message"),
     [
         ("layer", 3, "layer 3 is out of range"),
-        ("layer", "median", "layer must be an integer index"),
+        ("layer", "median", "layer must be an index, a list of indices, 'mean', 'max' or 'all'"),
         ("head", 4, "head 4 is out of range"),
         ("selected", [99], "token 99 is out of range"),
         ("colormap", "rainbow", "unknown colormap 'rainbow'"),

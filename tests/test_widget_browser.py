@@ -64,7 +64,7 @@ def test_head_and_mean_choices_are_offered(page):
     view = WidgetPage(page, [AttentionWidget(result, token=[1], colormap="gray", smooth=False)])
     layers = page.eval_on_selector_all(".qvl-layer option", "options => options.map(o => o.value)")
     heads = page.eval_on_selector_all(".qvl-head option", "options => options.map(o => o.value)")
-    assert layers == ["0", "1", "2", "mean"]
+    assert layers == ["0", "1", "2", "mean", "max"]
     assert heads == ["mean", "max", "0", "1", "2", "3"]
     assert page.eval_on_selector(".qvl-layer", "select => select.value") == "2"  # layer=-1 is the last layer
     assert view.brightest_cell() == expected_peak(result, 1, layer=2, head="mean")

@@ -545,7 +545,7 @@ MUTANTS = [
     Mutant(
         "view-layer-keeps-missing-head",
         "js/view.js",
-        'if (!heads.includes(this.model.get("head")) && heads.length) this.model.set("head", heads[0]);',
+        'if (!offered && heads.length) this.model.set("head", heads[0]);',
         "",
         "choosing a layer without the current head keeps that head (nothing to show in the HTML page)",
         (HTML,),

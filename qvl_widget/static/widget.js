@@ -57,12 +57,16 @@ function chipText(text) {
   if (text === "") return "\u2205";
   return text.replace(/\n/g, "\u23CE").replace(/\t/g, "\u21E5");
 }
-function layerLabel(layer, layerIds = []) {
-  if (layer === "mean") return "mean of layers";
-  return `layer ${typeof layer === "number" ? layerIds[layer] ?? layer : layer}`;
+function layerLabel(layer, layerIds = [], reduce = "mean") {
+  return choiceLabel(layer, "layer", (index) => layerIds[index] ?? index, reduce);
 }
-function headLabel(head) {
-  return head === "mean" || head === "max" ? `${head} of heads` : `head ${head}`;
+function headLabel(head, reduce = "mean") {
+  return choiceLabel(head, "head", (index) => index, reduce);
+}
+function choiceLabel(choice, name, id, reduce) {
+  if (typeof choice === "number") return `${name} ${id(choice)}`;
+  if (Array.isArray(choice)) return `${reduce} of ${name}s ${choice.map(id).join(", ")}`;
+  return `${choice} of ${name}s`;
 }
 function percent(probability2) {
   return `${(probability2 * 100).toFixed(probability2 < 0.1 ? 1 : 0)}%`;
@@ -161,7 +165,9 @@ function frameColumns(medium, frame) {
   return { start: medium.first_column + frame * count, count };
 }
 function parseChoice(value) {
-  return /^-?\d+$/.test(value) ? Number(value) : value;
+  if (/^-?\d+$/.test(value)) return Number(value);
+  if (/^\d+(,\d+)+$/.test(value)) return value.split(",").map(Number);
+  return value;
 }
 function bytesOf(view) {
   return (
@@ -601,8 +607,10 @@ var Toolbar = class {
     const available = model.get("available");
     const layer = model.get("layer");
     const layerIds = model.get("layer_ids");
-    fillOptions(this.layerSelect, available.layers, (choice) => layerLabel(choice, layerIds), layer);
-    fillOptions(this.headSelect, available.heads[String(layer)] ?? [], headLabel, model.get("head"));
+    const reduce = model.get("reduce");
+    fillOptions(this.layerSelect, available.layers, (choice) => layerLabel(choice, layerIds, reduce), layer);
+    const heads = available.heads[String(layer)] ?? [];
+    fillOptions(this.headSelect, heads, (choice) => headLabel(choice, reduce), model.get("head"));
     this.colormapSelect.value = model.get("colormap");
     this.opacityInput.value = String(model.get("opacity"));
     this.smoothInput.checked = model.get("smooth");
@@ -858,7 +866,11 @@ var AttentionView = class {
   updateCaption() {
     const maps = this.maps;
     if (!maps) return;
-    const parts = [layerLabel(this.model.get("layer"), this.model.get("layer_ids")), headLabel(this.model.get("head"))];
+    const reduce = this.model.get("reduce");
+    const parts = [
+      layerLabel(this.model.get("layer"), this.model.get("layer_ids"), reduce),
+      headLabel(this.model.get("head"), reduce)
+    ];
     const cell = this.hoveredCell;
     if (cell) {
       parts.push(`image ${cell.medium + 1}, cell row ${cell.row}, col ${cell.col}: tokens tinted by attention to it`);
@@ -892,7 +904,8 @@ var AttentionView = class {
   chooseLayer(layer) {
     const heads = this.model.get("available").heads[String(layer)] ?? [];
     this.model.set("layer", layer);
-    if (!heads.includes(this.model.get("head")) && heads.length) this.model.set("head", heads[0]);
+    const offered = heads.map(String).includes(String(this.model.get("head")));
+    if (!offered && heads.length) this.model.set("head", heads[0]);
     this.model.save_changes();
   }
   /** @param {number | null} index */
