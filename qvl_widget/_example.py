@@ -1,4 +1,7 @@
-"""A small drawn scene for offline demos: a red cat beside a blue box and a green ball."""
+"""An example picture for any model: a drawn red cat beside a blue box and a green ball.
+
+Not one of the demo model's scenes: that model knows only coloured shapes (circle, square, triangle, cross) and
+their colours, not cats; its scenes are `qvl_widget.demo.make_example(seed)`."""
 
 from __future__ import annotations
 
@@ -9,7 +12,9 @@ EXAMPLE_PHRASE = "red cat"
 
 
 def example_image(width: int = 448, height: int = 336) -> Image.Image:
-    """The demo scene; the cat sits in the left third, the box and the ball on the right."""
+    """An example picture for any model (a real Qwen-VL model, or the tiny test models): a drawn red cat in the left
+    third, a blue box and a green ball on the right. Not a scene of the demo model (`qvl_widget.demo`), which
+    knows only coloured shapes: its scenes are `qvl_widget.demo.make_example(seed)`."""
     image = Image.new("RGB", (width, height), (236, 230, 214))
     draw = ImageDraw.Draw(image)
     scale_x, scale_y = width / 448, height / 336

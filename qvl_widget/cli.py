@@ -2,25 +2,37 @@
 
 qvl-widget explore --model Qwen/Qwen2-VL-2B-Instruct --image cat.jpg --prompt "Where is the cat?" --out out/
 qvl-widget explore ... --answer    # the model answers too; its answer words are explored with their producing maps
-qvl-widget demo --out out/        # the same, offline, on the built-in demo model and example image
+qvl-widget demo --out out/        # the same, offline, on the built-in demo model and one of its scenes
+qvl-widget demo --list-scenes     # held-out scenes worth showing; `qvl-widget demo --seed N` opens one
+
+Every argument that can be checked before the model loads is: the phrase against the prompt, the layers and the
+head against the model's config.json (read without torch or transformers), so a typo fails at once.
+Sizes are in binary units: 1 MiB = 2**20 bytes.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._choices import Reduce, checked_reduce, last_layers
+from ._choices import canonical_choice, checked_index, last_layers
 from ._html import DEFAULT_MAX_BYTES
 
+MIB = 2**20
 DEMO_SEED = 200_006  # a held-out test scene with four objects
 DEMO_ANSWER_TOKENS = 4  # the demo model answers in a word or two
-DEFAULT_HTML_MAX_MB = DEFAULT_MAX_BYTES / 2**20
+DEMO_MODEL_DIR = Path(__file__).parent / "demo" / "model"  # qvl_widget.demo.MODEL_DIR, without importing torch
+DEFAULT_HTML_MAX_MIB = DEFAULT_MAX_BYTES / MIB
 DEFAULT_MAX_NEW_TOKENS = 64  # capture's own default
+FIGURE_FORMATS = ("png", "svg", "pdf")
+FILE_SUFFIXES = (*(f".{name}" for name in FIGURE_FORMATS), ".html", ".htm", ".jpg", ".jpeg")
+LISTED_SCENES_SCANNED = 100  # --list-scenes looks at this many test seeds, in order
+LISTED_SCENE_TRIES = 8  # and checks at most this many of each kind and object count with the model
 
 
 @dataclass
@@ -41,13 +53,18 @@ def layer_argument(value: str) -> int:
         raise argparse.ArgumentTypeError(f"invalid layer {value!r}: use an index like -1 or 12") from None
 
 
-def head_argument(value: str) -> int | str:
-    if value in ("mean", "max"):
+def head_argument(value: str) -> int | str | list[int]:
+    """A head choice, as everywhere in qvl_widget: an index, a comma-separated list ("0,3"), "mean", "max" or
+    "all"."""
+    if value in ("mean", "max", "all"):
         return value
     try:
-        return int(value)
+        indices = [int(part) for part in value.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid head {value!r}: use an index like 0, or 'mean' or 'max'") from None
+        raise argparse.ArgumentTypeError(
+            f"invalid head {value!r}: use an index like 0, a list like 0,3, or 'mean', 'max' or 'all'"
+        ) from None
+    return indices[0] if len(indices) == 1 else indices
 
 
 def existing_image(value: str) -> Path:
@@ -83,7 +100,27 @@ def positive_number(value: str) -> float:
     except ValueError:
         number = 0.0
     if not number > 0:
-        raise argparse.ArgumentTypeError(f"invalid size {value!r}: use a positive number of megabytes, like 25")
+        raise argparse.ArgumentTypeError(f"invalid size {value!r}: use a positive number of MiB (2**20 bytes), like 25")
+    return number
+
+
+def pixel_count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"invalid number of pixels {value!r}: use a whole number >= 1, like 401408")
+    return number
+
+
+def scene_seed(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number < 2**63:
+        raise argparse.ArgumentTypeError(f"invalid seed {value!r}: use a whole number >= 0, like {DEMO_SEED}")
     return number
 
 
@@ -91,6 +128,14 @@ def output_folder(value: str) -> Path:
     path = Path(value).expanduser()
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{value!r} is a file: pass a folder for the outputs (made if missing)")
+    suffix = path.suffix.lower()
+    if suffix in FILE_SUFFIXES and not path.is_dir():
+        folder = str(path.with_suffix(""))
+        instead = f"--out {folder} --format {suffix[1:]}" if suffix[1:] in FIGURE_FORMATS else f"--out {folder}"
+        raise argparse.ArgumentTypeError(
+            f"{value!r} looks like a file name, but --out is a folder: attention.html and the figures are written "
+            f"in it (their format by --format); pass e.g. {instead}"
+        )
     return path
 
 
@@ -103,8 +148,10 @@ def write_outputs(
     tokens: list[int] | None = None,
     open_layer=None,
     html_max_bytes: int | None = None,
+    figure_format: str = "png",
 ) -> Outputs:
-    """The HTML explorer, the multi-layer figure over `layers` and the token x image-token matrix, in `out`.
+    """The HTML explorer, the multi-layer figure over `layers` and the token x image-token matrix (as
+    `figure_format`: png, svg or pdf), in `out`.
 
     `tokens` (query indices) or `phrase` select the tokens the HTML pins and the figure shows; the HTML and the
     matrix show `open_layer` (default: the last of `layers`). A ValueError, before anything is written, where
@@ -113,20 +160,16 @@ def write_outputs(
     from ._figures import layers_figure, matrix_figure, save_figure
 
     # Figures take a head index, or None with a reduction over heads.
-    reduce: Reduce = checked_reduce(head) if isinstance(head, str) else "mean"
-    figure_head = None if isinstance(head, str) else head
     selection = {"phrase": phrase} if tokens is None else {"token": tokens}
     producing = selects_the_answer(result, phrase, tokens)
     progress("writing the interactive HTML ...")
     view = dict(layer=open_layer, head=head, max_bytes=html_max_bytes, **selection)
     html = write_html_within_limit(result, out / "attention.html", layers, view)
     progress("drawing the figures" + (" (producing maps of the answer's words)" if producing else "") + " ...")
-    figure = layers_figure(
-        result, layers=tuple(layers), head=figure_head, reduce=reduce, producing=producing, **selection
-    )
-    layers_path = save_figure(figure, out / "layers.png")
-    figure, _ = matrix_figure(result, layer=open_layer, head=figure_head, reduce=reduce, producing=producing)
-    matrix_path = save_figure(figure, out / "matrix.png")
+    figure = layers_figure(result, layers=tuple(layers), head=head, producing=producing, **selection)
+    layers_path = save_figure(figure, out / f"layers.{figure_format}")
+    figure, _ = matrix_figure(result, layer=open_layer, head=head, producing=producing)
+    matrix_path = save_figure(figure, out / f"matrix.{figure_format}")
     return Outputs(html, layers_path, matrix_path)
 
 
@@ -156,7 +199,7 @@ def write_html_within_limit(result, path: Path, layers: Sequence, view: dict) ->
     except HtmlTooLargeError as error:
         raise ValueError(
             f"the HTML would pass its size limit even with layers {shown} only ({error.summary}): pass fewer "
-            "--layers, fewer image tokens with --max-pixels, or a larger --html-max-mb"
+            "--layers, fewer image tokens with --max-pixels, or a larger --html-max-mib"
         ) from None
 
 
@@ -166,15 +209,17 @@ def report(outputs: Outputs) -> None:
         ("multi-layer figure", outputs.layers_figure),
         ("token x image-token matrix", outputs.matrix_figure),
     ):
-        size = path.stat().st_size / 2**20
-        print(f"wrote {path}  ({label}, {size:.1f} MB)")
+        print(f"wrote {path}  ({label}, {file_size(path.stat().st_size)})")
+
+
+def file_size(size: int) -> str:
+    return f"{size / MIB:.1f} MiB" if size >= MIB / 10 else f"{size / 2**10:.0f} KiB"
 
 
 def explore(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    counts = check_before_loading(arguments, parser)
     from . import load
 
-    if arguments.max_new_tokens is not None and not arguments.answer:
-        parser.error("--max-new-tokens is for the model's own answer: pass it with --answer")
     started = time.perf_counter()
     progress(f"loading {arguments.model} ...")
     try:
@@ -182,10 +227,108 @@ def explore(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     except (FileNotFoundError, ValueError, OSError) as error:
         parser.error(str(error))
     progress(f"loaded {model!r} in {time.perf_counter() - started:.1f} s; capturing ...")
-    return capture_and_write(model, arguments.image, arguments, parser)
+    return capture_and_write(model, arguments.image, arguments, parser, checked=counts is not None)
 
 
-def capture_and_write(model, images, arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def check_before_loading(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[int, int] | None:
+    """What `explore` can check before the model loads, checked, each failing with an argparse error: the answer
+    options, `--phrase` against the prompt (and a given answer), and `--layers` / `--head` against the model's
+    config. Returns the model's (layers, heads) where its config says them, else None (checked after the run)."""
+    if arguments.max_new_tokens is not None and not arguments.answer:
+        parser.error("--max-new-tokens is for the model's own answer: pass it with --answer")
+    check_phrase(arguments, parser)
+    problem = local_source_problem(arguments.model)
+    if problem is not None:
+        parser.error(problem)
+    folder = Path(arguments.model).expanduser()
+    if folder.is_dir():
+        counts = folder_counts(folder)
+    elif arguments.layers is None and isinstance(arguments.head, str):
+        return None  # nothing to check against a hub model's config
+    else:
+        counts = hub_counts(arguments.model, parser)
+    if counts is not None:
+        check_choices(*counts, arguments.layers, arguments.head, parser)
+    return counts
+
+
+def check_phrase(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """`--phrase` occurs in the prompt or the given answer, as `AttentionResult.token_indices` finds it
+    (case-insensitive, at word starts, else anywhere). The model's own answer (--answer) is not known before the
+    run: a phrase not in the prompt is then looked for in it afterwards, and this says so."""
+    from ._result import _phrase_spans
+
+    phrase = arguments.phrase
+    if phrase is None:
+        return
+    words = phrase.split()
+    if not words:
+        parser.error("--phrase is empty: pass some words of the prompt or the answer, e.g. --phrase 'red cat'")
+    if _phrase_spans(words, arguments.prompt):
+        return
+    given = arguments.answer_text
+    if given is not None and _phrase_spans(words, given):
+        return
+    if arguments.answer:
+        progress(
+            f"--phrase {phrase!r} is not in the prompt: it is looked for in the model's answer, which is only "
+            "known after the run"
+        )
+        return
+    where = f"the prompt {arguments.prompt!r}" + ("" if given is None else f" or the answer {given!r}")
+    parser.error(f"phrase {phrase!r} is not in {where}: pass some of its words (any case)")
+
+
+def folder_counts(folder: Path) -> tuple[int, int] | None:
+    """A local model's decoder layers and attention heads, read from its config.json as JSON (no torch or
+    transformers: a typo fails at once); None where it does not say them plainly (then they are checked after
+    the capture, and loading says what is wrong with a broken file)."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return config_counts(config) if isinstance(config, dict) else None
+
+
+def hub_counts(source: str, parser: argparse.ArgumentParser) -> tuple[int, int] | None:
+    """A hub model's decoder layers and attention heads, from its config (`AutoConfig`: cached or downloaded,
+    without the weights); an argparse error where it cannot be had (as loading would say)."""
+    from transformers import AutoConfig
+
+    from ._loading import _load_or_explain
+
+    try:
+        text = _load_or_explain(AutoConfig.from_pretrained, source).get_text_config()
+    except (OSError, ValueError) as error:
+        parser.error(str(error))
+    return config_counts(text.to_dict())
+
+
+def config_counts(config: dict) -> tuple[int, int] | None:
+    """(layers, heads) of the text decoder of a config.json: its `text_config`'s, else its own."""
+    text = config.get("text_config")
+    text = text if isinstance(text, dict) else {}
+    layers = text.get("num_hidden_layers", config.get("num_hidden_layers"))
+    heads = text.get("num_attention_heads", config.get("num_attention_heads"))
+    if type(layers) is int and type(heads) is int and min(layers, heads) > 0:  # not bool, not float
+        return layers, heads
+    return None
+
+
+def local_source_problem(source: str) -> str | None:
+    """What `qvl_widget.load` would say about a model path that is not a model folder, or None."""
+    from ._source import checked_source
+
+    try:
+        checked_source(source)
+    except (ValueError, FileNotFoundError) as error:
+        return str(error)
+    return None
+
+
+def capture_and_write(
+    model, images, arguments: argparse.Namespace, parser: argparse.ArgumentParser, checked: bool = False
+) -> int:
     from ._memory import CaptureTooLargeError
 
     started = time.perf_counter()
@@ -200,7 +343,8 @@ def capture_and_write(model, images, arguments: argparse.Namespace, parser: argp
         parser.error(str(error))
     except CaptureTooLargeError as error:  # before the model ran
         parser.error(f"{error} (on the command line: --max-pixels, or a smaller --max-new-tokens)")
-    check_choices(result, arguments.layers, arguments.head, parser)
+    if not checked:
+        check_choices(result.num_layers, result.num_heads, arguments.layers, arguments.head, parser)
     columns = result.attention.shape[-1]
     answered = sum(token.part == "answer" for token in result.tokens)
     progress(
@@ -218,6 +362,7 @@ def capture_and_write(model, images, arguments: argparse.Namespace, parser: argp
             arguments.head,
             phrase=arguments.phrase,
             html_max_bytes=html_max_bytes(arguments),
+            figure_format=arguments.format,
         )
     except ValueError as error:
         parser.error(str(error))
@@ -237,25 +382,35 @@ def answer_option(arguments: argparse.Namespace) -> dict:
     return {}
 
 
-def check_choices(result, layers: Sequence[int], head, parser: argparse.ArgumentParser) -> None:
-    """Layers and head that exist in `result`, or an argparse error before anything is written."""
+def check_choices(
+    num_layers: int, num_heads: int, layers: Sequence[int] | None, head, parser: argparse.ArgumentParser
+) -> None:
+    """Layers and head that exist in a model of `num_layers` x `num_heads`, or an argparse error."""
     try:
-        for layer in layers:
-            result.maps(layer=layer, head=0)
-        if head not in ("mean", "max"):
-            result.maps(layer=-1, head=head)
-    except (IndexError, TypeError) as error:
+        for layer in layers or ():
+            checked_index(layer, num_layers, "layer")
+        canonical_choice(head, num_heads, "head")
+    except (IndexError, TypeError, ValueError) as error:
         parser.error(str(error))
 
 
 def demo(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """`explore` on the built-in demo model and a scene it was not trained on, opened on its pointing view."""
+    """`explore` on the built-in demo model and one of its scenes (default: a held-out one), opened on its
+    pointing view; or, with --list-scenes, a list of held-out scenes worth showing."""
+    if arguments.list_scenes:
+        return list_scenes()
+    counts = folder_counts(DEMO_MODEL_DIR)
+    if counts is not None:
+        check_choices(*counts, arguments.layers, arguments.head, parser)
     from . import demo as demo_model
 
     progress("loading the built-in demo model (offline) ...")
     model = demo_model.load(device="cpu")
-    example = demo_model.make_example(DEMO_SEED)
-    progress(f"scene {DEMO_SEED}: {example['prompt']!r} (right answer: {example['answer']!r}); answering ...")
+    seed = arguments.seed
+    example = demo_model.make_example(seed)
+    progress(
+        f"scene {seed}, {seed_note(seed)}: {example['prompt']!r} (right answer: {example['answer']!r}); answering ..."
+    )
     started = time.perf_counter()
     result = model.capture(example["image"], example["prompt"], answer=True, max_new_tokens=DEMO_ANSWER_TOKENS)
     answer = (result.answer or "").strip()
@@ -269,7 +424,6 @@ def demo(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     named = f"the named object ({example['phrase']})"
     progress(f"where it looked while writing it ({_describe(result, view)}) {'lands on' if hit else 'misses'} {named}")
     layers = arguments.layers or list(range(result.num_layers))
-    check_choices(result, layers, arguments.head, parser)
     head = arguments.head if arguments.head != "mean" else view["head"]
     try:
         outputs = write_outputs(
@@ -280,6 +434,7 @@ def demo(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             tokens=view["token"],
             open_layer=view["layer"],
             html_max_bytes=html_max_bytes(arguments),
+            figure_format=arguments.format,
         )
     except ValueError as error:
         parser.error(str(error))
@@ -287,8 +442,64 @@ def demo(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+def seed_note(seed: int) -> str:
+    """What the demo model has seen of scene `seed`: whether its numbers were chosen on it or measured on it."""
+    from .demo import TEST_SEEDS, VALIDATION_SEEDS
+
+    tests = f"{TEST_SEEDS.start}-{TEST_SEEDS.stop - 1}"
+    if seed in TEST_SEEDS:
+        return "a held-out test scene"
+    if seed in VALIDATION_SEEDS:
+        return (
+            f"a validation scene (seeds {VALIDATION_SEEDS.start}-{VALIDATION_SEEDS.stop - 1}: the pointing view the "
+            f"page opens on was chosen on these; held-out test scenes are seeds {tests})"
+        )
+    return f"not a test scene (the demo's published rates are measured on seeds {tests})"
+
+
+def list_scenes() -> int:
+    """Print held-out test scenes worth showing: for each question kind and object count, the first test seed
+    on which the demo model answers right and, while writing its answer, looks at the named object."""
+    from . import demo as demo_model
+
+    candidates: dict[tuple[str, int], list[int]] = {}
+    for seed in demo_model.TEST_SEEDS[:LISTED_SCENES_SCANNED]:
+        seeds = candidates.setdefault(demo_model.example_outline(seed), [])
+        if len(seeds) < LISTED_SCENE_TRIES:
+            seeds.append(seed)
+    progress("loading the built-in demo model (offline) to check the candidate scenes ...")
+    model = demo_model.load(device="cpu")
+    kinds = {kind: index for index, kind in enumerate(demo_model.KINDS)}
+    rows = []
+    for kind, count in sorted(candidates, key=lambda slot: (kinds[slot[0]], slot[1])):
+        for seed in candidates[(kind, count)]:
+            example = demo_model.make_example(seed)
+            result = model.capture(example["image"], example["prompt"], answer=True, max_new_tokens=DEMO_ANSWER_TOKENS)
+            right = (result.answer or "").strip() == example["answer"]
+            if right and demo_model.points_at_named(demo_model.answer_pointing_map(result, example), example):
+                rows.append((seed, count, example["prompt"], example["answer"]))
+                break
+    tests = demo_model.TEST_SEEDS
+    validation = demo_model.VALIDATION_SEEDS
+    print(
+        "Held-out test scenes of the demo model, one per question kind and number of objects; on each, the model "
+        "answers right and, while writing its answer, looks at the named object:"
+    )
+    width = max((len(prompt) for _, _, prompt, _ in rows), default=6)
+    print(f"  {'seed':<8} {'objects':<8} {'prompt':<{width}}  answer")
+    for seed, count, prompt, answer in rows:
+        print(f"  {seed:<8} {count:<8} {prompt:<{width}}  {answer}")
+    print(
+        f"Open one with `qvl-widget demo --seed SEED` (default {DEMO_SEED}). Test seeds ({tests.start}-"
+        f"{tests.stop - 1}) were never used to train or choose anything; validation seeds ({validation.start}-"
+        f"{validation.stop - 1}) chose the pointing view the page opens on; the training scenes came from the "
+        "training script's own random stream, not from these seeds."
+    )
+    return 0
+
+
 def html_max_bytes(arguments: argparse.Namespace) -> int:
-    return round(arguments.html_max_mb * 2**20)
+    return round(arguments.html_max_mib * MIB)
 
 
 def _describe(result, view: dict) -> str:
@@ -309,13 +520,33 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--layers", type=layer_argument, nargs="+", default=None, metavar="LAYER", help=layers_help)
         sub.add_argument("--head", type=head_argument, default="mean", help=head_help)
         sub.add_argument(
-            "--html-max-mb",
+            "--html-max-mib",
             type=positive_number,
-            default=DEFAULT_HTML_MAX_MB,
-            help=f"size limit of the HTML file (default {DEFAULT_HTML_MAX_MB:g}); above it, only --layers are embedded",
+            default=DEFAULT_HTML_MAX_MIB,
+            metavar="MIB",
+            help=f"size limit of the HTML file in MiB (1 MiB = 2**20 bytes; default {DEFAULT_HTML_MAX_MIB:g}); "
+            "above it, only --layers are embedded",
         )
-        where = "output folder" + (f" (default: {default_out})" if default_out else "")
-        sub.add_argument("--out", type=output_folder, required=default_out is None, default=default_out, help=where)
+        # The option's first name, kept working: it always meant MiB.
+        sub.add_argument(
+            "--html-max-mb",
+            dest="html_max_mib",
+            type=positive_number,
+            default=argparse.SUPPRESS,
+            help=argparse.SUPPRESS,
+        )
+        sub.add_argument(
+            "--format",
+            choices=FIGURE_FORMATS,
+            default="png",
+            help="file format of the two figures: png (300 dpi), svg or pdf (default: png)",
+        )
+        where = "output folder, made if missing: attention.html, layers.FORMAT, matrix.FORMAT" + (
+            f" (default: {default_out})" if default_out else ""
+        )
+        sub.add_argument(
+            "--out", type=output_folder, required=default_out is None, default=default_out, metavar="FOLDER", help=where
+        )
 
     explore_parser = commands.add_parser("explore", help="capture on a model and write HTML + figures")
     explore_parser.add_argument("--model", required=True, help="hub id or local folder of a Qwen-VL model")
@@ -348,24 +579,37 @@ def build_parser() -> argparse.ArgumentParser:
     explore_parser.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
     explore_parser.add_argument("--dtype", help="e.g. bfloat16 or float32 (default: by device)")
     explore_parser.add_argument(
-        "--max-pixels", type=int, default=None, help="cap the resized image's pixels (fewer image tokens)"
+        "--max-pixels", type=pixel_count, default=None, help="cap the resized image's pixels (fewer image tokens)"
     )
     common(
         explore_parser,
         default_out=None,
         layers_help="layers for the multi-layer figure; the last one also opens the HTML and the matrix "
         "(default: the last four, -4 -3 -2 -1)",
-        head_help="a head index, 'mean' or 'max' (default: mean)",
+        head_help="a head index, a list like 0,3 (their mean), 'mean', 'max' or 'all' (default: mean)",
     )
     explore_parser.set_defaults(run=explore, parser=explore_parser)
 
     demo_parser = commands.add_parser("demo", help="the same, offline, on the built-in demo model")
+    scenes = demo_parser.add_mutually_exclusive_group()
+    scenes.add_argument(
+        "--seed",
+        type=scene_seed,
+        default=DEMO_SEED,
+        help=f"the scene: any seed of qvl_widget.demo.make_example (default {DEMO_SEED}, a held-out test scene); "
+        "see --list-scenes",
+    )
+    scenes.add_argument(
+        "--list-scenes",
+        action="store_true",
+        help="print held-out test scenes worth showing (seed, prompt, answer) and exit; runs the model to pick them",
+    )
     common(
         demo_parser,
         default_out="qvl-demo-output",
         layers_help="layers for the multi-layer figure (default: all); the HTML and the matrix open on the demo's "
         "recommended view (the token that predicts the answer)",
-        head_help="a head index, 'mean' or 'max' (default: the recommended view's)",
+        head_help="a head index, a list like 0,3, 'mean', 'max' or 'all' (default: the recommended view's)",
     )
     demo_parser.set_defaults(run=demo, parser=demo_parser)
     return parser

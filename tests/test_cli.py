@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import inspect
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
 from test_html import embedded_header
 
 import qvl_widget
+from qvl_widget import cli
 from qvl_widget._html import DEFAULT_MAX_BYTES
-from qvl_widget.cli import DEFAULT_HTML_MAX_MB, DEFAULT_MAX_NEW_TOKENS, main
+from qvl_widget.cli import DEFAULT_HTML_MAX_MIB, DEFAULT_MAX_NEW_TOKENS, DEMO_SEED, main
+
+MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-", "svg": b"<?xml"}
 
 
 def run_cli(arguments: list[str], capsys) -> tuple[int, str, str]:
@@ -24,12 +29,33 @@ def run_cli(arguments: list[str], capsys) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def assert_outputs(folder, stdout: str) -> None:
-    for name in ("attention.html", "layers.png", "matrix.png"):
+def assert_outputs(folder, stdout: str, figure_format: str = "png") -> None:
+    for name in ("attention.html", f"layers.{figure_format}", f"matrix.{figure_format}"):
         path = folder / name
         assert path.is_file() and path.stat().st_size > 1000, name
-        assert f"wrote {path}" in stdout
-    assert (folder / "layers.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert re.search(rf"wrote {re.escape(str(path))}  \(.*, \d+(\.\d)? (MiB|KiB)\)", stdout), stdout
+    for name in ("layers", "matrix"):
+        data = (folder / f"{name}.{figure_format}").read_bytes()
+        assert data.startswith(MAGIC[figure_format]), name
+        if figure_format == "svg":
+            assert b"<svg" in data[:1000]
+    others = {"png", "svg", "pdf"} - {figure_format}
+    assert not [path for path in folder.iterdir() if path.suffix[1:] in others]  # the chosen format only
+
+
+class LoadedError(Exception):
+    """Raised by the model loaders in tests that must not get that far, or that stop once they do."""
+
+
+@pytest.fixture
+def no_loading(monkeypatch):
+    """Loading a model (any, the demo's too) fails the test: the checks must come first."""
+
+    def loaded(*args, **kwargs):
+        pytest.fail("the model loaded before the arguments were checked")
+
+    monkeypatch.setattr(qvl_widget, "load", loaded)
+    monkeypatch.setattr(qvl_widget.demo, "load", loaded)
 
 
 def test_explore_writes_html_and_figures(tiny_model_dirs, tmp_path, capsys):
@@ -68,11 +94,19 @@ def test_demo_runs_offline(tmp_path, capsys):
         (["demo", "--layers", "7"], "layer 7 is out of range: there are 6 layers"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["demo", "--out", "a-file.txt"], "'a-file.txt' is a file: pass a folder for the outputs"),
-        (["demo", "--html-max-mb", "0"], "invalid size '0': use a positive number of megabytes"),
+        (["demo", "--html-max-mib", "0"], "invalid size '0': use a positive number of MiB (2**20 bytes), like 25"),
+        (["demo", "--html-max-mb", "-1"], "argument --html-max-mb: invalid size '-1'"),  # its first name
         (["demo", "--max-pixels", "5"], "unrecognized arguments: --max-pixels"),  # the demo's scenes are fixed
+        (["demo", "--format", "gif"], "argument --format: invalid choice: 'gif'"),
+        (["demo", "--out", "figs.pdf"], "'figs.pdf' looks like a file name, but --out is a folder"),
+        (["demo", "--out", "figs.pdf"], "pass e.g. --out figs --format pdf"),
+        (["demo", "--out", "page.HTML"], "'page.HTML' looks like a file name, but --out is a folder"),
+        (["demo", "--seed", "-1"], "argument --seed: invalid seed '-1': use a whole number >= 0, like 200006"),
+        (["demo", "--seed", "first"], "invalid seed 'first'"),
+        (["demo", "--seed", "3", "--list-scenes"], "argument --list-scenes: not allowed with argument --seed"),
     ],
 )
-def test_bad_arguments(arguments, message, capsys, tmp_path, monkeypatch):
+def test_bad_arguments(arguments, message, capsys, tmp_path, monkeypatch, no_loading):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a-file.txt").write_text("not a folder")
     code, _, stderr = run_cli(arguments, capsys)
@@ -108,21 +142,34 @@ def test_an_html_over_the_limit_embeds_only_the_chosen_layers_or_says_what_to_do
     base += ["--layers", "0", "-1", "--device", "cpu"]
 
     between = str((full + small) / 2 / 2**20)
-    code, stdout, stderr = run_cli([*base, "--html-max-mb", between, "--out", str(tmp_path / "o")], capsys)
+    code, stdout, stderr = run_cli([*base, "--html-max-mib", between, "--out", str(tmp_path / "o")], capsys)
     assert code == 0, stderr
     assert "it embeds layers 0 -1, mean and max of heads" in stderr
     assert_outputs(tmp_path / "o", stdout)
     assert (tmp_path / "o" / "attention.html").stat().st_size == small
 
     too_small = str(small / 2 / 2**20)
-    code, _, stderr = run_cli([*base, "--html-max-mb", too_small, "--out", str(tmp_path / "p")], capsys)
+    code, _, stderr = run_cli([*base, "--html-max-mib", too_small, "--out", str(tmp_path / "p")], capsys)
     assert code == 2 and "usage: qvl-widget" in stderr
-    assert "even with layers 0 -1 only (it would be" in stderr and "or a larger --html-max-mb" in stderr
+    assert "even with layers 0 -1 only (it would be" in stderr and "MiB for" in stderr
+    assert "or a larger --html-max-mib" in stderr
     assert not (tmp_path / "p").exists()  # nothing half-written
 
 
-def test_the_command_line_html_limit_is_the_exports_own():
-    assert DEFAULT_HTML_MAX_MB * 2**20 == DEFAULT_MAX_BYTES
+def test_the_command_line_html_limit_is_the_exports_own_in_mib():
+    assert DEFAULT_HTML_MAX_MIB * 2**20 == DEFAULT_MAX_BYTES
+    # The option's first name still works; it always meant MiB.
+    parser = cli.build_parser()
+    assert parser.parse_args(["demo", "--html-max-mb", "3"]).html_max_mib == 3
+    assert parser.parse_args(["demo"]).html_max_mib == DEFAULT_HTML_MAX_MIB
+
+
+def test_the_help_says_the_size_unit_once(capsys):
+    code, stdout, _ = run_cli(["explore", "--help"], capsys)
+    assert code == 0
+    flat = " ".join(stdout.split())
+    assert "--html-max-mib MIB size limit of the HTML file in MiB (1 MiB = 2**20 bytes; default 25)" in flat
+    assert "--html-max-mb" not in stdout  # the old name works, unlisted
 
 
 # ----- the model's answer ------------------------------------------------------------------------------------
@@ -254,3 +301,205 @@ def test_a_capture_too_large_is_an_argparse_error(tiny_model_dirs, tmp_path, cap
 def test_the_command_line_answer_length_is_captures_own():
     parameters = inspect.signature(qvl_widget.LoadedModel.capture).parameters
     assert parameters["max_new_tokens"].default == DEFAULT_MAX_NEW_TOKENS
+
+
+# ----- figure formats, demo scenes ---------------------------------------------------------------------------
+
+
+def test_explore_writes_the_figures_as_pdf(tiny_model_dirs, tmp_path, capsys):
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (120, 90), "red").save(image)
+    out = tmp_path / "figures.pdf"  # a folder that exists may have any name
+    out.mkdir()
+    arguments = ["explore", "--model", str(tiny_model_dirs["qwen2_vl"]), "--image", str(image), "--prompt", "A cat?"]
+    code, stdout, stderr = run_cli([*arguments, "--format", "pdf", "--device", "cpu", "--out", str(out)], capsys)
+    assert code == 0, stderr
+    assert_outputs(out, stdout, "pdf")
+
+
+def test_demo_on_a_chosen_scene_as_svg(tmp_path, capsys):
+    from qvl_widget import demo
+
+    seed = 200_002
+    example = demo.make_example(seed)
+    code, stdout, stderr = run_cli(["demo", "--seed", str(seed), "--format", "svg", "--out", str(tmp_path)], capsys)
+    assert code == 0, stderr
+    assert_outputs(tmp_path, stdout, "svg")
+    assert f"scene {seed}, a held-out test scene: {example['prompt']!r} (right answer: {example['answer']!r})" in stderr
+    assert f"answer: {example['answer']}\n" in stdout
+    assert embedded_header(tmp_path / "attention.html")["prompt"] == example["prompt"]
+
+
+def test_the_demo_seed_says_what_the_model_has_seen():
+    from qvl_widget.demo import TEST_SEEDS, VALIDATION_SEEDS
+
+    assert DEMO_SEED in TEST_SEEDS and cli.seed_note(DEMO_SEED) == "a held-out test scene"
+    note = cli.seed_note(VALIDATION_SEEDS[5])
+    assert note.startswith("a validation scene (seeds 100000-100299: the pointing view the page opens on was chosen")
+    assert "held-out test scenes are seeds 200000-200499" in note
+    assert cli.seed_note(7) == "not a test scene (the demo's published rates are measured on seeds 200000-200499)"
+
+
+def test_list_scenes_prints_held_out_scenes_the_model_gets_right(tmp_path, capsys, monkeypatch):
+    from qvl_widget import demo
+
+    monkeypatch.chdir(tmp_path)
+    code, stdout, stderr = run_cli(["demo", "--list-scenes"], capsys)
+    assert code == 0, stderr
+    rows = [line.split(None, 2) for line in stdout.splitlines() if re.match(r"  \d", line)]
+    slots = []
+    for seed, count, rest in rows:
+        example = demo.make_example(int(seed))
+        assert int(seed) in demo.TEST_SEEDS
+        assert rest.split() == [*example["prompt"].split(), *example["answer"].split()]
+        assert int(count) == len(example["objects"])
+        slots.append((example["kind"], int(count)))
+    # One per question kind and object count, in that order; seeds of each slot are the first the model gets right.
+    assert slots == [(kind, count) for kind in ("color", "shape") for count in (2, 3, 4)]
+    assert "the model answers right and, while writing its answer, looks at the named object" in stdout
+    assert "Test seeds (200000-200499) were never used to train or choose anything" in stdout
+    assert "validation seeds (100000-100299) chose the pointing view" in stdout
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_the_command_lines_constants_are_the_packages():
+    from qvl_widget import demo
+    from qvl_widget._figures import SAVE_FORMATS
+
+    assert cli.DEMO_MODEL_DIR == demo.MODEL_DIR
+    assert set(cli.FIGURE_FORMATS) == set(SAVE_FORMATS.values())
+
+
+# ----- checks before the model loads -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--phrase", "dog"], "phrase 'dog' is not in the prompt 'Where is the cat?': pass some of its words"),
+        (
+            ["--phrase", "dog", "--answer-text", "A cat."],
+            "not in the prompt 'Where is the cat?' or the answer 'A cat.'",
+        ),
+        (["--phrase", "  "], "--phrase is empty: pass some words of the prompt or the answer"),
+        (["--layers", "3"], "layer 3 is out of range: there are 3 layers, use 0..2 or -3..-1"),
+        (["--layers", "0", "-4"], "layer -4 is out of range: there are 3 layers"),
+        (["--head", "4"], "head 4 is out of range: there are 4 heads, use 0..3 or -4..-1"),
+        (["--answer", "--phrase", "dog", "--head", "-5"], "head -5 is out of range"),
+        (["--max-pixels", "0"], "argument --max-pixels: invalid number of pixels '0': use a whole number >= 1"),
+        (["--out", "x.png"], "'x.png' looks like a file name, but --out is a folder"),
+    ],
+)
+def test_a_typo_fails_before_the_model_loads(options, message, tiny_model_dirs, tmp_path, capsys, no_loading):
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (64, 64)).save(image)
+    base = ["explore", "--model", str(tiny_model_dirs["qwen2_vl"]), "--image", str(image)]
+    base += ["--prompt", "Where is the cat?", "--out", str(tmp_path / "o")]
+    code, _, stderr = run_cli([*base, *options], capsys)
+    assert code == 2
+    assert "usage: qvl-widget" in stderr and message in stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [(["--layers", "6"], "layer 6 is out of range: there are 6 layers"), (["--head", "4"], "head 4 is out of range")],
+)
+def test_the_demos_layers_and_head_fail_before_the_demo_model_loads(arguments, message, capsys, no_loading):
+    code, _, stderr = run_cli(["demo", *arguments], capsys)
+    assert code == 2 and message in stderr
+
+
+@pytest.mark.parametrize(
+    ("phrase", "options"),
+    [
+        ("CAT", []),  # any case
+        ("at", []),  # inside a word, where no word starts with it (as AttentionResult.token_indices finds it)
+        ("is the", []),
+        ("red", ["--answer-text", "A red cat."]),  # in the given answer
+        ("red", ["--answer"]),  # maybe in the model's answer: known only after the run
+    ],
+)
+def test_a_phrase_that_may_be_found_passes_the_early_check(
+    phrase, options, tiny_model_dirs, tmp_path, capsys, monkeypatch
+):
+    def loaded(*args, **kwargs):
+        raise LoadedError
+
+    monkeypatch.setattr(qvl_widget, "load", loaded)
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (64, 64)).save(image)
+    base = ["explore", "--model", str(tiny_model_dirs["qwen2_vl"]), "--image", str(image)]
+    base += ["--prompt", "Where is the cat?", "--out", str(tmp_path / "o")]
+    with pytest.raises(LoadedError):
+        main([*base, "--phrase", phrase, *options])
+    stderr = capsys.readouterr().err
+    unknown = "--phrase 'red' is not in the prompt: it is looked for in the model's answer, which is only known after"
+    assert (unknown in stderr) == (options == ["--answer"])
+
+
+# A child process in which torch and transformers cannot be imported: a check that passes there ran without them.
+WITHOUT_MODEL_STACK = """
+import importlib.abc, sys
+
+class NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "transformers"):
+            raise ModuleNotFoundError(f"{name} was imported before the arguments were checked")
+        return None
+
+sys.meta_path.insert(0, NotInstalled())
+from qvl_widget.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--phrase", "dog"], "phrase 'dog' is not in the prompt"),
+        (["--layers", "0", "9"], "layer 9 is out of range: there are 3 layers"),
+        (["--head", "12"], "head 12 is out of range: there are 4 heads"),
+        (["--model", "./no-such-model"], "model folder not found: './no-such-model'"),
+        (["demo", "--layers", "-7"], "layer -7 is out of range: there are 6 layers"),
+    ],
+)
+def test_a_typo_fails_without_importing_torch_or_transformers(arguments, message, tiny_model_dirs, tmp_path):
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (64, 64)).save(image)
+    if arguments[0] == "demo":
+        command = arguments
+    else:
+        command = ["explore", "--model", str(tiny_model_dirs["qwen2_vl"]), "--image", str(image)]
+        command += ["--prompt", "Where is the cat?", "--out", str(tmp_path / "o"), *arguments]
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_MODEL_STACK, *command],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "was imported before" not in done.stderr
+
+
+def test_the_early_model_path_errors_are_the_loaders_own(tmp_path):
+    from qvl_widget._source import checked_source
+
+    (tmp_path / "file.bin").write_text("x")
+    (tmp_path / "empty").mkdir()
+    for source in (str(tmp_path / "file.bin"), str(tmp_path / "empty"), str(tmp_path / "missing"), "a/b/c"):
+        with pytest.raises((FileNotFoundError, ValueError)) as info:
+            checked_source(source)
+        assert cli.local_source_problem(source) == str(info.value)
+    assert cli.local_source_problem("Qwen/Qwen2-VL-2B-Instruct") is None
+
+
+def test_the_config_counts_are_the_loaded_models(tiny_model_dirs):
+    from transformers import AutoConfig
+
+    for folder in tiny_model_dirs.values():
+        text = AutoConfig.from_pretrained(folder).get_text_config()
+        assert cli.folder_counts(folder) == (text.num_hidden_layers, text.num_attention_heads)
+    assert cli.config_counts({"num_hidden_layers": 2, "num_attention_heads": 3}) == (2, 3)  # older flat configs
+    assert cli.config_counts({"text_config": {"num_hidden_layers": True, "num_attention_heads": 3}}) is None

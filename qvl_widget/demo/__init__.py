@@ -10,6 +10,10 @@
     grid = demo.answer_pointing_map(answered, example)  # where it looked while writing its answer's first word
     demo.points_at_named(grid, example)  # True when its brightest cell is on the named object
 
+The model knows only its scenes' words (colours, shapes and the question words of "What color is the square?" /
+"What shape is the red one?"): a prompt or given answer with other words gets a `DemoVocabularyWarning` that names
+them, since its word-level tokenizer reads them all as the one token "[unk]".
+
 The model (real `Qwen2VLForConditionalGeneration`, real Qwen2-VL processor and chat template, a word-level
 tokenizer) was trained from scratch on answers only by `python -m training.train` (in the repository's `training/`,
 not in the installed package); its attention was never supervised. `benchmarks/demo_gate.py` prints its answer
@@ -18,7 +22,13 @@ accuracy and pointing rate on held-out seeds.
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
+import types
+import warnings
 from pathlib import Path
+from typing import Any
 
 from ._pointing import (
     TEST_SEEDS,
@@ -33,7 +43,7 @@ from ._pointing import (
     read_metadata,
     recommended_view,
 )
-from ._scenes import COLOURS, KINDS, SHAPES, make_example
+from ._scenes import COLOURS, KINDS, SHAPES, example_outline, make_example, question_words
 
 MODEL_DIR = Path(__file__).parent / "model"
 
@@ -44,11 +54,13 @@ __all__ = [
     "SHAPES",
     "TEST_SEEDS",
     "VALIDATION_SEEDS",
+    "DemoVocabularyWarning",
     "PointingRecipe",
     "answer_pointing_map",
     "answer_word",
     "cell_box_distance",
     "chance_level",
+    "example_outline",
     "greedy_answer",
     "load",
     "make_example",
@@ -56,6 +68,7 @@ __all__ = [
     "points_at_named",
     "read_metadata",
     "recommended_view",
+    "unknown_words",
 ]
 
 
@@ -67,7 +80,10 @@ def greedy_answer(model, example: dict) -> str:
 
 
 def load(device=None, dtype=None, **from_pretrained_kwargs):
-    """The shipped demo model as a `qvl_widget.LoadedModel` (same arguments as `qvl_widget.load`)."""
+    """The shipped demo model as a `qvl_widget.LoadedModel` (same arguments as `qvl_widget.load`).
+
+    It is a LoadedModel that also says what it knows: `capture` and `prepare` warn (`DemoVocabularyWarning`) when
+    the prompt or a given answer has words outside the demo's vocabulary."""
     from .. import load as load_model
 
     if not (MODEL_DIR / "model.safetensors").is_file():
@@ -76,4 +92,100 @@ def load(device=None, dtype=None, **from_pretrained_kwargs):
             "`python -m training.train --out qvl_widget/demo/model` from a checkout of the repository "
             "(see training/train.py)"
         )
-    return load_model(MODEL_DIR, device=device, dtype=dtype, **from_pretrained_kwargs)
+    loaded = load_model(MODEL_DIR, device=device, dtype=dtype, **from_pretrained_kwargs)
+    return _demo_model_class()(loaded.model, loaded.processor, loaded.family, loaded.source)
+
+
+# ----- what the demo model knows ---------------------------------------------------------------------------
+
+
+class DemoVocabularyWarning(UserWarning):
+    """A prompt or answer for the demo model has words it does not know (its tokenizer reads them as [unk])."""
+
+
+def unknown_words(tokenizer: Any, text: str) -> list[str]:
+    """The words of `text` that `tokenizer` reads as its unknown token, in order, each once (case-insensitive).
+
+    Adjacent unknown pieces are one word ("cat's" is one, not "cat", "'" and "s")."""
+    unknown_id = tokenizer.unk_token_id
+    if unknown_id is None:
+        return []
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    spans: list[list[int]] = []
+    for token_id, (start, end) in zip(encoded["input_ids"], encoded["offset_mapping"], strict=True):
+        if token_id != unknown_id:
+            continue
+        if spans and spans[-1][1] == start:
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    first: dict[str, str] = {}
+    for start, end in spans:
+        first.setdefault(text[start:end].lower(), text[start:end])
+    return list(first.values())
+
+
+def _known_words(tokenizer: Any) -> str:
+    """What the demo model knows, in words: its colours, shapes and question words (those its tokenizer has)."""
+    vocabulary = tokenizer.get_vocab()
+    words = dict.fromkeys(word.lower() for kind in KINDS for word in question_words(kind, "", "")[0] if word)
+    question = sorted(words, key=lambda word: not word.isalpha())  # in order, "?" last
+
+    def known(words) -> str:
+        return ", ".join(word for word in words if word in vocabulary)
+
+    return (
+        f"the colours {known(COLOURS)}; the shapes {known(SHAPES)}; the question words {known(question)} "
+        "(as in 'What color is the square?' and 'What shape is the red one?')"
+    )
+
+
+def _check_vocabulary(tokenizer: Any, text: str, what: str) -> None:
+    """A `DemoVocabularyWarning` (one line) naming the words of `text` the demo model does not know, if any."""
+    unknown = unknown_words(tokenizer, text)
+    if not unknown:
+        return
+    names = ", ".join(repr(word) for word in unknown)
+    warnings.warn(
+        f"the demo model does not know {names} in {what} {text!r} (its word-level tokenizer reads "
+        f"{'it' if len(unknown) == 1 else 'them'} as [unk]); it knows only {_known_words(tokenizer)}. "
+        "Its scenes are demo.make_example(seed)",
+        DemoVocabularyWarning,
+        stacklevel=_caller_stacklevel(),
+    )
+
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[1]) + os.sep
+
+
+def _caller_stacklevel() -> int:
+    """The `stacklevel` of the first caller outside qvl_widget, so the warning points at the user's line."""
+    frame: types.FrameType | None = sys._getframe(1)
+    level = 1
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+@functools.cache
+def _demo_model_class() -> type:
+    """`LoadedModel` with the vocabulary check, made on first use (its module loads torch and transformers)."""
+    from .._loading import LoadedModel
+
+    class DemoModel(LoadedModel):
+        """The demo model: a `LoadedModel` that warns when a prompt or given answer has words it does not know."""
+
+        def prepare(self, *args: Any, **kwargs: Any) -> Any:
+            prepared = super().prepare(*args, **kwargs)
+            _check_vocabulary(self.processor.tokenizer, prepared.prompt, "the prompt")
+            if isinstance(kwargs.get("system"), str):
+                _check_vocabulary(self.processor.tokenizer, kwargs["system"], "the system prompt")
+            return prepared
+
+        def capture_prepared(self, prepared: Any, *, answer: Any = None, **kwargs: Any) -> Any:
+            if isinstance(answer, str):
+                _check_vocabulary(self.processor.tokenizer, answer, "the answer")
+            return super().capture_prepared(prepared, answer=answer, **kwargs)
+
+    DemoModel.__module__, DemoModel.__qualname__ = __name__, "DemoModel"
+    return DemoModel

@@ -256,3 +256,14 @@ def make_example(
     scenes = sample_scenes(1, generator, min_objects, max_objects, kinds)
     images = render(scenes, generator)
     return scene_example(scenes, images, 0)
+
+
+def example_outline(
+    seed: int,
+    kinds: tuple[str, ...] = ("color", "shape"),
+    min_objects: int = 2,
+    max_objects: int = MAX_OBJECTS,
+) -> tuple[str, int]:
+    """The question kind and the number of objects of `make_example(seed, ...)`, without painting it (fast)."""
+    scenes = sample_scenes(1, torch.Generator().manual_seed(int(seed)), min_objects, max_objects, kinds)
+    return KINDS[int(scenes.kind[0])], int(scenes.count[0])
