@@ -23,14 +23,16 @@ SETUP = '''import os
 import qvl_widget
 from qvl_widget import demo
 
-# A hub id or a local folder; "demo" picks the small model shipped with qvl_widget (offline, used by the tests).
-MODEL = os.environ.get("QVL_WIDGET_MODEL", "Qwen/Qwen2-VL-2B-Instruct")
+# Which model: "demo" is the small model shipped with qvl_widget (offline, CPU, a second per capture). For a real
+# one, set a hub id such as "Qwen/Qwen2-VL-2B-Instruct" (downloaded once, about 4.5 GB; about 9 GB of RAM on a
+# CPU in float32) or a local model folder, here or in the QVL_WIDGET_MODEL environment variable.
+MODEL = os.environ.get("QVL_WIDGET_MODEL", "demo")
 OUT = "outputs"  # files this notebook writes go here
 if MODEL == "demo":
-    example = demo.make_example(200_006)  # a synthetic scene the demo model never saw in training
+    example = demo.make_example(200_006)  # one of the demo's own synthetic scenes, never seen in training
     image, prompt, phrase = example["image"], example["prompt"], example["phrase"]
 else:
-    image = qvl_widget.example_image()  # or a path / PIL image of your own
+    image = qvl_widget.example_image()  # a drawn red cat; or a path / PIL image of your own
     prompt, phrase = "Where is the red cat on the image?", "red cat"'''
 
 LOAD = """model = demo.load() if MODEL == "demo" else qvl_widget.load(MODEL)  # cuda > mps > cpu; bf16 on cuda
@@ -39,57 +41,50 @@ model"""
 quick = notebook(
     [
         new_markdown_cell(
-            "# qvl_widget quickstart\n\nLoad a Qwen vision-language model, capture where each text token of a "
-            "prompt looks in the image "
-            "(every layer and head, on the model's own fast attention), explore it, and export it.\n\n"
-            "It loads `Qwen/Qwen2-VL-2B-Instruct` from the hub. Offline, start Jupyter with "
-            "`QVL_WIDGET_MODEL=demo jupyter lab` to use the small demo model shipped with qvl_widget, or set "
-            "`QVL_WIDGET_MODEL` to a local model folder."
+            "# qvl_widget quickstart\n\nLoad a Qwen vision-language model, let it answer a question about an image, "
+            "and see where each token of the question and of the answer looks in the image (every layer and "
+            "head, on the model's own fast attention); explore it, and export it.\n\n"
+            "It runs offline on the small demo model shipped with qvl_widget (shapes and colours). To use a real "
+            "model, set `MODEL` in the next cell (or the `QVL_WIDGET_MODEL` environment variable) to a hub id "
+            "such as `Qwen/Qwen2-VL-2B-Instruct` or a local folder.\n\n"
+            "*Words*: a **token** is a piece of text the model reads (a word or part of one); a **layer** is one of "
+            "the model's stacked processing steps; a **head** is one of several parallel attention patterns in a "
+            "layer; the **image share** is how much of a token's attention goes to the image at all."
         ),
         new_code_cell(SETUP),
         new_code_cell(LOAD),
         new_markdown_cell(
-            "## Capture\n\nOne forward pass. The result holds `attention[layer, head, query token, image token]`, "
-            "the tokens "
-            "(with their character offsets in the prompt) and the geometry of every image."
-        ),
-        new_code_cell("result = model.capture(image, prompt)\nresult"),
-        new_code_cell("[(token.text, token.special) for token in result.tokens][:12]"),
-        new_markdown_cell(
-            "## Explore\n\nHover a token to see where it looks; click to pin, shift-click to add. The layer and head "
-            "menus ask the kernel for that choice's maps; everything else happens in the browser."
-        ),
-        new_code_cell("result.widget(phrase=phrase)"),
-        new_markdown_cell(
-            "With the demo model, the looking happens at the token that predicts the answer (the last one, "
-            "`assistant`), not at the question's words: `demo.recommended_view` opens the widget there."
+            "## Capture the answer\n\n`answer=True` lets the model answer (greedy, the same answer as "
+            "`model.generate`) and keeps, for every token of the prompt and of the answer, its attention to the "
+            "image in every layer and head."
         ),
         new_code_cell(
-            'if MODEL == "demo":\n    from IPython.display import display\n\n'
-            "    display(result.widget(**demo.recommended_view(result, example)))"
+            "result = model.capture(image, prompt, answer=True, max_new_tokens=16)\n"
+            'print("answer:", result.answer)\n'
+            "result"
         ),
         new_markdown_cell(
-            "## The model's answer\n\n`answer=True` lets the model answer (greedy, on its own fast attention: the "
-            "same answer as `model.generate`) and keeps, for every answer token, the attention of the step that "
-            "chose it. Hover an answer word to see where the model looked while writing it; the *Producing step* "
-            'switch shows each token\'s own row instead. `answer="some text"` teacher-forces a given answer.'
+            "## Explore\n\nHover a token to see where it looks; click to pin, shift-click to add. An answer word "
+            "shows where the model looked *while writing it* (the *Producing step* switch shows each token's own "
+            "row instead). The layer and head menus ask the kernel for that choice's maps; everything else "
+            "happens in the browser. With the demo model the widget opens on the answer word, in the layer where "
+            "it looks (`demo.recommended_view`)."
         ),
         new_code_cell(
-            "answered = model.capture(image, prompt, answer=True, max_new_tokens=16)\n"
-            'print("answer:", answered.answer)\n'
-            'view = demo.recommended_view(answered, example) if MODEL == "demo" else {}\n'
-            "answered.widget(**view)"
+            'view = demo.recommended_view(result, example) if MODEL == "demo" else {"phrase": phrase}\n'
+            "result.widget(**view)"
         ),
         new_markdown_cell(
-            "## Numbers\n\n`grid` gives one image's `[rows, cols]` map for any selection; `token_boxes` says which box "
-            "of the original image each cell covers."
+            "The question's own words look much less in the demo model (it looks where it chooses the answer); a "
+            "real model's words often look at what they name. The prompt's tokens:"
+        ),
+        new_code_cell("result.widget(phrase=phrase, producing=False)"),
+        new_markdown_cell(
+            "## Numbers\n\n`grid` gives one image's `[rows, cols]` map for any selection (the same choices as the "
+            "widget); `token_boxes` says which box of the original image each cell covers."
         ),
         new_code_cell(
-            "# The demo model looks from the answer token (its recommended view); other models, from the phrase.\n"
-            'if MODEL == "demo":\n'
-            "    grid = demo.pointing_map(result, example)\n"
-            "else:\n"
-            '    grid = result.grid(phrase=phrase, layer=-1, head=None, reduce="mean")\n'
+            "grid = result.grid(**view)\n"
             "row, col = divmod(int(grid.argmax()), grid.shape[1])\n"
             "box = result.token_boxes()[row * grid.shape[1] + col].round()\n"
             'print(f"hottest cell: row {row}, col {col}, box {box}")'
@@ -98,9 +93,9 @@ quick = notebook(
             "## Export\n\nOne self-contained HTML file (works offline, from `file://`), and a lossless result file."
         ),
         new_code_cell(
-            'html = result.to_html(f"{OUT}/attention.html", phrase=phrase)\n'
+            'html = result.to_html(f"{OUT}/attention.html", **view)\n'
             'saved = result.save(f"{OUT}/attention.npz")\n'
-            'print(html, f"{html.stat().st_size / 1e6:.1f} MB")\n'
+            'print(html, f"{html.stat().st_size / 2**20:.1f} MiB")\n'
             "assert (qvl_widget.AttentionResult.load(saved).attention == result.attention).all()"
         ),
     ]

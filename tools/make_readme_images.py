@@ -59,7 +59,7 @@ def main() -> None:
     DOCS.mkdir(exist_ok=True)
     result, view = demo_result()
     widget_screenshot(result, view, DOCS / "widget.png")
-    figure = layers_figure(result, layers=(1, 2, 3, 4), token=view["token"], producing=True)
+    figure = layers_figure(result, token=view["token"], producing=True)  # the default layers: the last four
     save_figure(figure, DOCS / "layers.png", dpi=150)
     for name in ("widget.png", "layers.png"):
         shrink(DOCS / name)
