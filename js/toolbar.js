@@ -23,8 +23,10 @@ export class Toolbar {
    */
   constructor(actions, options) {
     this.element = element("div", "qvl-toolbar", { role: "toolbar", "aria-label": "Attention map controls" });
-    this.layerSelect = this.addSelect("Layer", "qvl-layer", "Decoder layer, or the mean over layers");
+    this.layerSelect = this.addSelect("Layer", "qvl-layer", "Decoder layer, or the mean / max over layers");
+    this.layerSelect.title = "A layer is one of the model's stacked processing steps; each reads all earlier tokens";
     this.headSelect = this.addSelect("Head", "qvl-head", "Attention head, or the mean / max over heads");
+    this.headSelect.title = "A head is one of the parallel attention patterns inside a layer";
     this.colormapSelect = this.addSelect("Colours", "qvl-colormap", "Colour map");
     for (const name of COLORMAP_NAMES) this.colormapSelect.append(new Option(name, name));
     this.opacityInput = this.addInput("Opacity", "qvl-opacity", "range", "Overlay opacity");

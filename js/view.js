@@ -52,7 +52,12 @@ export class AttentionView {
       pin: (index, add) => this.setState("selected", pinned(model.get("selected"), index, add)),
       unpinAll: () => this.setState("selected", []),
     });
-    this.caption = element("div", "qvl-caption", { "aria-live": "polite" });
+    this.caption = element("div", "qvl-caption", {
+      "aria-live": "polite",
+      // Said once, where a newcomer points: what the caption's percentage is.
+      title: "The map shows how each image cell shares the token's attention; '% of attention on the image' is " +
+        "the share of the token's attention that goes to the image at all (the rest goes to text).",
+    });
     this.panels = new MediaPanels({ hoverCell: (cell) => this.hoverCell(cell), resized: () => this.rebuilt() });
     this.colorbar = new ColourBar();
     this.status = element("div", "qvl-status", { role: "status" });

@@ -2,7 +2,7 @@
 
 A plain `.cpu()` per layer waits for the GPU to finish everything queued so far, so the CPU stops queuing the
 next layer's work. Copying into pinned memory avoids the wait, but page-locking a buffer for the whole result
-(2 GB for a 7B model at 16k image tokens) takes longer than the forward pass. So each layer's rows go, without
+(2 GiB for a 7B model at 16k image tokens) takes longer than the forward pass. So each layer's rows go, without
 waiting, into a pinned staging buffer, on a side stream so the copy overlaps the next layer's compute, and a
 worker thread moves them into ordinary memory once the copy is done. Staging buffers are made as the GPU falls
 behind (up to `STAGING_BYTES`), and kept for later captures: the main thread waits for one only when that many

@@ -570,8 +570,10 @@ var Toolbar = class {
    */
   constructor(actions, options) {
     this.element = element("div", "qvl-toolbar", { role: "toolbar", "aria-label": "Attention map controls" });
-    this.layerSelect = this.addSelect("Layer", "qvl-layer", "Decoder layer, or the mean over layers");
+    this.layerSelect = this.addSelect("Layer", "qvl-layer", "Decoder layer, or the mean / max over layers");
+    this.layerSelect.title = "A layer is one of the model's stacked processing steps; each reads all earlier tokens";
     this.headSelect = this.addSelect("Head", "qvl-head", "Attention head, or the mean / max over heads");
+    this.headSelect.title = "A head is one of the parallel attention patterns inside a layer";
     this.colormapSelect = this.addSelect("Colours", "qvl-colormap", "Colour map");
     for (const name of COLORMAP_NAMES) this.colormapSelect.append(new Option(name, name));
     this.opacityInput = this.addInput("Opacity", "qvl-opacity", "range", "Overlay opacity");
@@ -691,7 +693,11 @@ var AttentionView = class {
       pin: (index, add) => this.setState("selected", pinned(model.get("selected"), index, add)),
       unpinAll: () => this.setState("selected", [])
     });
-    this.caption = element("div", "qvl-caption", { "aria-live": "polite" });
+    this.caption = element("div", "qvl-caption", {
+      "aria-live": "polite",
+      // Said once, where a newcomer points: what the caption's percentage is.
+      title: "The map shows how each image cell shares the token's attention; '% of attention on the image' is the share of the token's attention that goes to the image at all (the rest goes to text)."
+    });
     this.panels = new MediaPanels({ hoverCell: (cell) => this.hoverCell(cell), resized: () => this.rebuilt() });
     this.colorbar = new ColourBar();
     this.status = element("div", "qvl-status", { role: "status" });
