@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import numbers
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 from transformers.generation.streamers import BaseStreamer
 
+from ._arguments import check_encodable, checked_count, described, shown
 from ._capture import CaptureRequest, capturing
 from ._result import QueryToken
 
@@ -67,17 +67,16 @@ def checked_answer(answer: object) -> bool | str | None:
     if isinstance(answer, str):
         if not answer.strip():
             raise ValueError("answer is empty: pass answer=True to let the model answer, or some text to teacher-force")
+        check_encodable(answer, "the answer text")
         return answer
     raise TypeError(
         f"answer must be True (the model answers), a text (a given answer to teacher-force) or None, not "
-        f"{type(answer).__name__}"
+        f"{described(answer)}"
     )
 
 
 def checked_max_new_tokens(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"max_new_tokens must be a whole number >= 1 (the answer's most tokens), not {value!r}")
-    return int(value)
+    return checked_count(value, "max_new_tokens", "the answer's most tokens")
 
 
 def checked_generate_kwargs(generate_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -85,12 +84,19 @@ def checked_generate_kwargs(generate_kwargs: Mapping[str, Any] | None) -> dict[s
     if generate_kwargs is None:
         return {}
     if not isinstance(generate_kwargs, Mapping):
-        raise TypeError(
-            f"generate_kwargs must be a dict of model.generate options, not {type(generate_kwargs).__name__}"
-        )
+        raise TypeError(f"generate_kwargs must be a dict of model.generate options, not {described(generate_kwargs)}")
     for name, value in generate_kwargs.items():
+        if not isinstance(name, str):
+            raise TypeError(f"generate_kwargs' keys are option names (text), not {described(name)}")
         if name in _REFUSED_GENERATE_OPTIONS and value not in _HARMLESS_VALUES.get(name, ()):
             raise ValueError(f"generate_kwargs may not set {name!r}: {_REFUSED_GENERATE_OPTIONS[name]}")
+    streamer = generate_kwargs.get("streamer")
+    if streamer is not None and not (
+        callable(getattr(streamer, "put", None)) and callable(getattr(streamer, "end", None))
+    ):
+        raise TypeError(
+            f"generate_kwargs' streamer must be a transformers streamer (with put and end), not {described(streamer)}"
+        )
     return dict(generate_kwargs)
 
 
@@ -162,9 +168,18 @@ def generate_answer(
     recorder = AnswerRecorder(max_new_tokens, forward_to=options.pop("streamer", None))
     with capturing(model, request), torch.inference_mode():
         with recorder.reading(model):
-            output = model.generate(
-                **inputs, **options, streamer=recorder, max_new_tokens=max_new_tokens, return_dict_in_generate=True
-            )
+            try:
+                output = model.generate(
+                    **inputs, **options, streamer=recorder, max_new_tokens=max_new_tokens, return_dict_in_generate=True
+                )
+            except (TypeError, ValueError) as error:
+                if recorder.probabilities:  # not the options: generation had begun
+                    raise
+                # generate checks its options before the first token (a typo, a temperature <= 0): one line.
+                reason = " ".join(str(error).split()) or type(error).__name__
+                raise type(error)(
+                    f"model.generate refused generate_kwargs={shown(generate_kwargs)}: {reason}"
+                ) from error
         ids = output.sequences[0, prompt_length:]
         _feed_back(model, ids[-1:], getattr(output, "cache", None) or output.past_key_values)
     if len(recorder.probabilities) != ids.numel():

@@ -17,7 +17,9 @@ import functools
 import importlib.util
 import os
 import sys
+import threading
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias, get_args
@@ -173,9 +175,39 @@ def _make_capturing_attention(implementation: str) -> Callable:
     return capturing_attention
 
 
+# One capture per model at a time: a capture switches the model's attention setting, which every thread sees.
+_capture_locks: weakref.WeakKeyDictionary[torch.nn.Module, threading.Lock] = weakref.WeakKeyDictionary()
+_capture_locks_lock = threading.Lock()
+
+
+def _capture_lock(model: torch.nn.Module) -> threading.Lock:
+    with _capture_locks_lock:
+        if model not in _capture_locks:
+            _capture_locks[model] = threading.Lock()
+        return _capture_locks[model]
+
+
 @contextlib.contextmanager
 def capturing(model: PreTrainedModel, request: CaptureRequest) -> Iterator[CaptureRequest]:
-    """Within this block, forward passes of `model` fill `request`; afterwards the model is as it was."""
+    """Within this block, forward passes of `model` fill `request`; afterwards the model is as it was.
+
+    One capture per model at a time (other threads get a clear error at once, never a half capture); two models
+    capture side by side, each in its own thread."""
+    lock = _capture_lock(model)
+    if not lock.acquire(blocking=False):
+        raise RuntimeError(
+            "another capture is running on this model (captures on one model run one at a time): wait for it to "
+            "finish, or load a second model for a second thread"
+        )
+    try:
+        with _switched_on(model, request):
+            yield request
+    finally:
+        lock.release()
+
+
+@contextlib.contextmanager
+def _switched_on(model: PreTrainedModel, request: CaptureRequest) -> Iterator[None]:
     text_config = model.config.get_text_config()
     original = text_config._attn_implementation
     if original is None or original.startswith(_PREFIX):
@@ -185,7 +217,7 @@ def capturing(model: PreTrainedModel, request: CaptureRequest) -> Iterator[Captu
         request.keep_layers(tuple(range(text_config.num_hidden_layers)))
     token = _active_request.set(request)
     try:
-        yield request
+        yield
         request.copier.finish()  # every row is in host memory
     finally:
         request.copier.close()

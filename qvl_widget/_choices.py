@@ -20,6 +20,8 @@ from typing import Literal, TypeAlias, get_args
 
 import numpy as np
 
+from ._arguments import integer_index, shown
+
 Reduce: TypeAlias = Literal["mean", "max"]
 REDUCTIONS: tuple[Reduce, ...] = ("mean", "max")
 
@@ -46,19 +48,34 @@ def last_layers(num_layers: int) -> list[int]:
     return list(range(max(0, num_layers - LAST_LAYERS), num_layers))
 
 
-def checked_index(index: int, size: int, name: str) -> int:
-    """`index` as a non-negative index into `size` items, or an IndexError that says the valid range."""
-    if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer index, not {index!r}")
-    if not -size <= index < size:
+def checked_index(index: object, size: int, name: str) -> int:
+    """`index` as a non-negative index into `size` items, or an IndexError that says the valid range.
+
+    An int, a numpy integer or a 0-d integer array; a bool, a float or a string is a TypeError."""
+    value = integer_index(index)
+    if value is None:
+        raise TypeError(f"{name} must be an integer index, not {shown(index)}")
+    if not -size <= value < size:
         counted = f"is 1 {name}" if size == 1 else f"are {size} {name}s"
-        raise IndexError(f"{name} {index} is out of range: there {counted}, use 0..{size - 1} or -{size}..-1")
-    return int(index) % size
+        raise IndexError(f"{name} {shown(value)} is out of range: there {counted}, use 0..{size - 1} or -{size}..-1")
+    return value % size
 
 
 def checked_indices(selection: int | Sequence[int], size: int, name: str) -> list[int]:
-    """One index or a non-empty sequence of them, each checked as by `checked_index`."""
-    if not isinstance(selection, (Sequence, np.ndarray)) or isinstance(selection, str):
+    """One index or a non-empty sequence of them (a list, a tuple, a 1-d integer array), each checked as by
+    `checked_index`; anything else (a set, a dict, a nested list, a float) is a one-line TypeError."""
+    if isinstance(selection, np.ndarray) and selection.ndim == 0:
+        return [checked_index(selection, size, name)]
+    if isinstance(selection, np.ndarray):
+        if selection.ndim != 1 or not (selection.size == 0 or np.issubdtype(selection.dtype, np.integer)):
+            raise TypeError(
+                f"{name} must be an integer index or a flat list of them, not an array of {selection.dtype} with "
+                f"shape {selection.shape}"
+            )
+        selection = selection.tolist()
+    elif isinstance(selection, (str, bytes)) or not isinstance(selection, Sequence):
+        if integer_index(selection) is None:
+            raise TypeError(f"{name} must be an integer index or a list of them, not {shown(selection)}")
         return [checked_index(selection, size, name)]
     indices = [checked_index(index, size, name) for index in selection]
     if not indices:
@@ -67,8 +84,8 @@ def checked_indices(selection: int | Sequence[int], size: int, name: str) -> lis
 
 
 def checked_reduce(reduce: str) -> Reduce:
-    if reduce not in REDUCTIONS:
-        raise ValueError(f"reduce must be 'mean' or 'max', not {reduce!r}")
+    if not isinstance(reduce, str) or reduce not in REDUCTIONS:
+        raise ValueError(f"reduce must be 'mean' or 'max', not {shown(reduce)}")
     return reduce
 
 
@@ -79,7 +96,7 @@ def selected(choice: Choice, count: int, name: str, reduce: Reduce = "mean") -> 
         return list(range(count)), reduce
     if isinstance(choice, str):
         if choice not in REDUCTIONS:
-            raise ValueError(f"{name} must be an index, a list of indices, 'mean', 'max' or 'all', not {choice!r}")
+            raise ValueError(f"{name} must be an index, a list of indices, 'mean', 'max' or 'all', not {shown(choice)}")
         return list(range(count)), choice
     return checked_indices(choice, count, name), reduce
 
@@ -123,6 +140,6 @@ def every_head_choice(num_heads: int) -> list[CanonicalChoice]:
 
 
 def checked_colormap(name: str) -> ColormapName:
-    if name not in COLORMAPS:
-        raise ValueError(f"unknown colormap {name!r}: choose one of {', '.join(COLORMAPS)}")
+    if not isinstance(name, str) or name not in COLORMAPS:
+        raise ValueError(f"unknown colormap {shown(name)}: choose one of {', '.join(COLORMAPS)}")
     return name

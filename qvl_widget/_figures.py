@@ -6,12 +6,21 @@ the lookup tables of the browser widget, so figures and widget show the same col
 
 Figures are detached from pyplot (made, then closed at once): in a notebook a returned figure shows once, loops
 do not pile figures up in pyplot, and nothing depends on global state. Write them with `save_figure`.
+
+Sizes are bounded whatever the result: the matrix shows at most `MATRIX_MAX_ROWS` token rows (`tokens=` picks
+which), the layers figure wraps its panels into rows of panels no taller than a page, and `save_figure` refuses
+a drawing of more than `MAX_PIXELS` pixels. Every public argument is checked at the boundary: a wrong type or
+value gets one line naming the argument, the value and what to pass.
 """
 
 from __future__ import annotations
 
+import io
+import math
+import numbers
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -22,9 +31,20 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, MaxNLocator
 from PIL import Image
 
-from ._choices import HeadSelection, LayerSelection, Reduce, TokenSelection, last_layers, selected
+from ._arguments import shown
+from ._choices import (
+    Choice,
+    HeadSelection,
+    LayerSelection,
+    Reduce,
+    TokenSelection,
+    checked_index,
+    checked_reduce,
+    last_layers,
+    selected,
+)
 from ._colormaps import COLORMAPS, colour_indices, lookup_table
-from ._files import write_atomically
+from ._files import checked_path, write_atomically
 from ._images import load_rgb
 from ._result import AttentionResult
 
@@ -36,8 +56,187 @@ _FONT = {"tick": 7, "label": 8, "title": 8.5, "suptitle": 9.5}
 _SPECIAL_COLOUR = "0.55"  # grey for chat-template / special token labels
 _ANSWER_COLOUR = "#1a5aa6"  # blue for the answer's token labels
 _MAX_LABEL_CHARS = 24
-_MAX_PROMPT_CHARS = 100
+_MAX_PROMPT_CHARS = 90  # per 7 inches of width: one line of the title
 _PANEL_PIXELS = 1600  # pictures larger than this (long side) are shrunk for the panels: still sharp at 300 dpi
+_PANEL_DPI = 600  # and smaller panels get pictures of this many pixels per inch shown (twice a 300 dpi print)
+_ROW_HEIGHT = 0.135  # inches per matrix row: room for a 7 pt label
+
+MATRIX_MAX_ROWS = 128  # token rows of one matrix figure: 18.5 inches tall at most, every label readable
+LAYERS_PER_ROW = 8  # layer panels side by side; more layers wrap into further rows of panels
+MAX_LAYERS_PER_ROW = 16
+MAX_LAYER_PANELS = 128  # layers of one layers figure (every model's decoder has fewer)
+PAGE_HEIGHT_RATIO = 9.5 / 7.0  # a layers figure is at most this many times as tall as it is wide (a page)
+WIDTH_RANGE = (3.0, 40.0)  # inches: a paper column is 3.3, a page 7
+DPI_RANGE = (10.0, 2400.0)
+MAX_PIXELS = 2**25  # pixels of one drawing (34 million; a 7 x 18.5-inch matrix at 300 dpi has 11.7 million)
+_MAX_SIDE_PIXELS = 2**16 - 1  # matplotlib's own limit on each side
+
+
+# ----- argument checks -----------------------------------------------------------------------------------------
+
+
+def _checked_result(result: object) -> AttentionResult:
+    if not isinstance(result, AttentionResult):
+        raise TypeError(
+            f"result must be an AttentionResult (from model.capture(...) or AttentionResult.load(path)), "
+            f"not {type(result).__name__}"
+        )
+    return result
+
+
+def _checked_number(value: object, name: str, advice: str) -> float:
+    """A real number (Python or numpy, or a 0-d numeric array; never a bool), finite; else one line."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number {advice}, not {shown(value)}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number {advice}, not {shown(value)}")
+    return number
+
+
+def _checked_in_range(value: object, name: str, low: float, high: float, advice: str) -> float:
+    number = _checked_number(value, name, advice)
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be {advice}, not {shown(value)}")
+    return number
+
+
+def _checked_alpha(alpha: object) -> float:
+    return _checked_in_range(alpha, "alpha", 0.0, 1.0, "between 0 (picture only) and 1 (map only)")
+
+
+def _checked_width(width: object) -> float:
+    low, high = WIDTH_RANGE
+    return _checked_in_range(width, "width", low, high, f"in inches from {low:g} to {high:g} (a paper page: 7)")
+
+
+def _checked_flag(value: object, name: str, meaning: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True ({meaning}) or False, not {shown(value)}")
+    return bool(value)
+
+
+def _checked_index(value: object, name: str, advice: str) -> int:
+    """An index: a Python or numpy integer or a 0-d integer array; never a bool, a float or a string."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu":
+        return int(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be {advice}, not {shown(value)}")
+    return int(value)
+
+
+def _checked_indices(value: object, name: str, advice: str) -> int | list[int]:
+    """One index, or several (a list, tuple, range or 1-d integer array) as a list, in plain ints."""
+    if isinstance(value, np.ndarray) and value.ndim >= 1:
+        if value.ndim > 1 or value.dtype.kind not in "iu":
+            raise TypeError(f"{name} must be {advice}, not a {value.ndim}-d array of {value.dtype}")
+        return [int(item) for item in value]
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [_checked_index(item, f"each of {name}", "an integer index") for item in value]
+    return _checked_index(value, name, advice)
+
+
+def _checked_choice(value: object, name: str, what: str) -> Choice:
+    """A layer or head choice (see `_choices`): None, "mean", "max", "all", an index or a list of them, with
+    numpy integers and 0-d integer arrays taken as the indices they are."""
+    advice = f"a {what} index like -1, a list of them, 'mean', 'max' or 'all'"
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in ("mean", "max", "all"):
+            raise ValueError(f"{name} must be {advice}, not {shown(value)}")
+        return value  # type: ignore[return-value]
+    return _checked_indices(value, name, advice)
+
+
+def _checked_tokens(value: object, name: str) -> TokenSelection:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raise TypeError(
+            f"{name} must be token indices (an index, a list or a range), not the text {shown(value)}: for words, pass "
+            f"phrase={value!r}, or {name}=result.token_indices({value!r})"
+        )
+    return _checked_indices(value, name, "a token index, a list of them or a range")
+
+
+def _checked_phrase(phrase: object) -> str | None:
+    if phrase is not None and not isinstance(phrase, str):
+        raise TypeError(f"phrase must be words of the prompt or the answer (a str), not {shown(phrase)}")
+    return phrase
+
+
+def _checked_colormap(colormap: object) -> str:
+    if not isinstance(colormap, str):
+        raise TypeError(
+            f"colormap must be a colour map name like 'jet' ({', '.join(COLORMAPS)} or another matplotlib colour "
+            f"map name), not {shown(colormap)}"
+        )
+    colour_table(colormap)  # an unknown name: one line saying which to use
+    return colormap
+
+
+def _checked_picture(picture: object) -> Image.Image:
+    """`picture` as 8-bit RGB: a PIL image, an image file path or a `[height, width(, 1|3|4)]` array."""
+    try:
+        return load_rgb(picture)  # type: ignore[arg-type]
+    except TypeError as error:
+        raise TypeError(
+            f"picture must be an image (a PIL image, an image file path or a [height, width, 3] array), not "
+            f"{type(picture).__name__}"
+        ) from error
+    except (ValueError, OSError) as error:
+        raise type(error)(f"picture is not an image this can show: {error}") from error
+
+
+def _checked_grid(grid: object) -> np.ndarray:
+    """`grid` as a finite, non-empty `[rows, cols]` float32 map."""
+    try:
+        values = np.asarray(grid)
+    except (TypeError, ValueError) as error:  # ragged lists
+        raise TypeError(f"grid must be a [rows, cols] array of numbers, not {type(grid).__name__}") from error
+    if values.dtype.kind not in "biuf":
+        raise TypeError(f"grid must be a [rows, cols] array of numbers, not an array of {values.dtype}")
+    if values.ndim != 2 or values.size == 0:
+        raise ValueError(f"grid must be a non-empty [rows, cols] map, got shape {values.shape}")
+    values = values.astype(np.float32)
+    if not np.isfinite(values).all():
+        raise ValueError(
+            "grid must hold finite numbers; it has NaN or infinite values (replace them, e.g. np.nan_to_num(grid))"
+        )
+    return values
+
+
+def _checked_vmax(vmax: object) -> float | None:
+    if vmax is None:
+        return None
+    advice = "(the top of the colour scale, e.g. the largest map value) or None"
+    number = _checked_number(vmax, "vmax", advice)
+    if not number > 0:
+        raise ValueError(
+            f"vmax must be a positive top of the colour scale (e.g. the largest map value), not {shown(vmax)}"
+        )
+    return number
+
+
+def _checked_figure(figure: object) -> Figure:
+    if isinstance(figure, tuple) and figure and isinstance(figure[0], Figure):
+        raise TypeError(
+            "figure must be a matplotlib Figure, not a tuple: matrix_figure returns (figure, matrix); pass its "
+            "first item, e.g. figure, matrix = matrix_figure(result)"
+        )
+    if not isinstance(figure, Figure):
+        raise TypeError(
+            f"figure must be a matplotlib Figure (from layers_figure or matrix_figure), not {type(figure).__name__}"
+        )
+    return figure
+
+
+def _checked_dpi(dpi: object) -> float:
+    low, high = DPI_RANGE
+    return _checked_in_range(dpi, "dpi", low, high, f"from {low:g} to {high:g} dots per inch (print: 300)")
 
 
 # ----- colours ---------------------------------------------------------------------------------------------
@@ -51,7 +250,8 @@ def colour_table(colormap: str) -> np.ndarray:
 
     if not isinstance(colormap, str) or colormap not in colormaps:
         raise ValueError(
-            f"unknown colormap {colormap!r}: use one of {', '.join(COLORMAPS)} or another matplotlib colour map name"
+            f"unknown colormap {shown(colormap)}: use one of {', '.join(COLORMAPS)} or another matplotlib colour "
+            "map name"
         )
     return np.round(colormaps[colormap](np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8)
 
@@ -76,19 +276,17 @@ def overlay_on_image(
 
     The map is upsampled to the picture (bilinear when `smooth`, nearest otherwise), scaled from 0 to its
     maximum (or to `vmax`, e.g. to share one scale between several overlays), coloured with `colormap` and
-    blended over the picture with opacity `alpha`.
+    blended over the picture with opacity `alpha`. `picture`: a PIL image, an image file path or a
+    `[height, width(, 3)]` array; `grid`: finite numbers.
     """
-    values = np.asarray(grid, dtype=np.float32)
-    if values.ndim != 2 or values.size == 0:
-        raise ValueError(f"grid must be a non-empty [rows, cols] map, got shape {values.shape}")
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be between 0 (picture only) and 1 (map only), not {alpha!r}")
-    table = colour_table(colormap)
-    picture = load_rgb(picture)
+    values = _checked_grid(grid)
+    alpha = _checked_alpha(alpha)
+    table = colour_table(_checked_colormap(colormap))
+    smooth = _checked_flag(smooth, "smooth", "bilinear upsampling; False: blocky cells")
+    vmax = _checked_vmax(vmax)
+    picture = _checked_picture(picture)
     resample = Image.Resampling.BILINEAR if smooth else Image.Resampling.NEAREST
     upsampled = np.asarray(Image.fromarray(np.ascontiguousarray(values)).resize(picture.size, resample))
-    if vmax is not None and not vmax > 0:
-        raise ValueError(f"vmax must be a positive top of the colour scale (e.g. the largest map value), not {vmax!r}")
     scale = float(np.max(values)) if vmax is None else float(vmax)
     colours = table[colour_indices(upsampled, scale)].astype(np.float32)
     blended = np.asarray(picture, dtype=np.float32) * (1.0 - alpha) + colours * alpha
@@ -178,15 +376,16 @@ def checked_producing(producing: object) -> bool:
     """`producing=`: True (each token's map is the step that produced it) or False (its own row)."""
     if not isinstance(producing, (bool, np.bool_)):
         raise TypeError(
-            f"producing must be True (the maps of the steps that produced the tokens) or False, not {producing!r}"
+            f"producing must be True (the maps of the steps that produced the tokens) or False, not {shown(producing)}"
         )
     return bool(producing)
 
 
-def _prompt_line(prompt: str) -> str:
+def _prompt_line(prompt: str, width: float = _WIDTH) -> str:
     flat = " ".join(prompt.split())
-    if len(flat) > _MAX_PROMPT_CHARS:
-        flat = flat[: _MAX_PROMPT_CHARS - 1] + "…"
+    most = max(20, round(_MAX_PROMPT_CHARS * width / _WIDTH))
+    if len(flat) > most:
+        flat = flat[: most - 1] + "…"
     return f"“{flat}”"
 
 
@@ -210,9 +409,11 @@ def _percent_colorbar(colorbar) -> None:
     colorbar.ax.tick_params(labelsize=_FONT["tick"])
 
 
-def _panel_picture(picture: Image.Image) -> Image.Image:
-    """The picture, shrunk when much larger than a figure panel can show (overlays are then cheap)."""
-    scale = _PANEL_PIXELS / max(picture.size)
+def _panel_picture(picture: Image.Image, shown_inches: float = math.inf) -> Image.Image:
+    """The picture, shrunk when much larger than a figure panel can show (overlays are then cheap): at most
+    `_PANEL_PIXELS` on its long side, and at most `_PANEL_DPI` pixels per inch of the `shown_inches` its long side
+    takes in the figure."""
+    scale = min(_PANEL_PIXELS, max(64.0, shown_inches * _PANEL_DPI)) / max(picture.size)
     if scale >= 1:
         return picture
     size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
@@ -248,6 +449,9 @@ def layers_figure(
 
     `layers`: indices of the captured layers (negative count from the end) or "all", one column each; default
     the last four (all, where the result has fewer). Panels are titled by decoder layer (`result.layer_ids`).
+    Up to `LAYERS_PER_ROW` (8) layers stand side by side; more (up to `MAX_LAYER_PANELS`, 128) wrap into rows of
+    panels, and the figure is never taller than `PAGE_HEIGHT_RATIO` times its `width` (a page): very tall or
+    many panels are drawn smaller. Pictures are shrunk to what a panel shows, so any picture size is cheap.
 
     Tokens (of the prompt or the answer), head and reduction are chosen as in `AttentionResult.grid`; with
     `producing`, each token's map is that of the step that produced it (for an answer word: where the model
@@ -255,28 +459,45 @@ def layers_figure(
     compare at a glance. The title quotes the prompt (and the answer) and names the tokens, the step, the head
     choice and, when the result has several, the image.
     """
+    result = _checked_result(result)
     producing = checked_producing(producing)
+    colormap, alpha, width = _checked_colormap(colormap), _checked_alpha(alpha), _checked_width(width)
+    smooth = _checked_flag(smooth, "smooth", "bilinear upsampling; False: blocky cells")
+    layers = _checked_choice(layers, "layers", "layer")
+    head = _checked_choice(head, "head", "head")
+    token, phrase = _checked_tokens(token, "token"), _checked_phrase(phrase)
+    image = checked_index(_checked_index(image, "image", "an image index like 0"), len(result.images), "image")
+    reduce = checked_reduce(reduce)
     if layers is None:
         layers = last_layers(result.num_layers)
-    if isinstance(layers, (str, int, np.integer)):
+    if isinstance(layers, (str, int)):
         layers = layers if isinstance(layers, str) else [layers]
-    absolute, _ = selected(layers, result.num_layers, "layer")  # one column each
+    absolute, _ = selected(layers, result.num_layers, "layer")  # one panel each
+    if len(absolute) > MAX_LAYER_PANELS:
+        step = math.ceil(len(absolute) / MAX_LAYER_PANELS)
+        raise ValueError(
+            f"layers selects {len(absolute)} layers, and the figure shows at most {MAX_LAYER_PANELS} (a panel "
+            f"each): pass some of them, e.g. layers=list(range(0, {result.num_layers}, {step}))"
+        )
     grids = [
         result.grid(token=token, phrase=phrase, layer=layer, head=head, reduce=reduce, image=image, producing=producing)
         for layer in absolute
     ]
-    picture = _panel_picture(result.pictures[image])
+    original_picture = result.pictures[image]
+    layout = _layers_layout(len(absolute), original_picture.height / original_picture.width, width)
+    picture = _panel_picture(original_picture, layout.shown_inches)
     vmax = max(float(grid.max()) for grid in grids)
     norm = Normalize(vmin=0.0, vmax=vmax if vmax > 0 else 1.0)
     cmap = _matplotlib_colormap(colormap)
 
-    columns = 1 + len(absolute)
-    panel_width = (width - 1.15) / columns - 0.06  # less the colour bar, the row labels and the gaps
-    panel_height = panel_width * picture.height / picture.width
-    figure = _detached_figure(width, 2 * panel_height + 0.8)
-    grid_spec = figure.add_gridspec(2, columns)
+    figure = _detached_figure(width, layout.height)
+    # Several rows of panels: the colour bar gets a column of its own (laying it out beside many axes is slow).
+    bar_column = [0.08] if layout.bands > 1 else []
+    grid_spec = figure.add_gridspec(
+        2 * layout.bands, 1 + layout.per_row + len(bar_column), width_ratios=[1] * (1 + layout.per_row) + bar_column
+    )
 
-    original = figure.add_subplot(grid_spec[:, 0])
+    original = figure.add_subplot(grid_spec[0:2, 0])
     original.imshow(picture)
     several = len(result.images) > 1
     original.set_title(
@@ -285,32 +506,68 @@ def layers_figure(
     )
     extent = (0, picture.width, picture.height, 0)
     layer_axes = []
-    for column, (layer, grid) in enumerate(zip(absolute, grids, strict=True), start=1):
-        heat = figure.add_subplot(grid_spec[0, column])
+    for position, (layer, grid) in enumerate(zip(absolute, grids, strict=True)):
+        band, column = divmod(position, layout.per_row)
+        heat = figure.add_subplot(grid_spec[2 * band, 1 + column])
         heat.imshow(grid, cmap=cmap, norm=norm, interpolation="nearest", extent=extent)
         heat.set_title(f"layer {result.layer_ids[layer]}", fontsize=_FONT["title"])
-        overlay = figure.add_subplot(grid_spec[1, column])
+        overlay = figure.add_subplot(grid_spec[2 * band + 1, 1 + column])
         overlay.imshow(overlay_on_image(picture, grid, alpha=alpha, colormap=colormap, smooth=smooth, vmax=norm.vmax))
         layer_axes += [heat, overlay]
-        if column == 1:
+        if column == 0:
             heat.set_ylabel("attention", fontsize=_FONT["label"])
             overlay.set_ylabel("overlay", fontsize=_FONT["label"])
     for axes in [original, *layer_axes]:
         axes.set_xticks([])
         axes.set_yticks([])
+        axes.xaxis.set_visible(False)  # no ticks: nothing for the layout to measure (fast with many panels)
+        axes.yaxis.set_visible(bool(axes.get_ylabel()))
         for spine in axes.spines.values():
             spine.set_linewidth(0.5)
 
     mappable = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
-    _percent_colorbar(figure.colorbar(mappable, ax=layer_axes, shrink=0.9, aspect=25, pad=0.02))
+    if layout.bands > 1:
+        _percent_colorbar(figure.colorbar(mappable, cax=figure.add_subplot(grid_spec[:, -1])))
+    else:
+        _percent_colorbar(figure.colorbar(mappable, ax=layer_axes, shrink=0.9, aspect=25, pad=0.02))
     details = [_tokens_label(result, token, phrase, producing), _head_label(result, head, reduce)]
     if several:
         details.append(f"image {image % len(result.images) + 1} of {len(result.images)}")
-    quoted = _prompt_line(result.prompt)
+    quoted = _prompt_line(result.prompt, width)
     if result.answer is not None:
-        quoted += f"\nanswer: {_prompt_line(result.answer)}"
-    figure.suptitle(f"{quoted}\n{' · '.join(details)}", fontsize=_FONT["suptitle"])
+        quoted += f"\nanswer: {_prompt_line(result.answer, width)}"
+    figure.suptitle(f"{quoted}\n{' · '.join(details)}", fontsize=_FONT["suptitle"], parse_math=False)
     return figure
+
+
+@dataclass(frozen=True)
+class _LayersLayout:
+    per_row: int  # layer panels side by side
+    bands: int  # rows of panels (each: the maps above, the overlays below)
+    height: float  # of the figure, inches
+    shown_inches: float  # the long side of a panel's picture in the figure
+
+
+def _layers_layout(count: int, aspect: float, width: float) -> _LayersLayout:
+    """How `count` layer panels of pictures `aspect` (height / width) tall fit a figure `width` inches wide: up
+    to `LAYERS_PER_ROW` side by side in one row of panels, else the split into rows that shows the pictures
+    largest; never taller than `PAGE_HEIGHT_RATIO` times the width (tall pictures are then drawn narrower)."""
+    candidates = [count] if count <= LAYERS_PER_ROW else range(LAYERS_PER_ROW, min(count, MAX_LAYERS_PER_ROW) + 1)
+    best: tuple[float, int, _LayersLayout] | None = None
+    for per_row in candidates:
+        bands = math.ceil(count / per_row)
+        per_row = math.ceil(count / bands)  # balanced rows
+        panel_width = max(0.05, (width - 1.15) / (1 + per_row) - 0.06)  # less the colour bar, labels and gaps
+        overhead = 0.8 + 0.25 * (bands - 1)  # the title, and each further row's panel titles
+        page = max(width * PAGE_HEIGHT_RATIO, overhead + 1.0)
+        panel_height = min(panel_width * aspect, (page - overhead) / (2 * bands))
+        shown = min(panel_width, panel_height / aspect)  # the picture's width as drawn
+        layout = _LayersLayout(per_row, bands, 2 * bands * panel_height + overhead, shown * max(1.0, aspect))
+        key = (round(shown, 3), -bands)
+        if best is None or key > best[:2]:
+            best = (*key, layout)
+    assert best is not None
+    return best[2]
 
 
 # ----- matrix figure -----------------------------------------------------------------------------------------
@@ -325,46 +582,65 @@ def matrix_figure(
     producing: bool = False,
     colormap: str = "jet",
     width: float = _WIDTH,
+    tokens: TokenSelection = None,
 ) -> tuple[Figure, np.ndarray]:
     """The `[query tokens, image tokens]` attention of one layer/head choice as a labelled heatmap.
 
-    Returns the figure and the matrix (`AttentionResult.maps(layer, head, reduce, producing)`). Rows are labelled
-    with the token texts (whitespace made visible; chat-template tokens in grey, the answer's in blue, below a
-    line and named "answer" on the right); the figure grows with the number of tokens so every label stays
-    readable. Several images are split by white lines and named along the top. With `producing`, each row is
-    the step that produced its token; rows without one (the token right after an image) stay blank.
+    Returns the figure and the matrix of every token (`AttentionResult.maps(layer, head, reduce, producing)`).
+    Rows are labelled with the token texts (whitespace made visible; chat-template tokens in grey, the answer's in
+    blue, below a line and named "answer" on the right); the figure grows with the number of rows so every label
+    stays readable. Several images are split by white lines and named along the top. With `producing`, each row
+    is the step that produced its token; rows without one (the token right after an image) stay blank.
+
+    A figure shows at most `MATRIX_MAX_ROWS` (128) rows, whatever the prompt's length: `tokens` (an index, a list
+    of indices or a range, e.g. `result.token_indices("red cat")` or `range(200, 300)`; shown in order, each once)
+    picks them; by default every token, or for a longer result the last 128 (the end of the prompt and the
+    answer), and the title says which. Dashed white lines mark where selected rows skip tokens. Any number of image
+    tokens fits the width.
     """
+    result = _checked_result(result)
     producing = checked_producing(producing)
+    colormap, width = _checked_colormap(colormap), _checked_width(width)
+    layer, head = _checked_choice(layer, "layer", "layer"), _checked_choice(head, "head", "head")
+    reduce = checked_reduce(reduce)
+    rows, note = _matrix_rows(result, _checked_tokens(tokens, "tokens"))
     matrix = result.maps(layer, head, reduce, producing=producing)
-    queries, columns = matrix.shape
-    row_height = 0.135  # inches per token row: room for a 7 pt label
-    figure = _detached_figure(width, max(2.6, 1.25 + queries * row_height))
+    drawn = matrix if len(rows) == len(matrix) else matrix[rows]
+    shown_tokens = [result.tokens[row] for row in rows]
+    columns = matrix.shape[1]
+    title_lines = 1 + (producing is True) + (note is not None)
+    figure = _detached_figure(width, max(2.6, 1.1 + 0.15 * title_lines + len(rows) * _ROW_HEIGHT))
     axes = figure.add_subplot()
-    shown = matrix[np.isfinite(matrix)]
+    shown = drawn[np.isfinite(drawn)]
     vmax = float(shown.max()) if shown.size else 0.0
     cmap = _matplotlib_colormap(colormap).with_extremes(bad=(1.0, 1.0, 1.0, 0.0))  # NaN rows: blank
     image = axes.imshow(
-        matrix,
+        drawn,
         cmap=cmap,
         norm=Normalize(vmin=0.0, vmax=vmax if vmax > 0 else 1.0),
         aspect="auto",
         interpolation="nearest",
+        interpolation_stage="data",  # colour after resampling: the same pixels, a third of the memory
     )
 
-    axes.set_yticks(range(queries), [token_label(token.text) for token in result.tokens], fontsize=_FONT["tick"])
-    for label, token in zip(axes.get_yticklabels(), result.tokens, strict=True):
+    labels = [token_label(token.text) for token in shown_tokens]
+    axes.set_yticks(range(len(rows)), labels, fontsize=_FONT["tick"], parse_math=False)
+    for label, token in zip(axes.get_yticklabels(), shown_tokens, strict=True):
         if token.special:
             label.set_color(_SPECIAL_COLOUR)
             label.set_fontstyle("italic")
         elif token.part == "answer":
             label.set_color(_ANSWER_COLOUR)
-    answer_rows = [index for index, token in enumerate(result.tokens) if token.part == "answer"]
+    answer_rows = [index for index, token in enumerate(shown_tokens) if token.part == "answer"]
     axes.set_ylabel("text tokens (grey: chat template)", fontsize=_FONT["label"])
     axes.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
     axes.tick_params(axis="x", labelsize=_FONT["tick"])
     axes.tick_params(axis="y", length=2, pad=2)
+    for position in range(1, len(rows)):
+        if rows[position] != rows[position - 1] + 1:
+            axes.axhline(position - 0.5, color="white", linewidth=1.0, linestyle=(0, (3, 2)), gid="row-gap")
     if answer_rows:
-        _mark_answer(axes, result, answer_rows)
+        _mark_answer(axes, answer_rows)
 
     if len(result.images) == 1:
         only = result.images[0]
@@ -390,16 +666,46 @@ def matrix_figure(
         parts.insert(1, "producing step")
     title = " · ".join(parts)
     if producing:
-        blank = int(np.isnan(matrix).all(axis=1).sum())
+        blank = int(np.isnan(drawn).all(axis=1).sum())
         title += "\neach row: the step that chose its token"
         if blank:
-            rows = "1 blank row" if blank == 1 else f"{blank} blank rows"
-            title += f"; {rows}: none captured (the position before is an image token)"
+            blank_rows = "1 blank row" if blank == 1 else f"{blank} blank rows"
+            title += f"; {blank_rows}: none captured (the position before is an image token)"
+    if note is not None:
+        title += f"\n{note}"
     axes.set_title(title, fontsize=_FONT["title"])
     return figure, matrix
 
 
-def _mark_answer(axes: Axes, result: AttentionResult, answer_rows: list[int]) -> None:
+def _matrix_rows(result: AttentionResult, tokens: TokenSelection) -> tuple[list[int], str | None]:
+    """The token rows a matrix figure shows (see `matrix_figure`), and the note that says which, if not all."""
+    count = result.num_queries
+    if tokens is None:
+        if count <= MATRIX_MAX_ROWS:
+            return list(range(count)), None
+        first = count - MATRIX_MAX_ROWS
+        return list(range(first, count)), (
+            f"tokens {first}–{count - 1} of {count}: the last {MATRIX_MAX_ROWS} (a figure shows at most "
+            f"{MATRIX_MAX_ROWS} rows; tokens= picks others)"
+        )
+    indices = [tokens] if isinstance(tokens, int) else list(tokens)
+    if not indices:
+        raise ValueError("tokens is empty: pass some token indices, e.g. tokens=range(0, 50), or None for the default")
+    rows = sorted({checked_index(index, count, "token") for index in indices})
+    if len(rows) > MATRIX_MAX_ROWS:
+        raise ValueError(
+            f"tokens selects {len(rows)} tokens, and a matrix figure shows at most {MATRIX_MAX_ROWS} rows (each "
+            f"label readable): pass fewer, e.g. tokens=range({rows[0]}, {rows[0] + MATRIX_MAX_ROWS}), or make "
+            "several figures"
+        )
+    if len(rows) == count:
+        return rows, None
+    if rows == list(range(rows[0], rows[-1] + 1)):
+        return rows, f"tokens {rows[0]}–{rows[-1]} of {count}"
+    return rows, f"{len(rows)} of {count} tokens (dashed lines: tokens left out)"
+
+
+def _mark_answer(axes: Axes, answer_rows: list[int]) -> None:
     """A line between the prompt's rows and the answer's, and "prompt" / "answer" along the right side."""
     first, last = answer_rows[0], answer_rows[-1]
     if first > 0:
@@ -419,18 +725,57 @@ def _mark_answer(axes: Axes, result: AttentionResult, answer_rows: list[int]) ->
 # ----- saving ------------------------------------------------------------------------------------------------
 
 
-def save_figure(figure: Figure, path: str | os.PathLike, *, dpi: int = 300) -> Path:
+def save_figure(figure: Figure, path: str | os.PathLike, *, dpi: float = 300) -> Path:
     """Write `figure` as PNG, SVG or PDF, chosen by `path`'s extension; parent folders are created.
 
-    The file is written next to its destination and renamed into place, so a failure leaves no partial file.
+    The figure is drawn in memory first, then written next to its destination and renamed into place, so a
+    failure leaves no partial file. `dpi` (10 to 2400) sets the pixels of PNGs and of the heatmaps inside PDFs and
+    SVGs; a drawing of more than `MAX_PIXELS` pixels is refused with the largest dpi that fits.
     """
-    path = Path(path)
+    figure = _checked_figure(figure)
+    path = Path(checked_path(path, "figure path"))
     file_format = SAVE_FORMATS.get(path.suffix.lower())
     if file_format is None:
         raise ValueError(
             f"cannot save a figure as {path.suffix or 'a file without extension'!r} ({str(path)!r}): "
             f"use a path ending in {', '.join(SAVE_FORMATS)}"
         )
+    data = figure_bytes(figure, file_format, dpi)
+    return write_atomically(path, lambda handle: handle.write(data))
+
+
+def figure_bytes(figure: Figure, file_format: str, dpi: float = 300) -> bytes:
+    """`figure` as the bytes of a `file_format` ("png", "svg" or "pdf") file, drawn in memory at `dpi`."""
+    figure, dpi = _checked_figure(figure), _checked_dpi(dpi)
+    if file_format not in SAVE_FORMATS.values():
+        raise ValueError(f"file_format must be one of {', '.join(SAVE_FORMATS.values())}, not {shown(file_format)}")
+    _check_pixels(figure, dpi)
     # No creation dates in the file, so the same figure gives the same bytes.
     metadata = {"png": {}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[file_format]
-    return write_atomically(path, lambda handle: figure.savefig(handle, format=file_format, dpi=dpi, metadata=metadata))
+    buffer = io.BytesIO()
+    try:
+        figure.savefig(buffer, format=file_format, dpi=dpi, metadata=metadata)
+    except ValueError as error:  # matplotlib's own, e.g. text it cannot lay out
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"matplotlib cannot draw this figure as {file_format}: {first}") from error
+    except MemoryError as error:
+        raise MemoryError(
+            f"drawing this figure as {file_format} at dpi={dpi:g} ran out of memory: pass a lower dpi"
+        ) from error
+    return buffer.getvalue()
+
+
+def _check_pixels(figure: Figure, dpi: float) -> None:
+    """Refuse a drawing larger than `MAX_PIXELS` (or than matplotlib draws), with the largest dpi that fits."""
+    inches_wide, inches_tall = (float(size) for size in figure.get_size_inches())
+    wide, tall = round(inches_wide * dpi), round(inches_tall * dpi)
+    if wide * tall <= MAX_PIXELS and max(wide, tall) <= _MAX_SIDE_PIXELS:
+        return
+    fitting = min(math.sqrt(MAX_PIXELS / (inches_wide * inches_tall)), _MAX_SIDE_PIXELS / max(inches_wide, inches_tall))
+    advice = "make the figure smaller (figure.set_size_inches)"
+    if fitting >= DPI_RANGE[0]:
+        advice = f"pass dpi={math.floor(fitting)} or less, or " + advice
+    raise ValueError(
+        f"the figure ({inches_wide:.1f} x {inches_tall:.1f} inches) at dpi={dpi:g} would be {wide} x {tall} pixels, "
+        f"more than the {MAX_PIXELS / 1e6:.0f} million this draws: {advice}"
+    )

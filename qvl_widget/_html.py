@@ -14,9 +14,13 @@ import base64
 import gzip
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence, Set
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+
+from ._arguments import checked_count, checked_file_path, integer_index, shown
 from ._choices import (
     CanonicalChoice,
     Choice,
@@ -27,10 +31,10 @@ from ._choices import (
     every_layer_choice,
     last_layers,
 )
-from ._files import write_atomically
+from ._files import check_destinations, write_atomically
 from ._payload import Selections
 from ._pictures import full_pictures
-from ._result import AttentionResult
+from ._result import AttentionResult, shareable_name
 from ._static import PAGE_MODULE, STYLES
 from ._view_state import Available, ViewState
 
@@ -127,14 +131,21 @@ def embedded_choices(
     return [canonical[key] for key in sorted(canonical, key=menu_order)]
 
 
-def _as_choices(value: Choices, name: str, every: list[CanonicalChoice]) -> list[Choice] | None:
-    """`layers=` / `heads=` as a list of choices: one choice (an index, "mean", "max") or "all" is accepted too."""
+def _as_choices(value: Any, name: str, every: list[CanonicalChoice]) -> list[Choice] | None:
+    """`layers=` / `heads=` as a list of choices: one choice (an index, "mean", "max") or "all" is accepted too,
+    and a list, tuple, set or array of choices (an array of indices: each index one choice, as in a list)."""
     if value is None:
         return None
     if isinstance(value, str) and value == "all":
         return list(every)
-    if isinstance(value, (int, str)):
+    if isinstance(value, str) or integer_index(value) is not None:
         return [value]
+    is_array = isinstance(value, np.ndarray) and value.ndim > 0
+    if isinstance(value, (bytes, Mapping)) or not (is_array or isinstance(value, (Sequence, Set))):
+        raise TypeError(
+            f"{name} must be a choice (an index, 'mean', 'max', 'all') or a list of choices, e.g. {name}=[-1, "
+            f"'mean'], not {shown(value)}"
+        )
     choices = list(value)
     if not choices:
         raise ValueError(f"{name} is empty: pass some, e.g. {name}=[-1], or leave it out for the default")
@@ -152,21 +163,41 @@ def write_html(
     """Write `state` (a view of `result`) as one self-contained HTML file; return the path.
 
     The page opens on the state's layer and head, embedded whatever `layers` and `heads` say."""
-    path = Path(path)
-    if path.suffix.lower() not in (".html", ".htm"):
-        raise ValueError(f"HTML path must end in .html, got {str(path)!r}")
+    path = checked_html_destination(path)
+    page = page_bytes(result, state, layers, heads, max_bytes)
+    write_atomically(path, lambda handle: handle.write(page))
+    return path
+
+
+def page_bytes(
+    result: AttentionResult,
+    state: ViewState,
+    layers: Choices = None,
+    heads: Choices = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> bytes:
+    """The page `write_html` writes, as bytes (for writers that put several files in place at once)."""
+    max_bytes = checked_max_bytes(max_bytes)
     choices = embedded_choices(result, layers, heads, current=(state.layer, state.head), reduce=state.reduce)
     raw_estimate = len(choices) * (12 + result.num_queries * (8 + result.attention.shape[-1]))
     if raw_estimate > 3 * max_bytes:  # even the best compression cannot bring this under the limit
         raise HtmlTooLargeError(_size_summary(len(choices), raw_estimate, None), max_bytes)
     container, picture_bytes = _container(result, state, choices)
-    page = _page(container)
-    size = len(page.encode("utf-8"))
-    if size > max_bytes:
+    page = _page(container).encode("utf-8")
+    if len(page) > max_bytes:
         # Pictures are JPEG/PNG: gzip leaves them as they are, and base64 adds a third.
-        raise HtmlTooLargeError(_size_summary(len(choices), size, picture_bytes * 4 / 3), max_bytes)
-    write_atomically(path, lambda handle: handle.write(page.encode("utf-8")))
-    return path
+        raise HtmlTooLargeError(_size_summary(len(choices), len(page), picture_bytes * 4 / 3), max_bytes)
+    return page
+
+
+def checked_html_destination(path: str | os.PathLike) -> Path:
+    """`path` when it is an .html file path that can be written (nothing is written), else a one-line error."""
+    (checked,) = check_destinations([checked_file_path(path, "HTML path", (".html", ".htm"), "'attention.html'")])
+    return checked
+
+
+def checked_max_bytes(max_bytes: int) -> int:
+    return checked_count(max_bytes, "max_bytes", f"the page's most bytes; default {DEFAULT_MAX_BYTES} = 25 MiB")
 
 
 def _size_summary(count: int, size: float, picture_bytes: float | None) -> str:
@@ -207,7 +238,7 @@ def _container(result: AttentionResult, state: ViewState, choices: list[Pair]) -
         "state": state.replace(available=embedded).json_fields(),
         "prompt": result.prompt,
         "answer": result.answer,
-        "model": result.model,
+        "model": shareable_name(result.model),  # a path of this machine (from an older file) by its last part
         "pictures": pictures,
         "full_pictures": full_size,
         "payloads": {

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
+import struct
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ._arguments import described, shown_path
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray
 
@@ -25,7 +30,7 @@ def as_image_list(image_or_images: ImageInput | Sequence[ImageInput] | None) -> 
     else:
         raise TypeError(
             f"an image must be a file path, a PIL image or a numpy array (or a list of them), not "
-            f"{type(image_or_images).__name__}"
+            f"{described(image_or_images)}"
         )
     if not images:
         raise ValueError(
@@ -38,31 +43,115 @@ def load_rgb(image: ImageInput) -> Image.Image:
     """An upright 8-bit RGB copy of `image` (a path, a PIL image, or a `[height, width(, channels)]` array).
 
     RGBA/LA/palette images are composited on white, 16-bit and float images are rescaled to 8 bits, and
-    EXIF orientation is applied so the picture is the way a viewer shows it.
+    EXIF orientation is applied so the picture is the way a viewer shows it. Files over Pillow's decompression
+    bomb limit (`PIL.Image.MAX_IMAGE_PIXELS`), empty, truncated or unreadable images are refused with one line.
     """
     if isinstance(image, Image.Image):
-        picture = image
+        picture = _loaded(image)
     elif isinstance(image, (str, os.PathLike)):
-        picture = _open(Path(image))
+        picture = _open(image)
     elif isinstance(image, np.ndarray):
         picture = _from_array(image)
     else:
-        raise TypeError(f"an image must be a file path, a PIL image or a numpy array, not {type(image).__name__}")
-    picture = ImageOps.exif_transpose(picture)
+        raise TypeError(f"an image must be a file path, a PIL image or a numpy array, not {described(image)}")
+    if picture.width == 0 or picture.height == 0:
+        raise ValueError(
+            f"the image is empty ({picture.width} x {picture.height} px); pass an image with at least one pixel"
+        )
+    try:
+        picture = ImageOps.exif_transpose(picture)
+    except (OSError, ValueError, SyntaxError, struct.error) as error:  # a damaged EXIF block: show it as stored
+        warnings.warn(f"ignoring the image's damaged EXIF orientation ({_reason(error)})", stacklevel=3)
     return _to_rgb(picture)
 
 
-def _open(path: Path) -> Image.Image:
-    if path.is_dir():
-        raise IsADirectoryError(f"{str(path)!r} is a folder; pass an image file in it")
-    if not path.is_file():
-        raise FileNotFoundError(f"image file not found: {str(path)!r}; check the path")
+def _loaded(picture: Image.Image) -> Image.Image:
+    """A PIL image with its pixels read: one opened lazily (`Image.open`) is decoded here, with one line where
+    its file is truncated, closed or damaged."""
     try:
-        with Image.open(path) as opened:
+        picture.load()
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        raise ValueError(
+            f"cannot read the PIL image's pixels ({_reason(error)}); is its file complete and still open?"
+        ) from error
+    return picture
+
+
+def _open(image: str | os.PathLike) -> Image.Image:
+    text = os.fspath(image)
+    if not isinstance(text, str):
+        raise TypeError(f"an image path must be text (a str or a pathlib.Path), not {described(text)}")
+    if not text:
+        raise ValueError("the image path is empty; pass an image file, e.g. 'cat.jpg'")
+    if "\0" in text:
+        raise ValueError(f"the image path {shown_path(text)} contains a NUL character, which no file name may hold")
+    path = Path(text)
+    try:
+        is_dir, is_file, exists = path.is_dir(), path.is_file(), path.exists()
+    except (OSError, ValueError) as error:  # a name too long, characters the system cannot encode
+        raise FileNotFoundError(
+            f"image file not found: {shown_path(text)} ({_reason(error)}); check the path"
+        ) from error
+    if is_dir:
+        raise IsADirectoryError(f"{shown_path(text)} is a folder; pass an image file in it")
+    if exists and not is_file:
+        raise ValueError(f"{shown_path(text)} is not a regular file (a device or a pipe?); pass an image file")
+    if not is_file:
+        raise FileNotFoundError(f"image file not found: {shown_path(text)}; check the path")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", Image.DecompressionBombWarning)
+            opened = Image.open(path)  # reads the header only
+    except Image.DecompressionBombError as error:  # over twice the limit: Pillow refuses it itself
+        raise _too_many_pixels(text, None, str(error)) from error
+    except _UNREADABLE as error:
+        raise _unreadable(text, error) from error
+    bomb = False
+    for warning in caught:
+        if issubclass(warning.category, Image.DecompressionBombWarning):
+            bomb = True
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    with opened:
+        if bomb:  # over the limit: refused before its pixels are decoded
+            raise _too_many_pixels(text, opened.size)
+        try:
             opened.load()
             return opened.copy()
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ValueError(f"cannot read image {str(path)!r} ({error}); is it a complete PNG/JPEG/WebP file?") from None
+        except _UNREADABLE as error:
+            raise _unreadable(text, error) from error
+
+
+# What Pillow raises for a file it cannot read: not an image, truncated, damaged.
+_UNREADABLE = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error)
+
+
+def _unreadable(path: str, error: BaseException) -> ValueError:
+    return ValueError(f"cannot read image {shown_path(path)} ({_reason(error)}); is it a complete PNG/JPEG/WebP file?")
+
+
+def _too_many_pixels(path: str, size: tuple[int, int] | None, message: str = "") -> ValueError:
+    """Pillow's decompression bomb guard, as one line: the image's size, the limit, and the two ways on."""
+    if size is not None:
+        pixels = size[0] * size[1]
+        what = f"{size[0]} x {size[1]} px ({pixels / 1e6:.0f} megapixels)"
+    else:
+        found = re.search(r"\((\d+) pixels\)", message)
+        what = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "too large"
+    limit = Image.MAX_IMAGE_PIXELS or 0
+    return ValueError(
+        f"image {shown_path(path)} is {what}, over Pillow's limit for files ({limit / 1e6:.0f} megapixels, "
+        "PIL.Image.MAX_IMAGE_PIXELS, a guard against decompression bombs); shrink it first (the model sees it "
+        "resized to max_pixels anyway), or if you trust the file, set PIL.Image.MAX_IMAGE_PIXELS = None"
+    )
+
+
+def _reason(error: BaseException) -> str:
+    """An exception's message on one line (its class where it has none); for a system error, its reason alone
+    (its message repeats the path, which may be long)."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _from_array(pixels: np.ndarray) -> Image.Image:
@@ -92,6 +181,8 @@ def _to_rgb(picture: Image.Image) -> Image.Image:
         return Image.fromarray(_rescale_to_uint8(np.asarray(picture), picture.mode)).convert("RGB")
     if picture.mode == "P":
         picture = picture.convert("RGBA")
+    if picture.mode == "La":  # premultiplied: Pillow converts it to LA only
+        picture = picture.convert("LA")
     if picture.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = picture.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (*_BACKGROUND, 255))
@@ -105,6 +196,8 @@ def _rescale_to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
     Mode "I" (32-bit integers) holds 16-bit files but also 8-bit data converted by other code: values that
     all fit in 0..255 are taken as 8-bit, as Pillow's own conversion does, rather than shown near black."""
     values = values.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError("the float image holds NaN or infinite values; replace them (e.g. np.nan_to_num)")
     brightest = float(values.max(initial=0.0))
     if mode == "F":
         full_scale = max(1.0, brightest)

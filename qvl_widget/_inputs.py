@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ._arguments import check_encodable, checked_count, checked_flag, described, shown
 from ._images import ImageInput, as_image_list, load_rgb
 from ._result import ImageGeometry, QueryToken
 
@@ -70,30 +71,31 @@ def prepare_inputs(
 ) -> PreparedInputs:
     """Processor inputs for images + a prompt (the images first), or for a conversation, plus their layout."""
     _reject_messages_as_images(image_or_images)
+    chat = checked_flag(chat, "chat")
     _check_arguments(prompt, messages, system, chat)
+    size = _size_kwargs(processor, min_pixels, max_pixels)  # before any image is read
     tokenizer = processor.tokenizer
     if messages is None:
         assert prompt is not None
-        pictures = [load_rgb(image) for image in as_image_list(image_or_images)]
         parts = ([_TextPart("the system prompt", system)] if system is not None else []) + [
             _TextPart("the prompt", prompt)
         ]
         for part in parts:
-            _reject_special_tokens(part, tokenizer, "the image argument")
+            _check_text(part, tokenizer, "the image argument")
+        pictures = [load_rgb(image) for image in as_image_list(image_or_images)]
         conversation = _Chat(_prompt_messages(len(pictures), prompt, system), parts, pictures)
     else:
         conversation = _conversation(messages, image_or_images, system)
         for part in conversation.parts:
-            _reject_special_tokens(part, tokenizer, '{"type": "image"} parts')
+            _check_text(part, tokenizer, '{"type": "image"} parts')
     pictures = conversation.pictures
     _reject_extreme_aspect_ratios(pictures)
     if chat:
         text, spans = _chat_text(processor, conversation)
     else:
         text, spans = _raw_text(processor, config, len(pictures), prompt or "")
-    model_inputs = processor(
-        text=[text], images=pictures, return_tensors="pt", **_size_kwargs(processor, min_pixels, max_pixels)
-    )
+    _check_image_tokens(processor, config, pictures, text, size)
+    model_inputs = processor(text=[text], images=pictures, return_tensors="pt", **size)
     input_ids = model_inputs["input_ids"][0].numpy()
     grids = model_inputs["image_grid_thw"].numpy()
     merge_size = int(processor.image_processor.merge_size)
@@ -127,9 +129,9 @@ def _check_arguments(prompt: str | None, messages: Messages | None, system: str 
     if prompt is None and messages is None:
         raise ValueError("no prompt given: pass a prompt, e.g. capture('cat.jpg', 'Where is the cat?'), or messages=")
     if prompt is not None and not isinstance(prompt, str):
-        raise TypeError(f"prompt must be a string, not {type(prompt).__name__}")
+        raise TypeError(f"prompt must be a string, not {described(prompt)}")
     if system is not None and not isinstance(system, str):
-        raise TypeError(f"system must be a string (the system prompt), not {type(system).__name__}")
+        raise TypeError(f"system must be a string (the system prompt), not {described(system)}")
     if not chat and messages is not None:
         raise ValueError("chat=False takes a raw prompt; messages= are rendered by the chat template: leave chat=True")
     if not chat and system is not None:
@@ -157,9 +159,7 @@ def _conversation(
 ) -> _Chat:
     """`messages` checked and normalised, with their images read (placeholders filled from `image_or_images`)."""
     if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Sequence):
-        raise TypeError(
-            'messages must be a list of {"role": ..., "content": ...} dicts, not ' + type(messages).__name__
-        )
+        raise TypeError('messages must be a list of {"role": ..., "content": ...} dicts, not ' + described(messages))
     if not messages:
         raise ValueError('messages is empty: pass e.g. [{"role": "user", "content": [image part, text part]}]')
     given = [] if image_or_images is None else as_image_list(image_or_images)
@@ -199,7 +199,7 @@ def _checked_message(message: Any, number: int) -> tuple[Any, list[str], list[tu
     """A message's content for the template (image parts bare), its texts, and its image parts' numbers and
     sources (None: a placeholder), in order."""
     if not isinstance(message, Mapping):
-        raise TypeError(f'message {number} must be a dict with "role" and "content", not {type(message).__name__}')
+        raise TypeError(f'message {number} must be a dict with "role" and "content", not {described(message)}')
     for key in ("role", "content"):
         if key not in message:
             raise ValueError(f'message {number} has no "{key}": each message is {{"role": ..., "content": ...}}')
@@ -210,8 +210,7 @@ def _checked_message(message: Any, number: int) -> tuple[Any, list[str], list[tu
         return content, [content], []
     if isinstance(content, Mapping) or not isinstance(content, Sequence):
         raise TypeError(
-            f"message {number}'s content must be a string or a list of text and image parts, not "
-            f"{type(content).__name__}"
+            f"message {number}'s content must be a string or a list of text and image parts, not {described(content)}"
         )
     parts: list[dict[str, Any]] = []
     texts: list[str] = []
@@ -219,7 +218,7 @@ def _checked_message(message: Any, number: int) -> tuple[Any, list[str], list[tu
     for index, part in enumerate(content, start=1):
         where = f"message {number}, part {index}"
         if not isinstance(part, Mapping):
-            raise TypeError(f'{where} must be a dict like {{"type": "text", "text": ...}}, not {type(part).__name__}')
+            raise TypeError(f'{where} must be a dict like {{"type": "text", "text": ...}}, not {described(part)}')
         kind = part.get("type", "image" if "image" in part else "text" if "text" in part else None)
         if kind == "text":
             if not isinstance(part.get("text"), str):
@@ -240,7 +239,13 @@ def _read_image(source: Any, number: int, index: int) -> Image.Image:
     try:
         return load_rgb(source)
     except (OSError, ValueError, TypeError) as error:  # one line already: say which image it was
-        raise type(error)(f"message {number}, part {index}: {error}") from None
+        raise type(error)(f"message {number}, part {index}: {error}") from error.__cause__  # the library's error
+
+
+def _check_text(part: _TextPart, tokenizer: Any, images_go_in: str) -> None:
+    """A one-line ValueError for a text the tokenizer cannot take: a lone surrogate, or a special token."""
+    check_encodable(part.text, part.label)
+    _reject_special_tokens(part, tokenizer, images_go_in)
 
 
 def _reject_special_tokens(part: _TextPart, tokenizer: Any, images_go_in: str) -> None:
@@ -372,15 +377,25 @@ def _prompt_segments(
 # ----- layout ----------------------------------------------------------------------------------------------
 
 
+def checked_pixel_bounds(min_pixels: object, max_pixels: object) -> tuple[int | None, int | None]:
+    """`min_pixels` / `max_pixels` as whole numbers >= 1 (or None), each with a one-line error."""
+    if min_pixels is not None:
+        min_pixels = checked_count(min_pixels, "min_pixels", "the resized image's fewest pixels, e.g. 256 * 28 * 28")
+    if max_pixels is not None:
+        max_pixels = checked_count(max_pixels, "max_pixels", "the resized image's most pixels, e.g. 1280 * 28 * 28")
+    return min_pixels, max_pixels
+
+
 def _size_kwargs(processor: Any, min_pixels: int | None, max_pixels: int | None) -> dict[str, Any]:
     """Processor arguments bounding the resized image's pixel count (Qwen's min_pixels / max_pixels)."""
+    min_pixels, max_pixels = checked_pixel_bounds(min_pixels, max_pixels)
     if min_pixels is None and max_pixels is None:
         return {}
     size = dict(processor.image_processor.size)
     if min_pixels is not None:
-        size["shortest_edge"] = int(min_pixels)
+        size["shortest_edge"] = min_pixels
     if max_pixels is not None:
-        size["longest_edge"] = int(max_pixels)
+        size["longest_edge"] = max_pixels
     if size["shortest_edge"] > size["longest_edge"]:
         if min_pixels is None:  # the user set only max_pixels: name the model's floor, not an unset option
             raise ValueError(
@@ -388,10 +403,66 @@ def _size_kwargs(processor: Any, min_pixels: int | None, max_pixels: int | None)
                 f"pixels): pass max_pixels >= {size['shortest_edge']}, or a smaller min_pixels too"
             )
         raise ValueError(
-            f"min_pixels ({size['shortest_edge']}) is larger than max_pixels ({size['longest_edge']}): "
+            f"min_pixels ({shown(size['shortest_edge'])}) is larger than max_pixels ({shown(size['longest_edge'])}): "
             "make min_pixels <= max_pixels"
         )
     return {"size": size}
+
+
+def _check_image_tokens(
+    processor: Any, config: Any, pictures: list[Image.Image], text: str, size: dict[str, Any]
+) -> None:
+    """A one-line ValueError, before the processor resizes anything, where the images at the size the processor
+    will give them (Qwen's `smart_resize` between min_pixels and max_pixels) and the text would make more tokens
+    than the model takes (its text config's `max_position_embeddings`): it says what max_pixels (or min_pixels)
+    fits. A processor of another kind is not predicted (the processor itself then decides)."""
+    try:
+        from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+
+        image_processor = processor.image_processor
+        factor = int(image_processor.patch_size) * int(image_processor.merge_size)
+        bounds = size.get("size") or dict(image_processor.size)
+        min_pixels, max_pixels = int(bounds["shortest_edge"]), int(bounds["longest_edge"])
+        limit = int(config.get_text_config().max_position_embeddings)
+    except (ImportError, AttributeError, KeyError, TypeError, ValueError):
+        return
+    try:
+        resized = [
+            smart_resize(picture.height, picture.width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
+            for picture in pictures
+        ]
+    except OverflowError:
+        raise ValueError(
+            f"min_pixels={shown(min_pixels)} is more pixels than any image can be resized to; pass e.g. "
+            "min_pixels=256 * 28 * 28, or leave it out"
+        ) from None
+    image_tokens = [height * width // factor**2 for height, width in resized]
+    if sum(image_tokens) + len(text.encode("utf-8")) <= limit:  # a token has at least one byte: no need to count
+        return
+    text_tokens = len(processor.tokenizer(text)["input_ids"]) - len(pictures)
+    if text_tokens + sum(image_tokens) <= limit:
+        return
+    listed = [
+        f"image {number}: {picture.width} x {picture.height} px seen at {width} x {height}, {tokens} tokens"
+        for number, (picture, (height, width), tokens) in enumerate(
+            zip(pictures, resized, image_tokens, strict=True), start=1
+        )
+    ]
+    seen = "; ".join(listed[:3]) + ("; ..." if len(listed) > 3 else "")
+    per_image = (limit - text_tokens) // len(pictures)  # image tokens each image may have
+    if per_image < 1:
+        advice = "shorten the text, or pass fewer images"
+    else:
+        fitting = per_image * factor**2
+        advice = f"pass max_pixels={fitting} or less"
+        if min_pixels > fitting:  # the lower bound alone would make more
+            advice += f" and min_pixels={fitting} or less"
+        if len(pictures) > 1:
+            advice += " (each image's most pixels)"
+    raise ValueError(
+        f"the images would make {sum(image_tokens)} image tokens ({seen}) and the text {text_tokens}, more than the "
+        f"{limit} tokens this model takes (max_position_embeddings): {advice}"
+    )
 
 
 def _image_positions(input_ids: np.ndarray, image_token_id: int, grids: np.ndarray, merge_size: int) -> np.ndarray:

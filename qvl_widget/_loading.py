@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 import numpy as np
@@ -20,13 +22,14 @@ from ._answer import (
     given_answer_ids,
 )
 from ._answer import answer_tokens as tokens_of_answer
-from ._capture import DEFAULT_CHUNK_BYTES, CaptureRequest, Kernel, capturing, check_kernel_runs_on
+from ._arguments import check_encodable, checked_count, checked_flag, checked_text, described, integer_index, shown
+from ._capture import DEFAULT_CHUNK_BYTES, KERNELS, CaptureRequest, Kernel, capturing, check_kernel_runs_on
 from ._choices import checked_indices
 from ._families import Family, family_for_config
 from ._images import ImageInput
 from ._inputs import Messages, PreparedInputs, prepare_inputs, special_token_ids
 from ._memory import check_result_fits
-from ._result import AttentionResult
+from ._result import AttentionResult, shareable_name
 from ._source import checked_source
 from ._verify import VerifyReport, verify_model
 
@@ -38,14 +41,17 @@ _STORAGE_DTYPES: dict[Storage, torch.dtype] = {"float32": torch.float32, "float1
 class LoadedModel:
     """A Qwen-VL model with its processor, ready to capture text->image attention.
 
-    Made by `qvl_widget.load(...)`. `model` and `processor` are the plain transformers objects.
+    Made by `qvl_widget.load(...)`. `model` and `processor` are the plain transformers objects. `source` is what
+    it was loaded from (a hub id or a local folder, as given); `name` is how results and the files made from them
+    name it: the hub id, or the folder's name, never a path of this machine (default: from `source`).
     """
 
-    def __init__(self, model: Any, processor: Any, family: Family, source: str) -> None:
+    def __init__(self, model: Any, processor: Any, family: Family, source: str, name: str | None = None) -> None:
         self.model = model
         self.processor = processor
         self.family = family
         self.source = source
+        self.name = shareable_name(name) if name is not None else _model_name(source)
 
     def __repr__(self) -> str:
         text = self.model.config.get_text_config()
@@ -130,13 +136,16 @@ class LoadedModel:
         "fused" or "torch". `chunk_bytes`: working memory per chunk of rows (torch kernel).
         A result that would not fit in the memory free is refused before the model runs, with its size.
         """
+        # Every argument is checked before any image is read or the model runs.
         checked_storage(storage)
         answer = checked_answer(answer)
         max_new_tokens = checked_max_new_tokens(max_new_tokens)
         options = checked_generate_kwargs(generate_kwargs)
         if answer is True:
             check_generation_config(self.model, options)
-        self.kept_layers(layers)
+        layers = self.kept_layers(layers)
+        chunk_bytes = checked_chunk_bytes(chunk_bytes)
+        check_kernel_runs_on(checked_kernel(kernel), self.device)
         prepared = self.prepare(image_or_images, prompt, chat, min_pixels, max_pixels, system=system, messages=messages)
         return self.capture_prepared(
             prepared,
@@ -163,7 +172,8 @@ class LoadedModel:
     ) -> AttentionResult:
         """`capture` for inputs made by `prepare` (the model part only)."""
         answer = checked_answer(answer)
-        check_kernel_runs_on(kernel, self.device)
+        chunk_bytes = checked_chunk_bytes(chunk_bytes)
+        check_kernel_runs_on(checked_kernel(kernel), self.device)
         layer_ids = self.kept_layers(layers)
         tokenizer = self.processor.tokenizer
         given = given_answer_ids(tokenizer, answer) if isinstance(answer, str) else None
@@ -218,7 +228,7 @@ class LoadedModel:
             images=prepared.images,
             pictures=prepared.pictures,
             prompt=prepared.prompt,
-            model=self.source,
+            model=self.name,
             family=self.family.name,
             answer=answer_text,
             layer_ids=layer_ids,
@@ -229,9 +239,14 @@ class LoadedModel:
         count = self.model.config.get_text_config().num_hidden_layers
         if layers is None:
             return tuple(range(count))
-        if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
-            raise TypeError(f"layers must be a list of decoder layer indices, e.g. layers=[-1], not {layers!r}")
-        return tuple(sorted(set(checked_indices(list(layers), count, "layer"))))
+        one_index = integer_index(layers) is not None
+        if (
+            not one_index
+            and not isinstance(layers, np.ndarray)
+            and (isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence))
+        ):
+            raise TypeError(f"layers must be a list of decoder layer indices, e.g. layers=[-1], not {shown(layers)}")
+        return tuple(sorted(set(checked_indices(layers, count, "layer"))))
 
     def verify(
         self,
@@ -274,9 +289,19 @@ class LoadedModel:
 
 
 def checked_storage(storage: str) -> Storage:
-    if storage not in _STORAGE_DTYPES:
-        raise ValueError(f"storage must be one of {', '.join(_STORAGE_DTYPES)}, not {storage!r}")
+    if not isinstance(storage, str) or storage not in _STORAGE_DTYPES:
+        raise ValueError(f"storage must be one of {', '.join(_STORAGE_DTYPES)}, not {shown(storage)}")
     return storage
+
+
+def checked_kernel(kernel: str) -> Kernel:
+    if not isinstance(kernel, str) or kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, not {shown(kernel)}")
+    return kernel
+
+
+def checked_chunk_bytes(chunk_bytes: object) -> int:
+    return checked_count(chunk_bytes, "chunk_bytes", f"working memory per chunk of rows; default {DEFAULT_CHUNK_BYTES}")
 
 
 def default_device() -> torch.device:
@@ -306,12 +331,12 @@ def load(
     """
     from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
 
-    source = checked_source(model_id_or_path)
+    source = checked_source(_checked_model_argument(model_id_or_path))
     device = _checked_device(device) if device is not None else default_device()
-    trust = from_pretrained_kwargs.pop("trust_remote_code", False)
+    dtype = _checked_dtype(dtype) if dtype is not None else default_dtype(device)
+    trust = checked_flag(from_pretrained_kwargs.pop("trust_remote_code", False), "trust_remote_code")
     config = _load_or_explain(AutoConfig.from_pretrained, source, trust_remote_code=trust)
     family = family_for_config(config, source)
-    dtype = _checked_dtype(dtype) if dtype is not None else default_dtype(device)
     from_pretrained_kwargs.setdefault("use_safetensors", True)
     processor = _load_or_explain(AutoProcessor.from_pretrained, source, trust_remote_code=trust)
     model = _load_or_explain(
@@ -330,8 +355,9 @@ def load(
 def attach(model: Any, processor: Any, source: str | None = None) -> LoadedModel:
     """A model you loaded yourself (quantized, with adapters, across devices with `device_map`, ...) and its
     processor, ready to capture: the same object `load` returns. The family comes from the model's config;
-    `source` names the model in results and pages (default: the config's name). The model is not changed: a
-    capture switches its text attention for the length of one run and switches it back."""
+    `source` names the model in results and pages (default: the config's name; a local path is named by its
+    folder's name, as in `LoadedModel.name`). The model is not changed: a capture switches its text attention
+    for the length of one run and switches it back."""
     config = getattr(model, "config", None)
     if config is None or not hasattr(model, "set_attn_implementation"):
         raise TypeError(f"attach needs a transformers model (with a config), not {type(model).__name__}")
@@ -341,8 +367,19 @@ def attach(model: Any, processor: Any, source: str | None = None) -> LoadedModel
         )
     if model.training:
         raise ValueError("the model is in training mode (dropout on): call model.eval() first, then attach it")
+    if source is not None:
+        checked_text(source, "source", "the model's name in results, e.g. 'Qwen/Qwen2-VL-2B-Instruct'")
     name = source if source is not None else str(getattr(config, "name_or_path", "") or type(model).__name__)
     return LoadedModel(model, processor, family_for_config(config, name), name)
+
+
+def _model_name(source: str) -> str:
+    """A model's name in results: a local folder's own name (also for ".", "~/model"; a link's own name, not its
+    target's), else `shareable_name` (a hub id as it is)."""
+    folder = Path(source).expanduser()
+    if folder.is_dir():
+        return Path(os.path.abspath(folder)).name or "local model"
+    return shareable_name(source)
 
 
 def _checked_device(device: str | torch.device) -> torch.device:
@@ -361,15 +398,42 @@ def _checked_device(device: str | torch.device) -> torch.device:
 
 
 def _checked_dtype(dtype: str | torch.dtype) -> torch.dtype:
-    resolved = getattr(torch, dtype, None) if isinstance(dtype, str) else dtype
+    resolved = getattr(torch, dtype, None) if isinstance(dtype, str) and not dtype.startswith("_") else dtype
     if not isinstance(resolved, torch.dtype):
-        raise ValueError(f"unknown dtype {dtype!r}: use e.g. 'bfloat16', 'float16' or 'float32'")
+        raise ValueError(f"unknown dtype {shown(dtype)}: use e.g. 'bfloat16', 'float16' or 'float32'")
+    if not resolved.is_floating_point:
+        raise ValueError(f"dtype {shown(dtype)} is not a floating-point type: use 'bfloat16', 'float16' or 'float32'")
     return resolved
+
+
+def _checked_model_argument(model_id_or_path: object) -> str | os.PathLike:
+    """`load`'s first argument when it can name a model (a str or a path, not empty, with no character no name
+    can hold); else a one-line error."""
+    text = os.fspath(model_id_or_path) if isinstance(model_id_or_path, os.PathLike) else model_id_or_path
+    if not isinstance(text, str):
+        raise TypeError(
+            "model_id_or_path must be a hub id like 'Qwen/Qwen2-VL-2B-Instruct' or a model folder (a str or a "
+            f"pathlib.Path), not {described(model_id_or_path)}"
+        )
+    if not text.strip():
+        raise ValueError("model_id_or_path is empty: pass a hub id like 'Qwen/Qwen2-VL-2B-Instruct' or a model folder")
+    check_encodable(text, "model_id_or_path")
+    if "\0" in text:
+        raise ValueError(f"model_id_or_path {shown(text)} contains a NUL character, which no name or path may hold")
+    return model_id_or_path  # type: ignore[return-value]  # a str or an os.PathLike of a str
 
 
 def _load_or_explain(loader, source: str, **kwargs: Any) -> Any:
     try:
         return loader(source, **kwargs)
+    except TypeError as error:
+        unknown = re.search(r"unexpected keyword argument '([^']*)'", str(error))
+        if unknown is None:
+            raise
+        raise TypeError(
+            f"load got the option {unknown.group(1)!r}, which this model's from_pretrained does not take; check its "
+            "spelling (load passes other keyword arguments to from_pretrained)"
+        ) from error
     except OSError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if ".safetensors" in first_line and kwargs.get("use_safetensors"):

@@ -7,17 +7,23 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
+import struct
 import zipfile
-from collections.abc import Sequence
+import zlib
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias
 
 import numpy as np
 from PIL import Image
 
+from ._arguments import checked_file_path, checked_flag, described
+from ._arguments import shown as shown_value
 from ._choices import (
     HeadSelection,
     LayerSelection,
@@ -27,8 +33,9 @@ from ._choices import (
     checked_indices,
     selected,
 )
-from ._files import write_atomically
+from ._files import check_destinations, write_atomically
 from ._geometry import token_boxes
+from ._memory import available_bytes
 
 if TYPE_CHECKING:
     from ._html import Choices
@@ -38,6 +45,10 @@ FORMAT_VERSION = 2
 READABLE_FORMAT_VERSIONS = (1, 2)  # version 1: no answer, every layer
 
 Part: TypeAlias = Literal["prompt", "answer"]
+
+# A phrase that is not found is told with the prompt (cut to this many characters) and its first tokens.
+_SHOWN_TEXT = 200
+_LISTED_TOKENS = 40
 
 
 @dataclass(frozen=True)
@@ -159,7 +170,7 @@ class AttentionResult:
         Occurrences that start a word count ("cat" finds "cat" and "cats", not the middle of "Scatter"); only
         where there are none, e.g. in scripts written without spaces, do occurrences inside words count."""
         if not isinstance(phrase, str):
-            raise TypeError(f"phrase must be text (words of the prompt or the answer), not {type(phrase).__name__}")
+            raise TypeError(f"phrase must be text (words of the prompt or the answer), not {described(phrase)}")
         words = phrase.split()
         if not words:
             raise ValueError("phrase is empty: pass some words of the prompt or the answer, e.g. phrase='red cat'")
@@ -173,17 +184,21 @@ class AttentionResult:
             and any(token.start < end and token.end > start for start, end in spans[token.part])
         ]
         if not selected:
-            shown = ", ".join(repr(token.text) for token in self.tokens if not token.special)
-            where = f"the prompt {self.prompt!r}" + ("" if self.answer is None else f" or the answer {self.answer!r}")
-            raise ValueError(f"phrase {phrase!r} is not in {where}; its tokens are: {shown}")
+            listed = [repr(token.text) for token in self.tokens if not token.special]
+            shown = ", ".join(listed[:_LISTED_TOKENS]) + (", ..." if len(listed) > _LISTED_TOKENS else "")
+            where = f"the prompt {shown_value(self.prompt, _SHOWN_TEXT)}" + (
+                "" if self.answer is None else f" or the answer {shown_value(self.answer, _SHOWN_TEXT)}"
+            )
+            raise ValueError(f"phrase {shown_value(phrase)} is not in {where}; its tokens are: {shown}")
         return selected
 
     def producing_rows(self, tokens: Sequence[int]) -> list[int]:
         """For each token index, the row of the position before it: the step whose output chose that token (for
         an answer token, the model's own step; for a prompt token, the step that predicted it)."""
+        indices = checked_indices(tokens, self.num_queries, "token")
         row_of = {int(position): row for row, position in enumerate(self.query_positions)}
         rows = []
-        for index in tokens:
+        for index in indices:
             row = row_of.get(int(self.query_positions[index]) - 1)
             if row is None:
                 raise ValueError(
@@ -203,6 +218,7 @@ class AttentionResult:
         are combined first, then layers. With `producing`, token k's row is the row of the position before it
         (`producing_rows`); tokens with none (the first after an image) get NaN.
         """
+        producing = checked_flag(producing, "producing")
         layers, over_layers = selected(layer, self.num_layers, "layer", reduce)
         heads, over_heads = selected(head, self.num_heads, "head", reduce)
         chosen = self.attention[np.ix_(layers, heads)].astype(np.float32, copy=False)
@@ -217,6 +233,7 @@ class AttentionResult:
 
     def has_producing_row(self, token: int) -> bool:
         """Whether the position before token `token` is a captured row."""
+        token = checked_index(token, self.num_queries, "token")
         return int(self.query_positions[token]) - 1 in set(self.query_positions.tolist())
 
     def grid(
@@ -236,6 +253,7 @@ class AttentionResult:
         With `producing`, each token's map is that of the step that produced it (the position before it): for an
         answer word, where the model looked when it chose that word.
         """
+        producing = checked_flag(producing, "producing")
         geometry = self.images[checked_index(image, len(self.images), "image")]
         rows = self._token_rows(token, phrase)
         if producing:
@@ -257,8 +275,10 @@ class AttentionResult:
 
     def widget(self, **options: Any) -> AttentionWidget:
         """An `AttentionWidget` over this result (options as for `AttentionWidget`: layer=, head=, phrase=, ...)."""
+        from ._view_state import check_view_option_names
         from ._widget import AttentionWidget
 
+        check_view_option_names(options, "widget")
         return AttentionWidget(self, **options)
 
     def to_html(
@@ -275,11 +295,14 @@ class AttentionResult:
         and max, and every head of the last four layers), `max_bytes` caps its size (default 25 MiB); the view
         options (phrase=, token=, layer=, head=, colormap=, ...: the view it opens on) are the widget's.
         """
-        from ._html import DEFAULT_MAX_BYTES, write_html
-        from ._view_state import ViewState
+        from ._html import DEFAULT_MAX_BYTES, checked_html_destination, checked_max_bytes, write_html
+        from ._view_state import ViewState, check_view_option_names
 
+        checked_html_destination(path)  # before the work: a path that cannot be written is refused at once
+        max_bytes = DEFAULT_MAX_BYTES if max_bytes is None else checked_max_bytes(max_bytes)
+        check_view_option_names(view_options, "to_html")
         state = ViewState.of(self, **view_options)
-        return write_html(self, state, path, layers, heads, DEFAULT_MAX_BYTES if max_bytes is None else max_bytes)
+        return write_html(self, state, path, layers, heads, max_bytes)
 
     # ----- persistence -------------------------------------------------------------------------------------
 
@@ -288,9 +311,7 @@ class AttentionResult:
 
         The file is written next to its destination and renamed into place, so a failure leaves no partial file.
         """
-        path = Path(path)
-        if path.suffix != ".npz":
-            raise ValueError(f"save path must end in .npz, got {str(path)!r}")
+        (path,) = check_destinations([checked_file_path(path, "save path", (".npz",), "'attention.npz'")])
         arrays: dict[str, Any] = {
             "attention": self.attention,
             "image_mass": self.image_mass,
@@ -304,46 +325,38 @@ class AttentionResult:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> AttentionResult:
-        """Read a result written by `save`."""
-        path = Path(path)
+        """Read a result written by `save` (format version 1 or 2).
+
+        The file is read defensively: the archive's declared sizes, each array's dtype and shape, the metadata's
+        tokens and geometry and each picture's PNG header are checked against each other before anything large
+        is inflated or decoded, and the probabilities are checked while they are read (finite, in [0, 1]). A file
+        that fails any check is refused with one line, a ValueError naming what is wrong.
+        """
+        text = os.fspath(path) if isinstance(path, os.PathLike) else path
+        if not isinstance(text, str):
+            raise TypeError(
+                f"the path must be a result file's path (a str or a pathlib.Path), e.g. 'attention.npz', not "
+                f"{described(path)}"
+            )
+        path = Path(text)
+        if path.is_dir():
+            raise IsADirectoryError(f"{str(path)!r} is a folder; pass a result file in it (written by result.save)")
         if not path.is_file():
             raise FileNotFoundError(f"no saved result at {str(path)!r}; write one with result.save(path)")
         if not zipfile.is_zipfile(path):  # before numpy, whose error for other files talks of unpickling
             raise ValueError(f"{str(path)!r} is not a qvl_widget result file (not an .npz archive from result.save)")
         try:
-            with np.load(path, allow_pickle=False) as archive:
-                metadata = json.loads(str(archive["metadata"]))
-                if metadata.get("format_version") not in READABLE_FORMAT_VERSIONS:
-                    raise ValueError(
-                        f"unsupported format version {metadata.get('format_version')!r}: this qvl_widget reads "
-                        f"versions {', '.join(map(str, READABLE_FORMAT_VERSIONS))}; a newer qvl_widget wrote it"
-                    )
-                pictures = tuple(
-                    _picture_from_png(archive[f"picture_{index}"]) for index in range(len(metadata["images"]))
-                )
-                return cls(
-                    attention=archive["attention"],
-                    image_mass=archive["image_mass"],
-                    query_positions=archive["query_positions"],
-                    image_positions=archive["image_positions"],
-                    tokens=tuple(QueryToken(**token) for token in metadata["tokens"]),
-                    images=tuple(_geometry_from_json(image) for image in metadata["images"]),
-                    pictures=pictures,
-                    prompt=metadata["prompt"],
-                    model=metadata["model"],
-                    family=metadata["family"],
-                    answer=metadata.get("answer"),
-                    layer_ids=tuple(metadata.get("layer_ids", ())),
-                )
-        except (KeyError, ValueError, TypeError, AttributeError, OSError, EOFError, zipfile.BadZipFile) as error:
-            # Truncated or corrupted archives, other .npz files, edited metadata: one message, no traceback.
-            raise ValueError(f"{str(path)!r} is not a readable qvl_widget result file ({error})") from None
+            with zipfile.ZipFile(path) as archive:
+                return _read_result(cls, _Archive(archive, path.stat().st_size))
+        except _READ_ERRORS as error:
+            # Truncated, corrupted or crafted archives, other .npz files, edited metadata: one line, no traceback.
+            raise ValueError(f"{str(path)!r} is not a readable qvl_widget result file ({_one_line(error)})") from None
 
     def _metadata(self) -> dict:
         return {
             "format_version": FORMAT_VERSION,
             "prompt": self.prompt,
-            "model": self.model,
+            "model": shareable_name(self.model),
             "family": self.family,
             "answer": self.answer,
             "layer_ids": list(self.layer_ids),
@@ -369,17 +382,466 @@ def _png_bytes(picture: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def _picture_from_png(data: np.ndarray) -> Image.Image:
-    with Image.open(io.BytesIO(data.tobytes())) as opened:
-        opened.load()
-        return opened.copy()
+# ----- naming the model in files meant to be shared --------------------------------------------------------------
+
+_DRIVE = re.compile(r"[A-Za-z]:")
 
 
-def _geometry_from_json(image: dict) -> ImageGeometry:
-    return ImageGeometry(
-        rows=image["rows"],
-        cols=image["cols"],
-        resized_size=tuple(image["resized_size"]),
-        original_size=tuple(image["original_size"]),
-        first_column=image["first_column"],
+def shareable_name(source: str) -> str:
+    """How a file meant to be mailed or published names a model: a hub id as it is, a local path by its last
+    part (the model folder's name), so that no path of the machine that wrote it (a home folder, a user name) is
+    in it. Paths are told from hub ids ("owner/name") by their form: a leading "/", "." or "~", a backslash, a
+    drive letter, or more than one "/"."""
+    looks_local = (
+        source.startswith(("/", ".", "~"))
+        or "\\" in source
+        or _DRIVE.match(source) is not None
+        or source.count("/") > 1
     )
+    if not looks_local:
+        return source
+    parts = [part for part in re.split(r"[\\/]+", source) if part not in ("", ".", "..")]
+    last = parts[-1] if parts else ""
+    return "local model" if not last or last.startswith("~") or _DRIVE.fullmatch(last) else last
+
+
+# ----- reading a result file defensively -------------------------------------------------------------------------
+#
+# What `load` checks, in order, each before anything that costs more than the file's own size:
+# 1. the zip directory: only the members `save` writes, each stored or deflated, none encrypted, each inside the
+#    file, and all of them together inflating at most _MAX_INFLATION times the file's size (`save` stores them:
+#    its files inflate 1x, and real attention deflates about 1.1x; a zip bomb of zeros inflates ~1000x): what
+#    an accepted file costs to read is bounded by its size;
+# 2. the metadata (its `.npy` header first, then its JSON): types and ranges of every token and image field;
+# 3. every other member's `.npy` header (read from the first bytes of its stream): dtype, fortran order and a shape
+#    that matches the metadata, and a member size equal to header + data; then the memory it all needs against
+#    the memory free;
+# 4. the arrays, read in chunks into arrays of their declared size: probabilities finite and in [0, 1] (checked
+#    chunk by chunk as they are read: about a tenth of the time the read takes), positions non-negative, strictly
+#    increasing, query and image positions disjoint;
+# 5. each picture's PNG header (its size, the image's original size, under PIL's limit) before it is decoded.
+
+_ARRAY_MEMBERS = ("attention", "image_mass", "query_positions", "image_positions")
+_PICTURE_MEMBER = re.compile(r"picture_(0|[1-9][0-9]{0,5})\.npy")
+_MAX_INFLATION = 20  # members inflate at most this many times the file's size (real attention deflates ~1.1x) ...
+_FREE_INFLATION = 16 * 2**20  # ... or to this much, whatever the ratio (small files of tiny results)
+_MAX_HEADER_BYTES = 10_000  # numpy's own limit for .npy headers; `save` writes 128 bytes
+_MAX_METADATA_BYTES = 64 * 2**20  # the JSON metadata, 4 bytes a character: some 150,000 tokens (a real
+# result has at most tens of thousands: its attention grows with them), parsed in well under a second
+_READ_CHUNK_BYTES = 4 * 2**20
+_PROBABILITY_SLACK = 1e-3  # a row's image share is a float32 sum of probabilities: it may round past 1
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_TOKEN_KEYS = ("text", "start", "end", "special")  # version 1 has these only
+_TOKEN_KEYS_2 = ("part", "probability")
+_IMAGE_KEYS = ("rows", "cols", "resized_size", "original_size", "first_column")
+
+
+class _UnreadableError(ValueError):
+    """What is wrong with a result file; `load` says it in its one-line refusal."""
+
+
+_READ_ERRORS = (
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    RecursionError,  # deeply nested JSON
+    SyntaxError,  # PIL, for some damaged PNGs
+    NotImplementedError,
+    MemoryError,
+    Image.DecompressionBombError,
+)
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text or ("it ends early" if isinstance(error, EOFError) else type(error).__name__)
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass(frozen=True)
+class _Header:
+    """What a member's `.npy` header declares."""
+
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    fortran_order: bool
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+    def __str__(self) -> str:
+        return f"{self.dtype} {list(self.shape)}"
+
+
+class _Archive:
+    """The members of a result file, checked before any is read: names, compression, sizes, inflation."""
+
+    def __init__(self, archive: zipfile.ZipFile, file_size: int) -> None:
+        self.zip = archive
+        infos = archive.infolist()
+        names = [info.filename for info in infos]
+        for name in names:
+            if name not in _required_members() and not _PICTURE_MEMBER.fullmatch(name):
+                raise _UnreadableError(f"it holds {_shown(name)}, which result.save does not write")
+        repeated = [name for name, count in Counter(names).items() if count > 1]
+        if repeated:
+            raise _UnreadableError(f"it holds {repeated[0]} twice")
+        missing = [name for name in _required_members() if name not in names]
+        if missing:
+            raise _UnreadableError(f"it has no {missing[0]}")
+        for info in infos:
+            if info.flag_bits & 0x1:
+                raise _UnreadableError(f"{info.filename} is encrypted")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise _UnreadableError(
+                    f"{info.filename} is compressed by method {info.compress_type}, not stored or deflated"
+                )
+            if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+                raise _UnreadableError(
+                    f"{info.filename} is stored as {info.compress_size} bytes but declares {info.file_size}"
+                )
+            if info.header_offset + 30 + len(info.filename) + info.compress_size > file_size:
+                raise _UnreadableError(
+                    f"{info.filename} is truncated: its {info.compress_size} bytes do not fit in the file"
+                )
+        inflated = sum(info.file_size for info in infos)
+        if inflated > max(_FREE_INFLATION, _MAX_INFLATION * file_size):
+            worst = max(infos, key=lambda info: info.file_size / max(1, info.compress_size))
+            ratio = worst.file_size / max(1, worst.compress_size)
+            raise _UnreadableError(
+                f"its members would inflate to {_size(inflated)} from a {_size(file_size)} file ({worst.filename} "
+                f"{ratio:.0f} times); result files inflate at most {_MAX_INFLATION} times"
+            )
+        self.infos = {info.filename: info for info in infos}
+        self.pictures = len(infos) - len(_required_members())
+
+    def header(self, name: str) -> _Header:
+        with self.zip.open(self.infos[name]) as stream:
+            return self._header(name, stream)
+
+    def read(self, name: str, check: Callable[[str, np.ndarray], None] | None = None) -> np.ndarray:
+        """The member's array, read in chunks into an array of its declared size; `check(name, chunk)` sees each
+        chunk as it arrives (flat, in file order)."""
+        with self.zip.open(self.infos[name]) as stream:
+            header = self._header(name, stream)
+            shape = header.shape[::-1] if header.fortran_order else header.shape
+            array = np.empty(shape, dtype=header.dtype)
+            flat = array.reshape(-1)
+            raw = flat.view(np.uint8)
+            itemsize = header.dtype.itemsize
+            per_chunk = max(1, _READ_CHUNK_BYTES // max(1, itemsize))
+            for start in range(0, flat.size, per_chunk):
+                stop = min(flat.size, start + per_chunk)
+                data = stream.read((stop - start) * itemsize)
+                if len(data) != (stop - start) * itemsize:
+                    raise _UnreadableError(f"{name} ends early")
+                raw[start * itemsize : stop * itemsize] = np.frombuffer(data, dtype=np.uint8)
+                if check is not None:
+                    check(name, flat[start:stop])
+        return array.T if header.fortran_order else array
+
+    def _header(self, name: str, stream: IO[bytes]) -> _Header:
+        """The `.npy` header at the start of `stream`, checked against the member's size; the stream is left at
+        the data. The header's length is checked before numpy reads it."""
+        try:
+            version = np.lib.format.read_magic(stream)
+        except ValueError as error:
+            raise _UnreadableError(f"{name} is not an .npy file ({_one_line(error)})") from None
+        if version not in ((1, 0), (2, 0)):
+            raise _UnreadableError(f"{name} is an .npy file of version {version[0]}.{version[1]}, not 1.0 or 2.0")
+        length_size = 2 if version == (1, 0) else 4
+        length_bytes = stream.read(length_size)
+        length = int.from_bytes(length_bytes, "little")
+        if len(length_bytes) != length_size or length > _MAX_HEADER_BYTES:
+            raise _UnreadableError(f"{name} has an .npy header of {length} bytes (at most {_MAX_HEADER_BYTES})")
+        text = stream.read(length)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        try:
+            shape, fortran_order, dtype = read_header(
+                io.BytesIO(length_bytes + text), max_header_size=_MAX_HEADER_BYTES
+            )
+        except Exception as error:  # numpy parses it as a Python literal: ValueError, SyntaxError, TokenError, ...
+            raise _UnreadableError(f"{name} has a damaged .npy header ({_one_line(error)})") from None
+        if any(dimension < 0 for dimension in shape):
+            raise _UnreadableError(f"{name} declares the shape {list(shape)}")
+        header = _Header(dtype, tuple(shape), bool(fortran_order))
+        data_bytes = self.infos[name].file_size - (8 + len(length_bytes) + length)
+        if data_bytes != header.nbytes:
+            raise _UnreadableError(
+                f"{name} holds {data_bytes} bytes of data where its header ({header}) needs {header.nbytes}"
+            )
+        return header
+
+
+def _required_members() -> tuple[str, ...]:
+    return tuple(f"{name}.npy" for name in ("metadata", *_ARRAY_MEMBERS))
+
+
+@dataclass(frozen=True)
+class _Contents:
+    """The metadata of a result file, checked."""
+
+    prompt: str
+    model: str
+    family: str
+    answer: str | None
+    layer_ids: tuple[int, ...]
+    tokens: tuple[QueryToken, ...]
+    images: tuple[ImageGeometry, ...]
+
+    @property
+    def columns(self) -> int:
+        return sum(image.num_tokens for image in self.images)
+
+
+def _read_result(cls: type[AttentionResult], archive: _Archive) -> AttentionResult:
+    contents = _checked_metadata(_read_metadata(archive))
+    if archive.pictures != len(contents.images):
+        raise _UnreadableError(f"it holds {archive.pictures} pictures for {len(contents.images)} images")
+    pictures = [f"picture_{index}.npy" for index in range(len(contents.images))]
+    headers = {name: archive.header(name) for name in (*(f"{name}.npy" for name in _ARRAY_MEMBERS), *pictures)}
+    _check_headers(headers, contents)
+    _check_memory(headers, contents)
+    arrays = {name: archive.read(f"{name}.npy", _check_probabilities) for name in ("attention", "image_mass")}
+    arrays.update({name: archive.read(f"{name}.npy") for name in ("query_positions", "image_positions")})
+    _check_positions(arrays["query_positions"], arrays["image_positions"])
+    return cls(
+        attention=arrays["attention"],
+        image_mass=arrays["image_mass"],
+        query_positions=arrays["query_positions"],
+        image_positions=arrays["image_positions"],
+        tokens=contents.tokens,
+        images=contents.images,
+        pictures=tuple(
+            _picture_from_png(archive.read(name).tobytes(), index, contents.images[index])
+            for index, name in enumerate(pictures)
+        ),
+        prompt=contents.prompt,
+        model=contents.model,
+        family=contents.family,
+        answer=contents.answer,
+        layer_ids=contents.layer_ids,
+    )
+
+
+def _read_metadata(archive: _Archive) -> object:
+    header = archive.header("metadata.npy")
+    if header.dtype.kind != "U" or header.shape != () or not 0 < header.nbytes <= _MAX_METADATA_BYTES:
+        raise _UnreadableError(f"its metadata is {header}, not one text of at most {_size(_MAX_METADATA_BYTES)}")
+    text = archive.read("metadata.npy").item()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _UnreadableError(f"its metadata is not JSON ({error})") from None
+    except RecursionError:
+        raise _UnreadableError("its metadata nests lists or objects too deeply to read") from None
+
+
+def _checked_metadata(metadata: object) -> _Contents:
+    if not isinstance(metadata, dict):
+        raise _UnreadableError(f"its metadata is {type(metadata).__name__}, not a JSON object")
+    version = metadata.get("format_version")
+    if type(version) is not int or version not in READABLE_FORMAT_VERSIONS:
+        raise _UnreadableError(
+            f"unsupported format version {_shown(version)}: this qvl_widget reads versions "
+            f"{', '.join(map(str, READABLE_FORMAT_VERSIONS))}; a newer qvl_widget wrote it"
+        )
+    for key in ("prompt", "model", "family", "tokens", "images"):
+        if key not in metadata:
+            raise _UnreadableError(f"its metadata has no {key!r}")
+    prompt, model, family = (_text(metadata[key], key) for key in ("prompt", "model", "family"))
+    answer = metadata.get("answer")
+    if answer is not None:
+        answer = _text(answer, "answer")
+    layer_ids = metadata.get("layer_ids", [])
+    if not isinstance(layer_ids, list) or not all(_is_int(layer) and layer >= 0 for layer in layer_ids):
+        raise _UnreadableError(f"its layer_ids are {_shown(layer_ids)}, not a list of layer indices")
+    if len(set(layer_ids)) != len(layer_ids):
+        raise _UnreadableError(f"its layer_ids {_shown(layer_ids)} repeat a layer")
+    tokens, images = metadata["tokens"], metadata["images"]
+    if not isinstance(tokens, list) or not tokens:
+        raise _UnreadableError(f"its tokens are {_shown(tokens)}, not a list of tokens")
+    if not isinstance(images, list) or not images:
+        raise _UnreadableError(f"its images are {_shown(images)}, not a list of image grids")
+    texts = {"prompt": prompt, "answer": answer}
+    return _Contents(
+        prompt=prompt,
+        model=model,
+        family=family,
+        answer=answer,
+        layer_ids=tuple(layer_ids),
+        tokens=tuple(_checked_token(token, index, texts) for index, token in enumerate(tokens)),
+        images=_checked_images(images),
+    )
+
+
+def _is_int(value: object) -> bool:
+    return type(value) is int  # not bool, not float
+
+
+def _text(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise _UnreadableError(f"its {name} is {_shown(value)}, not text")
+    return value
+
+
+def _checked_token(token: object, index: int, texts: dict[str, str | None]) -> QueryToken:
+    if not isinstance(token, dict):
+        raise _UnreadableError(f"token {index} is {_shown(token)}, not a JSON object")
+    missing = [key for key in _TOKEN_KEYS if key not in token]
+    unknown = [key for key in token if key not in _TOKEN_KEYS + _TOKEN_KEYS_2]
+    if missing or unknown:
+        raise _UnreadableError(
+            f"token {index} has {'no ' + repr(missing[0]) if missing else 'an unknown ' + _shown(unknown[0])}"
+        )
+    text, start, end, special = (token[key] for key in _TOKEN_KEYS)
+    part, probability = token.get("part", "prompt"), token.get("probability")
+    where = f"token {index} ({_shown(text)})"
+    if not isinstance(text, str) or not isinstance(special, bool):
+        raise _UnreadableError(
+            f"token {index}'s text {_shown(text)} or special flag {_shown(special)} has the wrong type"
+        )
+    if part not in ("prompt", "answer"):
+        raise _UnreadableError(f"{where} is of part {_shown(part)}, not 'prompt' or 'answer'")
+    of = texts[part]
+    if of is None:
+        raise _UnreadableError(f"{where} is an answer token, but the file has no answer")
+    if not (start is None and end is None) and not (_is_int(start) and _is_int(end) and 0 <= start <= end <= len(of)):
+        raise _UnreadableError(
+            f"{where} has offsets {_shown(start)}..{_shown(end)}, not within its {part}'s {len(of)} characters"
+        )
+    if probability is not None and not (
+        isinstance(probability, (int, float)) and not isinstance(probability, bool) and 0 <= probability <= 1
+    ):
+        raise _UnreadableError(f"{where} has the probability {_shown(probability)}, not one in [0, 1]")
+    return QueryToken(text, start, end, special, part, probability)
+
+
+def _checked_images(images: list) -> tuple[ImageGeometry, ...]:
+    geometries, first_column = [], 0
+    limit = Image.MAX_IMAGE_PIXELS
+    for index, image in enumerate(images):
+        if not isinstance(image, dict) or sorted(image) != sorted(_IMAGE_KEYS):
+            raise _UnreadableError(f"image {index} is {_shown(image)}, not an image grid ({', '.join(_IMAGE_KEYS)})")
+        rows, cols, first = image["rows"], image["cols"], image["first_column"]
+        if not (_is_int(rows) and _is_int(cols) and rows >= 1 and cols >= 1):
+            raise _UnreadableError(f"image {index}'s grid is {_shown(rows)} x {_shown(cols)} tokens")
+        sizes = [_checked_size(image[key], f"image {index}'s {key}") for key in ("resized_size", "original_size")]
+        if first != first_column:  # each image's tokens follow the previous image's
+            raise _UnreadableError(
+                f"image {index}'s first_column is {_shown(first)} where its tokens start at {first_column}"
+            )
+        width, height = sizes[1]
+        if limit and width * height > 2 * limit:  # PIL's own limit (refused by Image.open), before any decoding
+            raise _UnreadableError(f"image {index} is {width} x {height} pixels, over {2 * limit} (PIL's limit)")
+        geometries.append(ImageGeometry(rows, cols, sizes[0], sizes[1], first))
+        first_column += rows * cols
+    return tuple(geometries)
+
+
+def _checked_size(size: object, name: str) -> tuple[int, int]:
+    if not (isinstance(size, list) and len(size) == 2 and all(_is_int(side) and side >= 1 for side in size)):
+        raise _UnreadableError(f"{name} is {_shown(size)}, not [width, height] in pixels")
+    return size[0], size[1]
+
+
+def _check_headers(headers: dict[str, _Header], contents: _Contents) -> None:
+    """Each array's dtype and shape against the metadata, before any data is read."""
+    queries, columns = len(contents.tokens), contents.columns
+    attention = headers["attention.npy"]
+    for name in ("attention", "image_mass"):
+        header = headers[f"{name}.npy"]
+        if header.dtype.kind != "f" or header.dtype.itemsize not in (2, 4):
+            raise _UnreadableError(f"{name} holds {header.dtype}, not float16 or float32 probabilities")
+    layers = len(contents.layer_ids) or (attention.shape[0] if attention.shape else 0)
+    heads = attention.shape[1] if len(attention.shape) > 1 else 0
+    want = (layers, heads, queries, columns)
+    if len(attention.shape) != 4 or attention.shape != want or layers < 1 or heads < 1:
+        raise _UnreadableError(
+            f"attention is {attention} where its metadata ({queries} tokens, {columns} image tokens"
+            + (f", {len(contents.layer_ids)} layers" if contents.layer_ids else "")
+            + f") needs [{layers if contents.layer_ids else 'layers'}, heads, {queries}, {columns}]"
+        )
+    for name, shape in (("image_mass", want[:3]), ("query_positions", (queries,)), ("image_positions", (columns,))):
+        header = headers[f"{name}.npy"]
+        if header.shape != shape:
+            raise _UnreadableError(f"{name} is {header} where the attention {attention} needs {list(shape)}")
+        if name.endswith("positions") and (header.dtype.kind not in "iu" or header.dtype.itemsize > 8):
+            raise _UnreadableError(f"{name} holds {header.dtype}, not integer positions")
+    for index in range(len(contents.images)):
+        header = headers[f"picture_{index}.npy"]
+        if header.dtype != np.uint8 or len(header.shape) != 1:
+            raise _UnreadableError(f"picture_{index} is {header}, not the bytes of a PNG file")
+
+
+def _check_memory(headers: dict[str, _Header], contents: _Contents) -> None:
+    """What loading takes (the arrays, the PNG files, their pixels decoded and copied) against the memory free."""
+    pixels = sum(image.original_size[0] * image.original_size[1] for image in contents.images)
+    needed = sum(header.nbytes for header in headers.values()) + 2 * 4 * pixels
+    free = available_bytes()
+    if free is not None and needed > free:
+        raise _UnreadableError(f"loading it takes {_size(needed)} of memory and this machine has {_size(free)} free")
+
+
+def _check_probabilities(name: str, values: np.ndarray) -> None:
+    """Finite, in [0, 1] (with slack for rounding). Checked on the bits first: non-negative IEEE floats order as
+    their bits do as integers, and integer reductions are fast for float16 too (float ones are 5 times slower)."""
+    integers = values.view(np.dtype(f"i{values.dtype.itemsize}").newbyteorder(values.dtype.byteorder))
+    limit = np.array(1 + _PROBABILITY_SLACK, dtype=values.dtype).view(integers.dtype)
+    if integers.min() >= 0 and integers.max() <= limit:
+        return
+    low, high = values.min(), values.max()  # NaN, if any, is both; -0.0 is fine
+    if not (low >= 0 and high <= 1 + _PROBABILITY_SLACK):
+        wrong = low if not low >= 0 else high
+        raise _UnreadableError(f"{name.removesuffix('.npy')} holds {wrong} where probabilities (in [0, 1]) belong")
+
+
+def _check_positions(query_positions: np.ndarray, image_positions: np.ndarray) -> None:
+    for name, positions in (("query_positions", query_positions), ("image_positions", image_positions)):
+        if positions.size and positions.min() < 0:
+            raise _UnreadableError(f"{name} holds {positions.min()}, not a sequence position")
+        if np.any(positions[1:] <= positions[:-1]):
+            raise _UnreadableError(f"{name} are not strictly increasing")
+    shared = np.intersect1d(query_positions, image_positions)
+    if shared.size:
+        raise _UnreadableError(f"position {shared[0]} is both a query row and an image column")
+
+
+def _picture_from_png(data: bytes, index: int, geometry: ImageGeometry) -> Image.Image:
+    """The picture, its PNG header (size, within the limits checked with the metadata) read before decoding."""
+    if len(data) < 24 or not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        raise _UnreadableError(f"picture {index} is not a PNG file")
+    size = struct.unpack(">II", data[16:24])
+    if size != geometry.original_size:
+        raise _UnreadableError(
+            f"picture {index} is {size[0]} x {size[1]} pixels, its image's original size "
+            f"{geometry.original_size[0]} x {geometry.original_size[1]}"
+        )
+    # Between PIL's warning and refusal limits (89 to 179 million pixels), PIL warns, as it did when the picture
+    # was captured; the warning is left as it is (silencing it would change the process's warning filters, which
+    # is not thread-safe), and where warnings are errors, it is a one-line refusal like the rest.
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as opened:
+            opened.load()
+            return opened.copy()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise _UnreadableError(f"picture {index} is too large to decode here ({_one_line(error)})") from None
+    except (OSError, SyntaxError, ValueError, zlib.error) as error:
+        raise _UnreadableError(f"picture {index} is a damaged PNG file ({_one_line(error)})") from None

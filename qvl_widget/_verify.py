@@ -35,9 +35,10 @@ from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMa
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from . import _memory
+from ._arguments import checked_flag
 from ._capture import DEFAULT_CHUNK_BYTES, CaptureRequest, Kernel, capturing, check_kernel_runs_on
 from ._images import ImageInput
-from ._inputs import Messages
+from ._inputs import Messages, checked_pixel_bounds
 
 if TYPE_CHECKING:
     from ._loading import LoadedModel
@@ -410,9 +411,15 @@ def verify_model(
     verbose: bool = True,
 ) -> VerifyReport:
     """`LoadedModel.verify`: see there."""
+    from ._loading import checked_chunk_bytes, checked_kernel
+
     model = loaded.model
+    # Every argument is checked before anything runs (the model's attention is switched only in pass 4).
+    verbose = checked_flag(verbose, "verbose")
     layer_ids = loaded.kept_layers(layers)
-    check_kernel_runs_on(kernel, loaded.device)
+    chunk_bytes = checked_chunk_bytes(chunk_bytes)
+    check_kernel_runs_on(checked_kernel(kernel), loaded.device)
+    min_pixels, max_pixels = checked_pixel_bounds(min_pixels, max_pixels)
     if max_pixels is None:
         max_pixels = max(default_max_pixels(loaded.processor), min_pixels or 0)
     prepared = loaded.prepare(

@@ -24,10 +24,11 @@ The maps themselves travel separately, one binary payload per layer/head choice 
 from __future__ import annotations
 
 import dataclasses
-import numbers
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from typing import Any, TypedDict
 
+from ._arguments import checked_flag, error_kind, real_number, shown, whole_number
 from ._choices import (
     CanonicalChoice,
     Choice,
@@ -45,6 +46,7 @@ from ._pictures import display_picture
 from ._result import AttentionResult
 
 MIN_WIDTH = 64  # CSS pixels
+MAX_WIDTH = 16384  # wider than any screen at 2x
 
 
 class TokenGroup(TypedDict):
@@ -138,6 +140,8 @@ class ViewState:
         `reduce`, "mean" or "max" of all, "all" / None for all combined by `reduce`). `phrase` or `token` (an
         index or a list, as for `result.grid`) pins query tokens. `producing`: every token shows the step that
         produced it (default: on where the result has an answer). `width`: the pictures' width in CSS pixels."""
+        if not isinstance(result, AttentionResult):
+            raise TypeError(f"a view needs an AttentionResult (from model.capture), not {type(result).__name__}")
         reduce = checked_reduce(reduce)
         if phrase is not None and token is not None:
             raise ValueError("pass either phrase= or token=, not both")
@@ -243,20 +247,51 @@ def checked_option(result: AttentionResult, name: str, value: Any, reduce: Reduc
     if name == "colormap":
         return checked_colormap(value)
     if name == "opacity":
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 1.0:
-            raise ValueError(f"opacity must be between 0 and 1, not {value!r}")
-        return float(value)
+        opacity = real_number(value)
+        if opacity is None or not 0.0 <= opacity <= 1.0:
+            raise error_kind(value)(f"opacity must be between 0 and 1 (0: no overlay, 1: opaque), not {shown(value)}")
+        return opacity
     if name == "width":
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < MIN_WIDTH:
-            raise ValueError(
-                f"width is the pictures' width in CSS pixels: a whole number >= {MIN_WIDTH}, not {value!r}"
+        width = whole_number(value)
+        if width is None or width < MIN_WIDTH:
+            raise error_kind(value)(
+                f"width is the pictures' width in CSS pixels: a whole number >= {MIN_WIDTH}, not {shown(value)}"
             )
-        return int(value)
+        if width > MAX_WIDTH:
+            raise ValueError(f"width is the pictures' width in CSS pixels: at most {MAX_WIDTH}, not {shown(value)}")
+        return width
     if name in ("smooth", "shared_scale", "show_special", "producing"):
-        if not isinstance(value, bool):
-            raise TypeError(f"{name} must be True or False, not {value!r}")
-        return value
+        return checked_flag(value, name)
     raise KeyError(f"unknown view option {name!r}")
+
+
+# Every keyword of `ViewState.of` after the result: what `result.widget(...)`, `result.to_html(...)` and
+# `AttentionWidget(...)` take as view options.
+VIEW_OPTIONS = (
+    "layer",
+    "head",
+    "phrase",
+    "token",
+    "producing",
+    "reduce",
+    "colormap",
+    "opacity",
+    "smooth",
+    "shared_scale",
+    "show_special",
+    "width",
+)
+
+
+def check_view_option_names(names: Iterable[str], where: str) -> None:
+    """A one-line TypeError for a keyword that is not a view option (with the closest one, where there is one)."""
+    for name in names:
+        if name not in VIEW_OPTIONS:
+            close = difflib.get_close_matches(str(name), VIEW_OPTIONS, n=1)
+            hint = f"did you mean {close[0]}=? " if close else ""
+            raise TypeError(
+                f"{where} got an unknown option {shown(name)}; {hint}the view options are {', '.join(VIEW_OPTIONS)}"
+            )
 
 
 # The fields a user chooses (the others are data): the widget checks them with `checked_option` when they change.

@@ -24,10 +24,36 @@ from ._payload import Selections
 from ._pictures import full_pictures
 from ._result import AttentionResult
 from ._static import STYLES, WIDGET_MODULE
-from ._view_state import OPTIONS, ViewOptions, ViewState, checked_option
+from ._view_state import OPTIONS, ViewOptions, ViewState, check_view_option_names, checked_option
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+
+class _Option(traitlets.Any):
+    """A view option's trait: any value reaches the widget's validator (None too: it is a layer or head choice,
+    and a refused value for the others), which checks and normalises it as `ViewState.of` does."""
+
+    allow_none = False  # traitlets.Any lets None through unvalidated
+
+
+class OptionIndexError(traitlets.TraitError, IndexError):
+    """A widget option's index out of range, set as a trait."""
+
+
+class OptionTypeError(traitlets.TraitError, TypeError):
+    """A widget option of the wrong type, set as a trait."""
+
+
+class OptionValueError(traitlets.TraitError, ValueError):
+    """A widget option's bad value, set as a trait."""
+
+
+_OPTION_ERRORS: dict[type[Exception], type[traitlets.TraitError]] = {
+    IndexError: OptionIndexError,
+    TypeError: OptionTypeError,
+    ValueError: OptionValueError,
+}
 
 
 class AttentionWidget(anywidget.AnyWidget):
@@ -54,17 +80,20 @@ class AttentionWidget(anywidget.AnyWidget):
     available = traitlets.Dict().tag(sync=True)
     layer_ids = traitlets.List(traitlets.Int()).tag(sync=True)
     # ... and choices, made on either side.
-    reduce = traitlets.Unicode("mean").tag(sync=True)
-    layer = traitlets.Union([traitlets.Int(), traitlets.Unicode(), traitlets.List(traitlets.Int())]).tag(sync=True)
-    head = traitlets.Union([traitlets.Int(), traitlets.Unicode(), traitlets.List(traitlets.Int())]).tag(sync=True)
-    selected = traitlets.List(traitlets.Int()).tag(sync=True)
-    producing = traitlets.Bool(False).tag(sync=True)
-    colormap = traitlets.Unicode("inferno").tag(sync=True)
-    opacity = traitlets.Float(0.6).tag(sync=True)
-    smooth = traitlets.Bool(True).tag(sync=True)
-    shared_scale = traitlets.Bool(False).tag(sync=True)
-    show_special = traitlets.Bool(False).tag(sync=True)
-    width = traitlets.Int(512).tag(sync=True)
+    # Their values are checked (and normalised: a numpy integer becomes an int, a list of layers its canonical
+    # form) by `checked_option` alone, so a bad value set from Python gets the same one-line error as in
+    # `ViewState.of`, not a trait type's message.
+    reduce = _Option("mean").tag(sync=True)
+    layer = _Option(-1).tag(sync=True)  # an index, "mean" / "max", or a sorted list of indices
+    head = _Option("mean").tag(sync=True)
+    selected = _Option([]).tag(sync=True)  # a list of token indices
+    producing = _Option(False).tag(sync=True)
+    colormap = _Option("inferno").tag(sync=True)
+    opacity = _Option(0.6).tag(sync=True)
+    smooth = _Option(True).tag(sync=True)
+    shared_scale = _Option(False).tag(sync=True)
+    show_special = _Option(False).tag(sync=True)
+    width = _Option(512).tag(sync=True)
 
     # Transport: the current choice's maps, and the full-size pictures on request.
     maps_payload = traitlets.Bytes().tag(sync=True)
@@ -83,6 +112,7 @@ class AttentionWidget(anywidget.AnyWidget):
     ) -> None:
         if not isinstance(result, AttentionResult):
             raise TypeError(f"AttentionWidget needs an AttentionResult (model.capture), not {type(result).__name__}")
+        check_view_option_names(options, "AttentionWidget")
         self.result = result
         self._ready = False  # no payload while super().__init__ sets the traits one by one
         state = ViewState.of(result, layer=layer, head=head, phrase=phrase, token=token, producing=producing, **options)
@@ -100,8 +130,10 @@ class AttentionWidget(anywidget.AnyWidget):
     def _valid_option(self, proposal: traitlets.Bunch) -> Any:
         try:
             return checked_option(self.result, proposal.trait.name, proposal.value, checked_reduce(self.reduce))
-        except (ValueError, TypeError, IndexError) as error:
-            raise traitlets.TraitError(str(error)) from None
+        except (IndexError, TypeError, ValueError) as error:
+            # A TraitError (what traitlets and its hosts expect) that is also the error `ViewState.of` raises.
+            kind = next(kind for base, kind in _OPTION_ERRORS.items() if isinstance(error, base))
+            raise kind(str(error)) from None
 
     @traitlets.observe("layer", "head", "reduce")
     def _send_maps(self, change: traitlets.Bunch) -> None:

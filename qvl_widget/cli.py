@@ -6,7 +6,12 @@ qvl-widget demo --out out/        # the same, offline, on the built-in demo mode
 qvl-widget demo --list-scenes     # held-out scenes worth showing; `qvl-widget demo --seed N` opens one
 
 Every argument that can be checked before the model loads is: the phrase against the prompt, the layers and the
-head against the model's config.json (read without torch or transformers), so a typo fails at once.
+head against the model's config.json (read without torch or transformers), the text is UTF-8, the paths are names
+the system takes and the output files can be written there, so a typo fails at once.
+
+The three outputs are written all or none: each is made in memory, then all are written together
+(`_files.write_all`); any failure is one argparse-style line (exit code 2) and leaves --out as it was.
+
 Sizes are in binary units: 1 MiB = 2**20 bytes.
 """
 
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._choices import canonical_choice, checked_index, last_layers
+from ._files import check_destinations, checked_path, write_all
 from ._html import DEFAULT_MAX_BYTES
 
 MIB = 2**20
@@ -33,6 +40,8 @@ FIGURE_FORMATS = ("png", "svg", "pdf")
 FILE_SUFFIXES = (*(f".{name}" for name in FIGURE_FORMATS), ".html", ".htm", ".jpg", ".jpeg")
 LISTED_SCENES_SCANNED = 100  # --list-scenes looks at this many test seeds, in order
 LISTED_SCENE_TRIES = 8  # and checks at most this many of each kind and object count with the model
+MAX_PIXELS_ARGUMENT = 16_384 * 32 * 32  # --max-pixels: 16,384 image tokens of the largest Qwen-VL patches, above
+# every Qwen-VL processor's own default ceiling (12,845,056 in Qwen2/2.5-VL)
 
 
 @dataclass
@@ -67,11 +76,44 @@ def head_argument(value: str) -> int | str | list[int]:
     return indices[0] if len(indices) == 1 else indices
 
 
+def utf8_text(value: str) -> str:
+    """Text that is UTF-8: on Linux a byte that is not arrives as a lone surrogate, which the tokenizer refuses."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        code = ord(value[error.start])
+        what = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"character {chr(code)!a}"
+        raise argparse.ArgumentTypeError(
+            f"the text has a {what} that is not UTF-8 (at character {error.start + 1}): pass UTF-8 text (is the "
+            "terminal's or the script's encoding UTF-8?)"
+        ) from None
+    return value
+
+
+def os_path(value: str, what: str) -> Path:
+    """`value` as a Path, when the system can take it as a file name; else an argparse error saying why."""
+    try:
+        checked_path(value, what)
+    except (TypeError, ValueError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return Path(value).expanduser()
+
+
+def model_source(value: str) -> str:
+    """--model: a hub id or a local folder (checked against the folder before loading, in `explore`)."""
+    os_path(value, "model path")
+    return value
+
+
 def existing_image(value: str) -> Path:
-    path = Path(value).expanduser()
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{value!r} is a folder; pass an image file in it")
-    if not path.is_file():
+    path = os_path(value, "image path")
+    try:
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{value!r} is a folder; pass an image file in it")
+        found = path.is_file()
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot read the image {value!r}: {error.strerror or error}") from None
+    if not found:
         raise argparse.ArgumentTypeError(f"image file not found: {value!r}")
     return path
 
@@ -87,6 +129,7 @@ def positive_integer(value: str) -> int:
 
 
 def answer_text(value: str) -> str:
+    utf8_text(value)
     if not value.strip():
         raise argparse.ArgumentTypeError(
             "the answer text is empty: pass some words, or --answer to let the model answer"
@@ -99,7 +142,7 @@ def positive_number(value: str) -> float:
         number = float(value)
     except ValueError:
         number = 0.0
-    if not number > 0:
+    if not 0 < number < math.inf:
         raise argparse.ArgumentTypeError(f"invalid size {value!r}: use a positive number of MiB (2**20 bytes), like 25")
     return number
 
@@ -109,8 +152,11 @@ def pixel_count(value: str) -> int:
         number = int(value)
     except ValueError:
         number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"invalid number of pixels {value!r}: use a whole number >= 1, like 401408")
+    if not 1 <= number <= MAX_PIXELS_ARGUMENT:
+        raise argparse.ArgumentTypeError(
+            f"invalid number of pixels {value!r}: use a whole number from 1 to {MAX_PIXELS_ARGUMENT} (16384 image "
+            "tokens, above every model's own ceiling), like 401408"
+        )
     return number
 
 
@@ -125,11 +171,16 @@ def scene_seed(value: str) -> int:
 
 
 def output_folder(value: str) -> Path:
-    path = Path(value).expanduser()
-    if path.exists() and not path.is_dir():
+    path = os_path(value, "output folder")
+    try:
+        exists, is_folder = path.exists(), path.is_dir()
+    except OSError as error:
+        reason = error.strerror or error
+        raise argparse.ArgumentTypeError(f"cannot use {value!r} as the output folder: {reason}") from None
+    if exists and not is_folder:
         raise argparse.ArgumentTypeError(f"{value!r} is a file: pass a folder for the outputs (made if missing)")
     suffix = path.suffix.lower()
-    if suffix in FILE_SUFFIXES and not path.is_dir():
+    if suffix in FILE_SUFFIXES and not is_folder:
         folder = str(path.with_suffix(""))
         instead = f"--out {folder} --format {suffix[1:]}" if suffix[1:] in FIGURE_FORMATS else f"--out {folder}"
         raise argparse.ArgumentTypeError(
@@ -137,6 +188,21 @@ def output_folder(value: str) -> Path:
             f"in it (their format by --format); pass e.g. {instead}"
         )
     return path
+
+
+def output_paths(out: Path, figure_format: str) -> Outputs:
+    """The files the command writes in `out`."""
+    return Outputs(out / "attention.html", out / f"layers.{figure_format}", out / f"matrix.{figure_format}")
+
+
+def check_outputs(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """The output files can be written (none is a folder, their folder is, or can be made, writable), checked
+    before the model loads, without writing anything; else an argparse error."""
+    paths = output_paths(arguments.out, arguments.format)
+    try:
+        check_destinations([paths.html, paths.layers_figure, paths.matrix_figure])
+    except (OSError, ValueError) as error:
+        parser.error(str(error))
 
 
 def write_outputs(
@@ -151,26 +217,51 @@ def write_outputs(
     figure_format: str = "png",
 ) -> Outputs:
     """The HTML explorer, the multi-layer figure over `layers` and the token x image-token matrix (as
-    `figure_format`: png, svg or pdf), in `out`.
+    `figure_format`: png, svg or pdf), in `out`: all three or none.
 
     `tokens` (query indices) or `phrase` select the tokens the HTML pins and the figure shows; the HTML and the
-    matrix show `open_layer` (default: the last of `layers`). A ValueError, before anything is written, where
-    even the smaller HTML would be too large."""
+    matrix show `open_layer` (default: the last of `layers`). Each file is made in memory, then all are written
+    together (`_files.write_all`): on any failure `out` is left as it was. A ValueError where even the smaller HTML
+    would be too large; an OSError, with one line, where a file cannot be written."""
     open_layer = layers[-1] if open_layer is None else open_layer
-    from ._figures import layers_figure, matrix_figure, save_figure
+    from ._figures import figure_bytes, layers_figure, matrix_figure
 
+    paths = output_paths(out, figure_format)
+    check_destinations([paths.html, paths.layers_figure, paths.matrix_figure])  # before the work
     # Figures take a head index, or None with a reduction over heads.
     selection = {"phrase": phrase} if tokens is None else {"token": tokens}
     producing = selects_the_answer(result, phrase, tokens)
-    progress("writing the interactive HTML ...")
+    progress("making the interactive HTML ...")
     view = dict(layer=open_layer, head=head, max_bytes=html_max_bytes, **selection)
-    html = write_html_within_limit(result, out / "attention.html", layers, view)
+    html = html_within_limit(result, layers, view)
     progress("drawing the figures" + (" (producing maps of the answer's words)" if producing else "") + " ...")
     figure = layers_figure(result, layers=tuple(layers), head=head, producing=producing, **selection)
-    layers_path = save_figure(figure, out / f"layers.{figure_format}")
-    figure, _ = matrix_figure(result, layer=open_layer, head=head, producing=producing)
-    matrix_path = save_figure(figure, out / f"matrix.{figure_format}")
-    return Outputs(html, layers_path, matrix_path)
+    layers_bytes = figure_bytes(figure, figure_format)
+    rows = matrix_rows(result, phrase, tokens)
+    figure, _ = matrix_figure(result, layer=open_layer, head=head, producing=producing, tokens=rows)
+    matrix_bytes = figure_bytes(figure, figure_format)
+    del figure
+    write_all({paths.html: html, paths.layers_figure: layers_bytes, paths.matrix_figure: matrix_bytes})
+    return paths
+
+
+def matrix_rows(result, phrase: str | None, tokens: list[int] | None) -> list[int] | None:
+    """The token rows of the matrix figure: its default (every token, or the last `MATRIX_MAX_ROWS` of a longer
+    result), or, for a longer result with a selection, the `MATRIX_MAX_ROWS` tokens around it."""
+    from ._figures import MATRIX_MAX_ROWS
+
+    count = result.num_queries
+    if count <= MATRIX_MAX_ROWS:
+        return None
+    if phrase is None and tokens is None:
+        progress(f"the matrix figure shows the last {MATRIX_MAX_ROWS} of {count} tokens (at most that many fit)")
+        return None
+    selected = sorted(result.token_indices(phrase) if tokens is None else tokens)
+    middle = (selected[0] + selected[-1]) // 2
+    start = min(max(0, middle - MATRIX_MAX_ROWS // 2), count - MATRIX_MAX_ROWS)
+    rows = range(start, start + MATRIX_MAX_ROWS)
+    progress(f"the matrix figure shows tokens {rows[0]}-{rows[-1]} of {count}, around the selected ones")
+    return list(rows)
 
 
 def selects_the_answer(result, phrase: str | None, tokens: list[int] | None) -> bool:
@@ -182,20 +273,24 @@ def selects_the_answer(result, phrase: str | None, tokens: list[int] | None) -> 
     return all(result.tokens[index].part == "answer" for index in selected)
 
 
-def write_html_within_limit(result, path: Path, layers: Sequence, view: dict) -> Path:
-    """The HTML with its default maps, or, where those pass the size limit, only `layers` with the head mean
-    and max (plus the view it opens on)."""
-    from ._html import HtmlTooLargeError
+def html_within_limit(result, layers: Sequence, view: dict) -> bytes:
+    """The HTML page's bytes with its default maps, or, where those pass the size limit, only `layers` with the
+    head mean and max (plus the view it opens on)."""
+    from ._html import DEFAULT_MAX_BYTES, HtmlTooLargeError, page_bytes
+    from ._view_state import ViewState
 
+    options = dict(view)
+    max_bytes = options.pop("max_bytes", None) or DEFAULT_MAX_BYTES
+    state = ViewState.of(result, **options)
     try:
-        return result.to_html(path, **view)
+        return page_bytes(result, state, max_bytes=max_bytes)
     except HtmlTooLargeError:
         shown = " ".join(str(layer) for layer in layers)
         progress(
             f"the HTML with every layer would pass its size limit; it embeds layers {shown}, mean and max of heads"
         )
     try:
-        return result.to_html(path, layers=list(layers), heads=["mean", "max"], **view)
+        return page_bytes(result, state, list(layers), ["mean", "max"], max_bytes)
     except HtmlTooLargeError as error:
         raise ValueError(
             f"the HTML would pass its size limit even with layers {shown} only ({error.summary}): pass fewer "
@@ -209,7 +304,17 @@ def report(outputs: Outputs) -> None:
         ("multi-layer figure", outputs.layers_figure),
         ("token x image-token matrix", outputs.matrix_figure),
     ):
-        print(f"wrote {path}  ({label}, {file_size(path.stat().st_size)})")
+        print(f"wrote {shown_path(path)}  ({label}, {file_size(path.stat().st_size)})")
+
+
+def shown_path(path: Path) -> str:
+    """`path` as text any terminal takes: a file name's bytes that are not UTF-8 as \\xNN escapes."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text
 
 
 def file_size(size: int) -> str:
@@ -218,6 +323,7 @@ def file_size(size: int) -> str:
 
 def explore(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     counts = check_before_loading(arguments, parser)
+    check_outputs(arguments, parser)
     from . import load
 
     started = time.perf_counter()
@@ -364,7 +470,7 @@ def capture_and_write(
             html_max_bytes=html_max_bytes(arguments),
             figure_format=arguments.format,
         )
-    except ValueError as error:
+    except (ValueError, OSError) as error:  # nothing was written
         parser.error(str(error))
     report(outputs)
     return 0
@@ -402,6 +508,7 @@ def demo(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     counts = folder_counts(DEMO_MODEL_DIR)
     if counts is not None:
         check_choices(*counts, arguments.layers, arguments.head, parser)
+    check_outputs(arguments, parser)
     from . import demo as demo_model
 
     progress("loading the built-in demo model (offline) ...")
@@ -436,7 +543,7 @@ def demo(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             html_max_bytes=html_max_bytes(arguments),
             figure_format=arguments.format,
         )
-    except ValueError as error:
+    except (ValueError, OSError) as error:  # nothing was written
         parser.error(str(error))
     report(outputs)
     return 0
@@ -549,13 +656,15 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     explore_parser = commands.add_parser("explore", help="capture on a model and write HTML + figures")
-    explore_parser.add_argument("--model", required=True, help="hub id or local folder of a Qwen-VL model")
+    explore_parser.add_argument(
+        "--model", required=True, type=model_source, help="hub id or local folder of a Qwen-VL model"
+    )
     explore_parser.add_argument(
         "--image", required=True, action="append", type=existing_image, help="image file (repeat for several)"
     )
-    explore_parser.add_argument("--prompt", required=True, help="the text that follows the image(s)")
+    explore_parser.add_argument("--prompt", required=True, type=utf8_text, help="the text that follows the image(s)")
     explore_parser.add_argument(
-        "--phrase", help="words of the prompt or the answer to select in the HTML and the figures"
+        "--phrase", type=utf8_text, help="words of the prompt or the answer to select in the HTML and the figures"
     )
     answering = explore_parser.add_mutually_exclusive_group()
     answering.add_argument(

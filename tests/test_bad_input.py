@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import io
+import re
+import struct
+import warnings
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -242,3 +247,295 @@ def test_unsupported_family(tmp_path):
     with pytest.raises(ValueError, match=r"is a 'llava' model, which qvl_widget does not support; supported") as error:
         qvl_widget.load(tmp_path)
     assert "Qwen2-VL" in one_line(error) and "Qwen2.5-VL" in str(error.value) and "Qwen3-VL" in str(error.value)
+
+
+# ----- HARDEN: every argument checked at the boundary, one line, the model unchanged ------------------------------
+
+NAN, INF = float("nan"), float("inf")
+IMAGE = Image.new("RGB", (56, 56), "red")
+
+
+def text_attention(model: qvl_widget.LoadedModel) -> str:
+    return model.model.config.get_text_config()._attn_implementation
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares `width` x `height` pixels and holds none: what a decompression bomb looks like to
+    Pillow's size check, which runs before any pixel is decoded."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def assert_refused_and_unchanged(model, call, error, fragment) -> str:
+    before = text_attention(model)
+    with pytest.raises(error) as raised:
+        call()
+    message = one_line(raised)
+    assert fragment in message, message
+    assert text_attention(model) == before and not model.model.training
+    return message
+
+
+def test_a_decompression_bomb_is_refused_before_it_is_decoded(qwen2, tmp_path):
+    (tmp_path / "bomb.png").write_bytes(png_header_only(20_000, 20_000))  # 400 megapixels: Pillow's error
+    message = assert_refused_and_unchanged(
+        qwen2, lambda: qwen2.capture(tmp_path / "bomb.png", PROMPT), ValueError, "is 400 megapixels, over Pillow's"
+    )
+    assert "PIL.Image.MAX_IMAGE_PIXELS = None" in message
+    with pytest.raises(ValueError, match="over Pillow's limit") as raised:
+        load_rgb(tmp_path / "bomb.png")
+    assert isinstance(raised.value.__cause__, Image.DecompressionBombError)  # the cause is chained
+
+
+def test_an_image_over_pillows_warning_limit_is_refused_too(qwen2, tmp_path, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow warns over 1000 pixels, refuses over 2000
+    Image.new("RGB", (40, 40), "blue").save(tmp_path / "large.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DecompressionBombWarning on stderr: one line, an error
+        with pytest.raises(ValueError, match="over Pillow's limit") as raised:
+            qwen2.prepare(tmp_path / "large.png", PROMPT)
+    message = one_line(raised)
+    assert "'" + str(tmp_path / "large.png") + "' is 40 x 40 px" in message
+    assert "over Pillow's limit for files" in message and "set PIL.Image.MAX_IMAGE_PIXELS = None" in message
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # the user trusts the file: as Pillow, no check
+    assert qwen2.prepare(tmp_path / "large.png", PROMPT).pictures[0].size == (40, 40)
+
+
+def test_images_that_cannot_be_read(qwen2, tmp_path):
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(buffer, "PNG")
+    (tmp_path / "cut.png").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    lazily_opened = Image.open(tmp_path / "cut.png")  # its pixels are read when qvl_widget needs them
+    float_with_nan = Image.fromarray(np.array([[0.5, np.nan]], dtype=np.float32), mode="F")
+    cases = [
+        (Image.new("RGB", (0, 0)), ValueError, "the image is empty (0 x 0 px); pass an image with at least one"),
+        (Image.new("L", (0, 7)), ValueError, "the image is empty (0 x 7 px)"),
+        (lazily_opened, ValueError, "cannot read the PIL image's pixels (image file is truncated"),
+        (float_with_nan, ValueError, "the float image holds NaN or infinite values; replace them"),
+        ("", ValueError, "the image path is empty; pass an image file, e.g. 'cat.jpg'"),
+        ("cat\0.png", ValueError, "the image path 'cat\\x00.png' contains a NUL character"),
+        ("x" * 5000 + ".png", FileNotFoundError, "image file not found: 'xxxx"),
+        (str(tmp_path / "cut.png"), ValueError, "cannot read image"),
+        ([IMAGE, None], TypeError, "an image must be a file path, a PIL image or a numpy array, not None"),
+        ({"image": "cat.png"}, TypeError, "(or a list of them), not dict {'image': 'cat.png'}"),
+    ]
+    if Path("/dev/zero").exists():
+        cases.append(("/dev/zero", ValueError, "'/dev/zero' is not a regular file (a device or a pipe?)"))
+    for image, error, fragment in cases:
+        message = assert_refused_and_unchanged(qwen2, lambda image=image: qwen2.capture(image, PROMPT), error, fragment)
+        assert len(message) < 400
+    with pytest.raises(ValueError, match="cannot read image") as raised:
+        load_rgb(tmp_path / "cut.png")
+    assert raised.value.__cause__ is not None  # Pillow's own error, chained
+
+
+def test_more_image_tokens_than_the_model_takes_says_what_max_pixels_to_pass(qwen2, monkeypatch):
+    monkeypatch.setattr(qwen2.model.config.get_text_config(), "max_position_embeddings", 200)
+    picture = Image.new("RGB", (640, 480), "green")  # 300 image tokens at this model's default size
+    message = assert_refused_and_unchanged(
+        qwen2, lambda: qwen2.capture(picture, PROMPT), ValueError, "image tokens (image 1: 640 x 480 px seen at"
+    )
+    assert "more than the 200 tokens this model takes (max_position_embeddings): pass max_pixels=" in message
+    suggested = int(re.search(r"max_pixels=(\d+) or less", message).group(1))
+    result = qwen2.capture(picture, PROMPT, max_pixels=suggested)  # the advice works
+    assert len(result.query_positions) + len(result.image_positions) <= 200 < 300
+
+
+def test_a_min_pixels_that_would_upscale_a_tiny_image_past_the_model_is_refused_at_once(qwen2):
+    message = assert_refused_and_unchanged(
+        qwen2,
+        lambda: qwen2.capture(Image.new("RGB", (1, 1)), PROMPT, min_pixels=10**12, max_pixels=10**13),
+        ValueError,
+        "(image 1: 1 x 1 px seen at",  # predicted, not allocated (that would be terabytes)
+    )
+    assert "and min_pixels=" in message
+    assert_refused_and_unchanged(
+        qwen2,
+        lambda: qwen2.prepare(IMAGE, PROMPT, min_pixels=10**400, max_pixels=10**401),
+        ValueError,
+        "is more pixels than any image can be resized to",
+    )
+
+
+def test_a_huge_max_pixels_is_bounded_by_the_image_itself(qwen2):
+    prepared = qwen2.prepare(Image.new("RGB", (112, 84)), PROMPT, max_pixels=10**12)
+    assert prepared.images[0].resized_size == (112, 84)  # not upscaled
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragment"),
+    [
+        ({"prompt": "red \ud800 cat"}, "the prompt has a lone surrogate '\\ud800' at index 4"),
+        ({"prompt": PROMPT, "system": "\udfffhi"}, "the system prompt has a lone surrogate '\\udfff' at index 0"),
+        ({"prompt": PROMPT, "answer": "a \udc80cat"}, "the answer text has a lone surrogate '\\udc80' at index 2"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "x\ud800"}]}]},
+            "message 1 (user) has a lone surrogate '\\ud800' at index 1",
+        ),
+    ],
+    ids=["prompt", "system", "answer", "messages"],
+)
+def test_text_no_tokenizer_can_encode_is_refused_with_its_position(qwen2, arguments, fragment):
+    message = assert_refused_and_unchanged(qwen2, lambda: qwen2.capture(IMAGE, **arguments), ValueError, fragment)
+    assert "remove it, or decode the text as UTF-8" in message
+    if "answer" not in arguments:
+        verify = lambda: qwen2.verify(IMAGE, **arguments, verbose=False)  # noqa: E731
+        assert_refused_and_unchanged(qwen2, verify, ValueError, fragment)
+
+
+def test_a_nul_character_is_text_like_any_other(qwen2):
+    result = qwen2.capture(IMAGE, "red \0 cat")
+    assert "\0" in "".join(token.text for token in result.tokens) and result.token_indices("cat")
+
+
+# Each engine argument: (arguments of capture, error, a fragment naming it and saying what to pass).
+ENGINE_REFUSED = [
+    *[
+        ({name: value}, error, f"{name} must be a whole number >= 1 (the resized image's")
+        for name in ("min_pixels", "max_pixels")
+        for value, error in [
+            (NAN, ValueError),
+            (INF, ValueError),
+            (0, ValueError),
+            (-1, ValueError),
+            (1.5, ValueError),
+            ("100", TypeError),
+            (True, TypeError),
+            ([100], TypeError),
+        ]
+    ],
+    *[
+        ({"chunk_bytes": value}, error, "chunk_bytes must be a whole number >= 1 (working memory per chunk of rows")
+        for value, error in [
+            (NAN, ValueError),
+            (INF, ValueError),
+            (0, ValueError),
+            (-1, ValueError),
+            (0.5, ValueError),
+            ("64 MiB", TypeError),
+            (None, TypeError),
+        ]
+    ],
+    *[
+        ({"answer": True, "max_new_tokens": value}, error, "max_new_tokens must be a whole number >= 1")
+        for value, error in [(NAN, ValueError), (INF, ValueError), (0, ValueError), ("8", TypeError)]
+    ],
+    ({"min_pixels": 10**40}, ValueError, "min_pixels (10000000000000000000000000000000000000000) is larger than"),
+    ({"chat": "no"}, TypeError, "chat must be True or False, not 'no'"),
+    ({"chat": 1}, TypeError, "chat must be True or False, not 1"),
+    ({"storage": ["float32"]}, ValueError, "storage must be one of float32, float16, not ['float32']"),
+    ({"storage": None}, ValueError, "storage must be one of float32, float16, not None"),
+    ({"kernel": ["auto"]}, ValueError, "kernel must be one of auto, fused, torch, not ['auto']"),
+    ({"kernel": "cuda"}, ValueError, "kernel must be one of auto, fused, torch, not 'cuda'"),
+    ({"layers": "last"}, TypeError, "layers must be a list of decoder layer indices, e.g. layers=[-1], not 'last'"),
+    ({"layers": 1.5}, TypeError, "layers must be a list of decoder layer indices, e.g. layers=[-1], not 1.5"),
+    ({"layers": {0, 1}}, TypeError, "layers must be a list of decoder layer indices"),
+    ({"layers": [[0]]}, TypeError, "layer must be an integer index, not [0]"),
+    ({"layers": np.array([0.5])}, TypeError, "layer must be an integer index or a flat list of them"),
+    ({"layers": []}, ValueError, "the layer selection is empty: pass at least one layer index"),
+    ({"layers": [np.int64(9)]}, IndexError, "layer 9 is out of range: there are 3 layers"),
+    ({"answer": 1}, TypeError, "answer must be True (the model answers), a text (a given answer to teacher-force)"),
+    (
+        {"answer": True, "generate_kwargs": {"temprature": 0.5}},
+        ValueError,
+        "model.generate refused generate_kwargs={'temprature': 0.5}: ",
+    ),
+    (
+        {"answer": True, "generate_kwargs": {"do_sample": True, "temperature": NAN}},
+        ValueError,
+        "model.generate refused generate_kwargs={'do_sample': True, 'temperature': nan}: ",
+    ),
+    ({"answer": True, "generate_kwargs": {"streamer": print}}, TypeError, "streamer must be a transformers streamer"),
+    ({"system": 5}, TypeError, "system must be a string (the system prompt), not int 5"),
+    ({"prompt": None, "messages": "hi"}, TypeError, "messages must be a list of"),
+]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "fragment"), ENGINE_REFUSED, ids=[f"{case[0]}"[:60] for case in ENGINE_REFUSED]
+)
+def test_engine_arguments_are_checked_before_anything_runs(qwen2, arguments, error, fragment):
+    arguments = {"prompt": PROMPT, **arguments}
+    assert_refused_and_unchanged(qwen2, lambda: qwen2.capture(IMAGE, **arguments), error, fragment)
+    prepare_only = {"prompt", "messages", "system", "chat", "min_pixels", "max_pixels"}
+    if set(arguments) <= prepare_only:
+        assert_refused_and_unchanged(qwen2, lambda: qwen2.prepare(IMAGE, **arguments), error, fragment)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "fragment"),
+    [
+        ({"verbose": "no"}, TypeError, "verbose must be True or False, not 'no'"),
+        ({"chunk_bytes": NAN}, ValueError, "chunk_bytes must be a whole number >= 1"),
+        ({"min_pixels": NAN}, ValueError, "min_pixels must be a whole number >= 1"),
+        ({"max_pixels": 0}, ValueError, "max_pixels must be a whole number >= 1"),
+        ({"kernel": "eager"}, ValueError, "kernel must be one of auto, fused, torch, not 'eager'"),
+        ({"layers": [5]}, IndexError, "layer 5 is out of range"),
+        ({"chat": None}, TypeError, "chat must be True or False, not None"),
+    ],
+)
+def test_verify_arguments_are_checked_and_the_model_is_left_as_it_was(qwen2, arguments, error, fragment):
+    assert_refused_and_unchanged(
+        qwen2, lambda: qwen2.verify(IMAGE, PROMPT, **{"verbose": False, **arguments}), error, fragment
+    )
+
+
+def test_unambiguous_numbers_and_indices_are_accepted(qwen2):
+    base = qwen2.prepare(IMAGE, PROMPT, min_pixels=3136, max_pixels=200_704)
+    for min_pixels, max_pixels in [(np.int64(3136), np.int64(200_704)), (3136.0, 2.00704e5), (np.array(3136), None)]:
+        prepared = qwen2.prepare(IMAGE, PROMPT, min_pixels=min_pixels, max_pixels=max_pixels)
+        assert prepared.images == base.images
+    assert qwen2.prepare(IMAGE, PROMPT, chat=np.bool_(True)).text == base.text
+    assert qwen2.kept_layers(-1) == qwen2.kept_layers(np.int64(-1)) == qwen2.kept_layers(np.array(-1)) == (2,)
+    assert qwen2.kept_layers(np.array([0, -1])) == qwen2.kept_layers([0, 2]) == (0, 2)
+    result = qwen2.capture(IMAGE, PROMPT, layers=np.int64(-1), chunk_bytes=2.0**20, answer=True, max_new_tokens=2.0)
+    assert result.layer_ids == (2,) and result.answer is not None
+
+
+LOAD_REFUSED = [
+    ((None,), {}, TypeError, "model_id_or_path must be a hub id like 'Qwen/Qwen2-VL-2B-Instruct' or a model folder"),
+    ((5,), {}, TypeError, "(a str or a pathlib.Path), not int 5"),
+    ((b"Qwen/Qwen2-VL-2B-Instruct",), {}, TypeError, "model_id_or_path must be a hub id"),
+    (("",), {}, ValueError, "model_id_or_path is empty"),
+    (("Qwen/Qwen2\0-VL",), {}, ValueError, "contains a NUL character"),
+    (("Qwen/\ud800",), {}, ValueError, "model_id_or_path has a lone surrogate '\\ud800' at index 5"),
+]
+
+
+@pytest.mark.parametrize(("arguments", "options", "error", "fragment"), LOAD_REFUSED)
+def test_load_arguments(arguments, options, error, fragment):
+    with pytest.raises(error) as raised:
+        qvl_widget.load(*arguments, **options)
+    assert fragment in one_line(raised)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "fragment"),
+    [
+        ({"dtype": "int8"}, ValueError, "dtype 'int8' is not a floating-point type: use 'bfloat16', 'float16'"),
+        ({"dtype": torch.bool}, ValueError, "dtype torch.bool is not a floating-point type"),
+        ({"dtype": "__class__"}, ValueError, "unknown dtype '__class__'"),
+        ({"trust_remote_code": "yes"}, TypeError, "trust_remote_code must be True or False, not 'yes'"),
+        ({"colour": "red"}, TypeError, "load got the option 'colour', which this model's from_pretrained does not"),
+    ],
+)
+def test_load_options(tiny_model_dirs, options, error, fragment):
+    with pytest.raises(error) as raised:
+        qvl_widget.load(tiny_model_dirs["qwen2_vl"], device="cpu", **options)
+    assert fragment in one_line(raised)
+    if "colour" in options:
+        assert isinstance(raised.value.__cause__, TypeError)  # transformers' own error, chained
+
+
+def test_attach_source_is_text(qwen2):
+    for source, error, fragment in [
+        (5, TypeError, "source must be a string (the model's name in results"),
+        ("my \ud800 model", ValueError, "source has a lone surrogate '\\ud800' at index 3"),
+    ]:
+        assert_refused_and_unchanged(
+            qwen2, lambda source=source: qvl_widget.attach(qwen2.model, qwen2.processor, source), error, fragment
+        )

@@ -178,16 +178,16 @@ def test_the_help_says_the_size_unit_once(capsys):
 @pytest.fixture
 def drawn(monkeypatch) -> dict[str, list]:
     """Records what the command hands to the HTML and the figures: the result, and each figure's options."""
-    from qvl_widget import _figures
+    from qvl_widget import _figures, _html
 
     calls: dict[str, list] = {"html": [], "layers_figure": [], "matrix_figure": []}
-    original_html = qvl_widget.AttentionResult.to_html
+    original_page = _html.page_bytes
 
-    def to_html(result, path, **options):
-        calls["html"].append((result, options))
-        return original_html(result, path, **options)
+    def page_bytes(result, state, *args, **options):
+        calls["html"].append((result, state))
+        return original_page(result, state, *args, **options)
 
-    monkeypatch.setattr(qvl_widget.AttentionResult, "to_html", to_html)
+    monkeypatch.setattr(_html, "page_bytes", page_bytes)
     for name in ("layers_figure", "matrix_figure"):
         original = getattr(_figures, name)
 
@@ -386,7 +386,7 @@ def test_the_command_lines_constants_are_the_packages():
         (["--layers", "0", "-4"], "layer -4 is out of range: there are 3 layers"),
         (["--head", "4"], "head 4 is out of range: there are 4 heads, use 0..3 or -4..-1"),
         (["--answer", "--phrase", "dog", "--head", "-5"], "head -5 is out of range"),
-        (["--max-pixels", "0"], "argument --max-pixels: invalid number of pixels '0': use a whole number >= 1"),
+        (["--max-pixels", "0"], "argument --max-pixels: invalid number of pixels '0': use a whole number from 1 to"),
         (["--out", "x.png"], "'x.png' looks like a file name, but --out is a folder"),
     ],
 )

@@ -46,6 +46,7 @@ from ._pointing import (
 from ._scenes import COLOURS, KINDS, SHAPES, example_outline, make_example, question_words
 
 MODEL_DIR = Path(__file__).parent / "model"
+DEMO_NAME = "qvl_widget demo"  # how results and pages name it (never the install folder)
 
 __all__ = [
     "COLOURS",
@@ -93,7 +94,7 @@ def load(device=None, dtype=None, **from_pretrained_kwargs):
             "(see training/train.py)"
         )
     loaded = load_model(MODEL_DIR, device=device, dtype=dtype, **from_pretrained_kwargs)
-    return _demo_model_class()(loaded.model, loaded.processor, loaded.family, loaded.source)
+    return _demo_model_class()(loaded.model, loaded.processor, loaded.family, loaded.source, name=DEMO_NAME)
 
 
 # ----- what the demo model knows ---------------------------------------------------------------------------
