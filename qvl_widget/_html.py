@@ -32,6 +32,7 @@ from ._choices import (
     last_layers,
 )
 from ._files import check_destinations, write_atomically
+from ._memory import binary_size
 from ._payload import Selections
 from ._pictures import full_pictures
 from ._result import AttentionResult, shareable_name
@@ -51,7 +52,7 @@ class HtmlTooLargeError(ValueError):
     def __init__(self, summary: str, max_bytes: int) -> None:
         self.summary = summary
         super().__init__(
-            f"the HTML is over its {max_bytes / 2**20:.0f} MiB limit ({summary}); embed fewer maps with "
+            f"the HTML is over its {binary_size(max_bytes)} limit ({summary}); embed fewer maps with "
             "layers=[...] and heads=[...] (e.g. layers=[-1], heads=['mean', 'max']), or pass a larger max_bytes"
         )
 
@@ -202,13 +203,12 @@ def checked_max_bytes(max_bytes: int) -> int:
 
 def _size_summary(count: int, size: float, picture_bytes: float | None) -> str:
     """How large the page would be: the maps and the images apart, where known."""
-    mib = 2**20
     if picture_bytes is None:
-        return f"its {count} layer/head maps alone take about {size / mib:.1f} MiB before compression"
+        return f"its {count} layer/head maps alone take about {binary_size(size)} before compression"
     maps = max(0.0, size - picture_bytes)
     return (
-        f"it would be {size / mib:.1f} MiB: {maps / mib:.1f} MiB for {count} layer/head maps and "
-        f"{picture_bytes / mib:.1f} MiB for the images"
+        f"it would be {binary_size(size)}: {binary_size(maps)} for {count} layer/head maps and "
+        f"{binary_size(picture_bytes)} for the images"
     )
 
 

@@ -195,7 +195,8 @@ def _rescale_to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
 
     Mode "I" (32-bit integers) holds 16-bit files but also 8-bit data converted by other code: values that
     all fit in 0..255 are taken as 8-bit, as Pillow's own conversion does, rather than shown near black."""
-    values = values.astype(np.float64)
+    with np.errstate(invalid="ignore"):  # a signalling NaN warns as it is cast; it is refused just below
+        values = values.astype(np.float64)
     if not np.isfinite(values).all():
         raise ValueError("the float image holds NaN or infinite values; replace them (e.g. np.nan_to_num)")
     brightest = float(values.max(initial=0.0))

@@ -7,6 +7,14 @@ import os
 GIB = 2**30  # sizes are said in binary units, as everywhere in the package (1 GiB = 2**30 bytes)
 
 
+def binary_size(count: float) -> str:
+    """A size as people read it, in binary units: "3.7 GiB", "25.0 MiB", "12.5 KiB", "300 bytes"."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count:.0f} bytes"
+
+
 class CaptureTooLargeError(MemoryError):
     """The result would not fit in the memory available; the message says how large and how to shrink it."""
 
@@ -45,8 +53,8 @@ def check_result_fits(layers: int, heads: int, rows: int, columns: int, itemsize
             shrink.append("allow fewer answer tokens (max_new_tokens=...)")
         shrink.append("use fewer image tokens (max_pixels=...)")
         raise CaptureTooLargeError(
-            f"this capture's result would take {size / GIB:.1f} GiB ({layers} layers x {heads} heads x {rows} tokens "
-            f"x {columns} image tokens x {itemsize} bytes) and this machine has {available / GIB:.1f} GiB free: "
+            f"this capture's result would take {binary_size(size)} ({layers} layers x {heads} heads x {rows} tokens "
+            f"x {columns} image tokens x {itemsize} bytes) and this machine has {binary_size(available)} free: "
             + ", ".join(shrink)
         )
     return size

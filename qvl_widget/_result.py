@@ -35,7 +35,7 @@ from ._choices import (
 )
 from ._files import check_destinations, write_atomically
 from ._geometry import token_boxes
-from ._memory import available_bytes
+from ._memory import available_bytes, binary_size
 
 if TYPE_CHECKING:
     from ._html import Choices
@@ -462,13 +462,6 @@ def _one_line(error: BaseException) -> str:
     return text or ("it ends early" if isinstance(error, EOFError) else type(error).__name__)
 
 
-def _size(count: int) -> str:
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if count >= scale:
-            return f"{count / scale:.1f} {unit}"
-    return f"{count} bytes"
-
-
 def _shown(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -526,7 +519,8 @@ class _Archive:
             worst = max(infos, key=lambda info: info.file_size / max(1, info.compress_size))
             ratio = worst.file_size / max(1, worst.compress_size)
             raise _UnreadableError(
-                f"its members would inflate to {_size(inflated)} from a {_size(file_size)} file ({worst.filename} "
+                f"its members would inflate to {binary_size(inflated)} from a {binary_size(file_size)} file "
+                f"({worst.filename} "
                 f"{ratio:.0f} times); result files inflate at most {_MAX_INFLATION} times"
             )
         self.infos = {info.filename: info for info in infos}
@@ -644,7 +638,7 @@ def _read_result(cls: type[AttentionResult], archive: _Archive) -> AttentionResu
 def _read_metadata(archive: _Archive) -> object:
     header = archive.header("metadata.npy")
     if header.dtype.kind != "U" or header.shape != () or not 0 < header.nbytes <= _MAX_METADATA_BYTES:
-        raise _UnreadableError(f"its metadata is {header}, not one text of at most {_size(_MAX_METADATA_BYTES)}")
+        raise _UnreadableError(f"its metadata is {header}, not one text of at most {binary_size(_MAX_METADATA_BYTES)}")
     text = archive.read("metadata.npy").item()
     try:
         return json.loads(text)
@@ -797,7 +791,9 @@ def _check_memory(headers: dict[str, _Header], contents: _Contents) -> None:
     needed = sum(header.nbytes for header in headers.values()) + 2 * 4 * pixels
     free = available_bytes()
     if free is not None and needed > free:
-        raise _UnreadableError(f"loading it takes {_size(needed)} of memory and this machine has {_size(free)} free")
+        raise _UnreadableError(
+            f"loading it takes {binary_size(needed)} of memory and this machine has {binary_size(free)} free"
+        )
 
 
 def _check_probabilities(name: str, values: np.ndarray) -> None:

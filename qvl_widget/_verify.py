@@ -318,9 +318,9 @@ def check_eager_fits(
     else:
         shrink = "pass a shorter prompt and a smaller image (max_pixels=...)"
     raise _memory.CaptureTooLargeError(
-        f"verify's eager reference would take {eager / 2**20:.0f} MiB ({layers} layers x {heads} heads x "
-        f"{sequence}^2 tokens x {itemsize} bytes) plus {(total - eager) / 2**20:.0f} MiB working memory, and the "
-        f"{device.type} has {available / 2**20:.0f} MiB free: {shrink}, or verify on a machine with more memory"
+        f"verify's eager reference would take {_memory.binary_size(eager)} ({layers} layers x {heads} heads x "
+        f"{sequence}^2 tokens x {itemsize} bytes) plus {_memory.binary_size(total - eager)} working memory, and the "
+        f"{device.type} has {_memory.binary_size(available)} free: {shrink}, or verify on a machine with more memory"
     )
 
 
@@ -447,7 +447,7 @@ def verify_model(
     )
     if verbose:
         print(
-            f"verify: {sequence} tokens ({image_tokens} image); eager reference {eager_bytes / 2**20:.1f} MiB "
+            f"verify: {sequence} tokens ({image_tokens} image); eager reference {_memory.binary_size(eager_bytes)} "
             f"({text.num_hidden_layers} layers x {text.num_attention_heads} heads x {sequence}^2 x {itemsize} bytes)",
             file=sys.stderr,
         )
@@ -485,7 +485,7 @@ def verify_model(
     exact = torch.stack([reference.kept[layer] for layer in layer_ids]).numpy()
 
     return VerifyReport(
-        model=loaded.source,
+        model=loaded.name,  # shareable: a report may be posted; never a local path
         family=loaded.family.name,
         dtype=str(loaded.dtype).removeprefix("torch."),
         device=str(loaded.device),

@@ -24,7 +24,7 @@ from ._payload import Selections
 from ._pictures import full_pictures
 from ._result import AttentionResult
 from ._static import STYLES, WIDGET_MODULE
-from ._view_state import OPTIONS, ViewOptions, ViewState, check_view_option_names, checked_option
+from ._view_state import OPTIONS, ViewOptions, ViewState, check_view_option_names, checked_option, every_choice
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -141,6 +141,13 @@ class AttentionWidget(anywidget.AnyWidget):
             return
         if change.name == "reduce":
             self._selections = Selections(self.result, checked_reduce(self.reduce))
+        # A list set from Python (e.g. widget.layer = [2, 3]) joins the menus, so the menus show what is drawn.
+        shown_heads = [head for heads in self.available["heads"].values() for head in heads]
+        menus = every_choice(
+            self.result, [*self.available["layers"], self.layer], [*shown_heads, self.head], checked_reduce(self.reduce)
+        )
+        if menus != self.available:
+            self.available = dict(menus)
         self.maps_payload = self._selections.payload(self.layer, self.head)
 
     @traitlets.observe("want_full_pictures")

@@ -29,6 +29,7 @@ from pathlib import Path
 from ._choices import canonical_choice, checked_index, last_layers
 from ._files import check_destinations, checked_path, write_all
 from ._html import DEFAULT_MAX_BYTES
+from ._memory import binary_size
 
 MIB = 2**20
 DEMO_SEED = 200_006  # a held-out test scene with four objects
@@ -304,7 +305,7 @@ def report(outputs: Outputs) -> None:
         ("multi-layer figure", outputs.layers_figure),
         ("token x image-token matrix", outputs.matrix_figure),
     ):
-        print(f"wrote {shown_path(path)}  ({label}, {file_size(path.stat().st_size)})")
+        print(f"wrote {shown_path(path)}  ({label}, {binary_size(path.stat().st_size)})")
 
 
 def shown_path(path: Path) -> str:
@@ -315,10 +316,6 @@ def shown_path(path: Path) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return text
-
-
-def file_size(size: int) -> str:
-    return f"{size / MIB:.1f} MiB" if size >= MIB / 10 else f"{size / 2**10:.0f} KiB"
 
 
 def explore(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

@@ -17,9 +17,22 @@ if not torch.cuda.is_available():
 
 import pytest
 from browser_support import browser, offline_page, page  # noqa: F401  (fixtures for the browser tests)
+from hypothesis import settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 import qvl_widget
 from qvl_widget.testing import TINY_FAMILIES, build_tiny_model
+
+# Hypothesis (tests/test_properties.py): here random examples, failures remembered under .hypothesis/ (ignored by
+# git) and replayed first; under CI the same examples on every run (derandomized, no database), so a failure
+# reproduces. Each test sets its own max_examples.
+settings.register_profile(
+    "dev",
+    deadline=None,
+    database=DirectoryBasedExampleDatabase(Path(__file__).parents[1] / ".hypothesis" / "examples"),
+)
+settings.register_profile("ci", deadline=None, derandomize=True, database=None, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 _browser_tests_passed = 0
 

@@ -115,14 +115,15 @@ def test_default_selection_of_a_28_layer_28_head_model_stays_under_10_mb(tmp_pat
 
 def test_too_large_a_selection_says_how_to_shrink_it(tmp_path):
     widget = AttentionWidget(realistic_result(layers=4, heads=4, queries=16, rows=8, cols=10))
-    with pytest.raises(ValueError, match=r"over its 0 MiB limit \(its 30 layer/head maps alone take about") as info:
+    with pytest.raises(ValueError, match=r"over its 100 bytes limit \(its 30 layer/head maps alone take about") as info:
         widget.to_html(
             tmp_path / "x.html", layers=[0, 1, 2, 3, "mean"], heads=["mean", "max", 0, 1, 2, 3], max_bytes=100
         )
     assert "layers=[-1]" in str(info.value) and str(info.value).endswith("or pass a larger max_bytes")
     limit = 200 * 2**10
     with pytest.raises(
-        HtmlTooLargeError, match=r"MiB for 2 layer/head maps and .* MiB for the images\); embed"
+        HtmlTooLargeError,
+        match=r"over its 200.0 KiB limit \(it would be [\d.]+ KiB: [\d.]+ KiB for 2 layer/head maps and .*\); embed",
     ) as info:
         widget.result.to_html(tmp_path / "x.html", layers=[-1], heads=["mean", "max"], max_bytes=limit)
     assert not (tmp_path / "x.html").exists() and list(tmp_path.iterdir()) == []

@@ -97,6 +97,14 @@ def test_figures_name_no_path(home, result, tmp_path):
         assert_nothing_private(texts, files, private)
 
 
+def test_a_verify_report_names_no_path(home, loaded):
+    report = loaded.verify(Image.new("RGB", (64, 48), "red"), PROMPT, verbose=False)
+    assert report.model == "my-qwen"
+    assert_nothing_private(
+        [json.dumps(report.to_dict()), repr(report), report._repr_html_()], [], private_strings(home)
+    )
+
+
 @pytest.mark.parametrize(
     ("source", "name"),
     [

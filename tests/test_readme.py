@@ -52,3 +52,25 @@ def test_every_readme_block_runs(tiny_model_dirs, tmp_path, monkeypatch):
             exec(compile(code, f"README block {number}", "exec"), namespace)
         except Exception as error:
             pytest.fail(f"README block {number} fails: {type(error).__name__}: {error}\n{block}")
+
+
+def test_the_refusals_table_states_the_codes_limits():
+    """The README's "What qvl_widget refuses" gives each limit as the code has it."""
+    from PIL import Image
+
+    from qvl_widget import _figures, _html, _inputs, _result
+
+    section = README.read_text().split("## What qvl_widget refuses", 1)[1].split("\n## ", 1)[0]
+    stated = {
+        f"({round(Image.MAX_IMAGE_PIXELS / 1e6)} megapixels)",
+        f"at most {_inputs.MAX_ASPECT_RATIO}:1",
+        f"{_html.DEFAULT_MAX_BYTES // 2**20} MiB by default",
+        f"at most {_figures.MATRIX_MAX_ROWS} token rows",
+        f"at most {_figures.MAX_LAYER_PANELS} layer panels",
+        f"at most {round(_figures.MAX_PIXELS / 1e6)} million pixels",
+        f"{_figures._MAX_SIDE_PIXELS:,} px a side",
+        f"at most {_result._MAX_INFLATION} times the file's size (or {_result._FREE_INFLATION // 2**20} MiB)",
+        f"metadata at most {_result._MAX_METADATA_BYTES // 2**20} MiB",
+    }
+    missing = [limit for limit in stated if limit not in section]
+    assert not missing, f"the README's refusals table does not say: {missing}"

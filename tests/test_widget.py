@@ -87,6 +87,15 @@ def test_widget_state_and_layer_change(result):
     assert widget.media[0]["rows"] == 4 and widget.media[0]["cols"] == 6
 
 
+def test_a_list_set_from_python_joins_the_menus_and_stays(result):
+    widget = AttentionWidget(result, layer=[0, 1])
+    assert [0, 1] in widget.available["layers"]
+    widget.layer, widget.head = [1, 2], [0, 3]
+    assert widget.available["layers"] == [0, 1, 2, "mean", "max", [0, 1], [1, 2]]
+    assert all(heads[-1] == [0, 3] for heads in widget.available["heads"].values())
+    np.testing.assert_allclose(decode_maps(widget.maps_payload)[0], Selections(result).maps([1, 2], [0, 3]), atol=3e-3)
+
+
 def test_image_is_sent_once_at_display_size(tiny_models):
     big = Image.fromarray(np.random.default_rng(0).integers(0, 256, (900, 1600, 3), dtype=np.uint8))
     captured = tiny_models["qwen2_vl"].capture(big, "What is this?")
