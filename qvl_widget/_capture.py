@@ -29,6 +29,7 @@ from transformers import AttentionInterface
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel
 
+from ._families import attention_layers
 from ._host_copy import HostCopier
 
 _PREFIX = "qvl_capture__"
@@ -214,7 +215,7 @@ def _switched_on(model: PreTrainedModel, request: CaptureRequest) -> Iterator[No
         raise RuntimeError(f"capture is already active on this model (text attention is {original!r})")
     model.set_attn_implementation({"text_config": _register(original)})
     if request.layers is None:
-        request.keep_layers(tuple(range(text_config.num_hidden_layers)))
+        request.keep_layers(attention_layers(text_config))
     token = _active_request.set(request)
     try:
         yield

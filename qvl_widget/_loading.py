@@ -25,7 +25,7 @@ from ._answer import answer_tokens as tokens_of_answer
 from ._arguments import check_encodable, checked_count, checked_flag, checked_text, described, integer_index, shown
 from ._capture import DEFAULT_CHUNK_BYTES, KERNELS, CaptureRequest, Kernel, capturing, check_kernel_runs_on
 from ._choices import checked_indices
-from ._families import Family, family_for_config
+from ._families import Family, attention_layers, family_for_config, unknown_to_transformers
 from ._images import ImageInput
 from ._inputs import Messages, PreparedInputs, prepare_inputs, special_token_ids
 from ._memory import check_result_fits
@@ -55,8 +55,10 @@ class LoadedModel:
 
     def __repr__(self) -> str:
         text = self.model.config.get_text_config()
+        mapped = len(attention_layers(text))
+        layers = f"{text.num_hidden_layers}" + (f" ({mapped} attention)" if mapped < text.num_hidden_layers else "")
         return (
-            f"LoadedModel({self.source!r}, family={self.family.display_name}, layers={text.num_hidden_layers}, "
+            f"LoadedModel({self.source!r}, family={self.family.display_name}, layers={layers}, "
             f"heads={text.num_attention_heads}, device={self.device}, dtype={self.dtype})"
         )
 
@@ -128,7 +130,8 @@ class LoadedModel:
         `answer`: None (the prompt only), True (the model answers: `model.generate`, greedy unless
         `generate_kwargs` say otherwise, at most `max_new_tokens` tokens; its rows are kept as it generates), or a
         text (a given answer, teacher-forced, e.g. a reference to compare with the model's own).
-        `layers`: keep these decoder layers only (negative counts from the end); default all.
+        `layers`: keep these layers only (indices as everywhere, -1 the last; in Qwen3.5 they count its attention
+        layers); default every layer with attention maps.
         `chat`: wrap the prompt in the model's chat template (with the assistant turn opened), as in use.
         `min_pixels` / `max_pixels`: bound the resized image's pixel count (more pixels, more image tokens).
         `storage`: "float32" (exact) or "float16" (half the memory).
@@ -143,7 +146,7 @@ class LoadedModel:
         options = checked_generate_kwargs(generate_kwargs)
         if answer is True:
             check_generation_config(self.model, options)
-        layers = self.kept_layers(layers)
+        self.kept_layers(layers)
         chunk_bytes = checked_chunk_bytes(chunk_bytes)
         check_kernel_runs_on(checked_kernel(kernel), self.device)
         prepared = self.prepare(image_or_images, prompt, chat, min_pixels, max_pixels, system=system, messages=messages)
@@ -235,18 +238,30 @@ class LoadedModel:
         )
 
     def kept_layers(self, layers: Sequence[int] | None) -> tuple[int, ...]:
-        """The decoder layers a capture keeps: all, or `layers` (indices, negative from the end) in order."""
-        count = self.model.config.get_text_config().num_hidden_layers
+        """The decoder layers a capture keeps: every layer with attention maps, or `layers` of them in order.
+
+        Indices count the layers with attention maps, as everywhere in qvl_widget (-1: the last). That is every
+        decoder layer, except in a hybrid decoder (Qwen3.5), whose linear-attention layers form no attention
+        matrix: there index 0 is its first softmax attention layer, and results name each layer by its decoder
+        index (`result.layer_ids`)."""
+        text = self.model.config.get_text_config()
+        available = attention_layers(text)
         if layers is None:
-            return tuple(range(count))
-        one_index = integer_index(layers) is not None
-        if (
-            not one_index
-            and not isinstance(layers, np.ndarray)
-            and (isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence))
+            return available
+        if integer_index(layers) is None and (
+            isinstance(layers, (str, bytes)) or not isinstance(layers, (Sequence, np.ndarray))
         ):
-            raise TypeError(f"layers must be a list of decoder layer indices, e.g. layers=[-1], not {shown(layers)}")
-        return tuple(sorted(set(checked_indices(layers, count, "layer"))))
+            raise TypeError(f"layers must be a list of layer indices, e.g. layers=[-1], not {shown(layers)}")
+        try:
+            positions = checked_indices(layers, len(available), "layer")
+        except IndexError as error:
+            if len(available) == text.num_hidden_layers:
+                raise
+            raise IndexError(
+                f"{error} ({self.family.display_name} has {len(available)} attention layers among its "
+                f"{text.num_hidden_layers}: decoder layers {_listed(available)}; indices count those)"
+            ) from None
+        return tuple(sorted({available[position] for position in positions}))
 
     def verify(
         self,
@@ -434,6 +449,11 @@ def _load_or_explain(loader, source: str, **kwargs: Any) -> Any:
             f"load got the option {unknown.group(1)!r}, which this model's from_pretrained does not take; check its "
             "spelling (load passes other keyword arguments to from_pretrained)"
         ) from error
+    except ValueError as error:
+        explained = unknown_to_transformers(error, source)
+        if explained is None:
+            raise
+        raise explained from error
     except OSError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if ".safetensors" in first_line and kwargs.get("use_safetensors"):
@@ -444,3 +464,7 @@ def _load_or_explain(loader, source: str, **kwargs: Any) -> Any:
         else:
             advice = "Pass a local model folder, or a hub id that is cached or reachable (check the spelling)."
         raise OSError(f"could not load {source!r}: {first_line} {advice}") from error
+
+
+def _listed(indices: Sequence[int]) -> str:
+    return ", ".join(map(str, indices[:12])) + (f", ... {indices[-1]}" if len(indices) > 12 else "")

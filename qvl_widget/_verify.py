@@ -37,6 +37,7 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from . import _memory
 from ._arguments import checked_flag
 from ._capture import DEFAULT_CHUNK_BYTES, CaptureRequest, Kernel, capturing, check_kernel_runs_on
+from ._families import attention_layers
 from ._images import ImageInput
 from ._inputs import Messages, checked_pixel_bounds
 
@@ -206,7 +207,7 @@ class VerifyReport:
     def _sizes(self) -> str:
         return (
             f"{self.sequence_length} tokens ({self.image_tokens} image, {self.query_rows} query rows), "
-            f"{self.heads} heads; eager reference {self.eager_mib:.1f} MiB"
+            f"{self.heads} heads; eager reference {_memory.binary_size(self.eager_bytes)}"
         )
 
     def _rows(self) -> list[tuple[str, ...]]:
@@ -435,8 +436,9 @@ def verify_model(
     sequence = int(prepared.model_inputs["input_ids"].shape[1])
     image_tokens, query_rows = len(prepared.image_positions), len(prepared.query_positions)
     itemsize = loaded.dtype.itemsize
+    mapped_layers = attention_layers(text)  # output.attentions holds these only (all layers but linear attention)
     eager_bytes = check_eager_fits(
-        text.num_hidden_layers,
+        len(mapped_layers),
         text.num_attention_heads,
         sequence,
         image_tokens,
@@ -448,7 +450,7 @@ def verify_model(
     if verbose:
         print(
             f"verify: {sequence} tokens ({image_tokens} image); eager reference {_memory.binary_size(eager_bytes)} "
-            f"({text.num_hidden_layers} layers x {text.num_attention_heads} heads x {sequence}^2 x {itemsize} bytes)",
+            f"({len(mapped_layers)} layers x {text.num_attention_heads} heads x {sequence}^2 x {itemsize} bytes)",
             file=sys.stderr,
         )
     inputs = {name: value.to(loaded.device) for name, value in prepared.model_inputs.items()}
@@ -465,7 +467,7 @@ def verify_model(
     del plain, captured_logits
 
     # 3: what `capture` returns.
-    result = loaded.capture_prepared(prepared, layers=layer_ids, chunk_bytes=chunk_bytes, kernel=kernel)
+    result = loaded.capture_prepared(prepared, layers=layers, chunk_bytes=chunk_bytes, kernel=kernel)
 
     # 4: eager, with capture around it and the fp32 recomputation beside it.
     request = CaptureRequest(rows, columns, chunk_bytes=chunk_bytes, kernel=kernel, layers=layer_ids)
@@ -476,7 +478,9 @@ def verify_model(
             with capturing(model, request):
                 output = model(**inputs, output_attentions=True, use_cache=False, logits_to_keep=1)
             on_device = rows.to(loaded.device), columns.to(loaded.device)
-            eager = [output.attentions[layer][0].index_select(1, on_device[0]) for layer in layer_ids]
+            eager = [
+                output.attentions[mapped_layers.index(layer)][0].index_select(1, on_device[0]) for layer in layer_ids
+            ]
             eager_rows = torch.stack(eager).index_select(3, on_device[1]).float().cpu().numpy()
             del output, eager  # [layers, heads, rows, image tokens] kept
     finally:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._choices import canonical_choice, checked_index, last_layers
+from ._families import MAPLESS_LAYER_TYPES
 from ._files import check_destinations, checked_path, write_all
 from ._html import DEFAULT_MAX_BYTES
 from ._memory import binary_size
@@ -408,14 +409,18 @@ def hub_counts(source: str, parser: argparse.ArgumentParser) -> tuple[int, int] 
 
 
 def config_counts(config: dict) -> tuple[int, int] | None:
-    """(layers, heads) of the text decoder of a config.json: its `text_config`'s, else its own."""
+    """(layers with attention maps, heads) of the text decoder of a config.json: its `text_config`'s, else its
+    own. A hybrid decoder's linear-attention layers (in `layer_types`) have no maps and are not counted."""
     text = config.get("text_config")
     text = text if isinstance(text, dict) else {}
     layers = text.get("num_hidden_layers", config.get("num_hidden_layers"))
     heads = text.get("num_attention_heads", config.get("num_attention_heads"))
-    if type(layers) is int and type(heads) is int and min(layers, heads) > 0:  # not bool, not float
-        return layers, heads
-    return None
+    if not (type(layers) is int and type(heads) is int and min(layers, heads) > 0):  # not bool, not float
+        return None
+    layer_types = text.get("layer_types", config.get("layer_types"))
+    if isinstance(layer_types, list) and len(layer_types) >= layers:
+        layers = sum(kind not in MAPLESS_LAYER_TYPES for kind in layer_types[:layers])
+    return (layers, heads) if layers > 0 else None
 
 
 def local_source_problem(source: str) -> str | None:

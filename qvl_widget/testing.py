@@ -7,6 +7,7 @@ Nothing is downloaded: the tokenizer is byte-level with the Qwen special tokens 
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,12 @@ from tokenizers import AddedToken
 from transformers import AutoModelForImageTextToText, Qwen2Tokenizer
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
-TINY_FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
+# Qwen3.5 (hybrid: linear-attention and attention layers) is in transformers from 5.2.0; older releases skip it.
+_HAS_QWEN3_5 = importlib.util.find_spec("transformers.models.qwen3_5") is not None
+TINY_FAMILIES: tuple[str, ...] = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl") + (
+    ("qwen3_5", "qwen3_5_moe") if _HAS_QWEN3_5 else ()
+)
+THINKING_FAMILIES = ("qwen3_5", "qwen3_5_moe")  # their chat template opens a <think> block, as Qwen3.5's does
 
 SPECIAL_TOKENS = (
     "<|endoftext|>",
@@ -46,13 +52,34 @@ CHAT_TEMPLATE = (
 )
 
 
+# Qwen3.5's template: no default system turn, and the assistant turn opens thinking (`<think>\n`) unless
+# `enable_thinking=False`, which writes an empty thinking block instead.
+THINKING_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}"
+    "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif part['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}"
+    "{% endif %}{% endfor %}{% endif %}"
+    "<|im_end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n"
+    "{% if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n"
+    "{% else %}<think>\n{% endif %}{% endif %}"
+)
+THINKING_MARKERS = ("<think>", "</think>")  # added tokens, not special (as in Qwen's tokenizers)
+
+
 # Whole-word BPE tokens for a few common words, so tiny models split text like real ones (" red" is one
 # token, "reddish" is " red" + bytes); every other word falls back to one token per byte.
 COMMON_WORDS = ("Where", " is", " the", " red", " cat", " What", " color", " image", " on", " in", " a")
 
 
-def build_tokenizer(words: tuple[str, ...] = COMMON_WORDS) -> Qwen2Tokenizer:
-    """A byte-level BPE tokenizer with merges for `words` only, carrying the Qwen special tokens."""
+def build_tokenizer(words: tuple[str, ...] = COMMON_WORDS, thinking: bool = False) -> Qwen2Tokenizer:
+    """A byte-level BPE tokenizer with merges for `words` only, carrying the Qwen special tokens (and, with
+    `thinking`, the `<think>` / `</think>` markers)."""
     byte_to_char = bytes_to_unicode()
     vocab = {char: index for index, char in enumerate(byte_to_char.values())}
     merges: list[tuple[str, str]] = []
@@ -65,6 +92,8 @@ def build_tokenizer(words: tuple[str, ...] = COMMON_WORDS) -> Qwen2Tokenizer:
                 merges.append(pair)
     tokenizer = Qwen2Tokenizer(vocab=vocab, merges=merges)  # type: ignore[arg-type]  # pairs, as the fast tokenizer takes them
     tokenizer.add_tokens([AddedToken(token, special=True, normalized=False) for token in SPECIAL_TOKENS])
+    if thinking:
+        tokenizer.add_tokens([AddedToken(token, special=False, normalized=False) for token in THINKING_MARKERS])
     tokenizer.pad_token = "<|endoftext|>"
     tokenizer.eos_token = "<|im_end|>"
     return tokenizer
@@ -96,6 +125,22 @@ def _text_config(vocab_size: int, family: str) -> dict[str, Any]:
     if family == "qwen3_vl":
         config["head_dim"] = 16
         rope["mrope_interleaved"] = True
+    if family in ("qwen3_5", "qwen3_5_moe"):
+        # Hybrid, as the real model: linear attention (Gated DeltaNet) with every second layer softmax attention
+        # (every fourth in the real one). Rotary on a quarter of each head (partial_rotary_factor), split 2/1/1.
+        config.update(
+            num_hidden_layers=4,
+            head_dim=32,
+            layer_types=["linear_attention", "full_attention", "linear_attention", "full_attention"],
+            linear_key_head_dim=16,
+            linear_value_head_dim=16,
+            linear_num_key_heads=2,
+            linear_num_value_heads=4,
+        )
+        rope.update(mrope_section=[2, 1, 1], mrope_interleaved=True, partial_rotary_factor=0.25)
+    if family == "qwen3_5_moe":
+        config.update(moe_intermediate_size=32, shared_expert_intermediate_size=32)
+        config.update(num_experts=4, num_experts_per_tok=2)
     return config
 
 
@@ -113,22 +158,18 @@ def _vision_config(family: str) -> dict:
             window_size=56,
             fullatt_block_indexes=[1],
         )
-    return dict(
-        depth=2,
-        hidden_size=32,
-        intermediate_size=64,
-        num_heads=4,
-        out_hidden_size=64,
-        num_position_embeddings=64,
-        deepstack_visual_indexes=[0],
-    )
+    vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=4, out_hidden_size=64)
+    vision["num_position_embeddings"] = 64
+    if family == "qwen3_vl":
+        vision["deepstack_visual_indexes"] = [0]  # Qwen3.5 has no deepstack
+    return vision
 
 
 def _config(family: str, tokenizer: Qwen2Tokenizer):
-    from transformers import Qwen2_5_VLConfig, Qwen2VLConfig, Qwen3VLConfig
+    from transformers import AutoConfig
 
-    config_class = {"qwen2_vl": Qwen2VLConfig, "qwen2_5_vl": Qwen2_5_VLConfig, "qwen3_vl": Qwen3VLConfig}[family]
-    return config_class(
+    return AutoConfig.for_model(
+        family,
         text_config=_text_config(len(tokenizer), family),
         vision_config=_vision_config(family),
         **special_token_ids(tokenizer),
@@ -136,8 +177,9 @@ def _config(family: str, tokenizer: Qwen2Tokenizer):
 
 
 def build_processor(family: str = "qwen2_vl", tokenizer: Qwen2Tokenizer | None = None):
-    """The family's real processor around the tiny tokenizer (or `tokenizer`), with the Qwen-style chat template."""
-    tokenizer = tokenizer or build_tokenizer()
+    """The family's real processor around the tiny tokenizer (or `tokenizer`), with the family's style of chat
+    template (Qwen3.5's thinks)."""
+    tokenizer = tokenizer or build_tokenizer(thinking=family in THINKING_FAMILIES)
     from transformers import (
         Qwen2_5_VLProcessor,
         Qwen2VLImageProcessor,
@@ -149,7 +191,7 @@ def build_processor(family: str = "qwen2_vl", tokenizer: Qwen2Tokenizer | None =
 
     video_processor: Qwen2VLVideoProcessor | Qwen3VLVideoProcessor
     processor_class: type[Qwen2VLProcessor | Qwen2_5_VLProcessor | Qwen3VLProcessor]
-    if family == "qwen3_vl":
+    if family in ("qwen3_vl", *THINKING_FAMILIES):  # Qwen3.5 uses Qwen3-VL's processor
         image_processor = Qwen2VLImageProcessor(patch_size=16)
         video_processor = Qwen3VLVideoProcessor(patch_size=16)
         processor_class = Qwen3VLProcessor
@@ -161,7 +203,7 @@ def build_processor(family: str = "qwen2_vl", tokenizer: Qwen2Tokenizer | None =
         image_processor=image_processor,
         tokenizer=tokenizer,
         video_processor=video_processor,
-        chat_template=CHAT_TEMPLATE,
+        chat_template=THINKING_CHAT_TEMPLATE if family in THINKING_FAMILIES else CHAT_TEMPLATE,
     )
 
 
@@ -174,7 +216,7 @@ def build_tiny_model(folder: str | Path, family: str = "qwen2_vl", seed: int = 0
     if family not in TINY_FAMILIES:
         raise ValueError(f"unknown tiny model family {family!r}: choose one of {', '.join(TINY_FAMILIES)}")
     folder = Path(folder)
-    tokenizer = build_tokenizer()
+    tokenizer = build_tokenizer(thinking=family in THINKING_FAMILIES)
     torch.manual_seed(seed)
     model = AutoModelForImageTextToText.from_config(_config(family, tokenizer))
     folder.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from PIL import Image
 import qvl_widget
 import qvl_widget._host_copy
 from qvl_widget._capture import CaptureRequest, attention_rows, capturing
+from qvl_widget._families import attention_layers
 from qvl_widget._host_copy import MIN_STAGING_SLOTS, HostCopier
 
 PROMPT = "Where is the red cat on the image?"
@@ -91,7 +92,7 @@ def test_capture_leaves_logits_unchanged(tiny):
         with capturing(tiny.model, request_for(prepared)) as request:
             captured = tiny.model(**prepared.model_inputs).logits
     assert torch.equal(plain, captured)
-    assert request.all_layers()[0].shape[0] == tiny.model.config.get_text_config().num_hidden_layers
+    assert request.all_layers()[0].shape[0] == len(attention_layers(tiny.model.config.get_text_config()))
 
 
 def test_capture_switches_only_the_text_decoder_and_restores_it(tiny):
@@ -457,7 +458,7 @@ def test_copies_on_the_compute_stream_equal_the_default_copies(qwen2, monkeypatc
     request = request_for(prepared, copier=HostCopier(staged=True))
     with variants.VARIANTS["copies on the compute stream"](), capturing(qwen2.model, request), torch.inference_mode():
         qwen2.model(**prepared.model_inputs, use_cache=False)
-    assert len(written) == qwen2.model.config.get_text_config().num_hidden_layers
+    assert len(written) == len(attention_layers(qwen2.model.config.get_text_config()))
     attention, mass = request.all_layers()
     np.testing.assert_array_equal(attention[:, 0].numpy(), expected.attention)
     np.testing.assert_array_equal(mass[:, 0].numpy(), expected.image_mass)

@@ -14,6 +14,7 @@ from test_html import embedded_header
 
 import qvl_widget
 from qvl_widget import cli
+from qvl_widget._families import attention_layers
 from qvl_widget._html import DEFAULT_MAX_BYTES
 from qvl_widget.cli import DEFAULT_HTML_MAX_MIB, DEFAULT_MAX_NEW_TOKENS, DEMO_SEED, main
 
@@ -500,6 +501,12 @@ def test_the_config_counts_are_the_loaded_models(tiny_model_dirs):
 
     for folder in tiny_model_dirs.values():
         text = AutoConfig.from_pretrained(folder).get_text_config()
-        assert cli.folder_counts(folder) == (text.num_hidden_layers, text.num_attention_heads)
+        assert cli.folder_counts(folder) == (len(attention_layers(text)), text.num_attention_heads)
     assert cli.config_counts({"num_hidden_layers": 2, "num_attention_heads": 3}) == (2, 3)  # older flat configs
     assert cli.config_counts({"text_config": {"num_hidden_layers": True, "num_attention_heads": 3}}) is None
+    hybrid = {
+        "num_hidden_layers": 4,
+        "num_attention_heads": 3,
+        "layer_types": ["linear_attention", "full_attention"] * 2,
+    }
+    assert cli.config_counts({"text_config": hybrid}) == (2, 3)  # Qwen3.5: its attention layers only

@@ -52,7 +52,8 @@ def test_the_input_is_the_chat_templates_text_for_the_messages(tiny, pictures):
     messages = conversation(*pictures)
     prepared = tiny.prepare(messages=messages)
     assert prepared.text == templated(tiny, messages)
-    assert prepared.text.endswith("<|im_start|>assistant\n")  # the assistant turn is opened
+    opened = "<|im_start|>assistant\n" + ("<think>\n" if tiny.family.name == "qwen3_5" else "")
+    assert prepared.text.endswith(opened)  # the assistant turn is opened (Qwen3.5's thinks first, by default)
     assert "You are a helpful assistant." not in prepared.text  # the conversation's own system turn
     expected = tiny.processor(text=[prepared.text], images=pictures, return_tensors="pt")
     assert prepared.model_inputs.keys() == expected.keys()

@@ -15,6 +15,7 @@ from test_capture import PROMPT, benchmark_module, eager_slice, noise_image
 
 import qvl_widget._capture
 from qvl_widget._capture import CaptureRequest, attention_rows, capturing
+from qvl_widget._families import attention_layers
 from qvl_widget._fused_rows import fused_attention_rows
 from qvl_widget._host_copy import HostCopier
 
@@ -184,7 +185,7 @@ def test_the_kernel_can_write_rows_straight_to_host_memory(tiny, monkeypatch):
     monkeypatch.setattr(variants, "copy_written", lambda *arguments: written.append(1) or copy_written(*arguments))
     with variants.VARIANTS["kernel writes to host"]():
         written_to_host = capture_rows(tiny, prepared)
-    assert len(written) == tiny.model.config.get_text_config().num_hidden_layers  # every layer took this path
+    assert len(written) == len(attention_layers(tiny.model.config.get_text_config()))  # every layer took this path
     assert not variants.host_writes_failed
     for host, device in zip(written_to_host, through_device, strict=True):
         torch.testing.assert_close(host, device, rtol=0, atol=0)

@@ -14,6 +14,7 @@ from PIL import Image
 import qvl_widget
 import qvl_widget._capture
 import qvl_widget._memory
+from qvl_widget._families import attention_layers
 from qvl_widget._loading import LoadedModel
 from qvl_widget._memory import binary_size
 from qvl_widget._verify import (
@@ -37,7 +38,8 @@ def text_implementation(model: torch.nn.Module) -> str:
 
 
 def layer_count(loaded: LoadedModel) -> int:
-    return loaded.model.config.get_text_config().num_hidden_layers
+    """The layers with attention maps (every layer but a hybrid decoder's linear-attention layers)."""
+    return len(attention_layers(loaded.model.config.get_text_config()))
 
 
 @pytest.fixture
@@ -49,7 +51,7 @@ def test_verify_passes_in_fp32_within_1e_5(tiny, capsys):
     report = tiny.verify(noise_image(100, 60), PROMPT)
     assert report.passed, str(report)
     assert report.dtype == "float32" and report.implementation == "sdpa" and report.device == "cpu"
-    assert report.layer_ids == tuple(range(layer_count(tiny)))
+    assert report.layer_ids == attention_layers(tiny.model.config.get_text_config())
     for values in (report.attention_max_diff, report.mass_max_diff, report.reference_max_diff):
         assert values.shape == (layer_count(tiny),)
         assert (values < 1e-5).all()
@@ -58,7 +60,7 @@ def test_verify_passes_in_fp32_within_1e_5(tiny, capsys):
     assert (report.largest_logit > 0).all()
     # The cost is said before the model runs, and recorded: every layer's heads x sequence^2 in the model dtype.
     text = tiny.model.config.get_text_config()
-    assert report.eager_bytes == text.num_hidden_layers * text.num_attention_heads * report.sequence_length**2 * 4
+    assert report.eager_bytes == layer_count(tiny) * text.num_attention_heads * report.sequence_length**2 * 4
     assert f"eager reference {binary_size(report.eager_bytes)} (" in capsys.readouterr().err
 
 
