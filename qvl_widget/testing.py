@@ -158,7 +158,7 @@ def _vision_config(family: str) -> dict:
             window_size=56,
             fullatt_block_indexes=[1],
         )
-    vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=4, out_hidden_size=64)
+    vision: dict[str, Any] = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=4, out_hidden_size=64)
     vision["num_position_embeddings"] = 64
     if family == "qwen3_vl":
         vision["deepstack_visual_indexes"] = [0]  # Qwen3.5 has no deepstack
