@@ -11,6 +11,8 @@
 #    breakdown (hook only, rows without host copies, and the variants: the kernel writing straight to host
 #    memory, the copies on the compute stream) and the CPU time the hook takes per layer on each whole path.
 #    Small sizes get more rounds (--min-seconds): their ratios are the noisy ones.
+# 3. tests/test_devices.py: a model split between the GPU and the CPU (accelerate's device_map) captures each
+#    layer's rows on its own device, equal to the model in one piece.
 # Each step has its own time limit, so a hang in one still leaves the other's log.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -33,4 +35,5 @@ status=0
 timeout 180 "$PYTHON" benchmarks/cuda_checks.py 2>&1 | tee "$logs/cuda_checks.txt" || status=1
 timeout 400 "$PYTHON" benchmarks/capture.py --shape 7b --sizes 256 1024 4096 16384 --repeats 3 --min-seconds 10 \
     --breakdown 2>&1 | tee "$logs/capture.txt" || status=1
+timeout 120 "$PYTHON" -m pytest -q -p no:cacheprovider tests/test_devices.py 2>&1 | tee "$logs/devices.txt" || status=1
 exit "$status"

@@ -189,7 +189,9 @@ def generate_answer(
 
 def _feed_back(model: Any, last: torch.Tensor, cache: Any) -> None:
     """One decoding step on generation's cache for the last answer token (as `generate` would take it next)."""
-    cache_argument = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    # transformers renamed past_key_values to cache; a wrapper (peft's PeftModel) passes either to the model inside.
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    cache_argument = "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
     model(input_ids=last.view(1, 1), **{cache_argument: cache}, use_cache=True, logits_to_keep=1)
 
 

@@ -249,6 +249,40 @@ def test_unsupported_family(tmp_path):
     assert "Qwen2-VL" in one_line(error) and "Qwen2.5-VL" in str(error.value) and "Qwen3-VL" in str(error.value)
 
 
+def unknown_model_type(model_type: str) -> ValueError:
+    """transformers' own refusal of a config whose model type it does not know (5.0 to 5.24 word it so)."""
+    return ValueError(
+        f"The checkpoint you are trying to load has model type `{model_type}` but Transformers does not recognize "
+        "this architecture. This could be because of an issue with the checkpoint, or because your version of "
+        "Transformers is out of date."
+    )
+
+
+def test_a_family_newer_than_the_installed_transformers_names_the_release_it_needs(tmp_path, monkeypatch):
+    import importlib.util
+
+    import transformers
+
+    (tmp_path / "config.json").write_text('{"model_type": "qwen3_5"}')
+    if importlib.util.find_spec("transformers.models.qwen3_5") is not None:  # else: transformers' real refusal
+        monkeypatch.setattr(
+            transformers.AutoConfig,
+            "from_pretrained",
+            lambda *args, **kwargs: (_ for _ in ()).throw(unknown_model_type("qwen3_5")),
+        )
+    with pytest.raises(
+        ValueError, match=r"is a Qwen3.5 model \(qwen3_5\), which needs transformers >= 5\.2\.0 "
+    ) as error:
+        qvl_widget.load(tmp_path)
+    assert one_line(error).endswith(f"(installed: {transformers.__version__}): pip install -U 'transformers>=5.2.0'")
+    monkeypatch.undo()
+    (tmp_path / "config.json").write_text('{"model_type": "qwen9_vl"}')  # unknown to both
+    with pytest.raises(
+        ValueError, match=r"is a 'qwen9_vl' model, which neither transformers .* nor qvl_widget supports"
+    ):
+        qvl_widget.load(tmp_path)
+
+
 # ----- HARDEN: every argument checked at the boundary, one line, the model unchanged ------------------------------
 
 NAN, INF = float("nan"), float("inf")
