@@ -240,14 +240,15 @@ def model(tiny_models):
 
 @pytest.fixture(scope="module")
 def results(tiny_models) -> list[AttentionResult]:
-    """Results to view: synthetic (one image; an answer and two images), and captured by two tiny models (one
-    with a given answer, two images of other shapes)."""
-    return [
-        synthetic_result(),
-        synthetic_answer_result(grids=((4, 6), (3, 5)), layers=3, heads=2),
+    """Results to view: synthetic (one image; an answer and two images), and captured by the tiny models (one
+    with a given answer, two images of other shapes, and Qwen3.5's, whose layers are decoder layers 1 and 3)."""
+    captured = [
         tiny_models["qwen2_vl"].capture(IMAGE, "Where is the red cat?", answer="A red cat."),
         tiny_models["qwen3_vl"].capture([Image.new("RGB", (64, 30)), Image.new("L", (20, 60))], "Which is red?"),
     ]
+    if "qwen3_5" in tiny_models:
+        captured.append(tiny_models["qwen3_5"].capture(Image.new("RGB", (70, 40)), "Where is the red cat?"))
+    return [synthetic_result(), synthetic_answer_result(grids=((4, 6), (3, 5)), layers=3, heads=2), *captured]
 
 
 @pytest.fixture(scope="module")
@@ -590,7 +591,7 @@ def test_any_capture_options_capture_or_are_refused(
 def test_a_capture_over_the_memory_free_is_refused_with_its_size(model):
     with mock.patch("qvl_widget._memory.available_bytes", return_value=1000):
         ok, message = attempt(lambda: model.capture(IMAGE, "Hi"), (CaptureTooLargeError,))
-    assert not ok and "GiB free" in message
+    assert not ok and "and this machine has 1000 bytes free" in message
 
 
 # ===== selections ===================================================================================================
