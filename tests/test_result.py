@@ -206,6 +206,13 @@ def test_maps_combine_the_selected_heads_then_layers():
         result.grid(token=[3, 4], layer=[0, 1], head=[0, 2], reduce="max").ravel(),
         attention[np.ix_([0, 1], [0, 2], [3, 4])].max(axis=(0, 1)).mean(axis=0),
     )
+    # Heads and layers combined differently: heads first, then layers, and the other order gives other numbers.
+    heads_max_then_mean = attention[[0, 2]].max(axis=1).mean(axis=0)
+    assert not np.allclose(heads_max_then_mean, attention[[0, 2]].mean(axis=0).max(axis=0))
+    np.testing.assert_allclose(result.maps(layer=[0, 2], head="max"), heads_max_then_mean, rtol=1e-6)
+    heads_mean_then_max = attention.mean(axis=1).max(axis=0)
+    assert not np.allclose(heads_mean_then_max, attention.max(axis=0).mean(axis=0))
+    np.testing.assert_allclose(result.maps(layer="max", head="mean"), heads_mean_then_max, rtol=1e-6)
 
 
 def test_load_refuses_files_of_another_format_version(tmp_path):

@@ -32,26 +32,25 @@ MUTANTS = [
     # ----- qvl_widget/_result.py ---------------------------------------------------------------------------
     Mutant(
         "result-reduce-max-ignored",
-        "qvl_widget/_result.py",
-        'combine = np.mean if reduce == "mean" else np.max',
-        "combine = np.mean",
-        "maps: reduce='max' averages instead",
+        "qvl_widget/_choices.py",
+        "    reduce = checked_reduce(reduce)\n    if choice is None",
+        '    reduce = checked_reduce(reduce) and "mean"\n    if choice is None',
+        "selected: reduce='max' averages instead (lists and 'all' of layers or heads always by their mean)",
         (RESULT,),
     ),
     Mutant(
         "result-layers-first",
         "qvl_widget/_result.py",
-        "rows = combine(combine(selected, axis=1), axis=0)",
-        "rows = combine(combine(selected, axis=0), axis=0)",
-        "maps: layers reduced before heads (same reduction for both, so the order cannot matter)",
+        "rows = _combine(_combine(chosen, over_heads, axis=1), over_layers, axis=0)",
+        "rows = _combine(_combine(chosen, over_layers, axis=0), over_heads, axis=0)",
+        "maps: layers combined before heads (differs where they are combined differently: head max, layer mean)",
         (RESULT, FIGURES),
-        equivalent="maps uses one reduction (mean or max) for heads and layers, and either commutes",
     ),
     Mutant(
         "result-layers-by-max",
         "qvl_widget/_result.py",
-        "rows = combine(combine(selected, axis=1), axis=0)",
-        "rows = np.max(combine(selected, axis=1), axis=0)",
+        "rows = _combine(_combine(chosen, over_heads, axis=1), over_layers, axis=0)",
+        'rows = _combine(_combine(chosen, over_heads, axis=1), "max", axis=0)',
         "maps: several layers always combined by max",
         (RESULT, FIGURES),
     ),
@@ -82,18 +81,18 @@ MUTANTS = [
     Mutant(
         "result-index-range",
         "qvl_widget/_choices.py",
-        "if not -size <= index < size:",
-        "if not -size <= index <= size:",
+        "if not -size <= value < size:",
+        "if not -size <= value <= size:",
         "index check lets index == size through (off by one)",
         (RESULT,),
     ),
     Mutant(
         "result-format-version",
         "qvl_widget/_result.py",
-        'if metadata.get("format_version") not in READABLE_FORMAT_VERSIONS:',
+        "if type(version) is not int or version not in READABLE_FORMAT_VERSIONS:",
         "if False:",
         "load: the format-version check removed",
-        (RESULT,),
+        ("tests/test_result_files.py", RESULT),
     ),
     # ----- qvl_widget/_payload.py --------------------------------------------------------------------------
     Mutant(
@@ -115,17 +114,18 @@ MUTANTS = [
     Mutant(
         "payload-layer-mean-order",
         "qvl_widget/_payload.py",
-        "return self._all_layers(head).mean(axis=0, dtype=np.float32)",
-        "return _over_heads(attention.mean(axis=0, keepdims=True, dtype=np.float32), head)[0]",
+        'return per_layer.mean(axis=0, dtype=np.float32) if over_layers == "mean" else per_layer.max(axis=0)',
+        "layer_means = self.result.attention[layers].mean(axis=0, keepdims=True, dtype=np.float32)\n"
+        '        return _over_heads(layer_means, head)[0] if over_layers == "mean" else per_layer.max(axis=0)',
         "Selections.maps: layer mean taken before the head mean/max (wrong order)",
         (WIDGET, BROWSER),
     ),
     Mutant(
         "payload-layer-mean-of-head-is-max",
         "qvl_widget/_payload.py",
-        "return attention[:, head].mean(axis=0, dtype=np.float32)",
-        "return attention[:, head].max(axis=0)",
-        "Selections.maps: one head's layer mean is a max",
+        "return self.result.maps(layer, head, self.reduce)",
+        'return self.result.maps("max" if layer == "mean" else layer, head, self.reduce)',
+        "Selections.maps: one head's layer mean is a max (one head, or a list of heads, with the layer mean)",
         (WIDGET, BROWSER),
     ),
     Mutant(
@@ -147,8 +147,8 @@ MUTANTS = [
     Mutant(
         "payload-mass-max",
         "qvl_widget/_payload.py",
-        "per_layer = mass.max(axis=1).astype(np.float64)",
-        "per_layer = mass.mean(axis=1).astype(np.float64)",
+        'per_layer = shares.mean(axis=1) if over_heads == "mean" else shares.max(axis=1)',
+        "per_layer = shares.mean(axis=1)",
         "Selections.mass: the head max's image share is the mean",
         (WIDGET,),
     ),
@@ -156,18 +156,18 @@ MUTANTS = [
     Mutant(
         "widget-head-ignored",
         "qvl_widget/_widget.py",
-        """        if self._ready:
-            self.maps_payload = self._selections.payload(self.layer, self.head)""",
-        """        if self._ready:
-            self.maps_payload = self._selections.payload(self.layer, "mean")""",
+        """            self.available = dict(menus)
+        self.maps_payload = self._selections.payload(self.layer, self.head)""",
+        """            self.available = dict(menus)
+        self.maps_payload = self._selections.payload(self.layer, "mean")""",
         "_send_maps: a head change always sends the head mean",
         (WIDGET, BROWSER),
     ),
     Mutant(
         "widget-head-not-observed",
         "qvl_widget/_widget.py",
-        '@traitlets.observe("layer", "head")',
-        '@traitlets.observe("layer")',
+        '@traitlets.observe("layer", "head", "reduce")',
+        '@traitlets.observe("layer", "reduce")',
         "a head change sends no new maps",
         (WIDGET, BROWSER),
     ),
@@ -208,10 +208,10 @@ MUTANTS = [
     Mutant(
         "widget-custom-message",
         "qvl_widget/_widget.py",
-        "            self.maps_payload = self._selections.payload(self.layer, self.head)\n\n"
+        "        self.maps_payload = self._selections.payload(self.layer, self.head)\n\n"
         '    @traitlets.observe("want_full_pictures")',
-        "            self.maps_payload = self._selections.payload(self.layer, self.head)\n"
-        '            self.send({"event": "maps"})\n\n    @traitlets.observe("want_full_pictures")',
+        "        self.maps_payload = self._selections.payload(self.layer, self.head)\n"
+        '        self.send({"event": "maps"})\n\n    @traitlets.observe("want_full_pictures")',
         "a layer/head change also sends a custom message",
         (WIDGET, BROWSER),
     ),
@@ -235,16 +235,16 @@ MUTANTS = [
     Mutant(
         "html-payload-head",
         "qvl_widget/_html.py",
-        '"payloads": {f"{layer}|{head}": add(selections.payload(layer, head)) for layer, head in choices},',
-        '"payloads": {f"{layer}|{head}": add(selections.payload(layer, "mean")) for layer, head in choices},',
+        "add(selections.payload(layer, head)) for layer, head in choices",
+        'add(selections.payload(layer, "mean")) for layer, head in choices',
         "every embedded choice holds the head mean's maps",
         (HTML,),
     ),
     Mutant(
         "html-opening-head",
         "qvl_widget/_html.py",
-        "choices = embedded_choices(result, layers, heads, current=(state.layer, state.head))",
-        "choices = embedded_choices(result, layers, heads, current=(state.layer, state.head))\n"
+        "choices = embedded_choices(result, layers, heads, current=(state.layer, state.head), reduce=state.reduce)",
+        "choices = embedded_choices(result, layers, heads, current=(state.layer, state.head), reduce=state.reduce)\n"
         '    state = state.replace(head="mean")',
         "the page opens on the head mean, whatever the widget showed",
         (HTML,),
@@ -352,8 +352,8 @@ MUTANTS = [
     Mutant(
         "figures-layer-label-by-position",
         "qvl_widget/_figures.py",
-        "    ids = [result.layer_ids[index] for index in indices]",
-        "    ids = indices",
+        'return _choice_label(layer, result.num_layers, result.layer_ids, "layer", reduce)',
+        'return _choice_label(layer, result.num_layers, range(result.num_layers), "layer", reduce)',
         "titles name layers by their position among the captured ones, not their decoder-layer id",
         (FIGURES,),
     ),
@@ -744,7 +744,7 @@ MUTANTS = [
     Mutant(
         "answer-last-row-missing",
         "qvl_widget/_answer.py",
-        "        _feed_back(model, ids[-1:], cache)\n",
+        '        _feed_back(model, ids[-1:], getattr(output, "cache", None) or output.past_key_values)\n',
         "",
         "the last answer token is never fed back for its own row",
         ("tests/test_answer.py::test_the_answer_is_the_one_generate_gives",),
