@@ -781,4 +781,46 @@ MUTANTS = [
         "the producing switch changes nothing on screen",
         ("tests/test_answer_views.py",),
     ),
+    # ----- QWEN3.5: hybrid decoders (qvl_widget/_families.py, _loading.py) ------------------------------------
+    Mutant(
+        "hybrid-every-layer",
+        "qvl_widget/_families.py",
+        "if kind not in MAPLESS_LAYER_TYPES)",
+        "if kind is not None)",
+        "attention_layers: linear-attention layers counted as attention layers (capture waits for rows never made)",
+        ("tests/test_hybrid.py",),
+    ),
+    Mutant(
+        "hybrid-indices-count-decoder-layers",
+        "qvl_widget/_loading.py",
+        "return tuple(sorted({available[position] for position in positions}))",
+        "return tuple(sorted({position for position in positions}))",
+        "kept_layers: indices taken as decoder layers, not as positions among the attention layers",
+        ("tests/test_hybrid.py", "tests/test_bad_input.py"),
+    ),
+    Mutant(
+        "cli-hybrid-counts-every-layer",
+        "qvl_widget/cli.py",
+        "        layers = sum(kind not in MAPLESS_LAYER_TYPES for kind in layer_types[:layers])\n",
+        "",
+        "the CLI's early --layers check counts a hybrid decoder's linear-attention layers",
+        ("tests/test_cli.py::test_the_config_counts_are_the_loaded_models",),
+    ),
+    # ----- HARDEN ----------------------------------------------------------------------------------------------
+    Mutant(
+        "widget-list-not-in-menus",
+        "qvl_widget/_widget.py",
+        "        if menus != self.available:",
+        "        if False:",
+        "a layer or head list set from Python is drawn but missing from the menus",
+        (WIDGET,),
+    ),
+    Mutant(
+        "capture-no-lock",
+        "qvl_widget/_capture.py",
+        "    if not lock.acquire(blocking=False):",
+        "    if not lock.acquire(blocking=True):",
+        "a second capture on a busy model waits silently instead of being refused at once",
+        ("tests/test_concurrency.py",),
+    ),
 ]
