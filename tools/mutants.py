@@ -801,8 +801,8 @@ MUTANTS = [
     Mutant(
         "cli-hybrid-counts-every-layer",
         "qvl_widget/cli.py",
-        "        layers = sum(kind not in MAPLESS_LAYER_TYPES for kind in layer_types[:layers])\n",
-        "",
+        "layers = sum(kind not in MAPLESS_LAYER_TYPES for kind in layer_types[:layers])",
+        "layers = int(layers)",
         "the CLI's early --layers check counts a hybrid decoder's linear-attention layers",
         ("tests/test_cli.py::test_the_config_counts_are_the_loaded_models",),
     ),
