@@ -46,17 +46,22 @@ export function percent(probability) {
   return `${(probability * 100).toFixed(probability < 0.1 ? 1 : 0)}%`;
 }
 
+/** What the model was doing at the step that chose a token of each part it writes. */
+const DOING = /** @type {Record<string, string>} */ ({ thinking: "while thinking", answer: "while writing" });
+
 /**
- * What a token's producing map is, for the caption: for an answer token the step that wrote it, with the
- * model's probability of it; for a prompt token the step that predicted it.
+ * What a token's producing map is, for the caption: for a token the model wrote, the step that wrote it (while
+ * thinking, or while writing the answer), with the model's probability of it; for a prompt token the step that
+ * predicted it.
  * @param {import("./state.js").TokenInfo} token
- * @param {boolean} isAnswer
+ * @param {string} part  the token's part: "prompt", "thinking" or "answer"
  */
-export function producingLabel(token, isAnswer) {
+export function producingLabel(token, part) {
   const quoted = quoteTokens([token.text]);
   if (token.producer === null) return `${quoted} has no producing step (the image comes right before it)`;
-  if (!isAnswer) return `the step that predicted ${quoted}`;
-  return token.probability === null ? `while writing ${quoted}` : `while writing ${quoted} (${probability(token.probability)})`;
+  const doing = DOING[part];
+  if (doing === undefined) return `the step that predicted ${quoted}`;
+  return token.probability === null ? `${doing} ${quoted}` : `${doing} ${quoted} (${probability(token.probability)})`;
 }
 
 /**

@@ -40,6 +40,7 @@ export function openContainer(buffer) {
  * @property {Omit<import("./state.js").Traits, "pictures" | "maps_payload" | "full_pictures" | "want_full_pictures">} state
  * @property {string} prompt
  * @property {string | null} answer  the model's answer, where the result has one
+ * @property {string | null} [thinking]  what the model wrote while thinking, where it thought first
  * @property {string} model
  * @property {[number, number][]} pictures
  * @property {[number, number][]} full_pictures
@@ -73,19 +74,36 @@ export function mount(el, { header, blob }) {
   return new AttentionView(model, el);
 }
 
+/**
+ * The model's thinking, folded under the title (it may be long): "Thinking (N characters)", opened on a click.
+ * @param {string | null} thinking
+ */
+function showThinking(thinking) {
+  const block = /** @type {HTMLDetailsElement | null} */ (document.querySelector(".qvl-page-thinking"));
+  if (!block || thinking === null) return;
+  const summary = block.querySelector("summary");
+  const text = block.querySelector("p");
+  if (summary) summary.textContent = `Thinking (${[...thinking].length} characters)`;
+  if (text) text.textContent = thinking;
+  block.hidden = false;
+}
+
 const data = document.getElementById("qvl-data");
 const root = document.getElementById("qvl-root");
 if (data && root) {
   inflate(data.textContent ?? "")
     .then((buffer) => {
       const container = openContainer(buffer);
-      const { prompt, model, answer } = container.header;
+      const { prompt, model, answer, thinking } = container.header;
       const title = document.querySelector(".qvl-page-title");
       const meta = document.querySelector(".qvl-page-meta");
       const answerLine = /** @type {HTMLElement | null} */ (document.querySelector(".qvl-page-answer"));
       if (title) title.textContent = prompt;
+      showThinking(thinking ?? null);
+      // A thinking cut short by the end of generation: its strip's note says so, and so does the answer's line.
+      const unfinished = container.header.state.groups.find((group) => group.name === "thinking")?.note;
       if (answerLine && answer !== null) {
-        answerLine.textContent = `Answer: ${answer}`;
+        answerLine.textContent = unfinished ? unfinished[0].toUpperCase() + unfinished.slice(1) : `Answer: ${answer}`;
         answerLine.hidden = false;
       }
       if (meta) meta.textContent = `${model} · text→image attention · made with qvl_widget`;

@@ -2,12 +2,15 @@
 // (`qvl_widget/_view_state.py`), read and written through anywidget's model interface.
 
 /**
- * One token strip: the prompt, and the model's answer where there is one.
- * @typedef {{name: string, label: string}} TokenGroup
+ * One token strip, one per part of the text: the prompt, and the model's thinking and its answer where there are
+ * any. `name` is the part ("prompt", "thinking" or "answer"); `note` ("" for none) is said after the label and in
+ * the captions of its tokens (e.g. that generation stopped while the model was still thinking).
+ * @typedef {{name: string, label: string, note: string}} TokenGroup
  *
  * One query token; `group` indexes `groups`, `special` marks tokens the chat template (or a special token)
  * added, `producer` is the token whose row is the step that produced this one (the position before it; null where
- * that is not a captured row), `probability` the model's probability of an answer token at its step.
+ * that is not a captured row), `probability` the model's probability of one of its own tokens (thinking or
+ * answer) at its step.
  * @typedef {{text: string, special: boolean, group: number, producer: number | null,
  *            probability: number | null}} TokenInfo
  *

@@ -1,6 +1,6 @@
-// The token strips: one labelled strip per token group (the prompt; the answer), a chip per token, and the
-// pointer and keyboard: hover or focus a chip to show its map, click to pin, shift/ctrl-click to pin several,
-// arrow keys / Home / End move across all strips, Enter or Space pins, Escape unpins.
+// The token strips: one labelled strip per token group (the prompt; the model's thinking; its answer), a chip per
+// token, and the pointer and keyboard: hover or focus a chip to show its map, click to pin, shift/ctrl-click to pin
+// several, arrow keys / Home / End move across all strips, Enter or Space pins, Escape unpins.
 
 import { cssColour } from "./colormap.js";
 import { element } from "./dom.js";
@@ -50,6 +50,11 @@ export class TokenStrips {
       const wrapper = element("div", "qvl-strip");
       const label = element("div", "qvl-strip-label");
       label.textContent = group.label;
+      if (group.note) {
+        const note = element("span", "qvl-strip-note");
+        note.textContent = ` · ${group.note}`;
+        label.append(note);
+      }
       wrapper.append(label, strip);
       this.element.append(wrapper);
     }

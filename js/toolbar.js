@@ -19,7 +19,8 @@ import { parseChoice } from "./state.js";
 export class Toolbar {
   /**
    * @param {ToolbarActions} actions
-   * @param {{answer: boolean}} options  `answer`: the result has the model's answer (offer the producing switch)
+   * @param {{generated: boolean}} options  `generated`: the result has tokens the model wrote (its thinking or its
+   *   answer): offer the producing switch
    */
   constructor(actions, options) {
     this.element = element("div", "qvl-toolbar", { role: "toolbar", "aria-label": "Attention map controls" });
@@ -38,9 +39,10 @@ export class Toolbar {
       "Producing step",
       "qvl-producing",
       "checkbox",
-      "Each token shows the step that produced it (for an answer word: where the model looked to choose it)",
+      "Each token shows the step that produced it (for a word the model wrote, while thinking or answering: where " +
+        "it looked to choose it)",
     );
-    /** @type {HTMLElement} */ (this.producingInput.parentElement).hidden = !options.answer;
+    /** @type {HTMLElement} */ (this.producingInput.parentElement).hidden = !options.generated;
     this.saveButton = element("button", "qvl-save", { type: "button", "aria-label": "Save image with overlay as PNG" });
     this.saveButton.textContent = "Save PNG";
     this.element.append(this.saveButton);

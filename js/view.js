@@ -37,7 +37,8 @@ export class AttentionView {
     this.listeners = [];
 
     this.root = element("div", "qvl-widget");
-    const answer = model.get("groups").some((group) => group.name === "answer");
+    // The model's own tokens (its thinking, its answer): each has a producing step worth a switch.
+    const generated = model.get("groups").some((group) => group.name !== "prompt");
     this.toolbar = new Toolbar(
       {
         chooseLayer: (layer) => this.chooseLayer(layer),
@@ -45,7 +46,7 @@ export class AttentionView {
         set: (name, value) => this.setState(name, value),
         save: () => this.savePng(),
       },
-      { answer },
+      { generated },
     );
     this.strips = new TokenStrips(model.get("groups"), model.get("tokens"), {
       hover: (index) => this.hoverToken(index),
@@ -144,7 +145,7 @@ export class AttentionView {
     const selected = this.model.get("selected");
     if (selected.length) return selected;
     const tokens = this.model.get("tokens");
-    const own = tokens.flatMap((token, index) => (token.special || this.isAnswer(index) ? [] : [index]));
+    const own = tokens.flatMap((token, index) => (!token.special && this.partOf(index) === "prompt" ? [index] : []));
     return own.length ? own : tokens.map((_, index) => index);
   }
 
@@ -179,10 +180,20 @@ export class AttentionView {
     });
   }
 
-  /** @param {number} token */
-  isAnswer(token) {
-    const tokens = this.model.get("tokens");
-    return this.model.get("groups")[tokens[token].group]?.name === "answer";
+  /**
+   * A token's strip: its part of the text.
+   * @param {number} token
+   */
+  groupOf(token) {
+    return this.model.get("groups")[this.model.get("tokens")[token].group];
+  }
+
+  /**
+   * A token's part: "prompt", "thinking" or "answer".
+   * @param {number} token
+   */
+  partOf(token) {
+    return this.groupOf(token)?.name ?? "prompt";
   }
 
   /**
@@ -261,8 +272,10 @@ export class AttentionView {
       parts.push(`image ${cell.medium + 1}, cell row ${cell.row}, col ${cell.col}: tokens tinted by attention to it`);
     } else {
       const rows = this.activeRows();
-      parts.push(this.describeTokens(this.activeTokens()));
+      const shown = this.activeTokens();
+      parts.push(this.describeTokens(shown));
       if (rows.length) parts.push(`${percent(meanMass(maps, rows))} of attention on the image`);
+      if (this.tokensChosen()) parts.push(...this.groupNotes(shown));
     }
     this.caption.textContent = parts.join(" · ");
   }
@@ -274,13 +287,21 @@ export class AttentionView {
   describeTokens(shown) {
     const tokens = this.model.get("tokens");
     if (!this.tokensChosen()) {
-      const promptText = tokens.some((token, index) => !token.special && !this.isAnswer(index));
+      const promptText = tokens.some((token, index) => !token.special && this.partOf(index) === "prompt");
       return promptText ? "all prompt tokens" : "all tokens";
     }
     const producing = this.model.get("producing");
-    if (producing && shown.length === 1) return producingLabel(tokens[shown[0]], this.isAnswer(shown[0]));
+    if (producing && shown.length === 1) return producingLabel(tokens[shown[0]], this.partOf(shown[0]));
     const quoted = quoteTokens(shown.map((token) => tokens[token].text));
     return producing ? `the steps that produced ${quoted}` : quoted;
+  }
+
+  /**
+   * The notes of the strips the shown tokens are in (e.g. that the model was still thinking), each once.
+   * @param {number[]} shown
+   */
+  groupNotes(shown) {
+    return [...new Set(shown.map((token) => this.groupOf(token)?.note ?? ""))].filter((note) => note);
   }
 
   // ----- user -> state ------------------------------------------------------------------------------------

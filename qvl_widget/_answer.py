@@ -14,8 +14,9 @@ A given answer is appended to the prompt and captured in one forward pass (rows 
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ from transformers.generation.streamers import BaseStreamer
 
 from ._arguments import check_encodable, checked_count, described, shown
 from ._capture import CaptureRequest, capturing
-from ._result import QueryToken
+from ._result import GENERATED_PARTS, THINKING_MARKERS, Part, QueryToken
 
 # `generate` options that would change what is computed or returned; qvl_widget sets or needs these itself.
 _REFUSED_GENERATE_OPTIONS = {
@@ -113,10 +114,11 @@ def check_generation_config(model: Any, generate_kwargs: dict[str, Any]) -> None
             )
 
 
-def given_answer_ids(tokenizer: Any, text: str) -> torch.Tensor:
-    """The token ids of a given answer text (no special tokens added); placeholder tokens are refused."""
+def given_answer_ids(tokenizer: Any, text: str, allowed: Sequence[str] = ()) -> torch.Tensor:
+    """The token ids of a given answer text (no special tokens added); placeholder tokens are refused (but the
+    `allowed` ones: the thinking's markers, where the model thinks)."""
     for token in list(tokenizer.all_special_tokens) + list(tokenizer.get_added_vocab()):
-        if token and token in text:
+        if token and token in text and token not in allowed:
             raise ValueError(f"the answer text contains the special token {token!r}; pass the answer's words only")
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     if not ids:
@@ -201,43 +203,148 @@ def _probabilities(logits: torch.Tensor, ids: torch.Tensor) -> np.ndarray:
     return probabilities.gather(1, ids.view(-1, 1).to(probabilities.device)).view(-1).cpu().numpy()
 
 
+def check_given_thinking(text: str, markers: tuple[int, int] | None, opens_thinking: bool) -> None:
+    """A one-line ValueError where a given answer's `<think>` / `</think>` do not make one thinking block at its
+    start: the prompt's open block closed once in the text, or a block the text opens and closes itself. Without
+    the markers as tokens (a model that does not think) they are plain text."""
+    if markers is None:
+        return
+    start, end = THINKING_MARKERS
+    opened, closed = text.count(start), text.count(end)
+    if closed > 1 or opened > 1:
+        raise ValueError(
+            f"the answer text has {max(opened, closed)} {start if opened > 1 else end!r}: a given answer holds one "
+            f"thinking block, at its start ('{start}...{end}' or, where the chat template opened it, '...{end}')"
+        )
+    if opens_thinking:
+        if opened:
+            raise ValueError(
+                f"the answer text contains {start!r}, but the chat template already opened the thinking (the prompt "
+                f"ends in {start!r}): start the text with the thinking itself, then {end!r} and the answer"
+            )
+        if not closed:
+            raise ValueError(
+                f"this model's chat template opens a thinking block (the prompt ends in {start!r}), so a given answer "
+                f"starts inside it: include the thinking and {end!r} in the text (e.g. answer='The cat is on the "
+                f"left.{end}\\n\\nA red cat.'), or pass thinking=False for an answer without thinking"
+            )
+    elif (opened or closed) and not (text.startswith(start) and closed):
+        raise ValueError(
+            f"the answer text has {start if opened else end!r} but not a whole thinking block at its start: a given "
+            f"answer may begin with '{start}...{end}' (both markers), its answer after {end!r}"
+        )
+
+
+def answer_parts(
+    ids: Sequence[int], pieces: Sequence[str], markers: tuple[int, int] | None, opens_thinking: bool
+) -> tuple[list[Part], list[bool]]:
+    """Each token of the model's answer: its part ("thinking" or "answer"), and whether it is the thinking's
+    markup rather than text.
+
+    The thinking runs from the answer's start, where the prompt opened it (`opens_thinking`) or the first token is
+    `<think>`, up to and including the first `</think>`; where generation stopped before that, every token is
+    thinking. The rest is the answer. Markup: the markers, and the whitespace-only tokens at the edges of the
+    thinking and at the start of the answer after it (the line breaks around the markers, as in the template's
+    `<think>\\n`; Qwen's own parsing strips them too)."""
+    parts: list[Part] = ["answer"] * len(ids)
+    markup = [markers is not None and token in markers for token in ids]
+    if markers is None or not (opens_thinking or (ids and ids[0] == markers[0])):
+        return parts, markup
+    close = next((index for index, token in enumerate(ids) if token == markers[1]), None)
+    stop = len(ids) if close is None else close + 1
+    parts[:stop] = ["thinking"] * stop
+    thought = [index for index in range(stop) if not markup[index]]
+    after = list(range(stop, len(ids))) if close is not None else []
+    for run in (thought, thought[::-1], after):
+        for index in run:
+            if pieces[index].strip() or markup[index]:
+                break
+            markup[index] = True
+    return parts, markup
+
+
 def answer_tokens(
-    tokenizer: Any, answer: Answer, special_ids: set[int], given: str | None = None
-) -> tuple[str, tuple[QueryToken, ...]]:
-    """The answer's text and one `QueryToken` per token, with offsets into that text.
+    tokenizer: Any,
+    answer: Answer,
+    special_ids: set[int],
+    given: str | None = None,
+    markers: tuple[int, int] | None = None,
+    opens_thinking: bool = False,
+) -> tuple[dict[Part, str], tuple[QueryToken, ...]]:
+    """The text of each part the model wrote ("answer" always, "thinking" where it thought: `answer_parts`) and one
+    `QueryToken` per token, with offsets into its part's text.
 
-    A given answer keeps its text as written, each token's offsets from the tokenizer (special tokens, such as an
-    unknown word's, flagged as in the prompt). A generated answer's text is its decoded tokens, special tokens left
-    out; offsets come from decoding growing prefixes, so a character split over several byte-level tokens belongs
-    to the token that completes it."""
-    if given is not None:
-        return given, _given_answer_tokens(tokenizer, given, answer, special_ids)
+    A given answer keeps its text as written, each part's text a slice of it, each token's offsets from the
+    tokenizer (special tokens, such as an unknown word's, flagged as in the prompt). A generated part's text is
+    its decoded tokens, special tokens and markup left out; offsets come from decoding growing prefixes, so a
+    character split over several byte-level tokens belongs to the token that completes it."""
     ids = answer.ids.tolist()
-    text = tokenizer.decode(ids, skip_special_tokens=True)
-    tokens = []
-    end = 0
-    for index, token_id in enumerate(ids):
-        probability = float(answer.probabilities[index])
-        if token_id in special_ids:
-            piece = tokenizer.convert_ids_to_tokens(token_id) or ""
-            tokens.append(QueryToken(piece, None, None, special=True, part="answer", probability=probability))
+    build: Callable[[Answer, list[int], Part, list[bool], set[int]], tuple[str, list[QueryToken]]]
+    if given is not None:
+        spans = tokenizer(given, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        pieces = [given[start:end] for start, end in spans]
+        build = functools.partial(_given_part, tokenizer, given, spans)
+    else:
+        pieces = [tokenizer.decode([token_id]) for token_id in ids]
+        build = functools.partial(_generated_part, tokenizer)
+    parts, markup = answer_parts(ids, pieces, markers, opens_thinking)
+    texts: dict[Part, str] = {}
+    tokens: list[QueryToken] = []
+    for part in GENERATED_PARTS:
+        indices = [index for index, of in enumerate(parts) if of == part]
+        if part == "answer" or indices:
+            texts[part], part_tokens = build(answer, indices, part, markup, special_ids)
+            tokens += part_tokens
+    return texts, tuple(tokens)
+
+
+def _generated_part(
+    tokenizer: Any, answer: Answer, indices: list[int], part: Part, markup: list[bool], special_ids: set[int]
+) -> tuple[str, list[QueryToken]]:
+    ids = answer.ids.tolist()
+    written = {index for index in indices if not markup[index] and ids[index] not in special_ids}
+    text = tokenizer.decode([ids[index] for index in sorted(written)], skip_special_tokens=True)
+    tokens, kept, end = [], [], 0
+    for index in indices:
+        token_id, probability = ids[index], float(answer.probabilities[index])
+        if index not in written:
+            piece = tokenizer.decode([token_id]) if markup[index] else tokenizer.convert_ids_to_tokens(token_id)
+            tokens.append(QueryToken(piece or "", None, None, special=True, part=part, probability=probability))
             continue
-        prefix = tokenizer.decode(ids[: index + 1], skip_special_tokens=True)
+        kept.append(token_id)
+        prefix = tokenizer.decode(kept, skip_special_tokens=True)
         start, end = end, len(prefix) if text.startswith(prefix) else end
-        tokens.append(QueryToken(text[start:end], start, end, special=False, part="answer", probability=probability))
-    return text, tuple(tokens)
+        tokens.append(QueryToken(text[start:end], start, end, special=False, part=part, probability=probability))
+    return text, tokens
 
 
-def _given_answer_tokens(tokenizer: Any, text: str, answer: Answer, special_ids: set[int]) -> tuple[QueryToken, ...]:
-    spans = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+def _given_part(
+    tokenizer: Any,
+    given: str,
+    spans: list[tuple[int, int]],
+    answer: Answer,
+    indices: list[int],
+    part: Part,
+    markup: list[bool],
+    special_ids: set[int],
+) -> tuple[str, list[QueryToken]]:
+    """A part of a given answer: from its first token that is not markup (the whole text, as written, where the
+    answer is all of it) to, for the answer, the text's end, for the thinking, its last such token."""
+    if not indices:
+        return "", []
+    words = [index for index in indices if not markup[index]]
+    low = 0 if indices[0] == 0 and part == "answer" else spans[words[0]][0] if words else spans[indices[-1]][1]
+    high = len(given) if part == "answer" else spans[words[-1]][1] if words else low
     tokens = []
-    for token_id, (start, end), probability in zip(answer.ids.tolist(), spans, answer.probabilities, strict=True):
-        if token_id in special_ids or end <= start:
-            shown = text[start:end] or (tokenizer.convert_ids_to_tokens(token_id) or "")
-            tokens.append(QueryToken(shown, None, None, special=True, part="answer", probability=float(probability)))
+    for index in indices:
+        token_id, (start, end), probability = answer.ids[index].item(), spans[index], float(answer.probabilities[index])
+        if token_id in special_ids or markup[index] or end <= start:
+            shown = given[start:end] or (tokenizer.convert_ids_to_tokens(token_id) or "")
+            tokens.append(QueryToken(shown, None, None, special=True, part=part, probability=probability))
         else:
-            tokens.append(QueryToken(text[start:end], start, end, False, part="answer", probability=float(probability)))
-    return tuple(tokens)
+            shown = given[start:end]
+            tokens.append(QueryToken(shown, start - low, end - low, special=False, part=part, probability=probability))
+    return given[low:high], tokens
 
 
 class AnswerRecorder(BaseStreamer):

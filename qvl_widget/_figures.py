@@ -46,7 +46,7 @@ from ._choices import (
 from ._colormaps import COLORMAPS, colour_indices, lookup_table
 from ._files import checked_path, write_atomically
 from ._images import load_rgb
-from ._result import AttentionResult
+from ._result import GENERATED_PARTS, PARTS, STILL_THINKING, AttentionResult, Part
 
 COLORBAR_LABEL = "attention probability"
 SAVE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
@@ -55,6 +55,8 @@ _WIDTH = 7.0  # inches: a two-column paper's full text width
 _FONT = {"tick": 7, "label": 8, "title": 8.5, "suptitle": 9.5}
 _SPECIAL_COLOUR = "0.55"  # grey for chat-template / special token labels
 _ANSWER_COLOUR = "#1a5aa6"  # blue for the answer's token labels
+_THINKING_COLOUR = "#8a3b12"  # brown for the thinking's: the model's own words, but not its answer
+_PART_COLOURS: dict[Part, str] = {"prompt": "black", "thinking": _THINKING_COLOUR, "answer": _ANSWER_COLOUR}
 _MAX_LABEL_CHARS = 24
 _MAX_PROMPT_CHARS = 90  # per 7 inches of width: one line of the title
 _PANEL_PIXELS = 1600  # pictures larger than this (long side) are shrunk for the panels: still sharp at 300 dpi
@@ -325,13 +327,15 @@ def _choice_label(choice: LayerSelection, count: int, ids: Sequence[int], name: 
 
 
 def _tokens_label(result: AttentionResult, token: TokenSelection, phrase: str | None, producing: bool = False) -> str:
-    """The selected tokens, whether they are the answer's, and (with `producing`) which step's map is shown."""
+    """The selected tokens, which parts of the text they are in (the prompt, the thinking, the answer), and (with
+    `producing`) which step's map is shown."""
     indices = result._token_rows(token, phrase)
-    parts = {result.tokens[index].part for index in indices}
+    parts = _parts_of(result, indices)
     if phrase is not None:
         label = f"phrase “{' '.join(phrase.split())}”"
-        if "answer" in parts:
-            label += " (in the answer)" if parts == {"answer"} else " (in the prompt and the answer)"
+        if parts != ["prompt"]:
+            named = [f"the {part}" for part in parts]
+            label += f" (in {', '.join(named[:-1])}{' and ' if len(named) > 1 else ''}{named[-1]})"
     elif token is None:
         label = "all prompt tokens"
     else:
@@ -339,27 +343,41 @@ def _tokens_label(result: AttentionResult, token: TokenSelection, phrase: str | 
         if len(indices) > 4:
             quoted += f" + {len(indices) - 4} more"
         label = f"token {indices[0]} {quoted}" if len(indices) == 1 else f"tokens {quoted}"
-        if parts == {"answer"}:
-            label = "answer " + label
+        if len(parts) == 1 and parts[0] != "prompt":
+            label = f"{parts[0]} {label}"
     if not producing:
         return label
-    return _while_writing(result, indices) or f"{label} · producing step"
+    return _while_generating(result, indices) or f"{label} · producing step"
 
 
-def _while_writing(result: AttentionResult, indices: list[int]) -> str | None:
-    """For answer tokens that follow each other, the text their producing steps wrote and the model's probability
-    of it (the product of the tokens' own): "answer token 25, while writing “orange” (97%)"; None otherwise."""
+def _parts_of(result: AttentionResult, indices: list[int]) -> list[Part]:
+    """The parts of the text that tokens `indices` are in, in the text's order."""
+    present = {result.tokens[index].part for index in indices}
+    return [part for part in PARTS if part in present]
+
+
+# What the model was doing at the step that chose its tokens of each part (as the widget's captions say).
+_DOING: dict[tuple[Part, ...], str] = {("thinking",): "while thinking", ("answer",): "while writing"}
+
+
+def _while_generating(result: AttentionResult, indices: list[int]) -> str | None:
+    """For tokens the model wrote that follow each other (of its thinking or its answer), the text their producing
+    steps wrote and the model's probability of it (the product of the tokens' own): "answer token 25, while writing
+    “orange” (97%)", "thinking token 12, while thinking “maybe” (40%)"; None otherwise."""
     indices = sorted(set(indices))
     tokens = [result.tokens[index] for index in indices]
     consecutive = indices == list(range(indices[0], indices[0] + len(indices)))
-    probabilities = [token.probability for token in tokens if token.part == "answer"]
+    probabilities = [token.probability for token in tokens if token.part in GENERATED_PARTS]
     if not consecutive or len(probabilities) != len(tokens) or None in probabilities:
         return None
-    text = "".join(token.text for token in tokens)
-    shown = " ".join(text.split()) or token_label(text)
-    where = f"answer token {indices[0]}" if len(indices) == 1 else f"answer tokens {indices[0]}–{indices[-1]}"
+    parts = _parts_of(result, indices)
+    text = "".join(token.text for token in tokens if not token.special)
+    shown = " ".join(text.split()) or token_label("".join(token.text for token in tokens))
+    named = f"{parts[0]} " if len(parts) == 1 else ""
+    where = f"{named}token {indices[0]}" if len(indices) == 1 else f"{named}tokens {indices[0]}–{indices[-1]}"
+    doing = _DOING.get(tuple(parts), "while thinking and writing")
     probability = float(np.prod(np.asarray(probabilities, dtype=np.float64)))
-    return f"{where}, while writing “{shown}” ({_percent(probability)})"
+    return f"{where}, {doing} “{shown}” ({_percent(probability)})"
 
 
 def _percent(probability: float) -> str:
@@ -379,6 +397,18 @@ def checked_producing(producing: object) -> bool:
             f"producing must be True (the maps of the steps that produced the tokens) or False, not {shown(producing)}"
         )
     return bool(producing)
+
+
+def _texts_lines(result: AttentionResult, width: float) -> str:
+    """The prompt, and the model's thinking and answer where it has them, quoted on a line each (cut to fit)."""
+    lines = [_prompt_line(result.prompt, width)]
+    if result.thinking is not None:
+        lines.append(f"thinking: {_prompt_line(result.thinking, width)}")
+    if result.still_thinking:
+        lines.append(STILL_THINKING)
+    elif result.answer is not None:
+        lines.append(f"answer: {_prompt_line(result.answer, width)}")
+    return "\n".join(lines)
 
 
 def _prompt_line(prompt: str, width: float = _WIDTH) -> str:
@@ -533,10 +563,8 @@ def layers_figure(
     details = [_tokens_label(result, token, phrase, producing), _head_label(result, head, reduce)]
     if several:
         details.append(f"image {image % len(result.images) + 1} of {len(result.images)}")
-    quoted = _prompt_line(result.prompt, width)
-    if result.answer is not None:
-        quoted += f"\nanswer: {_prompt_line(result.answer, width)}"
-    figure.suptitle(f"{quoted}\n{' · '.join(details)}", fontsize=_FONT["suptitle"], parse_math=False)
+    title = f"{_texts_lines(result, width)}\n{' · '.join(details)}"
+    figure.suptitle(title, fontsize=_FONT["suptitle"], parse_math=False)
     return figure
 
 
@@ -587,10 +615,11 @@ def matrix_figure(
     """The `[query tokens, image tokens]` attention of one layer/head choice as a labelled heatmap.
 
     Returns the figure and the matrix of every token (`AttentionResult.maps(layer, head, reduce, producing)`).
-    Rows are labelled with the token texts (whitespace made visible; chat-template tokens in grey, the answer's in
-    blue, below a line and named "answer" on the right); the figure grows with the number of rows so every label
-    stays readable. Several images are split by white lines and named along the top. With `producing`, each row
-    is the step that produced its token; rows without one (the token right after an image) stay blank.
+    Rows are labelled with the token texts (whitespace made visible; chat-template tokens in grey, the model's
+    thinking in brown and its answer in blue, each part below a line and named on the right); the figure grows
+    with the number of rows so every label stays readable. Several images are split by white lines and named
+    along the top. With `producing`, each row is the step that produced its token; rows without one (the token
+    right after an image) stay blank.
 
     A figure shows at most `MATRIX_MAX_ROWS` (128) rows, whatever the prompt's length: `tokens` (an index, a list
     of indices or a range, e.g. `result.token_indices("red cat")` or `range(200, 300)`; shown in order, each once)
@@ -608,7 +637,7 @@ def matrix_figure(
     drawn = matrix if len(rows) == len(matrix) else matrix[rows]
     shown_tokens = [result.tokens[row] for row in rows]
     columns = matrix.shape[1]
-    title_lines = 1 + (producing is True) + (note is not None)
+    title_lines = 1 + (producing is True) + (note is not None) + result.still_thinking
     figure = _detached_figure(width, max(2.6, 1.1 + 0.15 * title_lines + len(rows) * _ROW_HEIGHT))
     axes = figure.add_subplot()
     shown = drawn[np.isfinite(drawn)]
@@ -629,9 +658,8 @@ def matrix_figure(
         if token.special:
             label.set_color(_SPECIAL_COLOUR)
             label.set_fontstyle("italic")
-        elif token.part == "answer":
-            label.set_color(_ANSWER_COLOUR)
-    answer_rows = [index for index, token in enumerate(shown_tokens) if token.part == "answer"]
+        else:
+            label.set_color(_PART_COLOURS[token.part])
     axes.set_ylabel("text tokens (grey: chat template)", fontsize=_FONT["label"])
     axes.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
     axes.tick_params(axis="x", labelsize=_FONT["tick"])
@@ -639,8 +667,7 @@ def matrix_figure(
     for position in range(1, len(rows)):
         if rows[position] != rows[position - 1] + 1:
             axes.axhline(position - 0.5, color="white", linewidth=1.0, linestyle=(0, (3, 2)), gid="row-gap")
-    if answer_rows:
-        _mark_answer(axes, answer_rows)
+    _mark_parts(axes, [token.part for token in shown_tokens])
 
     if len(result.images) == 1:
         only = result.images[0]
@@ -673,6 +700,8 @@ def matrix_figure(
             title += f"; {blank_rows}: none captured (the position before is an image token)"
     if note is not None:
         title += f"\n{note}"
+    if result.still_thinking:
+        title += f"\n{STILL_THINKING}"
     axes.set_title(title, fontsize=_FONT["title"])
     return figure, matrix
 
@@ -705,21 +734,28 @@ def _matrix_rows(result: AttentionResult, tokens: TokenSelection) -> tuple[list[
     return rows, f"{len(rows)} of {count} tokens (dashed lines: tokens left out)"
 
 
-def _mark_answer(axes: Axes, answer_rows: list[int]) -> None:
-    """A line between the prompt's rows and the answer's, and "prompt" / "answer" along the right side."""
-    first, last = answer_rows[0], answer_rows[-1]
-    if first > 0:
-        axes.axhline(first - 0.5, color="white", linewidth=1.5, gid="answer-boundary")
+def _mark_parts(axes: Axes, parts: list[Part]) -> None:
+    """Where the rows hold more than the prompt: a line above each part's first row (the thinking's, the answer's)
+    and each part named along the right side, in its colour."""
+    runs: list[tuple[Part, int, int]] = []  # (part, first row, last row)
+    for row, part in enumerate(parts):
+        if runs and runs[-1][0] == part:
+            runs[-1] = (part, runs[-1][1], row)
+        else:
+            runs.append((part, row, row))
+    if [part for part, _, _ in runs] in ([], ["prompt"]):
+        return
+    for part, first, _ in runs:
+        if first > 0:
+            axes.axhline(first - 0.5, color="white", linewidth=1.5, gid=f"{part}-boundary")
     side = axes.secondary_yaxis("right")
-    ticks, names = [(first + last) / 2], ["answer"]
-    if first > 0:
-        ticks.insert(0, (first - 1) / 2)
-        names.insert(0, "prompt")
+    names = [part for part, _, _ in runs]
+    ticks = [(first + last) / 2 for _, first, last in runs]
     side.set_yticks(ticks, names, fontsize=_FONT["label"], rotation=90, va="center")
     side.tick_params(length=0, pad=3)
     for label, name in zip(side.get_yticklabels(), names, strict=True):
-        label.set_color(_ANSWER_COLOUR if name == "answer" else "black")
-    side.set_gid("answer-side")
+        label.set_color(_PART_COLOURS[name])
+    side.set_gid("parts-side")
 
 
 # ----- saving ------------------------------------------------------------------------------------------------

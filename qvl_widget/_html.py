@@ -68,11 +68,14 @@ body {{ margin: 24px; font-family: system-ui, -apple-system, "Segoe UI", sans-se
 .qvl-page-title {{ font-size: 16px; font-weight: 600; margin: 0 0 4px; }}
 .qvl-page-meta {{ color: #636c76; font-size: 13px; margin: 0 0 14px; }}
 .qvl-page-answer {{ font-size: 14px; margin: 0 0 4px; }}
+.qvl-page-thinking {{ font-size: 13px; margin: 0 0 4px; color: #636c76; }}
+.qvl-page-thinking p {{ white-space: pre-wrap; margin: 4px 0 0 14px; max-height: 12em; overflow: auto; }}
 {css}
 </style>
 </head>
 <body>
 <h1 class="qvl-page-title"></h1>
+<details class="qvl-page-thinking" hidden><summary></summary><p></p></details>
 <p class="qvl-page-answer" hidden></p>
 <p class="qvl-page-meta"></p>
 <div id="qvl-root"></div>
@@ -238,6 +241,7 @@ def _container(result: AttentionResult, state: ViewState, choices: list[Pair]) -
         "state": state.replace(available=embedded).json_fields(),
         "prompt": result.prompt,
         "answer": result.answer,
+        "thinking": result.thinking,
         "model": shareable_name(result.model),  # a path of this machine (from an older file) by its last part
         "pictures": pictures,
         "full_pictures": full_size,

@@ -5,7 +5,8 @@ then finds the image-token columns, the query rows (text tokens after the first 
 character span in the prompt, and each image's merged token grid.
 
 A conversation (`messages=`) is rendered by the model's own chat template, exactly as
-`processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)` renders it. The texts
+`processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)` renders it (with
+`enable_thinking=` where the caller sets `thinking`: the switch of templates that make the model think first). The texts
 the user wrote that come after the first image (of any turn, the system's included) are the result's `prompt`:
 joined by a newline where template text separates them, and each of their tokens carries its offsets into it.
 """
@@ -22,7 +23,7 @@ from PIL import Image
 
 from ._arguments import check_encodable, checked_count, checked_flag, described, shown
 from ._images import ImageInput, as_image_list, load_rgb
-from ._result import ImageGeometry, QueryToken
+from ._result import THINKING_MARKERS, ImageGeometry, QueryToken
 
 ROLES = ("system", "user", "assistant")
 Messages = Sequence[Mapping[str, Any]]
@@ -38,6 +39,7 @@ class PreparedInputs:
     pictures: tuple[Image.Image, ...]
     prompt: str  # the user's text after the first image: the query tokens' offsets point into it
     text: str = ""  # the model's input text (chat template applied), one image pad per image
+    opens_thinking: bool = False  # the text ends inside an open `<think>` block: the model's answer starts thinking
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,14 @@ def prepare_inputs(
     *,
     system: str | None = None,
     messages: Messages | None = None,
+    thinking: bool | None = None,
 ) -> PreparedInputs:
-    """Processor inputs for images + a prompt (the images first), or for a conversation, plus their layout."""
+    """Processor inputs for images + a prompt (the images first), or for a conversation, plus their layout.
+
+    `thinking`: None renders the chat template as it is; True / False are passed to it as `enable_thinking`."""
     _reject_messages_as_images(image_or_images)
     chat = checked_flag(chat, "chat")
+    thinking = checked_thinking(thinking, chat, getattr(processor, "chat_template", None))
     _check_arguments(prompt, messages, system, chat)
     size = _size_kwargs(processor, min_pixels, max_pixels)  # before any image is read
     tokenizer = processor.tokenizer
@@ -91,7 +97,7 @@ def prepare_inputs(
     pictures = conversation.pictures
     _reject_extreme_aspect_ratios(pictures)
     if chat:
-        text, spans = _chat_text(processor, conversation)
+        text, spans = _chat_text(processor, conversation, thinking)
     else:
         text, spans = _raw_text(processor, config, len(pictures), prompt or "")
     _check_image_tokens(processor, config, pictures, text, size)
@@ -111,13 +117,72 @@ def prepare_inputs(
     )
     images = _geometries(grids, merge_size, patch_size, pictures)
     return PreparedInputs(
-        dict(model_inputs), query_positions, image_positions, tokens, images, tuple(pictures), prompt_text, text
+        dict(model_inputs),
+        query_positions,
+        image_positions,
+        tokens,
+        images,
+        tuple(pictures),
+        prompt_text,
+        text,
+        opens_thinking=_opens_thinking(input_ids, thinking_marker_ids(tokenizer)),
     )
 
 
 def special_token_ids(tokenizer: Any, config: Any) -> set[int]:
     """Token ids that are not text: the tokenizer's special tokens and the vision markers."""
     return set(tokenizer.all_special_ids) | {config.vision_start_token_id, config.vision_end_token_id}
+
+
+# ----- thinking ------------------------------------------------------------------------------------------------
+
+THINKING_SWITCH = "enable_thinking"  # the variable Qwen's chat templates read to think first or not
+
+
+def has_thinking_switch(chat_template: object) -> bool:
+    """Whether a chat template (its text, or a dict of named templates) reads the thinking switch."""
+    templates = chat_template.values() if isinstance(chat_template, Mapping) else [chat_template]
+    return any(isinstance(template, str) and THINKING_SWITCH in template for template in templates)
+
+
+def checked_thinking(thinking: object, chat: bool, chat_template: object) -> bool | None:
+    """`thinking=`: None (the chat template's own default), or True / False for a chat template with the switch;
+    else a one-line error."""
+    if thinking is None:
+        return None
+    if not isinstance(thinking, (bool, np.bool_)):
+        raise TypeError(
+            "thinking must be True (the model thinks before it answers), False (it answers at once) or None (the "
+            f"chat template's default), not {described(thinking)}"
+        )
+    thinking = bool(thinking)
+    if not chat:
+        raise ValueError(
+            f"thinking={thinking} is a switch of the chat template, and chat=False uses none: leave thinking out, "
+            "or leave chat=True"
+        )
+    if not has_thinking_switch(chat_template):
+        raise ValueError(
+            f"thinking={thinking}: this model's chat template has no thinking switch (no {THINKING_SWITCH!r} in it), "
+            "so there is nothing to turn on or off: leave thinking out"
+        )
+    return thinking
+
+
+def thinking_marker_ids(tokenizer: Any) -> tuple[int, int] | None:
+    """The token ids of `<think>` and `</think>` where the tokenizer has them as tokens of their own, else None."""
+    added = tokenizer.get_added_vocab()
+    if not all(marker in added for marker in THINKING_MARKERS):
+        return None
+    return added[THINKING_MARKERS[0]], added[THINKING_MARKERS[1]]
+
+
+def _opens_thinking(input_ids: np.ndarray, markers: tuple[int, int] | None) -> bool:
+    """Whether the input ends inside a thinking block: its last `<think>` comes after its last `</think>`."""
+    if markers is None:
+        return False
+    opens, closes = (np.flatnonzero(input_ids == marker) for marker in markers)
+    return bool(opens.size) and (not closes.size or opens[-1] > closes[-1])
 
 
 # ----- arguments and conversations -------------------------------------------------------------------------
@@ -283,7 +348,7 @@ def _raw_text(processor: Any, config: Any, num_images: int, prompt: str) -> tupl
     return images + prompt, [(len(images), len(images) + len(prompt))]
 
 
-def _chat_text(processor: Any, conversation: _Chat) -> tuple[str, list[tuple[int, int]]]:
+def _chat_text(processor: Any, conversation: _Chat, thinking: bool | None) -> tuple[str, list[tuple[int, int]]]:
     """The chat template's text for the conversation (assistant turn opened), and each user text's span in it.
 
     The spans come from a second rendering with a marker in place of each text, so they are exact whatever the
@@ -292,14 +357,14 @@ def _chat_text(processor: Any, conversation: _Chat) -> tuple[str, list[tuple[int
     """
     if not getattr(processor, "chat_template", None):
         raise ValueError("this model's processor has no chat template; pass a raw prompt with chat=False")
-    text = _render(processor, conversation.messages)
+    text = _render(processor, conversation.messages, thinking)
     shown = text.count(processor.image_token)
     if shown != len(conversation.pictures):
         raise ValueError(
             f"this model's chat template shows {shown} of the conversation's {len(conversation.pictures)} images "
             "(templates may leave out images outside user messages): put every image in a user message"
         )
-    pieces = _MARKER_PATTERN.split(_render(processor, _with_markers(conversation.messages)))
+    pieces = _MARKER_PATTERN.split(_render(processor, _with_markers(conversation.messages), thinking))
     order = [int(number) for number in pieces[1::2]]
     for number, part in enumerate(conversation.parts):
         if number not in order:
@@ -322,8 +387,9 @@ def _chat_text(processor: Any, conversation: _Chat) -> tuple[str, list[tuple[int
     return text, spans
 
 
-def _render(processor: Any, messages: list[dict[str, Any]]) -> str:
-    return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+def _render(processor: Any, messages: list[dict[str, Any]], thinking: bool | None) -> str:
+    switch = {} if thinking is None else {THINKING_SWITCH: thinking}
+    return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False, **switch)
 
 
 def _with_markers(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

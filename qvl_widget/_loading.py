@@ -15,6 +15,7 @@ from ._answer import (
     Answer,
     capture_given_answer,
     check_generation_config,
+    check_given_thinking,
     checked_answer,
     checked_generate_kwargs,
     checked_max_new_tokens,
@@ -27,9 +28,9 @@ from ._capture import DEFAULT_CHUNK_BYTES, KERNELS, CaptureRequest, Kernel, capt
 from ._choices import checked_indices
 from ._families import Family, attention_layers, family_for_config, unknown_to_transformers
 from ._images import ImageInput
-from ._inputs import Messages, PreparedInputs, prepare_inputs, special_token_ids
+from ._inputs import Messages, PreparedInputs, prepare_inputs, special_token_ids, thinking_marker_ids
 from ._memory import check_result_fits
-from ._result import AttentionResult, shareable_name
+from ._result import THINKING_MARKERS, AttentionResult, Part, shareable_name
 from ._source import checked_source
 from ._verify import VerifyReport, verify_model
 
@@ -80,9 +81,11 @@ class LoadedModel:
         *,
         system: str | None = None,
         messages: Messages | None = None,
+        thinking: bool | None = None,
     ) -> PreparedInputs:
         """The processor inputs for a capture and their layout, without running the model (arguments as in
-        `capture`; `.text` is the model's input text, one image pad per image)."""
+        `capture`; `.text` is the model's input text, one image pad per image; `.opens_thinking`: it ends inside
+        an open `<think>` block, so the model's answer starts with its thinking)."""
         return prepare_inputs(
             self.processor,
             self.model.config,
@@ -93,6 +96,7 @@ class LoadedModel:
             max_pixels,
             system=system,
             messages=messages,
+            thinking=thinking,
         )
 
     def capture(
@@ -103,6 +107,7 @@ class LoadedModel:
         messages: Messages | None = None,
         system: str | None = None,
         answer: bool | str | None = None,
+        thinking: bool | None = None,
         max_new_tokens: int = 64,
         generate_kwargs: Mapping[str, Any] | None = None,
         layers: Sequence[int] | None = None,
@@ -130,6 +135,11 @@ class LoadedModel:
         `answer`: None (the prompt only), True (the model answers: `model.generate`, greedy unless
         `generate_kwargs` say otherwise, at most `max_new_tokens` tokens; its rows are kept as it generates), or a
         text (a given answer, teacher-forced, e.g. a reference to compare with the model's own).
+        `thinking`: where the chat template can make the model think before it answers (`<think>...</think>`;
+        Qwen3.5's does by default), True or False turns that on or off (`enable_thinking` of the template);
+        None (the default) leaves the template's own default. A thinking answer's tokens up to `</think>` are
+        `part="thinking"` (`result.thinking`: their text), the rest `result.answer`. A given answer where the
+        template opens the thinking must hold it: 'thinking...</think>answer' (or pass thinking=False).
         `layers`: keep these layers only (indices as everywhere, -1 the last; in Qwen3.5 they count its attention
         layers); default every layer with attention maps.
         `chat`: wrap the prompt in the model's chat template (with the assistant turn opened), as in use.
@@ -149,7 +159,9 @@ class LoadedModel:
         self.kept_layers(layers)
         chunk_bytes = checked_chunk_bytes(chunk_bytes)
         check_kernel_runs_on(checked_kernel(kernel), self.device)
-        prepared = self.prepare(image_or_images, prompt, chat, min_pixels, max_pixels, system=system, messages=messages)
+        prepared = self.prepare(
+            image_or_images, prompt, chat, min_pixels, max_pixels, system=system, messages=messages, thinking=thinking
+        )
         return self.capture_prepared(
             prepared,
             answer=answer,
@@ -179,7 +191,11 @@ class LoadedModel:
         check_kernel_runs_on(checked_kernel(kernel), self.device)
         layer_ids = self.kept_layers(layers)
         tokenizer = self.processor.tokenizer
-        given = given_answer_ids(tokenizer, answer) if isinstance(answer, str) else None
+        markers = thinking_marker_ids(tokenizer)
+        given = None
+        if isinstance(answer, str):
+            check_given_thinking(answer, markers, prepared.opens_thinking)
+            given = given_answer_ids(tokenizer, answer, THINKING_MARKERS if markers is not None else ())
         prompt_length = int(prepared.model_inputs["input_ids"].shape[1])
         answer_rows = 0 if answer is None else given.numel() if given is not None else max_new_tokens
         query_positions = np.concatenate(
@@ -216,11 +232,14 @@ class LoadedModel:
             answered = generate_answer(self.model, inputs, request, checked_max_new_tokens(max_new_tokens), options)
         rows = len(prepared.query_positions) + (0 if answered is None else answered.ids.numel())
         attention, image_mass = request.all_layers(rows)
-        tokens, answer_text = prepared.tokens, None
+        tokens = prepared.tokens
+        texts: dict[Part, str] = {}
         if answered is not None:
             special_ids = special_token_ids(tokenizer, self.model.config)
             given_text = answer if isinstance(answer, str) else None
-            answer_text, answer_tokens = tokens_of_answer(tokenizer, answered, special_ids, given_text)
+            texts, answer_tokens = tokens_of_answer(
+                tokenizer, answered, special_ids, given_text, markers, prepared.opens_thinking
+            )
             tokens = tokens + answer_tokens
         return AttentionResult(
             attention=attention[:, 0].numpy(),
@@ -233,8 +252,9 @@ class LoadedModel:
             prompt=prepared.prompt,
             model=self.name,
             family=self.family.name,
-            answer=answer_text,
+            answer=texts.get("answer"),
             layer_ids=layer_ids,
+            thinking=texts.get("thinking"),
         )
 
     def kept_layers(self, layers: Sequence[int] | None) -> tuple[int, ...]:
@@ -270,6 +290,7 @@ class LoadedModel:
         *,
         messages: Messages | None = None,
         system: str | None = None,
+        thinking: bool | None = None,
         layers: Sequence[int] | None = None,
         chat: bool = True,
         min_pixels: int | None = None,
@@ -293,6 +314,7 @@ class LoadedModel:
             prompt,
             messages=messages,
             system=system,
+            thinking=thinking,
             layers=layers,
             chat=chat,
             min_pixels=min_pixels,

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
 import numpy as np
 from PIL import Image
@@ -44,21 +44,30 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 2
 READABLE_FORMAT_VERSIONS = (1, 2)  # version 1: no answer, every layer
 
-Part: TypeAlias = Literal["prompt", "answer"]
+# The parts of a result's text, in order: the prompt, the model's thinking (where its chat template makes it think
+# first: from `<think>` up to and including `</think>`), and its answer (after `</think>`).
+Part: TypeAlias = Literal["prompt", "thinking", "answer"]
+PARTS: tuple[Part, ...] = get_args(Part)
+GENERATED_PARTS: tuple[Part, ...] = ("thinking", "answer")  # the model's own tokens (each with a probability)
+THINKING_MARKERS = ("<think>", "</think>")  # how Qwen's tokenizers open and close the thinking (added tokens)
+STILL_THINKING = "generation stopped while the model was still thinking: no answer yet"  # what views say then
 
 # A phrase that is not found is told with the prompt (cut to this many characters) and its first tokens.
 _SHOWN_TEXT = 200
 _LISTED_TOKENS = 40
+_REPR_THINKING = 80  # the thinking may run to thousands of characters: its repr is cut to this many
 
 
 @dataclass(frozen=True)
 class QueryToken:
-    """One query (text) token: of the prompt, or of the model's answer.
+    """One query (text) token: of the prompt, of the model's thinking, or of its answer.
 
-    `part` is "prompt" or "answer". `start`/`end` are character offsets into the prompt (for the prompt's tokens)
-    or into `result.answer` (for the answer's), `None` for tokens the chat template or the model's special tokens
-    added; `special` marks those, i.e. everything that is not the user's prompt text or the answer's text.
-    `probability` (answer tokens only) is the model's probability of this token at the step that chose it.
+    `part` is "prompt", "thinking" or "answer". `start`/`end` are character offsets into the text of the token's
+    own part (`result.prompt`, `result.thinking` or `result.answer`), `None` for tokens the chat template or the
+    model's special tokens added; `special` marks those, i.e. everything that is not the user's prompt text or
+    the text the model wrote (the `<think>` / `</think>` markers and the line breaks around them are special too).
+    `probability` (the model's tokens only: thinking and answer) is the model's probability of this token at the
+    step that chose it.
     """
 
     text: str
@@ -98,6 +107,10 @@ class AttentionResult:
     - `image_mass[layer, head, query]`: each query row's total probability on image tokens.
     - `query_positions` / `image_positions`: absolute sequence positions of the rows / columns.
     - `answer`: the answer's text (None without one); its tokens follow the prompt's, with `part="answer"`.
+    - `thinking`: what the model wrote between `<think>` and `</think>` before answering, where its chat template
+      made it think first (None where it did not); its tokens come between the prompt's and the answer's, with
+      `part="thinking"`, and `answer` is then the text after `</think>` ("" where generation stopped before it:
+      `still_thinking`).
     - `layer_ids`: each captured layer's index among the model's decoder layers (all of them, unless the capture
       kept some only); `layer=` selections index the captured layers, labels name them by these ids.
     """
@@ -114,6 +127,7 @@ class AttentionResult:
     family: str = ""
     answer: str | None = None
     layer_ids: tuple[int, ...] = ()
+    thinking: str | None = None
 
     def __post_init__(self) -> None:
         layers, heads, queries, columns = self.attention.shape
@@ -146,12 +160,27 @@ class AttentionResult:
     def num_queries(self) -> int:
         return self.attention.shape[2]
 
+    @property
+    def still_thinking(self) -> bool:
+        """Whether generation stopped while the model was still thinking (before `</think>`): then every token it
+        wrote is thinking, and `answer` is ""."""
+        return self.thinking is not None and not any(
+            token.part == "thinking" and token.special and token.text == THINKING_MARKERS[1] for token in self.tokens
+        )
+
+    def part_text(self, part: Part) -> str | None:
+        """The text of one part (`prompt`, `thinking` or `answer`), into which its tokens' offsets point."""
+        return {"prompt": self.prompt, "thinking": self.thinking, "answer": self.answer}[part]
+
     def __repr__(self) -> str:
         grids = ", ".join(f"{image.rows}x{image.cols}" for image in self.images)
+        thinking = "" if self.thinking is None else f", thinking={shown_value(self.thinking, _REPR_THINKING)}"
+        if self.still_thinking:
+            thinking += " (still thinking: generation stopped before '</think>')"
         answer = "" if self.answer is None else f", answer={self.answer!r}"
         return (
             f"AttentionResult(model={self.model!r}, layers={self.num_layers}, heads={self.num_heads}, "
-            f"queries={self.num_queries}, image grids=[{grids}], prompt={self.prompt!r}{answer})"
+            f"queries={self.num_queries}, image grids=[{grids}], prompt={self.prompt!r}{thinking}{answer})"
         )
 
     # ----- geometry ----------------------------------------------------------------------------------------
@@ -164,8 +193,8 @@ class AttentionResult:
     # ----- selection ---------------------------------------------------------------------------------------
 
     def token_indices(self, phrase: str) -> list[int]:
-        """Indices of the query tokens covering `phrase` in the prompt or the answer (case-insensitive, every
-        occurrence; each token's `part` says which).
+        """Indices of the query tokens covering `phrase` in the prompt, the thinking or the answer
+        (case-insensitive, every occurrence; each token's `part` says which).
 
         Occurrences that start a word count ("cat" finds "cat" and "cats", not the middle of "Scatter"); only
         where there are none, e.g. in scripts written without spaces, do occurrences inside words count."""
@@ -174,8 +203,7 @@ class AttentionResult:
         words = phrase.split()
         if not words:
             raise ValueError("phrase is empty: pass some words of the prompt or the answer, e.g. phrase='red cat'")
-        texts: dict[Part, str] = {"prompt": self.prompt, "answer": self.answer or ""}
-        spans = {part: _phrase_spans(words, text) for part, text in texts.items()}
+        spans = {part: _phrase_spans(words, self.part_text(part) or "") for part in PARTS}
         selected = [
             index
             for index, token in enumerate(self.tokens)
@@ -186,9 +214,12 @@ class AttentionResult:
         if not selected:
             listed = [repr(token.text) for token in self.tokens if not token.special]
             shown = ", ".join(listed[:_LISTED_TOKENS]) + (", ..." if len(listed) > _LISTED_TOKENS else "")
-            where = f"the prompt {shown_value(self.prompt, _SHOWN_TEXT)}" + (
-                "" if self.answer is None else f" or the answer {shown_value(self.answer, _SHOWN_TEXT)}"
-            )
+            texts = [
+                f"the {part} {shown_value(text, _SHOWN_TEXT)}"
+                for part in PARTS
+                if (text := self.part_text(part)) is not None
+            ]
+            where = ", ".join(texts[:-1]) + (" or " if len(texts) > 1 else "") + texts[-1]
             raise ValueError(f"phrase {shown_value(phrase)} is not in {where}; its tokens are: {shown}")
         return selected
 
@@ -359,6 +390,7 @@ class AttentionResult:
             "model": shareable_name(self.model),
             "family": self.family,
             "answer": self.answer,
+            "thinking": self.thinking,
             "layer_ids": list(self.layer_ids),
             "tokens": [token.__dict__ for token in self.tokens],
             "images": [image.__dict__ for image in self.images],
@@ -596,6 +628,7 @@ class _Contents:
     model: str
     family: str
     answer: str | None
+    thinking: str | None
     layer_ids: tuple[int, ...]
     tokens: tuple[QueryToken, ...]
     images: tuple[ImageGeometry, ...]
@@ -632,6 +665,7 @@ def _read_result(cls: type[AttentionResult], archive: _Archive) -> AttentionResu
         family=contents.family,
         answer=contents.answer,
         layer_ids=contents.layer_ids,
+        thinking=contents.thinking,
     )
 
 
@@ -661,9 +695,9 @@ def _checked_metadata(metadata: object) -> _Contents:
         if key not in metadata:
             raise _UnreadableError(f"its metadata has no {key!r}")
     prompt, model, family = (_text(metadata[key], key) for key in ("prompt", "model", "family"))
-    answer = metadata.get("answer")
-    if answer is not None:
-        answer = _text(answer, "answer")
+    answer, thinking = (metadata.get(key) for key in ("answer", "thinking"))  # version 1 has neither
+    answer = None if answer is None else _text(answer, "answer")
+    thinking = None if thinking is None else _text(thinking, "thinking")
     layer_ids = metadata.get("layer_ids", [])
     if not isinstance(layer_ids, list) or not all(_is_int(layer) and layer >= 0 for layer in layer_ids):
         raise _UnreadableError(f"its layer_ids are {_shown(layer_ids)}, not a list of layer indices")
@@ -674,12 +708,13 @@ def _checked_metadata(metadata: object) -> _Contents:
         raise _UnreadableError(f"its tokens are {_shown(tokens)}, not a list of tokens")
     if not isinstance(images, list) or not images:
         raise _UnreadableError(f"its images are {_shown(images)}, not a list of image grids")
-    texts = {"prompt": prompt, "answer": answer}
+    texts: dict[Part, str | None] = {"prompt": prompt, "thinking": thinking, "answer": answer}
     return _Contents(
         prompt=prompt,
         model=model,
         family=family,
         answer=answer,
+        thinking=thinking,
         layer_ids=tuple(layer_ids),
         tokens=tuple(_checked_token(token, index, texts) for index, token in enumerate(tokens)),
         images=_checked_images(images),
@@ -696,7 +731,7 @@ def _text(value: object, name: str) -> str:
     return value
 
 
-def _checked_token(token: object, index: int, texts: dict[str, str | None]) -> QueryToken:
+def _checked_token(token: object, index: int, texts: dict[Part, str | None]) -> QueryToken:
     if not isinstance(token, dict):
         raise _UnreadableError(f"token {index} is {_shown(token)}, not a JSON object")
     missing = [key for key in _TOKEN_KEYS if key not in token]
@@ -712,11 +747,12 @@ def _checked_token(token: object, index: int, texts: dict[str, str | None]) -> Q
         raise _UnreadableError(
             f"token {index}'s text {_shown(text)} or special flag {_shown(special)} has the wrong type"
         )
-    if part not in ("prompt", "answer"):
-        raise _UnreadableError(f"{where} is of part {_shown(part)}, not 'prompt' or 'answer'")
+    if not isinstance(part, str) or part not in PARTS:
+        raise _UnreadableError(f"{where} is of part {_shown(part)}, not 'prompt', 'thinking' or 'answer'")
     of = texts[part]
     if of is None:
-        raise _UnreadableError(f"{where} is an answer token, but the file has no answer")
+        kind = "an answer" if part == "answer" else f"a {part}"
+        raise _UnreadableError(f"{where} is {kind} token, but the file has no {part}")
     if not (start is None and end is None) and not (_is_int(start) and _is_int(end) and 0 <= start <= end <= len(of)):
         raise _UnreadableError(
             f"{where} has offsets {_shown(start)}..{_shown(end)}, not within its {part}'s {len(of)} characters"

@@ -403,6 +403,7 @@ def verify_model(
     *,
     messages: Messages | None = None,
     system: str | None = None,
+    thinking: bool | None = None,
     layers: Sequence[int] | None = None,
     chat: bool = True,
     min_pixels: int | None = None,
@@ -431,6 +432,7 @@ def verify_model(
         max_pixels=max_pixels,
         system=system,
         messages=messages,
+        thinking=thinking,
     )
     text = model.config.get_text_config()
     sequence = int(prepared.model_inputs["input_ids"].shape[1])

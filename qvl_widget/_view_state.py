@@ -5,10 +5,12 @@ mirrors each field as a trait of the same name; the one-file HTML export packs i
 (`js/state.js` has the same fields as JSDoc types) reads nothing else. So both views start from the same state
 by construction, and a new kind of token or medium is a new field value here, not a new code path:
 
-- `groups`: the token strips, in order: the prompt, and the model's answer where the result has one.
+- `groups`: the token strips, in order: the prompt, the model's thinking and its answer, each where the result
+  has it (one per part, `_result.PARTS`), each with its label and a note ("" or, for a thinking that generation
+  cut short, that the model was still thinking).
 - `tokens`: the query tokens in the result's order, each with its text, whether the chat template (or a special
   token) added it, the index of its group, its `producer` (the token whose row is the step that produced this one:
-  the position before it; None where that is not a captured row) and, for answer tokens, its probability.
+  the position before it; None where that is not a captured row) and, for the model's tokens, its probability.
 - `media`: one entry per image, in the result's column order: its token grid, first column and original size,
   and its `frames`, each a picture (an index into `pictures`) showing `rows x cols` tokens that start at
   `first_column + frame * rows * cols`. An image has one frame; a video will have one per temporal group.
@@ -43,15 +45,19 @@ from ._choices import (
     every_layer_choice,
 )
 from ._pictures import display_picture
-from ._result import AttentionResult
+from ._result import GENERATED_PARTS, PARTS, STILL_THINKING, AttentionResult, Part
 
 MIN_WIDTH = 64  # CSS pixels
 MAX_WIDTH = 16384  # wider than any screen at 2x
 
 
 class TokenGroup(TypedDict):
-    name: str  # "prompt"
+    name: str  # the part: "prompt", "thinking" or "answer"
     label: str  # shown above the strip
+    note: str  # shown after the label, and in captions of its tokens ("" for none)
+
+
+GROUP_LABELS: dict[Part, str] = {"prompt": "Prompt", "thinking": "Thinking", "answer": "Answer"}
 
 
 class TokenInfo(TypedDict):
@@ -59,7 +65,7 @@ class TokenInfo(TypedDict):
     special: bool  # added by the chat template or a special token (hidden behind a toggle)
     group: int  # index into `groups`
     producer: int | None  # the token whose row produced this one (the position before it), if captured
-    probability: float | None  # answer tokens: the model's probability of this token at its step
+    probability: float | None  # the model's tokens (thinking, answer): its probability of this token at its step
 
 
 class Frame(TypedDict):
@@ -139,7 +145,8 @@ class ViewState:
         `layer`, `head`: choices as for `result.grid` (`_choices.py`: an index, a list of them combined by
         `reduce`, "mean" or "max" of all, "all" / None for all combined by `reduce`). `phrase` or `token` (an
         index or a list, as for `result.grid`) pins query tokens. `producing`: every token shows the step that
-        produced it (default: on where the result has an answer). `width`: the pictures' width in CSS pixels."""
+        produced it (default: on where the result has the model's own tokens, its answer or its thinking). `width`:
+        the pictures' width in CSS pixels."""
         if not isinstance(result, AttentionResult):
             raise TypeError(f"a view needs an AttentionResult (from model.capture), not {type(result).__name__}")
         reduce = checked_reduce(reduce)
@@ -148,12 +155,9 @@ class ViewState:
         selected = result.token_indices(phrase) if phrase is not None else checked_option(result, "selected", token)
         width = checked_option(result, "width", width)
         pictures = [display_picture(picture, width) for picture in result.pictures]
-        has_answer = any(token.part == "answer" for token in result.tokens)
-        groups = [TokenGroup(name="prompt", label="Prompt")]
-        if has_answer:
-            groups.append(TokenGroup(name="answer", label="Answer"))
+        generated = any(token.part in GENERATED_PARTS for token in result.tokens)
         return cls(
-            groups=groups,
+            groups=token_groups(result),
             tokens=token_infos(result),
             media=[
                 Medium(
@@ -174,7 +178,7 @@ class ViewState:
             layer=checked_option(result, "layer", layer, reduce),
             head=checked_option(result, "head", head, reduce),
             selected=selected,
-            producing=checked_option(result, "producing", has_answer if producing is None else producing),
+            producing=checked_option(result, "producing", generated if producing is None else producing),
             colormap=checked_option(result, "colormap", colormap),
             opacity=checked_option(result, "opacity", opacity),
             smooth=checked_option(result, "smooth", smooth),
@@ -199,14 +203,29 @@ class ViewState:
         return dataclasses.replace(self, **changes)
 
 
+def token_groups(result: AttentionResult) -> list[TokenGroup]:
+    """One strip per part the result has tokens of (the prompt always), in the parts' order."""
+    present = {token.part for token in result.tokens}
+    return [
+        TokenGroup(
+            name=part,
+            label=GROUP_LABELS[part],
+            note=STILL_THINKING if part == "thinking" and result.still_thinking else "",
+        )
+        for part in PARTS
+        if part == "prompt" or part in present
+    ]
+
+
 def token_infos(result: AttentionResult) -> list[TokenInfo]:
     """What the front end knows of each token: text, kind, strip and the row that produced it."""
     row_of = {int(position): row for row, position in enumerate(result.query_positions)}
+    group_of = {group["name"]: index for index, group in enumerate(token_groups(result))}
     return [
         TokenInfo(
             text=token.text,
             special=token.special,
-            group=int(token.part == "answer"),
+            group=group_of[token.part],
             producer=row_of.get(int(position) - 1),
             probability=token.probability,
         )

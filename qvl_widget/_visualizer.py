@@ -19,6 +19,7 @@ from PIL import Image
 from ._answer import checked_answer
 from ._figures import checked_producing, layers_figure, matrix_figure, overlay_on_image, save_figure
 from ._images import ImageInput, as_image_list, load_rgb
+from ._inputs import checked_thinking
 from ._loading import LoadedModel, load
 from ._result import AttentionResult
 
@@ -39,8 +40,11 @@ class QwenVLCrossModalVisualizer:
     tokens; an unknown phrase raises a ValueError listing the tokens); `save_path` writes PNG, SVG or PDF.
 
     `answer=` (keyword): None (the prompt only), True (the model answers, greedy, up to 64 tokens) or a text (a
-    given answer, teacher-forced); `target_phrase` may then name words of the answer. `producing=True` shows each
-    token's producing map (the step that chose it: for an answer word, where the model looked while writing it).
+    given answer, teacher-forced); `target_phrase` may then name words of the answer (or of the thinking).
+    `thinking=` (keyword): True / False turns the chat template's thinking on or off, for a model whose template
+    can make it think before it answers (Qwen3.5); None (the default) keeps the template's own default.
+    `producing=True` shows each token's producing map (the step that chose it: for an answer word, where the
+    model looked while writing it).
     """
 
     cache_size = 8
@@ -56,15 +60,19 @@ class QwenVLCrossModalVisualizer:
 
     # ----- capture ---------------------------------------------------------------------------------------------
 
-    def capture(self, image: ImageArgument, text_prompt: str, *, answer: bool | str | None = None) -> AttentionResult:
-        """The `AttentionResult` of `image` + `text_prompt` (and `answer`): from the cache, or from the model."""
+    def capture(
+        self, image: ImageArgument, text_prompt: str, *, answer: bool | str | None = None, thinking: bool | None = None
+    ) -> AttentionResult:
+        """The `AttentionResult` of `image` + `text_prompt` (and `answer`, `thinking`): from the cache, or from the
+        model."""
         answer = checked_answer(answer)
+        thinking = checked_thinking(thinking, True, getattr(self.model.processor, "chat_template", None))
         pictures = [load_rgb(item) for item in as_image_list(image)]
-        key = (tuple(_content_key(picture) for picture in pictures), text_prompt, answer)
+        key = (tuple(_content_key(picture) for picture in pictures), text_prompt, answer, thinking)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        result = self.model.capture(pictures, text_prompt, answer=answer)
+        result = self.model.capture(pictures, text_prompt, answer=answer, thinking=thinking)
         self._cache[key] = result
         while len(self._cache) > max(0, self.cache_size):
             self._cache.popitem(last=False)
@@ -86,12 +94,13 @@ class QwenVLCrossModalVisualizer:
         save_path: str | os.PathLike | None = None,
         *,
         answer: bool | str | None = None,
+        thinking: bool | None = None,
         producing: bool = False,
     ) -> Figure:
         """The image, then per layer the attention map and its overlay (`figures.layers_figure`); by default
         the last four layers."""
         producing = checked_producing(producing)  # before the model runs
-        result = self.capture(image, text_prompt, answer=answer)
+        result = self.capture(image, text_prompt, answer=answer, thinking=thinking)
         figure = layers_figure(result, layers=layers_to_show, head=head, phrase=target_phrase, producing=producing)
         return self._finish(figure, save_path)
 
@@ -106,11 +115,12 @@ class QwenVLCrossModalVisualizer:
         colormap: str = "jet",
         *,
         answer: bool | str | None = None,
+        thinking: bool | None = None,
         producing: bool = False,
     ) -> Image.Image:
         """The (first) image at its original resolution with the attention map of one layer laid over it."""
         producing = checked_producing(producing)  # before the model runs
-        result = self.capture(image, text_prompt, answer=answer)
+        result = self.capture(image, text_prompt, answer=answer, thinking=thinking)
         grid = result.grid(phrase=target_phrase, layer=layer_idx, head=head_idx, producing=producing)
         return overlay_on_image(result.pictures[0], grid, alpha=alpha, colormap=colormap)
 
@@ -123,12 +133,13 @@ class QwenVLCrossModalVisualizer:
         save_path: str | os.PathLike | None = None,
         *,
         answer: bool | str | None = None,
+        thinking: bool | None = None,
         producing: bool = False,
     ) -> np.ndarray:
         """The `[text tokens, image tokens]` attention of one layer; its labelled heatmap goes to `last_figure`.
         With `producing`, each row is the step that chose its token (NaN for a token with none)."""
         producing = checked_producing(producing)  # before the model runs
-        result = self.capture(image, text_prompt, answer=answer)
+        result = self.capture(image, text_prompt, answer=answer, thinking=thinking)
         figure, matrix = matrix_figure(result, layer=layer_idx, head=head_idx, producing=producing)
         self._finish(figure, save_path)
         return matrix

@@ -62,9 +62,9 @@ class AttentionWidget(anywidget.AnyWidget):
     `layer`, `head`: choices as for `result.grid` (an index, negative from the end; a list, combined by
     `reduce`; "mean" or "max" of all; "all" / None: all, combined by `reduce`). `phrase` or `token` (an index
     or a list, as for `result.grid`) pins query tokens to start with. `producing`: each token shows the step
-    that produced it, not its own row (default: on where the result has the model's answer: hovering an answer
-    word shows where the model looked to choose it). Keyword options: `reduce` ("mean" or "max": how a list of
-    layers or heads is combined), `colormap` ("inferno", "viridis", "jet", "gray"), `opacity` (0..1), `smooth`
+    that produced it, not its own row (default: on where the result has the model's answer or thinking: hovering
+    a word the model wrote shows where it looked to choose it). Keyword options: `reduce` ("mean" or "max": how a
+    list of layers or heads is combined), `colormap` ("inferno", "viridis", "jet", "gray"), `opacity` (0..1), `smooth`
     (smooth or blocky cells), `shared_scale` (one colour scale for all tokens), `show_special` (show the
     chat-template tokens), `width` (the pictures' width in CSS pixels).
     """

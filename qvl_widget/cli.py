@@ -2,6 +2,7 @@
 
 qvl-widget explore --model Qwen/Qwen2-VL-2B-Instruct --image cat.jpg --prompt "Where is the cat?" --out out/
 qvl-widget explore ... --answer    # the model answers too; its answer words are explored with their producing maps
+qvl-widget explore ... --answer --no-thinking   # a model that thinks first (Qwen3.5) answers at once
 qvl-widget demo --out out/        # the same, offline, on the built-in demo model and one of its scenes
 qvl-widget demo --list-scenes     # held-out scenes worth showing; `qvl-widget demo --seed N` opens one
 
@@ -42,6 +43,7 @@ FIGURE_FORMATS = ("png", "svg", "pdf")
 FILE_SUFFIXES = (*(f".{name}" for name in FIGURE_FORMATS), ".html", ".htm", ".jpg", ".jpeg")
 LISTED_SCENES_SCANNED = 100  # --list-scenes looks at this many test seeds, in order
 LISTED_SCENE_TRIES = 8  # and checks at most this many of each kind and object count with the model
+SHOWN_THINKING = 300  # characters of the model's thinking printed (its start and its end); the HTML has it all
 MAX_PIXELS_ARGUMENT = 16_384 * 32 * 32  # --max-pixels: 16,384 image tokens of the largest Qwen-VL patches, above
 # every Qwen-VL processor's own default ceiling (12,845,056 in Qwen2/2.5-VL)
 
@@ -232,11 +234,11 @@ def write_outputs(
     check_destinations([paths.html, paths.layers_figure, paths.matrix_figure])  # before the work
     # Figures take a head index, or None with a reduction over heads.
     selection = {"phrase": phrase} if tokens is None else {"token": tokens}
-    producing = selects_the_answer(result, phrase, tokens)
+    producing = selects_generated(result, phrase, tokens)
     progress("making the interactive HTML ...")
     view = dict(layer=open_layer, head=head, max_bytes=html_max_bytes, **selection)
     html = html_within_limit(result, layers, view)
-    progress("drawing the figures" + (" (producing maps of the answer's words)" if producing else "") + " ...")
+    progress("drawing the figures" + (" (producing maps of the model's words)" if producing else "") + " ...")
     figure = layers_figure(result, layers=tuple(layers), head=head, producing=producing, **selection)
     layers_bytes = figure_bytes(figure, figure_format)
     rows = matrix_rows(result, phrase, tokens)
@@ -266,13 +268,15 @@ def matrix_rows(result, phrase: str | None, tokens: list[int] | None) -> list[in
     return list(rows)
 
 
-def selects_the_answer(result, phrase: str | None, tokens: list[int] | None) -> bool:
-    """Whether the selection is the answer's tokens only: the figures then show where the model looked while
-    writing them (producing maps), not each token's own row."""
+def selects_generated(result, phrase: str | None, tokens: list[int] | None) -> bool:
+    """Whether the selection is tokens the model wrote only (of its thinking or its answer): the figures then show
+    where the model looked while writing them (producing maps), not each token's own row."""
+    from ._result import GENERATED_PARTS
+
     if phrase is None and tokens is None:
         return False
     selected = result.token_indices(phrase) if tokens is None else tokens
-    return all(result.tokens[index].part == "answer" for index in selected)
+    return all(result.tokens[index].part in GENERATED_PARTS for index in selected)
 
 
 def html_within_limit(result, layers: Sequence, view: dict) -> bytes:
@@ -346,6 +350,7 @@ def check_before_loading(arguments: argparse.Namespace, parser: argparse.Argumen
         parser.error(problem)
     folder = Path(arguments.model).expanduser()
     if folder.is_dir():
+        check_thinking_switch(folder, arguments.thinking, parser)
         counts = folder_counts(folder)
     elif arguments.layers is None and isinstance(arguments.head, str):
         return None  # nothing to check against a hub model's config
@@ -381,6 +386,39 @@ def check_phrase(arguments: argparse.Namespace, parser: argparse.ArgumentParser)
         return
     where = f"the prompt {arguments.prompt!r}" + ("" if given is None else f" or the answer {given!r}")
     parser.error(f"phrase {phrase!r} is not in {where}: pass some of its words (any case)")
+
+
+def check_thinking_switch(folder: Path, thinking: bool | None, parser: argparse.ArgumentParser) -> None:
+    """--thinking / --no-thinking against a local model's chat template, where its files hold one (an argparse
+    error, as `capture` would give, where the template has no thinking switch)."""
+    if thinking is None:
+        return
+    from ._inputs import THINKING_SWITCH, has_thinking_switch
+
+    template = folder_chat_template(folder)
+    if template is not None and not has_thinking_switch(template):
+        option = "--thinking" if thinking else "--no-thinking"
+        parser.error(
+            f"{option}: this model's chat template has no thinking switch (no {THINKING_SWITCH!r} in it), so there "
+            f"is nothing to turn on or off: leave {option} out"
+        )
+
+
+def folder_chat_template(folder: Path) -> object | None:
+    """A local model's chat template as its processor reads it (its own file, else the processor's or the
+    tokenizer's config), without transformers; None where no file says it plainly (then capture checks)."""
+    try:
+        return (folder / "chat_template.jinja").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        pass
+    for name in ("chat_template.json", "processor_config.json", "tokenizer_config.json"):
+        try:
+            config = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(config, dict) and config.get("chat_template"):
+            return config["chat_template"]
+    return None
 
 
 def folder_counts(folder: Path) -> tuple[int, int] | None:
@@ -454,14 +492,14 @@ def capture_and_write(
     if not checked:
         check_choices(result.num_layers, result.num_heads, arguments.layers, arguments.head, parser)
     columns = result.attention.shape[-1]
-    answered = sum(token.part == "answer" for token in result.tokens)
+    written = {part: sum(token.part == part for token in result.tokens) for part in ("thinking", "answer")}
+    counted = [f"the {part}: {count}" for part, count in written.items() if result.part_text(part) is not None]
     progress(
         f"captured {result.num_layers} layers x {result.num_heads} heads, {result.num_queries} query tokens x "
         f"{columns} image tokens in {time.perf_counter() - started:.1f} s"
-        + (f" (the answer: {answered} of them)" if result.answer is not None else "")
+        + (f" ({', '.join(counted)} of them)" if counted else "")
     )
-    if result.answer is not None:
-        print(f"answer: {result.answer}", flush=True)
+    print_answer(result)
     try:
         outputs = write_outputs(
             result,
@@ -478,16 +516,42 @@ def capture_and_write(
     return 0
 
 
+def print_answer(result) -> None:
+    """The model's thinking (its start and its end, on one line) and its answer, each on its own line; or that
+    generation stopped while it was still thinking."""
+    from ._result import STILL_THINKING
+
+    if result.thinking is not None:
+        print(f"thinking: {shortened(result.thinking, SHOWN_THINKING)}", flush=True)
+    if result.still_thinking:
+        print(f"answer: none ({STILL_THINKING}; pass a larger --max-new-tokens, or --no-thinking)", flush=True)
+    elif result.answer is not None:
+        print(f"answer: {result.answer}", flush=True)
+
+
+def shortened(text: str, most: int) -> str:
+    """`text` on one line (whitespace runs as one space), its middle left out past `most` characters: its start
+    and its end stay (a thinking's conclusion is at its end)."""
+    flat = " ".join(text.split())
+    if len(flat) <= most:
+        return flat
+    half = (most - 3) // 2
+    return f"{flat[:half]} … {flat[-half:]} ({len(flat)} characters; all of it in the HTML)"
+
+
 def answer_option(arguments: argparse.Namespace) -> dict:
-    """`capture`'s answer options from --answer / --answer-text, saying on stderr what is about to run."""
+    """`capture`'s answer options from --answer / --answer-text / --thinking, saying on stderr what is about to
+    run."""
+    thinking = {} if arguments.thinking is None else {"thinking": arguments.thinking}
+    how = {None: "", True: ", thinking first", False: ", without thinking"}[arguments.thinking]
     if arguments.answer_text is not None:
-        progress("answering with the given text (teacher-forced) ...")
-        return {"answer": arguments.answer_text}
+        progress(f"answering with the given text (teacher-forced{how}) ...")
+        return {"answer": arguments.answer_text, **thinking}
     if arguments.answer:
         tokens = DEFAULT_MAX_NEW_TOKENS if arguments.max_new_tokens is None else arguments.max_new_tokens
-        progress(f"answering (the model generates up to {tokens} tokens) ...")
-        return {"answer": True, "max_new_tokens": tokens}
-    return {}
+        progress(f"answering (the model generates up to {tokens} tokens{how}) ...")
+        return {"answer": True, "max_new_tokens": tokens, **thinking}
+    return thinking
 
 
 def check_choices(
@@ -679,6 +743,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=answer_text,
         metavar="TEXT",
         help="a given answer to teacher-force instead (e.g. a reference to compare with the model's own)",
+    )
+    explore_parser.add_argument(
+        "--thinking",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="for a model whose chat template can make it think before it answers (<think>...</think>, e.g. "
+        "Qwen3.5): think first, or not (--no-thinking); default: the template's own (Qwen3.5 thinks). The thinking "
+        "is its own strip in the HTML and is printed apart from the answer",
     )
     explore_parser.add_argument(
         "--max-new-tokens",

@@ -294,26 +294,40 @@ def synthetic_result(
 
 
 ANSWER_TEXTS = (" A", " red", " cat", "<|im_end|>")
+THINKING_TEXTS = ("Maybe", " red", "</think>", "\n\n")  # the model's thinking, closed, and the line break after it
 
 
-def synthetic_answer_result(answer_texts: Sequence[str] = ANSWER_TEXTS, **options) -> AttentionResult:
-    """`synthetic_result` whose last tokens are the model's answer (each with a probability); positions are
-    consecutive, so every token but the first has a producing row: the previous token's."""
+def synthetic_answer_result(
+    answer_texts: Sequence[str] = ANSWER_TEXTS, thinking_texts: Sequence[str] = (), **options
+) -> AttentionResult:
+    """`synthetic_result` whose last tokens are the model's: its thinking (where `thinking_texts` are given: its
+    tokens up to "</think>" and the line breaks after it), then its answer, each token with a probability;
+    positions are consecutive, so every token but the first has a producing row: the previous token's. Markers
+    ("<think>", "</think>"), "<|...|>" tokens and the whitespace after "</think>" are special, as in a capture."""
     prompt_texts = options.pop("texts", ("Where", " is", " the", " red", " cat", "?", "<|im_end|>"))
     base = synthetic_result(
-        texts=(*prompt_texts, *answer_texts),
+        texts=(*prompt_texts, *thinking_texts, *answer_texts),
         prompt="".join(text for text in prompt_texts if not text.startswith("<|")),
         **options,
     )
-    answer, cursor, tokens = "", 0, list(base.tokens[: len(prompt_texts)])
-    for index, text in enumerate(answer_texts):
-        probability = 0.9 - 0.1 * index
-        if text.startswith("<|"):
-            tokens.append(QueryToken(text, None, None, special=True, part="answer", probability=probability))
+    tokens = list(base.tokens[: len(prompt_texts)])
+    texts: dict[str, str] = {}
+    closed = "</think>" in thinking_texts
+    after_close = thinking_texts[thinking_texts.index("</think>") + 1 :] if closed else ()
+    parts = [("thinking", text) for text in thinking_texts[: len(thinking_texts) - len(after_close)]]
+    parts += [("answer", text) for text in (*after_close, *answer_texts)]
+    for index, (part, text) in enumerate(parts):
+        probability = 0.9 - 0.1 * (index % 8)
+        written = texts.setdefault(part, "")
+        markup = text.startswith("<|") or text in ("<think>", "</think>") or (part == "answer" and not text.strip())
+        if markup:
+            tokens.append(QueryToken(text, None, None, special=True, part=part, probability=probability))
             continue
-        tokens.append(QueryToken(text, cursor, cursor + len(text), False, part="answer", probability=probability))
-        answer, cursor = answer + text, cursor + len(text)
-    return dataclasses.replace(base, tokens=tuple(tokens), answer=answer)
+        tokens.append(QueryToken(text, len(written), len(written) + len(text), False, part, probability))
+        texts[part] = written + text
+    if thinking_texts or answer_texts:
+        texts.setdefault("answer", "")
+    return dataclasses.replace(base, tokens=tuple(tokens), answer=texts.get("answer"), thinking=texts.get("thinking"))
 
 
 def view_map(result: AttentionResult, query: int | Sequence[int], layer: int | str, head: int | str = "mean"):

@@ -21,6 +21,7 @@ from hypothesis import settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 import qvl_widget
+from qvl_widget._inputs import has_thinking_switch
 from qvl_widget.testing import TINY_FAMILIES, build_tiny_model
 
 # Hypothesis (tests/test_properties.py): here random examples, failures remembered under .hypothesis/ (ignored by
@@ -76,3 +77,15 @@ def tiny(tiny_models: dict[str, qvl_widget.LoadedModel], family: str) -> qvl_wid
 @pytest.fixture
 def qwen2(tiny_models: dict[str, qvl_widget.LoadedModel]) -> qvl_widget.LoadedModel:
     return tiny_models["qwen2_vl"]
+
+
+@pytest.fixture
+def qwen35(tiny_models: dict[str, qvl_widget.LoadedModel]) -> qvl_widget.LoadedModel:
+    """The tiny Qwen3.5: its chat template makes the model think first (`<think>`), unless thinking=False."""
+    return tiny_models["qwen3_5"]
+
+
+def at_once(model: qvl_widget.LoadedModel) -> dict[str, bool]:
+    """`capture` options for an answer without thinking: thinking=False where the model's template thinks first
+    (tests of answers as such; tests/test_thinking.py tests the thinking)."""
+    return {"thinking": False} if has_thinking_switch(model.processor.chat_template) else {}

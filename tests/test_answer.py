@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import at_once
 from test_capture import PROMPT, eager_attention, noise_image
 
 import qvl_widget
@@ -47,10 +48,10 @@ def row_of(result: AttentionResult, position: int) -> int:
 
 
 def test_the_answer_is_the_one_generate_gives(tiny, images):
-    prepared = tiny.prepare(images, PROMPT)
+    prepared = tiny.prepare(images, PROMPT, **at_once(tiny))
     with torch.no_grad():
         plain = tiny.model.generate(**prepared.model_inputs, max_new_tokens=NEW_TOKENS, do_sample=False)
-    result = tiny.capture(images, PROMPT, answer=True, max_new_tokens=NEW_TOKENS)
+    result = tiny.capture(images, PROMPT, answer=True, max_new_tokens=NEW_TOKENS, **at_once(tiny))
     prompt_length = prepared.model_inputs["input_ids"].shape[1]
     generated = plain[0, prompt_length:].tolist()
     assert [token.part for token in result.tokens[-len(generated) :]] == ["answer"] * len(generated)
@@ -94,12 +95,12 @@ def test_each_step_row_equals_eager_generation_with_the_kv_cache(tiny, eager_mod
 
 def test_a_given_answer_is_teacher_forced(tiny, eager_models, family):
     image = noise_image(100, 60)
-    result = tiny.capture(image, PROMPT, answer="A red cat, on the left.")
+    result = tiny.capture(image, PROMPT, answer="A red cat, on the left.", **at_once(tiny))
     assert result.answer == "A red cat, on the left."
     answer = [token for token in result.tokens if token.part == "answer"]
     assert "".join(token.text for token in answer) == result.answer
     assert all(result.answer[token.start : token.end] == token.text for token in answer)
-    prepared = tiny.prepare(image, PROMPT)
+    prepared = tiny.prepare(image, PROMPT, **at_once(tiny))
     ids = torch.tensor([tiny.processor.tokenizer(result.answer, add_special_tokens=False)["input_ids"]])
     full = dict(prepared.model_inputs, input_ids=torch.cat([prepared.model_inputs["input_ids"], ids], dim=1))
     full["attention_mask"] = torch.ones_like(full["input_ids"])

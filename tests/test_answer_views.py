@@ -6,13 +6,23 @@ import dataclasses
 
 import numpy as np
 import pytest
-from browser_support import WidgetPage, expected_peak, synthetic_answer_result, synthetic_result
+from browser_support import (
+    THINKING_TEXTS,
+    XSS_TEXTS,
+    WidgetPage,
+    expected_peak,
+    synthetic_answer_result,
+    synthetic_result,
+)
 from test_html import embedded_header
 
 from qvl_widget import AttentionWidget
+from qvl_widget._result import STILL_THINKING
 from qvl_widget._view_state import ViewState
 
 FIRST_ANSWER = 7  # " A": the answer follows the seven prompt tokens
+# With THINKING_TEXTS: "Maybe" " red" "</think>" (thinking, 7-9), "\n\n" " A" " red" " cat" "<|im_end|>" (answer).
+THOUGHT_RED, ANSWER_RED = 8, 12
 
 
 def without_isolates(text: str) -> str:
@@ -104,6 +114,7 @@ def test_the_html_page_has_the_answer_and_its_producing_maps(offline_page, tmp_p
     page.wait_for_function("Number(document.querySelector('.qvl-widget')?.dataset.qvlFrames) > 0")
     assert "while writing “ red”" in without_isolates(page.text_content(".qvl-caption"))
     assert page.text_content(".qvl-page-answer") == f"Answer: {result.answer}"
+    assert page.is_hidden(".qvl-page-thinking")  # no thinking: nothing folded under the title
     assert requests == []
 
 
@@ -133,3 +144,92 @@ def test_save_png_saves_the_producing_map_of_a_pinned_answer_word(page):
     centres = saved[np.ix_(ys, xs)]  # opacity 1, gray colours: each cell's brightness is its value
     row, col = np.unravel_index(int(np.argmax(centres)), centres.shape)
     assert (row, col) == expected_peak(result, FIRST_ANSWER, layer=0)  # the step that wrote " red"
+
+
+# ----- the thinking ---------------------------------------------------------------------------------------------------
+
+
+def thinking_result(**options):
+    return synthetic_answer_result(thinking_texts=THINKING_TEXTS, **options)
+
+
+def still_thinking_result():
+    return synthetic_answer_result(answer_texts=(), thinking_texts=("Maybe", " red"))
+
+
+def test_the_view_state_has_a_thinking_strip_between_the_prompt_and_the_answer():
+    state = ViewState.of(thinking_result())
+    assert [(group["name"], group["label"], group["note"]) for group in state.groups] == [
+        ("prompt", "Prompt", ""),
+        ("thinking", "Thinking", ""),
+        ("answer", "Answer", ""),
+    ]
+    assert [token["group"] for token in state.tokens] == [0] * 7 + [1] * 3 + [2] * 5
+    assert state.producing is True  # the model's own words open on the steps that produced them
+    unfinished = ViewState.of(still_thinking_result())
+    assert [(group["name"], group["note"]) for group in unfinished.groups] == [
+        ("prompt", ""),
+        ("thinking", STILL_THINKING),
+    ]
+    assert unfinished.producing is True
+
+
+@pytest.mark.browser
+def test_the_thinking_strip_says_where_the_model_looked_while_thinking(page):
+    result = thinking_result()
+    view = WidgetPage(page, [AttentionWidget(result, layer=0, colormap="gray", smooth=False)])
+    labels = page.eval_on_selector_all(".qvl-strip-label", "labels => labels.map(l => l.textContent)")
+    assert labels == ["Prompt", "Thinking", "Answer"]
+    chips = page.eval_on_selector_all(
+        "[data-qvl-group='thinking'] .qvl-token:not([hidden])", "chips => chips.map(c => c.textContent)"
+    )
+    assert chips == ["Maybe", " red"]  # "</think>" is markup: behind the template-tokens toggle
+    style = page.eval_on_selector("[data-qvl-group='thinking']", "strip => getComputedStyle(strip).borderTopStyle")
+    assert style == "dashed"
+    assert page.is_visible(".qvl-producing")
+
+    view.hover_token(THOUGHT_RED)  # written at the step of "Maybe"
+    assert view.brightest_cell() == expected_peak(result, THOUGHT_RED - 1, layer=0)
+    assert view.brightest_cell() != expected_peak(result, THOUGHT_RED, layer=0)
+    caption = without_isolates(page.text_content(".qvl-caption"))
+    assert "while thinking “ red” (80%)" in caption and "while writing" not in caption
+    view.hover_token(ANSWER_RED)
+    caption = without_isolates(page.text_content(".qvl-caption"))
+    assert "while writing “ red” (40%)" in caption and "while thinking" not in caption
+
+
+@pytest.mark.browser
+def test_a_thinking_cut_short_says_so_in_its_strip_and_captions(page):
+    view = WidgetPage(page, [AttentionWidget(still_thinking_result(), layer=0)])
+    labels = page.eval_on_selector_all(".qvl-strip-label", "labels => labels.map(l => l.textContent)")
+    assert labels == ["Prompt", f"Thinking · {STILL_THINKING}"]
+    view.hover_token(8)
+    caption = without_isolates(page.text_content(".qvl-caption"))
+    assert "while thinking “ red”" in caption and STILL_THINKING in caption
+    view.hover_token(3)  # a prompt word: not the thinking's note
+    assert STILL_THINKING not in page.text_content(".qvl-caption")
+
+
+@pytest.mark.browser
+def test_the_html_page_folds_the_thinking_and_keeps_it_text(offline_page, tmp_path):
+    page, requests = offline_page
+    thought = XSS_TEXTS[0] + XSS_TEXTS[1]
+    result = thinking_result(texts=("Where", " is", " it", "?", "<|im_end|>", "\n", "assistant"))
+    result = dataclasses.replace(result, thinking=thought)  # markup-shaped thinking: shown as text, never run
+    path = result.to_html(tmp_path / "thinking.html", layer=0, token=[5 + 2])
+    header = embedded_header(path)
+    assert header["thinking"] == thought and header["answer"] == result.answer
+    page.goto(path.as_uri())
+    page.wait_for_function("Number(document.querySelector('.qvl-widget')?.dataset.qvlFrames) > 0")
+    assert page.is_visible(".qvl-page-thinking summary") and page.is_hidden(".qvl-page-thinking p")  # folded
+    assert page.text_content(".qvl-page-thinking summary") == f"Thinking ({len(thought)} characters)"
+    page.click(".qvl-page-thinking summary")
+    assert page.is_visible(".qvl-page-thinking p") and page.text_content(".qvl-page-thinking p") == thought
+    assert page.evaluate("window.__xss") is None and page.locator(".qvl-page-thinking img").count() == 0
+    assert page.text_content(".qvl-page-answer") == f"Answer: {result.answer}"
+    assert requests == []
+
+    unfinished = still_thinking_result().to_html(tmp_path / "unfinished.html")
+    page.goto(unfinished.as_uri())
+    page.wait_for_function("Number(document.querySelector('.qvl-widget')?.dataset.qvlFrames) > 0")
+    assert page.text_content(".qvl-page-answer") == STILL_THINKING[0].upper() + STILL_THINKING[1:]

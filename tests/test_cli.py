@@ -236,7 +236,7 @@ def test_explore_with_a_given_answer_draws_the_producing_maps_of_its_words(tiny_
     assert_outputs(out, stdout)
     assert "answer: A red cat.\n" in stdout
     assert "answering with the given text (teacher-forced) ..." in stderr
-    assert "producing maps of the answer's words" in stderr
+    assert "producing maps of the model's words" in stderr
     ((result, options, figure),) = drawn["layers_figure"]
     assert result.answer == "A red cat." and options["producing"] is True and options["phrase"] == "red cat"
     assert "while writing “red cat”" in figure.get_suptitle()
@@ -510,3 +510,83 @@ def test_the_config_counts_are_the_loaded_models(tiny_model_dirs):
         "layer_types": ["linear_attention", "full_attention"] * 2,
     }
     assert cli.config_counts({"text_config": hybrid}) == (2, 3)  # Qwen3.5: its attention layers only
+
+
+# ----- thinking ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def thinking_run(tiny_model_dirs, tmp_path):
+    """`explore` on the tiny Qwen3.5 (its template thinks first), with what a test adds."""
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (120, 90), "red").save(image)
+    return ["explore", "--model", str(tiny_model_dirs["qwen3_5"]), "--image", str(image), "--prompt", "Where?",
+            "--device", "cpu", "--out", str(tmp_path / "out")]  # fmt: skip
+
+
+def test_explore_prints_the_thinking_and_the_answer_apart(thinking_run, tmp_path, capsys, drawn):
+    code, stdout, stderr = run_cli([*thinking_run, "--answer-text", "Maybe red.</think>\n\nA red cat"], capsys)
+    assert code == 0, stderr
+    assert_outputs(tmp_path / "out", stdout)
+    assert "thinking: Maybe red.\nanswer: A red cat\n" in stdout
+    assert "answering with the given text (teacher-forced) ..." in stderr
+    assert re.search(r"\(the thinking: 8, the answer: 5 of them\)", stderr), stderr
+    (result, _), *_ = drawn["html"]
+    assert (result.thinking, result.answer) == ("Maybe red.", "A red cat")
+    code, stdout, stderr = run_cli([*thinking_run, "--phrase", "maybe", "--answer-text", "Maybe.</think>A"], capsys)
+    assert code == 0, stderr
+    assert "producing maps of the model's words" in stderr  # a phrase of the thinking: where it looked to write it
+
+
+def test_no_thinking_answers_at_once(thinking_run, capsys, drawn):
+    code, stdout, stderr = run_cli([*thinking_run, "--no-thinking", "--answer-text", "A red cat"], capsys)
+    assert code == 0, stderr
+    assert "answer: A red cat\n" in stdout and "thinking:" not in stdout
+    assert "answering with the given text (teacher-forced, without thinking) ..." in stderr
+    (result, _), *_ = drawn["html"]
+    assert result.thinking is None and [token.text for token in result.tokens[-9:-3]] == [
+        "<think>",
+        "\n",
+        "\n",
+        "</think>",
+        "\n",
+        "\n",
+    ]
+
+
+def test_a_generation_cut_short_while_thinking_says_so(thinking_run, capsys):
+    code, stdout, stderr = run_cli([*thinking_run, "--answer", "--max-new-tokens", "2"], capsys)
+    assert code == 0, stderr
+    assert re.search(r"^thinking: .*\n", stdout, re.MULTILINE)
+    assert (
+        "answer: none (generation stopped while the model was still thinking: no answer yet; pass a larger "
+        "--max-new-tokens, or --no-thinking)\n"
+    ) in stdout
+    assert "answering (the model generates up to 2 tokens) ..." in stderr
+
+
+def test_a_given_answer_without_its_thinking_is_an_argparse_error(thinking_run, capsys):
+    code, _, stderr = run_cli([*thinking_run, "--answer-text", "A red cat"], capsys)
+    assert code == 2
+    assert "include the thinking and '</think>' in the text" in stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize("option", ["--thinking", "--no-thinking"])
+def test_thinking_for_a_model_without_the_switch_fails_before_loading(
+    option, tiny_model_dirs, tmp_path, capsys, no_loading
+):
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (32, 32)).save(image)
+    arguments = ["explore", "--model", str(tiny_model_dirs["qwen2_vl"]), "--image", str(image), "--prompt", "Hi"]
+    code, _, stderr = run_cli([*arguments, option, "--out", str(tmp_path / "out")], capsys)
+    assert code == 2
+    assert f"error: {option}: this model's chat template has no thinking switch" in stderr
+    assert f"leave {option} out" in stderr
+
+
+def test_a_long_thinking_is_printed_by_its_start_and_its_end():
+    thought = "First, " + "the cat may be red; " * 40 + "so: red."
+    shown = cli.shortened(thought, 100)
+    assert shown.startswith("First, the cat") and " … " in shown and "so: red. (" in shown
+    assert shown.endswith(f"({len(' '.join(thought.split()))} characters; all of it in the HTML)")
+    assert cli.shortened("a\n\nshort  one", 100) == "a short one"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import at_once
 from test_capture import PROMPT, eager_attention, noise_image
 
 import qvl_widget
@@ -160,10 +161,10 @@ def test_string_content_and_type_less_parts(qwen2):
 
 def test_the_model_answers_after_a_conversation(tiny, pictures):
     messages = conversation(*pictures)
-    prepared = tiny.prepare(messages=messages)
+    prepared = tiny.prepare(messages=messages, **at_once(tiny))
     with torch.no_grad():
         plain = tiny.model.generate(**prepared.model_inputs, max_new_tokens=4, do_sample=False)
-    result = tiny.capture(messages=messages, answer=True, max_new_tokens=4)
+    result = tiny.capture(messages=messages, answer=True, max_new_tokens=4, **at_once(tiny))
     generated = plain[0, prepared.model_inputs["input_ids"].shape[1] :].tolist()
     assert result.answer == tiny.processor.tokenizer.decode(generated, skip_special_tokens=True)
     assert [token.part for token in result.tokens[len(prepared.tokens) :]] == ["answer"] * len(generated)

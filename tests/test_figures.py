@@ -8,7 +8,7 @@ import itertools
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from browser_support import expected_peak, synthetic_result
+from browser_support import THINKING_TEXTS, expected_peak, synthetic_answer_result, synthetic_result
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
@@ -17,8 +17,9 @@ import qvl_widget
 from qvl_widget import AttentionResult, QueryToken
 from qvl_widget._colormaps import lookup_table
 from qvl_widget._example import EXAMPLE_PHRASE, EXAMPLE_PROMPT, example_image
-from qvl_widget._figures import _ANSWER_COLOUR, _SPECIAL_COLOUR, _percent
+from qvl_widget._figures import _ANSWER_COLOUR, _SPECIAL_COLOUR, _THINKING_COLOUR, _percent
 from qvl_widget._geometry import cell_of_point
+from qvl_widget._result import STILL_THINKING
 from qvl_widget.figures import COLORBAR_LABEL, layers_figure, matrix_figure, overlay_on_image, save_figure
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -312,6 +313,52 @@ def test_matrix_figure_marks_the_answers_rows():
     # A result without an answer has neither.
     axes = matrix_axes(matrix_figure(synthetic_result())[0])
     assert not [line for line in axes.lines if line.get_gid() == "answer-boundary"] and not axes.child_axes
+
+
+# "Maybe" " red" "</think>" (thinking, rows 7-9), "\n\n" " A" " red" " cat" "<|im_end|>" (answer, rows 10-14).
+FIRST_THOUGHT, THOUGHT_RED, FIRST_ANSWER_ROW = 7, 8, 10
+
+
+def test_matrix_figure_tells_the_thinking_rows_from_the_answers():
+    result = synthetic_answer_result(thinking_texts=THINKING_TEXTS)
+    axes = matrix_axes(matrix_figure(result)[0])
+    colours = [label.get_color() for label in axes.get_yticklabels()]
+    assert colours[FIRST_THOUGHT : FIRST_THOUGHT + 2] == [_THINKING_COLOUR] * 2
+    assert colours[FIRST_ANSWER_ROW + 1 : FIRST_ANSWER_ROW + 4] == [_ANSWER_COLOUR] * 3
+    assert _THINKING_COLOUR not in (_ANSWER_COLOUR, _SPECIAL_COLOUR, "black")
+    assert colours[FIRST_THOUGHT + 2] == colours[FIRST_ANSWER_ROW] == _SPECIAL_COLOUR  # "</think>", "\n\n"
+    boundaries = {line.get_gid(): line.get_ydata()[0] for line in axes.lines if line.get_gid().endswith("-boundary")}
+    assert boundaries == {"thinking-boundary": FIRST_THOUGHT - 0.5, "answer-boundary": FIRST_ANSWER_ROW - 0.5}
+    (side,) = axes.child_axes
+    assert [label.get_text() for label in side.get_yticklabels()] == ["prompt", "thinking", "answer"]
+    assert [label.get_color() for label in side.get_yticklabels()] == ["black", _THINKING_COLOUR, _ANSWER_COLOUR]
+    assert list(side.get_yticks()) == [3.0, 8.0, 12.0]
+    # The thinking alone (tokens= picks it): one part, named; no line above its first row.
+    axes = matrix_axes(matrix_figure(result, tokens=range(FIRST_THOUGHT, FIRST_ANSWER_ROW))[0])
+    assert [label.get_text() for label in axes.child_axes[0].get_yticklabels()] == ["thinking"]
+    assert not [line for line in axes.lines if line.get_gid().endswith("-boundary")]
+
+
+def test_figure_titles_name_the_thinking():
+    result = synthetic_answer_result(thinking_texts=THINKING_TEXTS)
+    title = layers_figure(result, token=THOUGHT_RED, producing=True).get_suptitle()
+    assert title.splitlines()[:3] == ["“Where is the red cat?”", "thinking: “Maybe red”", "answer: “A red cat”"]
+    assert f"thinking token {THOUGHT_RED}, while thinking “red” (80%)" in title
+    title = layers_figure(result, token=FIRST_ANSWER_ROW + 2, producing=True).get_suptitle()
+    assert f"answer token {FIRST_ANSWER_ROW + 2}, while writing “red” (40%)" in title
+    title = layers_figure(result, token=[THOUGHT_RED, THOUGHT_RED + 1, FIRST_ANSWER_ROW], producing=True).get_suptitle()
+    assert f"tokens {THOUGHT_RED}–{FIRST_ANSWER_ROW}, while thinking and writing “red”" in title
+    assert (
+        "phrase “red” (in the prompt, the thinking and the answer)"
+        in layers_figure(result, phrase="red").get_suptitle()
+    )
+    assert "phrase “maybe” (in the thinking)" in layers_figure(result, phrase="maybe").get_suptitle()
+    assert f"thinking token {THOUGHT_RED} “␣red”" in layers_figure(result, token=THOUGHT_RED).get_suptitle()
+
+    unfinished = synthetic_answer_result(answer_texts=(), thinking_texts=("Maybe", " red"))
+    lines = layers_figure(unfinished).get_suptitle().splitlines()
+    assert lines[1:3] == ["thinking: “Maybe red”", STILL_THINKING] and not any("answer:" in line for line in lines)
+    assert matrix_axes(matrix_figure(unfinished)[0]).get_title().endswith(STILL_THINKING)
 
 
 def test_matrix_figure_of_producing_steps_leaves_rows_without_one_blank():

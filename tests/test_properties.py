@@ -299,7 +299,7 @@ def check_result(result: AttentionResult, captured: bool = True) -> None:
     np.testing.assert_allclose(result.attention.sum(axis=-1, dtype=np.float64), result.image_mass, atol=1e-4)
     for token in result.tokens:
         if token.start is not None:
-            text = result.prompt if token.part == "prompt" else result.answer
+            text = result.part_text(token.part)
             assert text is not None and text[token.start : token.end] == token.text
 
 
@@ -557,6 +557,38 @@ def test_any_generate_options_answer_or_are_refused(model, options, max_new_toke
         answer_tokens = [token for token in result.tokens if token.part == "answer"]
         assert 1 <= len(answer_tokens) <= int(max_new_tokens)
         assert all(0 <= token.probability <= 1 for token in answer_tokens)
+
+
+ANSWER_PIECES = st.sampled_from(["<think>", "</think>", "\n", "\n\n", " ", "red", " cat", "é", "猫", "<|im_end|>"])
+
+
+ANSWER_TEXT = st.lists(st.one_of(ANSWER_PIECES, st.text(max_size=3)), max_size=5).map("".join)
+
+
+@settings(max_examples=25, suppress_health_check=SLOW)
+@given(
+    text=st.one_of(
+        ANSWER_TEXT.filter(str.strip),  # markers anywhere, or none
+        st.tuples(st.sampled_from(["", "<think>"]), ANSWER_TEXT, ANSWER_TEXT).map(
+            lambda t: f"{t[0]}{t[1]}</think>{t[2]}"
+        ),
+    ),
+    thinking=st.sampled_from([None, True, False]),
+)
+def test_any_given_answer_of_a_thinking_model_is_split_or_refused(tiny_models, text, thinking):
+    """Qwen3.5's template thinks by default: a given answer holds one thinking block at its start (closed by
+    '</think>') or none (thinking=False), else it is refused; an accepted one is split into the thinking and the
+    answer, in that order, each token's offsets into its own part's text."""
+    ok, result = attempt(lambda: tiny_models["qwen3_5"].capture(IMAGE, "Hi", answer=text, thinking=thinking))
+    if not ok:
+        return
+    check_result(result)
+    parts = [token.part for token in result.tokens]
+    assert parts == sorted(parts, key=["prompt", "thinking", "answer"].index)
+    assert (result.thinking is not None) == ("thinking" in parts) == ("</think>" in text)
+    assert result.answer is not None and result.answer in text.split("</think>")[-1]
+    if result.thinking is not None:
+        assert not result.still_thinking and result.thinking in text.split("</think>")[0]
 
 
 PIXELS = mostly(
@@ -1014,7 +1046,7 @@ JSON = st.recursive(
     ),
     max_leaves=8,
 )
-METADATA_FIELDS = ["format_version", "prompt", "model", "family", "answer", "layer_ids", "tokens", "images",
+METADATA_FIELDS = ["format_version", "prompt", "model", "family", "answer", "thinking", "layer_ids", "tokens", "images",
                    "tokens.text", "tokens.start", "tokens.end", "tokens.special", "tokens.part", "tokens.probability",
                    "images.rows", "images.cols", "images.resized_size", "images.original_size", "images.first_column",
                    "extra"]  # fmt: skip

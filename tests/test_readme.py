@@ -1,12 +1,14 @@
 """Every Python block of the README runs, in order, as a reader would paste them into one notebook.
 
-Hub ids resolve to a tiny offline Qwen2-VL (no download here), `cat.jpg` is the example picture, and, since a tiny
-random model cannot answer, `answer=True` gives it the answer a real model would write; everything else runs as
-written."""
+Hub ids resolve to a tiny offline Qwen2-VL (no download here; Qwen3.5's to a tiny Qwen3.5, whose template thinks
+first), `cat.jpg` is the example picture, and, since a tiny random model cannot answer, `answer=True` gives it the
+answer a real model would write (a thinking model's with its thinking, where it thinks); everything else runs as
+written. Blocks inside list items are dedented, as a reader pasting them would."""
 
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -26,12 +28,28 @@ def test_the_readme_has_python_blocks():
     assert len(python_blocks()) >= 8
 
 
+GIVEN_ANSWER = 'answer="A red cat sits on the left."'
+GIVEN_THOUGHT = 'answer="The cat is on the left.</think>\\n\\nA red cat sits on the left."'
+
+
+def given_answers(block: str) -> str:
+    """`block` with each `answer=True` replaced by the answer a real model would write."""
+    if "demo.load(" in block:  # the demo model answers for itself (it knows its scenes)
+        return block
+    if "Qwen3.5" in block:  # it thinks first, unless thinking=False
+        block = block.replace("answer=True, thinking=False", f"{GIVEN_ANSWER}, thinking=False")
+        return block.replace("answer=True", GIVEN_THOUGHT)
+    return block.replace("answer=True", GIVEN_ANSWER)
+
+
 def test_every_readme_block_runs(tiny_model_dirs, tmp_path, monkeypatch):
     folder = tiny_model_dirs["qwen2_vl"]
     checked_source = qvl_widget._loading.checked_source
 
     def offline(model_id_or_path):
         source = str(model_id_or_path)
+        if source.startswith("Qwen/Qwen3.5"):
+            return str(tiny_model_dirs["qwen3_5"])
         return str(folder) if source.startswith("Qwen/") else checked_source(model_id_or_path)
 
     monkeypatch.setattr(qvl_widget._loading, "checked_source", offline)
@@ -45,10 +63,7 @@ def test_every_readme_block_runs(tiny_model_dirs, tmp_path, monkeypatch):
     }
     for number, block in enumerate(python_blocks(), start=1):
         try:
-            # The demo model answers for itself (it knows its scenes); a tiny random one is given its answer.
-            code = (
-                block if "demo.load(" in block else block.replace("answer=True", 'answer="A red cat sits on the left."')
-            )
+            code = given_answers(textwrap.dedent(block))
             exec(compile(code, f"README block {number}", "exec"), namespace)
         except Exception as error:
             pytest.fail(f"README block {number} fails: {type(error).__name__}: {error}\n{block}")

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from browser_support import synthetic_answer_result, synthetic_result
+from browser_support import THINKING_TEXTS, synthetic_answer_result, synthetic_result
 from PIL import Image
 
 from qvl_widget import AttentionResult
@@ -198,7 +198,7 @@ def assert_same(loaded: AttentionResult, original: AttentionResult) -> None:
         assert restored.tobytes() == saved.tobytes(), name
     assert loaded.tokens == original.tokens and loaded.images == original.images
     assert loaded.layer_ids == original.layer_ids
-    fields = ("prompt", "model", "family", "answer")
+    fields = ("prompt", "model", "family", "answer", "thinking")
     assert [getattr(loaded, name) for name in fields] == [getattr(original, name) for name in fields]
     for restored, saved in zip(loaded.pictures, original.pictures, strict=True):
         assert (restored.mode, restored.size, restored.tobytes()) == (saved.mode, saved.size, saved.tobytes())
@@ -213,6 +213,10 @@ def with_arrays(result: AttentionResult, **arrays: np.ndarray) -> AttentionResul
     [
         pytest.param(lambda: synthetic_result(), id="prompt"),
         pytest.param(lambda: synthetic_answer_result(grids=((4, 6), (3, 5)), layers=3, heads=2), id="answer-2-images"),
+        pytest.param(lambda: synthetic_answer_result(thinking_texts=THINKING_TEXTS), id="thinking"),
+        pytest.param(
+            lambda: synthetic_answer_result(answer_texts=(), thinking_texts=("Maybe", " red")), id="still-thinking"
+        ),
         pytest.param(
             lambda: with_arrays(
                 synthetic_result(),
@@ -511,7 +515,9 @@ def image(index: int, **fields: Any) -> Callable[[dict], object]:
         (token(1, end=None), "has offsets 5..None"),
         (token(1, start=5.0), "has offsets 5.0..8"),
         (token(8, end=40), "token 8 (' red') has offsets 2..40, not within its answer's 10 characters"),
-        (token(1, part="system"), "is of part 'system', not 'prompt' or 'answer'"),
+        (token(1, part="system"), "is of part 'system', not 'prompt', 'thinking' or 'answer'"),
+        (token(1, part=["prompt"]), "is of part ['prompt'], not 'prompt', 'thinking' or 'answer'"),
+        (token(7, part="thinking"), "token 7 (' A') is a thinking token, but the file has no thinking"),
         (lambda m: m.update(answer=None), "is an answer token, but the file has no answer"),
         (token(7, probability=1.5), "token 7 (' A') has the probability 1.5, not one in [0, 1]"),
         (token(7, probability=-0.0001), "the probability -0.0001"),
@@ -534,6 +540,32 @@ def image(index: int, **fields: Any) -> Callable[[dict], object]:
 )
 def test_metadata_fields_are_checked(saved, tmp_path, edit, message):
     refused(archive(tmp_path / "r.npz", edited(saved, edit)), message)
+
+
+@pytest.fixture(scope="module")
+def saved_thinking(tmp_path_factory) -> dict[str, bytes]:
+    """The members of a saved result whose model thought ("Maybe red", tokens 7 to 10) before answering."""
+    result = synthetic_answer_result(thinking_texts=THINKING_TEXTS)
+    return members_of(result.save(tmp_path_factory.mktemp("thinking") / "result.npz"))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: m.update(thinking=5), "its thinking is 5, not text"),
+        (lambda m: m.update(thinking=["Maybe"]), "its thinking is ['Maybe'], not text"),
+        (lambda m: m.update(thinking=None), "token 7 ('Maybe') is a thinking token, but the file has no thinking"),
+        (token(8, end=40), "token 8 (' red') has offsets 5..40, not within its thinking's 9 characters"),
+    ],
+)
+def test_the_thinking_is_checked_as_the_answer_is(saved_thinking, tmp_path, edit, message):
+    refused(archive(tmp_path / "r.npz", edited(saved_thinking, edit)), message)
+
+
+def test_a_file_without_thinking_key_loads_with_none(saved, tmp_path):
+    """Files written before the thinking was kept (format 2 too) have no "thinking" in their metadata."""
+    loaded = AttentionResult.load(archive(tmp_path / "r.npz", edited(saved, lambda m: m.pop("thinking"))))
+    assert loaded.thinking is None and not loaded.still_thinking and loaded.answer == " A red cat"
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,7 @@ def test_the_html_is_written_without_a_widget(tmp_path, monkeypatch):
 def test_token_groups_and_media_frames_describe_the_result():
     result = synthetic_result(grids=((4, 6), (3, 5)))
     state = ViewState.of(result)
-    assert state.groups == [{"name": "prompt", "label": "Prompt"}]
+    assert state.groups == [{"name": "prompt", "label": "Prompt", "note": ""}]
     assert [token["group"] for token in state.tokens] == [0] * result.num_queries
     assert [(medium["first_column"], len(medium["frames"])) for medium in state.media] == [(0, 1), (24, 1)]
     assert [medium["frames"][0]["picture"] for medium in state.media] == [0, 1]

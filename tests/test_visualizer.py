@@ -236,7 +236,9 @@ def test_the_original_signatures_gain_keyword_only_options():
         positional = [p.name for p in parameters if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
         keyword_only = {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
         assert positional == original, name
-        expected = {"answer": None} if name == "capture" else {"answer": None, "producing": False}
+        expected = {"answer": None, "thinking": None}
+        if name != "capture":
+            expected["producing"] = False
         assert keyword_only == expected, name
 
 
@@ -246,6 +248,8 @@ def test_the_original_signatures_gain_keyword_only_options():
         ({"answer": ""}, ValueError, "answer is empty"),
         ({"answer": 3}, TypeError, "answer must be True .* not int"),
         ({"answer": ANSWER, "producing": "yes"}, TypeError, "producing must be True .* or False, not 'yes'"),
+        ({"answer": ANSWER, "thinking": "no"}, TypeError, "thinking must be True .* not str 'no'"),
+        ({"answer": ANSWER, "thinking": False}, ValueError, "this model's chat template has no thinking switch"),
     ],
 )
 def test_bad_answer_options_fail_before_the_model_runs(visualizer, picture, options, error, message):
@@ -258,3 +262,16 @@ def test_bad_answer_options_fail_before_the_model_runs(visualizer, picture, opti
             method(picture, QUESTION, **options)
         assert "\n" not in str(info.value)
     assert visualizer.captures == 0
+
+
+def test_a_thinking_models_captures_are_cached_by_the_switch_too(tiny_model_dirs, picture):
+    thinker = QwenVLCrossModalVisualizer(tiny_model_dirs["qwen3_5"], device="cpu")
+    thought = thinker.capture(picture, QUESTION, answer="Red.</think>\n\nA red cat.")
+    at_once = thinker.capture(picture, QUESTION, answer="A red cat.", thinking=False)
+    assert (thought.thinking, thought.answer) == ("Red.", "A red cat.")
+    assert (at_once.thinking, at_once.answer) == (None, "A red cat.")
+    assert thinker.capture(picture, QUESTION, answer="A red cat.", thinking=np.bool_(False)) is at_once
+    figure = thinker.visualize_cross_modal_attention(
+        picture, QUESTION, target_phrase="red", answer="Red.</think>\n\nA red cat.", producing=True
+    )
+    assert "thinking: “Red.”" in figure.get_suptitle() and len(thinker._cache) == 2

@@ -28,12 +28,18 @@ test("pinning: a click pins one token or unpins it; shift-click toggles it among
 
 test("an answer word's caption says the step wrote it, with a probability that is never rounded to certainty", () => {
   const token = { text: "orange", special: false, group: 1, producer: 8, probability: 0.99997 };
-  assert.equal(producingLabel(token, true), "while writing “\u2068orange\u2069” (99.9%)");
-  assert.equal(producingLabel({ ...token, probability: 0.97 }, true), "while writing “\u2068orange\u2069” (97%)");
-  assert.equal(producingLabel(token, false), "the step that predicted “\u2068orange\u2069”");
-  assert.match(producingLabel({ ...token, producer: null }, true), /has no producing step/);
+  assert.equal(producingLabel(token, "answer"), "while writing “\u2068orange\u2069” (99.9%)");
+  assert.equal(producingLabel({ ...token, probability: 0.97 }, "answer"), "while writing “\u2068orange\u2069” (97%)");
+  assert.equal(producingLabel(token, "prompt"), "the step that predicted “\u2068orange\u2069”");
+  assert.match(producingLabel({ ...token, producer: null }, "answer"), /has no producing step/);
   assert.equal(probability(1), "100%");
   assert.equal(probability(0.05), "5.0%");
+});
+
+test("a thinking word's caption says the model was thinking, not writing its answer", () => {
+  const token = { text: "maybe", special: false, group: 1, producer: 8, probability: 0.5 };
+  assert.equal(producingLabel(token, "thinking"), "while thinking “\u2068maybe\u2069” (50%)");
+  assert.equal(producingLabel({ ...token, probability: null }, "thinking"), "while thinking “\u2068maybe\u2069”");
 });
 
 test("layers are named by their decoder index", () => {

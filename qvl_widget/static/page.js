@@ -129,11 +129,16 @@ function choiceLabel(choice, name, id, reduce) {
 function percent(probability2) {
   return `${(probability2 * 100).toFixed(probability2 < 0.1 ? 1 : 0)}%`;
 }
-function producingLabel(token, isAnswer) {
+var DOING = (
+  /** @type {Record<string, string>} */
+  { thinking: "while thinking", answer: "while writing" }
+);
+function producingLabel(token, part) {
   const quoted = quoteTokens([token.text]);
   if (token.producer === null) return `${quoted} has no producing step (the image comes right before it)`;
-  if (!isAnswer) return `the step that predicted ${quoted}`;
-  return token.probability === null ? `while writing ${quoted}` : `while writing ${quoted} (${probability(token.probability)})`;
+  const doing = DOING[part];
+  if (doing === void 0) return `the step that predicted ${quoted}`;
+  return token.probability === null ? `${doing} ${quoted}` : `${doing} ${quoted} (${probability(token.probability)})`;
 }
 function probability(value) {
   const shown = percent(value);
@@ -520,6 +525,11 @@ var TokenStrips = class {
       const wrapper = element("div", "qvl-strip");
       const label = element("div", "qvl-strip-label");
       label.textContent = group.label;
+      if (group.note) {
+        const note = element("span", "qvl-strip-note");
+        note.textContent = ` \xB7 ${group.note}`;
+        label.append(note);
+      }
       wrapper.append(label, strip);
       this.element.append(wrapper);
     }
@@ -624,7 +634,8 @@ function pinned(selected, index, add) {
 var Toolbar = class {
   /**
    * @param {ToolbarActions} actions
-   * @param {{answer: boolean}} options  `answer`: the result has the model's answer (offer the producing switch)
+   * @param {{generated: boolean}} options  `generated`: the result has tokens the model wrote (its thinking or its
+   *   answer): offer the producing switch
    */
   constructor(actions, options) {
     this.element = element("div", "qvl-toolbar", { role: "toolbar", "aria-label": "Attention map controls" });
@@ -643,9 +654,9 @@ var Toolbar = class {
       "Producing step",
       "qvl-producing",
       "checkbox",
-      "Each token shows the step that produced it (for an answer word: where the model looked to choose it)"
+      "Each token shows the step that produced it (for a word the model wrote, while thinking or answering: where it looked to choose it)"
     );
-    this.producingInput.parentElement.hidden = !options.answer;
+    this.producingInput.parentElement.hidden = !options.generated;
     this.saveButton = element("button", "qvl-save", { type: "button", "aria-label": "Save image with overlay as PNG" });
     this.saveButton.textContent = "Save PNG";
     this.element.append(this.saveButton);
@@ -736,7 +747,7 @@ var AttentionView = class {
     this.frames = 0;
     this.listeners = [];
     this.root = element("div", "qvl-widget");
-    const answer = model.get("groups").some((group) => group.name === "answer");
+    const generated = model.get("groups").some((group) => group.name !== "prompt");
     this.toolbar = new Toolbar(
       {
         chooseLayer: (layer) => this.chooseLayer(layer),
@@ -744,7 +755,7 @@ var AttentionView = class {
         set: (name, value) => this.setState(name, value),
         save: () => this.savePng()
       },
-      { answer }
+      { generated }
     );
     this.strips = new TokenStrips(model.get("groups"), model.get("tokens"), {
       hover: (index) => this.hoverToken(index),
@@ -833,7 +844,7 @@ var AttentionView = class {
     const selected = this.model.get("selected");
     if (selected.length) return selected;
     const tokens = this.model.get("tokens");
-    const own = tokens.flatMap((token, index) => token.special || this.isAnswer(index) ? [] : [index]);
+    const own = tokens.flatMap((token, index) => !token.special && this.partOf(index) === "prompt" ? [index] : []);
     return own.length ? own : tokens.map((_, index) => index);
   }
   /** Whether a token is hovered or pinned (else the view shows the summary of the prompt's own rows). */
@@ -863,10 +874,19 @@ var AttentionView = class {
       return row === null ? [] : [row];
     });
   }
-  /** @param {number} token */
-  isAnswer(token) {
-    const tokens = this.model.get("tokens");
-    return this.model.get("groups")[tokens[token].group]?.name === "answer";
+  /**
+   * A token's strip: its part of the text.
+   * @param {number} token
+   */
+  groupOf(token) {
+    return this.model.get("groups")[this.model.get("tokens")[token].group];
+  }
+  /**
+   * A token's part: "prompt", "thinking" or "answer".
+   * @param {number} token
+   */
+  partOf(token) {
+    return this.groupOf(token)?.name ?? "prompt";
   }
   /**
    * Each medium's map on screen: the mean of `rows` over its shown frame's columns.
@@ -940,8 +960,10 @@ var AttentionView = class {
       parts.push(`image ${cell.medium + 1}, cell row ${cell.row}, col ${cell.col}: tokens tinted by attention to it`);
     } else {
       const rows = this.activeRows();
-      parts.push(this.describeTokens(this.activeTokens()));
+      const shown = this.activeTokens();
+      parts.push(this.describeTokens(shown));
       if (rows.length) parts.push(`${percent(meanMass(maps, rows))} of attention on the image`);
+      if (this.tokensChosen()) parts.push(...this.groupNotes(shown));
     }
     this.caption.textContent = parts.join(" \xB7 ");
   }
@@ -952,13 +974,20 @@ var AttentionView = class {
   describeTokens(shown) {
     const tokens = this.model.get("tokens");
     if (!this.tokensChosen()) {
-      const promptText = tokens.some((token, index) => !token.special && !this.isAnswer(index));
+      const promptText = tokens.some((token, index) => !token.special && this.partOf(index) === "prompt");
       return promptText ? "all prompt tokens" : "all tokens";
     }
     const producing = this.model.get("producing");
-    if (producing && shown.length === 1) return producingLabel(tokens[shown[0]], this.isAnswer(shown[0]));
+    if (producing && shown.length === 1) return producingLabel(tokens[shown[0]], this.partOf(shown[0]));
     const quoted = quoteTokens(shown.map((token) => tokens[token].text));
     return producing ? `the steps that produced ${quoted}` : quoted;
+  }
+  /**
+   * The notes of the strips the shown tokens are in (e.g. that the model was still thinking), each once.
+   * @param {number[]} shown
+   */
+  groupNotes(shown) {
+    return [...new Set(shown.map((token) => this.groupOf(token)?.note ?? ""))].filter((note) => note);
   }
   // ----- user -> state ------------------------------------------------------------------------------------
   /**
@@ -1052,12 +1081,24 @@ function mount(el, { header, blob }) {
   });
   return new AttentionView(model, el);
 }
+function showThinking(thinking) {
+  const block = (
+    /** @type {HTMLDetailsElement | null} */
+    document.querySelector(".qvl-page-thinking")
+  );
+  if (!block || thinking === null) return;
+  const summary = block.querySelector("summary");
+  const text = block.querySelector("p");
+  if (summary) summary.textContent = `Thinking (${[...thinking].length} characters)`;
+  if (text) text.textContent = thinking;
+  block.hidden = false;
+}
 var data = document.getElementById("qvl-data");
 var root = document.getElementById("qvl-root");
 if (data && root) {
   inflate(data.textContent ?? "").then((buffer) => {
     const container = openContainer(buffer);
-    const { prompt, model, answer } = container.header;
+    const { prompt, model, answer, thinking } = container.header;
     const title = document.querySelector(".qvl-page-title");
     const meta = document.querySelector(".qvl-page-meta");
     const answerLine = (
@@ -1065,8 +1106,10 @@ if (data && root) {
       document.querySelector(".qvl-page-answer")
     );
     if (title) title.textContent = prompt;
+    showThinking(thinking ?? null);
+    const unfinished = container.header.state.groups.find((group) => group.name === "thinking")?.note;
     if (answerLine && answer !== null) {
-      answerLine.textContent = `Answer: ${answer}`;
+      answerLine.textContent = unfinished ? unfinished[0].toUpperCase() + unfinished.slice(1) : `Answer: ${answer}`;
       answerLine.hidden = false;
     }
     if (meta) meta.textContent = `${model} \xB7 text\u2192image attention \xB7 made with qvl_widget`;
