@@ -208,7 +208,7 @@ def test_a_result_too_large_for_this_machine_is_refused_before_running(qwen2, mo
         ),
         ({"answer": "a cat <|video_pad|>"}, ValueError, "special token '<\\|video_pad\\|>'"),
         ({"layers": [7]}, IndexError, "layer 7 is out of range"),
-        ({"layers": "last"}, TypeError, "layers must be a list of decoder layer indices"),
+        ({"layers": "last"}, TypeError, "layers must be a list of layer indices"),
     ],
 )
 def test_bad_answer_options_get_one_line(qwen2, options, error, message):
