@@ -11,6 +11,7 @@ import torch
 from browser_support import synthetic_answer_result, synthetic_result
 from PIL import Image
 from test_capture import PROMPT, noise_image, request_for
+from test_result_files import members_of, metadata_of, npy, npy_header, refused, stored, with_metadata, write_zip
 
 import qvl_widget
 from qvl_widget import AttentionResult, figures
@@ -275,6 +276,45 @@ def test_baseline_and_sink_scores_survive_save_and_load(result, tmp_path):
     assert loaded.baseline_prompt == BASELINE_PROMPT
     both = {"relative": True, "drop_sinks": True}
     np.testing.assert_array_equal(loaded.grid(**both), result.grid(**both))
+
+
+def damaged(tmp_path, result: AttentionResult, name: str, **changes) -> object:
+    """`result` saved, then its member `name` replaced by `changes["array"]` (or removed with None), its metadata
+    updated with `changes["metadata"]`."""
+    members = members_of(result.save(tmp_path / "good.npz"))
+    if "array" in changes:
+        members.pop(f"{name}.npy", None)
+        if changes["array"] is not None:
+            members[f"{name}.npy"] = npy(changes["array"])
+    if "metadata" in changes:
+        members = with_metadata(members, {**metadata_of(members), **changes["metadata"]})
+    return write_zip(tmp_path / f"bad-{name}.npz", [stored(key, data) for key, data in members.items()])
+
+
+def test_damaged_baselines_and_sink_scores_are_refused_in_one_line(result, tmp_path):
+    layers, heads, _, columns = result.attention.shape
+    cases = [
+        ("baseline_attention", {"array": np.zeros((layers, heads, columns + 1), np.float32)}, "baseline_attention is"),
+        ("baseline_attention", {"array": np.full((layers, heads, columns), 2, np.float32)}, "baseline_attention holds 2"),
+        ("baseline_attention", {"array": np.zeros((layers, heads, columns), np.int32)}, "holds int32, not float16"),
+        ("baseline_attention", {"array": None}, "baseline_prompt and baseline_attention.npy do not go together"),
+        ("baseline_attention", {"metadata": {"baseline_prompt": None}}, "do not go together"),
+        ("baseline_attention", {"metadata": {"baseline_prompt": " "}}, "its baseline_prompt is empty"),
+        ("sink_scores", {"array": np.full((layers, columns), -1, np.float32)}, "sink_scores holds -1.0"),
+        ("sink_scores", {"array": np.full((layers, columns), np.nan, np.float32)}, "sink_scores holds nan"),
+        ("sink_scores", {"array": np.zeros((layers + 1, columns), np.float32)}, f"needs [{layers}, {columns}]"),
+        ("sink_scores", {"metadata": {"format_version": 2}}, "holds baseline_attention.npy, which version 2 files"),
+    ]
+    for name, changes, message in cases:
+        refused(damaged(tmp_path, result, name, **changes), message)
+
+
+def test_a_huge_declared_baseline_is_refused_before_it_is_read(result, tmp_path):
+    members = members_of(result.save(tmp_path / "good.npz"))
+    shape = (2**20, 2**10, 2**10)  # 4 TiB of float32, declared in a few bytes
+    huge = stored("baseline_attention.npy", npy_header(np.float32, shape))
+    path = write_zip(tmp_path / "huge.npz", [stored(k, v) for k, v in members.items() if k != huge.name] + [huge])
+    refused(path)
 
 
 # ----- capture -------------------------------------------------------------------------------------------------
