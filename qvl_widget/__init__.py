@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._example import example_image
-from ._result import AttentionResult, ImageGeometry, QueryToken
+from ._result import AttentionResult, HeadSummary, ImageGeometry, QueryToken
 
 if TYPE_CHECKING:
     from . import demo, figures
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AttentionResult",
     "AttentionWidget",
+    "HeadSummary",
     "ImageGeometry",
     "LoadedModel",
     "QueryToken",

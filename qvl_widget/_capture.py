@@ -420,3 +420,82 @@ def _additive_mask(
             raise RuntimeError(f"unexpected attention mask of shape {tuple(attention_mask.shape)} during capture")
         allowed = allowed & attention_mask.bool()[:, None, None, :]
     return torch.zeros(allowed.shape, device=chunk.device).masked_fill_(~allowed, float("-inf"))
+
+
+# ----- visual sink scores ------------------------------------------------------------------------------------------
+#
+# "See What You Are Told" (Kang et al., ICLR 2025) calls a token a visual sink where the largest absolute value, over
+# a few model-specific "sink dimensions", of its RMS-normalized hidden state exceeds tau = 20. Those dimensions are
+# found per base model by hand; here the largest absolute value is taken over every dimension, which needs no list
+# for Qwen models and flags a superset (the sink dimensions are among all of them). The normalization is x / rms(x),
+# without the norm's learned weight (Qwen3.5's norm scales by 1 + weight, the others by weight): the normalized
+# vector has an RMS of 1 whatever the model, so tau means the same everywhere (a value over 20 in a D-wide state
+# holds at least 400 / D of its squared norm).
+
+SINK_CHUNK_BYTES = 64 * 2**20  # fp32 working memory for one layer's image tokens' hidden states
+
+
+@dataclass
+class SinkScores:
+    """Per kept decoder layer, each image token's largest |value| of its RMS-normalized hidden state entering that
+    layer's attention, from the forward call that computes the image tokens (the prefill)."""
+
+    layers: tuple[int, ...]
+    image_positions: torch.Tensor  # [I] long
+    scores: dict[int, torch.Tensor] = field(default_factory=dict)  # decoder layer -> [I] fp32, on its device
+    _positions: dict[torch.device, torch.Tensor] = field(default_factory=dict)
+
+    def keep(self, layer: int, hidden: torch.Tensor, eps: float) -> None:
+        if hidden.shape[1] <= int(self.image_positions[-1]):  # a decoding step: the image is in the cache
+            return
+        if hidden.device not in self._positions:
+            self._positions[hidden.device] = self.image_positions.to(hidden.device)
+        image = hidden[0].index_select(0, self._positions[hidden.device])  # [I, D], in the model's dtype
+        per_chunk = max(1, SINK_CHUNK_BYTES // (4 * hidden.shape[-1]))
+        parts = [sink_scores_of(part, eps) for part in image.split(per_chunk)]
+        self.scores[layer] = torch.cat(parts)
+
+    def all_layers(self) -> torch.Tensor:
+        """`[layers, I]` fp32 on the CPU, checking that every kept layer was seen."""
+        missing = [layer for layer in self.layers if layer not in self.scores]
+        if missing:
+            raise RuntimeError(f"capture expected sink scores from decoder layers {missing} but got none")
+        return torch.stack([self.scores[layer].cpu() for layer in self.layers])
+
+
+def sink_scores_of(hidden: torch.Tensor, eps: float) -> torch.Tensor:
+    """`[tokens]` fp32: max_d |x_d| / sqrt(mean_d x_d^2 + eps) of each row of `hidden` `[tokens, D]`."""
+    values = hidden.float()
+    return values.abs().amax(dim=-1) / values.square().mean(dim=-1).add(eps).sqrt()
+
+
+def decoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList:
+    """The text decoder's layers (each with its `input_layernorm`, the norm in front of its attention)."""
+    get_base_model = getattr(model, "get_base_model", None)
+    inner = get_base_model() if callable(get_base_model) else model  # peft wraps the model
+    for name, module in inner.named_modules():
+        if name.endswith("language_model") and isinstance(getattr(module, "layers", None), torch.nn.ModuleList):
+            return module.layers
+    raise RuntimeError(f"cannot find the text decoder's layers in {type(model).__name__} (no language_model.layers)")
+
+
+@contextlib.contextmanager
+def recording_sink_scores(model: torch.nn.Module, sinks: SinkScores) -> Iterator[SinkScores]:
+    """Within this block, forward passes of `model` fill `sinks`: a forward pre-hook on each kept layer's
+    `input_layernorm` reads the hidden state entering it (the residual stream, visual features of Qwen3-VL's
+    deepstack included) and returns nothing, so the model computes exactly what it computes without it."""
+    layers = decoder_layers(model)
+    handles = []
+    try:
+        for index in sinks.layers:
+            norm: torch.nn.Module = layers[index].input_layernorm  # type: ignore[assignment]  # a module's child
+            eps = float(getattr(norm, "variance_epsilon", getattr(norm, "eps", 1e-6)))
+
+            def keep(module, args, index=index, eps=eps) -> None:
+                sinks.keep(index, args[0], eps)
+
+            handles.append(norm.register_forward_pre_hook(keep))
+        yield sinks
+    finally:
+        for handle in handles:
+            handle.remove()

@@ -35,6 +35,12 @@ HeadChoice: TypeAlias = Choice
 CanonicalChoice: TypeAlias = int | Literal["mean", "max"] | list[int]
 TokenSelection: TypeAlias = int | Sequence[int] | None
 
+# The unit a map is shown in: "probability" (the softmax's own numbers, a share of the row's attention) or
+# "uniform" (probability x the number of image tokens: 1 = attention spread evenly over every image token, so
+# maps of images of different sizes, 256 or 16,384 tokens, compare on one scale).
+Unit: TypeAlias = Literal["probability", "uniform"]
+UNITS: tuple[Unit, ...] = get_args(Unit)
+
 ColormapName: TypeAlias = Literal["inferno", "viridis", "jet", "gray"]
 COLORMAPS: tuple[ColormapName, ...] = get_args(ColormapName)
 
@@ -143,3 +149,17 @@ def checked_colormap(name: str) -> ColormapName:
     if not isinstance(name, str) or name not in COLORMAPS:
         raise ValueError(f"unknown colormap {shown(name)}: choose one of {', '.join(COLORMAPS)}")
     return name
+
+
+def checked_unit(unit: object) -> Unit:
+    if not isinstance(unit, str) or unit not in UNITS:
+        raise ValueError(
+            f"unit must be 'probability' (the attention's own share) or 'uniform' (x the number of image tokens: "
+            f"1 = spread evenly), not {shown(unit)}"
+        )
+    return unit
+
+
+def unit_label(unit: Unit) -> str:
+    """How a view names a unit: a colour bar's label."""
+    return "attention probability" if unit == "probability" else "attention (× uniform: 1 = spread evenly)"

@@ -16,6 +16,7 @@ value gets one line naming the argument, the value and what to pass.
 from __future__ import annotations
 
 import io
+import itertools
 import math
 import numbers
 import os
@@ -38,17 +39,21 @@ from ._choices import (
     LayerSelection,
     Reduce,
     TokenSelection,
+    Unit,
     checked_index,
     checked_reduce,
+    checked_unit,
     last_layers,
     selected,
+    unit_label,
 )
 from ._colormaps import COLORMAPS, colour_indices, lookup_table
 from ._files import checked_path, write_atomically
 from ._images import load_rgb
-from ._result import GENERATED_PARTS, PARTS, STILL_THINKING, AttentionResult, Part
+from ._result import GENERATED_PARTS, PARTS, SINK_TAU, STILL_THINKING, AttentionResult, Part
 
-COLORBAR_LABEL = "attention probability"
+COLORBAR_LABEL = unit_label("probability")
+RELATIVE_LABEL = "attention ÷ baseline's (1 = as much as for the baseline)"
 SAVE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
 _WIDTH = 7.0  # inches: a two-column paper's full text width
@@ -221,6 +226,23 @@ def _checked_vmax(vmax: object) -> float | None:
             f"vmax must be a positive top of the colour scale (e.g. the largest map value), not {shown(vmax)}"
         )
     return number
+
+
+def _checked_view(
+    result: AttentionResult, unit: object, relative: object, drop_sinks: object
+) -> tuple[Unit, bool, bool]:
+    """`unit`, `relative` and `drop_sinks`, checked, and the result's baseline or sink scores where they need
+    them (one line before any drawing)."""
+    unit = checked_unit(unit)
+    relative = _checked_flag(relative, "relative", "divided by the baseline's map")
+    drop_sinks = _checked_flag(drop_sinks, "drop_sinks", "visual sinks left out")
+    if relative or drop_sinks:
+        # One line where the result lacks what they need (a baseline, sink scores), before any drawing.
+        if relative:
+            result._baseline_rows([0], [0])
+        if drop_sinks:
+            result._sink_masks([0])
+    return unit, relative, drop_sinks
 
 
 def _checked_figure(figure: object) -> Figure:
@@ -419,24 +441,61 @@ def _prompt_line(prompt: str, width: float = _WIDTH) -> str:
     return f"“{flat}”"
 
 
-class _PercentTicks(Formatter):
-    """Probabilities as percentages, with just the decimals the ticks need: "0.00%, 0.05%" or "0%, 10%"."""
+class _ValueTicks(Formatter):
+    """Tick values with the digits they need: probabilities as percentages ("0%, 10%", "0.002%, 0.004%"), other
+    numbers plain ("0.5, 1.0, 1.5"). Decimals follow the step between ticks, so tiny values keep their
+    significant digits: at 16,384 image tokens an even share is 0.0061%, not "0.00%"."""
+
+    def __init__(self, percent: bool) -> None:
+        self.factor = 100.0 if percent else 1.0
+        self.suffix = "%" if percent else ""
 
     def __call__(self, value: float, pos: int | None = None) -> str:
         return self.format_ticks([value])[0]
 
     def format_ticks(self, values) -> list[str]:
-        percents = [100.0 * float(value) for value in values]
-        decimals = 0
-        while decimals < 4 and any(abs(round(p, decimals) - p) > 1e-6 * max(1.0, abs(p)) for p in percents):
-            decimals += 1
-        return [f"{p:.{decimals}f}%" for p in percents]
+        numbers = [self.factor * float(value) for value in values]
+        decimals = _decimals(numbers)
+        if decimals is None:  # below 1e-12: significant digits in scientific notation
+            return [f"{number:.2g}{self.suffix}" for number in numbers]
+        return [f"{number:.{decimals}f}{self.suffix}" for number in numbers]
 
 
-def _percent_colorbar(colorbar) -> None:
-    colorbar.set_label(COLORBAR_LABEL, fontsize=_FONT["label"])
-    colorbar.ax.yaxis.set_major_formatter(_PercentTicks())
+def _decimals(numbers: list[float]) -> int | None:
+    """The decimals that show the step between `numbers` (two significant digits of it, trailing zeros left
+    out), or of the number itself where there is one; None where that would take more than 12."""
+    distinct = sorted(set(numbers))
+    steps = [high - low for low, high in itertools.pairwise(distinct) if high > low]
+    scale = min(steps) if steps else max((abs(number) for number in distinct), default=0.0)
+    if not scale > 0 or not math.isfinite(scale):
+        return 0
+    decimals = max(0, 1 - math.floor(math.log10(scale)))
+    if decimals > 12:
+        return None
+    while decimals > 0 and all(abs(round(number, decimals - 1) - number) <= 1e-9 * scale for number in numbers):
+        decimals -= 1
+    return decimals
+
+
+def _value_colorbar(colorbar, unit: Unit = "probability", relative: bool = False) -> None:
+    colorbar.set_label(RELATIVE_LABEL if relative else unit_label(unit), fontsize=_FONT["label"])
+    colorbar.ax.yaxis.set_major_formatter(_ValueTicks(percent=unit == "probability" and not relative))
     colorbar.ax.tick_params(labelsize=_FONT["tick"])
+
+
+def _view_details(result: AttentionResult, relative: bool, drop_sinks: bool) -> list[str]:
+    """How a map was derived, for a figure's title: divided by the baseline's, sinks left out."""
+    details = []
+    if relative:
+        details.append(f"÷ baseline “{_short(result.baseline_prompt or '', 60)}”")
+    if drop_sinks:
+        details.append(f"visual sinks dropped (τ = {SINK_TAU:g})")
+    return details
+
+
+def _short(text: str, most: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= most else flat[: most - 1] + "…"
 
 
 def _panel_picture(picture: Image.Image, shown_inches: float = math.inf) -> Image.Image:
@@ -474,6 +533,9 @@ def layers_figure(
     alpha: float = 0.5,
     smooth: bool = True,
     width: float = _WIDTH,
+    unit: Unit = "probability",
+    relative: bool = False,
+    drop_sinks: bool = False,
 ) -> Figure:
     """The original image, then for each layer its attention map (top) and the map over the image (bottom).
 
@@ -487,10 +549,13 @@ def layers_figure(
     `producing`, each token's map is that of the step that produced it (for an answer word: where the model
     looked while writing it). Every layer's map shares one colour scale, 0 to the largest value shown, so layers
     compare at a glance. The title quotes the prompt (and the answer) and names the tokens, the step, the head
-    choice and, when the result has several, the image.
+    choice and, when the result has several, the image. `unit` ("probability" or "uniform": x image tokens),
+    `relative` (÷ the baseline's map) and `drop_sinks` (visual sinks left out) as in `AttentionResult.grid`; the
+    colour bar and the title say which.
     """
     result = _checked_result(result)
     producing = checked_producing(producing)
+    unit, relative, drop_sinks = _checked_view(result, unit, relative, drop_sinks)
     colormap, alpha, width = _checked_colormap(colormap), _checked_alpha(alpha), _checked_width(width)
     smooth = _checked_flag(smooth, "smooth", "bilinear upsampling; False: blocky cells")
     layers = _checked_choice(layers, "layers", "layer")
@@ -510,7 +575,18 @@ def layers_figure(
             f"each): pass some of them, e.g. layers=list(range(0, {result.num_layers}, {step}))"
         )
     grids = [
-        result.grid(token=token, phrase=phrase, layer=layer, head=head, reduce=reduce, image=image, producing=producing)
+        result.grid(
+            token=token,
+            phrase=phrase,
+            layer=layer,
+            head=head,
+            reduce=reduce,
+            image=image,
+            producing=producing,
+            unit=unit,
+            relative=relative,
+            drop_sinks=drop_sinks,
+        )
         for layer in absolute
     ]
     original_picture = result.pictures[image]
@@ -545,7 +621,7 @@ def layers_figure(
         overlay.imshow(overlay_on_image(picture, grid, alpha=alpha, colormap=colormap, smooth=smooth, vmax=norm.vmax))
         layer_axes += [heat, overlay]
         if column == 0:
-            heat.set_ylabel("attention", fontsize=_FONT["label"])
+            heat.set_ylabel("÷ baseline" if relative else "attention", fontsize=_FONT["label"])
             overlay.set_ylabel("overlay", fontsize=_FONT["label"])
     for axes in [original, *layer_axes]:
         axes.set_xticks([])
@@ -557,10 +633,11 @@ def layers_figure(
 
     mappable = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
     if layout.bands > 1:
-        _percent_colorbar(figure.colorbar(mappable, cax=figure.add_subplot(grid_spec[:, -1])))
+        _value_colorbar(figure.colorbar(mappable, cax=figure.add_subplot(grid_spec[:, -1])), unit, relative)
     else:
-        _percent_colorbar(figure.colorbar(mappable, ax=layer_axes, shrink=0.9, aspect=25, pad=0.02))
+        _value_colorbar(figure.colorbar(mappable, ax=layer_axes, shrink=0.9, aspect=25, pad=0.02), unit, relative)
     details = [_tokens_label(result, token, phrase, producing), _head_label(result, head, reduce)]
+    details += _view_details(result, relative, drop_sinks)
     if several:
         details.append(f"image {image % len(result.images) + 1} of {len(result.images)}")
     title = f"{_texts_lines(result, width)}\n{' · '.join(details)}"
@@ -611,6 +688,9 @@ def matrix_figure(
     colormap: str = "jet",
     width: float = _WIDTH,
     tokens: TokenSelection = None,
+    unit: Unit = "probability",
+    relative: bool = False,
+    drop_sinks: bool = False,
 ) -> tuple[Figure, np.ndarray]:
     """The `[query tokens, image tokens]` attention of one layer/head choice as a labelled heatmap.
 
@@ -625,15 +705,16 @@ def matrix_figure(
     of indices or a range, e.g. `result.token_indices("red cat")` or `range(200, 300)`; shown in order, each once)
     picks them; by default every token, or for a longer result the last 128 (the end of the prompt and the
     answer), and the title says which. Dashed white lines mark where selected rows skip tokens. Any number of image
-    tokens fits the width.
+    tokens fits the width. `unit`, `relative` and `drop_sinks` as in `AttentionResult.maps`.
     """
     result = _checked_result(result)
     producing = checked_producing(producing)
+    unit, relative, drop_sinks = _checked_view(result, unit, relative, drop_sinks)
     colormap, width = _checked_colormap(colormap), _checked_width(width)
     layer, head = _checked_choice(layer, "layer", "layer"), _checked_choice(head, "head", "head")
     reduce = checked_reduce(reduce)
     rows, note = _matrix_rows(result, _checked_tokens(tokens, "tokens"))
-    matrix = result.maps(layer, head, reduce, producing=producing)
+    matrix = result.maps(layer, head, reduce, producing=producing, unit=unit, relative=relative, drop_sinks=drop_sinks)
     drawn = matrix if len(rows) == len(matrix) else matrix[rows]
     shown_tokens = [result.tokens[row] for row in rows]
     columns = matrix.shape[1]
@@ -687,8 +768,9 @@ def matrix_figure(
 
     axes_height = figure.get_figheight() - 1.25
     colorbar = figure.colorbar(image, ax=axes, shrink=min(1.0, 3.0 / axes_height), aspect=25, pad=0.015)
-    _percent_colorbar(colorbar)
+    _value_colorbar(colorbar, unit, relative)
     parts = ["text → image attention", _layer_label(result, layer, reduce), _head_label(result, head, reduce)]
+    parts += _view_details(result, relative, drop_sinks)
     if producing:
         parts.insert(1, "producing step")
     title = " · ".join(parts)
@@ -756,6 +838,79 @@ def _mark_parts(axes: Axes, parts: list[Part]) -> None:
     for label, name in zip(side.get_yticklabels(), names, strict=True):
         label.set_color(_PART_COLOURS[name])
     side.set_gid("parts-side")
+
+
+# ----- heads figure ------------------------------------------------------------------------------------------
+
+
+def heads_figure(
+    result: AttentionResult,
+    token: TokenSelection = None,
+    phrase: str | None = None,
+    *,
+    producing: bool = False,
+    image: int | None = None,
+    colormap: str = "viridis",
+    width: float = _WIDTH,
+) -> Figure:
+    """Every head at a glance: two `[layers x heads]` grids of `AttentionResult.head_summary`, side by side.
+
+    Left, each head's image share (its attention on the image tokens, mean over the tokens); right, its spatial
+    entropy (of its map, normalized: 0 = one cell, 1 = spread evenly; the colour map reversed, so bright is
+    focused in both). Heads that look at the image and look somewhere in particular are bright in both. Tokens
+    as in `AttentionResult.grid` (default the prompt's own tokens), `producing` for the steps that produced them,
+    `image` for one image's tokens (default all). Undefined entries (no mass) are blank. Rows are named by
+    decoder layer (`result.layer_ids`), columns by head.
+    """
+    result = _checked_result(result)
+    producing = checked_producing(producing)
+    colormap, width = _checked_colormap(colormap), _checked_width(width)
+    token, phrase = _checked_tokens(token, "token"), _checked_phrase(phrase)
+    if image is not None:
+        image = checked_index(
+            _checked_index(image, "image", "an image index like 0, or None"), len(result.images), "image"
+        )
+    summary = result.head_summary(token=token, phrase=phrase, producing=producing, image=image)
+    layers, heads = summary.image_mass.shape
+    figure = _detached_figure(width, min(width * PAGE_HEIGHT_RATIO, max(2.6, 1.3 + layers * _ROW_HEIGHT)))
+    table = colour_table(colormap) / 255.0
+    panels = (
+        (summary.image_mass, ListedColormap(table), "image share", True),
+        (summary.spatial_entropy, ListedColormap(table[::-1]), "spatial entropy (0 = one cell, 1 = even)", False),
+    )
+    for column, (values, cmap, label, percent) in enumerate(panels):
+        axes = figure.add_subplot(1, 2, column + 1)
+        finite = values[np.isfinite(values)]
+        top = float(finite.max()) if percent and finite.size and finite.max() > 0 else 1.0
+        image_artist = axes.imshow(
+            values,
+            cmap=cmap.with_extremes(bad=(1.0, 1.0, 1.0, 0.0)),
+            norm=Normalize(vmin=0.0, vmax=top),
+            aspect="auto",
+            interpolation="nearest",
+        )
+        axes.yaxis.set_major_locator(MaxNLocator(nbins=min(layers, 32), integer=True))
+        axes.set_yticks([tick for tick in axes.get_yticks() if 0 <= tick < layers])
+        axes.set_yticklabels([str(summary.layer_ids[int(tick)]) for tick in axes.get_yticks()])
+        axes.xaxis.set_major_locator(MaxNLocator(nbins=min(heads, 16), integer=True))
+        axes.set_xlim(-0.5, heads - 0.5)
+        axes.tick_params(labelsize=_FONT["tick"])
+        axes.set_xlabel("head", fontsize=_FONT["label"])
+        if column == 0:
+            axes.set_ylabel("layer", fontsize=_FONT["label"])
+        bar = figure.colorbar(image_artist, ax=axes, shrink=0.9, aspect=25, pad=0.02)
+        bar.set_label(label, fontsize=_FONT["label"])
+        bar.ax.yaxis.set_major_formatter(_ValueTicks(percent=percent))
+        bar.ax.tick_params(labelsize=_FONT["tick"])
+    details = [_tokens_label(result, token, phrase, producing)]
+    if image is not None and len(result.images) > 1:
+        details.append(f"image {image + 1} of {len(result.images)}")
+    figure.suptitle(
+        f"{_prompt_line(result.prompt, width)}\nheads: {' · '.join(details)}",
+        fontsize=_FONT["suptitle"],
+        parse_math=False,
+    )
+    return figure
 
 
 # ----- saving ------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -24,13 +25,22 @@ from ._answer import (
 )
 from ._answer import answer_tokens as tokens_of_answer
 from ._arguments import check_encodable, checked_count, checked_flag, checked_text, described, integer_index, shown
-from ._capture import DEFAULT_CHUNK_BYTES, KERNELS, CaptureRequest, Kernel, capturing, check_kernel_runs_on
+from ._capture import (
+    DEFAULT_CHUNK_BYTES,
+    KERNELS,
+    CaptureRequest,
+    Kernel,
+    SinkScores,
+    capturing,
+    check_kernel_runs_on,
+    recording_sink_scores,
+)
 from ._choices import checked_indices
 from ._families import Family, attention_layers, family_for_config, unknown_to_transformers
 from ._images import ImageInput
 from ._inputs import Messages, PreparedInputs, prepare_inputs, special_token_ids, thinking_marker_ids
 from ._memory import check_result_fits
-from ._result import THINKING_MARKERS, AttentionResult, Part, shareable_name
+from ._result import BASELINE_PROMPT, THINKING_MARKERS, AttentionResult, Part, shareable_name
 from ._source import checked_source
 from ._verify import VerifyReport, verify_model
 
@@ -117,6 +127,8 @@ class LoadedModel:
         storage: Storage = "float32",
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         kernel: Kernel = "auto",
+        baseline: bool | str | None = None,
+        sink_scores: bool = False,
     ) -> AttentionResult:
         """Run the model once and return the text->image attention of every layer and head.
 
@@ -147,6 +159,13 @@ class LoadedModel:
         `storage`: "float32" (exact) or "float16" (half the memory).
         `kernel`: how the rows are computed: "auto" (the fused Triton kernel on CUDA, plain torch elsewhere),
         "fused" or "torch". `chunk_bytes`: working memory per chunk of rows (torch kernel).
+        `baseline`: True (the generic prompt "Write a general description of the image.") or a prompt of your own:
+        one more forward pass, of the same images with that prompt (in one user turn, `system` and `chat` as
+        given), keeps its last token's row in every kept layer and head (`result.baseline_attention`), which
+        `relative=True` views divide by ("MLLMs Know Where to Look", ICLR 2025).
+        `sink_scores`: keep, per kept layer and image token, the largest |value| of its RMS-normalized hidden
+        state entering that layer's attention (`result.sink_scores`), for `result.sinks()` and `drop_sinks=True`
+        ("See What You Are Told", ICLR 2025).
         A result that would not fit in the memory free is refused before the model runs, with its size.
         """
         # Every argument is checked before any image is read or the model runs.
@@ -159,9 +178,18 @@ class LoadedModel:
         self.kept_layers(layers)
         chunk_bytes = checked_chunk_bytes(chunk_bytes)
         check_kernel_runs_on(checked_kernel(kernel), self.device)
+        baseline_text = checked_baseline(baseline)
+        sink_scores = checked_flag(sink_scores, "sink_scores")
         prepared = self.prepare(
             image_or_images, prompt, chat, min_pixels, max_pixels, system=system, messages=messages, thinking=thinking
         )
+        baseline_inputs = None
+        if baseline_text is not None:
+            # The pictures as read for the capture (upright RGB): the baseline sees the very same image tokens.
+            pictures = list(prepared.pictures)
+            baseline_inputs = self.prepare(
+                pictures, baseline_text, chat, min_pixels, max_pixels, system=system, thinking=thinking
+            )
         return self.capture_prepared(
             prepared,
             answer=answer,
@@ -171,6 +199,8 @@ class LoadedModel:
             storage=storage,
             chunk_bytes=chunk_bytes,
             kernel=kernel,
+            baseline=baseline_inputs,
+            sink_scores=sink_scores,
         )
 
     def capture_prepared(
@@ -184,9 +214,18 @@ class LoadedModel:
         storage: Storage = "float32",
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         kernel: Kernel = "auto",
+        baseline: PreparedInputs | None = None,
+        sink_scores: bool = False,
     ) -> AttentionResult:
-        """`capture` for inputs made by `prepare` (the model part only)."""
+        """`capture` for inputs made by `prepare` (the model part only); `baseline`: the baseline prompt's inputs,
+        made by `prepare` with the same images."""
         answer = checked_answer(answer)
+        sink_scores = checked_flag(sink_scores, "sink_scores")
+        if baseline is not None and len(baseline.image_positions) != len(prepared.image_positions):
+            raise ValueError(
+                f"the baseline's inputs have {len(baseline.image_positions)} image tokens and the capture's "
+                f"{len(prepared.image_positions)}: prepare the baseline with the same images and pixel limits"
+            )
         chunk_bytes = checked_chunk_bytes(chunk_bytes)
         check_kernel_runs_on(checked_kernel(kernel), self.device)
         layer_ids = self.kept_layers(layers)
@@ -206,7 +245,7 @@ class LoadedModel:
         check_result_fits(
             len(layer_ids),
             text_config.num_attention_heads,
-            len(query_positions),
+            len(query_positions) + (baseline is not None),  # the baseline's row
             len(prepared.image_positions),
             dtype.itemsize,
             answering=answer is True,
@@ -221,15 +260,20 @@ class LoadedModel:
         )
         inputs = {name: value.to(self.device) for name, value in prepared.model_inputs.items()}
         answered: Answer | None = None
-        if answer is None:
-            with capturing(self.model, request), torch.inference_mode():
-                # Only the attention is wanted: skip the [sequence, vocabulary] logits (as generate's prefill does).
-                self.model(**inputs, use_cache=False, logits_to_keep=1)
-        elif given is not None:
-            answered = capture_given_answer(self.model, inputs, given, request)
-        else:
-            options = checked_generate_kwargs(generate_kwargs)
-            answered = generate_answer(self.model, inputs, request, checked_max_new_tokens(max_new_tokens), options)
+        sinks = SinkScores(layer_ids, torch.as_tensor(prepared.image_positions))
+        with recording_sink_scores(self.model, sinks) if sink_scores else contextlib.nullcontext():
+            if answer is None:
+                with capturing(self.model, request), torch.inference_mode():
+                    # Only the attention is wanted: skip the [sequence, vocabulary] logits (as generate's prefill does).
+                    self.model(**inputs, use_cache=False, logits_to_keep=1)
+            elif given is not None:
+                answered = capture_given_answer(self.model, inputs, given, request)
+            else:
+                options = checked_generate_kwargs(generate_kwargs)
+                answered = generate_answer(self.model, inputs, request, checked_max_new_tokens(max_new_tokens), options)
+        baseline_attention = None
+        if baseline is not None:
+            baseline_attention = self._baseline_rows(baseline, layer_ids, dtype, chunk_bytes, kernel)
         rows = len(prepared.query_positions) + (0 if answered is None else answered.ids.numel())
         attention, image_mass = request.all_layers(rows)
         tokens = prepared.tokens
@@ -255,7 +299,29 @@ class LoadedModel:
             answer=texts.get("answer"),
             layer_ids=layer_ids,
             thinking=texts.get("thinking"),
+            baseline_attention=baseline_attention,
+            baseline_prompt=None if baseline is None else baseline.prompt,
+            sink_scores=sinks.all_layers().numpy() if sink_scores else None,
         )
+
+    def _baseline_rows(
+        self, baseline: PreparedInputs, layer_ids: tuple[int, ...], dtype: torch.dtype, chunk_bytes: int, kernel: Kernel
+    ) -> np.ndarray:
+        """`[layers, heads, image tokens]`: the baseline prompt's last token's rows, from one forward pass."""
+        length = int(baseline.model_inputs["input_ids"].shape[1])
+        request = CaptureRequest(
+            query_positions=torch.tensor([length - 1]),
+            image_positions=torch.as_tensor(baseline.image_positions),
+            storage_dtype=dtype,
+            chunk_bytes=chunk_bytes,
+            kernel=kernel,
+            layers=layer_ids,
+        )
+        inputs = {name: value.to(self.device) for name, value in baseline.model_inputs.items()}
+        with capturing(self.model, request), torch.inference_mode():
+            self.model(**inputs, use_cache=False, logits_to_keep=1)
+        attention, _ = request.all_layers(1)
+        return attention[:, 0, :, 0].numpy()
 
     def kept_layers(self, layers: Sequence[int] | None) -> tuple[int, ...]:
         """The decoder layers a capture keeps: every layer with attention maps, or `layers` of them in order.
@@ -323,6 +389,26 @@ class LoadedModel:
             kernel=kernel,
             verbose=verbose,
         )
+
+
+def checked_baseline(baseline: object) -> str | None:
+    """`baseline=`: None or False (none), True (the generic prompt) or a prompt of your own (not empty)."""
+    if baseline is None or baseline is False:
+        return None
+    if baseline is True:
+        return BASELINE_PROMPT
+    if not isinstance(baseline, str):
+        raise TypeError(
+            f"baseline must be True (the generic prompt {BASELINE_PROMPT!r}), a prompt of your own or None, not "
+            f"{described(baseline)}"
+        )
+    if not baseline.strip():
+        raise ValueError(
+            f"baseline is empty: pass baseline=True for the generic prompt {BASELINE_PROMPT!r}, or a prompt of your "
+            "own, e.g. baseline='Describe the image.'"
+        )
+    check_encodable(baseline, "the baseline prompt")
+    return baseline
 
 
 def checked_storage(storage: str) -> Storage:

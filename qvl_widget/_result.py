@@ -22,15 +22,17 @@ from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 import numpy as np
 from PIL import Image
 
-from ._arguments import checked_file_path, checked_flag, described
+from ._arguments import checked_file_path, checked_flag, described, error_kind, real_number
 from ._arguments import shown as shown_value
 from ._choices import (
     HeadSelection,
     LayerSelection,
     Reduce,
     TokenSelection,
+    Unit,
     checked_index,
     checked_indices,
+    checked_unit,
     selected,
 )
 from ._files import check_destinations, write_atomically
@@ -41,8 +43,19 @@ if TYPE_CHECKING:
     from ._html import Choices
     from ._widget import AttentionWidget
 
-FORMAT_VERSION = 2
-READABLE_FORMAT_VERSIONS = (1, 2)  # version 1: no answer, every layer
+FORMAT_VERSION = 3
+READABLE_FORMAT_VERSIONS = (1, 2, 3)  # version 1: no answer, every layer; version 2: no baseline, no sink scores
+
+# "MLLMs Know Where to Look" (Zhang et al., ICLR 2025): the generic question whose attention a baseline-relative
+# map divides by.
+BASELINE_PROMPT = "Write a general description of the image."
+# "See What You Are Told" (Kang et al., ICLR 2025): an image token is a visual sink where the largest |value| of
+# its RMS-normalized hidden state exceeds this.
+SINK_TAU = 20.0
+# A relative map divides by the baseline's map; where the baseline gives a cell less than this share of an even
+# spread (1 / image tokens), it divides by this instead: such a cell's ratio would be a ratio of two tiny numbers
+# (float16 storage rounds them to 0), and its value is at most 100 x image tokens x the cell's own probability.
+RELATIVE_FLOOR = 0.01
 
 # The parts of a result's text, in order: the prompt, the model's thinking (where its chat template makes it think
 # first: from `<think>` up to and including `</think>`), and its answer (after `</think>`).
@@ -113,6 +126,11 @@ class AttentionResult:
       `still_thinking`).
     - `layer_ids`: each captured layer's index among the model's decoder layers (all of them, unless the capture
       kept some only); `layer=` selections index the captured layers, labels name them by these ids.
+    - `baseline_attention[layer, head, image_token]` (with `capture(baseline=...)`, else None): the last token's
+      row of the same images with `baseline_prompt` instead of the prompt; `relative=True` views divide by it.
+    - `sink_scores[layer, image_token]` (with `capture(sink_scores=True)`, else None): the largest absolute value
+      of each image token's RMS-normalized hidden state entering that layer's attention; `sinks()` flags those
+      over `SINK_TAU`, `drop_sinks=True` views leave them out.
     """
 
     attention: np.ndarray
@@ -128,6 +146,9 @@ class AttentionResult:
     answer: str | None = None
     layer_ids: tuple[int, ...] = ()
     thinking: str | None = None
+    baseline_attention: np.ndarray | None = None  # [layers, heads, image tokens]: the baseline's last-token rows
+    baseline_prompt: str | None = None  # the baseline's text (with baseline_attention)
+    sink_scores: np.ndarray | None = None  # [layers, image tokens]: max |RMS-normalized hidden state| entering each
 
     def __post_init__(self) -> None:
         layers, heads, queries, columns = self.attention.shape
@@ -142,6 +163,12 @@ class AttentionResult:
             "pictures": ((len(self.pictures),), (len(self.images),)),
             "layer_ids": ((len(self.layer_ids),), (layers,)),
         }
+        if self.baseline_attention is not None:
+            expected["baseline_attention"] = (self.baseline_attention.shape, (layers, heads, columns))
+        if self.sink_scores is not None:
+            expected["sink_scores"] = (self.sink_scores.shape, (layers, columns))
+        if (self.baseline_attention is None) != (self.baseline_prompt is None):
+            raise ValueError("inconsistent AttentionResult: baseline_attention and baseline_prompt go together")
         for name, (got, want) in expected.items():
             if got != want:
                 raise ValueError(f"inconsistent AttentionResult: {name} has shape {got}, expected {want}")
@@ -240,7 +267,15 @@ class AttentionResult:
         return rows
 
     def maps(
-        self, layer: LayerSelection = -1, head: HeadSelection = None, reduce: Reduce = "mean", producing: bool = False
+        self,
+        layer: LayerSelection = -1,
+        head: HeadSelection = None,
+        reduce: Reduce = "mean",
+        producing: bool = False,
+        *,
+        unit: Unit = "probability",
+        relative: bool = False,
+        drop_sinks: bool = False,
     ) -> np.ndarray:
         """`[queries, image_tokens]` attention for one choice of layers and heads.
 
@@ -248,12 +283,33 @@ class AttentionResult:
         or "max"), "mean" or "max" (of all of them), or "all" / None (all of them, combined by `reduce`). Heads
         are combined first, then layers. With `producing`, token k's row is the row of the position before it
         (`producing_rows`); tokens with none (the first after an image) get NaN.
+
+        `unit`: "probability" (the softmax's share) or "uniform" (times the number of image tokens: 1 = spread
+        evenly). `drop_sinks`: in each layer, the image tokens `sinks(layer)` flags are set to 0 in every head's
+        row and the rest scaled up so each row keeps its image share (a row whose image share is all on sinks
+        becomes 0); then heads and layers are combined. `relative`: each row divided by the baseline's map for
+        the same layer and head choice (combined the same way, its sinks dropped too with `drop_sinks`), at
+        least `RELATIVE_FLOOR` / image tokens; a ratio, the same in either unit.
         """
         producing = checked_flag(producing, "producing")
+        unit = checked_unit(unit)
+        relative = checked_flag(relative, "relative")
+        drop_sinks = checked_flag(drop_sinks, "drop_sinks")
         layers, over_layers = selected(layer, self.num_layers, "layer", reduce)
         heads, over_heads = selected(head, self.num_heads, "head", reduce)
-        chosen = self.attention[np.ix_(layers, heads)].astype(np.float32, copy=False)
+        sinks = self._sink_masks(layers) if drop_sinks else None
+        baseline = self._baseline_rows(layers, heads) if relative else None
+        chosen = self.attention[np.ix_(layers, heads)].astype(np.float32, copy=False)  # a copy: fancy indexing
+        if sinks is not None:
+            _drop_sinks(chosen, sinks)
         rows = _combine(_combine(chosen, over_heads, axis=1), over_layers, axis=0)
+        if baseline is not None:
+            if sinks is not None:
+                _drop_sinks(baseline[:, :, None, :], sinks)
+            combined = _combine(_combine(baseline, over_heads, axis=1), over_layers, axis=0)
+            rows = rows / np.maximum(combined, np.float32(RELATIVE_FLOOR / self.attention.shape[-1]))
+        elif unit == "uniform":
+            rows = rows * np.float32(self.attention.shape[-1])
         if not producing:
             return rows
         shifted = np.full_like(rows, np.nan)
@@ -261,6 +317,70 @@ class AttentionResult:
             if self.has_producing_row(index):
                 shifted[index] = rows[self.producing_rows([index])[0]]
         return shifted
+
+    def _baseline_rows(self, layers: list[int], heads: list[int]) -> np.ndarray:
+        if self.baseline_attention is None:
+            raise ValueError(
+                "relative=True divides by a baseline's map, and this result has none: capture it with "
+                "model.capture(..., baseline=True) (or baseline='a prompt of your own')"
+            )
+        return self.baseline_attention[np.ix_(layers, heads)].astype(np.float32, copy=False)
+
+    def _sink_masks(self, layers: list[int]) -> np.ndarray:
+        """`[len(layers), image_tokens]` bool: the visual sinks of each layer."""
+        if self.sink_scores is None:
+            raise ValueError(
+                "drop_sinks=True needs the image tokens' sink scores, and this result has none (a result saved "
+                "before they were kept, or captured without them): capture it with model.capture(..., "
+                "sink_scores=True)"
+            )
+        return self.sink_scores[layers] > SINK_TAU
+
+    def sinks(self, layer: int = -1, tau: float = SINK_TAU) -> np.ndarray:
+        """The visual sinks of one layer: the image tokens (indices among all image columns, as in `maps`; image
+        k's are `images[k].columns`) whose RMS-normalized hidden state entering that layer's attention has a
+        value of magnitude over `tau` (default `SINK_TAU`, 20, as in "See What You Are Told", ICLR 2025)."""
+        layer = checked_index(layer, self.num_layers, "layer")
+        number = real_number(tau)
+        if number is None or number <= 0:
+            raise error_kind(tau)(
+                f"tau must be a positive number (the sink threshold; default 20), not {shown_value(tau)}"
+            )
+        if self.sink_scores is None:
+            raise ValueError(
+                "this result has no sink scores (a result saved before they were kept, or captured without them): "
+                "capture it with model.capture(..., sink_scores=True)"
+            )
+        return np.flatnonzero(self.sink_scores[layer] > number)
+
+    def head_summary(
+        self,
+        token: TokenSelection = None,
+        phrase: str | None = None,
+        producing: bool = False,
+        image: int | None = None,
+    ) -> HeadSummary:
+        """Which heads look at the image, and how focused: `[layers, heads]` arrays over the selected tokens.
+
+        Tokens as in `grid` (default: the prompt's own tokens; `producing` for the steps that produced them).
+        `image_mass`: each head's share of attention on the image tokens, averaged over the tokens.
+        `spatial_entropy`: the normalized entropy of each head's map (its mean over the tokens, the map `grid`
+        shows, scaled to sum to 1): `-sum(p log p) / log(image tokens)`, 0 = all on one cell, 1 = spread
+        evenly; NaN where a map has no mass or the image one token. `image`: one image's tokens only (its
+        mass and map); default all of them.
+        """
+        producing = checked_flag(producing, "producing")
+        tokens = self._token_rows(token, phrase)
+        rows = self.producing_rows(tokens) if producing else tokens
+        columns = slice(None) if image is None else self.images[checked_index(image, len(self.images), "image")].columns
+        mass = np.empty((self.num_layers, self.num_heads), dtype=np.float64)
+        entropy = np.empty_like(mass)
+        for layer in range(self.num_layers):  # one layer at a time: the memory of one layer's selected rows
+            chosen = self.attention[layer][:, rows, columns].astype(np.float64)  # [heads, rows, image tokens]
+            maps = chosen.mean(axis=1)
+            mass[layer] = maps.sum(axis=1) if image is not None else self.image_mass[layer][:, rows].mean(axis=1)
+            entropy[layer] = _normalized_entropy(maps)
+        return HeadSummary(mass, entropy, self.layer_ids, tuple(tokens), producing)
 
     def has_producing_row(self, token: int) -> bool:
         """Whether the position before token `token` is a captured row."""
@@ -276,20 +396,26 @@ class AttentionResult:
         reduce: Reduce = "mean",
         image: int = 0,
         producing: bool = False,
+        *,
+        unit: Unit = "probability",
+        relative: bool = False,
+        drop_sinks: bool = False,
     ) -> np.ndarray:
         """A `[rows, cols]` map of one image: the mean over the selected query tokens.
 
         Tokens come from `token` (index or indices into `tokens`) or `phrase` (words of the prompt or the
         answer); with neither, all the prompt's own tokens (not the template's). Layers and heads as in `maps`.
         With `producing`, each token's map is that of the step that produced it (the position before it): for an
-        answer word, where the model looked when it chose that word.
+        answer word, where the model looked when it chose that word. `unit`, `relative` and `drop_sinks` as in
+        `maps` (a relative grid is the tokens' mean map divided by the baseline's).
         """
         producing = checked_flag(producing, "producing")
         geometry = self.images[checked_index(image, len(self.images), "image")]
         rows = self._token_rows(token, phrase)
         if producing:
             rows = self.producing_rows(rows)
-        per_token = self.maps(layer, head, reduce)[rows, geometry.columns]
+        per_token = self.maps(layer, head, reduce, unit=unit, relative=relative, drop_sinks=drop_sinks)
+        per_token = per_token[rows, geometry.columns]
         return per_token.mean(axis=0).reshape(geometry.rows, geometry.cols)
 
     def _token_rows(self, token: TokenSelection, phrase: str | None) -> list[int]:
@@ -350,13 +476,16 @@ class AttentionResult:
             "image_positions": self.image_positions,
             "metadata": np.array(json.dumps(self._metadata())),
         }
+        for name in _OPTIONAL_MEMBERS:
+            if getattr(self, name) is not None:
+                arrays[name] = getattr(self, name)
         for index, picture in enumerate(self.pictures):
             arrays[f"picture_{index}"] = np.frombuffer(_png_bytes(picture), dtype=np.uint8)
         return write_atomically(path, lambda handle: np.savez(handle, **arrays))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> AttentionResult:
-        """Read a result written by `save` (format version 1 or 2).
+        """Read a result written by `save` (format version 1, 2 or 3).
 
         The file is read defensively: the archive's declared sizes, each array's dtype and shape, the metadata's
         tokens and geometry and each picture's PNG header are checked against each other before anything large
@@ -391,6 +520,7 @@ class AttentionResult:
             "family": self.family,
             "answer": self.answer,
             "thinking": self.thinking,
+            "baseline_prompt": self.baseline_prompt,
             "layer_ids": list(self.layer_ids),
             "tokens": [token.__dict__ for token in self.tokens],
             "images": [image.__dict__ for image in self.images],
@@ -399,6 +529,43 @@ class AttentionResult:
 
 def _combine(values: np.ndarray, how: Reduce, axis: int) -> np.ndarray:
     return values.mean(axis=axis) if how == "mean" else values.max(axis=axis)
+
+
+def _drop_sinks(values: np.ndarray, sinks: np.ndarray) -> None:
+    """In place, per layer of `values` `[layers, heads, rows, image tokens]`: the columns `sinks[layer]` flags
+    set to 0 and each row's other columns scaled so that the row keeps its total (0 where nothing else is left)."""
+    for layer, flagged in enumerate(sinks):
+        if not flagged.any():
+            continue
+        block = values[layer]
+        total = block.sum(axis=-1, keepdims=True, dtype=np.float64)
+        block[..., flagged] = 0
+        rest = block.sum(axis=-1, keepdims=True, dtype=np.float64)
+        scale = np.divide(total, rest, out=np.zeros_like(total), where=rest > 0)
+        block *= scale.astype(block.dtype)
+
+
+def _normalized_entropy(maps: np.ndarray) -> np.ndarray:
+    """Per row of `maps` `[n, cells]`: the entropy of the row scaled to sum to 1, over log(cells); NaN where the
+    row has no mass or there is one cell."""
+    totals = maps.sum(axis=-1, keepdims=True)
+    p = np.divide(maps, totals, out=np.zeros_like(maps), where=totals > 0)
+    terms = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+    cells = maps.shape[-1]
+    entropy = -terms.sum(axis=-1) / math.log(cells) if cells > 1 else np.full(len(maps), np.nan)
+    return np.where(totals[:, 0] > 0, entropy, np.nan)
+
+
+@dataclass(frozen=True, eq=False)
+class HeadSummary:
+    """Every head at a glance (`AttentionResult.head_summary`): `[layers, heads]` arrays, layers named by
+    `layer_ids`, over the query tokens `tokens` (their producing steps' rows with `producing`)."""
+
+    image_mass: np.ndarray  # share of attention on the image, mean over the tokens
+    spatial_entropy: np.ndarray  # normalized entropy of the head's map: 0 = one cell, 1 = spread evenly
+    layer_ids: tuple[int, ...]
+    tokens: tuple[int, ...]  # the rows summarized
+    producing: bool = False
 
 
 def _phrase_spans(words: list[str], text: str) -> list[tuple[int, int]]:
@@ -454,6 +621,7 @@ def shareable_name(source: str) -> str:
 # 5. each picture's PNG header (its size, the image's original size, under PIL's limit) before it is decoded.
 
 _ARRAY_MEMBERS = ("attention", "image_mass", "query_positions", "image_positions")
+_OPTIONAL_MEMBERS = ("baseline_attention", "sink_scores")  # from version 3, where the capture kept them
 _PICTURE_MEMBER = re.compile(r"picture_(0|[1-9][0-9]{0,5})\.npy")
 _MAX_INFLATION = 20  # members inflate at most this many times the file's size (real attention deflates ~1.1x) ...
 _FREE_INFLATION = 16 * 2**20  # ... or to this much, whatever the ratio (small files of tiny results)
@@ -522,8 +690,9 @@ class _Archive:
         self.zip = archive
         infos = archive.infolist()
         names = [info.filename for info in infos]
+        optional = [f"{name}.npy" for name in _OPTIONAL_MEMBERS]
         for name in names:
-            if name not in _required_members() and not _PICTURE_MEMBER.fullmatch(name):
+            if name not in _required_members() and name not in optional and not _PICTURE_MEMBER.fullmatch(name):
                 raise _UnreadableError(f"it holds {_shown(name)}, which result.save does not write")
         repeated = [name for name, count in Counter(names).items() if count > 1]
         if repeated:
@@ -556,7 +725,8 @@ class _Archive:
                 f"{ratio:.0f} times); result files inflate at most {_MAX_INFLATION} times"
             )
         self.infos = {info.filename: info for info in infos}
-        self.pictures = len(infos) - len(_required_members())
+        self.pictures = sum(1 for name in names if _PICTURE_MEMBER.fullmatch(name))
+        self.optional = tuple(name for name in _OPTIONAL_MEMBERS if f"{name}.npy" in self.infos)
 
     def header(self, name: str) -> _Header:
         with self.zip.open(self.infos[name]) as stream:
@@ -631,6 +801,8 @@ class _Contents:
     thinking: str | None
     layer_ids: tuple[int, ...]
     tokens: tuple[QueryToken, ...]
+    version: int
+    baseline_prompt: str | None
     images: tuple[ImageGeometry, ...]
 
     @property
@@ -642,11 +814,24 @@ def _read_result(cls: type[AttentionResult], archive: _Archive) -> AttentionResu
     contents = _checked_metadata(_read_metadata(archive))
     if archive.pictures != len(contents.images):
         raise _UnreadableError(f"it holds {archive.pictures} pictures for {len(contents.images)} images")
+    if archive.optional and contents.version < 3:
+        raise _UnreadableError(
+            f"it holds {archive.optional[0]}.npy, which version {contents.version} files do not have"
+        )
+    if ("baseline_attention" in archive.optional) != (contents.baseline_prompt is not None):
+        raise _UnreadableError(
+            "its baseline_prompt and baseline_attention.npy do not go together (one is there without the other)"
+        )
     pictures = [f"picture_{index}.npy" for index in range(len(contents.images))]
-    headers = {name: archive.header(name) for name in (*(f"{name}.npy" for name in _ARRAY_MEMBERS), *pictures)}
+    members = (*(f"{name}.npy" for name in (*_ARRAY_MEMBERS, *archive.optional)), *pictures)
+    headers = {name: archive.header(name) for name in members}
     _check_headers(headers, contents)
     _check_memory(headers, contents)
-    arrays = {name: archive.read(f"{name}.npy", _check_probabilities) for name in ("attention", "image_mass")}
+    checks = {"attention": _check_probabilities, "image_mass": _check_probabilities}
+    checks.update(baseline_attention=_check_probabilities, sink_scores=_check_scores)
+    arrays = {
+        name: archive.read(f"{name}.npy", checks[name]) for name in ("attention", "image_mass", *archive.optional)
+    }
     arrays.update({name: archive.read(f"{name}.npy") for name in ("query_positions", "image_positions")})
     _check_positions(arrays["query_positions"], arrays["image_positions"])
     return cls(
@@ -666,6 +851,9 @@ def _read_result(cls: type[AttentionResult], archive: _Archive) -> AttentionResu
         answer=contents.answer,
         layer_ids=contents.layer_ids,
         thinking=contents.thinking,
+        baseline_attention=arrays.get("baseline_attention"),
+        baseline_prompt=contents.baseline_prompt,
+        sink_scores=arrays.get("sink_scores"),
     )
 
 
@@ -698,6 +886,9 @@ def _checked_metadata(metadata: object) -> _Contents:
     answer, thinking = (metadata.get(key) for key in ("answer", "thinking"))  # version 1 has neither
     answer = None if answer is None else _text(answer, "answer")
     thinking = None if thinking is None else _text(thinking, "thinking")
+    baseline_prompt = metadata.get("baseline_prompt")
+    if baseline_prompt is not None and not _text(baseline_prompt, "baseline_prompt").strip():
+        raise _UnreadableError("its baseline_prompt is empty")
     layer_ids = metadata.get("layer_ids", [])
     if not isinstance(layer_ids, list) or not all(_is_int(layer) and layer >= 0 for layer in layer_ids):
         raise _UnreadableError(f"its layer_ids are {_shown(layer_ids)}, not a list of layer indices")
@@ -718,6 +909,8 @@ def _checked_metadata(metadata: object) -> _Contents:
         layer_ids=tuple(layer_ids),
         tokens=tuple(_checked_token(token, index, texts) for index, token in enumerate(tokens)),
         images=_checked_images(images),
+        version=version,
+        baseline_prompt=baseline_prompt,
     )
 
 
@@ -809,6 +1002,18 @@ def _check_headers(headers: dict[str, _Header], contents: _Contents) -> None:
             + (f", {len(contents.layer_ids)} layers" if contents.layer_ids else "")
             + f") needs [{layers if contents.layer_ids else 'layers'}, heads, {queries}, {columns}]"
         )
+    optional_shapes: dict[str, tuple[int, ...]] = {
+        "baseline_attention": (layers, heads, columns),
+        "sink_scores": (layers, columns),
+    }
+    for name, optional_shape in optional_shapes.items():
+        found = headers.get(f"{name}.npy")
+        if found is None:
+            continue
+        if found.dtype.kind != "f" or found.dtype.itemsize not in (2, 4):
+            raise _UnreadableError(f"{name} holds {found.dtype}, not float16 or float32")
+        if found.shape != optional_shape:
+            raise _UnreadableError(f"{name} is {found} where the attention {attention} needs {list(optional_shape)}")
     for name, shape in (("image_mass", want[:3]), ("query_positions", (queries,)), ("image_positions", (columns,))):
         header = headers[f"{name}.npy"]
         if header.shape != shape:
@@ -843,6 +1048,13 @@ def _check_probabilities(name: str, values: np.ndarray) -> None:
     if not (low >= 0 and high <= 1 + _PROBABILITY_SLACK):
         wrong = low if not low >= 0 else high
         raise _UnreadableError(f"{name.removesuffix('.npy')} holds {wrong} where probabilities (in [0, 1]) belong")
+
+
+def _check_scores(name: str, values: np.ndarray) -> None:
+    """Sink scores: finite and not negative (a largest absolute value)."""
+    if values.size and not (np.isfinite(values).all() and values.min() >= 0):
+        wrong = values[~(np.isfinite(values) & (values >= 0))][0]
+        raise _UnreadableError(f"{name.removesuffix('.npy')} holds {wrong} where sink scores (>= 0) belong")
 
 
 def _check_positions(query_positions: np.ndarray, image_positions: np.ndarray) -> None:

@@ -221,16 +221,19 @@ def test_load_refuses_files_of_another_format_version(tmp_path):
         arrays = {name: archive[name] for name in archive.files}
     metadata = json.loads(str(arrays.pop("metadata")))
     # Version 1 (before answers): no answer, no layer ids, tokens without part and probability.
-    version_1 = {key: value for key, value in metadata.items() if key not in ("answer", "layer_ids")}
+    version_1 = {key: value for key, value in metadata.items() if key not in ("answer", "layer_ids", "baseline_prompt")}
     version_1["tokens"] = [
         {key: token[key] for key in ("text", "start", "end", "special")} for token in metadata["tokens"]
     ]
-    for version, written in ((1, version_1), (2, metadata), (3, metadata)):
+    # Version 2 (before baselines and sink scores): no baseline_prompt.
+    version_2 = {key: value for key, value in metadata.items() if key != "baseline_prompt"}
+    for version, written in ((1, version_1), (2, version_2), (3, metadata), (4, metadata)):
         rewritten = np.array(json.dumps({**written, "format_version": version}))
         np.savez(tmp_path / f"v{version}.npz", **arrays, metadata=rewritten)
-    for version in (1, 2):
+    for version in (1, 2, 3):
         loaded = AttentionResult.load(tmp_path / f"v{version}.npz")
         assert loaded.prompt == synthetic_result().prompt and loaded.answer is None
         assert loaded.layer_ids == tuple(range(loaded.num_layers)) and loaded.tokens[0].part == "prompt"
-    with pytest.raises(ValueError, match=r"is not a readable qvl_widget result file \(unsupported format version 3"):
-        AttentionResult.load(tmp_path / "v3.npz")
+        assert loaded.baseline_attention is None and loaded.sink_scores is None
+    with pytest.raises(ValueError, match=r"is not a readable qvl_widget result file \(unsupported format version 4"):
+        AttentionResult.load(tmp_path / "v4.npz")

@@ -27,6 +27,7 @@ WIDGET = "tests/test_widget.py"
 BROWSER = "tests/test_widget_browser.py"
 HTML = "tests/test_html.py"
 FIGURES = "tests/test_figures.py"
+MAPS = "tests/test_maps.py"
 
 MUTANTS = [
     # ----- qvl_widget/_result.py ---------------------------------------------------------------------------
@@ -310,16 +311,16 @@ MUTANTS = [
     Mutant(
         "figures-matrix-reduce",
         "qvl_widget/_figures.py",
-        "matrix = result.maps(layer, head, reduce, producing=producing)",
-        "matrix = result.maps(layer, head, producing=producing)",
+        "matrix = result.maps(layer, head, reduce, producing=producing, unit=unit,",
+        "matrix = result.maps(layer, head, producing=producing, unit=unit,",
         "matrix_figure: reduce ignored",
         (FIGURES,),
     ),
     Mutant(
         "figures-matrix-producing-ignored",
         "qvl_widget/_figures.py",
-        "matrix = result.maps(layer, head, reduce, producing=producing)",
-        "matrix = result.maps(layer, head, reduce)",
+        "matrix = result.maps(layer, head, reduce, producing=producing, unit=unit,",
+        "matrix = result.maps(layer, head, reduce, unit=unit,",
         "matrix_figure: producing=True shows each token's own row",
         (FIGURES,),
     ),
@@ -344,8 +345,8 @@ MUTANTS = [
     Mutant(
         "figures-blank-rows-coloured",
         "qvl_widget/_figures.py",
-        "with_extremes(bad=(1.0, 1.0, 1.0, 0.0))",
-        "with_extremes(bad=(0.0, 0.0, 0.5, 1.0))",
+        "with_extremes(bad=(1.0, 1.0, 1.0, 0.0))  # NaN rows: blank",
+        "with_extremes(bad=(0.0, 0.0, 0.5, 1.0))  # NaN rows: blank",
         "matrix_figure: rows without a producing step drawn in the colour of 0, not blank",
         (FIGURES,),
     ),
@@ -376,16 +377,16 @@ MUTANTS = [
     Mutant(
         "figures-layers-head",
         "qvl_widget/_figures.py",
-        "layer=layer, head=head, reduce=reduce, image=image, producing=producing)",
-        "layer=layer, reduce=reduce, image=image, producing=producing)",
+        "            head=head,\n            reduce=reduce,\n            image=image,\n",
+        "            reduce=reduce,\n            image=image,\n",
         "layers_figure: head ignored",
         (FIGURES,),
     ),
     Mutant(
         "figures-layers-producing-ignored",
         "qvl_widget/_figures.py",
-        "layer=layer, head=head, reduce=reduce, image=image, producing=producing)",
-        "layer=layer, head=head, reduce=reduce, image=image)",
+        "            image=image,\n            producing=producing,\n            unit=unit,\n",
+        "            image=image,\n            unit=unit,\n",
         "layers_figure: producing=True shows each token's own row",
         (FIGURES,),
     ),
@@ -959,5 +960,87 @@ MUTANTS = [
         "    if not lock.acquire(blocking=True):",
         "a second capture on a busy model waits silently instead of being refused at once",
         ("tests/test_concurrency.py",),
+    ),
+    # ----- MAPS ---------------------------------------------------------------------------------------------------
+    Mutant(
+        "maps-uniform-wrong-count",
+        "qvl_widget/_result.py",
+        "rows = rows * np.float32(self.attention.shape[-1])",
+        "rows = rows * np.float32(self.attention.shape[-1] - 1)",
+        "unit='uniform' multiplies by one image token fewer (an even spread is no longer 1)",
+        (MAPS,),
+    ),
+    Mutant(
+        "maps-relative-no-floor",
+        "qvl_widget/_result.py",
+        "rows = rows / np.maximum(combined, np.float32(RELATIVE_FLOOR / self.attention.shape[-1]))",
+        "rows = rows / combined",
+        "relative maps divide by a zero baseline (infinite ratios)",
+        (MAPS,),
+    ),
+    Mutant(
+        "maps-relative-baseline-always-head-mean",
+        "qvl_widget/_result.py",
+        "combined = _combine(_combine(baseline, over_heads, axis=1), over_layers, axis=0)",
+        'combined = _combine(_combine(baseline, "mean", axis=1), over_layers, axis=0)',
+        "the baseline's heads are averaged whatever the head choice",
+        (MAPS,),
+    ),
+    Mutant(
+        "maps-drop-sinks-no-rescale",
+        "qvl_widget/_result.py",
+        "        block *= scale.astype(block.dtype)\n",
+        "",
+        "drop_sinks zeroes the sinks without giving their share to the other image tokens",
+        (MAPS,),
+    ),
+    Mutant(
+        "maps-sinks-at-tau",
+        "qvl_widget/_result.py",
+        "return np.flatnonzero(self.sink_scores[layer] > number)",
+        "return np.flatnonzero(self.sink_scores[layer] >= number)",
+        "sinks() flags a token whose score equals tau (the rule: exceeds it)",
+        (MAPS,),
+    ),
+    Mutant(
+        "maps-entropy-not-normalized",
+        "qvl_widget/_result.py",
+        "    entropy = -terms.sum(axis=-1) / math.log(cells) if cells > 1",
+        "    entropy = -terms.sum(axis=-1) if cells > 1",
+        "head_summary's spatial entropy is not divided by log(image tokens)",
+        (MAPS,),
+    ),
+    Mutant(
+        "maps-sink-score-signed",
+        "qvl_widget/_capture.py",
+        "return values.abs().amax(dim=-1) / values.square().mean(dim=-1).add(eps).sqrt()",
+        "return values.amax(dim=-1) / values.square().mean(dim=-1).add(eps).sqrt()",
+        "sink scores take the largest value, not the largest absolute value",
+        (MAPS,),
+    ),
+    Mutant(
+        "maps-sink-scores-from-decoding-steps",
+        "qvl_widget/_capture.py",
+        "        if hidden.shape[1] <= int(self.image_positions[-1]):  # a decoding step: the image is in the cache\n"
+        "            return\n",
+        "",
+        "sink scores are read in decoding steps too (whose hidden states are the new tokens')",
+        (MAPS,),
+    ),
+    Mutant(
+        "maps-baseline-wrong-row",
+        "qvl_widget/_loading.py",
+        "query_positions=torch.tensor([length - 1]),",
+        "query_positions=torch.tensor([length - 2]),",
+        "the baseline keeps the row of the token before its last",
+        (MAPS,),
+    ),
+    Mutant(
+        "maps-ticks-four-decimals",
+        "qvl_widget/_figures.py",
+        "    decimals = max(0, 1 - math.floor(math.log10(scale)))\n",
+        "    decimals = min(4, max(0, 1 - math.floor(math.log10(scale))))\n",
+        "colour bar labels stop at 4 decimals (tiny probabilities read 0.0000%)",
+        (MAPS,),
     ),
 ]
