@@ -516,11 +516,11 @@ def test_the_config_counts_are_the_loaded_models(tiny_model_dirs):
 
 
 @pytest.fixture
-def thinking_run(tiny_model_dirs, tmp_path):
+def thinking_run(qwen35_dir, tmp_path):
     """`explore` on the tiny Qwen3.5 (its template thinks first), with what a test adds."""
     image = tmp_path / "scene.png"
     Image.new("RGB", (120, 90), "red").save(image)
-    return ["explore", "--model", str(tiny_model_dirs["qwen3_5"]), "--image", str(image), "--prompt", "Where?",
+    return ["explore", "--model", str(qwen35_dir), "--image", str(image), "--prompt", "Where?",
             "--device", "cpu", "--out", str(tmp_path / "out")]  # fmt: skip
 
 

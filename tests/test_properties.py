@@ -35,6 +35,7 @@ import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
 from browser_support import synthetic_answer_result, synthetic_result
+from conftest import NO_QWEN3_5
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
@@ -576,6 +577,8 @@ ANSWER_TEXT = st.lists(st.one_of(ANSWER_PIECES, st.text(max_size=3)), max_size=5
     thinking=st.sampled_from([None, True, False]),
 )
 def test_any_given_answer_of_a_thinking_model_is_split_or_refused(tiny_models, text, thinking):
+    if "qwen3_5" not in tiny_models:
+        pytest.skip(NO_QWEN3_5)
     """Qwen3.5's template thinks by default: a given answer holds one thinking block at its start (closed by
     '</think>') or none (thinking=False), else it is refused; an accepted one is split into the thinking and the
     answer, in that order, each token's offsets into its own part's text."""

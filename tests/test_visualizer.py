@@ -264,8 +264,8 @@ def test_bad_answer_options_fail_before_the_model_runs(visualizer, picture, opti
     assert visualizer.captures == 0
 
 
-def test_a_thinking_models_captures_are_cached_by_the_switch_too(tiny_model_dirs, picture):
-    thinker = QwenVLCrossModalVisualizer(tiny_model_dirs["qwen3_5"], device="cpu")
+def test_a_thinking_models_captures_are_cached_by_the_switch_too(qwen35_dir, picture):
+    thinker = QwenVLCrossModalVisualizer(qwen35_dir, device="cpu")
     thought = thinker.capture(picture, QUESTION, answer="Red.</think>\n\nA red cat.")
     at_once = thinker.capture(picture, QUESTION, answer="A red cat.", thinking=False)
     assert (thought.thinking, thought.answer) == ("Red.", "A red cat.")
