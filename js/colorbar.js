@@ -1,8 +1,7 @@
-// The colour bar under the pictures: the colour map's ramp from 0 to the top of the current scale.
+// The colour bar under the pictures: the colour map's ramp from 0 to the top of the current scale, in the view's unit.
 
 import { rgbTable } from "./colormap.js";
 import { element } from "./dom.js";
-import { percent } from "./labels.js";
 import { context2d } from "./paint.js";
 
 export class ColourBar {
@@ -18,9 +17,10 @@ export class ColourBar {
 
   /**
    * @param {string} colormap
-   * @param {number} max  the top of the scale, a probability
+   * @param {number} max  the top of the scale
+   * @param {(value: number) => string} label  a value's words in the view's unit
    */
-  draw(colormap, max) {
+  draw(colormap, max, label) {
     const context = context2d(this.ramp);
     const pixels = context.createImageData(256, 1);
     const rgb = rgbTable(colormap);
@@ -28,7 +28,7 @@ export class ColourBar {
       pixels.data.set([rgb[3 * index], rgb[3 * index + 1], rgb[3 * index + 2], 255], 4 * index);
     }
     context.putImageData(pixels, 0, 0);
-    this.low.textContent = "0%";
-    this.high.textContent = percent(max);
+    this.low.textContent = label(0);
+    this.high.textContent = label(max);
   }
 }

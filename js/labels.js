@@ -41,9 +41,39 @@ function choiceLabel(choice, name, id, reduce) {
   return `${choice} of ${name}s`;
 }
 
-/** @param {number} probability */
+/**
+ * A probability as a percentage with the digits it needs, as Python's figures write it (`_figures._percent`): "34%",
+ * "4.2%", "0.0061%" (at 16,384 image tokens an even share is 0.0061%: never "0.0%"); never "100%" for less than
+ * certain (0.9997: "99.9%").
+ * @param {number} probability
+ */
 export function percent(probability) {
-  return `${(probability * 100).toFixed(probability < 0.1 ? 1 : 0)}%`;
+  const value = probability * 100;
+  if (value < 10) return `${number(value, 10)}%`;
+  if (Math.round(value) === 100 && value < 100) return `${Math.min(value, 99.9).toFixed(1)}%`;
+  return `${value.toFixed(0)}%`;
+}
+
+/**
+ * A number with two significant digits under `whole` ("4.2", "0.0061"), a whole number from it ("34").
+ * @param {number} value
+ * @param {number} whole
+ */
+export function number(value, whole) {
+  if (!(value > 0)) return "0";
+  return value < whole ? String(Number(value.toPrecision(2))) : value.toFixed(0);
+}
+
+/**
+ * A value of the current maps in the view's unit: a probability ("0.61%"), times an even share ("×2.4 uniform"),
+ * or, for baseline-relative maps, a ratio ("×3.1 baseline").
+ * @param {number} value  a probability, or a ratio when `relative`
+ * @param {{unit: string, relative: boolean, columns: number}} scale  `columns`: the image tokens of all images
+ */
+export function scaleValue(value, { unit, relative, columns }) {
+  if (relative) return `×${number(value, 100)} baseline`;
+  if (unit === "uniform") return `×${number(value * columns, 100)} uniform`;
+  return percent(value);
 }
 
 /** What the model was doing at the step that chose a token of each part it writes. */
@@ -61,16 +91,7 @@ export function producingLabel(token, part) {
   if (token.producer === null) return `${quoted} has no producing step (the image comes right before it)`;
   const doing = DOING[part];
   if (doing === undefined) return `the step that predicted ${quoted}`;
-  return token.probability === null ? `${doing} ${quoted}` : `${doing} ${quoted} (${probability(token.probability)})`;
-}
-
-/**
- * A token's probability as a percentage that never rounds up to a certainty it is not (0.9997: "99.9%").
- * @param {number} value
- */
-export function probability(value) {
-  const shown = percent(value);
-  return shown === "100%" && value < 1 ? `${(Math.floor(value * 1000) / 10).toFixed(1)}%` : shown;
+  return token.probability === null ? `${doing} ${quoted}` : `${doing} ${quoted} (${percent(token.probability)})`;
 }
 
 /**

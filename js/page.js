@@ -1,10 +1,12 @@
 // The one-file HTML export's script: unpack the embedded data and run the widget's view on an in-page model.
 //
 // Data: base64 of gzip of `uint32 header length | header JSON | blobs`; the header gives the view state (the
-// fields of Python's `ViewState` but the pictures) and, for each picture, full-size picture and embedded
-// "layer|head" choice, the [offset, length] of its blob.
+// fields of Python's `ViewState` but the pictures) and, for each picture, full-size picture, embedded selection
+// ("layer|head", "layer|head|relative", ...: `payloadKey`) and the head overview's data, the [offset, length] of
+// its blob.
 
 import { createModel } from "./standalone.js";
+import { payloadKey } from "./state.js";
 import { AttentionView } from "./view.js";
 
 /**
@@ -37,7 +39,8 @@ export function openContainer(buffer) {
  * The container's header.
  * @typedef {Object} Header
  * @property {number} version
- * @property {Omit<import("./state.js").Traits, "pictures" | "maps_payload" | "full_pictures" | "want_full_pictures">} state
+ * @property {Omit<import("./state.js").Traits, "pictures" | "maps_payload" | "heads_payload" | "full_pictures" |
+ *   "want_full_pictures">} state
  * @property {string} prompt
  * @property {string | null} answer  the model's answer, where the result has one
  * @property {string | null} [thinking]  what the model wrote while thinking, where it thought first
@@ -45,6 +48,7 @@ export function openContainer(buffer) {
  * @property {[number, number][]} pictures
  * @property {[number, number][]} full_pictures
  * @property {Record<string, [number, number]>} payloads
+ * @property {[number, number]} heads  the head overview's data
  */
 
 /**
@@ -55,19 +59,27 @@ export function openContainer(buffer) {
 export function mount(el, { header, blob }) {
   /** @type {Record<string, DataView>} */
   const payloads = Object.fromEntries(Object.entries(header.payloads).map(([key, span]) => [key, blob(span)]));
+  /** @param {{layer: import("./state.js").Choice, head: import("./state.js").Choice, relative: boolean, drop_sinks: boolean}} at */
+  const payloadOf = (at) => payloads[payloadKey(at.layer, at.head, at.relative, at.drop_sinks)];
   /** @type {import("./state.js").Traits} */
   const state = {
     ...header.state,
     pictures: header.pictures.map(blob),
     full_pictures: header.full_pictures.map(blob),
     want_full_pictures: false,
-    maps_payload: payloads[`${header.state.layer}|${header.state.head}`],
+    maps_payload: payloadOf(header.state),
+    heads_payload: blob(header.heads),
   };
   const model = createModel(state, {
-    // The page plays the kernel: a layer/head change is answered with that choice's embedded maps.
+    // The page plays the kernel: a new selection is answered with its embedded maps.
     onSave: (changes, apply) => {
-      if (!("layer" in changes || "head" in changes)) return;
-      const payload = payloads[`${model.get("layer")}|${model.get("head")}`];
+      if (!["layer", "head", "relative", "drop_sinks"].some((name) => name in changes)) return;
+      const payload = payloadOf({
+        layer: model.get("layer"),
+        head: model.get("head"),
+        relative: model.get("relative"),
+        drop_sinks: model.get("drop_sinks"),
+      });
       if (payload) apply({ maps_payload: payload });
     },
   });

@@ -1,5 +1,5 @@
-// The pictures: one panel per medium (its picture, the overlay canvas the map is painted on, a cursor canvas for
-// the hovered cell), sized for the view's width and the screen's pixel ratio, and the pointer over them.
+// The pictures: one panel per medium (its picture, the overlay canvas the map is painted on, a canvas for marked
+// cells (visual sinks) and a cursor canvas for the hovered cell), sized for the view's width and the screen's pixel ratio, and the pointer over them.
 
 import { element } from "./dom.js";
 import { cellAt } from "./geometry.js";
@@ -19,6 +19,7 @@ const MAX_CANVAS_SIDE = 8192;
  * @typedef {Object} Panel
  * @property {HTMLElement} frame
  * @property {HTMLCanvasElement} overlay
+ * @property {HTMLCanvasElement} marks
  * @property {HTMLCanvasElement} cursor
  * @property {import("./paint.js").Scratch} scratch
  * @property {number} shown  the frame (temporal group) on screen
@@ -80,19 +81,20 @@ export class MediaPanels {
     image.src = this.pictureUrl(pictures[medium.frames[shown].picture], medium.frames[shown].mime);
     const ratio = Math.min(MAX_PIXEL_RATIO, window.devicePixelRatio || 1, MAX_CANVAS_SIDE / Math.max(cssWidth, cssHeight));
     const overlay = element("canvas", "qvl-overlay", { "data-qvl-image": String(index) });
+    const marks = element("canvas", "qvl-marks");
     const cursor = element("canvas", "qvl-cursor");
-    for (const canvas of [overlay, cursor]) {
+    for (const canvas of [overlay, marks, cursor]) {
       canvas.width = Math.round(cssWidth * ratio);
       canvas.height = Math.round(cssHeight * ratio);
     }
-    frame.append(image, overlay, cursor);
+    frame.append(image, overlay, marks, cursor);
     const caption = element("figcaption", "qvl-figcaption");
     caption.textContent = `Image ${index + 1} · ${medium.rows} × ${medium.cols} tokens · ${medium.width} × ${medium.height} px`;
     figure.append(frame, caption);
     this.element.append(figure);
     frame.addEventListener("pointermove", (event) => this.actions.hoverCell(this.cellUnder(index, event)));
     frame.addEventListener("pointerleave", () => this.actions.hoverCell(null));
-    return { frame, overlay, cursor, scratch: makeScratch(medium.rows, medium.cols), shown };
+    return { frame, overlay, marks, cursor, scratch: makeScratch(medium.rows, medium.cols), shown };
   }
 
   /**
@@ -163,6 +165,29 @@ export class MediaPanels {
       context.lineWidth = Math.max(1, panel.cursor.width / 400);
       context.strokeStyle = "white";
       context.strokeRect(cell.col * cellWidth, cell.row * cellHeight, cellWidth, cellHeight);
+    });
+  }
+
+  /**
+   * Outline marked cells (visual sinks): `cells[i]` are medium i's, as indices into its shown frame's grid.
+   * @param {number[][]} cells
+   */
+  drawMarks(cells) {
+    this.panels.forEach((panel, index) => {
+      const context = context2d(panel.marks);
+      context.clearRect(0, 0, panel.marks.width, panel.marks.height);
+      const medium = this.media[index];
+      const cellWidth = panel.marks.width / medium.cols;
+      const cellHeight = panel.marks.height / medium.rows;
+      context.lineWidth = Math.max(1.5, panel.marks.width / 300);
+      context.strokeStyle = "#00e5ff";
+      context.setLineDash([3 * context.lineWidth, 2 * context.lineWidth]);
+      const inset = context.lineWidth / 2;
+      for (const cell of cells[index] ?? []) {
+        const row = Math.floor(cell / medium.cols);
+        const col = cell % medium.cols;
+        context.strokeRect(col * cellWidth + inset, row * cellHeight + inset, cellWidth - 2 * inset, cellHeight - 2 * inset);
+      }
     });
   }
 

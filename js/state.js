@@ -40,11 +40,18 @@
  * @property {DataView[]} pictures
  * @property {Available} available
  * @property {number[]} layer_ids  each captured layer's decoder-layer index, for labels
+ * @property {string | null} baseline_prompt  the baseline's text, where relative maps can be shown
+ * @property {number[][] | null} sinks  per captured layer, the image columns that are visual sinks (null: no scores)
  * @property {string} reduce  how a list of layers or heads is combined: "mean" or "max"
  * @property {Choice} layer
  * @property {Choice} head
  * @property {number[]} selected
  * @property {boolean} producing  every token shows the step that produced it, not its own row
+ * @property {string} unit  "probability" or "uniform" (x the number of image tokens: 1 = spread evenly)
+ * @property {boolean} relative  maps divided by the baseline's (the payload's values are ratios)
+ * @property {boolean} drop_sinks  the visual sinks left out of the maps
+ * @property {boolean} mark_sinks  the visual sinks outlined on the pictures
+ * @property {string} head_overview  the layers x heads grid: "off", "mass" or "focus"
  * @property {string} colormap
  * @property {number} opacity
  * @property {boolean} smooth
@@ -52,6 +59,7 @@
  * @property {boolean} show_special
  * @property {number} width
  * @property {DataView | null} maps_payload
+ * @property {DataView | null} heads_payload  the head overview's data (`heads.js`), once the overview is shown
  * @property {DataView[]} full_pictures
  * @property {boolean} want_full_pictures
  */
@@ -95,4 +103,35 @@ export function parseChoice(value) {
  */
 export function bytesOf(view) {
   return /** @type {Uint8Array<ArrayBuffer>} */ (new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+}
+
+/**
+ * A selection's name among the HTML page's payloads, as Python's `payload_key`: "3|mean", "3|mean|relative".
+ * @param {Choice} layer
+ * @param {Choice} head
+ * @param {boolean} relative
+ * @param {boolean} dropSinks
+ */
+export function payloadKey(layer, head, relative, dropSinks) {
+  return `${layer}|${head}${relative ? "|relative" : ""}${dropSinks ? "|drop_sinks" : ""}`;
+}
+
+/**
+ * Whether any captured layer has a visual sink (else there is nothing to mark or leave out).
+ * @param {number[][] | null} sinks
+ */
+export function hasSinks(sinks) {
+  return sinks !== null && sinks.some((columns) => columns.length > 0);
+}
+
+/**
+ * The indices a layer or head choice covers: one index, a list, or all `count` of them ("mean", "max").
+ * @param {Choice} choice
+ * @param {number} count
+ * @returns {number[]}
+ */
+export function coveredIndices(choice, count) {
+  if (typeof choice === "number") return [choice < 0 ? count + choice : choice];
+  if (Array.isArray(choice)) return choice;
+  return Array.from({ length: count }, (_, index) => index);
 }

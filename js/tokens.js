@@ -120,8 +120,9 @@ export class TokenStrips {
    * @param {ArrayLike<number>} weights
    * @param {string} colormap
    * @param {string} what  e.g. "attention on the image"
+   * @param {(weight: number) => string} [format]  a weight's words (default: a percentage)
    */
-  tint(weights, colormap, what) {
+  tint(weights, colormap, what, format = percent) {
     let max = 0;
     this.chips.forEach((chip, index) => {
       if (!chip.hidden && weights[index] > max) max = weights[index];
@@ -130,7 +131,7 @@ export class TokenStrips {
       const share = max > 0 ? weights[index] / max : 0;
       chip.style.backgroundColor = cssColour(colormap, weights[index], max, 0.15 + 0.7 * share);
       chip.style.color = share > 0.55 && colormap !== "gray" ? "#111" : "";
-      chip.title = `${percent(weights[index])} ${what}`;
+      chip.title = `${format(weights[index])} ${what}`;
     });
   }
 

@@ -1,4 +1,5 @@
-// The toolbar: layer and head menus, colour map, opacity, smooth cells, shared scale, template tokens, Save PNG.
+// The toolbar: layer and head menus, the unit, baseline-relative maps, visual sinks, the head overview, colour map,
+// opacity, smooth cells, shared scale, template tokens, producing steps, Save PNG.
 // It shows the state's choices and reports the user's; the view decides what they change.
 
 import { COLORMAP_NAMES } from "./colormap.js";
@@ -11,16 +12,34 @@ import { parseChoice } from "./state.js";
  * @typedef {Object} ToolbarActions
  * @property {(layer: import("./state.js").Choice) => void} chooseLayer
  * @property {(head: import("./state.js").Choice) => void} chooseHead
- * @property {<K extends "colormap" | "opacity" | "smooth" | "shared_scale" | "show_special" | "producing">(name: K,
- *            value: import("./state.js").Traits[K]) => void} set
+ * @property {<K extends SettableName>(name: K, value: import("./state.js").Traits[K]) => void} set
  * @property {() => void} save
  */
+
+/**
+ * The traits the toolbar sets directly.
+ * @typedef {"colormap" | "opacity" | "smooth" | "shared_scale" | "show_special" | "producing" | "unit" | "relative" |
+ *           "drop_sinks" | "mark_sinks" | "head_overview"} SettableName
+ */
+
+/** The unit menu: the option's value (the `unit` trait) and its words. */
+const UNITS = [
+  ["probability", "probability"],
+  ["uniform", "× uniform"],
+];
+/** The head overview menu. */
+const HEAD_OVERVIEWS = [
+  ["off", "off"],
+  ["mass", "image share"],
+  ["focus", "focus"],
+];
 
 export class Toolbar {
   /**
    * @param {ToolbarActions} actions
-   * @param {{generated: boolean}} options  `generated`: the result has tokens the model wrote (its thinking or its
-   *   answer): offer the producing switch
+   * @param {{generated: boolean, baseline: string | null, sinks: boolean}} options  `generated`: the result has tokens
+   *   the model wrote (its thinking or its answer): offer the producing switch; `baseline`: the baseline's text,
+   *   where there is one (offer relative maps); `sinks`: some layer has visual sinks (offer to hide or mark them)
    */
   constructor(actions, options) {
     this.element = element("div", "qvl-toolbar", { role: "toolbar", "aria-label": "Attention map controls" });
@@ -28,6 +47,29 @@ export class Toolbar {
     this.layerSelect.title = "A layer is one of the model's stacked processing steps; each reads all earlier tokens";
     this.headSelect = this.addSelect("Head", "qvl-head", "Attention head, or the mean / max over heads");
     this.headSelect.title = "A head is one of the parallel attention patterns inside a layer";
+    this.unitSelect = this.addSelect("Unit", "qvl-unit", "Unit of the maps");
+    this.unitSelect.title =
+      "probability: each cell's share of the token's attention; × uniform: that share times the number of image " +
+      "tokens (1 = attention spread evenly), comparable across image sizes";
+    for (const [value, words] of UNITS) this.unitSelect.append(new Option(words, value));
+    this.relativeInput = this.addInput("÷ baseline", "qvl-relative", "checkbox", "Divide by the baseline prompt's map");
+    this.relativeInput.title =
+      `Each map divided by the map of the baseline prompt “${options.baseline ?? ""}” at the same layers and ` +
+      "heads (MLLMs Know Where to Look, ICLR 2025): above 1 where this prompt looks more than the baseline";
+    this.hide(this.relativeInput, options.baseline === null);
+    this.dropSinksInput = this.addInput("Hide sinks", "qvl-drop-sinks", "checkbox", "Leave the visual sinks out");
+    this.dropSinksInput.title =
+      "Visual sinks: image tokens with a massive activation that draw attention whatever the question (See What You " +
+      "Are Told, ICLR 2025). Hidden: set to 0 in every head, the rest scaled to keep each token's share on the image";
+    this.markSinksInput = this.addInput("Mark sinks", "qvl-mark-sinks", "checkbox", "Outline the visual sinks");
+    this.markSinksInput.title = "Outline the visual sinks of the chosen layers on the pictures";
+    this.hide(this.dropSinksInput, !options.sinks);
+    this.hide(this.markSinksInput, !options.sinks);
+    this.headsSelect = this.addSelect("Heads", "qvl-head-overview", "Head overview");
+    this.headsSelect.title =
+      "A layers × heads grid for the tokens on show: each head's share of attention on the image, or its focus " +
+      "(1 − the spatial entropy of its map); click a head to show it";
+    for (const [value, words] of HEAD_OVERVIEWS) this.headsSelect.append(new Option(words, value));
     this.colormapSelect = this.addSelect("Colours", "qvl-colormap", "Colour map");
     for (const name of COLORMAP_NAMES) this.colormapSelect.append(new Option(name, name));
     this.opacityInput = this.addInput("Opacity", "qvl-opacity", "range", "Overlay opacity");
@@ -42,7 +84,7 @@ export class Toolbar {
       "Each token shows the step that produced it (for a word the model wrote, while thinking or answering: where " +
         "it looked to choose it)",
     );
-    /** @type {HTMLElement} */ (this.producingInput.parentElement).hidden = !options.generated;
+    this.hide(this.producingInput, !options.generated);
     this.saveButton = element("button", "qvl-save", { type: "button", "aria-label": "Save image with overlay as PNG" });
     this.saveButton.textContent = "Save PNG";
     this.element.append(this.saveButton);
@@ -55,6 +97,11 @@ export class Toolbar {
     this.sharedInput.addEventListener("change", () => actions.set("shared_scale", this.sharedInput.checked));
     this.specialInput.addEventListener("change", () => actions.set("show_special", this.specialInput.checked));
     this.producingInput.addEventListener("change", () => actions.set("producing", this.producingInput.checked));
+    this.unitSelect.addEventListener("change", () => actions.set("unit", this.unitSelect.value));
+    this.relativeInput.addEventListener("change", () => actions.set("relative", this.relativeInput.checked));
+    this.dropSinksInput.addEventListener("change", () => actions.set("drop_sinks", this.dropSinksInput.checked));
+    this.markSinksInput.addEventListener("change", () => actions.set("mark_sinks", this.markSinksInput.checked));
+    this.headsSelect.addEventListener("change", () => actions.set("head_overview", this.headsSelect.value));
     this.saveButton.addEventListener("click", () => actions.save());
   }
 
@@ -76,6 +123,21 @@ export class Toolbar {
     this.sharedInput.checked = model.get("shared_scale");
     this.specialInput.checked = model.get("show_special");
     this.producingInput.checked = model.get("producing");
+    this.unitSelect.value = model.get("unit");
+    this.unitSelect.disabled = model.get("relative"); // a ratio is the same in either unit
+    this.relativeInput.checked = model.get("relative");
+    this.dropSinksInput.checked = model.get("drop_sinks");
+    this.markSinksInput.checked = model.get("mark_sinks");
+    this.headsSelect.value = model.get("head_overview");
+  }
+
+  /**
+   * Hide a control with its label (a switch the result has nothing for).
+   * @param {HTMLElement} control
+   * @param {boolean} hidden
+   */
+  hide(control, hidden) {
+    /** @type {HTMLElement} */ (control.parentElement).hidden = hidden;
   }
 
   /**

@@ -2,17 +2,19 @@
 // the colour bar, kept in step with the model's state (`state.js`).
 //
 // The view only reads and writes the model's state (anywidget's model interface: get / set / save_changes / on /
-// off). The kernel (or the HTML page's data) answers a layer/head change with a new `maps_payload`; hovering,
-// pinning and colours are handled here without a round trip.
+// off). The kernel (or the HTML page's data) answers a change of layer, head, `relative` or `drop_sinks` with a new
+// `maps_payload`, and the head overview's first showing with `heads_payload`; hovering, pinning, colours, the unit,
+// the marked sinks and the head overview's repaints are handled here without a round trip.
 
 import { ColourBar } from "./colorbar.js";
 import { element } from "./dom.js";
-import { headLabel, layerLabel, percent, producingLabel, quoteTokens } from "./labels.js";
+import { decodeHeads, HeadOverview, headValues } from "./heads.js";
+import { headLabel, layerLabel, percent, producingLabel, quoteTokens, scaleValue } from "./labels.js";
 import { maximum } from "./paint.js";
 import { MediaPanels } from "./panels.js";
 import { decodeMaps, meanMass, meanOfRows, valueAt } from "./payload.js";
 import { savePngs } from "./save.js";
-import { frameColumns } from "./state.js";
+import { coveredIndices, frameColumns, hasSinks } from "./state.js";
 import { pinned, TokenStrips } from "./tokens.js";
 import { Toolbar } from "./toolbar.js";
 
@@ -32,6 +34,8 @@ export class AttentionView {
     this.hoveredCell = null;
     /** @type {import("./payload.js").Maps | null} */
     this.maps = null;
+    /** @type {import("./heads.js").Heads | null} */
+    this.heads = null;
     this.frames = 0; // paints so far, on `data-qvl-frames`: tests and benchmarks wait on it
     /** @type {[string, () => void][]} */
     this.listeners = [];
@@ -46,7 +50,7 @@ export class AttentionView {
         set: (name, value) => this.setState(name, value),
         save: () => this.savePng(),
       },
-      { generated },
+      { generated, baseline: model.get("baseline_prompt"), sinks: hasSinks(model.get("sinks")) },
     );
     this.strips = new TokenStrips(model.get("groups"), model.get("tokens"), {
       hover: (index) => this.hoverToken(index),
@@ -61,6 +65,7 @@ export class AttentionView {
     });
     this.panels = new MediaPanels({ hoverCell: (cell) => this.hoverCell(cell), resized: () => this.rebuilt() });
     this.colorbar = new ColourBar();
+    this.overview = new HeadOverview({ choose: (layer, head) => this.chooseHead(layer, head) });
     this.status = element("div", "qvl-status", { role: "status" });
     this.root.append(
       this.toolbar.element,
@@ -68,12 +73,14 @@ export class AttentionView {
       this.caption,
       this.panels.element,
       this.colorbar.element,
+      this.overview.element,
       this.status,
     );
     el.append(this.root);
     this.buildPanels();
     this.syncControls();
     this.listen();
+    this.updateHeads();
     this.updateMaps();
   }
 
@@ -93,8 +100,12 @@ export class AttentionView {
       this.listeners.push([event, callback]);
     };
     on("change:maps_payload", () => this.updateMaps());
-    for (const name of ["layer", "head", "available", "opacity"]) on(`change:${name}`, () => this.syncControls());
-    for (const name of ["selected", "producing", "colormap", "smooth", "shared_scale", "show_special"]) {
+    on("change:heads_payload", () => this.updateHeads());
+    for (const name of ["layer", "head", "available", "opacity", "relative", "drop_sinks"]) {
+      on(`change:${name}`, () => this.syncControls());
+    }
+    const repainting = ["selected", "producing", "unit", "mark_sinks", "head_overview", "colormap", "smooth"];
+    for (const name of [...repainting, "shared_scale", "show_special"]) {
       on(`change:${name}`, () => {
         this.syncControls();
         this.repaint();
@@ -125,6 +136,18 @@ export class AttentionView {
     this.toolbar.sync(this.model);
     this.panels.setOpacity(this.model.get("opacity"));
     this.strips.sync(this.model.get("selected"), this.model.get("show_special"));
+  }
+
+  updateHeads() {
+    const payload = this.model.get("heads_payload");
+    try {
+      this.heads = payload && payload.byteLength ? decodeHeads(payload) : null;
+    } catch (error) {
+      this.heads = null;
+      this.status.textContent = String(error);
+    }
+    if (this.heads) this.overview.resize(this.heads.layers, this.heads.heads);
+    this.paintHeads();
   }
 
   updateMaps() {
@@ -231,11 +254,57 @@ export class AttentionView {
     const max = this.scaleTop(maps, values);
     const colormap = this.model.get("colormap");
     this.panels.paint(values, max, { colormap, smooth: this.model.get("smooth") });
-    this.colorbar.draw(colormap, max);
+    this.colorbar.draw(colormap, max, (value) => this.valueWords(value));
+    this.drawSinks();
+    this.paintHeads();
     this.tintTokens();
     this.updateCaption();
     this.frames += 1;
     this.root.dataset.qvlFrames = String(this.frames);
+  }
+
+  /**
+   * A value of the current maps in the view's unit (a percentage, × uniform, or × baseline).
+   * @param {number} value
+   */
+  valueWords(value) {
+    const columns = this.maps?.columns ?? 0;
+    return scaleValue(value, { unit: this.model.get("unit"), relative: this.model.get("relative"), columns });
+  }
+
+  /** The image columns that are visual sinks in any of the chosen layers (none without sink scores). */
+  sinkColumns() {
+    const sinks = this.model.get("sinks");
+    if (sinks === null) return new Set();
+    return new Set(coveredIndices(this.model.get("layer"), sinks.length).flatMap((layer) => sinks[layer] ?? []));
+  }
+
+  /** Outline the chosen layers' visual sinks on each shown frame, with `mark_sinks`. */
+  drawSinks() {
+    const columns = this.model.get("mark_sinks") ? this.sinkColumns() : new Set();
+    const cells = this.model.get("media").map((medium, index) => {
+      const { start, count } = frameColumns(medium, this.panels.panels[index].shown);
+      return [...columns].filter((column) => column >= start && column < start + count).map((column) => column - start);
+    });
+    this.panels.drawMarks(cells);
+  }
+
+  /** The head overview, for the tokens on show (hidden while off or until its data has come). */
+  paintHeads() {
+    const measure = this.model.get("head_overview");
+    const heads = this.heads;
+    this.overview.element.hidden = measure === "off" || heads === null;
+    if (measure === "off" || heads === null) return;
+    const started = performance.now();
+    const values = headValues(heads, this.activeRows(), measure === "focus" ? "focus" : "mass");
+    const chosen = {
+      layers: coveredIndices(this.model.get("layer"), heads.layers),
+      heads: coveredIndices(this.model.get("head"), heads.heads),
+    };
+    const layerIds = this.model.get("layer_ids");
+    this.overview.paint({ values, measure: measure === "focus" ? "focus" : "mass", colormap: this.model.get("colormap"), layerIds, chosen, format: percent });
+    // Benchmarks read these: the time of each repaint of the overview.
+    performance.measure("qvl-heads-paint", { start: started, end: performance.now() });
   }
 
   /** Chips tinted by their image share, or, while a cell is hovered, by their attention to that cell. */
@@ -256,7 +325,8 @@ export class AttentionView {
       return cell ? valueAt(maps, row, column) : maps.mass[row];
     });
     const what = cell ? "attention to the hovered cell" : "attention on the image";
-    this.strips.tint(weights, colormap, this.model.get("producing") ? `${what} (producing step)` : what);
+    const format = cell ? (/** @type {number} */ value) => this.valueWords(value) : percent;
+    this.strips.tint(weights, colormap, this.model.get("producing") ? `${what} (producing step)` : what, format);
   }
 
   updateCaption() {
@@ -268,8 +338,10 @@ export class AttentionView {
       headLabel(this.model.get("head"), reduce),
     ];
     const cell = this.hoveredCell;
+    parts.push(...this.derivation());
     if (cell) {
-      parts.push(`image ${cell.medium + 1}, cell row ${cell.row}, col ${cell.col}: tokens tinted by attention to it`);
+      const words = `image ${cell.medium + 1}, cell row ${cell.row}, col ${cell.col}: tokens tinted by attention to it`;
+      parts.push(this.isSink(cell) ? `${words} (a visual sink)` : words);
     } else {
       const rows = this.activeRows();
       const shown = this.activeTokens();
@@ -278,6 +350,29 @@ export class AttentionView {
       if (this.tokensChosen()) parts.push(...this.groupNotes(shown));
     }
     this.caption.textContent = parts.join(" · ");
+  }
+
+  /** How the maps on show were derived: divided by the baseline's, sinks left out, sinks outlined. */
+  derivation() {
+    const words = [];
+    const baseline = this.model.get("baseline_prompt");
+    if (this.model.get("relative") && baseline !== null) words.push(`÷ baseline “\u2068${baseline}\u2069”`);
+    if (this.model.get("drop_sinks")) words.push("visual sinks left out");
+    if (this.model.get("mark_sinks")) {
+      const count = this.sinkColumns().size;
+      words.push(count ? `${count} visual sink${count === 1 ? "" : "s"} outlined` : "no visual sinks in these layers");
+    }
+    return words;
+  }
+
+  /**
+   * Whether a cell is a visual sink of the chosen layers.
+   * @param {Cell} cell
+   */
+  isSink(cell) {
+    const medium = this.model.get("media")[cell.medium];
+    const { start } = frameColumns(medium, this.panels.panels[cell.medium].shown);
+    return this.sinkColumns().has(start + cell.row * medium.cols + cell.col);
   }
 
   /**
@@ -315,6 +410,25 @@ export class AttentionView {
     this.model.set("layer", layer);
     const offered = heads.map(String).includes(String(this.model.get("head")));
     if (!offered && heads.length) this.model.set("head", heads[0]);
+    this.model.save_changes();
+  }
+
+  /**
+   * One layer and head, from the head overview.
+   * @param {number} layer
+   * @param {number} head
+   */
+  chooseHead(layer, head) {
+    const offered = (this.model.get("available").heads[String(layer)] ?? []).map(String);
+    if (!offered.includes(String(head))) {
+      // The HTML page embeds some layer/head pairs only.
+      const name = `${layerLabel(layer, this.model.get("layer_ids"))}, ${headLabel(head)}`;
+      this.status.textContent = `${name} is not in this page: export it with layers=[...] and heads="all"`;
+      return;
+    }
+    this.status.textContent = "";
+    this.model.set("layer", layer);
+    this.model.set("head", head);
     this.model.save_changes();
   }
 

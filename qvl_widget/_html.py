@@ -1,8 +1,10 @@
 """The one-file interactive HTML export: the widget's own front end, its CSS and the data, all inlined.
 
 The page packs a `ViewState` as it is (the same state a widget mirrors as traits; only the layer/head menus are
-narrowed to the embedded choices), its pictures, the full-size pictures for Save PNG, and one maps payload per
-embedded layer/head choice into one binary container, gzip-compressed and base64-encoded into the page.
+narrowed to the embedded choices), its pictures, the full-size pictures for Save PNG, one maps payload per
+embedded layer/head choice (and, where the result has a baseline or visual sinks, its relative and sink-free
+variants, so the page's switches work), and the head overview's data into one binary container, gzip-compressed
+and base64-encoded into the page.
 `js/page.js` opens it with DecompressionStream and runs the same view as the notebook widget on an in-page model.
 No network, no kernel, no widget: the page works from `file://` with the network off. User text (prompt, tokens)
 travels only inside the compressed data and is shown with textContent, never as markup.
@@ -33,13 +35,13 @@ from ._choices import (
 )
 from ._files import check_destinations, write_atomically
 from ._memory import binary_size
-from ._payload import Selections
+from ._payload import Selections, encode_heads, payload_key
 from ._pictures import full_pictures
 from ._result import AttentionResult, shareable_name
 from ._static import PAGE_MODULE, STYLES
 from ._view_state import Available, ViewState
 
-CONTAINER_VERSION = 2
+CONTAINER_VERSION = 3
 DEFAULT_MAX_BYTES = 25 * 2**20
 
 
@@ -183,7 +185,7 @@ def page_bytes(
     """The page `write_html` writes, as bytes (for writers that put several files in place at once)."""
     max_bytes = checked_max_bytes(max_bytes)
     choices = embedded_choices(result, layers, heads, current=(state.layer, state.head), reduce=state.reduce)
-    raw_estimate = len(choices) * (12 + result.num_queries * (8 + result.attention.shape[-1]))
+    raw_estimate = len(choices) * len(_variants(result)) * (12 + result.num_queries * (8 + result.attention.shape[-1]))
     if raw_estimate > 3 * max_bytes:  # even the best compression cannot bring this under the limit
         raise HtmlTooLargeError(_size_summary(len(choices), raw_estimate, None), max_bytes)
     container, picture_bytes = _container(result, state, choices)
@@ -219,13 +221,16 @@ def _container(result: AttentionResult, state: ViewState, choices: list[Pair]) -
     """Header JSON + blobs: `uint32 header length | header | blobs`, blobs located by [offset, length]; and how
     many of its bytes are pictures."""
     blobs: list[bytes] = []
+    spans: dict[bytes, list[int]] = {}  # a blob already added (a layer without sinks: its sink-free variant)
     offset = 0
 
     def add(blob: bytes) -> list[int]:
         nonlocal offset
-        blobs.append(blob)
-        offset += len(blob)
-        return [offset - len(blob), len(blob)]
+        if blob not in spans:
+            blobs.append(blob)
+            offset += len(blob)
+            spans[blob] = [offset - len(blob), len(blob)]
+        return spans[blob]
 
     layers: dict[str, CanonicalChoice] = {}
     heads_by_layer: dict[str, list[CanonicalChoice]] = {}
@@ -246,12 +251,23 @@ def _container(result: AttentionResult, state: ViewState, choices: list[Pair]) -
         "pictures": pictures,
         "full_pictures": full_size,
         "payloads": {
-            f"{choice_key(layer)}|{choice_key(head)}": add(selections.payload(layer, head)) for layer, head in choices
+            payload_key(layer, head, relative, drop_sinks): add(selections.payload(layer, head, relative, drop_sinks))
+            for relative, drop_sinks in _variants(result)
+            for layer, head in choices
         },
+        "heads": add(encode_heads(result)),
     }
     header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    picture_bytes = sum(length for _, length in pictures + full_size)
+    picture_bytes = sum(length for _, length in {tuple(span) for span in pictures + full_size})  # each blob once
     return len(header_bytes).to_bytes(4, "little") + header_bytes + b"".join(blobs), picture_bytes
+
+
+def _variants(result: AttentionResult) -> list[tuple[bool, bool]]:
+    """The (relative, drop_sinks) variants of each choice the page embeds: those its switches can show."""
+    relative = [False, True] if result.baseline_attention is not None else [False]
+    has_sinks = result.sink_scores is not None and any(len(result.sinks(layer)) for layer in range(result.num_layers))
+    drop_sinks = [False, True] if has_sinks else [False]
+    return [(flag, drop) for flag in relative for drop in drop_sinks]
 
 
 def _page(container: bytes) -> str:

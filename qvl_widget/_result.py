@@ -11,6 +11,7 @@ import math
 import os
 import re
 import struct
+import warnings
 import zipfile
 import zlib
 from collections import Counter
@@ -320,20 +321,13 @@ class AttentionResult:
 
     def _baseline_rows(self, layers: list[int], heads: list[int]) -> np.ndarray:
         if self.baseline_attention is None:
-            raise ValueError(
-                "relative=True divides by a baseline's map, and this result has none: capture it with "
-                "model.capture(..., baseline=True) (or baseline='a prompt of your own')"
-            )
+            raise no_baseline_error()
         return self.baseline_attention[np.ix_(layers, heads)].astype(np.float32, copy=False)
 
     def _sink_masks(self, layers: list[int]) -> np.ndarray:
         """`[len(layers), image_tokens]` bool: the visual sinks of each layer."""
         if self.sink_scores is None:
-            raise ValueError(
-                "drop_sinks=True needs the image tokens' sink scores, and this result has none (a result saved "
-                "before they were kept, or captured without them): capture it with model.capture(..., "
-                "sink_scores=True)"
-            )
+            raise no_sink_scores_error("drop_sinks=True")
         return self.sink_scores[layers] > SINK_TAU
 
     def sinks(self, layer: int = -1, tau: float = SINK_TAU) -> np.ndarray:
@@ -364,10 +358,12 @@ class AttentionResult:
 
         Tokens as in `grid` (default: the prompt's own tokens; `producing` for the steps that produced them).
         `image_mass`: each head's share of attention on the image tokens, averaged over the tokens.
-        `spatial_entropy`: the normalized entropy of each head's map (its mean over the tokens, the map `grid`
-        shows, scaled to sum to 1): `-sum(p log p) / log(image tokens)`, 0 = all on one cell, 1 = spread
-        evenly; NaN where a map has no mass or the image one token. `image`: one image's tokens only (its
-        mass and map); default all of them.
+        `spatial_entropy`: how spread each head's map is, averaged over the tokens: for each token, the normalized
+        entropy of its map (scaled to sum to 1), `-sum(p log p) / log(image tokens)`, 0 = all on one cell, 1 =
+        spread evenly. Averaging per token (rather than taking the entropy of the mean map) keeps a head focused
+        that points each token at its own object. Tokens without image mass are left out; NaN where none has any,
+        or the image is one token. `image`: one image's tokens only (its mass and maps); default all of them.
+        The widget's head overview shows the same numbers.
         """
         producing = checked_flag(producing, "producing")
         tokens = self._token_rows(token, phrase)
@@ -376,10 +372,15 @@ class AttentionResult:
         mass = np.empty((self.num_layers, self.num_heads), dtype=np.float64)
         entropy = np.empty_like(mass)
         for layer in range(self.num_layers):  # one layer at a time: the memory of one layer's selected rows
-            chosen = self.attention[layer][:, rows, columns].astype(np.float64)  # [heads, rows, image tokens]
-            maps = chosen.mean(axis=1)
-            mass[layer] = maps.sum(axis=1) if image is not None else self.image_mass[layer][:, rows].mean(axis=1)
-            entropy[layer] = _normalized_entropy(maps)
+            chosen = self.attention[layer][:, rows, columns]  # [heads, rows, image tokens]
+            if image is None:
+                mass[layer] = self.image_mass[layer][:, rows].astype(np.float64).mean(axis=1)
+            else:
+                mass[layer] = chosen.astype(np.float64).sum(axis=2).mean(axis=1)
+            per_token = token_entropies(chosen)
+            with warnings.catch_warnings():  # a head whose rows have no entropy: NaN, said in the docstring
+                warnings.simplefilter("ignore", RuntimeWarning)
+                entropy[layer] = np.nanmean(per_token, axis=1)
         return HeadSummary(mass, entropy, self.layer_ids, tuple(tokens), producing)
 
     def has_producing_row(self, token: int) -> bool:
@@ -527,6 +528,20 @@ class AttentionResult:
         }
 
 
+def no_baseline_error() -> ValueError:
+    return ValueError(
+        "relative=True divides by a baseline's map, and this result has none: capture it with "
+        "model.capture(..., baseline=True) (or baseline='a prompt of your own')"
+    )
+
+
+def no_sink_scores_error(option: str) -> ValueError:
+    return ValueError(
+        f"{option} needs the image tokens' sink scores, and this result has none (a result saved before they were "
+        "kept, or captured without them): capture it with model.capture(..., sink_scores=True)"
+    )
+
+
 def _combine(values: np.ndarray, how: Reduce, axis: int) -> np.ndarray:
     return values.mean(axis=axis) if how == "mean" else values.max(axis=axis)
 
@@ -545,15 +560,17 @@ def _drop_sinks(values: np.ndarray, sinks: np.ndarray) -> None:
         block *= scale.astype(block.dtype)
 
 
-def _normalized_entropy(maps: np.ndarray) -> np.ndarray:
-    """Per row of `maps` `[n, cells]`: the entropy of the row scaled to sum to 1, over log(cells); NaN where the
-    row has no mass or there is one cell."""
-    totals = maps.sum(axis=-1, keepdims=True)
-    p = np.divide(maps, totals, out=np.zeros_like(maps), where=totals > 0)
+def token_entropies(maps: np.ndarray) -> np.ndarray:
+    """`[..., rows, cells]` -> `[..., rows]`: each row's entropy (the row scaled to sum to 1) over log(cells), in
+    float64; NaN where a row has no mass or there is one cell."""
+    values = maps.astype(np.float64)
+    totals = values.sum(axis=-1, keepdims=True)
+    p = np.divide(values, totals, out=np.zeros_like(values), where=totals > 0)
     terms = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
     cells = maps.shape[-1]
-    entropy = -terms.sum(axis=-1) / math.log(cells) if cells > 1 else np.full(len(maps), np.nan)
-    return np.where(totals[:, 0] > 0, entropy, np.nan)
+    if cells < 2:
+        return np.full(maps.shape[:-1], np.nan)
+    return np.where(totals[..., 0] > 0, -terms.sum(axis=-1) / math.log(cells), np.nan)
 
 
 @dataclass(frozen=True, eq=False)
@@ -562,7 +579,7 @@ class HeadSummary:
     `layer_ids`, over the query tokens `tokens` (their producing steps' rows with `producing`)."""
 
     image_mass: np.ndarray  # share of attention on the image, mean over the tokens
-    spatial_entropy: np.ndarray  # normalized entropy of the head's map: 0 = one cell, 1 = spread evenly
+    spatial_entropy: np.ndarray  # mean over the tokens of each map's normalized entropy: 0 = one cell, 1 = even
     layer_ids: tuple[int, ...]
     tokens: tuple[int, ...]  # the rows summarized
     producing: bool = False

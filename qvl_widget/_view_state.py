@@ -17,10 +17,17 @@ by construction, and a new kind of token or medium is a new field value here, no
 - `pictures`: the encoded display pictures (bytes).
 - `available`: the layer menu and, per layer, the head menu; `layer_ids`: the decoder-layer index of each
   captured layer, for labels.
+- `baseline_prompt`: the baseline's text where the result has one (relative maps can be shown), else None.
+- `sinks`: per captured layer, the image columns that are visual sinks (`AttentionResult.sinks`), where the
+  result has sink scores, else None.
 - the options: `layer`, `head`, pinned tokens (`selected`), `producing` (every token shows the step that produced
-  it rather than its own row), `colormap`, `opacity`, `smooth`, `shared_scale`, `show_special`, `width`.
+  it rather than its own row), `unit` ("probability" or "uniform": x image tokens), `relative` (divided by the
+  baseline's map), `drop_sinks` (the sinks left out), `mark_sinks` (outlined on the pictures), `head_overview`
+  (the layers x heads grid: "off", "mass" or "focus"), `colormap`, `opacity`, `smooth`, `shared_scale`,
+  `show_special`, `width`.
 
-The maps themselves travel separately, one binary payload per layer/head choice (`_payload.py`).
+The maps themselves travel separately, one binary payload per selection (`_payload.py`), and so does the head
+overview's data (each head's image share and spatial entropy per token).
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections.abc import Iterable, Sequence
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from ._arguments import checked_flag, error_kind, real_number, shown, whole_number
 from ._choices import (
@@ -36,16 +43,26 @@ from ._choices import (
     Choice,
     ColormapName,
     Reduce,
+    Unit,
     canonical_choice,
     checked_colormap,
     checked_indices,
     checked_reduce,
+    checked_unit,
     choice_key,
     every_head_choice,
     every_layer_choice,
 )
 from ._pictures import display_picture
-from ._result import GENERATED_PARTS, PARTS, STILL_THINKING, AttentionResult, Part
+from ._result import (
+    GENERATED_PARTS,
+    PARTS,
+    STILL_THINKING,
+    AttentionResult,
+    Part,
+    no_baseline_error,
+    no_sink_scores_error,
+)
 
 MIN_WIDTH = 64  # CSS pixels
 MAX_WIDTH = 16384  # wider than any screen at 2x
@@ -83,10 +100,19 @@ class Medium(TypedDict):
     frames: list[Frame]
 
 
+HeadOverview = Literal["off", "mass", "focus"]
+HEAD_OVERVIEWS: tuple[HeadOverview, ...] = ("off", "mass", "focus")
+
+
 class ViewOptions(TypedDict, total=False):
     """The keyword-only view options of `ViewState.of` (and of the widget and `to_html`)."""
 
     reduce: Reduce
+    unit: Unit
+    relative: bool
+    drop_sinks: bool
+    mark_sinks: bool
+    head_overview: HeadOverview
     colormap: ColormapName
     opacity: float
     smooth: bool
@@ -110,11 +136,18 @@ class ViewState:
     pictures: list[bytes]
     available: Available
     layer_ids: list[int]
+    baseline_prompt: str | None
+    sinks: list[list[int]] | None
     reduce: Reduce
     layer: CanonicalChoice
     head: CanonicalChoice
     selected: list[int]
     producing: bool
+    unit: Unit
+    relative: bool
+    drop_sinks: bool
+    mark_sinks: bool
+    head_overview: HeadOverview
     colormap: ColormapName
     opacity: float
     smooth: bool
@@ -133,6 +166,11 @@ class ViewState:
         token: int | Sequence[int] | None = None,
         producing: bool | None = None,
         reduce: Reduce = "mean",
+        unit: Unit = "probability",
+        relative: bool = False,
+        drop_sinks: bool = False,
+        mark_sinks: bool = False,
+        head_overview: HeadOverview = "off",
         colormap: ColormapName = "inferno",
         opacity: float = 0.6,
         smooth: bool = True,
@@ -145,8 +183,10 @@ class ViewState:
         `layer`, `head`: choices as for `result.grid` (`_choices.py`: an index, a list of them combined by
         `reduce`, "mean" or "max" of all, "all" / None for all combined by `reduce`). `phrase` or `token` (an
         index or a list, as for `result.grid`) pins query tokens. `producing`: every token shows the step that
-        produced it (default: on where the result has the model's own tokens, its answer or its thinking). `width`:
-        the pictures' width in CSS pixels."""
+        produced it (default: on where the result has the model's own tokens, its answer or its thinking). `unit`,
+        `relative` and `drop_sinks` as for `result.grid` (relative needs a baseline, drop_sinks and `mark_sinks`
+        sink scores: see `capture`). `head_overview`: the layers x heads grid, "off", "mass" (each head's share of
+        attention on the image) or "focus" (1 - its spatial entropy). `width`: the pictures' width in CSS pixels."""
         if not isinstance(result, AttentionResult):
             raise TypeError(f"a view needs an AttentionResult (from model.capture), not {type(result).__name__}")
         reduce = checked_reduce(reduce)
@@ -174,11 +214,20 @@ class ViewState:
             pictures=[data for data, _ in pictures],
             available=every_choice(result, [layer], [head], reduce),
             layer_ids=list(result.layer_ids),
+            baseline_prompt=result.baseline_prompt,
+            sinks=None
+            if result.sink_scores is None
+            else [result.sinks(layer).tolist() for layer in range(result.num_layers)],
             reduce=reduce,
             layer=checked_option(result, "layer", layer, reduce),
             head=checked_option(result, "head", head, reduce),
             selected=selected,
             producing=checked_option(result, "producing", generated if producing is None else producing),
+            unit=checked_option(result, "unit", unit),
+            relative=checked_option(result, "relative", relative),
+            drop_sinks=checked_option(result, "drop_sinks", drop_sinks),
+            mark_sinks=checked_option(result, "mark_sinks", mark_sinks),
+            head_overview=checked_option(result, "head_overview", head_overview),
             colormap=checked_option(result, "colormap", colormap),
             opacity=checked_option(result, "opacity", opacity),
             smooth=checked_option(result, "smooth", smooth),
@@ -279,6 +328,25 @@ def checked_option(result: AttentionResult, name: str, value: Any, reduce: Reduc
         if width > MAX_WIDTH:
             raise ValueError(f"width is the pictures' width in CSS pixels: at most {MAX_WIDTH}, not {shown(value)}")
         return width
+    if name == "unit":
+        return checked_unit(value)
+    if name == "relative":
+        relative = checked_flag(value, name)
+        if relative and result.baseline_prompt is None:
+            raise no_baseline_error()
+        return relative
+    if name in ("drop_sinks", "mark_sinks"):
+        flag = checked_flag(value, name)
+        if flag and result.sink_scores is None:
+            raise no_sink_scores_error(f"{name}=True")
+        return flag
+    if name == "head_overview":
+        if not isinstance(value, str) or value not in HEAD_OVERVIEWS:
+            raise ValueError(
+                "head_overview must be 'off', 'mass' (each head's share of attention on the image) or 'focus' "
+                f"(1 - its spatial entropy), not {shown(value)}"
+            )
+        return value
     if name in ("smooth", "shared_scale", "show_special", "producing"):
         return checked_flag(value, name)
     raise KeyError(f"unknown view option {name!r}")
@@ -293,6 +361,11 @@ VIEW_OPTIONS = (
     "token",
     "producing",
     "reduce",
+    "unit",
+    "relative",
+    "drop_sinks",
+    "mark_sinks",
+    "head_overview",
     "colormap",
     "opacity",
     "smooth",
@@ -320,6 +393,11 @@ OPTIONS = (
     "head",
     "selected",
     "producing",
+    "unit",
+    "relative",
+    "drop_sinks",
+    "mark_sinks",
+    "head_overview",
     "colormap",
     "opacity",
     "smooth",

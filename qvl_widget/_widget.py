@@ -1,7 +1,8 @@
 """AttentionWidget: the notebook explorer (an anywidget) over a cached AttentionResult.
 
 Its synced traits are the fields of a `ViewState` (same names), plus the transport: `maps_payload`, the maps of
-the current layer/head choice, and the full-size pictures, sent when Save PNG first asks for them. The kernel keeps
+the current selection (layer, head, relative, sinks dropped), `heads_payload`, the head overview's data, sent when
+the overview is first shown, and the full-size pictures, sent when Save PNG first asks for them. The kernel keeps
 the full tensor; a layer/head change sends one binary payload with every query token's map for that choice, and
 hovering, pinning and colours then happen in the browser without a round trip. Traits only, no custom messages:
 every anywidget host (JupyterLab, Notebook 7, Voila, marimo) supports them.
@@ -20,7 +21,7 @@ import traitlets
 
 from ._choices import Choice, checked_reduce
 from ._html import DEFAULT_MAX_BYTES, Choices, write_html
-from ._payload import Selections
+from ._payload import Selections, encode_heads
 from ._pictures import full_pictures
 from ._result import AttentionResult
 from ._static import STYLES, WIDGET_MODULE
@@ -66,7 +67,10 @@ class AttentionWidget(anywidget.AnyWidget):
     a word the model wrote shows where it looked to choose it). Keyword options: `reduce` ("mean" or "max": how a
     list of layers or heads is combined), `colormap` ("inferno", "viridis", "jet", "gray"), `opacity` (0..1), `smooth`
     (smooth or blocky cells), `shared_scale` (one colour scale for all tokens), `show_special` (show the
-    chat-template tokens), `width` (the pictures' width in CSS pixels).
+    chat-template tokens), `width` (the pictures' width in CSS pixels), `unit` ("probability" or "uniform": x image
+    tokens), `relative` (divided by the baseline's map; needs `capture(baseline=True)`), `drop_sinks` / `mark_sinks`
+    (the visual sinks left out / outlined; need sink scores), `head_overview` ("off", "mass" or "focus": the layers x
+    heads grid; click a cell to show that head).
     """
 
     _esm = WIDGET_MODULE
@@ -79,6 +83,8 @@ class AttentionWidget(anywidget.AnyWidget):
     pictures = traitlets.List(traitlets.Bytes()).tag(sync=True)
     available = traitlets.Dict().tag(sync=True)
     layer_ids = traitlets.List(traitlets.Int()).tag(sync=True)
+    baseline_prompt = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    sinks = traitlets.List(traitlets.List(traitlets.Int()), default_value=None, allow_none=True).tag(sync=True)
     # ... and choices, made on either side.
     # Their values are checked (and normalised: a numpy integer becomes an int, a list of layers its canonical
     # form) by `checked_option` alone, so a bad value set from Python gets the same one-line error as in
@@ -88,6 +94,11 @@ class AttentionWidget(anywidget.AnyWidget):
     head = _Option("mean").tag(sync=True)
     selected = _Option([]).tag(sync=True)  # a list of token indices
     producing = _Option(False).tag(sync=True)
+    unit = _Option("probability").tag(sync=True)
+    relative = _Option(False).tag(sync=True)
+    drop_sinks = _Option(False).tag(sync=True)
+    mark_sinks = _Option(False).tag(sync=True)
+    head_overview = _Option("off").tag(sync=True)  # "off", "mass" or "focus"
     colormap = _Option("inferno").tag(sync=True)
     opacity = _Option(0.6).tag(sync=True)
     smooth = _Option(True).tag(sync=True)
@@ -97,6 +108,7 @@ class AttentionWidget(anywidget.AnyWidget):
 
     # Transport: the current choice's maps, and the full-size pictures on request.
     maps_payload = traitlets.Bytes().tag(sync=True)
+    heads_payload = traitlets.Bytes().tag(sync=True)
     full_pictures = traitlets.List(traitlets.Bytes()).tag(sync=True)
     want_full_pictures = traitlets.Bool(False).tag(sync=True)
 
@@ -119,7 +131,8 @@ class AttentionWidget(anywidget.AnyWidget):
         self._selections = Selections(result, state.reduce)
         super().__init__(**state.fields())
         self._ready = True
-        self.maps_payload = self._selections.payload(self.layer, self.head)
+        self.maps_payload = self._selections.payload(self.layer, self.head, self.relative, self.drop_sinks)
+        self._send_heads()
         threading.Thread(target=self._selections.warm_up, name="qvl-widget-warm-up", daemon=True).start()
 
     def view_state(self) -> ViewState:
@@ -135,7 +148,7 @@ class AttentionWidget(anywidget.AnyWidget):
             kind = next(kind for base, kind in _OPTION_ERRORS.items() if isinstance(error, base))
             raise kind(str(error)) from None
 
-    @traitlets.observe("layer", "head", "reduce")
+    @traitlets.observe("layer", "head", "reduce", "relative", "drop_sinks")
     def _send_maps(self, change: traitlets.Bunch) -> None:
         if not self._ready:
             return
@@ -148,7 +161,13 @@ class AttentionWidget(anywidget.AnyWidget):
         )
         if menus != self.available:
             self.available = dict(menus)
-        self.maps_payload = self._selections.payload(self.layer, self.head)
+        self.maps_payload = self._selections.payload(self.layer, self.head, self.relative, self.drop_sinks)
+
+    @traitlets.observe("head_overview")
+    def _send_heads(self, change: traitlets.Bunch | None = None) -> None:
+        """The head overview's data, once, when the overview is first shown (a pass over the whole tensor)."""
+        if self._ready and self.head_overview != "off" and not self.heads_payload:
+            self.heads_payload = encode_heads(self.result)
 
     @traitlets.observe("want_full_pictures")
     def _send_full_pictures(self, change: traitlets.Bunch) -> None:

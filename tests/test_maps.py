@@ -11,13 +11,16 @@ import torch
 from browser_support import synthetic_answer_result, synthetic_result
 from PIL import Image
 from test_capture import PROMPT, noise_image, request_for
+from test_html import embedded_container
 from test_result_files import members_of, metadata_of, npy, npy_header, refused, stored, with_metadata, write_zip
 
 import qvl_widget
 from qvl_widget import AttentionResult, figures
 from qvl_widget._capture import SinkScores, capturing, recording_sink_scores
 from qvl_widget._figures import _ValueTicks
+from qvl_widget._payload import decode_heads, decode_maps, encode_heads, payload_key
 from qvl_widget._result import BASELINE_PROMPT, RELATIVE_FLOOR, SINK_TAU
+from qvl_widget._view_state import ViewState
 from qvl_widget.testing import TINY_FAMILIES, build_processor, build_tokenizer
 
 # (layer, head, reduce) choices: one head, a head list, the head max, every layer's head mean.
@@ -120,8 +123,11 @@ def test_head_summary_is_each_heads_image_share_and_normalized_spatial_entropy(r
     for layer, head in np.ndindex(result.num_layers, result.num_heads):
         rows = result.attention[layer, head][[1, 4]][:, columns].astype(np.float64)
         mass = rows.sum(axis=1).mean() if image is not None else result.image_mass[layer, head, [1, 4]].mean()
-        p = rows.mean(axis=0) / rows.mean(axis=0).sum()
-        entropy = -(p[p > 0] * np.log(p[p > 0])).sum() / np.log(p.size)
+        entropies = []
+        for row in rows:
+            p = row / row.sum()
+            entropies.append(-(p[p > 0] * np.log(p[p > 0])).sum() / np.log(p.size))
+        entropy = np.mean(entropies)
         assert summary.image_mass[layer, head] == pytest.approx(mass, rel=1e-6)
         assert summary.spatial_entropy[layer, head] == pytest.approx(entropy, rel=1e-6)
     assert summary.layer_ids == result.layer_ids and summary.tokens == (1, 4)
@@ -135,6 +141,16 @@ def test_spatial_entropy_is_0_on_one_cell_1_when_even_and_nan_without_mass(resul
     summary = dataclasses.replace(result, attention=attention).head_summary(phrase="red")
     assert summary.spatial_entropy[0, 0] == 0 and summary.spatial_entropy[0, 1] == pytest.approx(1.0)
     assert np.isnan(summary.spatial_entropy[1:]).all()
+
+
+def test_spatial_entropy_averages_each_tokens_entropy_not_the_mean_maps(result):
+    """Two tokens, each on its own cell: the head is focused (0), though their mean map has two cells (log 2)."""
+    attention = np.zeros_like(result.attention)
+    attention[:, :, 1, 0] = 0.5
+    attention[:, :, 4, 7] = 0.5
+    attention[:, :, 2] = 0.0  # token 2 has no image mass: left out of the mean
+    summary = dataclasses.replace(result, attention=attention).head_summary(token=[1, 2, 4])
+    np.testing.assert_array_equal(summary.spatial_entropy, 0.0)
 
 
 def test_head_summary_of_producing_steps_uses_the_rows_before(tiny_models):
@@ -250,6 +266,127 @@ def test_views_without_what_they_need_say_how_to_capture_it(tmp_path):
         plain.grid(relative="yes")
     with pytest.raises(ValueError, match="baseline_attention and baseline_prompt go together"):
         dataclasses.replace(plain, baseline_prompt="x")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "error", "message"),
+    [
+        (
+            "relative",
+            True,
+            ValueError,
+            r"^relative=True divides by a baseline's map, and this result has none: capture",
+        ),
+        (
+            "drop_sinks",
+            True,
+            ValueError,
+            r"^drop_sinks=True needs the image tokens' sink scores, .*sink_scores=True\)$",
+        ),
+        ("mark_sinks", True, ValueError, r"^mark_sinks=True needs the image tokens' sink scores"),
+        ("relative", "yes", TypeError, r"^relative must be True or False, not 'yes'$"),
+        ("unit", "percent", ValueError, r"^unit must be 'probability' .* or 'uniform'"),
+        ("head_overview", "grid", ValueError, r"^head_overview must be 'off', 'mass' .* or 'focus' .*, not 'grid'$"),
+    ],
+)
+def test_views_refuse_what_the_result_cannot_show_in_one_line(option, value, error, message, tmp_path):
+    plain = synthetic_result()
+    for make in (
+        lambda: plain.widget(**{option: value}),
+        lambda: plain.to_html(tmp_path / "x.html", **{option: value}),
+    ):
+        with pytest.raises(error, match=message) as info:
+            make()
+        assert "\n" not in str(info.value)
+    widget = plain.widget()
+    with pytest.raises(error, match=message):
+        setattr(widget, option, value)
+    assert getattr(widget, option) == ViewState.of(plain).fields()[option]  # the refused value never lands
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+# ----- the views: widget and HTML page ---------------------------------------------------------------------------
+
+
+def test_view_state_names_the_baseline_and_each_layers_sinks(result):
+    state = ViewState.of(result, unit="uniform", relative=True, drop_sinks=True, mark_sinks=True, head_overview="focus")
+    assert state.baseline_prompt == BASELINE_PROMPT
+    assert state.sinks == [result.sinks(layer).tolist() for layer in range(result.num_layers)] == [[1], [0, 3], []]
+    assert (state.unit, state.relative, state.drop_sinks, state.mark_sinks) == ("uniform", True, True, True)
+    plain = ViewState.of(synthetic_result())
+    assert plain.baseline_prompt is None and plain.sinks is None and plain.head_overview == "off"
+
+
+def test_payload_keys_name_the_variant_as_the_front_end_does():
+    assert payload_key(3, "mean") == "3|mean"
+    assert payload_key([1, 2], 4, relative=True, drop_sinks=True) == "1,2|4|relative|drop_sinks"  # js/tests too
+
+
+@pytest.mark.parametrize(("relative", "drop_sinks"), [(True, False), (False, True), (True, True)])
+def test_the_widget_sends_relative_and_sink_free_maps(result, relative, drop_sinks):
+    widget = result.widget(layer=1, head="mean")
+    plain = widget.maps_payload
+    widget.relative, widget.drop_sinks = relative, drop_sinks
+    maps, mass = decode_maps(widget.maps_payload)
+    expected = result.maps(1, "mean", relative=relative, drop_sinks=drop_sinks)
+    np.testing.assert_allclose(maps, expected, atol=expected.max(axis=1, keepdims=True).max() / 255 + 1e-7)
+    assert not np.allclose(maps, decode_maps(plain)[0], atol=1e-3)  # the variant is not the plain map
+    np.testing.assert_allclose(mass, result.image_mass[1].mean(axis=0), rtol=1e-6)  # the raw image share
+    widget.relative = widget.drop_sinks = False
+    assert widget.maps_payload == plain
+
+
+def test_the_head_overview_data_is_sent_once_when_first_shown(result):
+    widget = result.widget()
+    assert widget.heads_payload == b""  # off: no pass over the tensor
+    widget.head_overview = "mass"
+    mass, entropy = decode_heads(widget.heads_payload)
+    np.testing.assert_allclose(mass, result.image_mass, atol=result.image_mass.max() / 255 + 1e-7)
+    for layer, head in np.ndindex(result.num_layers, result.num_heads):
+        rows = result.attention[layer, head].astype(np.float64)
+        p = rows / rows.sum(axis=1, keepdims=True)
+        direct = -(np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0)).sum(axis=1) / np.log(rows.shape[1])
+        np.testing.assert_allclose(entropy[layer, head], direct, atol=0.5 / 254 + 1e-9)
+    sent = widget.heads_payload
+    widget.head_overview = "focus"
+    assert widget.heads_payload is sent
+    # What the overview shows for some tokens is what head_summary says, within the quantisation.
+    summary = result.head_summary(token=[1, 4])
+    np.testing.assert_allclose(mass[:, :, [1, 4]].mean(axis=-1), summary.image_mass, atol=1 / 255)
+    np.testing.assert_allclose(entropy[:, :, [1, 4]].mean(axis=-1), summary.spatial_entropy, atol=1 / 254)
+    assert result.widget(head_overview="focus").heads_payload == sent  # asked for at the start: sent at once
+
+
+def test_a_row_without_image_mass_has_no_entropy_in_the_overview(result):
+    attention = result.attention.copy()
+    attention[0, 1, 2] = 0
+    _, entropy = decode_heads(encode_heads(dataclasses.replace(result, attention=attention)))
+    assert np.isnan(entropy[0, 1, 2]) and not np.isnan(entropy[0, 1, 3]) and not np.isnan(entropy[1, 1, 2])
+
+
+def test_the_page_embeds_each_variant_its_switches_show_and_the_head_overview(result, tmp_path):
+    header, blob = embedded_container(result.to_html(tmp_path / "all.html", layers=[1], heads=["mean", 0], layer=1))
+    keys = {
+        f"1|{head}{flags}"
+        for head in ("mean", "0")
+        for flags in ("", "|relative", "|drop_sinks", "|relative|drop_sinks")
+    }
+    assert set(header["payloads"]) == keys
+    for key in keys:
+        relative, drop_sinks = "|relative" in key, "|drop_sinks" in key
+        head = "mean" if "mean" in key else 0
+        expected = result.maps(1, head, relative=relative, drop_sinks=drop_sinks)
+        np.testing.assert_allclose(
+            decode_maps(blob(header["payloads"][key]))[0], expected, atol=expected.max() / 255 + 1e-7
+        )
+    assert blob(header["heads"]) == encode_heads(result)
+    # A result without a baseline or sinks embeds its plain maps only; layers without sinks share one blob.
+    plain_header, _ = embedded_container(
+        synthetic_result().to_html(tmp_path / "plain.html", layers=[1], heads=["mean"], layer=1)
+    )
+    assert set(plain_header["payloads"]) == {"1|mean"}
+    header, _ = embedded_container(result.to_html(tmp_path / "two.html", layers=[2], heads=["mean"], layer=2))
+    assert header["payloads"]["2|mean|drop_sinks"] == header["payloads"]["2|mean"]  # layer 2 has no sinks
 
 
 @pytest.mark.parametrize(

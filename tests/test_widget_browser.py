@@ -12,6 +12,7 @@ from browser_support import XSS_TEXTS, WidgetPage, expected_peak, synthetic_resu
 from PIL import Image
 
 from qvl_widget import AttentionWidget
+from qvl_widget._figures import _percent
 
 pytestmark = pytest.mark.browser
 
@@ -19,8 +20,8 @@ CHAT_TEXTS = ("<|vision_end|>", "Where", " is", " the", " red", " cat", "?", "<|
 
 
 def percent(probability: float) -> str:
-    """A probability as the view writes it: one decimal under 10%, none above."""
-    return f"{probability * 100:.{1 if probability < 0.1 else 0}f}%"
+    """A probability as the view writes it: as the figures do (two significant digits under 10%)."""
+    return _percent(float(probability))
 
 
 def without_isolates(text: str) -> str:

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { chipText, headLabel, layerLabel, probability, producingLabel, quoteTokens } from "../labels.js";
+import { chipText, headLabel, layerLabel, percent, producingLabel, quoteTokens, scaleValue } from "../labels.js";
 import { createModel } from "../standalone.js";
 import { pinned } from "../tokens.js";
 
@@ -32,8 +32,10 @@ test("an answer word's caption says the step wrote it, with a probability that i
   assert.equal(producingLabel({ ...token, probability: 0.97 }, "answer"), "while writing “\u2068orange\u2069” (97%)");
   assert.equal(producingLabel(token, "prompt"), "the step that predicted “\u2068orange\u2069”");
   assert.match(producingLabel({ ...token, producer: null }, "answer"), /has no producing step/);
-  assert.equal(probability(1), "100%");
-  assert.equal(probability(0.05), "5.0%");
+  assert.equal(percent(1), "100%");
+  assert.equal(percent(0.05), "5%");
+  assert.equal(percent(0.042), "4.2%");
+  assert.equal(percent(0.99997), "99.9%");
 });
 
 test("a thinking word's caption says the model was thinking, not writing its answer", () => {
@@ -76,4 +78,17 @@ test("standalone model: set fires change events at once, save_changes hands chan
   model.off("change:layer", onLayer);
   model.set("layer", 3);
   assert.equal(seen.length, 2);
+});
+
+test("values keep two significant digits at any resolution, in the view's unit", () => {
+  assert.equal(percent(0.34), "34%");
+  assert.equal(percent(0.000061), "0.0061%"); // an even share at 16,384 image tokens, not "0.0%"
+  assert.equal(percent(0), "0%");
+  const columns = 16384;
+  assert.equal(scaleValue(0.000061, { unit: "probability", relative: false, columns }), "0.0061%");
+  assert.equal(scaleValue(1 / columns, { unit: "uniform", relative: false, columns }), "×1 uniform");
+  assert.equal(scaleValue(0.00015, { unit: "uniform", relative: false, columns }), "×2.5 uniform");
+  // A relative map's values are ratios already: the unit does not scale them.
+  assert.equal(scaleValue(3.14, { unit: "uniform", relative: true, columns }), "×3.1 baseline");
+  assert.equal(scaleValue(250, { unit: "probability", relative: true, columns }), "×250 baseline");
 });

@@ -56,6 +56,34 @@ function createModel(state, options = {}) {
   };
 }
 
+// js/state.js
+function frameColumns(medium, frame) {
+  const count = medium.rows * medium.cols;
+  return { start: medium.first_column + frame * count, count };
+}
+function parseChoice(value) {
+  if (/^-?\d+$/.test(value)) return Number(value);
+  if (/^\d+(,\d+)+$/.test(value)) return value.split(",").map(Number);
+  return value;
+}
+function bytesOf(view) {
+  return (
+    /** @type {Uint8Array<ArrayBuffer>} */
+    new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
+  );
+}
+function payloadKey(layer, head, relative, dropSinks) {
+  return `${layer}|${head}${relative ? "|relative" : ""}${dropSinks ? "|drop_sinks" : ""}`;
+}
+function hasSinks(sinks) {
+  return sinks !== null && sinks.some((columns) => columns.length > 0);
+}
+function coveredIndices(choice, count) {
+  if (typeof choice === "number") return [choice < 0 ? count + choice : choice];
+  if (Array.isArray(choice)) return choice;
+  return Array.from({ length: count }, (_, index) => index);
+}
+
 // js/colormaps.js
 var COLORMAP_HEX = {
   inferno: "00000401000501010601010802010a02020c02020e03021004031204031405041706041907051b08051d09061f0a07220b07240c08260d08290e092b10092d110a30120a32140b34150b37160b39180c3c190c3e1b0c411c0c431e0c451f0c48210c4a230c4c240c4f260c51280b53290b552b0b572d0b592f0a5b310a5c320a5e340a5f3609613809623909633b09643d09653e0966400a67420a68440a68450a69470b6a490b6a4a0c6b4c0c6b4d0d6c4f0d6c510e6c520e6d540f6d550f6d57106e59106e5a116e5c126e5d126e5f136e61136e62146e64156e65156e67166e69166e6a176e6c186e6d186e6f196e71196e721a6e741a6e751b6e771c6d781c6d7a1d6d7c1d6d7d1e6d7f1e6c801f6c82206c84206b85216b87216b88226a8a226a8c23698d23698f24699025689225689326679526679727669827669a28659b29649d29649f2a63a02a63a22b62a32c61a52c60a62d60a82e5fa92e5eab2f5ead305dae305cb0315bb1325ab3325ab43359b63458b73557b93556ba3655bc3754bd3853bf3952c03a51c13a50c33b4fc43c4ec63d4dc73e4cc83f4bca404acb4149cc4248ce4347cf4446d04545d24644d34743d44842d54a41d74b3fd84c3ed94d3dda4e3cdb503bdd513ade5238df5337e05536e15635e25734e35933e45a31e55c30e65d2fe75e2ee8602de9612bea632aeb6429eb6628ec6726ed6925ee6a24ef6c23ef6e21f06f20f1711ff1731df2741cf3761bf37819f47918f57b17f57d15f67e14f68013f78212f78410f8850ff8870ef8890cf98b0bf98c0af98e09fa9008fa9207fa9407fb9606fb9706fb9906fb9b06fb9d07fc9f07fca108fca309fca50afca60cfca80dfcaa0ffcac11fcae12fcb014fcb216fcb418fbb61afbb81dfbba1ffbbc21fbbe23fac026fac228fac42afac62df9c72ff9c932f9cb35f8cd37f8cf3af7d13df7d340f6d543f6d746f5d949f5db4cf4dd4ff4df53f4e156f3e35af3e55df2e661f2e865f2ea69f1ec6df1ed71f1ef75f1f179f2f27df2f482f3f586f3f68af4f88ef5f992f6fa96f8fb9af9fc9dfafda1fcffa4",
@@ -110,45 +138,6 @@ function element(tag, className, attributes = {}) {
   return node;
 }
 
-// js/labels.js
-function chipText(text) {
-  if (text === "") return "\u2205";
-  return text.replace(/\n/g, "\u23CE").replace(/\t/g, "\u21E5");
-}
-function layerLabel(layer, layerIds = [], reduce = "mean") {
-  return choiceLabel(layer, "layer", (index) => layerIds[index] ?? index, reduce);
-}
-function headLabel(head, reduce = "mean") {
-  return choiceLabel(head, "head", (index) => index, reduce);
-}
-function choiceLabel(choice, name, id, reduce) {
-  if (typeof choice === "number") return `${name} ${id(choice)}`;
-  if (Array.isArray(choice)) return `${reduce} of ${name}s ${choice.map(id).join(", ")}`;
-  return `${choice} of ${name}s`;
-}
-function percent(probability2) {
-  return `${(probability2 * 100).toFixed(probability2 < 0.1 ? 1 : 0)}%`;
-}
-var DOING = (
-  /** @type {Record<string, string>} */
-  { thinking: "while thinking", answer: "while writing" }
-);
-function producingLabel(token, part) {
-  const quoted = quoteTokens([token.text]);
-  if (token.producer === null) return `${quoted} has no producing step (the image comes right before it)`;
-  const doing = DOING[part];
-  if (doing === void 0) return `the step that predicted ${quoted}`;
-  return token.probability === null ? `${doing} ${quoted}` : `${doing} ${quoted} (${probability(token.probability)})`;
-}
-function probability(value) {
-  const shown = percent(value);
-  return shown === "100%" && value < 1 ? `${(Math.floor(value * 1e3) / 10).toFixed(1)}%` : shown;
-}
-function quoteTokens(texts) {
-  const shown = texts.slice(0, 6).map((text) => `\u201C\u2068${chipText(text)}\u2069\u201D`);
-  return texts.length > 6 ? `${shown.join(" + ")} + ${texts.length - 6} more` : shown.join(" + ");
-}
-
 // js/paint.js
 function toIndices(values, max) {
   const indices = new Uint8Array(values.length);
@@ -200,9 +189,10 @@ var ColourBar = class {
   }
   /**
    * @param {string} colormap
-   * @param {number} max  the top of the scale, a probability
+   * @param {number} max  the top of the scale
+   * @param {(value: number) => string} label  a value's words in the view's unit
    */
-  draw(colormap, max) {
+  draw(colormap, max, label) {
     const context = context2d(this.ramp);
     const pixels = context.createImageData(256, 1);
     const rgb = rgbTable(colormap);
@@ -210,8 +200,208 @@ var ColourBar = class {
       pixels.data.set([rgb[3 * index], rgb[3 * index + 1], rgb[3 * index + 2], 255], 4 * index);
     }
     context.putImageData(pixels, 0, 0);
-    this.low.textContent = "0%";
-    this.high.textContent = percent(max);
+    this.low.textContent = label(0);
+    this.high.textContent = label(max);
+  }
+};
+
+// js/labels.js
+function chipText(text) {
+  if (text === "") return "\u2205";
+  return text.replace(/\n/g, "\u23CE").replace(/\t/g, "\u21E5");
+}
+function layerLabel(layer, layerIds = [], reduce = "mean") {
+  return choiceLabel(layer, "layer", (index) => layerIds[index] ?? index, reduce);
+}
+function headLabel(head, reduce = "mean") {
+  return choiceLabel(head, "head", (index) => index, reduce);
+}
+function choiceLabel(choice, name, id, reduce) {
+  if (typeof choice === "number") return `${name} ${id(choice)}`;
+  if (Array.isArray(choice)) return `${reduce} of ${name}s ${choice.map(id).join(", ")}`;
+  return `${choice} of ${name}s`;
+}
+function percent(probability) {
+  const value = probability * 100;
+  if (value < 10) return `${number(value, 10)}%`;
+  if (Math.round(value) === 100 && value < 100) return `${Math.min(value, 99.9).toFixed(1)}%`;
+  return `${value.toFixed(0)}%`;
+}
+function number(value, whole) {
+  if (!(value > 0)) return "0";
+  return value < whole ? String(Number(value.toPrecision(2))) : value.toFixed(0);
+}
+function scaleValue(value, { unit, relative, columns }) {
+  if (relative) return `\xD7${number(value, 100)} baseline`;
+  if (unit === "uniform") return `\xD7${number(value * columns, 100)} uniform`;
+  return percent(value);
+}
+var DOING = (
+  /** @type {Record<string, string>} */
+  { thinking: "while thinking", answer: "while writing" }
+);
+function producingLabel(token, part) {
+  const quoted = quoteTokens([token.text]);
+  if (token.producer === null) return `${quoted} has no producing step (the image comes right before it)`;
+  const doing = DOING[part];
+  if (doing === void 0) return `the step that predicted ${quoted}`;
+  return token.probability === null ? `${doing} ${quoted}` : `${doing} ${quoted} (${percent(token.probability)})`;
+}
+function quoteTokens(texts) {
+  const shown = texts.slice(0, 6).map((text) => `\u201C\u2068${chipText(text)}\u2069\u201D`);
+  return texts.length > 6 ? `${shown.join(" + ")} + ${texts.length - 6} more` : shown.join(" + ");
+}
+
+// js/heads.js
+var HEADS_PAYLOAD_VERSION = 1;
+var HEADER_BYTES = 16;
+var NO_ENTROPY = 255;
+var GRID_CSS_SIZE = 280;
+var MAX_CELL = 14;
+var MIN_CELL = 4;
+function decodeHeads(view) {
+  if (view.byteLength < HEADER_BYTES) throw new Error(`heads payload too short: ${view.byteLength} bytes`);
+  const version = view.getUint32(0, true);
+  if (version !== HEADS_PAYLOAD_VERSION) {
+    throw new Error(`heads payload version ${version}, expected ${HEADS_PAYLOAD_VERSION}: update qvl_widget`);
+  }
+  const [layers, heads, queries] = [4, 8, 12].map((offset) => view.getUint32(offset, true));
+  const cells = layers * heads;
+  const expected = HEADER_BYTES + 4 * cells + 2 * cells * queries;
+  if (view.byteLength !== expected) throw new Error(`heads payload has ${view.byteLength} bytes, expected ${expected}`);
+  const massScales = new Float32Array(cells);
+  for (let cell = 0; cell < cells; cell++) massScales[cell] = view.getFloat32(HEADER_BYTES + 4 * cell, true);
+  const start = view.byteOffset + HEADER_BYTES + 4 * cells;
+  const mass = new Uint8Array(view.buffer, start, cells * queries);
+  const entropy = new Uint8Array(view.buffer, start + cells * queries, cells * queries);
+  return { layers, heads, queries, massScales, mass, entropy };
+}
+function headValues(heads, rows, measure) {
+  const cells = heads.layers * heads.heads;
+  const values = new Float32Array(cells);
+  for (let cell = 0; cell < cells; cell++) {
+    const offset = cell * heads.queries;
+    let total = 0;
+    let count = 0;
+    if (measure === "mass") {
+      for (const row of rows) total += heads.mass[offset + row];
+      count = rows.length;
+      values[cell] = count ? total / count / 255 * heads.massScales[cell] : 0;
+    } else {
+      for (const row of rows) {
+        const entropy = heads.entropy[offset + row];
+        if (entropy === NO_ENTROPY) continue;
+        total += entropy;
+        count += 1;
+      }
+      values[cell] = count ? 1 - total / count / 254 : NaN;
+    }
+  }
+  return values;
+}
+var HeadOverview = class {
+  /** @param {HeadOverviewActions} actions */
+  constructor(actions) {
+    this.element = element("div", "qvl-heads");
+    this.title = element("div", "qvl-heads-title");
+    this.canvas = element("canvas", "qvl-heads-grid", { role: "img", tabindex: "-1" });
+    this.legend = element("div", "qvl-heads-legend");
+    this.element.append(this.title, this.canvas, this.legend);
+    this.shown = null;
+    this.layers = 0;
+    this.heads = 0;
+    this.cell = MAX_CELL;
+    this.scratch = makeScratch(1, 1);
+    this.canvas.addEventListener("pointermove", (event) => this.describe(this.cellUnder(event)));
+    this.canvas.addEventListener("click", (event) => {
+      const cell = this.cellUnder(event);
+      if (cell) actions.choose(cell.layer, cell.head);
+    });
+  }
+  /**
+   * Size the grid for `layers` x `heads` cells.
+   * @param {number} layers
+   * @param {number} heads
+   */
+  resize(layers, heads) {
+    if (layers === this.layers && heads === this.heads) return;
+    this.layers = layers;
+    this.heads = heads;
+    this.cell = Math.max(MIN_CELL, Math.min(MAX_CELL, Math.floor(GRID_CSS_SIZE / Math.max(layers, heads))));
+    const ratio = Math.min(2, window.devicePixelRatio || 1);
+    this.canvas.width = Math.round(heads * this.cell * ratio);
+    this.canvas.height = Math.round(layers * this.cell * ratio);
+    this.canvas.style.width = `${heads * this.cell}px`;
+    this.canvas.style.height = `${layers * this.cell}px`;
+    this.canvas.dataset.qvlLayers = String(layers);
+    this.canvas.dataset.qvlHeads = String(heads);
+    this.scratch = makeScratch(layers, heads);
+  }
+  /**
+   * Paint the grid and outline the heads the menus' choice covers.
+   * @param {HeadPaint} paint
+   */
+  paint(paint) {
+    this.shown = paint;
+    const { values, measure, colormap, layerIds, chosen } = paint;
+    let max = measure === "focus" ? 1 : 0;
+    for (const value of values) if (value > max) max = value;
+    const context = context2d(this.canvas);
+    const size = { width: this.canvas.width, height: this.canvas.height };
+    drawMap(context, this.scratch, values, this.layers, this.heads, max, { colormap, smooth: false, ...size });
+    this.outline(context, chosen);
+    const what = measure === "mass" ? "each head's share of attention on the image" : "each head's focus (1 \u2212 spatial entropy of its map: 1 = one cell, 0 = spread evenly)";
+    this.title.textContent = `Heads: ${what} \xB7 click a head to show it`;
+    const top = measure === "mass" ? `brightest ${paint.format(max)}` : "scale 0 to 1";
+    const first = layerIds[0] ?? 0;
+    const last = layerIds[this.layers - 1] ?? this.layers - 1;
+    this.legend.textContent = `layers ${first}\u2013${last} top to bottom \xB7 heads 0\u2013${this.heads - 1} left to right \xB7 ${top}`;
+    this.canvas.setAttribute("aria-label", `${this.layers} \xD7 ${this.heads} grid of ${what}`);
+  }
+  /**
+   * @param {CanvasRenderingContext2D} context
+   * @param {{layers: number[], heads: number[]}} chosen
+   */
+  outline(context, chosen) {
+    if (chosen.layers.length === this.layers && chosen.heads.length === this.heads) return;
+    const width = this.canvas.width / this.heads;
+    const height = this.canvas.height / this.layers;
+    context.lineWidth = Math.max(1, width / 6);
+    context.strokeStyle = "#00e5ff";
+    const heads = new Set(chosen.heads);
+    for (const layer of chosen.layers) {
+      for (let head = 0; head < this.heads; head++) {
+        if (!heads.has(head) || heads.has(head - 1)) continue;
+        let end = head;
+        while (heads.has(end + 1)) end += 1;
+        const inset = context.lineWidth / 2;
+        context.strokeRect(head * width + inset, layer * height + inset, (end - head + 1) * width - 2 * inset, height - 2 * inset);
+      }
+    }
+  }
+  /**
+   * The grid cell under the pointer, or null.
+   * @param {MouseEvent} event
+   * @returns {{layer: number, head: number} | null}
+   */
+  cellUnder(event) {
+    const bounds = this.canvas.getBoundingClientRect();
+    const head = Math.floor((event.clientX - bounds.left) / bounds.width * this.heads);
+    const layer = Math.floor((event.clientY - bounds.top) / bounds.height * this.layers);
+    if (head < 0 || head >= this.heads || layer < 0 || layer >= this.layers) return null;
+    return { layer, head };
+  }
+  /**
+   * The hovered head's numbers, as the grid's tooltip.
+   * @param {{layer: number, head: number} | null} cell
+   */
+  describe(cell) {
+    const paint = this.shown;
+    if (!cell || !paint) return;
+    const value = paint.values[cell.layer * this.heads + cell.head];
+    const name = `${layerLabel(cell.layer, paint.layerIds)}, ${headLabel(cell.head)}`;
+    const words = paint.measure === "mass" ? `${paint.format(value)} of attention on the image` : Number.isNaN(value) ? "no attention on the image" : `focus ${number(value, 10)} (spatial entropy ${number(1 - value, 10)})`;
+    this.canvas.title = `${name}: ${words} \xB7 click to show it`;
   }
 };
 
@@ -220,23 +410,6 @@ function cellAt(x, y, width, height, rows, cols) {
   const col = Math.min(cols - 1, Math.max(0, Math.floor(x / width * cols)));
   const row = Math.min(rows - 1, Math.max(0, Math.floor(y / height * rows)));
   return { row, col };
-}
-
-// js/state.js
-function frameColumns(medium, frame) {
-  const count = medium.rows * medium.cols;
-  return { start: medium.first_column + frame * count, count };
-}
-function parseChoice(value) {
-  if (/^-?\d+$/.test(value)) return Number(value);
-  if (/^\d+(,\d+)+$/.test(value)) return value.split(",").map(Number);
-  return value;
-}
-function bytesOf(view) {
-  return (
-    /** @type {Uint8Array<ArrayBuffer>} */
-    new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
-  );
 }
 
 // js/panels.js
@@ -287,19 +460,20 @@ var MediaPanels = class {
     image.src = this.pictureUrl(pictures[medium.frames[shown].picture], medium.frames[shown].mime);
     const ratio = Math.min(MAX_PIXEL_RATIO, window.devicePixelRatio || 1, MAX_CANVAS_SIDE / Math.max(cssWidth, cssHeight));
     const overlay = element("canvas", "qvl-overlay", { "data-qvl-image": String(index) });
+    const marks = element("canvas", "qvl-marks");
     const cursor = element("canvas", "qvl-cursor");
-    for (const canvas of [overlay, cursor]) {
+    for (const canvas of [overlay, marks, cursor]) {
       canvas.width = Math.round(cssWidth * ratio);
       canvas.height = Math.round(cssHeight * ratio);
     }
-    frame.append(image, overlay, cursor);
+    frame.append(image, overlay, marks, cursor);
     const caption = element("figcaption", "qvl-figcaption");
     caption.textContent = `Image ${index + 1} \xB7 ${medium.rows} \xD7 ${medium.cols} tokens \xB7 ${medium.width} \xD7 ${medium.height} px`;
     figure.append(frame, caption);
     this.element.append(figure);
     frame.addEventListener("pointermove", (event) => this.actions.hoverCell(this.cellUnder(index, event)));
     frame.addEventListener("pointerleave", () => this.actions.hoverCell(null));
-    return { frame, overlay, cursor, scratch: makeScratch(medium.rows, medium.cols), shown };
+    return { frame, overlay, marks, cursor, scratch: makeScratch(medium.rows, medium.cols), shown };
   }
   /**
    * @param {number} index
@@ -366,6 +540,28 @@ var MediaPanels = class {
       context.strokeRect(cell.col * cellWidth, cell.row * cellHeight, cellWidth, cellHeight);
     });
   }
+  /**
+   * Outline marked cells (visual sinks): `cells[i]` are medium i's, as indices into its shown frame's grid.
+   * @param {number[][]} cells
+   */
+  drawMarks(cells) {
+    this.panels.forEach((panel, index) => {
+      const context = context2d(panel.marks);
+      context.clearRect(0, 0, panel.marks.width, panel.marks.height);
+      const medium = this.media[index];
+      const cellWidth = panel.marks.width / medium.cols;
+      const cellHeight = panel.marks.height / medium.rows;
+      context.lineWidth = Math.max(1.5, panel.marks.width / 300);
+      context.strokeStyle = "#00e5ff";
+      context.setLineDash([3 * context.lineWidth, 2 * context.lineWidth]);
+      const inset = context.lineWidth / 2;
+      for (const cell of cells[index] ?? []) {
+        const row = Math.floor(cell / medium.cols);
+        const col = cell % medium.cols;
+        context.strokeRect(col * cellWidth + inset, row * cellHeight + inset, cellWidth - 2 * inset, cellHeight - 2 * inset);
+      }
+    });
+  }
   release() {
     this.stopWatchingPixelRatio?.();
     this.stopWatchingPixelRatio = null;
@@ -382,9 +578,9 @@ function frameSize(width, medium) {
 
 // js/payload.js
 var PAYLOAD_VERSION = 1;
-var HEADER_BYTES = 12;
+var HEADER_BYTES2 = 12;
 function decodeMaps(view) {
-  if (view.byteLength < HEADER_BYTES) {
+  if (view.byteLength < HEADER_BYTES2) {
     throw new Error(`attention payload too short: ${view.byteLength} bytes`);
   }
   const version = view.getUint32(0, true);
@@ -393,17 +589,17 @@ function decodeMaps(view) {
   }
   const queries = view.getUint32(4, true);
   const columns = view.getUint32(8, true);
-  const expected = HEADER_BYTES + 8 * queries + queries * columns;
+  const expected = HEADER_BYTES2 + 8 * queries + queries * columns;
   if (view.byteLength !== expected) {
     throw new Error(`attention payload has ${view.byteLength} bytes, expected ${expected}`);
   }
   const scales = new Float32Array(queries);
   const mass = new Float32Array(queries);
   for (let row = 0; row < queries; row++) {
-    scales[row] = view.getFloat32(HEADER_BYTES + 4 * row, true);
-    mass[row] = view.getFloat32(HEADER_BYTES + 4 * (queries + row), true);
+    scales[row] = view.getFloat32(HEADER_BYTES2 + 4 * row, true);
+    mass[row] = view.getFloat32(HEADER_BYTES2 + 4 * (queries + row), true);
   }
-  const values = new Uint8Array(view.buffer, view.byteOffset + HEADER_BYTES + 8 * queries, queries * columns);
+  const values = new Uint8Array(view.buffer, view.byteOffset + HEADER_BYTES2 + 8 * queries, queries * columns);
   return { queries, columns, scales, mass, values };
 }
 function valueAt(maps, row, column) {
@@ -586,8 +782,9 @@ var TokenStrips = class {
    * @param {ArrayLike<number>} weights
    * @param {string} colormap
    * @param {string} what  e.g. "attention on the image"
+   * @param {(weight: number) => string} [format]  a weight's words (default: a percentage)
    */
-  tint(weights, colormap, what) {
+  tint(weights, colormap, what, format = percent) {
     let max = 0;
     this.chips.forEach((chip, index) => {
       if (!chip.hidden && weights[index] > max) max = weights[index];
@@ -596,7 +793,7 @@ var TokenStrips = class {
       const share = max > 0 ? weights[index] / max : 0;
       chip.style.backgroundColor = cssColour(colormap, weights[index], max, 0.15 + 0.7 * share);
       chip.style.color = share > 0.55 && colormap !== "gray" ? "#111" : "";
-      chip.title = `${percent(weights[index])} ${what}`;
+      chip.title = `${format(weights[index])} ${what}`;
     });
   }
   /** @param {KeyboardEvent} event */
@@ -631,11 +828,21 @@ function pinned(selected, index, add) {
 }
 
 // js/toolbar.js
+var UNITS = [
+  ["probability", "probability"],
+  ["uniform", "\xD7 uniform"]
+];
+var HEAD_OVERVIEWS = [
+  ["off", "off"],
+  ["mass", "image share"],
+  ["focus", "focus"]
+];
 var Toolbar = class {
   /**
    * @param {ToolbarActions} actions
-   * @param {{generated: boolean}} options  `generated`: the result has tokens the model wrote (its thinking or its
-   *   answer): offer the producing switch
+   * @param {{generated: boolean, baseline: string | null, sinks: boolean}} options  `generated`: the result has tokens
+   *   the model wrote (its thinking or its answer): offer the producing switch; `baseline`: the baseline's text,
+   *   where there is one (offer relative maps); `sinks`: some layer has visual sinks (offer to hide or mark them)
    */
   constructor(actions, options) {
     this.element = element("div", "qvl-toolbar", { role: "toolbar", "aria-label": "Attention map controls" });
@@ -643,6 +850,21 @@ var Toolbar = class {
     this.layerSelect.title = "A layer is one of the model's stacked processing steps; each reads all earlier tokens";
     this.headSelect = this.addSelect("Head", "qvl-head", "Attention head, or the mean / max over heads");
     this.headSelect.title = "A head is one of the parallel attention patterns inside a layer";
+    this.unitSelect = this.addSelect("Unit", "qvl-unit", "Unit of the maps");
+    this.unitSelect.title = "probability: each cell's share of the token's attention; \xD7 uniform: that share times the number of image tokens (1 = attention spread evenly), comparable across image sizes";
+    for (const [value, words] of UNITS) this.unitSelect.append(new Option(words, value));
+    this.relativeInput = this.addInput("\xF7 baseline", "qvl-relative", "checkbox", "Divide by the baseline prompt's map");
+    this.relativeInput.title = `Each map divided by the map of the baseline prompt \u201C${options.baseline ?? ""}\u201D at the same layers and heads (MLLMs Know Where to Look, ICLR 2025): above 1 where this prompt looks more than the baseline`;
+    this.hide(this.relativeInput, options.baseline === null);
+    this.dropSinksInput = this.addInput("Hide sinks", "qvl-drop-sinks", "checkbox", "Leave the visual sinks out");
+    this.dropSinksInput.title = "Visual sinks: image tokens with a massive activation that draw attention whatever the question (See What You Are Told, ICLR 2025). Hidden: set to 0 in every head, the rest scaled to keep each token's share on the image";
+    this.markSinksInput = this.addInput("Mark sinks", "qvl-mark-sinks", "checkbox", "Outline the visual sinks");
+    this.markSinksInput.title = "Outline the visual sinks of the chosen layers on the pictures";
+    this.hide(this.dropSinksInput, !options.sinks);
+    this.hide(this.markSinksInput, !options.sinks);
+    this.headsSelect = this.addSelect("Heads", "qvl-head-overview", "Head overview");
+    this.headsSelect.title = "A layers \xD7 heads grid for the tokens on show: each head's share of attention on the image, or its focus (1 \u2212 the spatial entropy of its map); click a head to show it";
+    for (const [value, words] of HEAD_OVERVIEWS) this.headsSelect.append(new Option(words, value));
     this.colormapSelect = this.addSelect("Colours", "qvl-colormap", "Colour map");
     for (const name of COLORMAP_NAMES) this.colormapSelect.append(new Option(name, name));
     this.opacityInput = this.addInput("Opacity", "qvl-opacity", "range", "Overlay opacity");
@@ -656,7 +878,7 @@ var Toolbar = class {
       "checkbox",
       "Each token shows the step that produced it (for a word the model wrote, while thinking or answering: where it looked to choose it)"
     );
-    this.producingInput.parentElement.hidden = !options.generated;
+    this.hide(this.producingInput, !options.generated);
     this.saveButton = element("button", "qvl-save", { type: "button", "aria-label": "Save image with overlay as PNG" });
     this.saveButton.textContent = "Save PNG";
     this.element.append(this.saveButton);
@@ -668,6 +890,11 @@ var Toolbar = class {
     this.sharedInput.addEventListener("change", () => actions.set("shared_scale", this.sharedInput.checked));
     this.specialInput.addEventListener("change", () => actions.set("show_special", this.specialInput.checked));
     this.producingInput.addEventListener("change", () => actions.set("producing", this.producingInput.checked));
+    this.unitSelect.addEventListener("change", () => actions.set("unit", this.unitSelect.value));
+    this.relativeInput.addEventListener("change", () => actions.set("relative", this.relativeInput.checked));
+    this.dropSinksInput.addEventListener("change", () => actions.set("drop_sinks", this.dropSinksInput.checked));
+    this.markSinksInput.addEventListener("change", () => actions.set("mark_sinks", this.markSinksInput.checked));
+    this.headsSelect.addEventListener("change", () => actions.set("head_overview", this.headsSelect.value));
     this.saveButton.addEventListener("click", () => actions.save());
   }
   /**
@@ -688,6 +915,20 @@ var Toolbar = class {
     this.sharedInput.checked = model.get("shared_scale");
     this.specialInput.checked = model.get("show_special");
     this.producingInput.checked = model.get("producing");
+    this.unitSelect.value = model.get("unit");
+    this.unitSelect.disabled = model.get("relative");
+    this.relativeInput.checked = model.get("relative");
+    this.dropSinksInput.checked = model.get("drop_sinks");
+    this.markSinksInput.checked = model.get("mark_sinks");
+    this.headsSelect.value = model.get("head_overview");
+  }
+  /**
+   * Hide a control with its label (a switch the result has nothing for).
+   * @param {HTMLElement} control
+   * @param {boolean} hidden
+   */
+  hide(control, hidden) {
+    control.parentElement.hidden = hidden;
   }
   /**
    * @param {string} label
@@ -744,6 +985,7 @@ var AttentionView = class {
     this.hovered = null;
     this.hoveredCell = null;
     this.maps = null;
+    this.heads = null;
     this.frames = 0;
     this.listeners = [];
     this.root = element("div", "qvl-widget");
@@ -755,7 +997,7 @@ var AttentionView = class {
         set: (name, value) => this.setState(name, value),
         save: () => this.savePng()
       },
-      { generated }
+      { generated, baseline: model.get("baseline_prompt"), sinks: hasSinks(model.get("sinks")) }
     );
     this.strips = new TokenStrips(model.get("groups"), model.get("tokens"), {
       hover: (index) => this.hoverToken(index),
@@ -769,6 +1011,7 @@ var AttentionView = class {
     });
     this.panels = new MediaPanels({ hoverCell: (cell) => this.hoverCell(cell), resized: () => this.rebuilt() });
     this.colorbar = new ColourBar();
+    this.overview = new HeadOverview({ choose: (layer, head) => this.chooseHead(layer, head) });
     this.status = element("div", "qvl-status", { role: "status" });
     this.root.append(
       this.toolbar.element,
@@ -776,12 +1019,14 @@ var AttentionView = class {
       this.caption,
       this.panels.element,
       this.colorbar.element,
+      this.overview.element,
       this.status
     );
     el.append(this.root);
     this.buildPanels();
     this.syncControls();
     this.listen();
+    this.updateHeads();
     this.updateMaps();
   }
   /**
@@ -799,8 +1044,12 @@ var AttentionView = class {
       this.listeners.push([event, callback]);
     };
     on("change:maps_payload", () => this.updateMaps());
-    for (const name of ["layer", "head", "available", "opacity"]) on(`change:${name}`, () => this.syncControls());
-    for (const name of ["selected", "producing", "colormap", "smooth", "shared_scale", "show_special"]) {
+    on("change:heads_payload", () => this.updateHeads());
+    for (const name of ["layer", "head", "available", "opacity", "relative", "drop_sinks"]) {
+      on(`change:${name}`, () => this.syncControls());
+    }
+    const repainting = ["selected", "producing", "unit", "mark_sinks", "head_overview", "colormap", "smooth"];
+    for (const name of [...repainting, "shared_scale", "show_special"]) {
       on(`change:${name}`, () => {
         this.syncControls();
         this.repaint();
@@ -826,6 +1075,17 @@ var AttentionView = class {
     this.toolbar.sync(this.model);
     this.panels.setOpacity(this.model.get("opacity"));
     this.strips.sync(this.model.get("selected"), this.model.get("show_special"));
+  }
+  updateHeads() {
+    const payload = this.model.get("heads_payload");
+    try {
+      this.heads = payload && payload.byteLength ? decodeHeads(payload) : null;
+    } catch (error) {
+      this.heads = null;
+      this.status.textContent = String(error);
+    }
+    if (this.heads) this.overview.resize(this.heads.layers, this.heads.heads);
+    this.paintHeads();
   }
   updateMaps() {
     const payload = this.model.get("maps_payload");
@@ -921,11 +1181,52 @@ var AttentionView = class {
     const max = this.scaleTop(maps, values);
     const colormap = this.model.get("colormap");
     this.panels.paint(values, max, { colormap, smooth: this.model.get("smooth") });
-    this.colorbar.draw(colormap, max);
+    this.colorbar.draw(colormap, max, (value) => this.valueWords(value));
+    this.drawSinks();
+    this.paintHeads();
     this.tintTokens();
     this.updateCaption();
     this.frames += 1;
     this.root.dataset.qvlFrames = String(this.frames);
+  }
+  /**
+   * A value of the current maps in the view's unit (a percentage, × uniform, or × baseline).
+   * @param {number} value
+   */
+  valueWords(value) {
+    const columns = this.maps?.columns ?? 0;
+    return scaleValue(value, { unit: this.model.get("unit"), relative: this.model.get("relative"), columns });
+  }
+  /** The image columns that are visual sinks in any of the chosen layers (none without sink scores). */
+  sinkColumns() {
+    const sinks = this.model.get("sinks");
+    if (sinks === null) return /* @__PURE__ */ new Set();
+    return new Set(coveredIndices(this.model.get("layer"), sinks.length).flatMap((layer) => sinks[layer] ?? []));
+  }
+  /** Outline the chosen layers' visual sinks on each shown frame, with `mark_sinks`. */
+  drawSinks() {
+    const columns = this.model.get("mark_sinks") ? this.sinkColumns() : /* @__PURE__ */ new Set();
+    const cells = this.model.get("media").map((medium, index) => {
+      const { start, count } = frameColumns(medium, this.panels.panels[index].shown);
+      return [...columns].filter((column) => column >= start && column < start + count).map((column) => column - start);
+    });
+    this.panels.drawMarks(cells);
+  }
+  /** The head overview, for the tokens on show (hidden while off or until its data has come). */
+  paintHeads() {
+    const measure = this.model.get("head_overview");
+    const heads = this.heads;
+    this.overview.element.hidden = measure === "off" || heads === null;
+    if (measure === "off" || heads === null) return;
+    const started = performance.now();
+    const values = headValues(heads, this.activeRows(), measure === "focus" ? "focus" : "mass");
+    const chosen = {
+      layers: coveredIndices(this.model.get("layer"), heads.layers),
+      heads: coveredIndices(this.model.get("head"), heads.heads)
+    };
+    const layerIds = this.model.get("layer_ids");
+    this.overview.paint({ values, measure: measure === "focus" ? "focus" : "mass", colormap: this.model.get("colormap"), layerIds, chosen, format: percent });
+    performance.measure("qvl-heads-paint", { start: started, end: performance.now() });
   }
   /** Chips tinted by their image share, or, while a cell is hovered, by their attention to that cell. */
   tintTokens() {
@@ -945,7 +1246,8 @@ var AttentionView = class {
       return cell ? valueAt(maps, row, column) : maps.mass[row];
     });
     const what = cell ? "attention to the hovered cell" : "attention on the image";
-    this.strips.tint(weights, colormap, this.model.get("producing") ? `${what} (producing step)` : what);
+    const format = cell ? (value) => this.valueWords(value) : percent;
+    this.strips.tint(weights, colormap, this.model.get("producing") ? `${what} (producing step)` : what, format);
   }
   updateCaption() {
     const maps = this.maps;
@@ -956,8 +1258,10 @@ var AttentionView = class {
       headLabel(this.model.get("head"), reduce)
     ];
     const cell = this.hoveredCell;
+    parts.push(...this.derivation());
     if (cell) {
-      parts.push(`image ${cell.medium + 1}, cell row ${cell.row}, col ${cell.col}: tokens tinted by attention to it`);
+      const words = `image ${cell.medium + 1}, cell row ${cell.row}, col ${cell.col}: tokens tinted by attention to it`;
+      parts.push(this.isSink(cell) ? `${words} (a visual sink)` : words);
     } else {
       const rows = this.activeRows();
       const shown = this.activeTokens();
@@ -966,6 +1270,27 @@ var AttentionView = class {
       if (this.tokensChosen()) parts.push(...this.groupNotes(shown));
     }
     this.caption.textContent = parts.join(" \xB7 ");
+  }
+  /** How the maps on show were derived: divided by the baseline's, sinks left out, sinks outlined. */
+  derivation() {
+    const words = [];
+    const baseline = this.model.get("baseline_prompt");
+    if (this.model.get("relative") && baseline !== null) words.push(`\xF7 baseline \u201C\u2068${baseline}\u2069\u201D`);
+    if (this.model.get("drop_sinks")) words.push("visual sinks left out");
+    if (this.model.get("mark_sinks")) {
+      const count = this.sinkColumns().size;
+      words.push(count ? `${count} visual sink${count === 1 ? "" : "s"} outlined` : "no visual sinks in these layers");
+    }
+    return words;
+  }
+  /**
+   * Whether a cell is a visual sink of the chosen layers.
+   * @param {Cell} cell
+   */
+  isSink(cell) {
+    const medium = this.model.get("media")[cell.medium];
+    const { start } = frameColumns(medium, this.panels.panels[cell.medium].shown);
+    return this.sinkColumns().has(start + cell.row * medium.cols + cell.col);
   }
   /**
    * The caption's words for the tokens shown.
@@ -999,6 +1324,23 @@ var AttentionView = class {
     this.model.set("layer", layer);
     const offered = heads.map(String).includes(String(this.model.get("head")));
     if (!offered && heads.length) this.model.set("head", heads[0]);
+    this.model.save_changes();
+  }
+  /**
+   * One layer and head, from the head overview.
+   * @param {number} layer
+   * @param {number} head
+   */
+  chooseHead(layer, head) {
+    const offered = (this.model.get("available").heads[String(layer)] ?? []).map(String);
+    if (!offered.includes(String(head))) {
+      const name = `${layerLabel(layer, this.model.get("layer_ids"))}, ${headLabel(head)}`;
+      this.status.textContent = `${name} is not in this page: export it with layers=[...] and heads="all"`;
+      return;
+    }
+    this.status.textContent = "";
+    this.model.set("layer", layer);
+    this.model.set("head", head);
     this.model.save_changes();
   }
   /** @param {number | null} index */
@@ -1064,18 +1406,25 @@ function openContainer(buffer) {
 }
 function mount(el, { header, blob }) {
   const payloads = Object.fromEntries(Object.entries(header.payloads).map(([key, span]) => [key, blob(span)]));
+  const payloadOf = (at) => payloads[payloadKey(at.layer, at.head, at.relative, at.drop_sinks)];
   const state = {
     ...header.state,
     pictures: header.pictures.map(blob),
     full_pictures: header.full_pictures.map(blob),
     want_full_pictures: false,
-    maps_payload: payloads[`${header.state.layer}|${header.state.head}`]
+    maps_payload: payloadOf(header.state),
+    heads_payload: blob(header.heads)
   };
   const model = createModel(state, {
-    // The page plays the kernel: a layer/head change is answered with that choice's embedded maps.
+    // The page plays the kernel: a new selection is answered with its embedded maps.
     onSave: (changes, apply) => {
-      if (!("layer" in changes || "head" in changes)) return;
-      const payload = payloads[`${model.get("layer")}|${model.get("head")}`];
+      if (!["layer", "head", "relative", "drop_sinks"].some((name) => name in changes)) return;
+      const payload = payloadOf({
+        layer: model.get("layer"),
+        head: model.get("head"),
+        relative: model.get("relative"),
+        drop_sinks: model.get("drop_sinks")
+      });
       if (payload) apply({ maps_payload: payload });
     }
   });
