@@ -128,7 +128,7 @@ class LoadedModel:
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         kernel: Kernel = "auto",
         baseline: bool | str | None = None,
-        sink_scores: bool = False,
+        sink_scores: bool = True,
     ) -> AttentionResult:
         """Run the model once and return the text->image attention of every layer and head.
 
@@ -165,7 +165,8 @@ class LoadedModel:
         `relative=True` views divide by ("MLLMs Know Where to Look", ICLR 2025).
         `sink_scores`: keep, per kept layer and image token, the largest |value| of its RMS-normalized hidden
         state entering that layer's attention (`result.sink_scores`), for `result.sinks()` and `drop_sinks=True`
-        ("See What You Are Told", ICLR 2025).
+        ("See What You Are Told", ICLR 2025). On by default: they cost about 1 % of a capture (`benchmarks/maps.py`)
+        and layers x image tokens x 4 bytes; `sink_scores=False` leaves them out (`result.sink_scores` is None).
         A result that would not fit in the memory free is refused before the model runs, with its size.
         """
         # Every argument is checked before any image is read or the model runs.
@@ -215,10 +216,10 @@ class LoadedModel:
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         kernel: Kernel = "auto",
         baseline: PreparedInputs | None = None,
-        sink_scores: bool = False,
+        sink_scores: bool = True,
     ) -> AttentionResult:
         """`capture` for inputs made by `prepare` (the model part only); `baseline`: the baseline prompt's inputs,
-        made by `prepare` with the same images."""
+        made by `prepare` with the same images. `sink_scores`: as in `capture` (on by default)."""
         answer = checked_answer(answer)
         sink_scores = checked_flag(sink_scores, "sink_scores")
         if baseline is not None and len(baseline.image_positions) != len(prepared.image_positions):

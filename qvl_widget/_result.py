@@ -128,9 +128,10 @@ class AttentionResult:
       kept some only); `layer=` selections index the captured layers, labels name them by these ids.
     - `baseline_attention[layer, head, image_token]` (with `capture(baseline=...)`, else None): the last token's
       row of the same images with `baseline_prompt` instead of the prompt; `relative=True` views divide by it.
-    - `sink_scores[layer, image_token]` (with `capture(sink_scores=True)`, else None): the largest absolute value
-      of each image token's RMS-normalized hidden state entering that layer's attention; `sinks()` flags those
-      over `SINK_TAU`, `drop_sinks=True` views leave them out.
+    - `sink_scores[layer, image_token]` (kept by `capture` by default; None with `capture(sink_scores=False)` and
+      in files of versions 1 and 2): the largest absolute value of each image token's RMS-normalized hidden state
+      entering that layer's attention; `sinks()` flags those over `SINK_TAU`, `drop_sinks=True` views leave them
+      out.
     """
 
     attention: np.ndarray
@@ -331,8 +332,8 @@ class AttentionResult:
         if self.sink_scores is None:
             raise ValueError(
                 "drop_sinks=True needs the image tokens' sink scores, and this result has none (a result saved "
-                "before they were kept, or captured without them): capture it with model.capture(..., "
-                "sink_scores=True)"
+                "before they were kept, or captured with sink_scores=False): capture it again, model.capture keeps "
+                "them by default (sink_scores=True)"
             )
         return self.sink_scores[layers] > SINK_TAU
 
@@ -348,8 +349,8 @@ class AttentionResult:
             )
         if self.sink_scores is None:
             raise ValueError(
-                "this result has no sink scores (a result saved before they were kept, or captured without them): "
-                "capture it with model.capture(..., sink_scores=True)"
+                "this result has no sink scores (a result saved before they were kept, or captured with "
+                "sink_scores=False): capture it again, model.capture keeps them by default (sink_scores=True)"
             )
         return np.flatnonzero(self.sink_scores[layer] > number)
 
