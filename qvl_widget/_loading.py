@@ -40,7 +40,7 @@ from ._families import Family, attention_layers, family_for_config, unknown_to_t
 from ._images import ImageInput
 from ._inputs import Messages, PreparedInputs, prepare_inputs, special_token_ids, thinking_marker_ids
 from ._memory import check_result_fits
-from ._result import BASELINE_PROMPT, THINKING_MARKERS, AttentionResult, Part, shareable_name
+from ._result import THINKING_MARKERS, AttentionResult, Part, checked_baseline, shareable_name
 from ._source import checked_source
 from ._verify import VerifyReport, verify_model
 
@@ -390,26 +390,6 @@ class LoadedModel:
             kernel=kernel,
             verbose=verbose,
         )
-
-
-def checked_baseline(baseline: object) -> str | None:
-    """`baseline=`: None or False (none), True (the generic prompt) or a prompt of your own (not empty)."""
-    if baseline is None or baseline is False:
-        return None
-    if baseline is True:
-        return BASELINE_PROMPT
-    if not isinstance(baseline, str):
-        raise TypeError(
-            f"baseline must be True (the generic prompt {BASELINE_PROMPT!r}), a prompt of your own or None, not "
-            f"{described(baseline)}"
-        )
-    if not baseline.strip():
-        raise ValueError(
-            f"baseline is empty: pass baseline=True for the generic prompt {BASELINE_PROMPT!r}, or a prompt of your "
-            "own, e.g. baseline='Describe the image.'"
-        )
-    check_encodable(baseline, "the baseline prompt")
-    return baseline
 
 
 def checked_storage(storage: str) -> Storage:

@@ -22,7 +22,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 import numpy as np
 from PIL import Image
 
-from ._arguments import checked_file_path, checked_flag, described, error_kind, real_number
+from ._arguments import check_encodable, checked_file_path, checked_flag, described, error_kind, real_number
 from ._arguments import shown as shown_value
 from ._choices import (
     HeadSelection,
@@ -585,6 +585,27 @@ def _png_bytes(picture: Image.Image) -> bytes:
 # ----- naming the model in files meant to be shared --------------------------------------------------------------
 
 _DRIVE = re.compile(r"[A-Za-z]:")
+
+
+def checked_baseline(baseline: object) -> str | None:
+    """`baseline=` of `capture` (and `--baseline` of the command line, which checks it before the model loads): None
+    or False (none), True (the generic prompt) or a prompt of your own (not empty)."""
+    if baseline is None or baseline is False:
+        return None
+    if baseline is True:
+        return BASELINE_PROMPT
+    if not isinstance(baseline, str):
+        raise TypeError(
+            f"baseline must be True (the generic prompt {BASELINE_PROMPT!r}), a prompt of your own or None, not "
+            f"{described(baseline)}"
+        )
+    if not baseline.strip():
+        raise ValueError(
+            f"baseline is empty: pass baseline=True for the generic prompt {BASELINE_PROMPT!r}, or a prompt of your "
+            "own, e.g. baseline='Describe the image.'"
+        )
+    check_encodable(baseline, "the baseline prompt")
+    return baseline
 
 
 def shareable_name(source: str) -> str:
