@@ -1,5 +1,6 @@
-"""What the "maps that mean something" options cost, side by side in one run: a plain capture, capture with
-`sink_scores=True`, with `baseline=True` (one more forward pass, of the image and the generic prompt), and both.
+"""What the "maps that mean something" options cost, side by side in one run: a plain capture (`sink_scores=False`:
+capture keeps them by default), capture with `sink_scores=True`, with `baseline=True` (one more forward pass, of
+the image and the generic prompt), and both.
 
 For each size (image tokens, one square image, the prompt after it), each round runs every condition once
 (interleaved), and the script prints each condition's median time and its ratio to the plain capture, and the

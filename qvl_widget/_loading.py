@@ -40,7 +40,7 @@ from ._families import Family, attention_layers, family_for_config, unknown_to_t
 from ._images import ImageInput
 from ._inputs import Messages, PreparedInputs, prepare_inputs, special_token_ids, thinking_marker_ids
 from ._memory import check_result_fits
-from ._result import BASELINE_PROMPT, THINKING_MARKERS, AttentionResult, Part, shareable_name
+from ._result import THINKING_MARKERS, AttentionResult, Part, checked_baseline, shareable_name
 from ._source import checked_source
 from ._verify import VerifyReport, verify_model
 
@@ -128,7 +128,7 @@ class LoadedModel:
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         kernel: Kernel = "auto",
         baseline: bool | str | None = None,
-        sink_scores: bool = False,
+        sink_scores: bool = True,
     ) -> AttentionResult:
         """Run the model once and return the text->image attention of every layer and head.
 
@@ -165,7 +165,8 @@ class LoadedModel:
         `relative=True` views divide by ("MLLMs Know Where to Look", ICLR 2025).
         `sink_scores`: keep, per kept layer and image token, the largest |value| of its RMS-normalized hidden
         state entering that layer's attention (`result.sink_scores`), for `result.sinks()` and `drop_sinks=True`
-        ("See What You Are Told", ICLR 2025).
+        ("See What You Are Told", ICLR 2025). On by default: they cost about 1 % of a capture (`benchmarks/maps.py`)
+        and layers x image tokens x 4 bytes; `sink_scores=False` leaves them out (`result.sink_scores` is None).
         A result that would not fit in the memory free is refused before the model runs, with its size.
         """
         # Every argument is checked before any image is read or the model runs.
@@ -215,10 +216,10 @@ class LoadedModel:
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         kernel: Kernel = "auto",
         baseline: PreparedInputs | None = None,
-        sink_scores: bool = False,
+        sink_scores: bool = True,
     ) -> AttentionResult:
         """`capture` for inputs made by `prepare` (the model part only); `baseline`: the baseline prompt's inputs,
-        made by `prepare` with the same images."""
+        made by `prepare` with the same images. `sink_scores`: as in `capture` (on by default)."""
         answer = checked_answer(answer)
         sink_scores = checked_flag(sink_scores, "sink_scores")
         if baseline is not None and len(baseline.image_positions) != len(prepared.image_positions):
@@ -389,26 +390,6 @@ class LoadedModel:
             kernel=kernel,
             verbose=verbose,
         )
-
-
-def checked_baseline(baseline: object) -> str | None:
-    """`baseline=`: None or False (none), True (the generic prompt) or a prompt of your own (not empty)."""
-    if baseline is None or baseline is False:
-        return None
-    if baseline is True:
-        return BASELINE_PROMPT
-    if not isinstance(baseline, str):
-        raise TypeError(
-            f"baseline must be True (the generic prompt {BASELINE_PROMPT!r}), a prompt of your own or None, not "
-            f"{described(baseline)}"
-        )
-    if not baseline.strip():
-        raise ValueError(
-            f"baseline is empty: pass baseline=True for the generic prompt {BASELINE_PROMPT!r}, or a prompt of your "
-            "own, e.g. baseline='Describe the image.'"
-        )
-    check_encodable(baseline, "the baseline prompt")
-    return baseline
 
 
 def checked_storage(storage: str) -> Storage:

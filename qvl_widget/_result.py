@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 import numpy as np
 from PIL import Image
 
-from ._arguments import checked_file_path, checked_flag, described, error_kind, real_number
+from ._arguments import check_encodable, checked_file_path, checked_flag, described, error_kind, real_number
 from ._arguments import shown as shown_value
 from ._choices import (
     HeadSelection,
@@ -129,9 +129,10 @@ class AttentionResult:
       kept some only); `layer=` selections index the captured layers, labels name them by these ids.
     - `baseline_attention[layer, head, image_token]` (with `capture(baseline=...)`, else None): the last token's
       row of the same images with `baseline_prompt` instead of the prompt; `relative=True` views divide by it.
-    - `sink_scores[layer, image_token]` (with `capture(sink_scores=True)`, else None): the largest absolute value
-      of each image token's RMS-normalized hidden state entering that layer's attention; `sinks()` flags those
-      over `SINK_TAU`, `drop_sinks=True` views leave them out.
+    - `sink_scores[layer, image_token]` (kept by `capture` by default; None with `capture(sink_scores=False)` and
+      in files of versions 1 and 2): the largest absolute value of each image token's RMS-normalized hidden state
+      entering that layer's attention; `sinks()` flags those over `SINK_TAU`, `drop_sinks=True` views leave them
+      out.
     """
 
     attention: np.ndarray
@@ -342,8 +343,8 @@ class AttentionResult:
             )
         if self.sink_scores is None:
             raise ValueError(
-                "this result has no sink scores (a result saved before they were kept, or captured without them): "
-                "capture it with model.capture(..., sink_scores=True)"
+                "this result has no sink scores (a result saved before they were kept, or captured with "
+                "sink_scores=False): capture it again, model.capture keeps them by default (sink_scores=True)"
             )
         return np.flatnonzero(self.sink_scores[layer] > number)
 
@@ -538,7 +539,8 @@ def no_baseline_error() -> ValueError:
 def no_sink_scores_error(option: str) -> ValueError:
     return ValueError(
         f"{option} needs the image tokens' sink scores, and this result has none (a result saved before they were "
-        "kept, or captured without them): capture it with model.capture(..., sink_scores=True)"
+        "kept, or captured with sink_scores=False): capture it again, model.capture keeps them by default "
+        "(sink_scores=True)"
     )
 
 
@@ -601,6 +603,27 @@ def _png_bytes(picture: Image.Image) -> bytes:
 # ----- naming the model in files meant to be shared --------------------------------------------------------------
 
 _DRIVE = re.compile(r"[A-Za-z]:")
+
+
+def checked_baseline(baseline: object) -> str | None:
+    """`baseline=` of `capture` (and `--baseline` of the command line, which checks it before the model loads): None
+    or False (none), True (the generic prompt) or a prompt of your own (not empty)."""
+    if baseline is None or baseline is False:
+        return None
+    if baseline is True:
+        return BASELINE_PROMPT
+    if not isinstance(baseline, str):
+        raise TypeError(
+            f"baseline must be True (the generic prompt {BASELINE_PROMPT!r}), a prompt of your own or None, not "
+            f"{described(baseline)}"
+        )
+    if not baseline.strip():
+        raise ValueError(
+            f"baseline is empty: pass baseline=True for the generic prompt {BASELINE_PROMPT!r}, or a prompt of your "
+            "own, e.g. baseline='Describe the image.'"
+        )
+    check_encodable(baseline, "the baseline prompt")
+    return baseline
 
 
 def shareable_name(source: str) -> str:

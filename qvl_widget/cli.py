@@ -3,6 +3,7 @@
 qvl-widget explore --model Qwen/Qwen2-VL-2B-Instruct --image cat.jpg --prompt "Where is the cat?" --out out/
 qvl-widget explore ... --answer    # the model answers too; its answer words are explored with their producing maps
 qvl-widget explore ... --answer --no-thinking   # a model that thinks first (Qwen3.5) answers at once
+qvl-widget explore ... --baseline  # also the generic prompt's attention (capture(baseline=True)); or --baseline TEXT
 qvl-widget demo --out out/        # the same, offline, on the built-in demo model and one of its scenes
 qvl-widget demo --list-scenes     # held-out scenes worth showing; `qvl-widget demo --seed N` opens one
 
@@ -32,6 +33,7 @@ from ._families import MAPLESS_LAYER_TYPES
 from ._files import check_destinations, checked_path, write_all
 from ._html import DEFAULT_MAX_BYTES
 from ._memory import binary_size
+from ._result import BASELINE_PROMPT, checked_baseline
 
 MIB = 2**20
 DEMO_SEED = 200_006  # a held-out test scene with four objects
@@ -138,6 +140,16 @@ def answer_text(value: str) -> str:
         raise argparse.ArgumentTypeError(
             "the answer text is empty: pass some words, or --answer to let the model answer"
         )
+    return value
+
+
+def baseline_prompt(value: str) -> str:
+    """--baseline PROMPT: a baseline prompt of your own, refused as `capture(baseline=...)` refuses it."""
+    utf8_text(value)
+    try:
+        checked_baseline(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return value
 
 
@@ -479,8 +491,18 @@ def capture_and_write(
 
     started = time.perf_counter()
     answer = answer_option(arguments)
+    if arguments.baseline is not None:
+        text = BASELINE_PROMPT if arguments.baseline is True else arguments.baseline
+        progress(f"and the baseline prompt {text!r} (one more forward pass) ...")
     try:
-        result = model.capture(images, arguments.prompt, max_pixels=arguments.max_pixels, **answer)
+        result = model.capture(
+            images,
+            arguments.prompt,
+            max_pixels=arguments.max_pixels,
+            baseline=arguments.baseline,
+            sink_scores=arguments.sink_scores,
+            **answer,
+        )
         if arguments.phrase is not None:
             result.token_indices(arguments.phrase)  # fail now, with the prompt's tokens listed
         if arguments.layers is None:
@@ -758,6 +780,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help=f"with --answer: the answer's most tokens (default {DEFAULT_MAX_NEW_TOKENS})",
+    )
+    explore_parser.add_argument(
+        "--baseline",
+        nargs="?",
+        const=True,
+        default=None,
+        type=baseline_prompt,
+        metavar="PROMPT",
+        help=f"also capture the attention of a baseline prompt over the same images (one more forward pass; "
+        f"capture(baseline=...)): without PROMPT the generic {BASELINE_PROMPT!r}, else PROMPT",
+    )
+    explore_parser.add_argument(
+        "--sink-scores",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep each image token's visual-sink score per layer (capture(sink_scores=...); default: on, about 1%% "
+        "of a capture); --no-sink-scores leaves them out",
     )
     explore_parser.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
     explore_parser.add_argument("--dtype", help="e.g. bfloat16 or float32 (default: by device)")

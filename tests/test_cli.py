@@ -16,6 +16,7 @@ import qvl_widget
 from qvl_widget import cli
 from qvl_widget._families import attention_layers
 from qvl_widget._html import DEFAULT_MAX_BYTES
+from qvl_widget._result import BASELINE_PROMPT
 from qvl_widget.cli import DEFAULT_HTML_MAX_MIB, DEFAULT_MAX_NEW_TOKENS, DEMO_SEED, main
 
 MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-", "svg": b"<?xml"}
@@ -463,6 +464,7 @@ main(sys.argv[1:])
         (["--head", "12"], "head 12 is out of range: there are 4 heads"),
         (["--model", "./no-such-model"], "model folder not found: './no-such-model'"),
         (["demo", "--layers", "-7"], "layer -7 is out of range: there are 6 layers"),
+        (["--baseline", ""], "argument --baseline: baseline is empty: pass baseline=True for the generic prompt"),
     ],
 )
 def test_a_typo_fails_without_importing_torch_or_transformers(arguments, message, tiny_model_dirs, tmp_path):
@@ -510,6 +512,61 @@ def test_the_config_counts_are_the_loaded_models(tiny_model_dirs):
         "layer_types": ["linear_attention", "full_attention"] * 2,
     }
     assert cli.config_counts({"text_config": hybrid}) == (2, 3)  # Qwen3.5: its attention layers only
+
+
+# ----- baseline and sink scores ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "baseline", "sinks"),
+    [
+        ([], None, True),  # sink scores by default, as capture keeps them
+        (["--no-sink-scores"], None, False),
+        (["--sink-scores", "--baseline"], BASELINE_PROMPT, True),  # no value: the generic prompt
+        (["--baseline", "Describe it.", "--no-sink-scores"], "Describe it.", False),
+    ],
+)
+def test_explore_forwards_the_baseline_and_the_sink_scores_to_capture(
+    options, baseline, sinks, tiny_model_dirs, tmp_path, capsys, drawn
+):
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (120, 90), "red").save(image)
+    arguments = ["explore", "--model", str(tiny_model_dirs["qwen2_vl"]), "--image", str(image)]
+    arguments += ["--prompt", "Where is the red cat?", "--layers", "-1", "--device", "cpu"]
+    code, stdout, stderr = run_cli([*arguments, *options, "--out", str(tmp_path / "out")], capsys)
+    assert code == 0, stderr
+    assert_outputs(tmp_path / "out", stdout)
+    ((result, _),) = drawn["html"]
+    assert result.baseline_prompt == baseline and (result.baseline_attention is None) == (baseline is None)
+    assert (result.sink_scores is not None) == sinks
+    if sinks:
+        assert result.sink_scores.shape == (result.num_layers, result.attention.shape[-1])
+    said = f"and the baseline prompt {baseline!r} (one more forward pass) ..."
+    assert (said in stderr) == (baseline is not None)
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_baseline_is_captures_own_refusal_before_the_model_loads(
+    value, tiny_models, tmp_path, capsys, no_loading
+):
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (64, 64)).save(image)
+    with pytest.raises(ValueError, match="^baseline is empty") as refusal:
+        tiny_models["qwen2_vl"].capture(image, "Where is the cat?", baseline=value)
+    base = ["explore", "--model", "m", "--image", str(image), "--prompt", "Where is the cat?"]
+    code, _, stderr = run_cli([*base, "--baseline", value, "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "usage: qvl-widget" in stderr
+    assert stderr.splitlines()[-1].endswith(f"error: argument --baseline: {refusal.value}")
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_command_line_capture_defaults_are_captures_own():
+    parameters = inspect.signature(qvl_widget.LoadedModel.capture).parameters
+    base = ["explore", "--model", "m", "--image", __file__, "--prompt", "p", "--out", "o"]
+    parsed = cli.build_parser().parse_args(base)
+    assert parsed.sink_scores is parameters["sink_scores"].default is True
+    assert parsed.baseline is parameters["baseline"].default is None
+    assert cli.build_parser().parse_args([*base, "--baseline"]).baseline is True
 
 
 # ----- thinking ------------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ direct numpy computation; the capture of baselines and sink scores on the tiny m
 from __future__ import annotations
 
 import dataclasses
+import inspect
 
 import numpy as np
 import pytest
@@ -486,13 +487,29 @@ def test_a_conversations_baseline_sees_the_same_images(qwen2):
 
 def test_new_options_leave_the_capture_and_the_answer_unchanged(tiny, family):
     image = noise_image(100, 60)
-    plain = tiny.capture(image, PROMPT, answer=True, max_new_tokens=4)
+    plain = tiny.capture(image, PROMPT, answer=True, max_new_tokens=4, sink_scores=False)
     full = tiny.capture(image, PROMPT, answer=True, max_new_tokens=4, baseline=True, sink_scores=True)
+    assert plain.sink_scores is None and plain.baseline_attention is None
     assert full.answer == plain.answer and full.tokens == plain.tokens
     np.testing.assert_array_equal(full.attention, plain.attention)
     np.testing.assert_array_equal(full.image_mass, plain.image_mass)
     # The prefill's scores: the decoding steps (whose hidden states are the new tokens') leave them as they are.
     np.testing.assert_array_equal(full.sink_scores, tiny.capture(image, PROMPT, sink_scores=True).sink_scores)
+
+
+def test_sink_scores_are_kept_by_default_and_left_out_with_false(qwen2):
+    image = noise_image(100, 60)
+    default = qwen2.capture(image, PROMPT)
+    layers, _, _, columns = default.attention.shape
+    assert default.sink_scores is not None and default.sink_scores.shape == (layers, columns)
+    np.testing.assert_array_equal(default.sink_scores, qwen2.capture(image, PROMPT, sink_scores=True).sink_scores)
+    assert default.sinks(-1).dtype.kind == "i" and default.maps(drop_sinks=True).shape == default.maps().shape
+    assert qwen2.capture(image, PROMPT, sink_scores=False).sink_scores is None
+    prepared = qwen2.prepare(image, PROMPT)
+    assert qwen2.capture_prepared(prepared).sink_scores is not None
+    assert qwen2.capture_prepared(prepared, sink_scores=False).sink_scores is None
+    for method in (qvl_widget.LoadedModel.capture, qvl_widget.LoadedModel.capture_prepared):
+        assert inspect.signature(method).parameters["sink_scores"].default is True
 
 
 def test_recording_sink_scores_leaves_the_logits_bit_identical(tiny):
