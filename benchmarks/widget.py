@@ -5,10 +5,13 @@
    pointer event to the overlay drawn (the view paints in the event handler), and for context to the start of
    the next animation frame (which waits for the display's refresh) and from the event's input timestamp
    (which adds Chromium's delivery of pointer input, aligned to animation frames).
-2. Dropdown: a real JupyterLab kernel holding a `[28, 28, 64, 1280]` result; from the select's change to
+2. Head overview: the same hovers with the layers x heads overview shown, 28 x 28 heads: each repaint of the
+   overview (its values for the hovered token from the data sent once, and the grid drawn), measured by the view
+   itself (`performance.measure("qvl-heads-paint")`), and the whole hover (overlay and overview) as in 1.
+3. Dropdown: a real JupyterLab kernel holding a `[28, 28, 64, 1280]` result; from the select's change to
    the overlay repainted with the kernel's new maps (every layer, the layer mean, and head choices).
 
-    python benchmarks/widget.py [--hovers 400] [--changes 80]
+    python benchmarks/widget.py [--hovers 400] [--changes 80] [--parts hover,heads,dropdown]
 """
 
 from __future__ import annotations
@@ -93,12 +96,18 @@ def percentiles(values: list[float]) -> str:
     return f"p50 {p50:.2f} ms, p95 {p95:.2f} ms (n={len(values)})"
 
 
-def hover_benchmark(playwright, hovers: int) -> dict[str, list[float]]:
+def hover_benchmark(playwright, hovers: int, heads: int = 0) -> dict[str, list[float]]:
+    """Hover timings; with `heads`, on a `heads` x `heads` result with the head overview shown, plus each of its
+    repaints ("heads")."""
     texts = [f" t{index}" for index in range(TOKENS)]
-    result = synthetic_result(texts=texts, grids=(GRID,), layers=2, heads=2)
+    if heads:
+        result = synthetic_result(texts=texts, grids=(GRID,), layers=heads, heads=heads)
+        widget = AttentionWidget(result, width=1024, head_overview="mass")
+    else:
+        widget = AttentionWidget(synthetic_result(texts=texts, grids=(GRID,), layers=2, heads=2), width=1024)
     browser = launch(playwright)
     page = browser.new_page(viewport={"width": 1400, "height": 1600})
-    WidgetPage(page, [AttentionWidget(result, width=1024)])
+    WidgetPage(page, [widget])
     page.evaluate(HOVER_PROBE)
     boxes = [page.locator(f"[data-qvl-token='{index}']").bounding_box() for index in range(TOKENS)]
     for step in range(hovers + 20):  # the first 20 are a warm-up
@@ -106,6 +115,9 @@ def hover_benchmark(playwright, hovers: int) -> dict[str, list[float]]:
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         page.evaluate("() => new Promise(requestAnimationFrame)")
     probe = page.evaluate("() => window.qvlHover")
+    probe["heads"] = page.evaluate(
+        "() => performance.getEntriesByName('qvl-heads-paint').map((entry) => entry.duration)"
+    )
     browser.close()
     return {name: values[20:] for name, values in probe.items()}
 
@@ -141,19 +153,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hovers", type=int, default=400)
     parser.add_argument("--changes", type=int, default=80)
+    parser.add_argument("--parts", default="hover,heads,dropdown", help="which to run, comma-separated")
     arguments = parser.parse_args()
+    parts = set(arguments.parts.split(","))
     from playwright.sync_api import sync_playwright
 
     print(f"# widget benchmark: {time.strftime('%Y-%m-%d')}")
     with sync_playwright() as playwright:
         version = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless"]).version
         print(f"# headless Chromium {version}")
-        hover = hover_benchmark(playwright, arguments.hovers)
-        print(f"pointer event -> overlay drawn:     {percentiles(hover['drawn'])}   (target p95 <= 4 ms)")
-        print(f"pointer event -> next frame starts: {percentiles(hover['frame'])}   (waits for the display)")
-        print(
-            f"input timestamp -> overlay drawn:   {percentiles(hover['input'])}   (with the browser's input delivery)"
-        )
+        if "hover" in parts:
+            hover = hover_benchmark(playwright, arguments.hovers)
+            print(f"pointer event -> overlay drawn:     {percentiles(hover['drawn'])}   (target p95 <= 4 ms)")
+            print(f"pointer event -> next frame starts: {percentiles(hover['frame'])}   (waits for the display)")
+            print(
+                f"input timestamp -> overlay drawn:   {percentiles(hover['input'])}   (with the browser's input "
+                "delivery)"
+            )
+        if "heads" in parts:
+            hover = hover_benchmark(playwright, arguments.hovers, heads=28)
+            print(f"head overview repaint (28 x 28):    {percentiles(hover['heads'])}   (target p95 <= 4 ms)")
+            print(f"pointer event -> overlay + overview drawn: {percentiles(hover['drawn'])}")
+        if "dropdown" not in parts:
+            return
         times, payload_bytes = dropdown_benchmark(playwright, arguments.changes)
         print(f"dropdown -> repainted via kernel: {percentiles(times)}   (target p95 <= 50 ms)")
         print(f"payload per change: {payload_bytes} bytes ({payload_bytes / 1024:.1f} KiB), one binary message")

@@ -2,7 +2,9 @@
 
 As in test_jupyterlab: the capture runs in the host's kernel and the widget is shown; hovering a token repaints
 the overlay in the browser alone; a layer change goes to the kernel, which answers with new maps (the overlay
-repaints), and the page then shows the kernel's own `layer` trait. The widget syncs traits only (no custom
+repaints), and the page then shows the kernel's own `layer` trait. Then the head overview: its data comes from
+the kernel when it is first shown (a bytes trait set in answer), hovering repaints it in the browser alone, and
+clicking a head changes the kernel's `layer`. The widget syncs traits only (no custom
 messages), which is all these hosts need to support.
 """
 
@@ -116,6 +118,35 @@ class HostedWidget:
         )
         assert not np.array_equal(hovered, self.pixels()), "layer 2's overlay looks the same as layer 0's"
 
+    def grid_pixels(self) -> np.ndarray:
+        data = self.page.locator(f"{self.scope} canvas.qvl-heads-grid").evaluate(
+            "canvas => Array.from(canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data)"
+        )
+        return np.array(data, dtype=np.uint8)
+
+    def show_heads_then_click_layer_1(self) -> None:
+        """Show the head overview (its data comes from the kernel once), hover a token (the overview repaints in the
+        browser alone), then click the grid's layer 1, head 0 (the kernel answers with that head's maps)."""
+        self.page.locator(f"{self.scope} select.qvl-head-overview").select_option("mass")
+        grid = self.page.locator(f"{self.scope} canvas.qvl-heads-grid")
+        try:
+            grid.wait_for(state="visible", timeout=KERNEL_TIMEOUT_MS)
+        except PlaywrightTimeoutError:
+            pytest.fail("the head overview never showed: no data from the kernel")
+        before = self.grid_pixels()
+        start = self.frames()
+        self.page.locator(f"{self.scope} [data-qvl-token='2']").hover()
+        self.wait_for_frames_after(start, 10_000, "hovering a token did not repaint")
+        assert not np.array_equal(before, self.grid_pixels()), "hovering a token left the head overview as it was"
+        layers, heads = (int(grid.get_attribute(f"data-qvl-{name}") or 0) for name in ("layers", "heads"))
+        box = grid.bounding_box()
+        assert box is not None and layers > 1 and heads > 0
+        start = self.frames()
+        grid.click(position={"x": 0.5 * box["width"] / heads, "y": 1.5 * box["height"] / layers})
+        self.wait_for_frames_after(
+            start, KERNEL_TIMEOUT_MS, "no repaint after clicking a head: no maps from the kernel"
+        )
+
 
 # Uncaught errors of the hosts' own code, unrelated to the widget: (message part, stack part).
 # Notebook 7.6's keyboard-shortcuts plugin throws once at start-up, in any notebook, with or without widgets.
@@ -152,10 +183,14 @@ def test_notebook7_round_trip_through_a_real_kernel(browser, tmp_path):
         open_notebook(page, url, "explore.ipynb", app="notebook")
         run_cell(page, 0)
         run_cell(page, 1)
-        HostedWidget(page, ".jp-OutputArea").hover_then_choose_layer_2()
+        widget = HostedWidget(page, ".jp-OutputArea")
+        widget.hover_then_choose_layer_2()
         run_cell(page, 2)
         output = page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".jp-OutputArea-output")
         assert "kernel layer: 2" in output.first.text_content()
+        widget.show_heads_then_click_layer_1()
+        run_cell(page, 2)
+        page.locator(".jp-Notebook .jp-Cell").nth(2).get_by_text("kernel layer: 1").wait_for(timeout=KERNEL_TIMEOUT_MS)
 
 
 def test_voila_round_trip_through_a_real_kernel(browser, tmp_path):
@@ -174,6 +209,8 @@ display(widget, echo)
         page.get_by_text("kernel layer: 0").wait_for(timeout=START_TIMEOUT_MS)
         widget.hover_then_choose_layer_2()
         page.get_by_text("kernel layer: 2").wait_for(timeout=KERNEL_TIMEOUT_MS)
+        widget.show_heads_then_click_layer_1()
+        page.get_by_text("kernel layer: 1").wait_for(timeout=KERNEL_TIMEOUT_MS)
 
 
 MARIMO_APP = """
@@ -212,5 +249,8 @@ def test_marimo_round_trip_through_a_real_kernel(browser, tmp_path):
     with running_marimo(tmp_path, "app.py") as url, host_page(browser, url) as page:
         page.goto(url)
         page.get_by_text("kernel layer: 0, view value: 0").wait_for(timeout=START_TIMEOUT_MS)
-        HostedWidget(page, "marimo-anywidget").hover_then_choose_layer_2()
+        widget = HostedWidget(page, "marimo-anywidget")
+        widget.hover_then_choose_layer_2()
         page.get_by_text("kernel layer: 2, view value: 2").wait_for(timeout=KERNEL_TIMEOUT_MS)
+        widget.show_heads_then_click_layer_1()
+        page.get_by_text("kernel layer: 1, view value: 1").wait_for(timeout=KERNEL_TIMEOUT_MS)
