@@ -17,7 +17,7 @@ export const HEADS_PAYLOAD_VERSION = 1;
 const HEADER_BYTES = 16;
 const NO_ENTROPY = 255;
 const GRID_CSS_SIZE = 280; // the grid's longer side at most, in CSS pixels
-const MAX_CELL = 14;
+const MAX_CELL = 24;
 const MIN_CELL = 4;
 
 /**

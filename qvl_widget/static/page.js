@@ -257,7 +257,7 @@ var HEADS_PAYLOAD_VERSION = 1;
 var HEADER_BYTES = 16;
 var NO_ENTROPY = 255;
 var GRID_CSS_SIZE = 280;
-var MAX_CELL = 14;
+var MAX_CELL = 24;
 var MIN_CELL = 4;
 function decodeHeads(view) {
   if (view.byteLength < HEADER_BYTES) throw new Error(`heads payload too short: ${view.byteLength} bytes`);
