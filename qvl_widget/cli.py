@@ -11,8 +11,9 @@ Every argument that can be checked before the model loads is: the phrase against
 head against the model's config.json (read without torch or transformers), the text is UTF-8, the paths are names
 the system takes and the output files can be written there, so a typo fails at once.
 
-The three outputs are written all or none: each is made in memory, then all are written together
-(`_files.write_all`); any failure is one argparse-style line (exit code 2) and leaves --out as it was.
+The four outputs (attention.html; layers.FORMAT, matrix.FORMAT and heads.FORMAT, the figures) are written all or
+none: each is made in memory, then all are written together (`_files.write_all`); any failure is one
+argparse-style line (exit code 2) and leaves --out as it was.
 
 Sizes are in binary units: 1 MiB = 2**20 bytes.
 """
@@ -55,6 +56,11 @@ class Outputs:
     html: Path
     layers_figure: Path
     matrix_figure: Path
+    heads_figure: Path
+
+    def files(self) -> list[Path]:
+        """Every output, in the order they are reported."""
+        return [self.html, self.layers_figure, self.matrix_figure, self.heads_figure]
 
 
 def progress(message: str) -> None:
@@ -208,7 +214,12 @@ def output_folder(value: str) -> Path:
 
 def output_paths(out: Path, figure_format: str) -> Outputs:
     """The files the command writes in `out`."""
-    return Outputs(out / "attention.html", out / f"layers.{figure_format}", out / f"matrix.{figure_format}")
+    return Outputs(
+        out / "attention.html",
+        out / f"layers.{figure_format}",
+        out / f"matrix.{figure_format}",
+        out / f"heads.{figure_format}",
+    )
 
 
 def check_outputs(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
@@ -216,7 +227,7 @@ def check_outputs(arguments: argparse.Namespace, parser: argparse.ArgumentParser
     before the model loads, without writing anything; else an argparse error."""
     paths = output_paths(arguments.out, arguments.format)
     try:
-        check_destinations([paths.html, paths.layers_figure, paths.matrix_figure])
+        check_destinations(paths.files())
     except (OSError, ValueError) as error:
         parser.error(str(error))
 
@@ -232,18 +243,18 @@ def write_outputs(
     html_max_bytes: int | None = None,
     figure_format: str = "png",
 ) -> Outputs:
-    """The HTML explorer, the multi-layer figure over `layers` and the token x image-token matrix (as
-    `figure_format`: png, svg or pdf), in `out`: all three or none.
+    """The HTML explorer, the multi-layer figure over `layers`, the token x image-token matrix and the layers x
+    heads grids of `result.head_summary` (figures as `figure_format`: png, svg or pdf), in `out`: all four or none.
 
-    `tokens` (query indices) or `phrase` select the tokens the HTML pins and the figure shows; the HTML and the
+    `tokens` (query indices) or `phrase` select the tokens the HTML pins and the figures show; the HTML and the
     matrix show `open_layer` (default: the last of `layers`). Each file is made in memory, then all are written
     together (`_files.write_all`): on any failure `out` is left as it was. A ValueError where even the smaller HTML
     would be too large; an OSError, with one line, where a file cannot be written."""
     open_layer = layers[-1] if open_layer is None else open_layer
-    from ._figures import figure_bytes, layers_figure, matrix_figure
+    from ._figures import figure_bytes, heads_figure, layers_figure, matrix_figure
 
     paths = output_paths(out, figure_format)
-    check_destinations([paths.html, paths.layers_figure, paths.matrix_figure])  # before the work
+    check_destinations(paths.files())  # before the work
     # Figures take a head index, or None with a reduction over heads.
     selection = {"phrase": phrase} if tokens is None else {"token": tokens}
     producing = selects_generated(result, phrase, tokens)
@@ -256,8 +267,17 @@ def write_outputs(
     rows = matrix_rows(result, phrase, tokens)
     figure, _ = matrix_figure(result, layer=open_layer, head=head, producing=producing, tokens=rows)
     matrix_bytes = figure_bytes(figure, figure_format)
+    figure = heads_figure(result, producing=producing, **selection)
+    heads_bytes = figure_bytes(figure, figure_format)
     del figure
-    write_all({paths.html: html, paths.layers_figure: layers_bytes, paths.matrix_figure: matrix_bytes})
+    write_all(
+        {
+            paths.html: html,
+            paths.layers_figure: layers_bytes,
+            paths.matrix_figure: matrix_bytes,
+            paths.heads_figure: heads_bytes,
+        }
+    )
     return paths
 
 
@@ -321,6 +341,7 @@ def report(outputs: Outputs) -> None:
         ("interactive HTML", outputs.html),
         ("multi-layer figure", outputs.layers_figure),
         ("token x image-token matrix", outputs.matrix_figure),
+        ("layers x heads: image share and spatial entropy", outputs.heads_figure),
     ):
         print(f"wrote {shown_path(path)}  ({label}, {binary_size(path.stat().st_size)})")
 
@@ -734,9 +755,9 @@ def build_parser() -> argparse.ArgumentParser:
             "--format",
             choices=FIGURE_FORMATS,
             default="png",
-            help="file format of the two figures: png (300 dpi), svg or pdf (default: png)",
+            help="file format of the three figures: png (300 dpi), svg or pdf (default: png)",
         )
-        where = "output folder, made if missing: attention.html, layers.FORMAT, matrix.FORMAT" + (
+        where = "output folder, made if missing: attention.html, layers.FORMAT, matrix.FORMAT, heads.FORMAT" + (
             f" (default: {default_out})" if default_out else ""
         )
         sub.add_argument(

@@ -1,4 +1,4 @@
-"""The `qvl-widget` command: writes the HTML and both figures; bad arguments get argparse-style errors."""
+"""The `qvl-widget` command: writes the HTML and the three figures; bad arguments get argparse-style errors."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from qvl_widget._result import BASELINE_PROMPT
 from qvl_widget.cli import DEFAULT_HTML_MAX_MIB, DEFAULT_MAX_NEW_TOKENS, DEMO_SEED, main
 
 MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-", "svg": b"<?xml"}
+FIGURES = ("layers", "matrix", "heads")  # FIGURE.FORMAT beside attention.html
 
 
 def run_cli(arguments: list[str], capsys) -> tuple[int, str, str]:
@@ -32,15 +33,20 @@ def run_cli(arguments: list[str], capsys) -> tuple[int, str, str]:
 
 
 def assert_outputs(folder, stdout: str, figure_format: str = "png") -> None:
-    for name in ("attention.html", f"layers.{figure_format}", f"matrix.{figure_format}"):
+    for name in ("attention.html", *(f"{figure}.{figure_format}" for figure in FIGURES)):
         path = folder / name
         assert path.is_file() and path.stat().st_size > 1000, name
         assert re.search(rf"wrote {re.escape(str(path))}  \(.*, \d+(\.\d)? (MiB|KiB)\)", stdout), stdout
-    for name in ("layers", "matrix"):
-        data = (folder / f"{name}.{figure_format}").read_bytes()
+    assert stdout.count("wrote ") == 1 + len(FIGURES)
+    for name in FIGURES:
+        path = folder / f"{name}.{figure_format}"
+        data = path.read_bytes()
         assert data.startswith(MAGIC[figure_format]), name
         if figure_format == "svg":
             assert b"<svg" in data[:1000]
+        if figure_format == "png":
+            with Image.open(path) as picture:
+                picture.verify()  # a whole PNG, not only its signature
     others = {"png", "svg", "pdf"} - {figure_format}
     assert not [path for path in folder.iterdir() if path.suffix[1:] in others]  # the chosen format only
 
@@ -182,7 +188,7 @@ def drawn(monkeypatch) -> dict[str, list]:
     """Records what the command hands to the HTML and the figures: the result, and each figure's options."""
     from qvl_widget import _figures, _html
 
-    calls: dict[str, list] = {"html": [], "layers_figure": [], "matrix_figure": []}
+    calls: dict[str, list] = {"html": [], "layers_figure": [], "matrix_figure": [], "heads_figure": []}
     original_page = _html.page_bytes
 
     def page_bytes(result, state, *args, **options):
@@ -190,7 +196,7 @@ def drawn(monkeypatch) -> dict[str, list]:
         return original_page(result, state, *args, **options)
 
     monkeypatch.setattr(_html, "page_bytes", page_bytes)
-    for name in ("layers_figure", "matrix_figure"):
+    for name in ("layers_figure", "matrix_figure", "heads_figure"):
         original = getattr(_figures, name)
 
         def spy(result, *args, _original=original, _name=name, **options):
@@ -218,10 +224,10 @@ def test_explore_with_the_models_own_answer(tiny_model_dirs, tmp_path, capsys, d
     assert "answering (the model generates up to 3 tokens) ..." in stderr
     answered = sum(token.part == "answer" for token in expected.tokens)
     assert f"(the answer: {answered} of them)" in stderr
-    # The HTML and both figures get the result with the answer; no selection: each token's own row.
+    # The HTML and the figures get the result with the answer; no selection: each token's own row.
     (result, _), *_ = drawn["html"]
     assert result.answer == expected.answer and result.tokens == expected.tokens
-    for name in ("layers_figure", "matrix_figure"):
+    for name in ("layers_figure", "matrix_figure", "heads_figure"):
         ((figure_result, options, _),) = drawn[name]
         assert figure_result is result and options["producing"] is False
 
@@ -244,12 +250,16 @@ def test_explore_with_a_given_answer_draws_the_producing_maps_of_its_words(tiny_
     ((_, options, (figure, _)),) = drawn["matrix_figure"]
     assert options["producing"] is True
     assert "producing step" in next(axes for axes in figure.axes if axes.images).get_title()
+    ((_, options, figure),) = drawn["heads_figure"]
+    assert options == {"producing": True, "phrase": "red cat"}  # the same tokens, the steps that wrote them
+    assert "while writing “red cat”" in figure.get_suptitle()
     # A phrase of the prompt, or of both: each token's own row (producing maps are for the answer's words).
     for answer, phrase in (("A red cat.", "image"), ("The image.", "image")):
         code, _, stderr = run_cli([*base, "--answer-text", answer, "--phrase", phrase], capsys)
         assert code == 0, stderr
     assert [options["producing"] for _, options, _ in drawn["layers_figure"]] == [True, False, False]
     assert [options["producing"] for _, options, _ in drawn["matrix_figure"]] == [True, False, False]
+    assert [options["producing"] for _, options, _ in drawn["heads_figure"]] == [True, False, False]
 
 
 @pytest.mark.parametrize(
