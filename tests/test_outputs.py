@@ -391,6 +391,24 @@ def test_a_figure_that_fails_to_draw_writes_nothing(written_once, tmp_path, caps
     assert snapshot(tmp_path / "o") == before
 
 
+@pytest.mark.parametrize("figure", ["layers_figure", "matrix_figure", "heads_figure"])
+def test_any_one_figure_that_fails_writes_nothing(figure, written_once, tmp_path, capsys, monkeypatch):
+    arguments, _ = written_once
+    before = old_outputs(tmp_path / "o")
+
+    def broken(*args, **kwargs):
+        raise ValueError(f"{figure} is broken")
+
+    monkeypatch.setattr(cli, "write_all", lambda files: pytest.fail("nothing may be written"))
+    from qvl_widget import _figures
+
+    monkeypatch.setattr(_figures, figure, broken)
+    code, stdout, stderr = run_cli([*arguments, "--unit", "uniform", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "wrote" not in stdout
+    assert_one_argparse_line(stderr, f"{figure} is broken")
+    assert snapshot(tmp_path / "o") == before
+
+
 def test_output_paths_that_are_not_utf8_are_written_and_reported(tmp_path, capsys):
     name = os.fsdecode(b"caf\xe9-out")  # Latin-1 bytes: not UTF-8
     try:
