@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 import subprocess
@@ -647,12 +648,40 @@ def test_explore_opens_the_html_and_draws_the_figures_on_the_maps_options(
     code, stdout, stderr = run_cli([*arguments, *options, "--device", "cpu", "--out", str(out)], capsys)
     assert code == 0, stderr
     assert_outputs(out, stdout)
-    assert opening_view(out) == view
     ((result, state),) = drawn["html"]
     assert {name: getattr(state, name) for name in VIEW_OPTIONS} == view
+    # The tiny model has no visual sinks: the page then opens on its maps as they are (the same maps).
+    assert not any(state.sinks)
+    assert opening_view(out) == {**view, "drop_sinks": False}
     assert_figures_drawn_with(drawn, view, {"producing": False, "phrase": "red cat"})
     sinks = f"visual sinks left out (sink score > 20), of {result.attention.shape[-1]} image tokens, by layer: 0: "
     assert (sinks in stderr) == view["drop_sinks"]
+
+
+def test_drop_sinks_opens_the_page_without_them_where_the_model_has_some(
+    tiny_model_dirs, tmp_path, capsys, drawn, monkeypatch
+):
+    capture = qvl_widget.LoadedModel.capture
+
+    def with_a_sink(self, *args, **kwargs):  # image token 1 a visual sink in every layer, as in real models
+        result = capture(self, *args, **kwargs)
+        scores = result.sink_scores.copy()
+        scores[:, 1] = 100.0
+        return dataclasses.replace(result, sink_scores=scores)
+
+    monkeypatch.setattr(qvl_widget.LoadedModel, "capture", with_a_sink)
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (120, 90), "red").save(image)
+    arguments = ["explore", "--model", str(tiny_model_dirs["qwen2_vl"]), "--image", str(image), "--prompt", "Where?"]
+    code, stdout, stderr = run_cli(
+        [*arguments, "--drop-sinks", "--device", "cpu", "--out", str(tmp_path / "o")], capsys
+    )
+    assert code == 0, stderr
+    assert_outputs(tmp_path / "o", stdout)
+    assert opening_view(tmp_path / "o") == {**PLAIN_VIEW, "drop_sinks": True}
+    assert embedded_header(tmp_path / "o" / "attention.html")["state"]["sinks"][-1] == [1]
+    assert_figures_drawn_with(drawn, {**PLAIN_VIEW, "drop_sinks": True}, {"producing": False, "phrase": None})
+    assert "image tokens, by layer: 0: 1, 1: 1, 2: 1\n" in stderr
 
 
 def test_demo_relative_captures_the_baseline_too(tmp_path, capsys, drawn):
@@ -663,8 +692,10 @@ def test_demo_relative_captures_the_baseline_too(tmp_path, capsys, drawn):
     assert code == 0, stderr
     assert_outputs(tmp_path, stdout)
     view = {"unit": "uniform", "relative": True, "drop_sinks": True, "head_overview": "mass"}
-    assert opening_view(tmp_path) == view
-    ((result, _),) = drawn["html"]
+    # The demo model has no visual sinks: its page, which then has no switch for them, opens on its maps as they are.
+    assert opening_view(tmp_path) == {**view, "drop_sinks": False}
+    ((result, state),) = drawn["html"]
+    assert state.drop_sinks is True and not any(state.sinks)
     assert result.baseline_prompt == BASELINE_PROMPT and result.baseline_attention is not None
     (token,) = embedded_header(tmp_path / "attention.html")["state"]["selected"]
     assert_figures_drawn_with(drawn, view, {"producing": True, "token": [token]})  # the answer word's step
@@ -703,6 +734,22 @@ def test_a_map_option_without_what_it_needs_fails_before_the_model_loads(
     assert lines[0].startswith("usage: qvl-widget explore") and "Traceback" not in stderr
     assert lines[-1].startswith(f"qvl-widget explore: error: {message}")  # one line
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.browser
+def test_the_written_page_opens_on_the_maps_options(tmp_path, capsys, offline_page):
+    page, requests = offline_page
+    options = ["--relative", "--drop-sinks", "--unit", "uniform", "--head-overview", "focus"]
+    code, _, stderr = run_cli(["demo", *options, "--out", str(tmp_path)], capsys)
+    assert code == 0, stderr
+    page.goto((tmp_path / "attention.html").as_uri())
+    page.wait_for_function("Number(document.querySelector('.qvl-widget')?.dataset.qvlFrames) > 0")  # a map shown
+    page.locator(".qvl-heads-grid").wait_for()  # the head overview, shown
+    assert page.eval_on_selector(".qvl-head-overview", "select => select.value") == "focus"
+    assert page.eval_on_selector(".qvl-unit", "select => select.value") == "uniform"
+    assert page.is_checked(".qvl-relative")
+    assert not page.is_visible(".qvl-drop-sinks")  # the demo model has no sinks: nothing to leave out
+    assert requests == []
 
 
 def test_the_command_line_view_defaults_are_the_views_own():

@@ -393,6 +393,19 @@ def test_the_page_embeds_each_variant_its_switches_show_and_the_head_overview(re
     assert header["payloads"]["2|mean|drop_sinks"] == header["payloads"]["2|mean"]  # layer 2 has no sinks
 
 
+@pytest.mark.parametrize("sinks", [True, False])
+def test_the_page_opens_on_a_map_it_embeds(sinks, result, tmp_path):
+    """Every view a page may open on has its maps in it: asked to drop sinks where no layer has one (sink scores,
+    all under the threshold: the demo model's), it opens on the plain maps, which are the same."""
+    shown = result if sinks else dataclasses.replace(result, sink_scores=np.zeros_like(result.sink_scores))
+    for relative, drop_sinks in [(False, False), (True, False), (False, True), (True, True)]:
+        path = shown.to_html(tmp_path / "page.html", layer=1, relative=relative, drop_sinks=drop_sinks)
+        header, _ = embedded_container(path)
+        state = header["state"]
+        assert (state["relative"], state["drop_sinks"]) == (relative, drop_sinks and sinks)
+        assert payload_key(state["layer"], state["head"], relative, state["drop_sinks"]) in header["payloads"]
+
+
 @pytest.mark.parametrize(
     ("baseline", "error", "message"),
     [
