@@ -637,10 +637,11 @@ def layers_figure(
     else:
         _value_colorbar(figure.colorbar(mappable, ax=layer_axes, shrink=0.9, aspect=25, pad=0.02), unit, relative)
     details = [_tokens_label(result, token, phrase, producing), _head_label(result, head, reduce)]
-    details += _view_details(result, relative, drop_sinks)
     if several:
         details.append(f"image {image % len(result.images) + 1} of {len(result.images)}")
     title = f"{_texts_lines(result, width)}\n{' · '.join(details)}"
+    for detail in _view_details(result, relative, drop_sinks):  # a line each: joined, they pass the figure's width
+        title += f"\n{detail}"
     figure.suptitle(title, fontsize=_FONT["suptitle"], parse_math=False)
     return figure
 
@@ -770,10 +771,11 @@ def matrix_figure(
     colorbar = figure.colorbar(image, ax=axes, shrink=min(1.0, 3.0 / axes_height), aspect=25, pad=0.015)
     _value_colorbar(colorbar, unit, relative)
     parts = ["text → image attention", _layer_label(result, layer, reduce), _head_label(result, head, reduce)]
-    parts += _view_details(result, relative, drop_sinks)
     if producing:
         parts.insert(1, "producing step")
     title = " · ".join(parts)
+    for detail in _view_details(result, relative, drop_sinks):  # a line each: joined, they pass the figure's width
+        title += f"\n{detail}"
     if producing:
         blank = int(np.isnan(drawn).all(axis=1).sum())
         title += "\neach row: the step that chose its token"

@@ -239,11 +239,15 @@ def _container(result: AttentionResult, state: ViewState, choices: list[Pair]) -
         heads_by_layer.setdefault(choice_key(layer), []).append(head)
     embedded = Available(layers=list(layers.values()), heads=heads_by_layer)
     selections = Selections(result, state.reduce)
+    variants = _variants(result)
+    # Where no layer has a visual sink, leaving them out changes no map: the page embeds no sink-free variant and
+    # hides that switch, so it opens on the maps it has (asked to drop them, it would find none to show).
+    opening = state.replace(available=embedded, drop_sinks=state.drop_sinks and any(drop for _, drop in variants))
     pictures = [add(bytes(picture)) for picture in state.pictures]
     full_size = [add(data) for data in full_pictures(result.pictures, compact=True)]
     header = {
         "version": CONTAINER_VERSION,
-        "state": state.replace(available=embedded).json_fields(),
+        "state": opening.json_fields(),
         "prompt": result.prompt,
         "answer": result.answer,
         "thinking": result.thinking,
@@ -252,7 +256,7 @@ def _container(result: AttentionResult, state: ViewState, choices: list[Pair]) -
         "full_pictures": full_size,
         "payloads": {
             payload_key(layer, head, relative, drop_sinks): add(selections.payload(layer, head, relative, drop_sinks))
-            for relative, drop_sinks in _variants(result)
+            for relative, drop_sinks in variants
             for layer, head in choices
         },
         "heads": add(encode_heads(result)),

@@ -4,6 +4,7 @@ qvl-widget explore --model Qwen/Qwen2-VL-2B-Instruct --image cat.jpg --prompt "W
 qvl-widget explore ... --answer    # the model answers too; its answer words are explored with their producing maps
 qvl-widget explore ... --answer --no-thinking   # a model that thinks first (Qwen3.5) answers at once
 qvl-widget explore ... --baseline  # also the generic prompt's attention (capture(baseline=True)); or --baseline TEXT
+qvl-widget explore ... --baseline --relative --drop-sinks --unit uniform --head-overview mass  # how maps open
 qvl-widget demo --out out/        # the same, offline, on the built-in demo model and one of its scenes
 qvl-widget demo --list-scenes     # held-out scenes worth showing; `qvl-widget demo --seed N` opens one
 
@@ -11,8 +12,9 @@ Every argument that can be checked before the model loads is: the phrase against
 head against the model's config.json (read without torch or transformers), the text is UTF-8, the paths are names
 the system takes and the output files can be written there, so a typo fails at once.
 
-The three outputs are written all or none: each is made in memory, then all are written together
-(`_files.write_all`); any failure is one argparse-style line (exit code 2) and leaves --out as it was.
+The four outputs (attention.html; layers.FORMAT, matrix.FORMAT and heads.FORMAT, the figures) are written all or
+none: each is made in memory, then all are written together (`_files.write_all`); any failure is one
+argparse-style line (exit code 2) and leaves --out as it was.
 
 Sizes are in binary units: 1 MiB = 2**20 bytes.
 """
@@ -22,18 +24,21 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._choices import canonical_choice, checked_index, last_layers
+from ._choices import UNITS, Unit, canonical_choice, checked_index, last_layers
 from ._families import MAPLESS_LAYER_TYPES
 from ._files import check_destinations, checked_path, write_all
 from ._html import DEFAULT_MAX_BYTES
 from ._memory import binary_size
-from ._result import BASELINE_PROMPT, checked_baseline
+from ._result import BASELINE_PROMPT, SINK_TAU, checked_baseline
+from ._view_state import HEAD_OVERVIEWS, HeadOverview
 
 MIB = 2**20
 DEMO_SEED = 200_006  # a held-out test scene with four objects
@@ -55,6 +60,11 @@ class Outputs:
     html: Path
     layers_figure: Path
     matrix_figure: Path
+    heads_figure: Path
+
+    def files(self) -> list[Path]:
+        """Every output, in the order they are reported."""
+        return [self.html, self.layers_figure, self.matrix_figure, self.heads_figure]
 
 
 def progress(message: str) -> None:
@@ -208,7 +218,12 @@ def output_folder(value: str) -> Path:
 
 def output_paths(out: Path, figure_format: str) -> Outputs:
     """The files the command writes in `out`."""
-    return Outputs(out / "attention.html", out / f"layers.{figure_format}", out / f"matrix.{figure_format}")
+    return Outputs(
+        out / "attention.html",
+        out / f"layers.{figure_format}",
+        out / f"matrix.{figure_format}",
+        out / f"heads.{figure_format}",
+    )
 
 
 def check_outputs(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
@@ -216,7 +231,7 @@ def check_outputs(arguments: argparse.Namespace, parser: argparse.ArgumentParser
     before the model loads, without writing anything; else an argparse error."""
     paths = output_paths(arguments.out, arguments.format)
     try:
-        check_destinations([paths.html, paths.layers_figure, paths.matrix_figure])
+        check_destinations(paths.files())
     except (OSError, ValueError) as error:
         parser.error(str(error))
 
@@ -231,34 +246,80 @@ def write_outputs(
     open_layer=None,
     html_max_bytes: int | None = None,
     figure_format: str = "png",
+    unit: Unit = "probability",
+    relative: bool = False,
+    drop_sinks: bool = False,
+    head_overview: HeadOverview = "off",
 ) -> Outputs:
-    """The HTML explorer, the multi-layer figure over `layers` and the token x image-token matrix (as
-    `figure_format`: png, svg or pdf), in `out`: all three or none.
+    """The HTML explorer, the multi-layer figure over `layers`, the token x image-token matrix and the layers x
+    heads grids of `result.head_summary` (figures as `figure_format`: png, svg or pdf), in `out`: all four or none.
 
-    `tokens` (query indices) or `phrase` select the tokens the HTML pins and the figure shows; the HTML and the
-    matrix show `open_layer` (default: the last of `layers`). Each file is made in memory, then all are written
-    together (`_files.write_all`): on any failure `out` is left as it was. A ValueError where even the smaller HTML
-    would be too large; an OSError, with one line, where a file cannot be written."""
+    `tokens` (query indices) or `phrase` select the tokens the HTML pins and the figures show; the HTML and the
+    matrix show `open_layer` (default: the last of `layers`). `unit`, `relative` and `drop_sinks` (as in
+    `AttentionResult.grid`) set the HTML's opening view and the layers and matrix figures; `head_overview` ("off",
+    "mass" or "focus") the HTML's head overview. Each file is made in memory, then all are written together
+    (`_files.write_all`): on any failure `out` is left as it was. A ValueError where even the smaller HTML would be
+    too large (or a view needs what the result lacks); an OSError, with one line, where a file cannot be
+    written."""
     open_layer = layers[-1] if open_layer is None else open_layer
-    from ._figures import figure_bytes, layers_figure, matrix_figure
+    from ._figures import figure_bytes, heads_figure, layers_figure, matrix_figure
 
     paths = output_paths(out, figure_format)
-    check_destinations([paths.html, paths.layers_figure, paths.matrix_figure])  # before the work
+    check_destinations(paths.files())  # before the work
     # Figures take a head index, or None with a reduction over heads.
     selection = {"phrase": phrase} if tokens is None else {"token": tokens}
     producing = selects_generated(result, phrase, tokens)
+    if drop_sinks:
+        report_sinks(result, layers)
     progress("making the interactive HTML ...")
-    view = dict(layer=open_layer, head=head, max_bytes=html_max_bytes, **selection)
+    maps = dict(unit=unit, relative=relative, drop_sinks=drop_sinks)
+    view = dict(layer=open_layer, head=head, max_bytes=html_max_bytes, head_overview=head_overview, **maps, **selection)
     html = html_within_limit(result, layers, view)
     progress("drawing the figures" + (" (producing maps of the model's words)" if producing else "") + " ...")
-    figure = layers_figure(result, layers=tuple(layers), head=head, producing=producing, **selection)
+    figure = layers_figure(
+        result,
+        layers=tuple(layers),
+        head=head,
+        producing=producing,
+        unit=unit,
+        relative=relative,
+        drop_sinks=drop_sinks,
+        **selection,
+    )
     layers_bytes = figure_bytes(figure, figure_format)
     rows = matrix_rows(result, phrase, tokens)
-    figure, _ = matrix_figure(result, layer=open_layer, head=head, producing=producing, tokens=rows)
+    figure, _ = matrix_figure(
+        result,
+        layer=open_layer,
+        head=head,
+        producing=producing,
+        tokens=rows,
+        unit=unit,
+        relative=relative,
+        drop_sinks=drop_sinks,
+    )
     matrix_bytes = figure_bytes(figure, figure_format)
+    figure = heads_figure(result, producing=producing, **selection)
+    heads_bytes = figure_bytes(figure, figure_format)
     del figure
-    write_all({paths.html: html, paths.layers_figure: layers_bytes, paths.matrix_figure: matrix_bytes})
+    write_all(
+        {
+            paths.html: html,
+            paths.layers_figure: layers_bytes,
+            paths.matrix_figure: matrix_bytes,
+            paths.heads_figure: heads_bytes,
+        }
+    )
     return paths
+
+
+def report_sinks(result, layers: Sequence[int]) -> None:
+    """How many image tokens are visual sinks in each of `layers` (left out with --drop-sinks), on stderr."""
+    counts = ", ".join(f"{result.layer_ids[layer]}: {len(result.sinks(layer))}" for layer in layers)
+    progress(
+        f"visual sinks left out (sink score > {SINK_TAU:g}), of {result.attention.shape[-1]} image tokens, by layer: "
+        + counts
+    )
 
 
 def matrix_rows(result, phrase: str | None, tokens: list[int] | None) -> list[int] | None:
@@ -321,6 +382,7 @@ def report(outputs: Outputs) -> None:
         ("interactive HTML", outputs.html),
         ("multi-layer figure", outputs.layers_figure),
         ("token x image-token matrix", outputs.matrix_figure),
+        ("layers x heads: image share and spatial entropy", outputs.heads_figure),
     ):
         print(f"wrote {shown_path(path)}  ({label}, {binary_size(path.stat().st_size)})")
 
@@ -356,6 +418,7 @@ def check_before_loading(arguments: argparse.Namespace, parser: argparse.Argumen
     config. Returns the model's (layers, heads) where its config says them, else None (checked after the run)."""
     if arguments.max_new_tokens is not None and not arguments.answer:
         parser.error("--max-new-tokens is for the model's own answer: pass it with --answer")
+    check_map_options(arguments, parser)
     check_phrase(arguments, parser)
     problem = local_source_problem(arguments.model)
     if problem is not None:
@@ -371,6 +434,21 @@ def check_before_loading(arguments: argparse.Namespace, parser: argparse.Argumen
     if counts is not None:
         check_choices(*counts, arguments.layers, arguments.head, parser)
     return counts
+
+
+def check_map_options(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """--relative needs a baseline (--baseline), --drop-sinks the sink scores (not --no-sink-scores): else an
+    argparse error, before the model loads."""
+    if arguments.relative and arguments.baseline is None:
+        parser.error(
+            "--relative divides each map by the baseline prompt's map, and none is captured: add --baseline (the "
+            f"generic {BASELINE_PROMPT!r}) or --baseline 'a prompt of your own'"
+        )
+    if arguments.drop_sinks and not arguments.sink_scores:
+        parser.error(
+            "--drop-sinks leaves out the visual sinks, found by their sink scores, and --no-sink-scores leaves "
+            "those out: pass one of them, not both"
+        )
 
 
 def check_phrase(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
@@ -531,6 +609,7 @@ def capture_and_write(
             phrase=arguments.phrase,
             html_max_bytes=html_max_bytes(arguments),
             figure_format=arguments.format,
+            **view_options(arguments),
         )
     except (ValueError, OSError) as error:  # nothing was written
         parser.error(str(error))
@@ -606,8 +685,23 @@ def demo(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     progress(
         f"scene {seed}, {seed_note(seed)}: {example['prompt']!r} (right answer: {example['answer']!r}); answering ..."
     )
+    if arguments.relative:
+        progress(
+            f"and the baseline prompt {BASELINE_PROMPT!r} for --relative (one more forward pass; the demo model "
+            "reads most of its words as [unk]: the image without a question) ..."
+        )
     started = time.perf_counter()
-    result = model.capture(example["image"], example["prompt"], answer=True, max_new_tokens=DEMO_ANSWER_TOKENS)
+    with warnings.catch_warnings():  # said just above: its warning would repeat it at length
+        warnings.filterwarnings(
+            "ignore", f".* in the prompt {re.escape(repr(BASELINE_PROMPT))}", demo_model.DemoVocabularyWarning
+        )
+        result = model.capture(
+            example["image"],
+            example["prompt"],
+            answer=True,
+            max_new_tokens=DEMO_ANSWER_TOKENS,
+            **({"baseline": True} if arguments.relative else {}),
+        )
     answer = (result.answer or "").strip()
     print(f"answer: {answer}")
     progress(
@@ -630,6 +724,7 @@ def demo(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             open_layer=view["layer"],
             html_max_bytes=html_max_bytes(arguments),
             figure_format=arguments.format,
+            **view_options(arguments),
         )
     except (ValueError, OSError) as error:  # nothing was written
         parser.error(str(error))
@@ -693,6 +788,16 @@ def list_scenes() -> int:
     return 0
 
 
+def view_options(arguments: argparse.Namespace) -> dict:
+    """--unit, --relative, --drop-sinks and --head-overview, as `write_outputs` takes them."""
+    return {
+        "unit": arguments.unit,
+        "relative": arguments.relative,
+        "drop_sinks": arguments.drop_sinks,
+        "head_overview": arguments.head_overview,
+    }
+
+
 def html_max_bytes(arguments: argparse.Namespace) -> int:
     return round(arguments.html_max_mib * MIB)
 
@@ -711,7 +816,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(sub: argparse.ArgumentParser, default_out: str | None, layers_help: str, head_help: str) -> None:
+    def common(
+        sub: argparse.ArgumentParser, default_out: str | None, layers_help: str, head_help: str, relative_help: str
+    ) -> None:
         sub.add_argument("--layers", type=layer_argument, nargs="+", default=None, metavar="LAYER", help=layers_help)
         sub.add_argument("--head", type=head_argument, default="mean", help=head_help)
         sub.add_argument(
@@ -734,9 +841,36 @@ def build_parser() -> argparse.ArgumentParser:
             "--format",
             choices=FIGURE_FORMATS,
             default="png",
-            help="file format of the two figures: png (300 dpi), svg or pdf (default: png)",
+            help="file format of the three figures: png (300 dpi), svg or pdf (default: png)",
         )
-        where = "output folder, made if missing: attention.html, layers.FORMAT, matrix.FORMAT" + (
+        maps = sub.add_argument_group(
+            "maps",
+            "--unit, --relative and --drop-sinks set the maps of the HTML's opening view (its switches change them "
+            "there) and of the layers and matrix figures; --head-overview is the HTML's only. heads.FORMAT shows "
+            "every head's image share and spatial entropy whatever these say",
+        )
+        maps.add_argument(
+            "--unit",
+            choices=UNITS,
+            default="probability",
+            help="probability (the attention's own share) or uniform (x the number of image tokens: 1 = spread "
+            "evenly, the same scale at any image size); default: probability",
+        )
+        maps.add_argument("--relative", action="store_true", help=relative_help)
+        maps.add_argument(
+            "--drop-sinks",
+            action="store_true",
+            help=f"leave out the visual sinks (image tokens whose sink score is over {SINK_TAU:g}; each row keeps its "
+            "image share, spread over the others)",
+        )
+        maps.add_argument(
+            "--head-overview",
+            choices=HEAD_OVERVIEWS,
+            default="off",
+            help="open the HTML with its layers x heads overview: mass (each head's share of attention on the "
+            "image) or focus (1 - its spatial entropy); default: off",
+        )
+        where = "output folder, made if missing: attention.html, layers.FORMAT, matrix.FORMAT, heads.FORMAT" + (
             f" (default: {default_out})" if default_out else ""
         )
         sub.add_argument(
@@ -789,14 +923,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=baseline_prompt,
         metavar="PROMPT",
         help=f"also capture the attention of a baseline prompt over the same images (one more forward pass; "
-        f"capture(baseline=...)): without PROMPT the generic {BASELINE_PROMPT!r}, else PROMPT",
+        f"capture(baseline=...)): without PROMPT the generic {BASELINE_PROMPT!r}, else PROMPT; --relative shows the "
+        "maps divided by it",
     )
     explore_parser.add_argument(
         "--sink-scores",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="keep each image token's visual-sink score per layer (capture(sink_scores=...); default: on, about 1%% "
-        "of a capture); --no-sink-scores leaves them out",
+        "of a capture); --no-sink-scores leaves them out (and --drop-sinks with them)",
     )
     explore_parser.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
     explore_parser.add_argument("--dtype", help="e.g. bfloat16 or float32 (default: by device)")
@@ -809,6 +944,7 @@ def build_parser() -> argparse.ArgumentParser:
         layers_help="layers for the multi-layer figure; the last one also opens the HTML and the matrix "
         "(default: the last four, -4 -3 -2 -1)",
         head_help="a head index, a list like 0,3 (their mean), 'mean', 'max' or 'all' (default: mean)",
+        relative_help="each map divided by the baseline prompt's map (what this prompt changes); needs --baseline",
     )
     explore_parser.set_defaults(run=explore, parser=explore_parser)
 
@@ -832,6 +968,8 @@ def build_parser() -> argparse.ArgumentParser:
         layers_help="layers for the multi-layer figure (default: all); the HTML and the matrix open on the demo's "
         "recommended view (the token that predicts the answer)",
         head_help="a head index, a list like 0,3, 'mean', 'max' or 'all' (default: the recommended view's)",
+        relative_help=f"each map divided by the baseline prompt's map (what the question changes); the demo then "
+        f"also captures the generic {BASELINE_PROMPT!r} (one more forward pass)",
     )
     demo_parser.set_defaults(run=demo, parser=demo_parser)
     return parser

@@ -1,11 +1,13 @@
-"""The `qvl-widget` command: writes the HTML and both figures; bad arguments get argparse-style errors."""
+"""The `qvl-widget` command: writes the HTML and the three figures; bad arguments get argparse-style errors."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -14,12 +16,16 @@ from test_html import embedded_header
 
 import qvl_widget
 from qvl_widget import cli
+from qvl_widget._choices import unit_label
 from qvl_widget._families import attention_layers
+from qvl_widget._figures import RELATIVE_LABEL
 from qvl_widget._html import DEFAULT_MAX_BYTES
 from qvl_widget._result import BASELINE_PROMPT
+from qvl_widget._view_state import ViewState
 from qvl_widget.cli import DEFAULT_HTML_MAX_MIB, DEFAULT_MAX_NEW_TOKENS, DEMO_SEED, main
 
 MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-", "svg": b"<?xml"}
+FIGURES = ("layers", "matrix", "heads")  # FIGURE.FORMAT beside attention.html
 
 
 def run_cli(arguments: list[str], capsys) -> tuple[int, str, str]:
@@ -32,15 +38,20 @@ def run_cli(arguments: list[str], capsys) -> tuple[int, str, str]:
 
 
 def assert_outputs(folder, stdout: str, figure_format: str = "png") -> None:
-    for name in ("attention.html", f"layers.{figure_format}", f"matrix.{figure_format}"):
+    for name in ("attention.html", *(f"{figure}.{figure_format}" for figure in FIGURES)):
         path = folder / name
         assert path.is_file() and path.stat().st_size > 1000, name
         assert re.search(rf"wrote {re.escape(str(path))}  \(.*, \d+(\.\d)? (MiB|KiB)\)", stdout), stdout
-    for name in ("layers", "matrix"):
-        data = (folder / f"{name}.{figure_format}").read_bytes()
+    assert stdout.count("wrote ") == 1 + len(FIGURES)
+    for name in FIGURES:
+        path = folder / f"{name}.{figure_format}"
+        data = path.read_bytes()
         assert data.startswith(MAGIC[figure_format]), name
         if figure_format == "svg":
             assert b"<svg" in data[:1000]
+        if figure_format == "png":
+            with Image.open(path) as picture:
+                picture.verify()  # a whole PNG, not only its signature
     others = {"png", "svg", "pdf"} - {figure_format}
     assert not [path for path in folder.iterdir() if path.suffix[1:] in others]  # the chosen format only
 
@@ -83,6 +94,7 @@ def test_demo_runs_offline(tmp_path, capsys):
     assert header["answer"] == "orange" and header["state"]["producing"] is True
     assert header["state"]["tokens"][opened]["text"] == "orange"
     assert header["state"]["groups"][header["state"]["tokens"][opened]["group"]]["name"] == "answer"
+    assert opening_view(tmp_path) == PLAIN_VIEW and header["state"]["baseline_prompt"] is None  # no baseline pass
 
 
 @pytest.mark.parametrize(
@@ -106,6 +118,9 @@ def test_demo_runs_offline(tmp_path, capsys):
         (["demo", "--seed", "-1"], "argument --seed: invalid seed '-1': use a whole number >= 0, like 200006"),
         (["demo", "--seed", "first"], "invalid seed 'first'"),
         (["demo", "--seed", "3", "--list-scenes"], "argument --list-scenes: not allowed with argument --seed"),
+        (["demo", "--unit", "percent"], "argument --unit: invalid choice: 'percent'"),
+        (["demo", "--head-overview", "on"], "argument --head-overview: invalid choice: 'on'"),
+        (["demo", "--relative", "yes"], "unrecognized arguments: yes"),  # a switch, without a value
     ],
 )
 def test_bad_arguments(arguments, message, capsys, tmp_path, monkeypatch, no_loading):
@@ -182,7 +197,7 @@ def drawn(monkeypatch) -> dict[str, list]:
     """Records what the command hands to the HTML and the figures: the result, and each figure's options."""
     from qvl_widget import _figures, _html
 
-    calls: dict[str, list] = {"html": [], "layers_figure": [], "matrix_figure": []}
+    calls: dict[str, list] = {"html": [], "layers_figure": [], "matrix_figure": [], "heads_figure": []}
     original_page = _html.page_bytes
 
     def page_bytes(result, state, *args, **options):
@@ -190,7 +205,7 @@ def drawn(monkeypatch) -> dict[str, list]:
         return original_page(result, state, *args, **options)
 
     monkeypatch.setattr(_html, "page_bytes", page_bytes)
-    for name in ("layers_figure", "matrix_figure"):
+    for name in ("layers_figure", "matrix_figure", "heads_figure"):
         original = getattr(_figures, name)
 
         def spy(result, *args, _original=original, _name=name, **options):
@@ -218,10 +233,10 @@ def test_explore_with_the_models_own_answer(tiny_model_dirs, tmp_path, capsys, d
     assert "answering (the model generates up to 3 tokens) ..." in stderr
     answered = sum(token.part == "answer" for token in expected.tokens)
     assert f"(the answer: {answered} of them)" in stderr
-    # The HTML and both figures get the result with the answer; no selection: each token's own row.
+    # The HTML and the figures get the result with the answer; no selection: each token's own row.
     (result, _), *_ = drawn["html"]
     assert result.answer == expected.answer and result.tokens == expected.tokens
-    for name in ("layers_figure", "matrix_figure"):
+    for name in ("layers_figure", "matrix_figure", "heads_figure"):
         ((figure_result, options, _),) = drawn[name]
         assert figure_result is result and options["producing"] is False
 
@@ -244,12 +259,16 @@ def test_explore_with_a_given_answer_draws_the_producing_maps_of_its_words(tiny_
     ((_, options, (figure, _)),) = drawn["matrix_figure"]
     assert options["producing"] is True
     assert "producing step" in next(axes for axes in figure.axes if axes.images).get_title()
+    ((_, options, figure),) = drawn["heads_figure"]
+    assert options == {"producing": True, "phrase": "red cat"}  # the same tokens, the steps that wrote them
+    assert "while writing “red cat”" in figure.get_suptitle()
     # A phrase of the prompt, or of both: each token's own row (producing maps are for the answer's words).
     for answer, phrase in (("A red cat.", "image"), ("The image.", "image")):
         code, _, stderr = run_cli([*base, "--answer-text", answer, "--phrase", phrase], capsys)
         assert code == 0, stderr
     assert [options["producing"] for _, options, _ in drawn["layers_figure"]] == [True, False, False]
     assert [options["producing"] for _, options, _ in drawn["matrix_figure"]] == [True, False, False]
+    assert [options["producing"] for _, options, _ in drawn["heads_figure"]] == [True, False, False]
 
 
 @pytest.mark.parametrize(
@@ -465,6 +484,8 @@ main(sys.argv[1:])
         (["--model", "./no-such-model"], "model folder not found: './no-such-model'"),
         (["demo", "--layers", "-7"], "layer -7 is out of range: there are 6 layers"),
         (["--baseline", ""], "argument --baseline: baseline is empty: pass baseline=True for the generic prompt"),
+        (["--relative"], "--relative divides each map by the baseline prompt's map, and none is captured"),
+        (["--drop-sinks", "--no-sink-scores"], "--drop-sinks leaves out the visual sinks, found by their sink scores"),
     ],
 )
 def test_a_typo_fails_without_importing_torch_or_transformers(arguments, message, tiny_model_dirs, tmp_path):
@@ -567,6 +588,183 @@ def test_the_command_line_capture_defaults_are_captures_own():
     assert parsed.sink_scores is parameters["sink_scores"].default is True
     assert parsed.baseline is parameters["baseline"].default is None
     assert cli.build_parser().parse_args([*base, "--baseline"]).baseline is True
+
+
+# ----- the maps' views: unit, relative, visual sinks, head overview ------------------------------------------------
+
+
+VIEW_OPTIONS = ("unit", "relative", "drop_sinks", "head_overview")
+PLAIN_VIEW = {"unit": "probability", "relative": False, "drop_sinks": False, "head_overview": "off"}
+
+
+def opening_view(folder) -> dict:
+    """The view options the HTML in `folder` opens on, from its embedded state."""
+    state = embedded_header(folder / "attention.html")["state"]
+    return {name: state[name] for name in VIEW_OPTIONS}
+
+
+def assert_figures_drawn_with(drawn: dict, view: dict, selection: dict) -> None:
+    """The layers and matrix figures drawn with `view`'s maps (their colour bars and titles say so); the heads
+    figure, which has no such options, with the same tokens."""
+    ((_, layers_options, layers), *_) = drawn["layers_figure"]
+    ((_, matrix_options, (matrix, _)), *_) = drawn["matrix_figure"]
+    for options in (layers_options, matrix_options):
+        assert {name: options[name] for name in ("unit", "relative", "drop_sinks")} == {
+            name: view[name] for name in ("unit", "relative", "drop_sinks")
+        }
+    label = RELATIVE_LABEL if view["relative"] else unit_label(view["unit"])
+    assert layers.axes[-1].get_ylabel() == label and matrix.axes[-1].get_ylabel() == label
+    matrix_title = next(axes for axes in matrix.axes if axes.images).get_title()
+    for title in (layers.get_suptitle(), matrix_title):
+        assert ("÷ baseline “" in title) == view["relative"]
+        assert ("visual sinks dropped" in title) == view["drop_sinks"]
+    ((_, heads_options, _), *_) = drawn["heads_figure"]
+    assert heads_options == selection
+
+
+@pytest.mark.parametrize(
+    ("options", "view"),
+    [
+        ([], PLAIN_VIEW),
+        (["--unit", "uniform", "--head-overview", "mass"], {**PLAIN_VIEW, "unit": "uniform", "head_overview": "mass"}),
+        (
+            ["--baseline", "--relative", "--drop-sinks", "--head-overview", "focus"],
+            {**PLAIN_VIEW, "relative": True, "drop_sinks": True, "head_overview": "focus"},
+        ),
+        (
+            ["--baseline", "Describe it.", "--relative", "--unit", "uniform"],  # a ratio has no unit, the page keeps it
+            {**PLAIN_VIEW, "unit": "uniform", "relative": True},
+        ),
+    ],
+)
+def test_explore_opens_the_html_and_draws_the_figures_on_the_maps_options(
+    options, view, tiny_model_dirs, tmp_path, capsys, drawn
+):
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (120, 90), "red").save(image)
+    out = tmp_path / "out"
+    arguments = ["explore", "--model", str(tiny_model_dirs["qwen2_vl"]), "--image", str(image)]
+    arguments += ["--prompt", "Where is the red cat?", "--phrase", "red cat", "--layers", "0", "-1"]
+    code, stdout, stderr = run_cli([*arguments, *options, "--device", "cpu", "--out", str(out)], capsys)
+    assert code == 0, stderr
+    assert_outputs(out, stdout)
+    ((result, state),) = drawn["html"]
+    assert {name: getattr(state, name) for name in VIEW_OPTIONS} == view
+    # The tiny model has no visual sinks: the page then opens on its maps as they are (the same maps).
+    assert not any(state.sinks)
+    assert opening_view(out) == {**view, "drop_sinks": False}
+    assert_figures_drawn_with(drawn, view, {"producing": False, "phrase": "red cat"})
+    sinks = f"visual sinks left out (sink score > 20), of {result.attention.shape[-1]} image tokens, by layer: 0: "
+    assert (sinks in stderr) == view["drop_sinks"]
+
+
+def test_drop_sinks_opens_the_page_without_them_where_the_model_has_some(
+    tiny_model_dirs, tmp_path, capsys, drawn, monkeypatch
+):
+    capture = qvl_widget.LoadedModel.capture
+
+    def with_a_sink(self, *args, **kwargs):  # image token 1 a visual sink in every layer, as in real models
+        result = capture(self, *args, **kwargs)
+        scores = result.sink_scores.copy()
+        scores[:, 1] = 100.0
+        return dataclasses.replace(result, sink_scores=scores)
+
+    monkeypatch.setattr(qvl_widget.LoadedModel, "capture", with_a_sink)
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (120, 90), "red").save(image)
+    arguments = ["explore", "--model", str(tiny_model_dirs["qwen2_vl"]), "--image", str(image), "--prompt", "Where?"]
+    code, stdout, stderr = run_cli(
+        [*arguments, "--drop-sinks", "--device", "cpu", "--out", str(tmp_path / "o")], capsys
+    )
+    assert code == 0, stderr
+    assert_outputs(tmp_path / "o", stdout)
+    assert opening_view(tmp_path / "o") == {**PLAIN_VIEW, "drop_sinks": True}
+    assert embedded_header(tmp_path / "o" / "attention.html")["state"]["sinks"][-1] == [1]
+    assert_figures_drawn_with(drawn, {**PLAIN_VIEW, "drop_sinks": True}, {"producing": False, "phrase": None})
+    assert "image tokens, by layer: 0: 1, 1: 1, 2: 1\n" in stderr
+
+
+def test_demo_relative_captures_the_baseline_too(tmp_path, capsys, drawn):
+    options = ["--relative", "--drop-sinks", "--unit", "uniform", "--head-overview", "mass"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, stdout, stderr = run_cli(["demo", *options, "--out", str(tmp_path)], capsys)
+    assert code == 0, stderr
+    assert_outputs(tmp_path, stdout)
+    view = {"unit": "uniform", "relative": True, "drop_sinks": True, "head_overview": "mass"}
+    # The demo model has no visual sinks: its page, which then has no switch for them, opens on its maps as they are.
+    assert opening_view(tmp_path) == {**view, "drop_sinks": False}
+    ((result, state),) = drawn["html"]
+    assert state.drop_sinks is True and not any(state.sinks)
+    assert result.baseline_prompt == BASELINE_PROMPT and result.baseline_attention is not None
+    (token,) = embedded_header(tmp_path / "attention.html")["state"]["selected"]
+    assert_figures_drawn_with(drawn, view, {"producing": True, "token": [token]})  # the answer word's step
+    assert f"and the baseline prompt {BASELINE_PROMPT!r} for --relative (one more forward pass" in stderr
+    # Its words are mostly unknown to the demo model: said once on stderr, not in a long warning as well.
+    assert not [warning for warning in caught if "does not know" in str(warning.message)]
+    assert "visual sinks left out (sink score > 20), of 64 image tokens, by layer: 0: 0, 1: 0," in stderr  # none
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            ["--relative"],
+            "--relative divides each map by the baseline prompt's map, and none is captured: add --baseline (the "
+            f"generic {BASELINE_PROMPT!r}) or --baseline 'a prompt of your own'",
+        ),
+        (
+            ["--drop-sinks", "--no-sink-scores"],
+            "--drop-sinks leaves out the visual sinks, found by their sink scores, and --no-sink-scores leaves those "
+            "out: pass one of them, not both",
+        ),
+        (["--baseline", "--drop-sinks", "--relative", "--no-sink-scores"], "--drop-sinks leaves out the visual"),
+        (["--relative", "--drop-sinks", "--unit", "uniform"], "--relative divides each map"),
+    ],
+)
+def test_a_map_option_without_what_it_needs_fails_before_the_model_loads(
+    options, message, tiny_model_dirs, tmp_path, capsys, no_loading
+):
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (64, 64)).save(image)
+    base = ["explore", "--model", str(tiny_model_dirs["qwen2_vl"]), "--image", str(image), "--prompt", "Where?"]
+    code, stdout, stderr = run_cli([*base, *options, "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and stdout == ""
+    lines = stderr.strip().splitlines()
+    assert lines[0].startswith("usage: qvl-widget explore") and "Traceback" not in stderr
+    assert lines[-1].startswith(f"qvl-widget explore: error: {message}")  # one line
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.browser
+def test_the_written_page_opens_on_the_maps_options(tmp_path, capsys, offline_page):
+    page, requests = offline_page
+    options = ["--relative", "--drop-sinks", "--unit", "uniform", "--head-overview", "focus"]
+    code, _, stderr = run_cli(["demo", *options, "--out", str(tmp_path)], capsys)
+    assert code == 0, stderr
+    page.goto((tmp_path / "attention.html").as_uri())
+    page.wait_for_function("Number(document.querySelector('.qvl-widget')?.dataset.qvlFrames) > 0")  # a map shown
+    page.locator(".qvl-heads-grid").wait_for()  # the head overview, shown
+    assert page.eval_on_selector(".qvl-head-overview", "select => select.value") == "focus"
+    assert page.eval_on_selector(".qvl-unit", "select => select.value") == "uniform"
+    assert page.is_checked(".qvl-relative")
+    assert not page.is_visible(".qvl-drop-sinks")  # the demo model has no sinks: nothing to leave out
+    assert requests == []
+
+
+def test_the_command_line_view_defaults_are_the_views_own():
+    from qvl_widget import figures
+
+    views = inspect.signature(ViewState.of).parameters
+    drawings = [
+        inspect.signature(figures.layers_figure).parameters,
+        inspect.signature(figures.matrix_figure).parameters,
+    ]
+    for command in (["demo"], ["explore", "--model", "m", "--image", __file__, "--prompt", "p", "--out", "o"]):
+        parsed = cli.build_parser().parse_args(command)
+        for name in VIEW_OPTIONS:
+            assert getattr(parsed, name) == views[name].default
+            assert all(getattr(parsed, name) == figure[name].default for figure in drawings if name in figure)
 
 
 # ----- thinking ------------------------------------------------------------------------------------------------------

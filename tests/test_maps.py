@@ -211,11 +211,14 @@ def test_relative_and_drop_sinks_together_drop_the_sinks_from_both(result):
 
 def test_figures_divide_by_the_baseline_and_say_so(result):
     figure = figures.layers_figure(result, layers=[0, 1], relative=True, drop_sinks=True)
-    assert "÷ baseline “Write a general description of the image.”" in figure.get_suptitle()
-    assert "visual sinks dropped (τ = 20)" in figure.get_suptitle()
+    # A line each, below the tokens' and heads' line: joined, they would pass the figure's width.
+    lines = figure.get_suptitle().splitlines()
+    assert lines[-2:] == ["÷ baseline “Write a general description of the image.”", "visual sinks dropped (τ = 20)"]
     assert figure.axes[-1].get_ylabel().startswith("attention ÷ baseline")
-    _, matrix = figures.matrix_figure(result, relative=True)
-    np.testing.assert_allclose(matrix, result.maps(relative=True))
+    drawn, matrix = figures.matrix_figure(result, relative=True, drop_sinks=True)
+    np.testing.assert_allclose(matrix, result.maps(relative=True, drop_sinks=True))
+    title = next(axes for axes in drawn.axes if axes.images).get_title().splitlines()
+    assert title[1:] == ["÷ baseline “Write a general description of the image.”", "visual sinks dropped (τ = 20)"]
 
 
 # ----- 3. visual sinks -----------------------------------------------------------------------------------------
@@ -388,6 +391,19 @@ def test_the_page_embeds_each_variant_its_switches_show_and_the_head_overview(re
     assert set(plain_header["payloads"]) == {"1|mean"}
     header, _ = embedded_container(result.to_html(tmp_path / "two.html", layers=[2], heads=["mean"], layer=2))
     assert header["payloads"]["2|mean|drop_sinks"] == header["payloads"]["2|mean"]  # layer 2 has no sinks
+
+
+@pytest.mark.parametrize("sinks", [True, False])
+def test_the_page_opens_on_a_map_it_embeds(sinks, result, tmp_path):
+    """Every view a page may open on has its maps in it: asked to drop sinks where no layer has one (sink scores,
+    all under the threshold: the demo model's), it opens on the plain maps, which are the same."""
+    shown = result if sinks else dataclasses.replace(result, sink_scores=np.zeros_like(result.sink_scores))
+    for relative, drop_sinks in [(False, False), (True, False), (False, True), (True, True)]:
+        path = shown.to_html(tmp_path / "page.html", layer=1, relative=relative, drop_sinks=drop_sinks)
+        header, _ = embedded_container(path)
+        state = header["state"]
+        assert (state["relative"], state["drop_sinks"]) == (relative, drop_sinks and sinks)
+        assert payload_key(state["layer"], state["head"], relative, state["drop_sinks"]) in header["payloads"]
 
 
 @pytest.mark.parametrize(

@@ -87,8 +87,19 @@ def restore_modes(tmp_path):
 # ----- write_all: all or none --------------------------------------------------------------------------------
 
 
-OLD = {"attention.html": b"old page", "layers.png": b"old layers", "matrix.png": b"old matrix"}
-NEW = {"attention.html": b"new page", "layers.png": b"new layers", "matrix.png": b"new matrix"}
+OLD = {
+    "attention.html": b"old page",
+    "layers.png": b"old layers",
+    "matrix.png": b"old matrix",
+    "heads.png": b"old heads",
+}
+NEW = {
+    "attention.html": b"new page",
+    "layers.png": b"new layers",
+    "matrix.png": b"new matrix",
+    "heads.png": b"new heads",
+}
+OUTPUTS = sorted(NEW)  # what the command line writes
 
 
 def old_outputs(folder: Path) -> dict[str, bytes | None]:
@@ -116,7 +127,7 @@ def test_write_all_replaces_old_files_and_leaves_others(tmp_path):
     assert snapshot(tmp_path / "o") == {**before, **NEW}
 
 
-@pytest.mark.parametrize("failing", [1, 2, 3])
+@pytest.mark.parametrize("failing", range(1, len(NEW) + 1))
 def test_a_failed_rename_puts_every_old_file_back(tmp_path, monkeypatch, failing):
     before = old_outputs(tmp_path / "o")
     calls = fail_on_call(monkeypatch, failing)
@@ -275,6 +286,7 @@ def assert_one_argparse_line(stderr: str, message: str) -> None:
     [
         (lambda o: (o / "layers.png").mkdir(parents=True), "layers.png' is a folder; pass a file path inside it"),
         (lambda o: (o / "matrix.png").mkdir(parents=True), "matrix.png' is a folder"),
+        (lambda o: (o / "heads.png").mkdir(parents=True), "heads.png' is a folder"),
         (lambda o: (o / "attention.html").mkdir(parents=True), "attention.html' is a folder"),
     ],
 )
@@ -328,12 +340,12 @@ def written_once(tiny_model_dirs, tmp_path_factory):
     return arguments, snapshot(folder / "first")
 
 
-@pytest.mark.parametrize("failing", [1, 2, 3])
+@pytest.mark.parametrize("failing", range(1, len(OUTPUTS) + 1))
 def test_a_write_that_fails_midway_leaves_the_output_folder_as_it_was(
     failing, written_once, tmp_path, capsys, monkeypatch
 ):
     arguments, written = written_once
-    assert sorted(written) == ["attention.html", "layers.png", "matrix.png"]
+    assert sorted(written) == OUTPUTS
     before = old_outputs(tmp_path / "o")
     real_write_all = cli.write_all
 
@@ -349,7 +361,7 @@ def test_a_write_that_fails_midway_leaves_the_output_folder_as_it_was(
     assert snapshot(tmp_path / "o") == before
     monkeypatch.undo()
     code, stdout, _ = run_cli([*arguments, "--out", str(tmp_path / "o")], capsys)
-    assert code == 0 and stdout.count("wrote") == 3
+    assert code == 0 and stdout.count("wrote") == len(OUTPUTS)
     assert snapshot(tmp_path / "o") == {**before, **written}  # the same bytes: rendered in memory, then written
 
 
@@ -379,6 +391,24 @@ def test_a_figure_that_fails_to_draw_writes_nothing(written_once, tmp_path, caps
     assert snapshot(tmp_path / "o") == before
 
 
+@pytest.mark.parametrize("figure", ["layers_figure", "matrix_figure", "heads_figure"])
+def test_any_one_figure_that_fails_writes_nothing(figure, written_once, tmp_path, capsys, monkeypatch):
+    arguments, _ = written_once
+    before = old_outputs(tmp_path / "o")
+
+    def broken(*args, **kwargs):
+        raise ValueError(f"{figure} is broken")
+
+    monkeypatch.setattr(cli, "write_all", lambda files: pytest.fail("nothing may be written"))
+    from qvl_widget import _figures
+
+    monkeypatch.setattr(_figures, figure, broken)
+    code, stdout, stderr = run_cli([*arguments, "--unit", "uniform", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "wrote" not in stdout
+    assert_one_argparse_line(stderr, f"{figure} is broken")
+    assert snapshot(tmp_path / "o") == before
+
+
 def test_output_paths_that_are_not_utf8_are_written_and_reported(tmp_path, capsys):
     name = os.fsdecode(b"caf\xe9-out")  # Latin-1 bytes: not UTF-8
     try:
@@ -389,8 +419,8 @@ def test_output_paths_that_are_not_utf8_are_written_and_reported(tmp_path, capsy
     outputs = cli.write_outputs(result, tmp_path / name, [0, 1], "mean")
     cli.report(outputs)
     stdout = capsys.readouterr().out
-    assert stdout.count("wrote ") == 3 and "caf\\xe9-out" in stdout
-    assert sorted(os.listdir(tmp_path / name)) == ["attention.html", "layers.png", "matrix.png"]
+    assert stdout.count("wrote ") == len(OUTPUTS) and "caf\\xe9-out" in stdout
+    assert sorted(os.listdir(tmp_path / name)) == OUTPUTS
 
 
 # ----- the command line: every argument checked before anything runs -------------------------------------------
