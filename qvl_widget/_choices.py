@@ -162,4 +162,4 @@ def checked_unit(unit: object) -> Unit:
 
 def unit_label(unit: Unit) -> str:
     """How a view names a unit: a colour bar's label."""
-    return "attention probability" if unit == "probability" else "attention (× uniform: 1 = spread evenly)"
+    return "attention probability" if unit == "probability" else "attention × uniform (1 = even)"

@@ -53,7 +53,7 @@ from ._images import load_rgb
 from ._result import GENERATED_PARTS, PARTS, SINK_TAU, STILL_THINKING, AttentionResult, Part
 
 COLORBAR_LABEL = unit_label("probability")
-RELATIVE_LABEL = "attention ÷ baseline's (1 = as much as for the baseline)"
+RELATIVE_LABEL = "attention ÷ baseline's"  # short: a 6-layer figure's colour bar is short
 SAVE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
 _WIDTH = 7.0  # inches: a two-column paper's full text width

@@ -103,7 +103,7 @@ def test_colour_bar_labels_keep_significant_digits_at_tiny_probabilities(values,
 
 def test_figures_show_the_unit_on_their_colour_bar(result):
     figure = figures.layers_figure(result, layers=[-1], unit="uniform")
-    assert figure.axes[-1].get_ylabel().startswith("attention (× uniform")
+    assert figure.axes[-1].get_ylabel().startswith("attention × uniform")
     ticks = figure.axes[-1].yaxis.get_major_formatter().format_ticks([0.0, 0.5, 1.0])
     assert ticks == ["0.0", "0.5", "1.0"]  # plain numbers, not percentages
     _, matrix = figures.matrix_figure(result, unit="uniform")
