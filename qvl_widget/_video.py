@@ -294,8 +294,8 @@ def _processor_indices(
     `self.max_frames` alone).
 
     Qwen2-VL's rule, `torch.arange(0, total, total / count).int()` in float32, returns one index too many for some
-    lengths (2466 of the (total < 800, even count <= 200) pairs), the extra one sometimes `total` itself (113
-    frames, 50 asked: ..., 110, 113): indices outside the video are dropped, and at most max_frames kept."""
+    lengths (2466 of the (total < 800, even count <= 200) pairs), the extra one `total` itself, past the end (113
+    frames, 50 asked: ..., 110, 113): indices outside the video are dropped (and at most max_frames kept)."""
     from transformers.video_utils import VideoMetadata
 
     rule = copy.copy(processor)

@@ -196,8 +196,8 @@ def test_a_stream_holding_fewer_frames_than_it_states_is_sampled_on_what_it_hold
 
 
 def test_qwen2_vl_rule_extra_index_is_dropped(processors):
-    """Qwen2-VL's `torch.arange(0, total, total / count)` (float32) yields one index too many for some lengths; where
-    it lies outside the video (113 frames, 50 asked: ..., 110, 113) or over max_frames it is dropped."""
+    """Qwen2-VL's `torch.arange(0, total, total / count)` (float32) yields one index too many for some lengths, one
+    past the end (113 frames, 50 asked: ..., 110, 113): it is dropped."""
     video_processor = processors["qwen2_vl"].video_processor
     rule = copy.copy(video_processor)
     rule.max_frames = 50
@@ -209,7 +209,8 @@ def test_qwen2_vl_rule_extra_index_is_dropped(processors):
     assert list(sampled.indices) == own[:-1]
     with pytest.warns(UserWarning, match="over max_frames=14; sampled 14 frames"):
         capped = sample_video(Video(np.zeros((17, 2, 2, 3), np.uint8), source_fps=1, max_frames=14), video_processor)
-    assert len(capped.indices) == 14  # the rule's 14, without arange's 15th
+    assert capped.indices[-1] == 15  # arange's 15th index, 17, is past the end
+    assert len(capped.indices) == 14
 
 
 # ----- frames and arrays -----------------------------------------------------------------------------------
