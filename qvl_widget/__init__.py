@@ -16,6 +16,7 @@ from ._result import AttentionResult, HeadSummary, ImageGeometry, QueryToken
 if TYPE_CHECKING:
     from . import demo, figures
     from ._loading import LoadedModel, attach, load
+    from ._video import Video
     from ._visualizer import QwenVLCrossModalVisualizer
     from ._widget import AttentionWidget
 
@@ -27,6 +28,7 @@ __all__ = [
     "LoadedModel",
     "QueryToken",
     "QwenVLCrossModalVisualizer",
+    "Video",
     "attach",
     "demo",
     "example_image",
@@ -42,6 +44,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "LoadedModel": ("._loading", "LoadedModel"),
     "QwenVLCrossModalVisualizer": ("._visualizer", "QwenVLCrossModalVisualizer"),
     "AttentionWidget": ("._widget", "AttentionWidget"),
+    "Video": ("._video", "Video"),
     "figures": (".figures", None),
     "demo": (".demo", None),
 }
