@@ -13,9 +13,12 @@ joined by a newline where template text separates them, and each of their tokens
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from os import PathLike
 from typing import Any
 
 import numpy as np
@@ -24,6 +27,13 @@ from PIL import Image
 from ._arguments import check_encodable, checked_count, checked_flag, described, shown
 from ._images import ImageInput, as_image_list, load_rgb
 from ._result import THINKING_MARKERS, ImageGeometry, QueryToken
+from ._video import SampledVideo, Video, groups, processor_video_kwargs, processor_videos, sample_video
+
+# An input as read: an image (RGB), or a video's sampled frames.
+Medium = Image.Image | SampledVideo
+# What capture takes for each image or video: an image (path, PIL image, array), a Video, or a video's frames
+# already sampled (a baseline reuses the capture's).
+MediaInput = ImageInput | Video | SampledVideo
 
 ROLES = ("system", "user", "assistant")
 Messages = Sequence[Mapping[str, Any]]
@@ -35,11 +45,12 @@ class PreparedInputs:
     query_positions: np.ndarray
     image_positions: np.ndarray
     tokens: tuple[QueryToken, ...]
-    images: tuple[ImageGeometry, ...]
-    pictures: tuple[Image.Image, ...]
+    images: tuple[ImageGeometry, ...]  # per image or video, in prompt order
+    pictures: tuple[Image.Image, ...]  # per image one, per video one per temporal group (its first frame)
     prompt: str  # the user's text after the first image: the query tokens' offsets point into it
     text: str = ""  # the model's input text (chat template applied), one image pad per image
     opens_thinking: bool = False  # the text ends inside an open `<think>` block: the model's answer starts thinking
+    media: tuple[Medium, ...] = ()  # the images and videos as read (a baseline sees the very same)
 
 
 @dataclass(frozen=True)
@@ -52,17 +63,18 @@ class _TextPart:
 
 @dataclass(frozen=True)
 class _Chat:
-    """A conversation ready for the template: image parts as bare {"type": "image"}, its texts and images."""
+    """A conversation ready for the template: image and video parts as bare {"type": "image"} / {"type":
+    "video"}, its texts, and its images and videos as read."""
 
     messages: list[dict[str, Any]]
     parts: list[_TextPart]
-    pictures: list[Image.Image]
+    media: list[Medium]
 
 
 def prepare_inputs(
     processor: Any,
     config: Any,
-    image_or_images: ImageInput | Sequence[ImageInput] | None,
+    image_or_images: MediaInput | Sequence[MediaInput] | None,
     prompt: str | None,
     chat: bool = True,
     min_pixels: int | None = None,
@@ -88,45 +100,113 @@ def prepare_inputs(
         ]
         for part in parts:
             _check_text(part, tokenizer, "the image argument")
-        pictures = [load_rgb(image) for image in as_image_list(image_or_images)]
-        conversation = _Chat(_prompt_messages(len(pictures), prompt, system), parts, pictures)
+        media = [_read_medium(item, processor) for item in _media_list(image_or_images)]
+        conversation = _Chat(_prompt_messages([_kind(medium) for medium in media], prompt, system), parts, media)
     else:
-        conversation = _conversation(messages, image_or_images, system)
+        conversation = _conversation(messages, image_or_images, system, processor)
         for part in conversation.parts:
             _check_text(part, tokenizer, '{"type": "image"} parts')
-    pictures = conversation.pictures
-    _reject_extreme_aspect_ratios(pictures)
+    media = conversation.media
+    images = [medium for medium in media if isinstance(medium, Image.Image)]
+    videos = [medium for medium in media if isinstance(medium, SampledVideo)]
+    _reject_extreme_aspect_ratios([medium if isinstance(medium, Image.Image) else medium.frames[0] for medium in media])
     if chat:
         text, spans = _chat_text(processor, conversation, thinking)
     else:
-        text, spans = _raw_text(processor, config, len(pictures), prompt or "")
-    _check_image_tokens(processor, config, pictures, text, size)
-    model_inputs = processor(text=[text], images=pictures, return_tensors="pt", **size)
+        text, spans = _raw_text(processor, config, [_kind(medium) for medium in media], prompt or "")
+    _check_image_tokens(processor, config, images, text, size)
+    video_kwargs = processor_video_kwargs(processor, videos) if videos else {}
+    model_inputs = processor(
+        text=[text],
+        images=images or None,
+        videos=processor_videos(videos, _temporal_patch_size(processor)) if videos else None,
+        return_tensors="pt",
+        **size,
+        **video_kwargs,
+    )
     input_ids = model_inputs["input_ids"][0].numpy()
-    grids = model_inputs["image_grid_thw"].numpy()
     merge_size = int(processor.image_processor.merge_size)
     patch_size = int(processor.image_processor.patch_size)
-    image_positions = _image_positions(input_ids, config.image_token_id, grids, merge_size)
-    offsets = _token_offsets(tokenizer, text, input_ids, config.image_token_id)
+    grids = _grids(model_inputs, media)
+    pad_ids = [config.image_token_id, _video_token_id(config)]
+    image_positions = _image_positions(input_ids, pad_ids, grids, merge_size)
+    offsets = _token_offsets(tokenizer, text, input_ids, pad_ids, bool(videos))
     query_positions = _query_positions(input_ids, image_positions, config)
-    segments, prompt_text = _prompt_segments(text, spans, text.find(processor.image_token))
+    segments, prompt_text = _prompt_segments(text, spans, _first_medium(text, processor))
     special_ids = special_token_ids(tokenizer, config)
     tokens = tuple(
         _query_token(text, offsets[position], input_ids[position] in special_ids, segments)
+        if offsets[position] is not None
+        else QueryToken(tokenizer.decode([int(input_ids[position])]), None, None, special=True)
         for position in query_positions
     )
-    images = _geometries(grids, merge_size, patch_size, pictures)
+    geometries = _geometries(grids, merge_size, patch_size, media, _temporal_patch_size(processor))
     return PreparedInputs(
         dict(model_inputs),
         query_positions,
         image_positions,
         tokens,
-        images,
-        tuple(pictures),
+        geometries,
+        tuple(picture for medium in media for picture in _pictures_of(medium, _temporal_patch_size(processor))),
         prompt_text,
         text,
         opens_thinking=_opens_thinking(input_ids, thinking_marker_ids(tokenizer)),
+        media=tuple(media),
     )
+
+
+def _media_list(image_or_images: Any) -> list[Any]:
+    """One image or video, or a sequence of them, as a non-empty list."""
+    if isinstance(image_or_images, (Video, SampledVideo)):
+        return [image_or_images]
+    return list(as_image_list(image_or_images))
+
+
+def _read_medium(item: Any, processor: Any) -> Medium:
+    """An image read (RGB), or a video's frames sampled as the model's video processor samples them."""
+    if isinstance(item, SampledVideo):
+        return item
+    if isinstance(item, Video):
+        if getattr(processor, "video_processor", None) is None:
+            raise ValueError(
+                f"this model takes no videos ({type(processor).__name__} has no video processor): pass some of the "
+                "video's frames as images instead"
+            )
+        return sample_video(item, processor)
+    return load_rgb(item)
+
+
+def _kind(medium: Medium) -> str:
+    return "video" if isinstance(medium, SampledVideo) else "image"
+
+
+def _video_token_id(config: Any) -> int:
+    return int(getattr(config, "video_token_id", -1) or -1)
+
+
+def _temporal_patch_size(processor: Any) -> int:
+    video_processor = getattr(processor, "video_processor", None)
+    return int(getattr(video_processor, "temporal_patch_size", 2) or 2)
+
+
+def _pictures_of(medium: Medium, temporal_patch_size: int) -> list[Image.Image]:
+    """A medium's pictures: an image itself; a video's first frame of each temporal group."""
+    if isinstance(medium, Image.Image):
+        return [medium]
+    return [medium.frames[group[0]] for group in groups(medium, temporal_patch_size)]
+
+
+def _first_medium(text: str, processor: Any) -> int:
+    """Where the first image or video placeholder is in the input text."""
+    found = [text.find(token) for token in (processor.image_token, getattr(processor, "video_token", None)) if token]
+    return min(position for position in found if position >= 0)
+
+
+def _grids(model_inputs: Mapping[str, Any], media: list[Medium]) -> list[np.ndarray]:
+    """Each medium's `[t, h, w]` patch grid, in prompt order (the processor lists images and videos apart)."""
+    image_grids = iter(model_inputs["image_grid_thw"].numpy()) if "image_grid_thw" in model_inputs else iter(())
+    video_grids = iter(model_inputs["video_grid_thw"].numpy()) if "video_grid_thw" in model_inputs else iter(())
+    return [next(video_grids if isinstance(medium, SampledVideo) else image_grids) for medium in media]
 
 
 def special_token_ids(tokenizer: Any, config: Any) -> set[int]:
@@ -212,24 +292,26 @@ def _reject_messages_as_images(image_or_images: Any) -> None:
         raise TypeError("this looks like a conversation: pass it as messages=[...], not as the image argument")
 
 
-def _prompt_messages(num_images: int, prompt: str, system: str | None) -> list[dict[str, Any]]:
-    """One user turn: the images, then the prompt; after a system turn when `system` is given."""
-    content = [{"type": "image"}] * num_images + [{"type": "text", "text": prompt}]
+def _prompt_messages(kinds: list[str], prompt: str, system: str | None) -> list[dict[str, Any]]:
+    """One user turn: the images and videos (`kinds`: "image" or "video", in order), then the prompt; after a
+    system turn when `system` is given."""
+    content = [{"type": kind} for kind in kinds] + [{"type": "text", "text": prompt}]
     head = [{"role": "system", "content": system}] if system is not None else []
     return [*head, {"role": "user", "content": content}]
 
 
 def _conversation(
-    messages: Messages, image_or_images: ImageInput | Sequence[ImageInput] | None, system: str | None
+    messages: Messages, image_or_images: MediaInput | Sequence[MediaInput] | None, system: str | None, processor: Any
 ) -> _Chat:
-    """`messages` checked and normalised, with their images read (placeholders filled from `image_or_images`)."""
+    """`messages` checked and normalised, with their images read and videos sampled (placeholders filled from
+    `image_or_images`, in order)."""
     if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Sequence):
         raise TypeError('messages must be a list of {"role": ..., "content": ...} dicts, not ' + described(messages))
     if not messages:
         raise ValueError('messages is empty: pass e.g. [{"role": "user", "content": [image part, text part]}]')
-    given = [] if image_or_images is None else as_image_list(image_or_images)
+    given = [] if image_or_images is None else _media_list(image_or_images)
     checked = [_checked_message(message, number) for number, message in enumerate(messages, start=1)]
-    placeholders = sum(source is None for _, _, sources in checked for _, source in sources)
+    placeholders = sum(source is None for _, _, sources in checked for _, _, source in sources)
     if placeholders != len(given):
         raise ValueError(
             f'the messages have {placeholders} image placeholder(s) ({{"type": "image"}} without "image") and '
@@ -246,23 +328,23 @@ def _conversation(
         )
     normalised: list[dict[str, Any]] = [{"role": "system", "content": system}] if system is not None else []
     parts = [_TextPart("the system prompt", system)] if system is not None else []
-    pictures: list[Image.Image] = []
+    media: list[Medium] = []
     remaining = iter(given)
-    for number, (message, (content, texts, image_sources)) in enumerate(zip(messages, checked, strict=True), 1):
+    for number, (message, (content, texts, sources)) in enumerate(zip(messages, checked, strict=True), 1):
         normalised.append({**message, "content": content})
         parts += [_TextPart(f"message {number} ({message['role']})", text) for text in texts]
-        for index, source in image_sources:
-            pictures.append(_read_image(next(remaining) if source is None else source, number, index))
-    if not pictures:
+        for index, kind, source in sources:
+            media.append(_read_part(next(remaining) if source is None else source, kind, number, index, processor))
+    if not media:
         raise ValueError(
             'the conversation has no image: add one to a user message, e.g. {"type": "image", "image": "cat.jpg"}'
         )
-    return _Chat(normalised, parts, pictures)
+    return _Chat(normalised, parts, media)
 
 
-def _checked_message(message: Any, number: int) -> tuple[Any, list[str], list[tuple[int, Any]]]:
-    """A message's content for the template (image parts bare), its texts, and its image parts' numbers and
-    sources (None: a placeholder), in order."""
+def _checked_message(message: Any, number: int) -> tuple[Any, list[str], list[tuple[int, str, Any]]]:
+    """A message's content for the template (image and video parts bare), its texts, and its image and video
+    parts' numbers, kinds and sources (None: a placeholder), in order."""
     if not isinstance(message, Mapping):
         raise TypeError(f'message {number} must be a dict with "role" and "content", not {described(message)}')
     for key in ("role", "content"):
@@ -279,31 +361,41 @@ def _checked_message(message: Any, number: int) -> tuple[Any, list[str], list[tu
         )
     parts: list[dict[str, Any]] = []
     texts: list[str] = []
-    sources: list[tuple[int, Any]] = []
+    sources: list[tuple[int, str, Any]] = []
     for index, part in enumerate(content, start=1):
         where = f"message {number}, part {index}"
         if not isinstance(part, Mapping):
             raise TypeError(f'{where} must be a dict like {{"type": "text", "text": ...}}, not {described(part)}')
-        kind = part.get("type", "image" if "image" in part else "text" if "text" in part else None)
+        kind = part.get(
+            "type", "image" if "image" in part else "video" if "video" in part else "text" if "text" in part else None
+        )
         if kind == "text":
             if not isinstance(part.get("text"), str):
                 raise TypeError(f'{where} is a text part without a string "text": {{"type": "text", "text": "..."}}')
             parts.append({"type": "text", "text": part["text"]})
             texts.append(part["text"])
-        elif kind == "image" and not ({"url", "path", "image_url"} & set(part)):
-            parts.append({"type": "image"})
-            sources.append((index, part.get("image")))
+        elif kind in ("image", "video") and not ({"url", "path", "image_url", "video_url"} & set(part)):
+            parts.append({"type": kind})
+            sources.append((index, kind, part.get(kind)))
         elif kind == "image":
             raise ValueError(f'{where}: give the image as "image": a file path, a PIL image or a numpy array')
+        elif kind == "video":
+            raise ValueError(f'{where}: give the video as "video": a qvl_widget.Video (or a video file path)')
         else:
-            raise ValueError(f"{where} has type {kind!r}; qvl_widget takes 'text' and 'image' parts")
+            raise ValueError(f"{where} has type {kind!r}; qvl_widget takes 'text', 'image' and 'video' parts")
     return parts, texts, sources
 
 
-def _read_image(source: Any, number: int, index: int) -> Image.Image:
+def _read_part(source: Any, kind: str, number: int, index: int, processor: Any) -> Medium:
+    """An image or video part's source, read: a video part takes a Video (or a video file path)."""
+    if kind == "video" and isinstance(source, (str, PathLike)):
+        source = Video(source)
+    if (kind == "video") != isinstance(source, (Video, SampledVideo)):
+        wanted = "a qvl_widget.Video" if kind == "video" else "an image (a path, a PIL image or an array)"
+        raise TypeError(f"message {number}, part {index} is a {kind} part and takes {wanted}, not {described(source)}")
     try:
-        return load_rgb(source)
-    except (OSError, ValueError, TypeError) as error:  # one line already: say which image it was
+        return _read_medium(source, processor)
+    except (OSError, ValueError, TypeError) as error:  # one line already: say which part it was
         raise type(error)(f"message {number}, part {index}: {error}") from error.__cause__  # the library's error
 
 
@@ -340,12 +432,13 @@ _MARKER = "\ue000qvl-text-{}\ue001"  # private-use characters: no template write
 _MARKER_PATTERN = re.compile("\ue000qvl-text-(\\d+)\ue001")
 
 
-def _raw_text(processor: Any, config: Any, num_images: int, prompt: str) -> tuple[str, list[tuple[int, int]]]:
-    """chat=False: the images (with their delimiters), then the prompt as it is."""
+def _raw_text(processor: Any, config: Any, kinds: list[str], prompt: str) -> tuple[str, list[tuple[int, int]]]:
+    """chat=False: the images and videos (with their delimiters), then the prompt as it is."""
     tokenizer = processor.tokenizer
     start, end = tokenizer.convert_ids_to_tokens([config.vision_start_token_id, config.vision_end_token_id])
-    images = f"{start}{processor.image_token}{end}" * num_images
-    return images + prompt, [(len(images), len(images) + len(prompt))]
+    pads = {"image": processor.image_token, "video": getattr(processor, "video_token", None)}
+    media = "".join(f"{start}{pads[kind]}{end}" for kind in kinds)
+    return media + prompt, [(len(media), len(media) + len(prompt))]
 
 
 def _chat_text(processor: Any, conversation: _Chat, thinking: bool | None) -> tuple[str, list[tuple[int, int]]]:
@@ -358,11 +451,12 @@ def _chat_text(processor: Any, conversation: _Chat, thinking: bool | None) -> tu
     if not getattr(processor, "chat_template", None):
         raise ValueError("this model's processor has no chat template; pass a raw prompt with chat=False")
     text = _render(processor, conversation.messages, thinking)
-    shown = text.count(processor.image_token)
-    if shown != len(conversation.pictures):
+    video_token = getattr(processor, "video_token", None)
+    shown = text.count(processor.image_token) + (text.count(video_token) if video_token else 0)
+    if shown != len(conversation.media):
         raise ValueError(
-            f"this model's chat template shows {shown} of the conversation's {len(conversation.pictures)} images "
-            "(templates may leave out images outside user messages): put every image in a user message"
+            f"this model's chat template shows {shown} of the conversation's {len(conversation.media)} images and "
+            "videos (templates may leave out images outside user messages): put every image in a user message"
         )
     pieces = _MARKER_PATTERN.split(_render(processor, _with_markers(conversation.messages), thinking))
     order = [int(number) for number in pieces[1::2]]
@@ -472,7 +566,7 @@ def _size_kwargs(processor: Any, min_pixels: int | None, max_pixels: int | None)
             f"min_pixels ({shown(size['shortest_edge'])}) is larger than max_pixels ({shown(size['longest_edge'])}): "
             "make min_pixels <= max_pixels"
         )
-    return {"size": size}
+    return {"images_kwargs": {"size": size}}  # the images' bounds only: a Video has its own
 
 
 def _check_image_tokens(
@@ -481,13 +575,16 @@ def _check_image_tokens(
     """A one-line ValueError, before the processor resizes anything, where the images at the size the processor
     will give them (Qwen's `smart_resize` between min_pixels and max_pixels) and the text would make more tokens
     than the model takes (its text config's `max_position_embeddings`): it says what max_pixels (or min_pixels)
-    fits. A processor of another kind is not predicted (the processor itself then decides)."""
+    fits. A processor of another kind is not predicted (the processor itself then decides); nor are videos (their
+    frames and pixels are bounded by their own processor)."""
+    if not pictures:
+        return
     try:
         from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
 
         image_processor = processor.image_processor
         factor = int(image_processor.patch_size) * int(image_processor.merge_size)
-        bounds = size.get("size") or dict(image_processor.size)
+        bounds = size.get("images_kwargs", {}).get("size") or dict(image_processor.size)
         min_pixels, max_pixels = int(bounds["shortest_edge"]), int(bounds["longest_edge"])
         limit = int(config.get_text_config().max_position_embeddings)
     except (ImportError, AttributeError, KeyError, TypeError, ValueError):
@@ -531,11 +628,12 @@ def _check_image_tokens(
     )
 
 
-def _image_positions(input_ids: np.ndarray, image_token_id: int, grids: np.ndarray, merge_size: int) -> np.ndarray:
-    positions = np.flatnonzero(input_ids == image_token_id)
+def _image_positions(input_ids: np.ndarray, pad_ids: list[int], grids: list[np.ndarray], merge_size: int) -> np.ndarray:
+    """The image and video tokens' positions (the result's columns), in order."""
+    positions = np.flatnonzero(np.isin(input_ids, pad_ids))
     expected = int(sum(np.prod(grid) for grid in grids)) // merge_size**2
     if len(positions) != expected:
-        raise RuntimeError(f"found {len(positions)} image tokens, expected {expected} from the image grids")
+        raise RuntimeError(f"found {len(positions)} image and video tokens, expected {expected} from their grids")
     return positions
 
 
@@ -546,27 +644,43 @@ def _query_positions(input_ids: np.ndarray, image_positions: np.ndarray, config:
     return np.flatnonzero(after_first_image & ~is_vision_pad)
 
 
-def _token_offsets(tokenizer: Any, text: str, input_ids: np.ndarray, image_token_id: int) -> list[tuple[int, int]]:
-    """Character span in `text` of every token of `input_ids` (the processor's ids, image pads expanded).
+def _token_offsets(
+    tokenizer: Any, text: str, input_ids: np.ndarray, pad_ids: list[int], has_videos: bool
+) -> list[tuple[int, int] | None]:
+    """Character span in `text` of every token of `input_ids` (the processor's ids, image and video pads
+    expanded); None for tokens the processor added that are not in `text`.
 
-    The tokenizer sees the unexpanded text (one image pad per image); each of its pads stands for a run of
-    pads in `input_ids`, which all get the single pad's span.
-    """
+    The tokenizer sees the unexpanded text (one pad per image or video); each of its pads stands for a run of
+    pads in `input_ids`. A video's expansion may also hold text of the processor's own (Qwen3-VL writes each
+    temporal group's time, "<1.5 seconds>", and vision markers between the groups), and transformers 5.0's
+    Qwen3-VL replaces the template's markers around the video: the two sequences are aligned with pad runs as
+    one token each, and only where there are videos may they differ."""
     encoded = tokenizer(text, return_offsets_mapping=True)
-    offsets: list[tuple[int, int]] = []
-    position = 0
-    for token_id, span in zip(encoded["input_ids"], encoded["offset_mapping"], strict=True):
-        run = 1
-        if token_id == image_token_id:
-            while position + run < len(input_ids) and input_ids[position + run] == image_token_id:
-                run += 1
-        if position + run > len(input_ids) or any(input_ids[position : position + run] != token_id):
-            raise RuntimeError("the tokenizer and the processor disagree on the input tokens; please report this")
-        offsets.extend([tuple(span)] * run)
-        position += run
-    if position != len(input_ids):
-        raise RuntimeError("the tokenizer and the processor disagree on the input length; please report this")
+    written = [int(token_id) for token_id in encoded["input_ids"]]
+    runs = _pad_runs(input_ids, pad_ids)  # [start, end) of each token of input_ids with pad runs as one
+    expanded = [int(input_ids[start]) for start, _ in runs]
+    offsets: list[tuple[int, int] | None] = [None] * len(input_ids)
+    matcher = difflib.SequenceMatcher(None, written, expanded, autojunk=False)
+    for operation, written_start, written_end, start, end in matcher.get_opcodes():
+        if operation != "equal":
+            if not has_videos:
+                raise RuntimeError("the tokenizer and the processor disagree on the input tokens; please report this")
+            continue  # the processor's own tokens: no span in the text
+        for written_index, run in zip(range(written_start, written_end), runs[start:end], strict=True):
+            for position in range(*run):
+                offsets[position] = tuple(encoded["offset_mapping"][written_index])
     return offsets
+
+
+def _pad_runs(input_ids: np.ndarray, pad_ids: list[int]) -> list[tuple[int, int]]:
+    """`[start, end)` of each token of `input_ids`, a run of one pad id counted as one token."""
+    runs: list[tuple[int, int]] = []
+    for position, token_id in enumerate(input_ids.tolist()):
+        if runs and token_id in pad_ids and input_ids[runs[-1][0]] == token_id and runs[-1][1] == position:
+            runs[-1] = (runs[-1][0], position + 1)
+        else:
+            runs.append((position, position + 1))
+    return runs
 
 
 def _query_token(
@@ -581,20 +695,30 @@ def _query_token(
 
 
 def _geometries(
-    grids: np.ndarray, merge_size: int, patch_size: int, pictures: list[Image.Image]
+    grids: list[np.ndarray], merge_size: int, patch_size: int, media: list[Medium], temporal_patch_size: int
 ) -> tuple[ImageGeometry, ...]:
     geometries = []
     first_column = 0
-    for (frames, height, width), picture in zip(grids, pictures, strict=True):
-        if frames != 1:
-            raise RuntimeError(f"an image has {frames} temporal patches; images are expected to have one")
+    for (frames, height, width), medium in zip(grids, media, strict=True):
         geometry = ImageGeometry(
             rows=int(height) // merge_size,
             cols=int(width) // merge_size,
             resized_size=(int(width) * patch_size, int(height) * patch_size),
-            original_size=picture.size,
+            original_size=medium.size if isinstance(medium, Image.Image) else medium.original_size,
             first_column=first_column,
         )
+        if isinstance(medium, Image.Image) and frames != 1:
+            raise RuntimeError(f"an image has {frames} temporal patches; images are expected to have one")
+        if isinstance(medium, SampledVideo):
+            covered = groups(medium, temporal_patch_size)
+            if len(covered) != frames:
+                raise RuntimeError(f"a video has {frames} temporal groups where its frames make {len(covered)}")
+            geometry = dataclasses.replace(
+                geometry,
+                groups=int(frames),
+                group_frames=tuple(tuple(medium.indices[frame] for frame in group) for group in covered),
+                group_times=tuple((medium.timestamps[group[0]], medium.timestamps[group[-1]]) for group in covered),
+            )
         geometries.append(geometry)
         first_column += geometry.num_tokens
     return tuple(geometries)

@@ -37,8 +37,7 @@ from ._capture import (
 )
 from ._choices import checked_indices
 from ._families import Family, attention_layers, family_for_config, unknown_to_transformers
-from ._images import ImageInput
-from ._inputs import Messages, PreparedInputs, prepare_inputs, special_token_ids, thinking_marker_ids
+from ._inputs import MediaInput, Messages, PreparedInputs, prepare_inputs, special_token_ids, thinking_marker_ids
 from ._memory import check_result_fits
 from ._result import THINKING_MARKERS, AttentionResult, Part, checked_baseline, shareable_name
 from ._source import checked_source
@@ -83,7 +82,7 @@ class LoadedModel:
 
     def prepare(
         self,
-        image_or_images: ImageInput | Sequence[ImageInput] | None = None,
+        image_or_images: MediaInput | Sequence[MediaInput] | None = None,
         prompt: str | None = None,
         chat: bool = True,
         min_pixels: int | None = None,
@@ -111,7 +110,7 @@ class LoadedModel:
 
     def capture(
         self,
-        image_or_images: ImageInput | Sequence[ImageInput] | None = None,
+        image_or_images: MediaInput | Sequence[MediaInput] | None = None,
         prompt: str | None = None,
         *,
         messages: Messages | None = None,
@@ -186,10 +185,16 @@ class LoadedModel:
         )
         baseline_inputs = None
         if baseline_text is not None:
-            # The pictures as read for the capture (upright RGB): the baseline sees the very same image tokens.
-            pictures = list(prepared.pictures)
+            # The images and videos as read for the capture (upright RGB, the same frames): the baseline sees the
+            # very same image and video tokens.
             baseline_inputs = self.prepare(
-                pictures, baseline_text, chat, min_pixels, max_pixels, system=system, thinking=thinking
+                list(prepared.media),
+                baseline_text,
+                chat,
+                min_pixels,
+                max_pixels,
+                system=system,
+                thinking=thinking,
             )
         return self.capture_prepared(
             prepared,
@@ -352,7 +357,7 @@ class LoadedModel:
 
     def verify(
         self,
-        image_or_images: ImageInput | Sequence[ImageInput] | None = None,
+        image_or_images: MediaInput | Sequence[MediaInput] | None = None,
         prompt: str | None = None,
         *,
         messages: Messages | None = None,

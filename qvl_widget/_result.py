@@ -44,8 +44,9 @@ if TYPE_CHECKING:
     from ._html import Choices
     from ._widget import AttentionWidget
 
-FORMAT_VERSION = 3
-READABLE_FORMAT_VERSIONS = (1, 2, 3)  # version 1: no answer, every layer; version 2: no baseline, no sink scores
+FORMAT_VERSION = 4
+# Version 1: no answer, every layer; version 2: no baseline, no sink scores; version 3: no videos.
+READABLE_FORMAT_VERSIONS = (1, 2, 3, 4)
 
 # "MLLMs Know Where to Look" (Zhang et al., ICLR 2025): the generic question whose attention a baseline-relative
 # map divides by.
@@ -94,21 +95,44 @@ class QueryToken:
 
 @dataclass(frozen=True)
 class ImageGeometry:
-    """Where one image's tokens sit: its merged token grid and the sizes it was seen at."""
+    """Where one image's or video's tokens sit: its merged token grid and the sizes it was seen at.
+
+    A video's frames are read in pairs (the model's temporal patch): each pair is one temporal *group* of
+    `rows x cols` tokens, and its tokens run group-major, row-major within a group. `group_frames[g]` are the
+    indices (in the video as given: its file's frames, or the list or array of frames) of the frames group g
+    covers (its last frame repeated where the count is odd), `group_times[g]` their first and last times in
+    seconds. An image is one group with neither.
+    """
 
     rows: int
     cols: int
-    resized_size: tuple[int, int]  # (width, height) in pixels, as fed to the vision tower
-    original_size: tuple[int, int]  # (width, height) of the image the user gave
+    resized_size: tuple[int, int]  # (width, height) in pixels, as fed to the vision tower (a video: each frame)
+    original_size: tuple[int, int]  # (width, height) of the image the user gave (a video: of its frames)
     first_column: int  # index of this image's first token among the result's image columns
+    groups: int = 1  # temporal groups: 1 for an image
+    group_frames: tuple[tuple[int, ...], ...] = ()  # a video's: per group, the source frames it covers
+    group_times: tuple[tuple[float, float], ...] = ()  # a video's: per group, its first and last frame's time (s)
+
+    @property
+    def kind(self) -> Literal["image", "video"]:
+        return "video" if self.group_frames else "image"
+
+    @property
+    def tokens_per_group(self) -> int:
+        return self.rows * self.cols
 
     @property
     def num_tokens(self) -> int:
-        return self.rows * self.cols
+        return self.groups * self.rows * self.cols
 
     @property
     def columns(self) -> slice:
         return slice(self.first_column, self.first_column + self.num_tokens)
+
+    def group_columns(self, group: int) -> slice:
+        """The columns of one temporal group (of an image: group 0, all of its columns)."""
+        start = self.first_column + group * self.tokens_per_group
+        return slice(start, start + self.tokens_per_group)
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,7 +165,7 @@ class AttentionResult:
     image_positions: np.ndarray
     tokens: tuple[QueryToken, ...]
     images: tuple[ImageGeometry, ...]
-    pictures: tuple[Image.Image, ...]  # the RGB images at their original size
+    pictures: tuple[Image.Image, ...]  # RGB, original size: one per image, and per video one per group (`picture`)
     prompt: str
     model: str = ""
     family: str = ""
@@ -162,7 +186,7 @@ class AttentionResult:
             "image_positions": (self.image_positions.shape, (columns,)),
             "tokens": ((len(self.tokens),), (queries,)),
             "image tokens": ((sum(image.num_tokens for image in self.images),), (columns,)),
-            "pictures": ((len(self.pictures),), (len(self.images),)),
+            "pictures": ((len(self.pictures),), (sum(image.groups for image in self.images),)),
             "layer_ids": ((len(self.layer_ids),), (layers,)),
         }
         if self.baseline_attention is not None:
@@ -215,9 +239,21 @@ class AttentionResult:
     # ----- geometry ----------------------------------------------------------------------------------------
 
     def token_boxes(self, image: int = 0) -> np.ndarray:
-        """`[tokens_of_image, 4]` boxes `(x0, y0, x1, y1)` of each image token in original-image pixels."""
+        """`[tokens_of_image, 4]` boxes `(x0, y0, x1, y1)` of each image token in original-image pixels (a video's:
+        in frame pixels, every group's tokens in turn, group-major as its columns: `token_groups` says which)."""
         geometry = self.images[checked_index(image, len(self.images), "image")]
-        return token_boxes(geometry.rows, geometry.cols, geometry.original_size)
+        return np.tile(token_boxes(geometry.rows, geometry.cols, geometry.original_size), (geometry.groups, 1))
+
+    def token_groups(self, image: int = 0) -> np.ndarray:
+        """`[tokens_of_image]`: each token's temporal group (an image's: all 0)."""
+        geometry = self.images[checked_index(image, len(self.images), "image")]
+        return np.repeat(np.arange(geometry.groups), geometry.tokens_per_group)
+
+    def picture(self, image: int = 0, group: int = 0) -> Image.Image:
+        """The picture of an image, or of one temporal group of a video (its first frame), at its original size."""
+        image = checked_index(image, len(self.images), "image")
+        group = checked_index(group, self.images[image].groups, "group")
+        return self.pictures[sum(geometry.groups for geometry in self.images[:image]) + group]
 
     # ----- selection ---------------------------------------------------------------------------------------
 
@@ -403,7 +439,8 @@ class AttentionResult:
         relative: bool = False,
         drop_sinks: bool = False,
     ) -> np.ndarray:
-        """A `[rows, cols]` map of one image: the mean over the selected query tokens.
+        """A `[rows, cols]` map of one image (of a video: `[groups, rows, cols]`, one map per temporal group), the
+        mean over the selected query tokens.
 
         Tokens come from `token` (index or indices into `tokens`) or `phrase` (words of the prompt or the
         answer); with neither, all the prompt's own tokens (not the template's). Layers and heads as in `maps`.
@@ -418,7 +455,12 @@ class AttentionResult:
             rows = self.producing_rows(rows)
         per_token = self.maps(layer, head, reduce, unit=unit, relative=relative, drop_sinks=drop_sinks)
         per_token = per_token[rows, geometry.columns]
-        return per_token.mean(axis=0).reshape(geometry.rows, geometry.cols)
+        shape = (
+            (geometry.rows, geometry.cols)
+            if geometry.kind == "image"
+            else (geometry.groups, geometry.rows, geometry.cols)
+        )
+        return per_token.mean(axis=0).reshape(shape)
 
     def _token_rows(self, token: TokenSelection, phrase: str | None) -> list[int]:
         if token is not None and phrase is not None:
@@ -674,6 +716,8 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _TOKEN_KEYS = ("text", "start", "end", "special")  # version 1 has these only
 _TOKEN_KEYS_2 = ("part", "probability")
 _IMAGE_KEYS = ("rows", "cols", "resized_size", "original_size", "first_column")
+_VIDEO_KEYS = ("groups", "group_frames", "group_times")  # from version 4: every image has them
+_MAX_GROUPS = 4096  # a video's temporal groups in a file: far above the models' 768 frames
 
 
 class _UnreadableError(ValueError):
@@ -852,8 +896,11 @@ class _Contents:
 
 def _read_result(cls: type[AttentionResult], archive: _Archive) -> AttentionResult:
     contents = _checked_metadata(_read_metadata(archive))
-    if archive.pictures != len(contents.images):
-        raise _UnreadableError(f"it holds {archive.pictures} pictures for {len(contents.images)} images")
+    owners = [(index, image) for index, image in enumerate(contents.images) for _ in range(image.groups)]
+    if archive.pictures != len(owners):
+        raise _UnreadableError(
+            f"it holds {archive.pictures} pictures where its images and video groups have {len(owners)}"
+        )
     if archive.optional and contents.version < 3:
         raise _UnreadableError(
             f"it holds {archive.optional[0]}.npy, which version {contents.version} files do not have"
@@ -862,7 +909,7 @@ def _read_result(cls: type[AttentionResult], archive: _Archive) -> AttentionResu
         raise _UnreadableError(
             "its baseline_prompt and baseline_attention.npy do not go together (one is there without the other)"
         )
-    pictures = [f"picture_{index}.npy" for index in range(len(contents.images))]
+    pictures = [f"picture_{index}.npy" for index in range(len(owners))]
     members = (*(f"{name}.npy" for name in (*_ARRAY_MEMBERS, *archive.optional)), *pictures)
     headers = {name: archive.header(name) for name in members}
     _check_headers(headers, contents)
@@ -882,7 +929,7 @@ def _read_result(cls: type[AttentionResult], archive: _Archive) -> AttentionResu
         tokens=contents.tokens,
         images=contents.images,
         pictures=tuple(
-            _picture_from_png(archive.read(name).tobytes(), index, contents.images[index])
+            _picture_from_png(archive.read(name).tobytes(), index, owners[index][1])
             for index, name in enumerate(pictures)
         ),
         prompt=contents.prompt,
@@ -948,10 +995,14 @@ def _checked_metadata(metadata: object) -> _Contents:
         thinking=thinking,
         layer_ids=tuple(layer_ids),
         tokens=tuple(_checked_token(token, index, texts) for index, token in enumerate(tokens)),
-        images=_checked_images(images),
+        images=_checked_images(images, version),
         version=version,
         baseline_prompt=baseline_prompt,
     )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_int(value: object) -> bool:
@@ -997,12 +1048,13 @@ def _checked_token(token: object, index: int, texts: dict[Part, str | None]) -> 
     return QueryToken(text, start, end, special, part, probability)
 
 
-def _checked_images(images: list) -> tuple[ImageGeometry, ...]:
+def _checked_images(images: list, version: int = FORMAT_VERSION) -> tuple[ImageGeometry, ...]:
     geometries, first_column = [], 0
     limit = Image.MAX_IMAGE_PIXELS
+    keys = (*_IMAGE_KEYS, *_VIDEO_KEYS) if version >= 4 else _IMAGE_KEYS
     for index, image in enumerate(images):
-        if not isinstance(image, dict) or sorted(image) != sorted(_IMAGE_KEYS):
-            raise _UnreadableError(f"image {index} is {_shown(image)}, not an image grid ({', '.join(_IMAGE_KEYS)})")
+        if not isinstance(image, dict) or sorted(image) != sorted(keys):
+            raise _UnreadableError(f"image {index} is {_shown(image)}, not an image grid ({', '.join(keys)})")
         rows, cols, first = image["rows"], image["cols"], image["first_column"]
         if not (_is_int(rows) and _is_int(cols) and rows >= 1 and cols >= 1):
             raise _UnreadableError(f"image {index}'s grid is {_shown(rows)} x {_shown(cols)} tokens")
@@ -1014,9 +1066,35 @@ def _checked_images(images: list) -> tuple[ImageGeometry, ...]:
         width, height = sizes[1]
         if limit and width * height > 2 * limit:  # PIL's own limit (refused by Image.open), before any decoding
             raise _UnreadableError(f"image {index} is {width} x {height} pixels, over {2 * limit} (PIL's limit)")
-        geometries.append(ImageGeometry(rows, cols, sizes[0], sizes[1], first))
-        first_column += rows * cols
+        groups, group_frames, group_times = _checked_groups(image, index) if version >= 4 else (1, (), ())
+        geometries.append(ImageGeometry(rows, cols, sizes[0], sizes[1], first, groups, group_frames, group_times))
+        first_column += groups * rows * cols
     return tuple(geometries)
+
+
+def _checked_groups(
+    image: dict, index: int
+) -> tuple[int, tuple[tuple[int, ...], ...], tuple[tuple[float, float], ...]]:
+    """A video's temporal groups from its metadata (an image: 1 group, no frames, no times)."""
+    groups, frames, times = (image[key] for key in _VIDEO_KEYS)
+    if not (_is_int(groups) and 1 <= groups <= _MAX_GROUPS):
+        raise _UnreadableError(f"image {index} has {_shown(groups)} temporal groups, not 1 to {_MAX_GROUPS}")
+    if frames == [] and times == [] and groups == 1:
+        return 1, (), ()
+    if not (isinstance(frames, list) and len(frames) == groups and isinstance(times, list) and len(times) == groups):
+        raise _UnreadableError(f"video {index}'s group frames and times are not one per group ({groups} groups)")
+    checked_frames = []
+    for group, covered in enumerate(frames):
+        if not (isinstance(covered, list) and covered and all(_is_int(frame) and frame >= 0 for frame in covered)):
+            raise _UnreadableError(f"video {index}'s group {group} covers frames {_shown(covered)}")
+        checked_frames.append(tuple(covered))
+    checked_times = []
+    for group, span in enumerate(times):
+        numbers = isinstance(span, list) and len(span) == 2 and all(_is_number(time) for time in span)
+        if not (numbers and 0 <= span[0] <= span[1]):
+            raise _UnreadableError(f"video {index}'s group {group} spans {_shown(span)}, not [start, end] in seconds")
+        checked_times.append((float(span[0]), float(span[1])))
+    return groups, tuple(checked_frames), tuple(checked_times)
 
 
 def _checked_size(size: object, name: str) -> tuple[int, int]:

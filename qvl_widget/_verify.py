@@ -38,8 +38,7 @@ from . import _memory
 from ._arguments import checked_flag
 from ._capture import DEFAULT_CHUNK_BYTES, CaptureRequest, Kernel, capturing, check_kernel_runs_on
 from ._families import attention_layers
-from ._images import ImageInput
-from ._inputs import Messages, checked_pixel_bounds
+from ._inputs import MediaInput, Messages, checked_pixel_bounds
 
 if TYPE_CHECKING:
     from ._loading import LoadedModel
@@ -398,7 +397,7 @@ def _text_attention(model: Any, implementation: str) -> Iterator[None]:
 
 def verify_model(
     loaded: LoadedModel,
-    image_or_images: ImageInput | Sequence[ImageInput] | None,
+    image_or_images: MediaInput | Sequence[MediaInput] | None,
     prompt: str | None,
     *,
     messages: Messages | None = None,

@@ -192,11 +192,6 @@ def sample_video(video: Video, video_processor: Any) -> SampledVideo:
     target_fps = video.fps or processor_fps
     max_frames = video.max_frames or int(getattr(processor, "max_frames", None) or 768)
     _pixel_bounds(processor, video.min_pixels, video.max_pixels)  # refused now rather than in the processor
-    if max_frames < temporal_patch_size:
-        raise ValueError(
-            f"max_frames={max_frames} is below the model's temporal_patch_size={temporal_patch_size} (frames per "
-            f"temporal group); pass max_frames >= {temporal_patch_size}, or pass a single frame as an image"
-        )
     if isinstance(video.source, str):
         sampled = _sample_file(video, video.source, processor, temporal_patch_size, target_fps, max_frames)
     else:
@@ -295,9 +290,14 @@ def _processor_indices(
 
     Qwen2-VL's rule, `torch.arange(0, total, total / count).int()` in float32, returns one index too many for some
     lengths (2466 of the (total < 800, even count <= 200) pairs), the extra one `total` itself, past the end (113
-    frames, 50 asked: ..., 110, 113): indices outside the video are dropped (and at most max_frames kept)."""
+    frames, 50 asked: ..., 110, 113): indices outside the video are dropped (and at most max_frames kept).
+
+    A video shorter than one temporal group (one frame) is taken whole: the processors' rules ask for no frame
+    there, and the frame is repeated to fill the group (`processor_videos`), as the processors pad."""
     from transformers.video_utils import VideoMetadata
 
+    if total < int(getattr(processor, "temporal_patch_size", None) or 1):
+        return list(range(total))
     rule = copy.copy(processor)
     rule.max_frames = max_frames
     width, height = size
@@ -319,12 +319,7 @@ def _even_indices(total: int, count: int) -> list[int]:
 
 def _check_enough_frames(total: int, temporal_patch_size: int, what: str) -> None:
     if total == 0:
-        raise ValueError(f"{what} has no frames; pass a video with at least {max(temporal_patch_size, 1)} frames")
-    if total < temporal_patch_size:
-        raise ValueError(
-            f"{what} has {total} frame{'s' if total != 1 else ''}, fewer than the model's temporal_patch_size="
-            f"{temporal_patch_size} (frames per temporal group); pass a single frame as an image instead"
-        )
+        raise ValueError(f"{what} has no frames; pass a video with at least one frame")
 
 
 def _video_processor(processor: Any) -> Any:
@@ -367,9 +362,16 @@ def group_labels(sampled: SampledVideo, temporal_patch_size: int) -> list[str]:
 # ----- processor arguments ---------------------------------------------------------------------------------
 
 
-def processor_videos(sampled: SampledVideo | Sequence[SampledVideo]) -> list[list[Image.Image]]:
-    """The `videos=` argument of the processor: each video's frames as a list."""
-    return [list(video.frames) for video in _sampled_list(sampled)]
+def processor_videos(
+    sampled: SampledVideo | Sequence[SampledVideo], temporal_patch_size: int = 2
+) -> list[list[Image.Image]]:
+    """The `videos=` argument of the processor: each video's frames as a list; a video shorter than one temporal
+    group has its last frame repeated to fill it, as the processors pad (Qwen3-VL's would refuse it)."""
+    videos = []
+    for video in _sampled_list(sampled):
+        frames = list(video.frames)
+        videos.append(frames + [frames[-1]] * (temporal_patch_size - len(frames)))
+    return videos
 
 
 def processor_video_kwargs(processor: Any, sampled: SampledVideo | Sequence[SampledVideo]) -> dict[str, Any]:

@@ -91,7 +91,7 @@ class Frame(TypedDict):
 
 
 class Medium(TypedDict):
-    kind: str  # "image"
+    kind: str  # "image" or "video"
     rows: int
     cols: int
     first_column: int
@@ -199,18 +199,7 @@ class ViewState:
         return cls(
             groups=token_groups(result),
             tokens=token_infos(result),
-            media=[
-                Medium(
-                    kind="image",
-                    rows=geometry.rows,
-                    cols=geometry.cols,
-                    first_column=geometry.first_column,
-                    width=geometry.original_size[0],
-                    height=geometry.original_size[1],
-                    frames=[Frame(picture=index, mime=mime)],
-                )
-                for index, (geometry, (_, mime)) in enumerate(zip(result.images, pictures, strict=True))
-            ],
+            media=media_of(result, [mime for _, mime in pictures]),
             pictures=[data for data, _ in pictures],
             available=every_choice(result, [layer], [head], reduce),
             layer_ids=list(result.layer_ids),
@@ -250,6 +239,26 @@ class ViewState:
 
     def replace(self, **changes: Any) -> ViewState:
         return dataclasses.replace(self, **changes)
+
+
+def media_of(result: AttentionResult, mimes: list[str]) -> list[Medium]:
+    """One entry per image or video, its frames indexing `pictures` (a video: one per temporal group)."""
+    media, picture = [], 0
+    for geometry in result.images:
+        frames = [Frame(picture=picture + group, mime=mimes[picture + group]) for group in range(geometry.groups)]
+        picture += geometry.groups
+        media.append(
+            Medium(
+                kind=geometry.kind,
+                rows=geometry.rows,
+                cols=geometry.cols,
+                first_column=geometry.first_column,
+                width=geometry.original_size[0],
+                height=geometry.original_size[1],
+                frames=frames,
+            )
+        )
+    return media
 
 
 def token_groups(result: AttentionResult) -> list[TokenGroup]:

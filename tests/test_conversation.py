@@ -264,9 +264,9 @@ ASK = {"type": "text", "text": "Where is the cat?"}
         ({"messages": [{"role": "user", "content": 3}]}, TypeError, "message 1's content must be a string or a list"),
         ({"messages": [user(image_part(), "hi")]}, TypeError, r"message 1, part 2 must be a dict like"),
         (
-            {"messages": [user(image_part(), {"type": "video"})]},
+            {"messages": [user(image_part(), {"type": "audio"})]},
             ValueError,
-            "part 2 has type 'video'; qvl_widget takes",
+            "part 2 has type 'audio'; qvl_widget takes 'text', 'image' and 'video' parts",
         ),
         (
             {"messages": [user(image_part(), {"type": "text"})]},

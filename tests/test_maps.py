@@ -13,7 +13,17 @@ from browser_support import synthetic_answer_result, synthetic_result
 from PIL import Image
 from test_capture import PROMPT, noise_image, request_for
 from test_html import embedded_container
-from test_result_files import members_of, metadata_of, npy, npy_header, refused, stored, with_metadata, write_zip
+from test_result_files import (
+    VIDEO_KEYS,
+    members_of,
+    metadata_of,
+    npy,
+    npy_header,
+    refused,
+    stored,
+    with_metadata,
+    write_zip,
+)
 
 import qvl_widget
 from qvl_widget import AttentionResult, figures
@@ -441,7 +451,12 @@ def damaged(tmp_path, result: AttentionResult, name: str, **changes) -> object:
         if changes["array"] is not None:
             members[f"{name}.npy"] = npy(changes["array"])
     if "metadata" in changes:
-        members = with_metadata(members, {**metadata_of(members), **changes["metadata"]})
+        metadata = {**metadata_of(members), **changes["metadata"]}
+        if metadata["format_version"] < 4:  # images before videos: no temporal groups
+            metadata["images"] = [
+                {key: value for key, value in image.items() if key not in VIDEO_KEYS} for image in metadata["images"]
+            ]
+        members = with_metadata(members, metadata)
     return write_zip(tmp_path / f"bad-{name}.npz", [stored(key, data) for key, data in members.items()])
 
 

@@ -1052,7 +1052,7 @@ JSON = st.recursive(
 METADATA_FIELDS = ["format_version", "prompt", "model", "family", "answer", "thinking", "layer_ids", "tokens", "images",
                    "tokens.text", "tokens.start", "tokens.end", "tokens.special", "tokens.part", "tokens.probability",
                    "images.rows", "images.cols", "images.resized_size", "images.original_size", "images.first_column",
-                   "extra"]  # fmt: skip
+                   "images.groups", "images.group_frames", "images.group_times", "extra"]  # fmt: skip
 
 
 @settings(max_examples=120, suppress_health_check=SLOW)

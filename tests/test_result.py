@@ -227,13 +227,27 @@ def test_load_refuses_files_of_another_format_version(tmp_path):
     ]
     # Version 2 (before baselines and sink scores): no baseline_prompt.
     version_2 = {key: value for key, value in metadata.items() if key != "baseline_prompt"}
-    for version, written in ((1, version_1), (2, version_2), (3, metadata), (4, metadata)):
-        rewritten = np.array(json.dumps({**written, "format_version": version}))
+    # Version 3 (before videos): images without temporal groups.
+    old_images = [
+        {key: image[key] for key in image if key not in ("groups", "group_frames", "group_times")}
+        for image in metadata["images"]
+    ]
+    version_3 = {**metadata, "images": old_images}
+    for version, written in ((1, version_1), (2, version_2), (3, version_3), (4, metadata), (5, metadata)):
+        version_1_to_3 = {**written, "images": old_images} if version < 4 else written
+        rewritten = np.array(json.dumps({**version_1_to_3, "format_version": version}))
         np.savez(tmp_path / f"v{version}.npz", **arrays, metadata=rewritten)
-    for version in (1, 2, 3):
+    for version in (1, 2, 3, 4):
         loaded = AttentionResult.load(tmp_path / f"v{version}.npz")
         assert loaded.prompt == synthetic_result().prompt and loaded.answer is None
         assert loaded.layer_ids == tuple(range(loaded.num_layers)) and loaded.tokens[0].part == "prompt"
         assert loaded.baseline_attention is None and loaded.sink_scores is None
-    with pytest.raises(ValueError, match=r"is not a readable qvl_widget result file \(unsupported format version 4"):
-        AttentionResult.load(tmp_path / "v4.npz")
+        assert loaded.images == synthetic_result().images
+    with pytest.raises(ValueError, match=r"is not a readable qvl_widget result file \(unsupported format version 5"):
+        AttentionResult.load(tmp_path / "v5.npz")
+    # A version 3 file has no temporal groups: images with them are not its images.
+    np.savez(tmp_path / "v3_groups.npz", **arrays, metadata=np.array(json.dumps({**metadata, "format_version": 3})))
+    with pytest.raises(
+        ValueError, match=r"image 0 is .*, not an image grid \(rows, cols, resized_size, original_size, first_column\)"
+    ):
+        AttentionResult.load(tmp_path / "v3_groups.npz")

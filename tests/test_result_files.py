@@ -250,6 +250,9 @@ def test_version_1_files_and_deflated_archives_still_load(tmp_path):
     metadata = metadata_of(members)
     version_1 = {key: value for key, value in metadata.items() if key not in ("answer", "layer_ids")}
     version_1["format_version"] = 1
+    version_1["images"] = [
+        {key: value for key, value in image.items() if key not in VIDEO_KEYS} for image in metadata["images"]
+    ]
     version_1["tokens"] = [
         {key: token[key] for key in ("text", "start", "end", "special")} for token in metadata["tokens"]
     ]
@@ -268,6 +271,9 @@ def test_probabilities_at_the_edges_load(tmp_path, dtype):
     attention[0, 0, 0, :3] = [-0.0, 0.0, 1.0]
     changed = with_arrays(original, attention=attention, image_mass=mass)
     assert_same(AttentionResult.load(changed.save(tmp_path / "r.npz")), changed)
+
+
+VIDEO_KEYS = ("groups", "group_frames", "group_times")  # image keys of version 4 files
 
 
 # ----- zip bombs: refused from the directory and the headers, before anything large is inflated ---------------------
@@ -292,6 +298,7 @@ def consistent_with(shape: tuple[int, int, int, int], members: dict[str, bytes])
     metadata.update(prompt="a", answer=None, layer_ids=list(range(layers)), tokens=[token] * queries)
     metadata["images"] = [
         {"rows": 60, "cols": columns // 60, "resized_size": [28, 28], "original_size": [8, 6], "first_column": 0}
+        | {"groups": 1, "group_frames": [], "group_times": []}
     ]
     picture = io.BytesIO()
     Image.new("RGB", (8, 6)).save(picture, format="PNG")
@@ -535,7 +542,7 @@ def image(index: int, **fields: Any) -> Callable[[dict], object]:
         (image(0, note="x"), "image 0 is {"),
         (lambda m: m["images"][0].pop("first_column"), "not an image grid (rows, cols, resized_size"),
         (image(1, rows=30, cols=50), "attention is float32 [2, 2, 11, 39] where its metadata"),
-        (lambda m: m["images"].pop(), "it holds 2 pictures for 1 images"),
+        (lambda m: m["images"].pop(), "it holds 2 pictures where its images and video groups have 1"),
     ],
 )
 def test_metadata_fields_are_checked(saved, tmp_path, edit, message):

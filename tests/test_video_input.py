@@ -469,11 +469,15 @@ def test_a_file_without_video(tmp_path, processors):
     one_line(error)
 
 
-def test_a_one_frame_file(tmp_path, processors):
+def test_a_one_frame_file_is_one_group(tmp_path, processors):
+    """One frame: taken whole (the processors' rules ask for none), and repeated to fill its temporal group."""
     path = write_video(tmp_path / "still.mp4", count=1)
-    with pytest.raises(ValueError, match=r"still\.mp4' has 1 frame, fewer than the model's temporal_patch_size=2") as e:
-        sample_video(Video(path), processors["qwen3_vl"])
-    assert one_line(e).endswith("pass a single frame as an image instead")
+    for family in ("qwen2_vl", "qwen3_vl"):
+        sampled = sample_video(Video(path), processors[family])
+        assert sampled.indices == (0,) and len(sampled.frames) == 1
+        assert groups(sampled, 2) == [(0, 0)]
+        (frames,) = processor_videos(sampled, 2)
+        assert len(frames) == 2 and frames[0] is frames[1]
 
 
 def test_pyav_missing(monkeypatch, clip):
@@ -591,14 +595,10 @@ def test_bounds_crossing_the_processor_defaults(processors):
     one_line(error)
 
 
-def test_max_frames_below_a_temporal_group(processors):
-    message = (
-        "max_frames=1 is below the model's temporal_patch_size=2 (frames per temporal group); pass max_frames >= 2, "
-        "or pass a single frame as an image"
-    )
-    with pytest.raises(ValueError, match=exactly(message)) as error:
-        sample_video(Video(FRAMES, max_frames=1), processors["qwen2_vl"])
-    one_line(error)
+def test_max_frames_of_one_takes_one_frame(processors):
+    with pytest.warns(UserWarning, match=r"^the video has 4 frames, over max_frames=1: sampled 1 of them evenly"):
+        sampled = sample_video(Video(FRAMES, max_frames=1), processors["qwen2_vl"])
+    assert len(sampled.frames) == 1
 
 
 def test_wrong_arguments_to_the_helpers(processors):
