@@ -122,15 +122,25 @@ def model_source(value: str) -> str:
 
 
 def existing_image(value: str) -> Path:
-    path = os_path(value, "image path")
+    return existing_file(value, "image")
+
+
+def existing_video(value: str) -> Path:
+    return existing_file(value, "video")
+
+
+def existing_file(value: str, kind: str) -> Path:
+    path = os_path(value, f"{kind} path")
     try:
         if path.is_dir():
-            raise argparse.ArgumentTypeError(f"{value!r} is a folder; pass an image file in it")
+            raise argparse.ArgumentTypeError(
+                f"{value!r} is a folder; pass {'an' if kind == 'image' else 'a'} {kind} file in it"
+            )
         found = path.is_file()
     except OSError as error:
-        raise argparse.ArgumentTypeError(f"cannot read the image {value!r}: {error.strerror or error}") from None
+        raise argparse.ArgumentTypeError(f"cannot read the {kind} {value!r}: {error.strerror or error}") from None
     if not found:
-        raise argparse.ArgumentTypeError(f"image file not found: {value!r}")
+        raise argparse.ArgumentTypeError(f"{kind} file not found: {value!r}")
     return path
 
 
@@ -409,7 +419,15 @@ def explore(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     except (FileNotFoundError, ValueError, OSError) as error:
         parser.error(str(error))
     progress(f"loaded {model!r} in {time.perf_counter() - started:.1f} s; capturing ...")
-    return capture_and_write(model, arguments.image, arguments, parser, checked=counts is not None)
+    return capture_and_write(model, media_of(arguments), arguments, parser, checked=counts is not None)
+
+
+def media_of(arguments: argparse.Namespace) -> list:
+    """The images, then the videos (each a `Video`, sampled at --fps, at most --max-frames)."""
+    from ._video import Video
+
+    videos = [Video(path, fps=arguments.fps, max_frames=arguments.max_frames) for path in arguments.video or ()]
+    return [*(arguments.image or ()), *videos]
 
 
 def check_before_loading(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[int, int] | None:
@@ -418,6 +436,10 @@ def check_before_loading(arguments: argparse.Namespace, parser: argparse.Argumen
     config. Returns the model's (layers, heads) where its config says them, else None (checked after the run)."""
     if arguments.max_new_tokens is not None and not arguments.answer:
         parser.error("--max-new-tokens is for the model's own answer: pass it with --answer")
+    if not arguments.image and not arguments.video:
+        parser.error("pass an image (--image cat.jpg) or a video (--video clip.mp4), or both")
+    if not arguments.video and (arguments.fps is not None or arguments.max_frames is not None):
+        parser.error("--fps and --max-frames sample a video: pass them with --video")
     check_map_options(arguments, parser)
     check_phrase(arguments, parser)
     problem = local_source_problem(arguments.model)
@@ -585,7 +607,7 @@ def capture_and_write(
             result.token_indices(arguments.phrase)  # fail now, with the prompt's tokens listed
         if arguments.layers is None:
             arguments.layers = last_layers(result.num_layers)
-    except (FileNotFoundError, ValueError, IndexError) as error:
+    except (OSError, ValueError, IndexError, ImportError) as error:  # a video's decoder missing: which extra to install
         parser.error(str(error))
     except CaptureTooLargeError as error:  # before the model ran
         parser.error(f"{error} (on the command line: --max-pixels, or a smaller --max-new-tokens)")
@@ -881,10 +903,29 @@ def build_parser() -> argparse.ArgumentParser:
     explore_parser.add_argument(
         "--model", required=True, type=model_source, help="hub id or local folder of a Qwen-VL model"
     )
+    explore_parser.add_argument("--image", action="append", type=existing_image, help="image file (repeat for several)")
     explore_parser.add_argument(
-        "--image", required=True, action="append", type=existing_image, help="image file (repeat for several)"
+        "--video",
+        action="append",
+        type=existing_video,
+        help="video file (repeat for several; after the images; decoded with PyAV: pip install 'qvl-widget[video]')",
     )
-    explore_parser.add_argument("--prompt", required=True, type=utf8_text, help="the text that follows the image(s)")
+    explore_parser.add_argument(
+        "--fps",
+        type=positive_number,
+        default=None,
+        help="with --video: frames sampled per second (default: the model's, 2)",
+    )
+    explore_parser.add_argument(
+        "--max-frames",
+        type=positive_integer,
+        default=None,
+        metavar="N",
+        help="with --video: at most N frames, sampled evenly over the video (default: the model's, 768)",
+    )
+    explore_parser.add_argument(
+        "--prompt", required=True, type=utf8_text, help="the text that follows the image(s) and video(s)"
+    )
     explore_parser.add_argument(
         "--phrase", type=utf8_text, help="words of the prompt or the answer to select in the HTML and the figures"
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from test_html import embedded_header
+from test_video_input import write_video
 
 import qvl_widget
 from qvl_widget import cli
@@ -83,6 +84,49 @@ def test_explore_writes_html_and_figures(tiny_model_dirs, tmp_path, capsys):
     assert "loading" in stderr and "captured 3 layers x 4 heads" in stderr  # progress on stderr
 
 
+def test_explore_takes_videos_after_the_images(tiny_model_dirs, tmp_path, capsys, drawn):
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (120, 90), "red").save(image)
+    clip = write_video(tmp_path / "clip.mp4", count=12, fps=6)  # 2 s: 4 frames at 2 fps, 2 groups
+    out = tmp_path / "out"
+    arguments = ["explore", "--model", str(tiny_model_dirs["qwen2_vl"]), "--image", str(image), "--video", str(clip)]
+    arguments += ["--prompt", "Where is the red cat?", "--out", str(out), "--device", "cpu", "--max-frames", "4"]
+    code, stdout, stderr = run_cli(arguments, capsys)
+    assert code == 0, stderr
+    assert_outputs(out, stdout)
+    ((result, _, _),) = drawn["layers_figure"]
+    assert [geometry.kind for geometry in result.images] == ["image", "video"]
+    assert result.images[1].groups == 2 and result.images[1].group_frames == ((0, 3), (6, 9))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "pass an image (--image cat.jpg) or a video (--video clip.mp4), or both"),
+        (["--image", "{image}", "--fps", "2"], "--fps and --max-frames sample a video: pass them with --video"),
+        (["--video", "{folder}"], "is a folder; pass a video file in it"),
+    ],
+)
+def test_explore_refuses_bad_video_options_before_loading(extra, message, tmp_path, capsys, no_loading):
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (8, 8)).save(image)
+    extra = [value.format(image=image, folder=tmp_path) for value in extra]
+    code, _, stderr = run_cli(
+        ["explore", "--model", "m", "--prompt", "p", "--out", str(tmp_path / "o"), *extra], capsys
+    )
+    assert (code == 2 and stderr.splitlines()[-1] == f"qvl-widget explore: error: {message}") or message in stderr
+    assert message in stderr.splitlines()[-1]  # the error's one line, after the usage
+
+
+def test_explore_says_what_is_wrong_with_an_unreadable_video(tiny_model_dirs, tmp_path, capsys):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    arguments = ["explore", "--model", str(tiny_model_dirs["qwen2_vl"]), "--video", str(broken), "--prompt", "p"]
+    code, _, stderr = run_cli([*arguments, "--out", str(tmp_path / "o"), "--device", "cpu"], capsys)
+    assert code == 2 and "broken.mp4" in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "o" / "attention.html").exists()
+
+
 def test_demo_runs_offline(tmp_path, capsys):
     code, stdout, stderr = run_cli(["demo", "--out", str(tmp_path)], capsys)
     assert code == 0, stderr
@@ -100,7 +144,7 @@ def test_demo_runs_offline(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["explore", "--prompt", "p", "--out", "o"], "the following arguments are required: --model, --image"),
+        (["explore", "--prompt", "p", "--out", "o"], "the following arguments are required: --model"),
         (["explore", "--model", "m", "--image", "missing.png", "--prompt", "p", "--out", "o"], "image file not found"),
         (["demo", "--layers", "last"], "invalid layer 'last'"),
         (["demo", "--head", "median"], "invalid head 'median'"),
