@@ -114,7 +114,7 @@ def test_explore_refuses_bad_video_options_before_loading(extra, message, tmp_pa
     code, _, stderr = run_cli(
         ["explore", "--model", "m", "--prompt", "p", "--out", str(tmp_path / "o"), *extra], capsys
     )
-    assert (code == 2 and stderr.splitlines()[-1] == f"qvl-widget explore: error: {message}") or message in stderr
+    assert code == 2
     assert message in stderr.splitlines()[-1]  # the error's one line, after the usage
 
 
