@@ -6,6 +6,7 @@ to the plain forward. Random weights, real architecture and processor (no downlo
 
     python benchmarks/capture.py                    # CPU: Qwen2-VL-2B widths, 2 decoder layers
     python benchmarks/capture.py --shape 7b         # GPU: the full Qwen2-VL-7B shape in bf16
+    python benchmarks/capture.py --video-frames 8 32   # CPU: a video of 8 / 32 frames (16 x 16 tokens a group)
 
 On CUDA, capture uses the fused Triton kernel (its default there), and a fourth condition measures the plain
 torch row computation (`kernel="torch"`) beside it. Times are medians over rounds that run every condition once
@@ -121,6 +122,26 @@ def prepared_inputs(model: LoadedModel, image_tokens: int):
     prepared = model.prepare(Image.fromarray(pixels), PROMPT, max_pixels=image_tokens * 28 * 28)
     assert len(prepared.image_positions) == image_tokens, len(prepared.image_positions)
     return prepared
+
+
+VIDEO_SIDE = 16  # tokens per side of each temporal group of the benchmark's videos
+
+
+def prepared_video_inputs(model: LoadedModel, frames: int):
+    """A video of `frames` random frames of 16 x 16 tokens each (448 px square), seen at their own size: `frames`
+    / 2 temporal groups of 256 tokens."""
+    from qvl_widget import Video
+
+    side = VIDEO_SIDE * 28
+    pixels = np.random.default_rng(0).integers(0, 256, size=(frames, side, side, 3), dtype=np.uint8)
+    prepared = model.prepare(Video(pixels, min_pixels=side * side, max_pixels=side * side), PROMPT)
+    assert len(prepared.image_positions) == (frames + 1) // 2 * VIDEO_SIDE**2, len(prepared.image_positions)
+    return prepared
+
+
+def inputs_for(model: LoadedModel, size: int, video: bool):
+    """`size` image tokens of one square image, or with `video`, a video of `size` frames."""
+    return prepared_video_inputs(model, size) if video else prepared_inputs(model, size)
 
 
 def run_condition(model: LoadedModel, prepared, condition: str) -> None:
@@ -283,22 +304,23 @@ def cpu_model(shape: str) -> LoadedModel:
     return build_model(shape, torch.device("cpu"), torch.float32)
 
 
-def peak_memory_in_fresh_process(shape: str, size: int, condition: str) -> int:
+def peak_memory_in_fresh_process(shape: str, size: int, video: bool, condition: str) -> int:
     """On the CPU, each peak is read in its own process, so no condition's freed memory hides another's."""
     environment = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")  # large buffers go back to the OS when freed
-    command = [sys.executable, __file__, "--worker", condition, "--shape", shape, "--sizes", str(size)]
+    command = [sys.executable, __file__, "--worker", condition, "--shape", shape]
+    command += ["--video-frames", str(size)] if video else ["--sizes", str(size)]
     output = subprocess.run(command, env=environment, check=True, capture_output=True, text=True).stdout
     return int(output.strip().splitlines()[-1])
 
 
 def measure_all_cpu(
-    shape: str, sizes: list[int], repeats: int, breakdown: bool, min_seconds: float
+    shape: str, sizes: list[int], repeats: int, breakdown: bool, min_seconds: float, video: bool = False
 ) -> list[Measurement]:
     model = cpu_model(shape)
     results = []
     for size in sizes:
-        prepared = prepared_inputs(model, size)
-        peak_of = functools.partial(peak_memory_in_fresh_process, shape, size)
+        prepared = inputs_for(model, size, video)
+        peak_of = functools.partial(peak_memory_in_fresh_process, shape, size, video)
         conditions = CONDITIONS + (BREAKDOWN if breakdown else ())
         results += measure_size(model, prepared, repeats, peak_of, conditions, min_seconds)
         print(f"  {size} image tokens: done", file=sys.stderr, flush=True)
@@ -360,18 +382,30 @@ def main() -> None:
         "--min-seconds", type=float, default=0.0, help=f"more rounds (up to {MAX_ROUNDS}) until they take this long"
     )
     parser.add_argument("--breakdown", action="store_true", help="also capture with parts switched off")
+    parser.add_argument(
+        "--video-frames", type=int, nargs="+", default=None, help="instead of images: videos of these frame counts"
+    )
     parser.add_argument("--worker", choices=CONDITIONS + BREAKDOWN, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     cuda = torch.cuda.is_available()
     shape = arguments.shape or ("7b" if cuda else "2b")
+    video = arguments.video_frames is not None
+    sizes = arguments.video_frames if video else arguments.sizes
     if arguments.worker:
         model = cpu_model(shape)
-        print(peak_memory(model, prepared_inputs(model, arguments.sizes[0]), arguments.worker))
+        print(peak_memory(model, inputs_for(model, sizes[0], video), arguments.worker))
         return
     import transformers
 
     print(f"# capture benchmark: {time.strftime('%Y-%m-%d')}, {machine()}, transformers {transformers.__version__}")
     print(f"# model: random Qwen2-VL, {shape} shape ({SHAPES[shape]['text']['num_hidden_layers']} decoder layers)")
+    if video:
+        if cuda:
+            raise SystemExit("--video-frames is measured on the CPU (2B widths)")
+        print(f"# input: videos of {', '.join(map(str, sizes))} frames, {VIDEO_SIDE} x {VIDEO_SIDE} tokens a group")
+        results = measure_all_cpu(shape, sizes, arguments.repeats, arguments.breakdown, arguments.min_seconds, True)
+        print(table(results))
+        return
     measure_all = measure_all_cuda if cuda else measure_all_cpu
     print(table(measure_all(shape, arguments.sizes, arguments.repeats, arguments.breakdown, arguments.min_seconds)))
 

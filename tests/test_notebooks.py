@@ -12,7 +12,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 
 
 def test_the_documented_notebooks_exist():
-    assert {path.name for path in NOTEBOOKS} == {"quickstart.ipynb", "original_api.ipynb"}
+    assert {path.name for path in NOTEBOOKS} == {"quickstart.ipynb", "original_api.ipynb", "video.ipynb"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)

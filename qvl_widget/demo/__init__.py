@@ -9,6 +9,8 @@
     answered = model.capture(example["image"], example["prompt"], answer=True, max_new_tokens=4)
     grid = demo.answer_pointing_map(answered, example)  # where it looked while writing its answer's first word
     demo.points_at_named(grid, example)  # True when its brightest cell is on the named object
+    clip = demo.make_clip(7, groups=4)  # the same scene as 8 frames, its named object moving region to region
+    video = model.capture(qvl_widget.Video(demo.frames_array(clip)), clip["prompt"])
 
 The model knows only its scenes' words (colours, shapes and the question words of "What color is the square?" /
 "What shape is the red one?"): a prompt or given answer with other words gets a `DemoVocabularyWarning` that names
@@ -30,6 +32,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from ._clips import MAX_CLIP_GROUPS, frames_array, group_example, make_clip
 from ._pointing import (
     TEST_SEEDS,
     VALIDATION_SEEDS,
@@ -51,6 +54,7 @@ DEMO_NAME = "qvl_widget demo"  # how results and pages name it (never the instal
 __all__ = [
     "COLOURS",
     "KINDS",
+    "MAX_CLIP_GROUPS",
     "MODEL_DIR",
     "SHAPES",
     "TEST_SEEDS",
@@ -62,8 +66,11 @@ __all__ = [
     "cell_box_distance",
     "chance_level",
     "example_outline",
+    "frames_array",
     "greedy_answer",
+    "group_example",
     "load",
+    "make_clip",
     "make_example",
     "pointing_map",
     "points_at_named",
