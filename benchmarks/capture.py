@@ -323,7 +323,7 @@ def measure_all_cpu(
         peak_of = functools.partial(peak_memory_in_fresh_process, shape, size, video)
         conditions = CONDITIONS + (BREAKDOWN if breakdown else ())
         results += measure_size(model, prepared, repeats, peak_of, conditions, min_seconds)
-        print(f"  {size} image tokens: done", file=sys.stderr, flush=True)
+        print(f"  {size} {'frames' if video else 'image tokens'}: done", file=sys.stderr, flush=True)
     return results
 
 
