@@ -11,8 +11,10 @@ import re
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import NO_QWEN3_5
+from test_video_input import write_video
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 import qvl_widget
@@ -58,11 +60,13 @@ def test_every_readme_block_runs(tiny_model_dirs, tmp_path, monkeypatch):
     monkeypatch.setattr(qvl_widget._loading, "checked_source", offline)
     monkeypatch.chdir(tmp_path)
     qvl_widget.example_image().save("cat.jpg")
+    write_video(tmp_path / "clip.mp4")  # a small clip for the video block
     # What the "model already loaded" block assumes the reader has.
     namespace = {
         "my_model": AutoModelForImageTextToText.from_pretrained(folder).eval(),
         "my_processor": AutoProcessor.from_pretrained(folder),
         "my_image": qvl_widget.example_image(),
+        "frames": np.stack([np.asarray(qvl_widget.example_image().resize((64, 48)))] * 4),  # a video's frames
     }
     for number, block in enumerate(python_blocks(), start=1):
         try:
