@@ -68,6 +68,7 @@ _PANEL_PIXELS = 1600  # pictures larger than this (long side) are shrunk for the
 _PANEL_DPI = 600  # and smaller panels get pictures of this many pixels per inch shown (twice a 300 dpi print)
 _ROW_HEIGHT = 0.135  # inches per matrix row: room for a 7 pt label
 _TICK_CHAR_INCHES = 0.065  # the width of a 7 pt tick label's character (digits are the widest)
+_MIN_GROUP_LINE_INCHES = 0.06  # video group lines closer than this are thinned to every few groups
 
 MATRIX_MAX_ROWS = 128  # token rows of one matrix figure: 18.5 inches tall at most, every label readable
 LAYERS_PER_ROW = 8  # layer panels side by side; more layers wrap into further rows of panels
@@ -1021,20 +1022,7 @@ def matrix_figure(
             axes.axhline(position - 0.5, color="white", linewidth=1.0, linestyle=(0, (3, 2)), gid="row-gap")
     _mark_parts(axes, [token.part for token in shown_tokens])
 
-    if len(result.images) == 1:
-        only = result.images[0]
-        axes.set_xlabel(f"image tokens ({only.rows} × {only.cols} grid, row by row)", fontsize=_FONT["label"])
-    else:
-        axes.set_xlabel("image tokens", fontsize=_FONT["label"])
-        for geometry in result.images[1:]:
-            axes.axvline(geometry.first_column - 0.5, color="white", linewidth=1.0, gid="image-boundary")
-        top = axes.secondary_xaxis("top")
-        top.set_xticks(
-            [geometry.first_column + (geometry.num_tokens - 1) / 2 for geometry in result.images],
-            [f"image {index + 1} ({g.rows}×{g.cols})" for index, g in enumerate(result.images)],
-            fontsize=_FONT["tick"],
-        )
-        top.tick_params(length=0)
+    _mark_inputs(axes, result, max(1.0, width - 1.6 - 0.055 * max(len(label) for label in labels)))
     axes.set_xlim(-0.5, columns - 0.5)
 
     axes_height = figure.get_figheight() - 1.25
@@ -1086,6 +1074,77 @@ def _matrix_rows(result: AttentionResult, tokens: TokenSelection) -> tuple[list[
     if rows == list(range(rows[0], rows[-1] + 1)):
         return rows, f"tokens {rows[0]}–{rows[-1]} of {count}"
     return rows, f"{len(rows)} of {count} tokens (dashed lines: tokens left out)"
+
+
+def _mark_inputs(axes: Axes, result: AttentionResult, axes_inches: float) -> None:
+    """The matrix's columns: the x label; with several images (or videos), a white line between two and each named
+    along the top; in a video, a thin line between temporal groups and the groups' times along the bottom, as
+    many as fit the `axes_inches` the heatmap is wide (every group's, else every k-th's)."""
+    images = result.images
+    kinds = [geometry.kind for geometry in images]
+    if len(images) == 1:
+        only = images[0]
+        if only.kind == "image":
+            axes.set_xlabel(f"image tokens ({only.rows} × {only.cols} grid, row by row)", fontsize=_FONT["label"])
+        else:
+            axes.set_xlabel(
+                f"video tokens ({only.groups} groups of {only.rows} × {only.cols}, each row by row; ticks: the "
+                "groups' times)",
+                fontsize=_FONT["label"],
+            )
+    else:
+        label = (
+            "image tokens"
+            if "video" not in kinds
+            else "video tokens"
+            if "image" not in kinds
+            else "image and video tokens"
+        )
+        if "video" in kinds:
+            label += " (ticks: the video groups' times)"
+        axes.set_xlabel(label, fontsize=_FONT["label"])
+        for geometry in images[1:]:
+            axes.axvline(geometry.first_column - 0.5, color="white", linewidth=1.0, gid="image-boundary")
+        names = []
+        for index, geometry in enumerate(images):
+            number = kinds[: index + 1].count(geometry.kind)
+            name = geometry.kind if kinds.count(geometry.kind) == 1 else f"{geometry.kind} {number}"
+            size = f"{geometry.rows}×{geometry.cols}"
+            names.append(f"{name} ({size})" if geometry.kind == "image" else f"{name} ({geometry.groups} × {size})")
+        top = axes.secondary_xaxis("top")
+        top.set_xticks(
+            [geometry.first_column + (geometry.num_tokens - 1) / 2 for geometry in images],
+            names,
+            fontsize=_FONT["tick"],
+        )
+        top.tick_params(length=0)
+    if "video" not in kinds:
+        return
+    columns = sum(geometry.num_tokens for geometry in images)
+    ticks: list[float] = []
+    names = []
+    for geometry in images:
+        if geometry.kind != "video":
+            continue
+        spacing = axes_inches * geometry.tokens_per_group / columns  # inches between two groups
+        decimals = _time_decimals([time for span in geometry.group_times for time in span])
+        spans = [_group_time(geometry, group, decimals) for group in range(geometry.groups)]
+        if max(len(span) for span in spans) * _TICK_CHAR_INCHES + 0.12 > spacing:  # no room: the start times only
+            spans = [f"{start:.{decimals}f} s" for start, _ in geometry.group_times]
+        step = max(1, math.ceil((max(len(span) for span in spans) * _TICK_CHAR_INCHES + 0.12) / spacing))
+        for group in range(0, geometry.groups, step):
+            ticks.append(geometry.first_column + (group + 0.5) * geometry.tokens_per_group - 0.5)
+            names.append(spans[group])
+        every = max(1, math.ceil(_MIN_GROUP_LINE_INCHES / spacing))  # dense groups: a line every few
+        for group in range(every, geometry.groups, every):
+            axes.axvline(
+                geometry.first_column + group * geometry.tokens_per_group - 0.5,
+                color="white",
+                linewidth=0.5,
+                alpha=0.8,
+                gid="group-boundary",
+            )
+    axes.set_xticks(ticks, names, fontsize=_FONT["tick"])
 
 
 def _mark_parts(axes: Axes, parts: list[Part]) -> None:

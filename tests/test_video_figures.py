@@ -13,7 +13,7 @@ from PIL import Image
 
 from qvl_widget import AttentionResult, ImageGeometry, QueryToken, figures
 from qvl_widget._figures import MAX_FRAME_PANELS
-from qvl_widget.figures import frames_figure, layers_figure, overlay_on_image, save_figure
+from qvl_widget.figures import frames_figure, layers_figure, matrix_figure, overlay_on_image, save_figure
 
 ROWS, COLS = 4, 6
 TEXTS = ("<|vision_end|>", "Where", " is", " the", " red", " cat", "?", "<|im_end|>")
@@ -245,6 +245,17 @@ def test_frames_figure_picks_a_video_among_several():
         error_line(IndexError, frames_figure, result, video=2)
         == "video 2 is out of range: there are 2 videos, use 0..1 or -2..-1"
     )
+    (axes,) = [axes for axes in matrix_figure(result)[0].axes if axes.images]
+    assert [label.get_text() for label in axes.child_axes[0].get_xticklabels()] == [
+        "image (3×3)",
+        "video 1 (3 × 4×6)",
+        "video 2 (3 × 4×6)",
+    ]
+    images = [line.get_xdata()[0] for line in axes.lines if line.get_gid() == "image-boundary"]
+    groups = [line.get_xdata()[0] for line in axes.lines if line.get_gid() == "group-boundary"]
+    assert images == [8.5, 80.5]
+    assert groups == [32.5, 56.5, 104.5, 128.5]
+    assert len(axes.get_xticklabels()) == 6  # every group's time, both videos
 
 
 def test_frames_figure_saves_as_png_and_pdf(tmp_path):
@@ -303,3 +314,45 @@ def test_heads_figure_of_a_video():
     result = video_result(image_first=True)
     figure = figures.heads_figure(result, image=1)
     assert figure.get_suptitle().endswith("· video")
+
+
+# ----- matrix figure ---------------------------------------------------------------------------------------
+
+
+def test_matrix_figure_marks_the_groups_of_a_video():
+    result = video_result()
+    figure, matrix = matrix_figure(result, layer=0)
+    np.testing.assert_array_equal(matrix, result.maps(layer=0))
+    (axes,) = [axes for axes in figure.axes if axes.images]
+    lines = [line.get_xdata()[0] for line in axes.lines if line.get_gid() == "group-boundary"]
+    assert lines == [24 - 0.5, 48 - 0.5]  # between groups 0|1 and 1|2
+    assert not [line for line in axes.lines if line.get_gid() == "image-boundary"]
+    assert list(axes.get_xticks()) == [11.5, 35.5, 59.5]  # the groups' middles
+    assert [label.get_text() for label in axes.get_xticklabels()] == ["0.0–0.5 s", "1.0–1.5 s", "2.0–2.5 s"]
+    assert axes.get_xlabel().startswith("video tokens (3 groups of 4 × 6")
+
+
+def test_matrix_figure_marks_groups_after_an_image():
+    result = video_result(image_first=True)
+    figure, _ = matrix_figure(result)
+    (axes,) = [axes for axes in figure.axes if axes.images]
+    groups = [line.get_xdata()[0] for line in axes.lines if line.get_gid() == "group-boundary"]
+    images = [line.get_xdata()[0] for line in axes.lines if line.get_gid() == "image-boundary"]
+    assert images == [9 - 0.5] and groups == [9 + 24 - 0.5, 9 + 48 - 0.5]
+    (top,) = axes.child_axes
+    assert [label.get_text() for label in top.get_xticklabels()] == ["image (3×3)", "video (3 × 4×6)"]
+    assert axes.get_xlabel() == "image and video tokens (ticks: the video groups' times)"
+
+
+def test_matrix_figure_thins_group_labels_and_lines_where_there_is_no_room():
+    result = video_result(groups=60, layers=1, heads=1)
+    figure, _ = matrix_figure(result)
+    (axes,) = [axes for axes in figure.axes if axes.images]
+    labels = [label.get_text() for label in axes.get_xticklabels()]
+    assert 3 <= len(labels) < 60 and labels[0] == "0.0 s"  # start times only, every few groups
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    boxes = [label.get_window_extent(canvas.get_renderer()) for label in axes.get_xticklabels()]
+    assert not any(a.overlaps(b) for a, b in itertools.pairwise(boxes))
+    lines = [line.get_xdata()[0] for line in axes.lines if line.get_gid() == "group-boundary"]
+    assert 0 < len(lines) <= 59 and all((x + 0.5) % 24 == 0 for x in lines)
