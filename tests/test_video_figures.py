@@ -11,7 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from qvl_widget import AttentionResult, ImageGeometry, QueryToken, figures
+from qvl_widget import AttentionResult, ImageGeometry, QueryToken, Video, figures
 from qvl_widget._figures import MAX_FRAME_PANELS
 from qvl_widget.figures import frames_figure, layers_figure, matrix_figure, overlay_on_image, save_figure
 
@@ -356,3 +356,30 @@ def test_matrix_figure_thins_group_labels_and_lines_where_there_is_no_room():
     assert not any(a.overlaps(b) for a, b in itertools.pairwise(boxes))
     lines = [line.get_xdata()[0] for line in axes.lines if line.get_gid() == "group-boundary"]
     assert 0 < len(lines) <= 59 and all((x + 0.5) % 24 == 0 for x in lines)
+
+
+# ----- a real capture ----------------------------------------------------------------------------------------
+
+
+def test_figures_of_a_real_video_capture(tiny_models):
+    """The tiny Qwen2-VL model reads an image, then 6 frames (3 temporal groups): every figure draws it."""
+    frames = np.random.default_rng(0).integers(0, 256, size=(6, 64, 64, 3), dtype=np.uint8)
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 256, size=(56, 70, 3), dtype=np.uint8))
+    result = tiny_models["qwen2_vl"].capture([image, Video(frames)], "What happens in the clip?")
+    video = result.images[1]
+    assert video.kind == "video" and video.groups == 3
+    figure = frames_figure(result, phrase="clip")
+    grid = result.grid(phrase="clip", image=1)
+    shown = panels(figure)
+    assert len(shown) == 3
+    for group, axes in enumerate(shown):
+        np.testing.assert_array_equal(axes.images[1].get_array(), grid[group])
+        assert axes.images[1].norm.vmax == pytest.approx(grid.max())
+        assert (
+            axes.get_title().splitlines()[0] == f"{video.group_times[group][0]:.1f}–{video.group_times[group][1]:.1f} s"
+        )
+    heat = next(axes for axes in layers_figure(result, layers=-1, image=1, group=1).axes if axes.get_title())
+    assert heat.get_title().startswith("video\ngroup 2 of 3\n")
+    (axes,) = [axes for axes in matrix_figure(result)[0].axes if axes.images]
+    lines = [line.get_xdata()[0] for line in axes.lines if line.get_gid() == "group-boundary"]
+    assert lines == [video.first_column + group * video.tokens_per_group - 0.5 for group in (1, 2)]
