@@ -50,7 +50,7 @@ from ._choices import (
 from ._colormaps import COLORMAPS, colour_indices, lookup_table
 from ._files import checked_path, write_atomically
 from ._images import load_rgb
-from ._result import GENERATED_PARTS, PARTS, SINK_TAU, STILL_THINKING, AttentionResult, Part
+from ._result import GENERATED_PARTS, PARTS, SINK_TAU, STILL_THINKING, AttentionResult, ImageGeometry, Part
 
 COLORBAR_LABEL = unit_label("probability")
 RELATIVE_LABEL = "attention ÷ baseline's"  # short: a 6-layer figure's colour bar is short
@@ -67,11 +67,16 @@ _MAX_PROMPT_CHARS = 90  # per 7 inches of width: one line of the title
 _PANEL_PIXELS = 1600  # pictures larger than this (long side) are shrunk for the panels: still sharp at 300 dpi
 _PANEL_DPI = 600  # and smaller panels get pictures of this many pixels per inch shown (twice a 300 dpi print)
 _ROW_HEIGHT = 0.135  # inches per matrix row: room for a 7 pt label
+_TICK_CHAR_INCHES = 0.065  # the width of a 7 pt tick label's character (digits are the widest)
+_MIN_GROUP_LINE_INCHES = 0.06  # video group lines closer than this are thinned to every few groups
 
 MATRIX_MAX_ROWS = 128  # token rows of one matrix figure: 18.5 inches tall at most, every label readable
 LAYERS_PER_ROW = 8  # layer panels side by side; more layers wrap into further rows of panels
 MAX_LAYERS_PER_ROW = 16
 MAX_LAYER_PANELS = 128  # layers of one layers figure (every model's decoder has fewer)
+FRAMES_PER_ROW = 8  # a video's group panels side by side; more wrap into further rows of panels
+MAX_FRAMES_PER_ROW = 12
+MAX_FRAME_PANELS = 64  # groups of one frames figure (8 rows of 8)
 PAGE_HEIGHT_RATIO = 9.5 / 7.0  # a layers figure is at most this many times as tall as it is wide (a page)
 WIDTH_RANGE = (3.0, 40.0)  # inches: a paper column is 3.3, a page 7
 DPI_RANGE = (10.0, 2400.0)
@@ -206,6 +211,11 @@ def _checked_grid(grid: object) -> np.ndarray:
         raise TypeError(f"grid must be a [rows, cols] array of numbers, not {type(grid).__name__}") from error
     if values.dtype.kind not in "biuf":
         raise TypeError(f"grid must be a [rows, cols] array of numbers, not an array of {values.dtype}")
+    if values.ndim == 3 and values.size:
+        raise ValueError(
+            f"grid must be one [rows, cols] map, got shape {values.shape}: a video's grid is [groups, rows, cols], "
+            "pass one group's, e.g. grid[0] over result.picture(image, 0)"
+        )
     if values.ndim != 2 or values.size == 0:
         raise ValueError(f"grid must be a non-empty [rows, cols] map, got shape {values.shape}")
     values = values.astype(np.float32)
@@ -498,6 +508,55 @@ def _short(text: str, most: int) -> str:
     return flat if len(flat) <= most else flat[: most - 1] + "…"
 
 
+def _input_label(result: AttentionResult, index: int) -> str:
+    """Image `index` of the result named among those of its kind, from 1: "image 2 of 3", "video 1 of 2"; "video"
+    (or "image") where it is the only one of its kind."""
+    kind = result.images[index].kind
+    same = [position for position, geometry in enumerate(result.images) if geometry.kind == kind]
+    return f"{kind} {same.index(index) + 1} of {len(same)}" if len(same) > 1 else kind
+
+
+def _time_decimals(times: Sequence[float]) -> int:
+    """Decimals (1 to 3) that tell `times` apart."""
+    distinct = sorted(set(times))
+    for decimals in (1, 2):
+        if len({f"{time:.{decimals}f}" for time in distinct}) == len(distinct):
+            return decimals
+    return 3
+
+
+def _group_time(geometry: ImageGeometry, group: int, decimals: int | None = None) -> str:
+    """A video group's time, "0.0–0.5 s" (its first and last frame's), with the decimals its video's times need."""
+    if decimals is None:
+        decimals = _time_decimals([time for span in geometry.group_times for time in span])
+    start, end = geometry.group_times[group]
+    if f"{start:.{decimals}f}" == f"{end:.{decimals}f}":
+        return f"{start:.{decimals}f} s"
+    return f"{start:.{decimals}f}–{end:.{decimals}f} s"
+
+
+def _group_frames(geometry: ImageGeometry, group: int) -> str:
+    """The frames of the video that a group covers (indices in the video as given): "frames 3, 6", "frame 9"."""
+    frames = sorted(set(geometry.group_frames[group]))
+    if len(frames) == 1:
+        return f"frame {frames[0]}"
+    if len(frames) > 3:
+        return f"frames {frames[0]}–{frames[-1]}"
+    return f"frames {', '.join(str(frame) for frame in frames)}"
+
+
+def _checked_group(result: AttentionResult, image: int, group: object) -> int:
+    """`group=` of a figure of one image: a temporal group of a video; 0 for an image (its only one)."""
+    group = _checked_index(group, "group", "a temporal group index like 0")
+    geometry = result.images[image]
+    if geometry.kind == "image" and group not in (0, -1):
+        raise ValueError(
+            f"group={group} is for videos: image {image} is a picture (one group); leave group=0, or pass the "
+            "index of a video as image="
+        )
+    return checked_index(group, geometry.groups, "group")
+
+
 def _panel_picture(picture: Image.Image, shown_inches: float = math.inf) -> Image.Image:
     """The picture, shrunk when much larger than a figure panel can show (overlays are then cheap): at most
     `_PANEL_PIXELS` on its long side, and at most `_PANEL_DPI` pixels per inch of the `shown_inches` its long side
@@ -529,6 +588,7 @@ def layers_figure(
     reduce: Reduce = "mean",
     *,
     producing: bool = False,
+    group: int = 0,
     colormap: str = "jet",
     alpha: float = 0.5,
     smooth: bool = True,
@@ -552,6 +612,10 @@ def layers_figure(
     choice and, when the result has several, the image. `unit` ("probability" or "uniform": x image tokens),
     `relative` (÷ the baseline's map) and `drop_sinks` (visual sinks left out) as in `AttentionResult.grid`; the
     colour bar and the title say which.
+
+    `image` indexes `result.images`, videos included: a video shows one temporal `group` (default 0, the first;
+    its first frame and its map), and the titles name the group and its time. `frames_figure` shows a video's
+    groups side by side.
     """
     result = _checked_result(result)
     producing = checked_producing(producing)
@@ -562,6 +626,7 @@ def layers_figure(
     head = _checked_choice(head, "head", "head")
     token, phrase = _checked_tokens(token, "token"), _checked_phrase(phrase)
     image = checked_index(_checked_index(image, "image", "an image index like 0"), len(result.images), "image")
+    group = _checked_group(result, image, group)
     reduce = checked_reduce(reduce)
     if layers is None:
         layers = last_layers(result.num_layers)
@@ -589,7 +654,10 @@ def layers_figure(
         )
         for layer in absolute
     ]
-    original_picture = result.pictures[image]
+    geometry = result.images[image]
+    if geometry.kind == "video":
+        grids = [grid[group] for grid in grids]  # [groups, rows, cols]: the chosen group's map
+    original_picture = result.picture(image, group)
     layout = _layers_layout(len(absolute), original_picture.height / original_picture.width, width)
     picture = _panel_picture(original_picture, layout.shown_inches)
     vmax = max(float(grid.max()) for grid in grids)
@@ -606,10 +674,10 @@ def layers_figure(
     original = figure.add_subplot(grid_spec[0:2, 0])
     original.imshow(picture)
     several = len(result.images) > 1
-    original.set_title(
-        f"image {image % len(result.images) + 1} of {len(result.images)}" if several else "image",
-        fontsize=_FONT["title"],
-    )
+    name = _input_label(result, image) if several else geometry.kind
+    if geometry.kind == "video":
+        name += f"\ngroup {group + 1} of {geometry.groups}\n{_group_time(geometry, group)}"
+    original.set_title(name, fontsize=_FONT["title"])
     extent = (0, picture.width, picture.height, 0)
     layer_axes = []
     for position, (layer, grid) in enumerate(zip(absolute, grids, strict=True)):
@@ -637,8 +705,13 @@ def layers_figure(
     else:
         _value_colorbar(figure.colorbar(mappable, ax=layer_axes, shrink=0.9, aspect=25, pad=0.02), unit, relative)
     details = [_tokens_label(result, token, phrase, producing), _head_label(result, head, reduce)]
-    if several:
-        details.append(f"image {image % len(result.images) + 1} of {len(result.images)}")
+    if geometry.kind == "video":
+        details.append(
+            f"{_input_label(result, image) if several else 'video'}, group {group + 1} of {geometry.groups} "
+            f"({_group_time(geometry, group)}, {_group_frames(geometry, group)})"
+        )
+    elif several:
+        details.append(_input_label(result, image))
     title = f"{_texts_lines(result, width)}\n{' · '.join(details)}"
     for detail in _view_details(result, relative, drop_sinks):  # a line each: joined, they pass the figure's width
         title += f"\n{detail}"
@@ -669,6 +742,204 @@ def _layers_layout(count: int, aspect: float, width: float) -> _LayersLayout:
         panel_height = min(panel_width * aspect, (page - overhead) / (2 * bands))
         shown = min(panel_width, panel_height / aspect)  # the picture's width as drawn
         layout = _LayersLayout(per_row, bands, 2 * bands * panel_height + overhead, shown * max(1.0, aspect))
+        key = (round(shown, 3), -bands)
+        if best is None or key > best[:2]:
+            best = (*key, layout)
+    assert best is not None
+    return best[2]
+
+
+# ----- frames figure (a video's temporal groups) -------------------------------------------------------------
+
+
+def frames_figure(
+    result: AttentionResult,
+    token: TokenSelection = None,
+    phrase: str | None = None,
+    layer: LayerSelection = -1,
+    head: HeadSelection = None,
+    reduce: Reduce = "mean",
+    video: int = 0,
+    producing: bool = False,
+    *,
+    groups: int | Sequence[int] | None = None,
+    colormap: str = "jet",
+    alpha: float = 0.5,
+    smooth: bool = True,
+    width: float = _WIDTH,
+    unit: Unit = "probability",
+    relative: bool = False,
+    drop_sinks: bool = False,
+) -> Figure:
+    """A video's temporal groups side by side: each group's picture (its first frame) with its map laid over it.
+
+    `video` indexes the result's videos (0: the first video among `result.images`, whatever images come before
+    it; negative counts from the end). `groups`: which temporal groups (an index, a list or a range; shown in
+    time order, each once); default all of them, at most `MAX_FRAME_PANELS` (64). Up to `FRAMES_PER_ROW` (8)
+    panels stand side by side; more wrap into rows of panels, never taller than `PAGE_HEIGHT_RATIO` times the
+    `width` (a page). Each panel is titled with its group's time ("0.0–0.5 s": its first and last frame's) and
+    frames (indices in the video as given). Every panel shares one colour scale, 0 to the largest value shown,
+    and one colour bar, so the groups compare at a glance.
+
+    Tokens, layers, heads and the reduction as in `AttentionResult.grid` (`layer` may be one index, a list or
+    "mean"/"max"/"all", combined by `reduce`); `producing`, `unit`, `relative`, `drop_sinks` as in
+    `layers_figure`. The overlay is the map (bilinear, or blocky cells with `smooth=False`) over the picture with
+    opacity `alpha`; the title quotes the prompt (and the answer) and names the tokens, layers, heads and video.
+    """
+    result = _checked_result(result)
+    producing = checked_producing(producing)
+    unit, relative, drop_sinks = _checked_view(result, unit, relative, drop_sinks)
+    colormap, alpha, width = _checked_colormap(colormap), _checked_alpha(alpha), _checked_width(width)
+    smooth = _checked_flag(smooth, "smooth", "bilinear upsampling; False: blocky cells")
+    layer, head = _checked_choice(layer, "layer", "layer"), _checked_choice(head, "head", "head")
+    token, phrase = _checked_tokens(token, "token"), _checked_phrase(phrase)
+    reduce = checked_reduce(reduce)
+    image = _video_image(result, video)
+    geometry = result.images[image]
+    shown_groups = _checked_groups(groups, geometry)
+    grid = result.grid(
+        token=token,
+        phrase=phrase,
+        layer=layer,
+        head=head,
+        reduce=reduce,
+        image=image,
+        producing=producing,
+        unit=unit,
+        relative=relative,
+        drop_sinks=drop_sinks,
+    )  # [groups, rows, cols]
+    vmax = max(float(grid[group].max()) for group in shown_groups)
+    norm = Normalize(vmin=0.0, vmax=vmax if vmax > 0 else 1.0)
+    cmap = _matplotlib_colormap(colormap)
+
+    name = _input_label(result, image)  # "video", or "video 2 of 3" among several
+    count = f"{len(shown_groups)} of " if len(shown_groups) < geometry.groups else ""
+    plural = "" if geometry.groups == 1 else "s"
+    details = [
+        _tokens_label(result, token, phrase, producing),
+        _layer_label(result, layer, reduce),
+        _head_label(result, head, reduce),
+        f"{name}: {count}{geometry.groups} group{plural} of {geometry.rows}×{geometry.cols} tokens",
+    ]
+    title = f"{_texts_lines(result, width)}\n{' · '.join(details)}"
+    for detail in _view_details(result, relative, drop_sinks):  # a line each: joined, they pass the figure's width
+        title += f"\n{detail}"
+
+    first = result.picture(image, shown_groups[0])
+    layout = _frames_layout(len(shown_groups), first.height / first.width, width, title.count("\n") + 1)
+    figure = _detached_figure(width, layout.height)
+    bar_column = [0.08 * layout.per_row / 8] if layout.bands > 1 else []
+    grid_spec = figure.add_gridspec(
+        layout.bands, layout.per_row + len(bar_column), width_ratios=[1] * layout.per_row + bar_column
+    )
+    decimals = _time_decimals([time for span in geometry.group_times for time in span])
+    titles = _panel_titles(geometry, shown_groups, decimals, (width - 0.9) / layout.per_row)
+    interpolation = "bilinear" if smooth else "nearest"
+    panels = []
+    for position, group in enumerate(shown_groups):
+        band, column = divmod(position, layout.per_row)
+        axes = figure.add_subplot(grid_spec[band, column])
+        picture = _panel_picture(result.picture(image, group), layout.shown_inches)
+        extent = (0, picture.width, picture.height, 0)
+        axes.imshow(picture, extent=extent)
+        axes.imshow(
+            grid[group],
+            cmap=cmap,
+            norm=norm,
+            alpha=alpha,
+            extent=extent,
+            interpolation=interpolation,
+            interpolation_stage="data",  # the map upsampled, then coloured: as `overlay_on_image`
+        )
+        axes.set_title(titles[position], fontsize=_FONT["tick"])
+        axes.set_gid(f"group-{group}")
+        axes.set_xticks([])
+        axes.set_yticks([])
+        axes.xaxis.set_visible(False)
+        axes.yaxis.set_visible(False)
+        for spine in axes.spines.values():
+            spine.set_linewidth(0.5)
+        panels.append(axes)
+
+    mappable = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+    if layout.bands > 1:
+        _value_colorbar(figure.colorbar(mappable, cax=figure.add_subplot(grid_spec[:, -1])), unit, relative)
+    else:
+        _value_colorbar(figure.colorbar(mappable, ax=panels, shrink=0.9, aspect=25, pad=0.02), unit, relative)
+    figure.suptitle(title, fontsize=_FONT["suptitle"], parse_math=False)
+    return figure
+
+
+def _panel_titles(geometry: ImageGeometry, groups: list[int], decimals: int, inches: float) -> list[str]:
+    """The group panels' titles, as much as fits `inches` (the same for every panel): each group's time ("0.0–0.5
+    s", else its start, "0.0 s"), then on a line of its own the frames it covers (left out where they do not
+    fit)."""
+    fits = lambda texts: max(len(text) for text in texts) * _TICK_CHAR_INCHES + 0.08 <= inches  # noqa: E731
+    times = [_group_time(geometry, group, decimals) for group in groups]
+    if not fits(times):
+        times = [f"{geometry.group_times[group][0]:.{decimals}f} s" for group in groups]
+    frames = [_group_frames(geometry, group) for group in groups]
+    return [f"{time}\n{frame}" for time, frame in zip(times, frames, strict=True)] if fits(frames) else times
+
+
+def _video_image(result: AttentionResult, video: object) -> int:
+    """The index among `result.images` of the result's video number `video` (among its videos only)."""
+    video = _checked_index(video, "video", "a video index like 0 (the result's first video)")
+    videos = [index for index, geometry in enumerate(result.images) if geometry.kind == "video"]
+    if not videos:
+        count = len(result.images)
+        raise ValueError(
+            f"this result has no video (it holds {count} image{'' if count == 1 else 's'}): frames_figure shows a "
+            "video's temporal groups; for an image use layers_figure(result, image=0)"
+        )
+    return videos[checked_index(video, len(videos), "video")]
+
+
+def _checked_groups(groups: object, geometry: ImageGeometry) -> list[int]:
+    """`groups=` of `frames_figure`: the video's temporal groups to show, sorted, each once; all by default."""
+    count = geometry.groups
+    if groups is None:
+        chosen = list(range(count))
+    else:
+        selection = _checked_indices(groups, "groups", "a group index like 0, a list of them or a range")
+        indices = [selection] if isinstance(selection, int) else selection
+        if not indices:
+            raise ValueError("groups is empty: pass some group indices, e.g. groups=range(0, 4), or None for all")
+        chosen = sorted({checked_index(index, count, "group") for index in indices})
+    if len(chosen) > MAX_FRAME_PANELS:
+        step = math.ceil(count / MAX_FRAME_PANELS)
+        what = f"the video has {count} groups" if groups is None else f"groups selects {len(chosen)} groups"
+        raise ValueError(
+            f"{what}, and a frames figure shows at most {MAX_FRAME_PANELS} (a panel each): pick some with groups=, "
+            f"e.g. groups=range(0, {count}, {step}), or make several figures"
+        )
+    return chosen
+
+
+@dataclass(frozen=True)
+class _FramesLayout:
+    per_row: int  # panels side by side
+    bands: int  # rows of panels
+    height: float  # of the figure, inches
+    shown_inches: float  # the long side of a panel's picture in the figure
+
+
+def _frames_layout(count: int, aspect: float, width: float, title_lines: int) -> _FramesLayout:
+    """How `count` panels of pictures `aspect` (height / width) tall fit a figure `width` inches wide under a title
+    of `title_lines` lines: up to `FRAMES_PER_ROW` side by side, else the split into rows that shows the pictures
+    largest; never taller than `PAGE_HEIGHT_RATIO` times the width."""
+    candidates = [count] if count <= FRAMES_PER_ROW else range(FRAMES_PER_ROW, min(count, MAX_FRAMES_PER_ROW) + 1)
+    best: tuple[float, int, _FramesLayout] | None = None
+    for per_row in candidates:
+        bands = math.ceil(count / per_row)
+        per_row = math.ceil(count / bands)  # balanced rows
+        panel_width = max(0.05, (width - 0.9) / per_row - 0.06)  # less the colour bar and the gaps
+        overhead = 0.25 + 0.15 * title_lines + 0.3 * bands  # the title, and each row's panel titles (two lines)
+        page = max(width * PAGE_HEIGHT_RATIO, overhead + 1.0)
+        panel_height = min(panel_width * aspect, (page - overhead) / bands)
+        shown = min(panel_width, panel_height / aspect)  # the picture's width as drawn
+        layout = _FramesLayout(per_row, bands, bands * panel_height + overhead, shown * max(1.0, aspect))
         key = (round(shown, 3), -bands)
         if best is None or key > best[:2]:
             best = (*key, layout)
@@ -751,20 +1022,7 @@ def matrix_figure(
             axes.axhline(position - 0.5, color="white", linewidth=1.0, linestyle=(0, (3, 2)), gid="row-gap")
     _mark_parts(axes, [token.part for token in shown_tokens])
 
-    if len(result.images) == 1:
-        only = result.images[0]
-        axes.set_xlabel(f"image tokens ({only.rows} × {only.cols} grid, row by row)", fontsize=_FONT["label"])
-    else:
-        axes.set_xlabel("image tokens", fontsize=_FONT["label"])
-        for geometry in result.images[1:]:
-            axes.axvline(geometry.first_column - 0.5, color="white", linewidth=1.0, gid="image-boundary")
-        top = axes.secondary_xaxis("top")
-        top.set_xticks(
-            [geometry.first_column + (geometry.num_tokens - 1) / 2 for geometry in result.images],
-            [f"image {index + 1} ({g.rows}×{g.cols})" for index, g in enumerate(result.images)],
-            fontsize=_FONT["tick"],
-        )
-        top.tick_params(length=0)
+    _mark_inputs(axes, result, max(1.0, width - 1.6 - 0.055 * max(len(label) for label in labels)))
     axes.set_xlim(-0.5, columns - 0.5)
 
     axes_height = figure.get_figheight() - 1.25
@@ -816,6 +1074,77 @@ def _matrix_rows(result: AttentionResult, tokens: TokenSelection) -> tuple[list[
     if rows == list(range(rows[0], rows[-1] + 1)):
         return rows, f"tokens {rows[0]}–{rows[-1]} of {count}"
     return rows, f"{len(rows)} of {count} tokens (dashed lines: tokens left out)"
+
+
+def _mark_inputs(axes: Axes, result: AttentionResult, axes_inches: float) -> None:
+    """The matrix's columns: the x label; with several images (or videos), a white line between two and each named
+    along the top; in a video, a thin line between temporal groups and the groups' times along the bottom, as
+    many as fit the `axes_inches` the heatmap is wide (every group's, else every k-th's)."""
+    images = result.images
+    kinds = [geometry.kind for geometry in images]
+    if len(images) == 1:
+        only = images[0]
+        if only.kind == "image":
+            axes.set_xlabel(f"image tokens ({only.rows} × {only.cols} grid, row by row)", fontsize=_FONT["label"])
+        else:
+            axes.set_xlabel(
+                f"video tokens ({only.groups} groups of {only.rows} × {only.cols}, each row by row; ticks: the "
+                "groups' times)",
+                fontsize=_FONT["label"],
+            )
+    else:
+        label = (
+            "image tokens"
+            if "video" not in kinds
+            else "video tokens"
+            if "image" not in kinds
+            else "image and video tokens"
+        )
+        if "video" in kinds:
+            label += " (ticks: the video groups' times)"
+        axes.set_xlabel(label, fontsize=_FONT["label"])
+        for geometry in images[1:]:
+            axes.axvline(geometry.first_column - 0.5, color="white", linewidth=1.0, gid="image-boundary")
+        names = []
+        for index, geometry in enumerate(images):
+            number = kinds[: index + 1].count(geometry.kind)
+            name = geometry.kind if kinds.count(geometry.kind) == 1 else f"{geometry.kind} {number}"
+            size = f"{geometry.rows}×{geometry.cols}"
+            names.append(f"{name} ({size})" if geometry.kind == "image" else f"{name} ({geometry.groups} × {size})")
+        top = axes.secondary_xaxis("top")
+        top.set_xticks(
+            [geometry.first_column + (geometry.num_tokens - 1) / 2 for geometry in images],
+            names,
+            fontsize=_FONT["tick"],
+        )
+        top.tick_params(length=0)
+    if "video" not in kinds:
+        return
+    columns = sum(geometry.num_tokens for geometry in images)
+    ticks: list[float] = []
+    names = []
+    for geometry in images:
+        if geometry.kind != "video":
+            continue
+        spacing = axes_inches * geometry.tokens_per_group / columns  # inches between two groups
+        decimals = _time_decimals([time for span in geometry.group_times for time in span])
+        spans = [_group_time(geometry, group, decimals) for group in range(geometry.groups)]
+        if max(len(span) for span in spans) * _TICK_CHAR_INCHES + 0.12 > spacing:  # no room: the start times only
+            spans = [f"{start:.{decimals}f} s" for start, _ in geometry.group_times]
+        step = max(1, math.ceil((max(len(span) for span in spans) * _TICK_CHAR_INCHES + 0.12) / spacing))
+        for group in range(0, geometry.groups, step):
+            ticks.append(geometry.first_column + (group + 0.5) * geometry.tokens_per_group - 0.5)
+            names.append(spans[group])
+        every = max(1, math.ceil(_MIN_GROUP_LINE_INCHES / spacing))  # dense groups: a line every few
+        for group in range(every, geometry.groups, every):
+            axes.axvline(
+                geometry.first_column + group * geometry.tokens_per_group - 0.5,
+                color="white",
+                linewidth=0.5,
+                alpha=0.8,
+                gid="group-boundary",
+            )
+    axes.set_xticks(ticks, names, fontsize=_FONT["tick"])
 
 
 def _mark_parts(axes: Axes, parts: list[Part]) -> None:
@@ -905,8 +1234,8 @@ def heads_figure(
         bar.ax.yaxis.set_major_formatter(_ValueTicks(percent=percent))
         bar.ax.tick_params(labelsize=_FONT["tick"])
     details = [_tokens_label(result, token, phrase, producing)]
-    if image is not None and len(result.images) > 1:
-        details.append(f"image {image + 1} of {len(result.images)}")
+    if image is not None and (len(result.images) > 1 or result.images[image].kind == "video"):
+        details.append(_input_label(result, image))
     figure.suptitle(
         f"{_prompt_line(result.prompt, width)}\nheads: {' · '.join(details)}",
         fontsize=_FONT["suptitle"],

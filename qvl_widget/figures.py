@@ -3,6 +3,7 @@
 from ._figures import (
     COLORBAR_LABEL,
     SAVE_FORMATS,
+    frames_figure,
     heads_figure,
     layers_figure,
     matrix_figure,
@@ -13,6 +14,7 @@ from ._figures import (
 __all__ = [
     "COLORBAR_LABEL",
     "SAVE_FORMATS",
+    "frames_figure",
     "heads_figure",
     "layers_figure",
     "matrix_figure",

@@ -89,6 +89,7 @@ def test_the_refusals_table_states_the_codes_limits():
         f"{_html.DEFAULT_MAX_BYTES // 2**20} MiB by default",
         f"at most {_figures.MATRIX_MAX_ROWS} token rows",
         f"at most {_figures.MAX_LAYER_PANELS} layer panels",
+        f"at most {_figures.MAX_FRAME_PANELS} group panels",
         f"at most {round(_figures.MAX_PIXELS / 1e6)} million pixels",
         f"{_figures._MAX_SIDE_PIXELS:,} px a side",
         f"at most {_result._MAX_INFLATION} times the file's size (or {_result._FREE_INFLATION // 2**20} MiB)",
