@@ -10,8 +10,14 @@
    itself (`performance.measure("qvl-heads-paint")`), and the whole hover (overlay and overview) as in 1.
 3. Dropdown: a real JupyterLab kernel holding a `[28, 28, 64, 1280]` result; from the select's change to
    the overlay repainted with the kernel's new maps (every layer, the layer mean, and head choices).
+4. Video: one video of 16 temporal groups of 32 x 32 = 1024 tokens, 64 query tokens, overlay 1024 px wide. Hover
+   as in 1 (the pointer event to the overlay and the film strip's bars drawn), and scrub: the scrubber focused and
+   moved a group at a time with the keyboard (real input events: ArrowRight, Home from the last group), from the
+   dispatch of its `input` event to the new group's overlay drawn (the view swaps the picture and repaints in the
+   handler), with one token pinned and with none (the summary of all 64 rows); for context, to the next animation
+   frame and to the new picture decoded.
 
-    python benchmarks/widget.py [--hovers 400] [--changes 80] [--parts hover,heads,dropdown]
+    python benchmarks/widget.py [--hovers 400] [--changes 80] [--scrubs 300] [--parts hover,heads,dropdown,video]
 """
 
 from __future__ import annotations
@@ -28,13 +34,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from browser_support import WidgetPage, launch, synthetic_result  # noqa: E402
+from browser_support import WidgetPage, launch, synthetic_result, synthetic_video_result  # noqa: E402
 from jupyter_support import open_notebook, run_cell, running_jupyterlab, write_notebook  # noqa: E402
 
 from qvl_widget import AttentionWidget  # noqa: E402
 
 GRID = (32, 40)
 TOKENS = 64
+VIDEO_GROUPS = 16
+VIDEO_GRID = (32, 32)
 
 # Listeners on the document: the capturing one runs as the event is dispatched, before the view's handler on
 # the token strip; the bubbling one runs after it, when the overlay has been drawn.
@@ -49,6 +57,22 @@ HOVER_PROBE = """() => {
     window.qvlHover.drawn.push(performance.now() - start);
     window.qvlHover.input.push(performance.now() - event.timeStamp);
     requestAnimationFrame(() => window.qvlHover.frame.push(performance.now() - start));
+  });
+}"""
+
+# As HOVER_PROBE, for the scrubber's `input` events; and when the new picture is decoded.
+SCRUB_PROBE = """() => {
+  window.qvlScrub = {drawn: [], frame: [], decoded: []};
+  let dispatched = 0;
+  const onScrubber = (event) => event.target.classList && event.target.classList.contains('qvl-scrubber');
+  document.addEventListener('input', (event) => { if (onScrubber(event)) dispatched = performance.now(); }, true);
+  document.addEventListener('input', (event) => {
+    if (!onScrubber(event)) return;
+    const start = dispatched;
+    window.qvlScrub.drawn.push(performance.now() - start);
+    requestAnimationFrame(() => window.qvlScrub.frame.push(performance.now() - start));
+    const decoded = () => window.qvlScrub.decoded.push(performance.now() - start);
+    document.querySelector('img.qvl-image').decode().then(decoded);
   });
 }"""
 
@@ -122,6 +146,45 @@ def hover_benchmark(playwright, hovers: int, heads: int = 0) -> dict[str, list[f
     return {name: values[20:] for name, values in probe.items()}
 
 
+def video_benchmark(playwright, hovers: int, scrubs: int) -> dict[str, list[float]]:
+    """Hover and scrub timings on one video of VIDEO_GROUPS groups of VIDEO_GRID tokens."""
+    texts = [f" t{index}" for index in range(TOKENS)]
+    result = synthetic_video_result(texts=texts, groups=VIDEO_GROUPS, grid=VIDEO_GRID)
+    widget = AttentionWidget(result, width=1024)
+    browser = launch(playwright)
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    WidgetPage(page, [widget])
+    page.evaluate(HOVER_PROBE)
+    page.evaluate(SCRUB_PROBE)
+    boxes = [page.locator(f"[data-qvl-token='{index}']").bounding_box() for index in range(TOKENS)]
+    for step in range(hovers + 20):  # the first 20 are a warm-up
+        box = boxes[(step * 7) % TOKENS]
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.evaluate("() => new Promise(requestAnimationFrame)")
+    timings = {f"hover {name}": values[20:] for name, values in page.evaluate("() => window.qvlHover").items()}
+
+    def scrub(count: int) -> dict[str, list[float]]:
+        page.evaluate("() => { for (const list of Object.values(window.qvlScrub)) list.length = 0; }")
+        page.focus(".qvl-scrubber")
+        for _ in range(count + 10):  # the first 10 are a warm-up
+            at_end = page.eval_on_selector(".qvl-filmstrip", "strip => strip.dataset.qvlShown") == str(VIDEO_GROUPS - 1)
+            page.keyboard.press("Home" if at_end else "ArrowRight")
+            page.evaluate("() => new Promise(requestAnimationFrame)")
+        page.wait_for_timeout(300)  # the last pictures decoded
+        return {name: values[10:] for name, values in page.evaluate("() => window.qvlScrub").items()}
+
+    page.mouse.click(boxes[3]["x"] + 2, boxes[3]["y"] + 2)  # pin token 3
+    page.mouse.move(2, 2)
+    assert widget.selected == [3]
+    timings.update({f"scrub pinned {name}": values for name, values in scrub(scrubs).items()})
+    page.mouse.click(boxes[3]["x"] + 2, boxes[3]["y"] + 2)  # unpinned: the summary of every prompt token
+    page.mouse.move(2, 2)
+    assert widget.selected == []
+    timings.update({f"scrub summary {name}": values for name, values in scrub(scrubs).items()})
+    browser.close()
+    return timings
+
+
 def dropdown_benchmark(playwright, changes: int) -> tuple[list[float], int]:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -153,7 +216,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hovers", type=int, default=400)
     parser.add_argument("--changes", type=int, default=80)
-    parser.add_argument("--parts", default="hover,heads,dropdown", help="which to run, comma-separated")
+    parser.add_argument("--scrubs", type=int, default=300)
+    parser.add_argument("--parts", default="hover,heads,dropdown,video", help="which to run, comma-separated")
     arguments = parser.parse_args()
     parts = set(arguments.parts.split(","))
     from playwright.sync_api import sync_playwright
@@ -174,6 +238,21 @@ def main() -> None:
             hover = hover_benchmark(playwright, arguments.hovers, heads=28)
             print(f"head overview repaint (28 x 28):    {percentiles(hover['heads'])}   (target p95 <= 4 ms)")
             print(f"pointer event -> overlay + overview drawn: {percentiles(hover['drawn'])}")
+        if "video" in parts:
+            video = video_benchmark(playwright, arguments.hovers, arguments.scrubs)
+            print(f"video, {VIDEO_GROUPS} groups of {VIDEO_GRID[0]} x {VIDEO_GRID[1]} tokens, {TOKENS} query tokens:")
+            hover = percentiles(video["hover drawn"])
+            print(f"  pointer event -> overlay + strip drawn:  {hover}   (target p95 <= 4 ms)")
+            print(f"  pointer event -> next frame starts:      {percentiles(video['hover frame'])}")
+            for rows in ("pinned", "summary"):
+                words = "one token pinned" if rows == "pinned" else f"all {TOKENS} rows"
+                print(f"  scrub ({words}):")
+                print(
+                    f"    input event -> new group's overlay drawn: {percentiles(video[f'scrub {rows} drawn'])}   "
+                    "(target p95 <= 16 ms)"
+                )
+                print(f"    input event -> next frame starts:        {percentiles(video[f'scrub {rows} frame'])}")
+                print(f"    input event -> new picture decoded:      {percentiles(video[f'scrub {rows} decoded'])}")
         if "dropdown" not in parts:
             return
         times, payload_bytes = dropdown_benchmark(playwright, arguments.changes)

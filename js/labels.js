@@ -103,3 +103,24 @@ export function quoteTokens(texts) {
   const shown = texts.slice(0, 6).map((text) => `“\u2068${chipText(text)}\u2069”`);
   return texts.length > 6 ? `${shown.join(" + ")} + ${texts.length - 6} more` : shown.join(" + ");
 }
+
+/**
+ * A temporal group's times: "1.0–1.5 s" (one frame's time alone where both are the same: "2.0 s").
+ * @param {number[] | undefined} times  its first and last frame's time in seconds
+ */
+export function timeSpan(times) {
+  if (!times || times.length < 2) return "";
+  const [start, end] = times.map((time) => time.toFixed(1));
+  return start === end ? `${start} s` : `${start}–${end} s`;
+}
+
+/**
+ * A video's temporal group, counted from 1 as the pictures are: "group 2 of 8, 1.0–1.5 s".
+ * @param {number} group  its index
+ * @param {import("./state.js").Medium} medium
+ */
+export function groupLabel(group, medium) {
+  const span = timeSpan(medium.times[group]);
+  const words = `group ${group + 1} of ${medium.frames.length}`;
+  return span ? `${words}, ${span}` : words;
+}

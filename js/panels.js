@@ -1,8 +1,11 @@
 // The pictures: one panel per medium (its picture, the overlay canvas the map is painted on, a canvas for marked
 // cells (visual sinks) and a cursor canvas for the hovered cell), sized for the view's width and the screen's pixel ratio, and the pointer over them.
+// A video's panel shows one temporal group at a time (`shown`), with its film strip (`filmstrip.js`) under it.
 
 import { element } from "./dom.js";
+import { FilmStrip } from "./filmstrip.js";
 import { cellAt } from "./geometry.js";
+import { groupLabel } from "./labels.js";
 import { context2d, drawMap, makeScratch } from "./paint.js";
 import { bytesOf } from "./state.js";
 
@@ -18,6 +21,10 @@ const MAX_CANVAS_SIDE = 8192;
  *
  * @typedef {Object} Panel
  * @property {HTMLElement} frame
+ * @property {HTMLImageElement} image
+ * @property {HTMLElement} caption
+ * @property {string[]} urls  each frame's picture, as an object URL
+ * @property {FilmStrip | null} strip  a video's film strip
  * @property {HTMLCanvasElement} overlay
  * @property {HTMLCanvasElement} marks
  * @property {HTMLCanvasElement} cursor
@@ -28,6 +35,7 @@ const MAX_CANVAS_SIDE = 8192;
  * @typedef {Object} PanelActions
  * @property {(cell: Cell | null) => void} hoverCell  the pointer is over a token cell (null: it left)
  * @property {() => void} resized  the canvases were made anew (another pixel ratio): paint them again
+ * @property {(group: number) => void} showGroup  show this temporal group (a video's strip, scrubber or play)
  */
 
 export class MediaPanels {
@@ -43,21 +51,24 @@ export class MediaPanels {
     this.stopWatchingPixelRatio = null;
     /** @type {import("./state.js").Medium[]} */
     this.media = [];
+    this.group = 0; // the temporal group the videos show
   }
 
   /**
-   * (Re)build every panel for `width` CSS pixels and the current pixel ratio.
+   * (Re)build every panel for `width` CSS pixels and the current pixel ratio, each video on temporal `group`.
    * @param {import("./state.js").Medium[]} media
    * @param {DataView[]} pictures
    * @param {number} width
+   * @param {number} group
    */
-  build(media, pictures, width) {
+  build(media, pictures, width, group) {
     this.release();
     this.media = media;
+    this.group = group;
     this.element.replaceChildren();
-    this.panels = media.map((medium, index) => this.buildPanel(medium, index, pictures, width));
+    this.panels = media.map((medium, index) => this.buildPanel(medium, index, pictures, width, group));
     this.watchPixelRatio(() => {
-      this.build(media, pictures, width);
+      this.build(media, pictures, width, this.group);
       this.actions.resized();
     });
   }
@@ -67,18 +78,21 @@ export class MediaPanels {
    * @param {number} index
    * @param {DataView[]} pictures
    * @param {number} width
+   * @param {number} group
    * @returns {Panel}
    */
-  buildPanel(medium, index, pictures, width) {
-    const shown = 0;
+  buildPanel(medium, index, pictures, width, group) {
+    const shown = shownFrame(medium, group);
+    const urls = medium.frames.map((frame) => this.pictureUrl(pictures[frame.picture], frame.mime));
     const figure = element("figure", "qvl-figure");
     const { cssWidth, cssHeight } = frameSize(width, medium);
     const frame = element("div", "qvl-frame");
     // Width and aspect, not height: under `max-width: 100%` a narrow output shrinks the frame, undistorted.
     frame.style.width = `${cssWidth}px`;
     frame.style.aspectRatio = `${cssWidth} / ${cssHeight}`;
-    const image = element("img", "qvl-image", { alt: `Image ${index + 1}`, draggable: "false" });
-    image.src = this.pictureUrl(pictures[medium.frames[shown].picture], medium.frames[shown].mime);
+    const name = `${medium.kind === "video" ? "Video" : "Image"} ${index + 1}`;
+    const image = element("img", "qvl-image", { alt: name, draggable: "false" });
+    image.src = urls[shown];
     const ratio = Math.min(MAX_PIXEL_RATIO, window.devicePixelRatio || 1, MAX_CANVAS_SIDE / Math.max(cssWidth, cssHeight));
     const overlay = element("canvas", "qvl-overlay", { "data-qvl-image": String(index) });
     const marks = element("canvas", "qvl-marks");
@@ -89,12 +103,63 @@ export class MediaPanels {
     }
     frame.append(image, overlay, marks, cursor);
     const caption = element("figcaption", "qvl-figcaption");
-    caption.textContent = `Image ${index + 1} · ${medium.rows} × ${medium.cols} tokens · ${medium.width} × ${medium.height} px`;
-    figure.append(frame, caption);
+    const strip =
+      medium.kind === "video" ? new FilmStrip(medium, index, urls, shown, { show: (to) => this.actions.showGroup(to) }) : null;
+    if (strip) strip.element.style.width = `${cssWidth}px`; // as wide as its picture
+    figure.append(frame, ...(strip ? [strip.element] : []), caption);
     this.element.append(figure);
     frame.addEventListener("pointermove", (event) => this.actions.hoverCell(this.cellUnder(index, event)));
     frame.addEventListener("pointerleave", () => this.actions.hoverCell(null));
-    return { frame, overlay, marks, cursor, scratch: makeScratch(medium.rows, medium.cols), shown };
+    const panel = { frame, image, caption, urls, strip, overlay, marks, cursor, scratch: makeScratch(medium.rows, medium.cols), shown };
+    this.describe(panel, index);
+    return panel;
+  }
+
+  /**
+   * A panel's caption: the medium, for a video the group on screen, its token grid and size.
+   * @param {Panel} panel
+   * @param {number} index
+   */
+  describe(panel, index) {
+    const medium = this.media[index];
+    const grid = `${medium.rows} × ${medium.cols} tokens`;
+    const size = `${medium.width} × ${medium.height} px`;
+    panel.caption.textContent =
+      medium.kind === "video"
+        ? `Video ${index + 1} · ${groupLabel(panel.shown, medium)} · ${grid} per group · ${size}`
+        : `Image ${index + 1} · ${grid} · ${size}`;
+  }
+
+  /**
+   * Show temporal `group` in every video (one with fewer groups shows its last): its picture, strip and caption.
+   * The caller repaints the overlays (their columns follow `shown`). Returns whether any panel changed.
+   * @param {number} group
+   */
+  show(group) {
+    this.group = group;
+    let changed = false;
+    this.panels.forEach((panel, index) => {
+      const shown = shownFrame(this.media[index], group);
+      if (shown === panel.shown) return;
+      panel.shown = shown;
+      panel.image.src = panel.urls[shown];
+      panel.strip?.mark(shown);
+      this.describe(panel, index);
+      changed = true;
+    });
+    return changed;
+  }
+
+  /**
+   * Each video's film strip bars: `values[i]` is medium i's per-group values (null for an image).
+   * @param {(Float32Array | null)[]} values
+   * @param {Omit<import("./filmstrip.js").StripPaint, "values">} style
+   */
+  paintStrips(values, style) {
+    this.panels.forEach((panel, index) => {
+      const shares = values[index];
+      if (panel.strip && shares) panel.strip.paint({ ...style, values: shares });
+    });
   }
 
   /**
@@ -192,6 +257,7 @@ export class MediaPanels {
   }
 
   release() {
+    for (const panel of this.panels) panel.strip?.destroy();
     this.stopWatchingPixelRatio?.();
     this.stopWatchingPixelRatio = null;
     for (const url of this.urls) URL.revokeObjectURL(url);
@@ -210,4 +276,13 @@ export function frameSize(width, medium) {
   if (aspect <= MAX_FRAME_ASPECT) return { cssWidth: width, cssHeight: Math.round(width * aspect) };
   const cssHeight = Math.round(width * MAX_FRAME_ASPECT);
   return { cssWidth: Math.max(1, Math.round(cssHeight / aspect)), cssHeight };
+}
+
+/**
+ * The frame of `medium` that temporal `group` shows: that group, or a shorter video's last (an image: its one).
+ * @param {import("./state.js").Medium} medium
+ * @param {number} group
+ */
+export function shownFrame(medium, group) {
+  return Math.max(0, Math.min(group, medium.frames.length - 1));
 }

@@ -90,3 +90,28 @@ export function meanMass(maps, rows) {
   for (const row of rows) total += maps.mass[row];
   return total / rows.length;
 }
+
+/**
+ * The mean over `rows` of the sums of `blocks` runs of `count` columns from `start`: the share of attention on
+ * each of a video's temporal groups (its tokens are group-major).
+ * @param {Maps} maps
+ * @param {number[]} rows
+ * @param {number} start
+ * @param {number} count
+ * @param {number} blocks
+ * @returns {Float32Array}
+ */
+export function blockSums(maps, rows, start, count, blocks) {
+  const sums = new Float32Array(blocks);
+  for (const row of rows) {
+    const factor = maps.scales[row] / 255 / rows.length;
+    let offset = row * maps.columns + start;
+    for (let block = 0; block < blocks; block++) {
+      let total = 0;
+      for (let index = 0; index < count; index++) total += maps.values[offset + index];
+      sums[block] += total * factor;
+      offset += count;
+    }
+  }
+  return sums;
+}

@@ -17,11 +17,12 @@
  * One picture of a medium: an index into `pictures` (and `full_pictures`) and its MIME type.
  * @typedef {{picture: number, mime: string}} Frame
  *
- * An image (one frame; a video will have one per temporal group): its token grid, first column among the maps'
- * columns, original size in pixels, and frames. Frame f's tokens are the `rows * cols` columns from
+ * An image (kind "image": one frame) or a video ("video": one frame per temporal group, its first frame): its token
+ * grid, first column among the maps' columns, original size in pixels, frames, and for a video each group's first
+ * and last frame's time in seconds (`times`; an image: []). Frame f's tokens are the `rows * cols` columns from
  * `first_column + f * rows * cols`.
  * @typedef {{kind: string, rows: number, cols: number, first_column: number, width: number, height: number,
- *            frames: Frame[]}} Medium
+ *            frames: Frame[], times: number[][]}} Medium
  *
  * A layer or head choice: an index, "mean" or "max" (of all), or a list of indices (combined by `reduce`).
  * Its key (menus, the HTML page's maps) is `String(choice)`: "3", "mean", "2,5", as Python's `choice_key`.
@@ -58,6 +59,7 @@
  * @property {boolean} shared_scale
  * @property {boolean} show_special
  * @property {number} width
+ * @property {number} group  the temporal group the videos show (a video with fewer groups shows its last)
  * @property {DataView | null} maps_payload
  * @property {DataView | null} heads_payload  the head overview's data (`heads.js`), once the overview is shown
  * @property {DataView[]} full_pictures

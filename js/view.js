@@ -4,15 +4,16 @@
 // The view only reads and writes the model's state (anywidget's model interface: get / set / save_changes / on /
 // off). The kernel (or the HTML page's data) answers a change of layer, head, `relative` or `drop_sinks` with a new
 // `maps_payload`, and the head overview's first showing with `heads_payload`; hovering, pinning, colours, the unit,
-// the marked sinks and the head overview's repaints are handled here without a round trip.
+// the marked sinks, the head overview's repaints and a video's temporal `group` are handled here without waiting
+// for the kernel.
 
 import { ColourBar } from "./colorbar.js";
 import { element } from "./dom.js";
 import { decodeHeads, HeadOverview, headValues } from "./heads.js";
-import { headLabel, layerLabel, percent, producingLabel, quoteTokens, scaleValue } from "./labels.js";
+import { groupLabel, headLabel, layerLabel, percent, producingLabel, quoteTokens, scaleValue } from "./labels.js";
 import { maximum } from "./paint.js";
 import { MediaPanels } from "./panels.js";
-import { decodeMaps, meanMass, meanOfRows, valueAt } from "./payload.js";
+import { blockSums, decodeMaps, meanMass, meanOfRows, valueAt } from "./payload.js";
 import { savePngs } from "./save.js";
 import { coveredIndices, frameColumns, hasSinks } from "./state.js";
 import { pinned, TokenStrips } from "./tokens.js";
@@ -63,7 +64,11 @@ export class AttentionView {
       title: "The map shows how each image cell shares the token's attention; '% of attention on the image' is " +
         "the share of the token's attention that goes to the image at all (the rest goes to text).",
     });
-    this.panels = new MediaPanels({ hoverCell: (cell) => this.hoverCell(cell), resized: () => this.rebuilt() });
+    this.panels = new MediaPanels({
+      hoverCell: (cell) => this.hoverCell(cell),
+      resized: () => this.rebuilt(),
+      showGroup: (group) => this.setState("group", group),
+    });
     this.colorbar = new ColourBar();
     this.overview = new HeadOverview({ choose: (layer, head) => this.chooseHead(layer, head) });
     this.status = element("div", "qvl-status", { role: "status" });
@@ -112,18 +117,24 @@ export class AttentionView {
       });
     }
     on("change:width", () => this.rebuildPanels());
+    on("change:group", () => this.showGroup());
   }
 
   // ----- state -> screen ------------------------------------------------------------------------------------
 
   buildPanels() {
-    this.panels.build(this.model.get("media"), this.model.get("pictures"), this.model.get("width"));
+    this.panels.build(this.model.get("media"), this.model.get("pictures"), this.model.get("width"), this.model.get("group"));
   }
 
   /** Rebuild the pictures at a new `width` (their sizes, canvases and listeners depend on it). */
   rebuildPanels() {
     this.buildPanels();
     this.rebuilt();
+  }
+
+  /** Show the state's temporal group in every video: its picture, and the overlays repainted with its columns. */
+  showGroup() {
+    if (this.panels.show(this.model.get("group"))) this.repaint();
   }
 
   rebuilt() {
@@ -250,10 +261,12 @@ export class AttentionView {
   repaint() {
     const maps = this.maps;
     if (!maps) return;
-    const values = this.mediaValues(maps, this.activeRows());
+    const rows = this.activeRows();
+    const values = this.mediaValues(maps, rows);
     const max = this.scaleTop(maps, values);
     const colormap = this.model.get("colormap");
     this.panels.paint(values, max, { colormap, smooth: this.model.get("smooth") });
+    this.paintStrips(maps, rows);
     this.colorbar.draw(colormap, max, (value) => this.valueWords(value));
     this.drawSinks();
     this.paintHeads();
@@ -261,6 +274,28 @@ export class AttentionView {
     this.updateCaption();
     this.frames += 1;
     this.root.dataset.qvlFrames = String(this.frames);
+  }
+
+  /**
+   * Each video's film strip: the rows' share of attention on each temporal group, or with relative maps each
+   * group's mean ratio to the baseline.
+   * @param {import("./payload.js").Maps} maps
+   * @param {number[]} rows
+   */
+  paintStrips(maps, rows) {
+    const relative = this.model.get("relative");
+    const values = this.model.get("media").map((medium) => {
+      if (medium.kind !== "video") return null;
+      const count = medium.rows * medium.cols;
+      const sums = blockSums(maps, rows, medium.first_column, count, medium.frames.length);
+      if (relative) for (let group = 0; group < sums.length; group++) sums[group] /= count;
+      return sums;
+    });
+    this.panels.paintStrips(values, {
+      colormap: this.model.get("colormap"),
+      format: relative ? (value) => this.valueWords(value) : percent,
+      what: relative ? "(the mean over this group's cells)" : "of the attention on this group",
+    });
   }
 
   /**
@@ -340,7 +375,7 @@ export class AttentionView {
     const cell = this.hoveredCell;
     parts.push(...this.derivation());
     if (cell) {
-      const words = `image ${cell.medium + 1}, cell row ${cell.row}, col ${cell.col}: tokens tinted by attention to it`;
+      const words = `${this.mediumWords(cell.medium)}, cell row ${cell.row}, col ${cell.col}: tokens tinted by attention to it`;
       parts.push(this.isSink(cell) ? `${words} (a visual sink)` : words);
     } else {
       const rows = this.activeRows();
@@ -350,6 +385,16 @@ export class AttentionView {
       if (this.tokensChosen()) parts.push(...this.groupNotes(shown));
     }
     this.caption.textContent = parts.join(" · ");
+  }
+
+  /**
+   * A medium in a caption: "image 1", or "video 2, group 3 of 8, 1.0–1.5 s" (the group on screen).
+   * @param {number} index
+   */
+  mediumWords(index) {
+    const medium = this.model.get("media")[index];
+    if (medium.kind !== "video") return `image ${index + 1}`;
+    return `video ${index + 1}, ${groupLabel(this.panels.panels[index].shown, medium)}`;
   }
 
   /** How the maps on show were derived: divided by the baseline's, sinks left out, sinks outlined. */
@@ -455,12 +500,11 @@ export class AttentionView {
     this.status.textContent = "Preparing PNG…";
     const values = this.mediaValues(maps, this.activeRows());
     const { layer, head } = { layer: String(this.model.get("layer")), head: String(this.model.get("head")) };
-    const composites = this.model.get("media").map((medium, index) => ({
-      medium,
-      frame: this.panels.panels[index].shown,
-      values: values[index],
-      name: `qvl-attention-${layer}-${head}-image${index + 1}.png`,
-    }));
+    const composites = this.model.get("media").map((medium, index) => {
+      const frame = this.panels.panels[index].shown;
+      const what = medium.kind === "video" ? `video${index + 1}-group${frame + 1}` : `image${index + 1}`;
+      return { medium, frame, values: values[index], name: `qvl-attention-${layer}-${head}-${what}.png` };
+    });
     const style = {
       colormap: this.model.get("colormap"),
       smooth: this.model.get("smooth"),

@@ -1,10 +1,11 @@
 """The one-file interactive HTML export: the widget's own front end, its CSS and the data, all inlined.
 
 The page packs a `ViewState` as it is (the same state a widget mirrors as traits; only the layer/head menus are
-narrowed to the embedded choices), its pictures, the full-size pictures for Save PNG, one maps payload per
-embedded layer/head choice (and, where the result has a baseline or visual sinks, its relative and sink-free
-variants, so the page's switches work), and the head overview's data into one binary container, gzip-compressed
-and base64-encoded into the page.
+narrowed to the embedded choices), its pictures (a video's: every temporal group's frame, JPEG, at most twice the
+view's width), the full-size pictures for Save PNG (a video's frame: its display frame again, not the original),
+one maps payload per embedded layer/head choice (and, where the result has a baseline or visual sinks, its
+relative and sink-free variants, so the page's switches work), and the head overview's data into one binary
+container, gzip-compressed and base64-encoded into the page.
 `js/page.js` opens it with DecompressionStream and runs the same view as the notebook widget on an in-page model.
 No network, no kernel, no widget: the page works from `file://` with the network off. User text (prompt, tokens)
 travels only inside the compressed data and is shown with textContent, never as markup.
@@ -39,7 +40,7 @@ from ._payload import Selections, encode_heads, payload_key
 from ._pictures import full_pictures
 from ._result import AttentionResult, shareable_name
 from ._static import PAGE_MODULE, STYLES
-from ._view_state import Available, ViewState
+from ._view_state import Available, ViewState, picture_kinds
 
 CONTAINER_VERSION = 3
 DEFAULT_MAX_BYTES = 25 * 2**20
@@ -244,7 +245,12 @@ def _container(result: AttentionResult, state: ViewState, choices: list[Pair]) -
     # hides that switch, so it opens on the maps it has (asked to drop them, it would find none to show).
     opening = state.replace(available=embedded, drop_sinks=state.drop_sinks and any(drop for _, drop in variants))
     pictures = [add(bytes(picture)) for picture in state.pictures]
-    full_size = [add(data) for data in full_pictures(result.pictures, compact=True)]
+    # Save PNG of a video's frame saves its display frame (JPEG, at most twice the width): a page carries every
+    # group's frame, and the originals of a long video would fill it.
+    full_size = [
+        add(bytes(shown) if kind == "video" else full_pictures((picture,), compact=True)[0])
+        for picture, shown, kind in zip(result.pictures, state.pictures, picture_kinds(result), strict=True)
+    ]
     header = {
         "version": CONTAINER_VERSION,
         "state": opening.json_fields(),

@@ -1,4 +1,7 @@
-"""The result's pictures encoded for the browser: small copies to display, full-size ones for Save PNG."""
+"""The result's pictures encoded for the browser: small copies to display, full-size ones for Save PNG.
+
+A video's frames (one per temporal group) are always JPEG on display: photographs, many of them, and a one-file
+HTML page carries them all."""
 
 from __future__ import annotations
 
@@ -12,14 +15,20 @@ _PNG_MAX_PIXELS = 512 * 512  # smaller pictures go as PNG (crisp edges), larger 
 # The HTML file's copy of each original (for Save PNG): at most this many pixels on its long side, so a 48 MP
 # photo does not fill the file.
 EMBEDDED_MAX_SIDE = 4096
+VIDEO_FRAME_QUALITY = 85  # JPEG quality of a video's display frames
 
 
-def display_picture(picture: Image.Image, width: int) -> tuple[bytes, str]:
-    """The picture downscaled for a display `width` CSS pixels wide, encoded, with its MIME type."""
+def display_picture(picture: Image.Image, width: int, video: bool = False) -> tuple[bytes, str]:
+    """The picture downscaled for a display `width` CSS pixels wide, encoded, with its MIME type (a `video`'s
+    frame: JPEG whatever its size)."""
     target = min(picture.width, width * PIXEL_RATIO)
     if target < picture.width:
         height = max(1, round(picture.height * target / picture.width))
         picture = picture.resize((target, height), Image.Resampling.LANCZOS)
+    if video:
+        buffer = io.BytesIO()
+        picture.convert("RGB").save(buffer, format="JPEG", quality=VIDEO_FRAME_QUALITY)
+        return buffer.getvalue(), "image/jpeg"
     data = encoded(picture, lossless=False)
     return data, mime_type(data)
 

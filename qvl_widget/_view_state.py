@@ -13,8 +13,9 @@ by construction, and a new kind of token or medium is a new field value here, no
   the position before it; None where that is not a captured row) and, for the model's tokens, its probability.
 - `media`: one entry per image, in the result's column order: its token grid, first column and original size,
   and its `frames`, each a picture (an index into `pictures`) showing `rows x cols` tokens that start at
-  `first_column + frame * rows * cols`. An image has one frame; a video will have one per temporal group.
-- `pictures`: the encoded display pictures (bytes).
+  `first_column + frame * rows * cols`. An image has one frame; a video one per temporal group (its first frame),
+  and `times`, each group's first and last frame's time in seconds (an image: []).
+- `pictures`: the encoded display pictures (bytes; a video's frames always JPEG).
 - `available`: the layer menu and, per layer, the head menu; `layer_ids`: the decoder-layer index of each
   captured layer, for labels.
 - `baseline_prompt`: the baseline's text where the result has one (relative maps can be shown), else None.
@@ -24,7 +25,8 @@ by construction, and a new kind of token or medium is a new field value here, no
   it rather than its own row), `unit` ("probability" or "uniform": x image tokens), `relative` (divided by the
   baseline's map), `drop_sinks` (the sinks left out), `mark_sinks` (outlined on the pictures), `head_overview`
   (the layers x heads grid: "off", "mass" or "focus"), `colormap`, `opacity`, `smooth`, `shared_scale`,
-  `show_special`, `width`.
+  `show_special`, `width`, and `group`: the temporal group the videos show (a video with fewer shows its last;
+  the film strip, its scrubber and play set it).
 
 The maps themselves travel separately, one binary payload per selection (`_payload.py`), and so does the head
 overview's data (each head's image share and spatial entropy per token).
@@ -37,7 +39,7 @@ import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, TypedDict
 
-from ._arguments import checked_flag, error_kind, real_number, shown, whole_number
+from ._arguments import checked_flag, error_kind, integer_index, real_number, shown, whole_number
 from ._choices import (
     CanonicalChoice,
     Choice,
@@ -46,6 +48,7 @@ from ._choices import (
     Unit,
     canonical_choice,
     checked_colormap,
+    checked_index,
     checked_indices,
     checked_reduce,
     checked_unit,
@@ -98,6 +101,7 @@ class Medium(TypedDict):
     width: int  # original size in pixels
     height: int
     frames: list[Frame]
+    times: list[list[float]]  # a video's: per temporal group, its first and last frame's time (s); an image: []
 
 
 HeadOverview = Literal["off", "mass", "focus"]
@@ -119,6 +123,7 @@ class ViewOptions(TypedDict, total=False):
     shared_scale: bool
     show_special: bool
     width: int
+    group: int
 
 
 class Available(TypedDict):
@@ -154,6 +159,7 @@ class ViewState:
     shared_scale: bool
     show_special: bool
     width: int
+    group: int
 
     @classmethod
     def of(
@@ -177,6 +183,7 @@ class ViewState:
         shared_scale: bool = False,
         show_special: bool = False,
         width: int = 512,
+        group: int = 0,
     ) -> ViewState:
         """The state of a view of `result` opened on these options (each checked, with a one-line error).
 
@@ -186,7 +193,9 @@ class ViewState:
         produced it (default: on where the result has the model's own tokens, its answer or its thinking). `unit`,
         `relative` and `drop_sinks` as for `result.grid` (relative needs a baseline, drop_sinks and `mark_sinks`
         sink scores: see `capture`). `head_overview`: the layers x heads grid, "off", "mass" (each head's share of
-        attention on the image) or "focus" (1 - its spatial entropy). `width`: the pictures' width in CSS pixels."""
+        attention on the image) or "focus" (1 - its spatial entropy). `width`: the pictures' width in CSS pixels.
+        `group`: the temporal group the videos open on (an index as for `result.picture(image, group)`; -1: the
+        last; a video with fewer groups shows its last)."""
         if not isinstance(result, AttentionResult):
             raise TypeError(f"a view needs an AttentionResult (from model.capture), not {type(result).__name__}")
         reduce = checked_reduce(reduce)
@@ -194,7 +203,10 @@ class ViewState:
             raise ValueError("pass either phrase= or token=, not both")
         selected = result.token_indices(phrase) if phrase is not None else checked_option(result, "selected", token)
         width = checked_option(result, "width", width)
-        pictures = [display_picture(picture, width) for picture in result.pictures]
+        pictures = [
+            display_picture(picture, width, video=kind == "video")
+            for picture, kind in zip(result.pictures, picture_kinds(result), strict=True)
+        ]
         generated = any(token.part in GENERATED_PARTS for token in result.tokens)
         return cls(
             groups=token_groups(result),
@@ -223,6 +235,7 @@ class ViewState:
             shared_scale=checked_option(result, "shared_scale", shared_scale),
             show_special=checked_option(result, "show_special", show_special),
             width=width,
+            group=checked_option(result, "group", group),
         )
 
     @classmethod
@@ -256,9 +269,15 @@ def media_of(result: AttentionResult, mimes: list[str]) -> list[Medium]:
                 width=geometry.original_size[0],
                 height=geometry.original_size[1],
                 frames=frames,
+                times=[[float(start), float(end)] for start, end in geometry.group_times],
             )
         )
     return media
+
+
+def picture_kinds(result: AttentionResult) -> list[str]:
+    """Each of `result.pictures`' medium kind: "image", or "video" for each temporal group's frame."""
+    return [geometry.kind for geometry in result.images for _ in range(geometry.groups)]
 
 
 def token_groups(result: AttentionResult) -> list[TokenGroup]:
@@ -356,6 +375,11 @@ def checked_option(result: AttentionResult, name: str, value: Any, reduce: Reduc
                 f"(1 - its spatial entropy), not {shown(value)}"
             )
         return value
+    if name == "group":
+        groups = max((geometry.groups for geometry in result.images if geometry.kind == "video"), default=0)
+        if not groups and integer_index(value) not in (0, -1):
+            raise error_kind(value)(f"group is a video's temporal group; this result has no video, not {shown(value)}")
+        return checked_index(value, max(groups, 1), "group")
     if name in ("smooth", "shared_scale", "show_special", "producing"):
         return checked_flag(value, name)
     raise KeyError(f"unknown view option {name!r}")
@@ -381,6 +405,7 @@ VIEW_OPTIONS = (
     "shared_scale",
     "show_special",
     "width",
+    "group",
 )
 
 
@@ -413,6 +438,7 @@ OPTIONS = (
     "shared_scale",
     "show_special",
     "width",
+    "group",
 )
 
 

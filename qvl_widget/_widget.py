@@ -70,7 +70,8 @@ class AttentionWidget(anywidget.AnyWidget):
     chat-template tokens), `width` (the pictures' width in CSS pixels), `unit` ("probability" or "uniform": x image
     tokens), `relative` (divided by the baseline's map; needs `capture(baseline=True)`), `drop_sinks` / `mark_sinks`
     (the visual sinks left out / outlined; need sink scores), `head_overview` ("off", "mass" or "focus": the layers x
-    heads grid; click a cell to show that head).
+    heads grid; click a cell to show that head), `group` (the temporal group a video opens on; its film strip, scrubber
+    and play button then set it).
     """
 
     _esm = WIDGET_MODULE
@@ -105,6 +106,7 @@ class AttentionWidget(anywidget.AnyWidget):
     shared_scale = _Option(False).tag(sync=True)
     show_special = _Option(False).tag(sync=True)
     width = _Option(512).tag(sync=True)
+    group = _Option(0).tag(sync=True)  # the temporal group the videos show
 
     # Transport: the current choice's maps, and the full-size pictures on request.
     maps_payload = traitlets.Bytes().tag(sync=True)

@@ -293,6 +293,95 @@ def synthetic_result(
     )
 
 
+VIDEO_TEXTS = ("What", " does", " the", " ball", " do", "?", "<|im_end|>")
+VIDEO_SIZE = (1200, 800)  # each frame's original size: wider than a 512 px view shows it at twice
+
+
+def video_peak(query: int, group: int, cells: int) -> int:
+    """The cell token `query` looks at in temporal group `group` of `synthetic_video_result`'s video."""
+    return (5 * query + 7 * group + 1) % cells
+
+
+def video_share(query: int, group: int, groups: int) -> float:
+    """Token `query`'s share of attention on temporal group `group`: a different one for every group."""
+    return 0.7 * (1 + (query + group) % groups) / (groups * (groups + 1) / 2)
+
+
+def synthetic_video_result(
+    texts: Sequence[str] = VIDEO_TEXTS,
+    groups: int = 4,
+    grid: tuple[int, int] = (4, 6),
+    layers: int = 2,
+    heads: int = 2,
+    image: tuple[int, int] | None = None,
+) -> AttentionResult:
+    """A result with one video of `groups` temporal groups of `grid` tokens (after an image of grid `image`, where
+    given). Group g covers frames 2g and 2g + 1, at g and g + 0.5 s; its picture is a flat grey of its own,
+    `VIDEO_SIZE` pixels.
+
+    In group g, token q puts `video_share(q, g)` of its attention on the video: 0.8 of it on cell `video_peak(q, g)`
+    and the rest spread evenly, so both its peak and its share change from group to group. Every layer and head
+    alike up to a factor (each view's peaks are these). The image (where there is one): token q's peak at cell
+    `3 q`, 0.1 of its attention."""
+    prompt = "".join(text for text in texts if not text.startswith("<|"))
+    tokens, cursor = [], 0
+    for text in texts:
+        if text.startswith("<|"):
+            tokens.append(QueryToken(text, None, None, special=True))
+        else:
+            tokens.append(QueryToken(text, cursor, cursor + len(text), special=False))
+            cursor += len(text)
+    media, pictures, first = [], [], 0
+    if image is not None:
+        rows, cols = image
+        media.append(ImageGeometry(rows, cols, (cols * 28, rows * 28), (cols * 50, rows * 40), 0))
+        pictures.append(Image.fromarray(np.full((rows * 40, cols * 50, 3), (200, 60, 60), dtype=np.uint8)))
+        first = rows * cols
+    rows, cols = grid
+    media.append(
+        ImageGeometry(
+            rows,
+            cols,
+            (cols * 28, rows * 28),
+            VIDEO_SIZE,
+            first,
+            groups,
+            tuple((2 * group, 2 * group + 1) for group in range(groups)),
+            tuple((float(group), group + 0.5) for group in range(groups)),
+        )
+    )
+    pictures += [
+        Image.fromarray(np.full((VIDEO_SIZE[1], VIDEO_SIZE[0], 3), 40 + 160 * group // max(1, groups - 1), np.uint8))
+        for group in range(groups)
+    ]
+    cells = rows * cols
+    attention = np.zeros((layers, heads, len(texts), first + groups * cells), dtype=np.float32)
+    for query in range(len(texts)):
+        row = np.zeros(first + groups * cells)
+        if image is not None:
+            row[:first] = 0.02 / first
+            row[(3 * query) % first] += 0.08
+        for group in range(groups):
+            share = video_share(query, group, groups)
+            start = first + group * cells
+            row[start : start + cells] = 0.2 * share / cells
+            row[start + video_peak(query, group, cells)] += 0.8 * share
+        for layer, head in itertools.product(range(layers), range(heads)):
+            attention[layer, head, query] = row * (1 - 0.1 * ((layer + head) % 2))
+    return AttentionResult(
+        attention=attention,
+        image_mass=attention.sum(axis=-1),
+        query_positions=np.arange(400, 400 + len(texts)),
+        image_positions=np.arange(10, 10 + attention.shape[-1]),
+        tokens=tuple(tokens),
+        images=tuple(media),
+        pictures=tuple(pictures),
+        prompt=prompt,
+        model="synthetic",
+        family="qwen2_vl",
+    )
+
+
 ANSWER_TEXTS = (" A", " red", " cat", "<|im_end|>")
 THINKING_TEXTS = ("Maybe", " red", "</think>", "\n\n")  # the model's thinking, closed, and the line break after it
 
@@ -410,5 +499,8 @@ __all__ = [
     "qvl_widget",
     "synthetic_answer_result",
     "synthetic_result",
+    "synthetic_video_result",
+    "video_peak",
+    "video_share",
     "view_map",
 ]

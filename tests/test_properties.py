@@ -714,6 +714,7 @@ VIEW_OPTIONS = st.fixed_dictionaries(
             st.one_of(st.integers(64, 1200), st.sampled_from([64.0, 512.0, 16384])),
             st.one_of(st.integers(0, 20_000), st.floats(), ANY_VALUE),
         ),
+        "group": mostly(st.integers(-1, 0), st.one_of(st.integers(-3, 3), ANY_VALUE)),
     },
 )
 
@@ -731,6 +732,7 @@ def check_state(state: ViewState, result: AttentionResult) -> None:
     assert state.colormap in COLORMAPS and state.reduce in ("mean", "max")
     assert type(state.opacity) is float and 0 <= state.opacity <= 1
     assert type(state.width) is int and MIN_WIDTH <= state.width <= MAX_WIDTH
+    assert type(state.group) is int and 0 <= state.group < max(1, *(geometry.groups for geometry in result.images))
     assert all(type(getattr(state, flag)) is bool for flag in ("producing", "smooth", "shared_scale", "show_special"))
     json.dumps(state.json_fields(), allow_nan=False)
 

@@ -92,3 +92,14 @@ test("values keep two significant digits at any resolution, in the view's unit",
   assert.equal(scaleValue(3.14, { unit: "uniform", relative: true, columns }), "×3.1 baseline");
   assert.equal(scaleValue(250, { unit: "probability", relative: true, columns }), "×250 baseline");
 });
+
+test("a video's groups are named from 1 with their times; a group without times by its number alone", async () => {
+  const { groupLabel, timeSpan } = await import("../labels.js");
+  const frame = { picture: 0, mime: "image/jpeg" };
+  const medium = { kind: "video", rows: 2, cols: 2, first_column: 0, width: 4, height: 4, frames: [frame, frame],
+    times: [[0, 0.5], [1, 1.5]] };
+  assert.equal(groupLabel(1, medium), "group 2 of 2, 1.0–1.5 s");
+  assert.equal(timeSpan([2, 2]), "2.0 s");
+  assert.equal(timeSpan(undefined), "");
+  assert.equal(groupLabel(0, { ...medium, times: [] }), "group 1 of 2");
+});

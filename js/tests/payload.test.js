@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { decodeMaps, meanMass, meanOfRows, PAYLOAD_VERSION, valueAt } from "../payload.js";
+import { blockSums, decodeMaps, meanMass, meanOfRows, PAYLOAD_VERSION, valueAt } from "../payload.js";
 
 /**
  * A payload for `rows` (arrays of probabilities), placed at `offset` inside a larger buffer.
@@ -71,4 +71,14 @@ test("rejects truncated payloads and other versions", () => {
   const other = payload(ROWS, 0);
   other.setUint32(0, 99, true);
   assert.throws(() => decodeMaps(other), /version 99/);
+});
+
+test("block sums: each run of columns' total, averaged over the rows (a video's share per temporal group)", () => {
+  const maps = decodeMaps(payload(ROWS, 1));
+  const sums = blockSums(maps, [0, 1], 0, 2, 2);
+  assert.equal(sums.length, 2);
+  assert.ok(Math.abs(sums[0] - (0.1 + 0.4 + 0.3 + 0.0) / 2) < 2e-3);
+  assert.ok(Math.abs(sums[1] - (0.0 + 0.2 + 0.05 + 0.05) / 2) < 2e-3);
+  assert.deepEqual([...blockSums(maps, [], 0, 2, 2)], [0, 0]);
+  assert.ok(Math.abs(blockSums(maps, [0], 1, 1, 3)[2] - 0.2) < 2e-3);
 });

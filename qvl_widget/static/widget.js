@@ -165,6 +165,16 @@ function quoteTokens(texts) {
   const shown = texts.slice(0, 6).map((text) => `\u201C\u2068${chipText(text)}\u2069\u201D`);
   return texts.length > 6 ? `${shown.join(" + ")} + ${texts.length - 6} more` : shown.join(" + ");
 }
+function timeSpan(times) {
+  if (!times || times.length < 2) return "";
+  const [start, end] = times.map((time) => time.toFixed(1));
+  return start === end ? `${start} s` : `${start}\u2013${end} s`;
+}
+function groupLabel(group, medium) {
+  const span = timeSpan(medium.times[group]);
+  const words = `group ${group + 1} of ${medium.frames.length}`;
+  return span ? `${words}, ${span}` : words;
+}
 
 // js/heads.js
 var HEADS_PAYLOAD_VERSION = 1;
@@ -319,6 +329,118 @@ var HeadOverview = class {
   }
 };
 
+// js/filmstrip.js
+var PLAY_INTERVAL_MS = 500;
+var FilmStrip = class {
+  /**
+   * @param {import("./state.js").Medium} medium  a video
+   * @param {number} index  the medium's index, for labels
+   * @param {string[]} urls  each group's picture, as an object URL (the panels own and release them)
+   * @param {number} shown  the group on screen
+   * @param {FilmStripActions} actions
+   */
+  constructor(medium, index, urls, shown, actions) {
+    this.medium = medium;
+    this.actions = actions;
+    this.shown = shown;
+    this.timer = null;
+    const count = medium.frames.length;
+    this.element = element("div", "qvl-filmstrip", { role: "group", "aria-label": `Video ${index + 1}: temporal groups` });
+    this.play = element("button", "qvl-play", { type: "button", "aria-pressed": "false" });
+    this.play.textContent = "\u25B6 Play";
+    this.play.addEventListener("click", () => this.timer === null ? this.start() : this.pause());
+    this.scrubber = element("input", "qvl-scrubber", {
+      type: "range",
+      min: "0",
+      max: String(count - 1),
+      step: "1",
+      "aria-label": `Video ${index + 1}: temporal group`
+    });
+    this.scrubber.addEventListener("input", () => actions.show(Number(this.scrubber.value)));
+    this.label = element("span", "qvl-film-label");
+    const controls = element("div", "qvl-film-controls");
+    controls.append(this.play, this.scrubber, this.label);
+    this.strip = element("div", "qvl-film-cells");
+    this.cells = [];
+    this.bars = [];
+    for (let group = 0; group < count; group++) {
+      const cell = element("button", "qvl-film-cell", {
+        type: "button",
+        "data-qvl-group": String(group),
+        "aria-label": groupLabel(group, medium)
+      });
+      const thumb = element("img", "qvl-film-thumb", { alt: "", draggable: "false" });
+      thumb.src = urls[group];
+      thumb.style.aspectRatio = `${medium.width} / ${medium.height}`;
+      const track = element("div", "qvl-film-track");
+      const bar = element("div", "qvl-film-bar");
+      track.append(bar);
+      const time = element("span", "qvl-film-time");
+      time.textContent = timeSpan(medium.times[group]) || String(group + 1);
+      cell.append(thumb, track, time);
+      cell.addEventListener("click", () => actions.show(group));
+      this.strip.append(cell);
+      this.cells.push(cell);
+      this.bars.push(bar);
+    }
+    this.element.append(controls, this.strip);
+    this.mark(shown);
+  }
+  /**
+   * Mark the group on screen: its cell, the scrubber and the label.
+   * @param {number} group
+   */
+  mark(group) {
+    this.shown = group;
+    this.cells.forEach((cell, index) => {
+      cell.classList.toggle("qvl-current", index === group);
+      if (index === group) cell.setAttribute("aria-current", "true");
+      else cell.removeAttribute("aria-current");
+    });
+    this.scrubber.value = String(group);
+    this.label.textContent = groupLabel(group, this.medium);
+    this.element.dataset.qvlShown = String(group);
+  }
+  /**
+   * Each group's bar: as long as its value is against the largest, in the colour map's colour for it.
+   * @param {StripPaint} paint
+   */
+  paint({ values, colormap, format, what }) {
+    let max = 0;
+    for (const value of values) if (value > max) max = value;
+    this.bars.forEach((bar, group) => {
+      const value = values[group] ?? 0;
+      bar.style.width = `${max > 0 ? 100 * value / max : 0}%`;
+      bar.style.backgroundColor = cssColour(colormap, value, max);
+      const cell = this.cells[group];
+      cell.dataset.qvlMass = String(value);
+      cell.dataset.qvlLevel = String(colourIndex(value, max));
+      cell.title = `${groupLabel(group, this.medium)}: ${format(value)} ${what}`;
+    });
+  }
+  /** Play: show the next group every PLAY_INTERVAL_MS, from the first again when at the last; stop at the last. */
+  start() {
+    if (this.timer !== null) return;
+    const last = this.medium.frames.length - 1;
+    if (this.shown >= last) this.actions.show(0);
+    this.timer = setInterval(() => {
+      if (this.shown < last) this.actions.show(this.shown + 1);
+      if (this.shown >= last) this.pause();
+    }, PLAY_INTERVAL_MS);
+    this.play.textContent = "\u23F8 Pause";
+    this.play.setAttribute("aria-pressed", "true");
+  }
+  pause() {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.play.textContent = "\u25B6 Play";
+    this.play.setAttribute("aria-pressed", "false");
+  }
+  destroy() {
+    this.pause();
+  }
+};
+
 // js/geometry.js
 function cellAt(x, y, width, height, rows, cols) {
   const col = Math.min(cols - 1, Math.max(0, Math.floor(x / width * cols)));
@@ -364,20 +486,23 @@ var MediaPanels = class {
     this.urls = [];
     this.stopWatchingPixelRatio = null;
     this.media = [];
+    this.group = 0;
   }
   /**
-   * (Re)build every panel for `width` CSS pixels and the current pixel ratio.
+   * (Re)build every panel for `width` CSS pixels and the current pixel ratio, each video on temporal `group`.
    * @param {import("./state.js").Medium[]} media
    * @param {DataView[]} pictures
    * @param {number} width
+   * @param {number} group
    */
-  build(media, pictures, width) {
+  build(media, pictures, width, group) {
     this.release();
     this.media = media;
+    this.group = group;
     this.element.replaceChildren();
-    this.panels = media.map((medium, index) => this.buildPanel(medium, index, pictures, width));
+    this.panels = media.map((medium, index) => this.buildPanel(medium, index, pictures, width, group));
     this.watchPixelRatio(() => {
-      this.build(media, pictures, width);
+      this.build(media, pictures, width, this.group);
       this.actions.resized();
     });
   }
@@ -386,17 +511,20 @@ var MediaPanels = class {
    * @param {number} index
    * @param {DataView[]} pictures
    * @param {number} width
+   * @param {number} group
    * @returns {Panel}
    */
-  buildPanel(medium, index, pictures, width) {
-    const shown = 0;
+  buildPanel(medium, index, pictures, width, group) {
+    const shown = shownFrame(medium, group);
+    const urls = medium.frames.map((frame2) => this.pictureUrl(pictures[frame2.picture], frame2.mime));
     const figure = element("figure", "qvl-figure");
     const { cssWidth, cssHeight } = frameSize(width, medium);
     const frame = element("div", "qvl-frame");
     frame.style.width = `${cssWidth}px`;
     frame.style.aspectRatio = `${cssWidth} / ${cssHeight}`;
-    const image = element("img", "qvl-image", { alt: `Image ${index + 1}`, draggable: "false" });
-    image.src = this.pictureUrl(pictures[medium.frames[shown].picture], medium.frames[shown].mime);
+    const name = `${medium.kind === "video" ? "Video" : "Image"} ${index + 1}`;
+    const image = element("img", "qvl-image", { alt: name, draggable: "false" });
+    image.src = urls[shown];
     const ratio = Math.min(MAX_PIXEL_RATIO, window.devicePixelRatio || 1, MAX_CANVAS_SIDE / Math.max(cssWidth, cssHeight));
     const overlay = element("canvas", "qvl-overlay", { "data-qvl-image": String(index) });
     const marks = element("canvas", "qvl-marks");
@@ -407,12 +535,56 @@ var MediaPanels = class {
     }
     frame.append(image, overlay, marks, cursor);
     const caption = element("figcaption", "qvl-figcaption");
-    caption.textContent = `Image ${index + 1} \xB7 ${medium.rows} \xD7 ${medium.cols} tokens \xB7 ${medium.width} \xD7 ${medium.height} px`;
-    figure.append(frame, caption);
+    const strip = medium.kind === "video" ? new FilmStrip(medium, index, urls, shown, { show: (to) => this.actions.showGroup(to) }) : null;
+    if (strip) strip.element.style.width = `${cssWidth}px`;
+    figure.append(frame, ...strip ? [strip.element] : [], caption);
     this.element.append(figure);
     frame.addEventListener("pointermove", (event) => this.actions.hoverCell(this.cellUnder(index, event)));
     frame.addEventListener("pointerleave", () => this.actions.hoverCell(null));
-    return { frame, overlay, marks, cursor, scratch: makeScratch(medium.rows, medium.cols), shown };
+    const panel = { frame, image, caption, urls, strip, overlay, marks, cursor, scratch: makeScratch(medium.rows, medium.cols), shown };
+    this.describe(panel, index);
+    return panel;
+  }
+  /**
+   * A panel's caption: the medium, for a video the group on screen, its token grid and size.
+   * @param {Panel} panel
+   * @param {number} index
+   */
+  describe(panel, index) {
+    const medium = this.media[index];
+    const grid = `${medium.rows} \xD7 ${medium.cols} tokens`;
+    const size = `${medium.width} \xD7 ${medium.height} px`;
+    panel.caption.textContent = medium.kind === "video" ? `Video ${index + 1} \xB7 ${groupLabel(panel.shown, medium)} \xB7 ${grid} per group \xB7 ${size}` : `Image ${index + 1} \xB7 ${grid} \xB7 ${size}`;
+  }
+  /**
+   * Show temporal `group` in every video (one with fewer groups shows its last): its picture, strip and caption.
+   * The caller repaints the overlays (their columns follow `shown`). Returns whether any panel changed.
+   * @param {number} group
+   */
+  show(group) {
+    this.group = group;
+    let changed = false;
+    this.panels.forEach((panel, index) => {
+      const shown = shownFrame(this.media[index], group);
+      if (shown === panel.shown) return;
+      panel.shown = shown;
+      panel.image.src = panel.urls[shown];
+      panel.strip?.mark(shown);
+      this.describe(panel, index);
+      changed = true;
+    });
+    return changed;
+  }
+  /**
+   * Each video's film strip bars: `values[i]` is medium i's per-group values (null for an image).
+   * @param {(Float32Array | null)[]} values
+   * @param {Omit<import("./filmstrip.js").StripPaint, "values">} style
+   */
+  paintStrips(values, style) {
+    this.panels.forEach((panel, index) => {
+      const shares = values[index];
+      if (panel.strip && shares) panel.strip.paint({ ...style, values: shares });
+    });
   }
   /**
    * @param {number} index
@@ -502,6 +674,7 @@ var MediaPanels = class {
     });
   }
   release() {
+    for (const panel of this.panels) panel.strip?.destroy();
     this.stopWatchingPixelRatio?.();
     this.stopWatchingPixelRatio = null;
     for (const url of this.urls) URL.revokeObjectURL(url);
@@ -513,6 +686,9 @@ function frameSize(width, medium) {
   if (aspect <= MAX_FRAME_ASPECT) return { cssWidth: width, cssHeight: Math.round(width * aspect) };
   const cssHeight = Math.round(width * MAX_FRAME_ASPECT);
   return { cssWidth: Math.max(1, Math.round(cssHeight / aspect)), cssHeight };
+}
+function shownFrame(medium, group) {
+  return Math.max(0, Math.min(group, medium.frames.length - 1));
 }
 
 // js/payload.js
@@ -561,6 +737,20 @@ function meanMass(maps, rows) {
   let total = 0;
   for (const row of rows) total += maps.mass[row];
   return total / rows.length;
+}
+function blockSums(maps, rows, start, count, blocks) {
+  const sums = new Float32Array(blocks);
+  for (const row of rows) {
+    const factor = maps.scales[row] / 255 / rows.length;
+    let offset = row * maps.columns + start;
+    for (let block = 0; block < blocks; block++) {
+      let total = 0;
+      for (let index = 0; index < count; index++) total += maps.values[offset + index];
+      sums[block] += total * factor;
+      offset += count;
+    }
+  }
+  return sums;
 }
 
 // js/save.js
@@ -948,7 +1138,11 @@ var AttentionView = class {
       // Said once, where a newcomer points: what the caption's percentage is.
       title: "The map shows how each image cell shares the token's attention; '% of attention on the image' is the share of the token's attention that goes to the image at all (the rest goes to text)."
     });
-    this.panels = new MediaPanels({ hoverCell: (cell) => this.hoverCell(cell), resized: () => this.rebuilt() });
+    this.panels = new MediaPanels({
+      hoverCell: (cell) => this.hoverCell(cell),
+      resized: () => this.rebuilt(),
+      showGroup: (group) => this.setState("group", group)
+    });
     this.colorbar = new ColourBar();
     this.overview = new HeadOverview({ choose: (layer, head) => this.chooseHead(layer, head) });
     this.status = element("div", "qvl-status", { role: "status" });
@@ -995,15 +1189,20 @@ var AttentionView = class {
       });
     }
     on("change:width", () => this.rebuildPanels());
+    on("change:group", () => this.showGroup());
   }
   // ----- state -> screen ------------------------------------------------------------------------------------
   buildPanels() {
-    this.panels.build(this.model.get("media"), this.model.get("pictures"), this.model.get("width"));
+    this.panels.build(this.model.get("media"), this.model.get("pictures"), this.model.get("width"), this.model.get("group"));
   }
   /** Rebuild the pictures at a new `width` (their sizes, canvases and listeners depend on it). */
   rebuildPanels() {
     this.buildPanels();
     this.rebuilt();
+  }
+  /** Show the state's temporal group in every video: its picture, and the overlays repainted with its columns. */
+  showGroup() {
+    if (this.panels.show(this.model.get("group"))) this.repaint();
   }
   rebuilt() {
     this.hoveredCell = null;
@@ -1116,10 +1315,12 @@ var AttentionView = class {
   repaint() {
     const maps = this.maps;
     if (!maps) return;
-    const values = this.mediaValues(maps, this.activeRows());
+    const rows = this.activeRows();
+    const values = this.mediaValues(maps, rows);
     const max = this.scaleTop(maps, values);
     const colormap = this.model.get("colormap");
     this.panels.paint(values, max, { colormap, smooth: this.model.get("smooth") });
+    this.paintStrips(maps, rows);
     this.colorbar.draw(colormap, max, (value) => this.valueWords(value));
     this.drawSinks();
     this.paintHeads();
@@ -1127,6 +1328,27 @@ var AttentionView = class {
     this.updateCaption();
     this.frames += 1;
     this.root.dataset.qvlFrames = String(this.frames);
+  }
+  /**
+   * Each video's film strip: the rows' share of attention on each temporal group, or with relative maps each
+   * group's mean ratio to the baseline.
+   * @param {import("./payload.js").Maps} maps
+   * @param {number[]} rows
+   */
+  paintStrips(maps, rows) {
+    const relative = this.model.get("relative");
+    const values = this.model.get("media").map((medium) => {
+      if (medium.kind !== "video") return null;
+      const count = medium.rows * medium.cols;
+      const sums = blockSums(maps, rows, medium.first_column, count, medium.frames.length);
+      if (relative) for (let group = 0; group < sums.length; group++) sums[group] /= count;
+      return sums;
+    });
+    this.panels.paintStrips(values, {
+      colormap: this.model.get("colormap"),
+      format: relative ? (value) => this.valueWords(value) : percent,
+      what: relative ? "(the mean over this group's cells)" : "of the attention on this group"
+    });
   }
   /**
    * A value of the current maps in the view's unit (a percentage, × uniform, or × baseline).
@@ -1199,7 +1421,7 @@ var AttentionView = class {
     const cell = this.hoveredCell;
     parts.push(...this.derivation());
     if (cell) {
-      const words = `image ${cell.medium + 1}, cell row ${cell.row}, col ${cell.col}: tokens tinted by attention to it`;
+      const words = `${this.mediumWords(cell.medium)}, cell row ${cell.row}, col ${cell.col}: tokens tinted by attention to it`;
       parts.push(this.isSink(cell) ? `${words} (a visual sink)` : words);
     } else {
       const rows = this.activeRows();
@@ -1209,6 +1431,15 @@ var AttentionView = class {
       if (this.tokensChosen()) parts.push(...this.groupNotes(shown));
     }
     this.caption.textContent = parts.join(" \xB7 ");
+  }
+  /**
+   * A medium in a caption: "image 1", or "video 2, group 3 of 8, 1.0–1.5 s" (the group on screen).
+   * @param {number} index
+   */
+  mediumWords(index) {
+    const medium = this.model.get("media")[index];
+    if (medium.kind !== "video") return `image ${index + 1}`;
+    return `video ${index + 1}, ${groupLabel(this.panels.panels[index].shown, medium)}`;
   }
   /** How the maps on show were derived: divided by the baseline's, sinks left out, sinks outlined. */
   derivation() {
@@ -1303,12 +1534,11 @@ var AttentionView = class {
     this.status.textContent = "Preparing PNG\u2026";
     const values = this.mediaValues(maps, this.activeRows());
     const { layer, head } = { layer: String(this.model.get("layer")), head: String(this.model.get("head")) };
-    const composites = this.model.get("media").map((medium, index) => ({
-      medium,
-      frame: this.panels.panels[index].shown,
-      values: values[index],
-      name: `qvl-attention-${layer}-${head}-image${index + 1}.png`
-    }));
+    const composites = this.model.get("media").map((medium, index) => {
+      const frame = this.panels.panels[index].shown;
+      const what = medium.kind === "video" ? `video${index + 1}-group${frame + 1}` : `image${index + 1}`;
+      return { medium, frame, values: values[index], name: `qvl-attention-${layer}-${head}-${what}.png` };
+    });
     const style = {
       colormap: this.model.get("colormap"),
       smooth: this.model.get("smooth"),
