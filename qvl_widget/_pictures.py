@@ -33,11 +33,14 @@ def display_picture(picture: Image.Image, width: int, video: bool = False) -> tu
     return data, mime_type(data)
 
 
-def full_pictures(pictures: tuple[Image.Image, ...], compact: bool = False) -> list[bytes]:
-    """The pictures at their original resolution, as PNG; with `compact` (for the HTML file), JPEG for large ones,
-    at most `EMBEDDED_MAX_SIDE` pixels on the long side."""
+def full_pictures(
+    pictures: tuple[Image.Image, ...], compact: bool = False, lossy: frozenset[int] = frozenset()
+) -> list[bytes]:
+    """The pictures at their original resolution, as PNG (those whose index is in `lossy`, video frames, JPEG when
+    large: a long video's frames as PNG would be tens of MB in one message); with `compact` (for the HTML file),
+    JPEG for large ones, at most `EMBEDDED_MAX_SIDE` pixels on the long side."""
     if not compact:
-        return [encoded(picture) for picture in pictures]
+        return [encoded(picture, lossless=index not in lossy) for index, picture in enumerate(pictures)]
     return [encoded(_fit_within(picture, EMBEDDED_MAX_SIDE), lossless=False) for picture in pictures]
 
 

@@ -174,7 +174,7 @@ class AttentionWidget(anywidget.AnyWidget):
     @traitlets.observe("want_full_pictures")
     def _send_full_pictures(self, change: traitlets.Bunch) -> None:
         if change.new and not self.full_pictures:
-            self.full_pictures = full_pictures(self.result.pictures)
+            self.full_pictures = full_pictures(self.result.pictures, lossy=_video_frames(self.result))
 
     def to_html(
         self,
@@ -189,3 +189,14 @@ class AttentionWidget(anywidget.AnyWidget):
         head mean and max, and every head of the last four layers. The current choices and pins carry over.
         """
         return write_html(self.result, self.view_state(), path, layers, heads, max_bytes)
+
+
+def _video_frames(result: AttentionResult) -> frozenset[int]:
+    """The indices of the result's pictures that are video frames (one per temporal group of each video)."""
+    indices: set[int] = set()
+    start = 0
+    for geometry in result.images:
+        if geometry.kind == "video":
+            indices.update(range(start, start + geometry.groups))
+        start += geometry.groups
+    return frozenset(indices)

@@ -4,9 +4,12 @@ images, with an odd frame count, one frame, and frames of a size that is no mult
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
+from browser_support import synthetic_result, synthetic_video_result
 from PIL import Image
 from test_capture import PROMPT, eager_attention, noise_image
 from test_geometry import cell_pixels, local_vision_model, noise  # noqa: F401  (a fixture)
@@ -169,3 +172,15 @@ def test_a_video_on_a_model_without_a_video_processor_is_refused(qwen2, monkeypa
     ) as info:
         qwen2.capture(Video(frames(4, 64, 48)), PROMPT)
     assert "\n" not in str(info.value)
+
+
+def test_full_size_video_frames_go_as_jpeg_and_images_as_png():
+    """Save PNG asks the kernel for the full-size pictures once: a long video's frames as PNG would be tens of MB
+    in one message, so large frames go as JPEG (they come from a lossy video anyway); images stay lossless."""
+    widget = synthetic_video_result().widget()  # frames of 1200 x 800 px
+    widget.want_full_pictures = True
+    assert widget.full_pictures and all(frame.startswith(b"\xff\xd8") for frame in widget.full_pictures)  # JPEG
+    big_image = dataclasses.replace(synthetic_result(), pictures=(Image.new("RGB", (1200, 800), "red"),))
+    widget = big_image.widget()
+    widget.want_full_pictures = True
+    assert widget.full_pictures[0].startswith(b"\x89PNG")
