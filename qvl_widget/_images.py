@@ -78,26 +78,8 @@ def _loaded(picture: Image.Image) -> Image.Image:
 
 
 def _open(image: str | os.PathLike) -> Image.Image:
-    text = os.fspath(image)
-    if not isinstance(text, str):
-        raise TypeError(f"an image path must be text (a str or a pathlib.Path), not {described(text)}")
-    if not text:
-        raise ValueError("the image path is empty; pass an image file, e.g. 'cat.jpg'")
-    if "\0" in text:
-        raise ValueError(f"the image path {shown_path(text)} contains a NUL character, which no file name may hold")
+    text = checked_media_path(image, "image", "'cat.jpg'")
     path = Path(text)
-    try:
-        is_dir, is_file, exists = path.is_dir(), path.is_file(), path.exists()
-    except (OSError, ValueError) as error:  # a name too long, characters the system cannot encode
-        raise FileNotFoundError(
-            f"image file not found: {shown_path(text)} ({_reason(error)}); check the path"
-        ) from error
-    if is_dir:
-        raise IsADirectoryError(f"{shown_path(text)} is a folder; pass an image file in it")
-    if exists and not is_file:
-        raise ValueError(f"{shown_path(text)} is not a regular file (a device or a pipe?); pass an image file")
-    if not is_file:
-        raise FileNotFoundError(f"image file not found: {shown_path(text)}; check the path")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", Image.DecompressionBombWarning)
@@ -120,6 +102,33 @@ def _open(image: str | os.PathLike) -> Image.Image:
             return opened.copy()
         except _UNREADABLE as error:
             raise _unreadable(text, error) from error
+
+
+def checked_media_path(source: str | os.PathLike, kind: str, example: str) -> str:
+    """An image's or a video's path as text, once it names a regular file; else a one-line error saying what the
+    path is (empty, a folder, missing, a device) and what to pass instead (e.g. `example` = "'cat.jpg'")."""
+    text = os.fspath(source)
+    article = "an" if kind[0] in "aeiou" else "a"
+    if not isinstance(text, str):
+        raise TypeError(f"{article} {kind} path must be text (a str or a pathlib.Path), not {described(text)}")
+    if not text:
+        raise ValueError(f"the {kind} path is empty; pass {article} {kind} file, e.g. {example}")
+    if "\0" in text:
+        raise ValueError(f"the {kind} path {shown_path(text)} contains a NUL character, which no file name may hold")
+    path = Path(text)
+    try:
+        is_dir, is_file, exists = path.is_dir(), path.is_file(), path.exists()
+    except (OSError, ValueError) as error:  # a name too long, characters the system cannot encode
+        raise FileNotFoundError(
+            f"{kind} file not found: {shown_path(text)} ({_reason(error)}); check the path"
+        ) from error
+    if is_dir:
+        raise IsADirectoryError(f"{shown_path(text)} is a folder; pass {article} {kind} file in it")
+    if exists and not is_file:
+        raise ValueError(f"{shown_path(text)} is not a regular file (a device or a pipe?); pass {article} {kind} file")
+    if not is_file:
+        raise FileNotFoundError(f"{kind} file not found: {shown_path(text)}; check the path")
+    return text
 
 
 # What Pillow raises for a file it cannot read: not an image, truncated, damaged.

@@ -23,14 +23,13 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import KW_ONLY, dataclass
-from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 from PIL import Image
 
 from ._arguments import checked_count, described, error_kind, real_number, shown, shown_path
-from ._images import load_rgb
+from ._images import checked_media_path, load_rgb
 
 DEFAULT_FPS = 2.0  # frames sampled per second where the video processor names no rate (Qwen2-VL, Qwen2.5-VL)
 INSTALL_HINT = 'pip install "qvl-widget[video]"'
@@ -470,27 +469,7 @@ def _checked_source(source: Any) -> str | tuple[Image.Image, ...] | np.ndarray:
 
 
 def _checked_path(source: str | os.PathLike) -> str:
-    text = os.fspath(source)
-    if not isinstance(text, str):
-        raise TypeError(f"a video path must be text (a str or a pathlib.Path), not {described(text)}")
-    if not text:
-        raise ValueError("the video path is empty; pass a video file, e.g. Video('clip.mp4')")
-    if "\0" in text:
-        raise ValueError(f"the video path {shown_path(text)} contains a NUL character, which no file name may hold")
-    path = Path(text)
-    try:
-        is_dir, is_file, exists = path.is_dir(), path.is_file(), path.exists()
-    except (OSError, ValueError) as error:
-        raise FileNotFoundError(
-            f"video file not found: {shown_path(text)} ({_reason(error)}); check the path"
-        ) from error
-    if is_dir:
-        raise IsADirectoryError(f"{shown_path(text)} is a folder; pass a video file in it")
-    if exists and not is_file:
-        raise ValueError(f"{shown_path(text)} is not a regular file (a device or a pipe?); pass a video file")
-    if not is_file:
-        raise FileNotFoundError(f"video file not found: {shown_path(text)}; check the path")
-    return text
+    return checked_media_path(source, "video", "Video('clip.mp4')")
 
 
 def _checked_array(frames: np.ndarray) -> np.ndarray:
