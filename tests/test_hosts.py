@@ -1,5 +1,6 @@
 """End to end in the other hosts the widget promises to work in: Jupyter Notebook 7, Voila and marimo.
 
+Videos too: the film strip follows a hovered token in the browser, and a clicked group reaches the kernel.
 As in test_jupyterlab: the capture runs in the host's kernel and the widget is shown; hovering a token repaints
 the overlay in the browser alone; a layer change goes to the kernel, which answers with new maps (the overlay
 repaints), and the page then shows the kernel's own `layer` trait. Then the head overview: its data comes from
@@ -55,6 +56,39 @@ result = model.capture(qvl_widget.example_image(), "Where is the red cat on the 
 
 
 SHOW = "widget = result.widget(layer=0, colormap='gray', smooth=False)"
+
+
+def video_code(folder: Path) -> str:
+    """A capture of a 6-frame video (3 temporal groups) on the tiny model, and its widget."""
+    return f"""
+import numpy as np
+import qvl_widget
+from qvl_widget.testing import build_tiny_model
+model = qvl_widget.load(build_tiny_model({str(folder)!r}), device="cpu")
+frames = np.random.default_rng(0).integers(0, 256, (6, 60, 90, 3), dtype=np.uint8)
+result = model.capture(qvl_widget.Video(frames), "Where is the red cat?")
+widget = result.widget(colormap="gray", smooth=False)
+"""
+
+
+def film_strip_round_trip(page, scope: str) -> None:
+    """Hover a token: the film strip's bars follow in the browser alone; click group 3: its frame is shown and
+    the choice goes to the kernel (`group`), which the caller then reads back."""
+    widget = HostedWidget(page, scope)
+    widget.wait_until_painted()
+    bars = page.locator(f"{scope} .qvl-film-cell")
+    assert bars.count() == 3, "the video's film strip should have its 3 groups"
+
+    def masses() -> list[str]:
+        return [bars.nth(group).get_attribute("data-qvl-mass") or "" for group in range(3)]
+
+    before, start = masses(), widget.frames()
+    page.locator(f"{scope} [data-qvl-token='4']").hover()
+    widget.wait_for_frames_after(start, 10_000, "hovering a token did not repaint the video")
+    assert masses() != before, "hovering a token left the film strip's bars as they were"
+    start = widget.frames()
+    bars.nth(2).click()
+    widget.wait_for_frames_after(start, 10_000, "clicking a group did not repaint the overlay")
 
 
 class HostedWidget:
@@ -193,6 +227,18 @@ def test_notebook7_round_trip_through_a_real_kernel(browser, tmp_path):
         page.locator(".jp-Notebook .jp-Cell").nth(2).get_by_text("kernel layer: 1").wait_for(timeout=KERNEL_TIMEOUT_MS)
 
 
+def test_notebook7_video_film_strip_through_a_real_kernel(browser, tmp_path):
+    require_host("notebook")
+    cells = [video_code(tmp_path / "tiny") + "widget", "print('kernel group:', widget.group)"]
+    write_notebook(tmp_path / "video.ipynb", cells)
+    with running_notebook(tmp_path) as url, host_page(browser, url, NOTEBOOK7_OWN_ERRORS) as page:
+        open_notebook(page, url, "video.ipynb", app="notebook")
+        run_cell(page, 0)
+        film_strip_round_trip(page, ".jp-Notebook .jp-Cell:nth-child(1) .jp-OutputArea")
+        run_cell(page, 1)
+        page.locator(".jp-Notebook .jp-Cell").nth(1).get_by_text("kernel group: 2").wait_for(timeout=KERNEL_TIMEOUT_MS)
+
+
 def test_voila_round_trip_through_a_real_kernel(browser, tmp_path):
     require_host("voila")
     # Voila shows outputs only, and runs no cells afterwards: a label in the kernel follows the widget's trait.
@@ -254,3 +300,37 @@ def test_marimo_round_trip_through_a_real_kernel(browser, tmp_path):
         page.get_by_text("kernel layer: 2, view value: 2").wait_for(timeout=KERNEL_TIMEOUT_MS)
         widget.show_heads_then_click_layer_1()
         page.get_by_text("kernel layer: 1, view value: 1").wait_for(timeout=KERNEL_TIMEOUT_MS)
+
+
+MARIMO_VIDEO_APP = """
+import marimo
+
+app = marimo.App()
+
+
+@app.cell
+def _():
+    import marimo as mo
+{capture}
+    view = mo.ui.anywidget(widget)
+    view
+    return mo, view, widget
+
+
+@app.cell
+def _(mo, view, widget):
+    # Runs again whenever the view changes the widget's value.
+    mo.md(f"kernel group: {{widget.group}}, view value: {{view.value['group']}}")
+    return
+"""
+
+
+def test_marimo_video_film_strip_through_a_real_kernel(browser, tmp_path):
+    require_host("marimo")
+    capture = "\n".join(f"    {line}" for line in video_code(tmp_path / "tiny").strip().splitlines())
+    (tmp_path / "app.py").write_text(MARIMO_VIDEO_APP.format(capture=capture))
+    with running_marimo(tmp_path, "app.py") as url, host_page(browser, url) as page:
+        page.goto(url)
+        page.get_by_text("kernel group: 0, view value: 0").wait_for(timeout=START_TIMEOUT_MS)
+        film_strip_round_trip(page, "marimo-anywidget")
+        page.get_by_text("kernel group: 2, view value: 2").wait_for(timeout=KERNEL_TIMEOUT_MS)
