@@ -1,11 +1,11 @@
 """End to end in the other hosts the widget promises to work in: Jupyter Notebook 7, Voila and marimo.
 
-Videos too: the film strip follows a hovered token in the browser, and a clicked group reaches the kernel.
 As in test_jupyterlab: the capture runs in the host's kernel and the widget is shown; hovering a token repaints
 the overlay in the browser alone; a layer change goes to the kernel, which answers with new maps (the overlay
 repaints), and the page then shows the kernel's own `layer` trait. Then the head overview: its data comes from
 the kernel when it is first shown (a bytes trait set in answer), hovering repaints it in the browser alone, and
-clicking a head changes the kernel's `layer`. The widget syncs traits only (no custom
+clicking a head changes the kernel's `layer`. Videos (Notebook 7, marimo): the film strip follows a hovered token
+in the browser alone, and a clicked group reaches the kernel's `group`. The widget syncs traits only (no custom
 messages), which is all these hosts need to support.
 """
 
