@@ -46,7 +46,7 @@ from ._pointing import (
     read_metadata,
     recommended_view,
 )
-from ._scenes import COLOURS, KINDS, SHAPES, example_outline, make_example, question_words
+from ._scenes import COLOURS, KINDS, QUESTION_KINDS, SHAPES, example_outline, make_example, question_words
 
 MODEL_DIR = Path(__file__).parent / "model"
 DEMO_NAME = "qvl_widget demo"  # how results and pages name it (never the install folder)
@@ -136,15 +136,18 @@ def unknown_words(tokenizer: Any, text: str) -> list[str]:
 def _known_words(tokenizer: Any) -> str:
     """What the demo model knows, in words: its colours, shapes and question words (those its tokenizer has)."""
     vocabulary = tokenizer.get_vocab()
-    words = dict.fromkeys(word.lower() for kind in KINDS for word in question_words(kind, "", "")[0] if word)
+    words = dict.fromkeys(word.lower() for kind in QUESTION_KINDS for word in question_words(kind, "", "")[0] if word)
     question = sorted(words, key=lambda word: not word.isalpha())  # in order, "?" last
 
     def known(words) -> str:
         return ", ".join(word for word in words if word in vocabulary)
 
+    forms = ["'What color is the square?'", "'What shape is the red one?'"]
+    if "describe" in vocabulary:  # a model trained on descriptions too (training --tasks demo2)
+        forms += ["'Where is the red circle?'", "'Describe the shapes.'"]
     return (
         f"the colours {known(COLOURS)}; the shapes {known(SHAPES)}; the question words {known(question)} "
-        "(as in 'What color is the square?' and 'What shape is the red one?')"
+        f"(as in {', '.join(forms[:-1])} and {forms[-1]})"
     )
 
 

@@ -43,7 +43,8 @@ REGIONS = (
     "bottom",
     "bottom right",
 )
-KINDS = ("color", "shape", "where")  # question kinds, see `question_words`
+KINDS = ("color", "shape", "where", "describe")  # prompt kinds, see `question_words`
+QUESTION_KINDS = KINDS[:3]  # the kinds that ask about one named object (describe names none)
 
 RADIUS_RANGE = (16.0, 28.0)  # half-extent in px: objects are 1.1 to 2 merged tokens wide
 MARGIN = 2.0  # px between an object and the edge of its region
@@ -104,12 +105,16 @@ def sample_scenes(
     max_objects: int = MAX_OBJECTS,
     kinds: tuple[str, ...] = ("color", "shape"),
     image_size: int = IMAGE_SIZE,
+    weights: tuple[float, ...] | None = None,
 ) -> Scenes:
-    """Draw `batch` scenes with `min_objects..max_objects` objects each and a question of one of `kinds`.
+    """Draw `batch` scenes with `min_objects..max_objects` objects each and a question of one of `kinds`
+    (equally often, or in proportion to `weights`, one per kind).
 
     The draws happen in a fixed order from `generator` only, so a seeded generator gives the same scenes
     (on the same device type).
     """
+    if weights is not None and (len(weights) != len(kinds) or min(weights) < 0 or sum(weights) <= 0):
+        raise ValueError("weights: one non-negative weight per kind, not all zero")
     if not 1 <= min_objects <= max_objects <= MAX_OBJECTS:
         raise ValueError(f"need 1 <= min_objects <= max_objects <= {MAX_OBJECTS}")
     device = generator.device
@@ -130,7 +135,12 @@ def sample_scenes(
     noise = _uniform((batch,), 0.0, NOISE_MAX, g, device)
     noise = noise * (torch.rand(batch, generator=g, device=device) < 0.5)  # half the backgrounds are plain
     target = (torch.rand(batch, generator=g, device=device) * count).long().clamp(max=MAX_OBJECTS - 1)
-    kind_choice = torch.randint(0, len(kinds), (batch,), generator=g, device=device)
+    if weights is None:
+        kind_choice = torch.randint(0, len(kinds), (batch,), generator=g, device=device)
+    else:
+        bounds = torch.tensor(weights, dtype=torch.float64).cumsum(0) / sum(weights)
+        draw = torch.rand(batch, generator=g, device=device, dtype=torch.float64)
+        kind_choice = torch.bucketize(draw, bounds[:-1].to(device), right=True)
     kind_index = device_table(tuple(KINDS.index(kind) for kind in kinds), device)[kind_choice]
     return Scenes(count, shape, colour, region, centre, radius, rgb, background, gradient, noise, target, kind_index)
 
@@ -182,6 +192,7 @@ def question_words(kind: str, colour: str, shape: str) -> tuple[list[str], list[
     color: "What color is the square?"    names the shape, answers the colour
     shape: "What shape is the red one?"   names the colour, answers the shape
     where: "Where is the red square?"     names both, answers the region ("top left", ..., "center", ...)
+    describe: "Describe the shapes."      names none, answered by `description_words` (every object)
     """
     if kind == "color":
         return ["What", "color", "is", "the", shape, "?"], [shape]
@@ -189,6 +200,8 @@ def question_words(kind: str, colour: str, shape: str) -> tuple[list[str], list[
         return ["What", "shape", "is", "the", colour, "one", "?"], [colour]
     if kind == "where":
         return ["Where", "is", "the", colour, shape, "?"], [colour, shape]
+    if kind == "describe":
+        return ["Describe", "the", "shapes", "."], []
     raise ValueError(f"unknown question kind {kind!r}: choose one of {', '.join(KINDS)}")
 
 
@@ -196,9 +209,18 @@ def answer_words(kind: str, colour: str, shape: str, region: str) -> list[str]:
     return {"color": [colour], "shape": [shape], "where": region.split()}[kind]
 
 
+def description_words(objects: list[dict]) -> list[str]:
+    """The answer to "Describe the shapes.": each object as `<shape> <colour> <region words>`, in the reading
+    order of their regions (top left first, bottom right last), e.g. "square blue top left circle orange center"."""
+    words = []
+    for item in sorted(objects, key=lambda item: REGIONS.index(item["region"])):
+        words += [item["shape"], item["colour"], *item["region"].split()]
+    return words
+
+
 def join_words(words: list[str]) -> str:
-    """Words -> text, with no space before '?'."""
-    return " ".join(words).replace(" ?", "?")
+    """Words -> text, with no space before '?' or '.'."""
+    return " ".join(words).replace(" ?", "?").replace(" .", ".")
 
 
 # ----- one example -----------------------------------------------------------------------------------------
@@ -232,7 +254,9 @@ def scene_example(scenes: Scenes, images: torch.Tensor, index: int) -> dict:
         "phrase": " ".join(named),
         "bbox": objects[target]["bbox"],
         "distractors": [objects[slot]["bbox"] for slot in range(count) if slot != target],
-        "answer": " ".join(answer_words(kind, colour, shape, region)),
+        "answer": " ".join(
+            description_words(objects) if kind == "describe" else answer_words(kind, colour, shape, region)
+        ),
         "kind": kind,
         "objects": objects,
         "target": target,
