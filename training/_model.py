@@ -20,6 +20,16 @@ QUESTION_WORDS = ("what", "color", "shape", "is", "the", "one", "where", "?")
 REGION_WORDS = tuple(dict.fromkeys(word for region in REGIONS for word in region.split()))
 WORDS = (*TEMPLATE_WORDS, *QUESTION_WORDS, *COLOURS, *SHAPES, *REGION_WORDS)
 VOCABULARY = (*SPECIAL_TOKENS, UNKNOWN, *WORDS)  # token id = index
+# The prompt of descriptions ("Describe the shapes."), known only to a model trained on them (`--tasks demo2`).
+# Appended, so every other word keeps its id and the default vocabulary (today's model) is unchanged.
+DESCRIPTION_WORDS = ("describe", "shapes")
+DESCRIPTION_VOCABULARY = (*VOCABULARY, *DESCRIPTION_WORDS)
+
+
+def vocabulary_for(kinds) -> tuple[str, ...]:
+    """The vocabulary of a model trained on prompts of `kinds`: with "describe", the description words too."""
+    return DESCRIPTION_VOCABULARY if "describe" in kinds else VOCABULARY
+
 
 PATCH_SIZE = 14
 MERGE_SIZE = 2
@@ -39,12 +49,12 @@ TEXT_CONFIG = dict(
 VISION_CONFIG = dict(depth=4, embed_dim=128, num_heads=4, mlp_ratio=2)
 
 
-def build_word_tokenizer():
-    """The word-level fast tokenizer (a transformers `PreTrainedTokenizerFast`)."""
+def build_word_tokenizer(vocabulary: tuple[str, ...] = VOCABULARY):
+    """The word-level fast tokenizer (a transformers `PreTrainedTokenizerFast`) of `vocabulary`."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {word: index for index, word in enumerate(VOCABULARY)}
+    vocab = {word: index for index, word in enumerate(vocabulary)}
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNKNOWN))
     core.normalizer = normalizers.Lowercase()
     core.pre_tokenizer = pre_tokenizers.Whitespace()
@@ -61,8 +71,8 @@ def build_word_tokenizer():
     return tokenizer
 
 
-def build_processor(tokenizer=None):
-    """The real Qwen2-VL processor around the word tokenizer: 224 x 224 images are not resized."""
+def build_processor(tokenizer=None, vocabulary: tuple[str, ...] = VOCABULARY):
+    """The real Qwen2-VL processor around the word tokenizer (of `vocabulary`): 224 x 224 images are not resized."""
     from transformers import Qwen2VLImageProcessor, Qwen2VLProcessor, Qwen2VLVideoProcessor
 
     image_processor = Qwen2VLImageProcessor(
@@ -74,7 +84,7 @@ def build_processor(tokenizer=None):
     )
     return Qwen2VLProcessor(
         image_processor=image_processor,
-        tokenizer=tokenizer or build_word_tokenizer(),
+        tokenizer=tokenizer or build_word_tokenizer(vocabulary),
         video_processor=Qwen2VLVideoProcessor(),
         chat_template=CHAT_TEMPLATE,
     )
@@ -84,8 +94,9 @@ def token_id(word: str) -> int:
     return VOCABULARY.index(word.lower())
 
 
-def build_config(**overrides: Any):
-    """The demo `Qwen2VLConfig`; `overrides` may hold `text` / `vision` dicts that update the widths."""
+def build_config(vocabulary: tuple[str, ...] = VOCABULARY, **overrides: Any):
+    """The demo `Qwen2VLConfig` for `vocabulary`; `overrides` may hold `text` / `vision` dicts that update the
+    widths."""
     from transformers import Qwen2VLConfig
 
     text = {**TEXT_CONFIG, **overrides.pop("text", {})}
@@ -99,7 +110,7 @@ def build_config(**overrides: Any):
         raise ValueError(f"mrope_section {mrope_section} must sum to head_dim / 2 = {head_dim // 2}")
     return Qwen2VLConfig(
         text_config=dict(
-            vocab_size=len(VOCABULARY),
+            vocab_size=len(vocabulary),
             bos_token_id=None,
             eos_token_id=token_id("<|im_end|>"),
             pad_token_id=token_id("<|endoftext|>"),
