@@ -48,10 +48,10 @@ from pathlib import Path  # noqa: E402
 import torch  # noqa: E402
 
 from qvl_widget.demo._pointing import METADATA_FILE, VALIDATION_SEEDS, choose_recipe  # noqa: E402
-from qvl_widget.demo._scenes import KINDS, render, sample_scenes, scene_example  # noqa: E402
+from qvl_widget.demo._scenes import KINDS, QUESTION_KINDS, render, sample_scenes, scene_example  # noqa: E402
 
 from ._fast import FastForward, answer_loss, check_fast_forward  # noqa: E402
-from ._model import build_config, build_processor  # noqa: E402
+from ._model import build_config, build_processor, vocabulary_for  # noqa: E402
 from ._tensors import build_batch  # noqa: E402
 
 # Model widths: "demo" is the default size and "deep" has six text layers (both fit the 10 MB budget in fp32);
@@ -79,6 +79,13 @@ CONFIGS = {
 # when the training accuracy of the previous one reaches ADVANCE_ACCURACY, or at its latest start.
 CURRICULUM = ((1, 1, 0.0), (1, 2, 0.12), (1, 3, 0.24), (2, 4, 0.36))
 ADVANCE_ACCURACY = 0.9
+# Task mixes (--tasks). "questions": the question kinds of --kinds, equally often (today's model: color,shape).
+# "demo2": descriptions ("Describe the shapes." -> "square blue top left circle orange center ...", loss on every
+# description token: each shape word is followed by its colour and region, so the named words have a reason to
+# look at their object) in a share --describe-share of each batch, the rest color / shape / where questions
+# equally often ("Where is the red circle?" -> "top left"). The gate's kinds are the question kinds.
+TASKS = ("questions", "demo2")
+DEMO2_KINDS = ("color", "shape", "where")
 
 
 def log(message: str) -> None:
@@ -98,7 +105,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--warmup", type=int, default=200, help="linear warmup steps")
     parser.add_argument("--weight-decay", type=float, default=0.05)
-    parser.add_argument("--kinds", default="color,shape", help=f"question kinds, from {','.join(KINDS)}")
+    parser.add_argument("--kinds", default=None, help=f"question kinds, from {','.join(QUESTION_KINDS)}")
+    parser.add_argument("--tasks", choices=TASKS, default="questions", help="task mix (see TASKS)")
+    parser.add_argument("--describe-share", type=float, default=0.25, help="--tasks demo2: share of descriptions")
     parser.add_argument("--config", choices=sorted(CONFIGS), default="demo")
     parser.add_argument("--no-curriculum", action="store_true", help="2 to 4 objects from the first step")
     parser.add_argument("--sync-every", type=int, default=25, help="steps between reads of the training accuracy")
@@ -107,13 +116,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--val-size", type=int, default=1024, help="validation scenes for the periodic accuracy")
     parser.add_argument("--pointing-examples", type=int, default=len(VALIDATION_SEEDS))
     arguments = parser.parse_args(argv)
+    if arguments.kinds is None:
+        arguments.kinds = ",".join(DEMO2_KINDS) if arguments.tasks == "demo2" else "color,shape"
     arguments.kinds = tuple(kind.strip() for kind in arguments.kinds.split(",") if kind.strip())
-    unknown = set(arguments.kinds) - set(KINDS)
+    unknown = set(arguments.kinds) - set(QUESTION_KINDS)
     if unknown or not arguments.kinds:
-        parser.error(f"--kinds must be a comma-separated subset of {','.join(KINDS)}")
+        parser.error(f"--kinds must be a comma-separated subset of {','.join(QUESTION_KINDS)}")
+    # What batches are sampled from: the question kinds (equally often), with descriptions for demo2.
+    arguments.sample_kinds, arguments.weights = arguments.kinds, None
+    if arguments.tasks == "demo2":
+        if not 0.0 < arguments.describe_share < 1.0:
+            parser.error("--describe-share must lie between 0 and 1")
+        share = (1.0 - arguments.describe_share) / len(arguments.kinds)
+        arguments.sample_kinds = ("describe", *arguments.kinds)
+        arguments.weights = (arguments.describe_share, *(share for _ in arguments.kinds))
     if arguments.reserve is None:
         arguments.reserve = 45.0 if arguments.device.startswith("cuda") else 120.0
     return arguments
+
+
+def task_mix(args: argparse.Namespace) -> dict[str, float]:
+    """The share of each prompt kind in the batches."""
+    weights = args.weights or [1.0] * len(args.sample_kinds)
+    return {kind: weight / sum(weights) for kind, weight in zip(args.sample_kinds, weights, strict=True)}
 
 
 class Curriculum:
@@ -156,7 +181,9 @@ def autocast(device: torch.device):
 
 
 @torch.no_grad()
-def evaluate(fast: FastForward, scenes, images, device: torch.device, chunk: int = 256) -> dict[str, float]:
+def evaluate(
+    fast: FastForward, scenes, images, device: torch.device, kinds: tuple[str, ...], chunk: int = 256
+) -> dict[str, float]:
     """Teacher-forced exact-match accuracy (= greedy decoding gives the answer) on a fixed validation batch."""
     was_training = fast.model.training
     fast.model.eval()
@@ -164,7 +191,7 @@ def evaluate(fast: FastForward, scenes, images, device: torch.device, chunk: int
     for start in range(0, images.shape[0], chunk):
         part = slice(start, start + chunk)
         sub_scenes = type(scenes)(**{name: value[part] for name, value in vars(scenes).items()})
-        batch = build_batch(sub_scenes, images[part])
+        batch = build_batch(sub_scenes, images[part], kinds)
         with autocast(device):
             loss, right = answer_loss(fast.logits(batch), batch)
         correct.append(right)
@@ -199,10 +226,13 @@ def write_json_atomic(path: Path, data: dict) -> None:
 def self_check(model, processor, kinds, device: torch.device) -> float:
     """The batched training forward equals the model's own forward on processor inputs (fp32, on `device`)."""
     generator = torch.Generator().manual_seed(12345)
-    scenes = sample_scenes(4, generator, 1, 4, kinds)
+    count = 4 if "describe" not in kinds else 8
+    scenes = sample_scenes(count, generator, 1, 4, kinds)
+    if "describe" in kinds:  # every kind, descriptions included (the kind does not change the picture)
+        scenes.kind = torch.tensor([KINDS.index(kinds[index % len(kinds)]) for index in range(count)])
     images = render(scenes, generator)
-    examples = [scene_example(scenes, images, index) for index in range(4)]
-    batch = build_batch(scenes, images).to(device)
+    examples = [scene_example(scenes, images, index) for index in range(count)]
+    batch = build_batch(scenes, images, kinds).to(device)
     model.eval()
     try:
         return check_fast_forward(model, processor, examples, batch, tolerance=1e-3 if device.type == "cuda" else 1e-4)
@@ -231,9 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     torch.manual_seed(args.seed)
-    processor = build_processor()
+    vocabulary = vocabulary_for(args.sample_kinds)
+    processor = build_processor(vocabulary=vocabulary)
     processor.save_pretrained(out)
-    config = build_config(**CONFIGS[args.config])
+    config = build_config(vocabulary, **CONFIGS[args.config])
     if args.init is None:
         model = Qwen2VLForConditionalGeneration(config).to(device)
     else:  # from_pretrained: the saved key layout differs from the module tree
@@ -242,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parameters = sum(parameter.numel() for parameter in model.parameters())
     shape = args.config if args.init is None else f"from {args.init}"
     log(f"config {shape}: {parameters / 1e6:.2f}M parameters ({parameters * 4 / 1e6:.1f} MB in fp32)")
-    difference = self_check(model, processor, args.kinds, device)
+    difference = self_check(model, processor, args.sample_kinds, device)
     log(f"self-check: batched forward == model(**processor(...)) to {difference:.1e}")
     save_weights(model, out)
     torch.set_float32_matmul_precision("high")  # after the fp32 self-check: TF32 for what autocast leaves in fp32
@@ -251,14 +282,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     optimizer = optimizer_for(model, args.lr, args.weight_decay, device)
     generator = torch.Generator(device).manual_seed(args.seed)
     validation_generator = torch.Generator(device).manual_seed(args.seed + 1_000_003)
-    validation_scenes = sample_scenes(args.val_size, validation_generator, 2, 4, args.kinds)
+    validation_scenes = sample_scenes(
+        args.val_size, validation_generator, 2, 4, args.sample_kinds, weights=args.weights
+    )
     validation_images = render(validation_scenes, validation_generator)
 
     train_start = time.monotonic()
     train_end = deadline - args.reserve
     if train_end <= train_start:
         raise SystemExit(f"no time left to train: raise --minutes or lower --reserve ({args.reserve:.0f} s)")
-    log(f"training for {train_end - train_start:.0f} s (batch {args.batch}, peak lr {args.lr}, kinds {args.kinds})")
+    mix = task_mix(args)
+    log(f"training for {train_end - train_start:.0f} s (batch {args.batch}, peak lr {args.lr}, tasks {mix})")
     step, last_log_step, last_log_time, last_checkpoint = 0, 0, train_start, train_start
     loss_sum = torch.zeros((), device=device)
     correct_sum = torch.zeros((), device=device)
@@ -280,8 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if curriculum.update(progress, accuracy):
                 log(f"curriculum: {curriculum.objects()[0]}-{curriculum.objects()[1]} objects from step {step}")
         low, high = curriculum.objects()
-        scenes = sample_scenes(args.batch, generator, low, high, args.kinds)
-        batch = build_batch(scenes, render(scenes, generator))
+        scenes = sample_scenes(args.batch, generator, low, high, args.sample_kinds, weights=args.weights)
+        batch = build_batch(scenes, render(scenes, generator), args.sample_kinds)
         with autocast(device):
             loss, correct = answer_loss(fast.logits(batch), batch)
         optimizer.zero_grad(set_to_none=True)
@@ -306,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             correct_sum.zero_()
             last_log_step, last_log_time = step, now
             if now - last_checkpoint >= args.checkpoint_seconds:
-                metrics = evaluate(fast, validation_scenes, validation_images, device)
+                metrics = evaluate(fast, validation_scenes, validation_images, device, args.sample_kinds)
                 save_weights(model, out)
                 last_checkpoint = time.monotonic()
                 log(f"checkpoint at step {step}: validation {_format(metrics)}")
@@ -319,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     model.eval()
     torch.set_float32_matmul_precision("highest")  # the public path below runs in plain fp32, as users run it
-    metrics = evaluate(fast, validation_scenes, validation_images, device)
+    metrics = evaluate(fast, validation_scenes, validation_images, device, args.sample_kinds)
     save_weights(model, out)
     log(f"saved {out}: validation (batched, {args.val_size} scenes) {_format(metrics)}")
 
@@ -327,7 +361,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     loaded = qvl_widget.load(out, device=device, dtype=torch.float32)
     examples = examples_for(VALIDATION_SEEDS[: args.pointing_examples], args.kinds)
     results = capture_all(loaded, examples)
-    recipe, rate, table = choose_recipe(results, examples)
+    # demo2: the named phrase's own map (mean of its tokens) is what the gate reads, so only its layers and heads.
+    recipe, rate, table = choose_recipe(results, examples, queries=("phrase",) if args.tasks == "demo2" else None)
     log(f"pointing recipe on {len(examples)} validation seeds: {recipe.describe()} -> {rate:.3f}")
     for description, candidate_rate in table[:5]:
         log(f"    {candidate_rate:.3f}  {description}")
@@ -335,6 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"greedy answer accuracy on the same validation seeds (processor + generate): {greedy:.3f}")
     metadata = {
         "kinds": list(args.kinds),
+        **({} if args.tasks == "questions" else {"tasks": args.tasks, "task_mix": mix}),
         "pointing": {
             "recipe": recipe.to_json(),
             "validation_rate": rate,

@@ -64,13 +64,13 @@ class PointingRecipe:
 DEFAULT_RECIPE = PointingRecipe()
 
 
-def candidate_recipes(num_layers: int, num_heads: int) -> list[PointingRecipe]:
-    """Every recipe the validation search tries: each query kind x (each layer, all layers) x (mean over heads,
-    max over heads, each single head)."""
+def candidate_recipes(num_layers: int, num_heads: int, queries: Sequence[str] = QUERIES) -> list[PointingRecipe]:
+    """Every recipe the validation search tries: each query kind (of `queries`) x (each layer, all layers) x
+    (mean over heads, max over heads, each single head)."""
     layer_choices: list[tuple[int, ...] | str] = [(layer,) for layer in range(num_layers)]
     layer_choices.append("all")
     recipes = []
-    for query in QUERIES:
+    for query in queries:
         for layers in layer_choices:
             recipes.append(PointingRecipe(query, layers, None, "mean"))
             recipes.append(PointingRecipe(query, layers, None, "max"))
@@ -173,13 +173,15 @@ def pointing_rate(results: Sequence, examples: Sequence[dict], recipe: PointingR
     return float(np.mean(hits))
 
 
-def choose_recipe(results: Sequence, examples: Sequence[dict]) -> tuple[PointingRecipe, float, list[tuple[str, float]]]:
-    """The candidate recipe with the highest pointing rate on `results` (validation captures), its rate, and the
-    rate of every candidate (best first). Ties keep the earlier candidate."""
+def choose_recipe(
+    results: Sequence, examples: Sequence[dict], queries: Sequence[str] | None = None
+) -> tuple[PointingRecipe, float, list[tuple[str, float]]]:
+    """The candidate recipe (of `queries`, default all) with the highest pointing rate on `results` (validation
+    captures), its rate, and the rate of every candidate (best first). Ties keep the earlier candidate."""
     first = results[0]
     scored = [
         (recipe, pointing_rate(results, examples, recipe))
-        for recipe in candidate_recipes(first.num_layers, first.num_heads)
+        for recipe in candidate_recipes(first.num_layers, first.num_heads, queries or QUERIES)
     ]
     best, best_rate = max(scored, key=lambda item: item[1])
     table = sorted(((recipe.describe(), rate) for recipe, rate in scored), key=lambda item: -item[1])
