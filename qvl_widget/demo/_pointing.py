@@ -64,11 +64,14 @@ class PointingRecipe:
 DEFAULT_RECIPE = PointingRecipe()
 
 
-def candidate_recipes(num_layers: int, num_heads: int, queries: Sequence[str] = QUERIES) -> list[PointingRecipe]:
-    """Every recipe the validation search tries: each query kind (of `queries`) x (each layer, all layers) x
-    (mean over heads, max over heads, each single head)."""
+def candidate_recipes(
+    num_layers: int, num_heads: int, queries: Sequence[str] = QUERIES, all_layers: bool = True
+) -> list[PointingRecipe]:
+    """Every recipe the validation search tries: each query kind (of `queries`) x (each layer, all layers unless
+    not `all_layers`) x (mean over heads, max over heads, each single head)."""
     layer_choices: list[tuple[int, ...] | str] = [(layer,) for layer in range(num_layers)]
-    layer_choices.append("all")
+    if all_layers:
+        layer_choices.append("all")
     recipes = []
     for query in queries:
         for layers in layer_choices:
@@ -174,14 +177,15 @@ def pointing_rate(results: Sequence, examples: Sequence[dict], recipe: PointingR
 
 
 def choose_recipe(
-    results: Sequence, examples: Sequence[dict], queries: Sequence[str] | None = None
+    results: Sequence, examples: Sequence[dict], queries: Sequence[str] | None = None, all_layers: bool = True
 ) -> tuple[PointingRecipe, float, list[tuple[str, float]]]:
-    """The candidate recipe (of `queries`, default all) with the highest pointing rate on `results` (validation
-    captures), its rate, and the rate of every candidate (best first). Ties keep the earlier candidate."""
+    """The candidate recipe (of `queries`, default all; single layers only unless `all_layers`) with the highest
+    pointing rate on `results` (validation captures), its rate, and the rate of every candidate (best first).
+    Ties keep the earlier candidate."""
     first = results[0]
     scored = [
         (recipe, pointing_rate(results, examples, recipe))
-        for recipe in candidate_recipes(first.num_layers, first.num_heads, queries or QUERIES)
+        for recipe in candidate_recipes(first.num_layers, first.num_heads, queries or QUERIES, all_layers)
     ]
     best, best_rate = max(scored, key=lambda item: item[1])
     table = sorted(((recipe.describe(), rate) for recipe, rate in scored), key=lambda item: -item[1])
