@@ -231,6 +231,19 @@ def brightest(colours: np.ndarray) -> tuple[int, int]:
     return tuple(int(value) for value in np.unravel_index(np.argmax(brightness), brightness.shape))
 
 
+def prompt_tokens(texts: Sequence[str]) -> list[QueryToken]:
+    """Prompt tokens of these texts: "<|...|>" ones special (no offsets), the others with their offsets into the
+    prompt they make up."""
+    tokens, cursor = [], 0
+    for text in texts:
+        if text.startswith("<|"):
+            tokens.append(QueryToken(text, None, None, special=True))
+        else:
+            tokens.append(QueryToken(text, cursor, cursor + len(text), special=False))
+            cursor += len(text)
+    return tokens
+
+
 def synthetic_result(
     texts: Sequence[str] = ("Where", " is", " the", " red", " cat", "?", "<|im_end|>"),
     grids: Sequence[tuple[int, int]] = ((4, 6),),
@@ -250,13 +263,7 @@ def synthetic_result(
     `expected_peak` for where each view's brightest cell is.
     """
     prompt = prompt if prompt is not None else "".join(text for text in texts if not text.startswith("<|"))
-    tokens, cursor = [], 0
-    for text in texts:
-        if text.startswith("<|"):
-            tokens.append(QueryToken(text, None, None, special=True))
-        else:
-            tokens.append(QueryToken(text, cursor, cursor + len(text), special=False))
-            cursor += len(text)
+    tokens = prompt_tokens(texts)
     images, first = [], 0
     for rows, cols in grids:
         images.append(ImageGeometry(rows, cols, (cols * 28, rows * 28), (cols * 50, rows * 40), first))
@@ -324,13 +331,7 @@ def synthetic_video_result(
     alike up to a factor (each view's peaks are these). The image (where there is one): token q's peak at cell
     `3 q`, 0.1 of its attention."""
     prompt = "".join(text for text in texts if not text.startswith("<|"))
-    tokens, cursor = [], 0
-    for text in texts:
-        if text.startswith("<|"):
-            tokens.append(QueryToken(text, None, None, special=True))
-        else:
-            tokens.append(QueryToken(text, cursor, cursor + len(text), special=False))
-            cursor += len(text)
+    tokens = prompt_tokens(texts)
     media, pictures, first = [], [], 0
     if image is not None:
         rows, cols = image

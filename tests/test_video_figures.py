@@ -7,11 +7,12 @@ import itertools
 
 import numpy as np
 import pytest
+from browser_support import prompt_tokens
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from qvl_widget import AttentionResult, ImageGeometry, QueryToken, Video, figures
+from qvl_widget import AttentionResult, ImageGeometry, Video, figures
 from qvl_widget._figures import MAX_FRAME_PANELS
 from qvl_widget.figures import frames_figure, layers_figure, matrix_figure, overlay_on_image, save_figure
 
@@ -66,13 +67,7 @@ def video_result(
         cells = np.full((ROWS, COLS), 0.01, dtype=np.float32)
         cells[peak_of(group + video, layer)] = 0.2 * (group + 1) / (video + 1)
         attention[layer, :, :, images[-videos + video].group_columns(group)] = cells.ravel() / (groups * videos)
-    tokens, cursor = [], 0
-    for text in TEXTS:
-        if text.startswith("<|"):
-            tokens.append(QueryToken(text, None, None, special=True))
-        else:
-            tokens.append(QueryToken(text, cursor, cursor + len(text), special=False))
-            cursor += len(text)
+    tokens = prompt_tokens(TEXTS)
     return AttentionResult(
         attention=attention,
         image_mass=attention.sum(axis=-1),
