@@ -1375,18 +1375,24 @@ var AttentionView = class {
   }
   /** The head overview, for the tokens on show (hidden while off or until its data has come). */
   paintHeads() {
-    const measure = this.model.get("head_overview");
+    const setting = this.model.get("head_overview");
     const heads = this.heads;
-    this.overview.element.hidden = measure === "off" || heads === null;
-    if (measure === "off" || heads === null) return;
+    this.overview.element.hidden = setting === "off" || heads === null;
+    if (setting === "off" || heads === null) return;
     const started = performance.now();
-    const values = headValues(heads, this.activeRows(), measure === "focus" ? "focus" : "mass");
+    const measure = setting === "focus" ? "focus" : "mass";
     const chosen = {
       layers: coveredIndices(this.model.get("layer"), heads.layers),
       heads: coveredIndices(this.model.get("head"), heads.heads)
     };
-    const layerIds = this.model.get("layer_ids");
-    this.overview.paint({ values, measure: measure === "focus" ? "focus" : "mass", colormap: this.model.get("colormap"), layerIds, chosen, format: percent });
+    this.overview.paint({
+      values: headValues(heads, this.activeRows(), measure),
+      measure,
+      colormap: this.model.get("colormap"),
+      layerIds: this.model.get("layer_ids"),
+      chosen,
+      format: percent
+    });
     performance.measure("qvl-heads-paint", { start: started, end: performance.now() });
   }
   /** Chips tinted by their image share, or, while a cell is hovered, by their attention to that cell. */
