@@ -184,3 +184,17 @@ def test_full_size_video_frames_go_as_jpeg_and_images_as_png():
     widget = big_image.widget()
     widget.want_full_pictures = True
     assert widget.full_pictures[0].startswith(b"\x89PNG")
+
+
+def test_a_videos_group_pictures_and_token_groups_refuse_bad_indices_in_one_line():
+    result = synthetic_video_result()
+    groups = result.images[0].groups
+    with pytest.raises(IndexError, match=rf"^group {groups} is out of range: there are {groups} groups"):
+        result.picture(0, groups)
+    with pytest.raises(IndexError, match=r"^image 5 is out of range"):
+        result.picture(5)
+    with pytest.raises(TypeError, match=r"^group must be"):
+        result.picture(0, "first")
+    with pytest.raises(IndexError, match=r"^image 3 is out of range"):
+        result.token_groups(3)
+    assert result.picture(0, -1) is result.pictures[groups - 1]  # negative counts from the end, as everywhere
