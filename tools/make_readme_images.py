@@ -47,8 +47,8 @@ def widget_screenshot(result: qvl_widget.AttentionResult, view: dict, path: Path
 
     with sync_playwright() as playwright:
         browser = launch(playwright)
-        page = browser.new_page(viewport={"width": 760, "height": 620}, device_scale_factor=1.5)
-        widget = result.widget(**view, width=420)
+        page = browser.new_page(viewport={"width": 760, "height": 900}, device_scale_factor=1.5)
+        widget = result.widget(**view, width=420, head_overview="mass")  # the heads grid under the picture
         WidgetPage(page, [widget])
         page.locator(f"[data-qvl-token='{view['token'][0]}']").hover()  # the answer word, as a reader would
         page.locator(".qvl-widget").screenshot(path=str(path))
