@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
-from ._choices import Choice, checked_reduce
+from ._choices import CanonicalChoice, Choice, checked_reduce, choice_key
 from ._html import DEFAULT_MAX_BYTES, Choices, write_html
 from ._payload import Selections, encode_heads
 from ._pictures import full_pictures
@@ -156,14 +156,21 @@ class AttentionWidget(anywidget.AnyWidget):
             return
         if change.name == "reduce":
             self._selections = Selections(self.result, checked_reduce(self.reduce))
-        # A list set from Python (e.g. widget.layer = [2, 3]) joins the menus, so the menus show what is drawn.
-        shown_heads = [head for heads in self.available["heads"].values() for head in heads]
-        menus = every_choice(
-            self.result, [*self.available["layers"], self.layer], [*shown_heads, self.head], checked_reduce(self.reduce)
-        )
-        if menus != self.available:
-            self.available = dict(menus)
+        if change.name == "reduce" or not self._in_menus(self.layer, self.head):
+            # A list set from Python (e.g. widget.layer = [2, 3]) joins the menus, so the menus show what is drawn.
+            shown_heads = [head for heads in self.available["heads"].values() for head in heads]
+            layers, heads = [*self.available["layers"], self.layer], [*shown_heads, self.head]
+            menus = every_choice(self.result, layers, heads, checked_reduce(self.reduce))
+            if menus != self.available:
+                self.available = dict(menus)
         self.maps_payload = self._selections.payload(self.layer, self.head, self.relative, self.drop_sinks)
+
+    def _in_menus(self, layer: CanonicalChoice, head: CanonicalChoice) -> bool:
+        """Whether the menus already offer this layer, and this head under it (checked on every change: rebuilding
+        the menus costs milliseconds)."""
+        key = choice_key(layer)
+        offered = {choice_key(choice) for choice in self.available["layers"]}
+        return key in offered and choice_key(head) in {choice_key(choice) for choice in self.available["heads"][key]}
 
     @traitlets.observe("head_overview")
     def _send_heads(self, change: traitlets.Bunch | None = None) -> None:
