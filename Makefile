@@ -9,6 +9,10 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.qvl-installed
 # The lowest transformers release the suite is run against (pyproject.toml's floor), as an overlay on the venv.
 OLDEST_TRANSFORMERS := 5.0.0
+# transformers 5.0.0 imports `kernels` when it is installed (newer transformers require it), and kernels 0.19
+# refuses 5.0.0's kernel mapping at import ("Either a revision or a version must be specified"): the overlay
+# carries a kernels release of 5.0.0's time.
+OLDEST_KERNELS := 0.12.3
 OLDEST := $(VENV)/oldest-transformers
 OLDEST_STAMP := $(OLDEST)/.qvl-installed
 
@@ -27,7 +31,7 @@ $(STAMP): pyproject.toml
 
 $(OLDEST_STAMP): $(STAMP) Makefile
 	@rm -rf $(OLDEST)
-	@$(PY) -m pip install --quiet --disable-pip-version-check --target $(OLDEST) "transformers==$(OLDEST_TRANSFORMERS)"
+	@$(PY) -m pip install --quiet --disable-pip-version-check --target $(OLDEST) "transformers==$(OLDEST_TRANSFORMERS)" "kernels==$(OLDEST_KERNELS)"
 	@touch $(OLDEST_STAMP)
 
 # Node packages for bundling the front end (esbuild); the bundle itself is committed.
