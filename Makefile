@@ -1,11 +1,14 @@
-# Two entry points (see README): `make demo` runs the main job, `make test` the whole test suite.
-# Both create or reuse .venv/ at the repository root; re-running is cheap and changes nothing.
+# Entry points (see README): `make demo` runs the main job on a light install (the package and JupyterLab), `make
+# test` adds the test tools and runs the whole suite, `make docs` builds the documentation site, `make notebooks`
+# re-executes the notebooks and stores their outputs. All create or reuse .venv/ at the repository root;
+# re-running is cheap and changes nothing.
 
 PYTHON3 ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # The torch build to install when the venv has none (these lie on disk on the project's machines).
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+DEMO_STAMP := $(VENV)/.qvl-demo-installed
 STAMP := $(VENV)/.qvl-installed
 # The lowest transformers release the suite is run against (pyproject.toml's floor), as an overlay on the venv.
 OLDEST_TRANSFORMERS := 5.0.0
@@ -16,16 +19,22 @@ OLDEST_KERNELS := 0.12.3
 OLDEST := $(VENV)/oldest-transformers
 OLDEST_STAMP := $(OLDEST)/.qvl-installed
 
-.PHONY: setup demo test format bench clean frontend browser
+.PHONY: setup demo test docs notebooks format bench clean frontend browser
 
 CHROMIUM ?= /usr/bin/chromium
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The light install: torch, the package and a notebook host (the `notebook` extra), never the test tools.
+$(DEMO_STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON3) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	@$(PY) -c "import torch, torchvision" 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check $(TORCH_SPEC)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e ".[notebook]"
+	@touch $(DEMO_STAMP)
+
+# Everything the suite uses (the `test` extra: test tools, the docs build, video files, other notebook hosts).
+$(STAMP): $(DEMO_STAMP) pyproject.toml
 	@$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
 	@touch $(STAMP)
 
@@ -49,8 +58,17 @@ browser:
 	fi
 	@test -x $(CHROMIUM) || echo "warning: no chromium at $(CHROMIUM); browser tests will be skipped (failed under CI)"
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(VENV)/bin/qvl-widget demo
+
+# The documentation site, into site/ (open site/index.html; it works offline, from file://). Strict: a broken link
+# or API reference fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+# Re-execute the notebooks on the offline demo model and store them with their outputs.
+notebooks: $(STAMP)
+	$(PY) tools/make_notebooks.py
 
 test: $(STAMP) $(OLDEST_STAMP) node_modules/.package-lock.json browser
 	$(VENV)/bin/ruff check .
@@ -58,6 +76,7 @@ test: $(STAMP) $(OLDEST_STAMP) node_modules/.package-lock.json browser
 	$(VENV)/bin/mypy
 	npm run --silent typecheck
 	node --test js/tests/
+	$(MAKE) --no-print-directory docs
 	$(PY) -m pytest
 	@echo "--- the engine again, with the oldest supported transformers ($(OLDEST_TRANSFORMERS)) ---"
 	PYTHONPATH=$(OLDEST) $(PY) -m pytest -q -m "not browser"
@@ -70,4 +89,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/capture.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache site .cache

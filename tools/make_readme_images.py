@@ -1,4 +1,4 @@
-"""Make the README's pictures with the project's own code: docs/widget.png and docs/layers.png.
+"""Make the README's pictures with the project's own code: docs/images/widget.png and docs/images/layers.png.
 
 Run `python tools/make_readme_images.py` (needs Chromium for the widget screenshot). It captures on the
 shipped demo model, on the scene `make demo` shows.
@@ -21,7 +21,7 @@ from qvl_widget import demo  # noqa: E402
 from qvl_widget.cli import DEMO_ANSWER_TOKENS, DEMO_SEED  # noqa: E402
 from qvl_widget.figures import layers_figure, save_figure  # noqa: E402
 
-DOCS = ROOT / "docs"
+DOCS = ROOT / "docs" / "images"
 MAX_WIDTH = 1100  # px: small files, sharp enough on GitHub
 
 
