@@ -204,10 +204,23 @@ def test_the_demo2_gate_asks_every_kind_and_the_phrase_map():
     assert [what for what, value, need in gate_checks(figures, "demo2") if value < need] == ["phrase pointing"]
 
 
-def test_a_demo2_smoke_run_writes_a_folder_the_gate_reads(tmp_path):
+class SlowClock:
+    """A clock on which ten minutes pass between any two readings: a very slow or busy machine."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        self.now += 600.0
+        return self.now
+
+
+def test_a_demo2_smoke_run_writes_a_folder_the_gate_reads(tmp_path, monkeypatch):
+    """A run limited by --max-steps alone does the same work however slow the machine (no wall-clock budget)."""
+    monkeypatch.setattr(train, "time", SlowClock())
     out = tmp_path / "demo2-model"
     arguments = ["--out", str(out), "--device", "cpu", "--tasks", "demo2", "--config", "tiny", "--max-steps", "2"]
-    arguments += ["--batch", "4", "--val-size", "8", "--pointing-examples", "3", "--reserve", "5", "--minutes", "5"]
+    arguments += ["--batch", "4", "--val-size", "8", "--pointing-examples", "3"]  # no --minutes: no time budget
     assert train.main(arguments) == 0
     metadata = json.loads((out / "qvl_demo.json").read_text())
     assert metadata["kinds"] == ["color", "shape", "where"] and metadata["tasks"] == "demo2"

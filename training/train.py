@@ -19,52 +19,38 @@ The prepared GPU run of demo2 (train into a new folder, then the gate on the 500
                                              #   --config deep --seed 0 --minutes 6.5 --out $OUT/demo2-model, then
                                              #   benchmarks/demo_gate.py --kinds color shape where --gate demo2
 
-Budget: `--minutes` counts from the start of this process. Training stops `--reserve` seconds before the end,
-then the script evaluates on the validation split, saves the model folder (weights, config, processor) and chooses
-the pointing recipe on the validation seeds (`qvl_widget.demo.VALIDATION_SEEDS`) through `qvl_widget.load` +
-`capture`, storing it in `qvl_demo.json` beside the weights. A checkpoint (weights + processor) is written every
-`--checkpoint-seconds`, so a killed run still leaves a loadable folder. Reproducible from `--seed` up to the
-number of steps the budget allows and GPU nondeterminism; the step count and wall time go into `qvl_demo.json`.
+Budget: `--minutes` counts from the start of `main` (default 6; a run with `--max-steps` and no `--minutes` has no
+wall-clock budget, so it does the same work on any machine, and its schedule follows the steps). Training stops
+`--reserve` seconds before the end, then the script evaluates on the validation split, saves the model folder
+(weights, config, processor) and chooses the pointing recipe on the validation seeds
+(`qvl_widget.demo.VALIDATION_SEEDS`) through `qvl_widget.load` + `capture`, storing it in `qvl_demo.json` beside the
+weights. A checkpoint (weights + processor) is written every `--checkpoint-seconds`, so a killed run still leaves a
+loadable folder. Reproducible from `--seed` up to the number of steps the budget allows and GPU nondeterminism; the
+step count and wall time go into `qvl_demo.json`.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import tempfile
 import time
+from collections.abc import Sequence
+from pathlib import Path
 
+import torch
 
-def _process_age() -> float:
-    """Seconds since this process started (Linux), so the budget includes interpreter and torch start-up."""
-    try:
-        import os
+from qvl_widget.demo._pointing import METADATA_FILE, VALIDATION_SEEDS, choose_recipe
+from qvl_widget.demo._scenes import KINDS, QUESTION_KINDS, render, sample_scenes, scene_example
 
-        with open("/proc/self/stat") as stat, open("/proc/uptime") as uptime:
-            started = int(stat.read().rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
-            return max(0.0, float(uptime.read().split()[0]) - started)
-    except (OSError, ValueError, IndexError, AttributeError):
-        return 0.0
-
-
-_START = time.monotonic() - _process_age()
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import shutil  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import torch  # noqa: E402
-
-from qvl_widget.demo._pointing import METADATA_FILE, VALIDATION_SEEDS, choose_recipe  # noqa: E402
-from qvl_widget.demo._scenes import KINDS, QUESTION_KINDS, render, sample_scenes, scene_example  # noqa: E402
-
-from ._fast import FastForward, answer_loss, check_fast_forward  # noqa: E402
-from ._model import build_config, build_processor, vocabulary_for  # noqa: E402
-from ._tensors import build_batch  # noqa: E402
+from ._fast import FastForward, answer_loss, check_fast_forward
+from ._model import build_config, build_processor, vocabulary_for
+from ._tensors import build_batch
 
 # Model widths: "demo" is the default size and "deep" has six text layers (both fit the 10 MB budget in fp32);
 # "small" and "tiny" are for CPU experiments and smoke tests.
@@ -100,15 +86,20 @@ TASKS = ("questions", "demo2")
 DEMO2_KINDS = ("color", "shape", "where")
 
 
+_LOG_START = time.monotonic()  # log lines carry the seconds since the module loaded
+
+
 def log(message: str) -> None:
-    print(f"[{time.monotonic() - _START:7.1f}s] {message}", flush=True)
+    print(f"[{time.monotonic() - _LOG_START:7.1f}s] {message}", flush=True)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="model folder to write (created; files in it are replaced)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--minutes", type=float, default=6.0, help="wall-clock budget of the whole run")
+    parser.add_argument(
+        "--minutes", type=float, default=None, help="wall-clock budget of the run (default 6; none with --max-steps)"
+    )
     parser.add_argument("--reserve", type=float, default=None, help="seconds kept for the final evaluation")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke tests)")
     parser.add_argument("--seed", type=int, default=0)
@@ -142,6 +133,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         share = (1.0 - arguments.describe_share) / len(arguments.kinds)
         arguments.sample_kinds = ("describe", *arguments.kinds)
         arguments.weights = (arguments.describe_share, *(share for _ in arguments.kinds))
+    if arguments.minutes is None and arguments.max_steps is None:
+        arguments.minutes = 6.0
     if arguments.reserve is None:
         arguments.reserve = 45.0 if arguments.device.startswith("cuda") else 120.0
     return arguments
@@ -258,8 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     import qvl_widget
     from qvl_widget.demo._evaluate import answer_accuracy, capture_all, examples_for
 
+    started = time.monotonic()
     args = parse_args(argv)
-    deadline = _START + args.minutes * 60
+    deadline = None if args.minutes is None else started + args.minutes * 60
     device = torch.device(args.device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -300,11 +294,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     validation_images = render(validation_scenes, validation_generator)
 
     train_start = time.monotonic()
-    train_end = deadline - args.reserve
-    if train_end <= train_start:
+    train_end = None if deadline is None else deadline - args.reserve
+    if train_end is not None and train_end <= train_start:
         raise SystemExit(f"no time left to train: raise --minutes or lower --reserve ({args.reserve:.0f} s)")
     mix = task_mix(args)
-    log(f"training for {train_end - train_start:.0f} s (batch {args.batch}, peak lr {args.lr}, tasks {mix})")
+    length = f"{args.max_steps} steps" if train_end is None else f"{train_end - train_start:.0f} s"
+    log(f"training for {length} (batch {args.batch}, peak lr {args.lr}, tasks {mix})")
     step, last_log_step, last_log_time, last_checkpoint = 0, 0, train_start, train_start
     loss_sum = torch.zeros((), device=device)
     correct_sum = torch.zeros((), device=device)
@@ -314,9 +309,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     model.train()
     while True:
         now = time.monotonic()
-        if now >= train_end or (args.max_steps is not None and step >= args.max_steps):
+        budget = None if train_end is None else train_end - train_start
+        progress = training_progress(step, args.max_steps, now - train_start, budget)
+        if progress >= 1.0:
             break
-        progress = (now - train_start) / (train_end - train_start)
         lr = learning_rate(args.lr, step, args.warmup, progress)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -402,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "peak_lr": args.lr,
             "steps": step,
             "train_seconds": round(train_seconds, 1),
-            "wall_seconds": round(time.monotonic() - _START, 1),
+            "wall_seconds": round(time.monotonic() - started, 1),
             "device": device_name,
             "torch": torch.__version__,
             "transformers": transformers.__version__,
@@ -410,8 +406,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
     }
     write_json_atomic(out / METADATA_FILE, metadata)
-    log(f"wrote {out / METADATA_FILE}; total wall time {time.monotonic() - _START:.0f} s")
+    log(f"wrote {out / METADATA_FILE}; total wall time {time.monotonic() - started:.0f} s")
     return 0
+
+
+def training_progress(step: int, max_steps: int | None, seconds: float, budget_seconds: float | None) -> float:
+    """How far the run is, from 0 to 1: the larger of its share of the steps and of the time budget (either may be
+    absent). The learning-rate schedule and the curriculum follow it."""
+    shares = [step / max_steps if max_steps is not None else 0.0]
+    if budget_seconds is not None:
+        shares.append(seconds / budget_seconds)
+    return max(shares)
 
 
 def _format(metrics: dict[str, float]) -> str:
