@@ -449,6 +449,10 @@ def expected_peak(
     return divmod(int(np.argmax(values)), geometry.cols)
 
 
+# Waits in the browser end at this, a guard against a hang, never a speed requirement: a busy machine passes too.
+HANG_GUARD_MS = 120_000
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator:
     from playwright.sync_api import sync_playwright
@@ -463,6 +467,7 @@ def browser() -> Iterator:
 @pytest.fixture
 def page(browser) -> Iterator:
     context = browser.new_context(accept_downloads=True, viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(HANG_GUARD_MS)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -475,6 +480,7 @@ def page(browser) -> Iterator:
 def offline_page(browser):
     """A page whose every network request is refused (file:// still opens)."""
     context = browser.new_context(accept_downloads=True, viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(HANG_GUARD_MS)
     requests = []
 
     def refuse(route):

@@ -169,7 +169,7 @@ def open_notebook(page, url: str, name: str, app: str = "lab") -> None:
     """Open a notebook in JupyterLab (`app="lab"`) or Notebook 7 (`app="notebook"`); wait until its kernel is
     idle."""
     page.goto(f"{url}/lab/tree/{name}" if app == "lab" else f"{url}/notebooks/{name}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=180_000)
     wait_until_idle(page, app=app)
 
 

@@ -42,7 +42,7 @@ def test_widget_round_trip_through_a_real_kernel(browser, tmp_path):
         open_notebook(page, url, "explore.ipynb")
         run_cell(page, 0)
         run_cell(page, 1)
-        page.wait_for_selector(".jp-OutputArea .qvl-widget canvas.qvl-overlay", timeout=60_000)
+        page.wait_for_selector(".jp-OutputArea .qvl-widget canvas.qvl-overlay", timeout=180_000)
         page.wait_for_function("document.querySelector('.jp-OutputArea .qvl-widget').dataset.qvlFrames > 0")
 
         # Hover: repainted in the browser alone.
@@ -57,7 +57,7 @@ def test_widget_round_trip_through_a_real_kernel(browser, tmp_path):
         start = frames(page)
         page.select_option(".jp-OutputArea .qvl-layer", "2")
         page.wait_for_function(
-            f"document.querySelector('.jp-OutputArea .qvl-widget').dataset.qvlFrames > {start}", timeout=30_000
+            f"document.querySelector('.jp-OutputArea .qvl-widget').dataset.qvlFrames > {start}", timeout=120_000
         )
         assert not np.array_equal(hovered, overlay_pixels(page))
         run_cell(page, 2)

@@ -11,7 +11,6 @@ import dataclasses
 import errno
 import os
 import stat
-import time
 from pathlib import Path
 
 import numpy as np
@@ -537,14 +536,13 @@ def test_a_long_prompts_matrix_shows_its_last_rows_and_says_so():
     assert line.get_ydata()[0] == MATRIX_MAX_ROWS - 20 - 0.5
 
 
-def test_a_long_prompts_matrix_is_drawn_in_seconds_and_bounded_pixels(tmp_path):
+def test_a_long_prompts_matrix_is_drawn_in_bounded_pixels(tmp_path):
+    """Rows are capped, so the drawing stays small (before the cap: 79 s and 11.6 GB for the PNG alone)."""
     result = long_result(5000, rows=32, cols=40)  # 5,000 query tokens x 1,280 image tokens
-    started = time.perf_counter()
     figure, _ = matrix_figure(result)
     for suffix in ("png", "pdf"):
         path = save_figure(figure, tmp_path / f"matrix.{suffix}")
         assert path.stat().st_size < 4 * 2**20
-    assert time.perf_counter() - started < 60  # 79 s and 11.6 GB for the PNG alone before rows were capped
     with Image.open(tmp_path / "matrix.png") as saved:
         assert saved.size[0] == 2100 and saved.size[1] <= 19 * 300
 

@@ -7,6 +7,8 @@ group's columns cannot pass."""
 from __future__ import annotations
 
 import io
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,6 +34,8 @@ pytestmark = pytest.mark.browser
 
 GROUPS = 4
 QUERY = 3  # the token most tests pin
+ROOT = Path(__file__).resolve().parents[1]
+PLAY_INTERVAL_MS = int(re.search(r"PLAY_INTERVAL_MS = (\d+)", (ROOT / "js" / "filmstrip.js").read_text()).group(1))
 
 
 def group_shares(result: AttentionResult, query: int, medium: int = 0, layer: int = -1) -> np.ndarray:
@@ -146,11 +150,16 @@ def test_scrubbing_clicking_and_playing_show_another_group(page):
     assert widget.group == 3
     check_group(page, result, QUERY, 3)
     assert page.get_attribute(".qvl-film-cell[data-qvl-group='3']", "aria-current") == "true"
-    # Play from the last group: from the first again, a group every half second, and it stops at the last.
+    # Play from the last group: from the first again, a group every half second (on the page's own clock, advanced
+    # by the test: the same steps however busy the machine), and it stops at the last.
+    page.clock.install()
     page.click(".qvl-play")
     assert page.get_attribute(".qvl-play", "aria-pressed") == "true"
-    page.wait_for_function("document.querySelector('.qvl-filmstrip').dataset.qvlShown === '2'", timeout=5000)
-    page.wait_for_function("document.querySelector('.qvl-play').getAttribute('aria-pressed') === 'false'", timeout=5000)
+    assert shown_group(page) == 0
+    for group in (1, 2, 3):
+        page.clock.run_for(PLAY_INTERVAL_MS)
+        assert shown_group(page) == group
+    assert page.get_attribute(".qvl-play", "aria-pressed") == "false"
     check_group(page, result, QUERY, 3)
     assert widget.group == 3
     assert view.kernel_calls >= 5  # every group change is the state's, the kernel's trait too
@@ -248,12 +257,14 @@ def test_the_html_page_plays_the_video_offline(offline_page, tmp_path):
     check_group(page, result, QUERY, 1)
     page.click(".qvl-film-cell[data-qvl-group='3']")
     check_group(page, result, QUERY, 3)
+    page.clock.install()  # the page's timers on a clock the test advances
     page.click(".qvl-play")
-    page.wait_for_function("document.querySelector('.qvl-filmstrip').dataset.qvlShown === '1'", timeout=5000)
+    page.clock.run_for(PLAY_INTERVAL_MS)
+    assert shown_group(page) == 1
     page.click(".qvl-play")  # pause
     assert page.get_attribute(".qvl-play", "aria-pressed") == "false"
     check_group(page, result, QUERY, 1)
-    page.wait_for_timeout(700)
+    page.clock.run_for(3 * PLAY_INTERVAL_MS)
     assert shown_group(page) == 1  # paused: it stays
     with page.expect_download() as download:
         page.click(".qvl-save")

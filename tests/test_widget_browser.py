@@ -349,7 +349,8 @@ def top_colour(colormap: str) -> tuple[int, ...]:
 
 
 def saved_pngs(page, count: int) -> list:
-    """Click Save PNG and return the downloads it starts, in order, once `count` came (or 5 s passed)."""
+    """Click Save PNG and return the downloads it starts, in order, once `count` came (a minute at most: a guard
+    against a hang, not a speed requirement)."""
     downloads = []
 
     def record(download) -> None:
@@ -358,7 +359,7 @@ def saved_pngs(page, count: int) -> list:
     page.on("download", record)
     page.click(".qvl-save")
     page.wait_for_function("document.querySelector('.qvl-status').textContent === ''")  # the save is over
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while len(downloads) < count and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     page.wait_for_timeout(200)  # and no more than those
