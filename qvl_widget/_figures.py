@@ -47,9 +47,10 @@ from ._choices import (
     selected,
     unit_label,
 )
-from ._colormaps import COLORMAPS, colour_indices, lookup_table
+from ._colormaps import COLORMAPS, lookup_table
 from ._files import checked_path, write_atomically
 from ._images import load_rgb
+from ._overlay import overlay_map
 from ._result import GENERATED_PARTS, PARTS, SINK_TAU, STILL_THINKING, AttentionResult, ImageGeometry, Part
 
 COLORBAR_LABEL = unit_label("probability")
@@ -318,13 +319,7 @@ def overlay_on_image(
     table = colour_table(_checked_colormap(colormap))
     smooth = _checked_flag(smooth, "smooth", "bilinear upsampling; False: blocky cells")
     vmax = _checked_vmax(vmax)
-    picture = _checked_picture(picture)
-    resample = Image.Resampling.BILINEAR if smooth else Image.Resampling.NEAREST
-    upsampled = np.asarray(Image.fromarray(np.ascontiguousarray(values)).resize(picture.size, resample))
-    scale = float(np.max(values)) if vmax is None else float(vmax)
-    colours = table[colour_indices(upsampled, scale)].astype(np.float32)
-    blended = np.asarray(picture, dtype=np.float32) * (1.0 - alpha) + colours * alpha
-    return Image.fromarray(np.clip(np.round(blended), 0, 255).astype(np.uint8))
+    return overlay_map(_checked_picture(picture), values, table, alpha, smooth, vmax)
 
 
 # ----- labels ------------------------------------------------------------------------------------------------

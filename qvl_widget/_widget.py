@@ -25,6 +25,7 @@ from ._payload import Selections, encode_heads
 from ._pictures import full_pictures
 from ._result import AttentionResult
 from ._static import STYLES, WIDGET_MODULE
+from ._still import STILL_ERRORS, still_bundle, without_picture
 from ._view_state import OPTIONS, ViewOptions, ViewState, check_view_option_names, checked_option, every_choice
 
 if TYPE_CHECKING:
@@ -140,6 +141,25 @@ class AttentionWidget(anywidget.AnyWidget):
     def view_state(self) -> ViewState:
         """The widget's current state: its data, choices and pins, as the HTML export packs them."""
         return ViewState(**{name: getattr(self, name) for name in ViewState.field_names()})
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
+        """The widget's view, and for hosts that cannot run it (GitHub, nbviewer, nbconvert, a notebook opened
+        without its kernel) a still picture of the current view and a line saying what it is (`_still.py`),
+        made now, at display time. Hosts that run widgets pick the view."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        return {**data, **self._still()}, metadata
+
+    def _still(self) -> dict[str, str]:
+        """The still picture's part of the display bundle; text alone, with the reason, where it cannot be made
+        (a display never fails for it)."""
+        try:
+            maps = self._selections.maps(self.layer, self.head, self.relative, self.drop_sinks)
+            return still_bundle(self.result, self.view_state(), maps)
+        except STILL_ERRORS as error:
+            return {"text/plain": without_picture(f"{type(error).__name__}: {error}")}
 
     @traitlets.validate(*OPTIONS)
     def _valid_option(self, proposal: traitlets.Bunch) -> Any:
