@@ -40,7 +40,7 @@ from ._families import Family, attention_layers, family_for_config, unknown_to_t
 from ._inputs import MediaInput, Messages, PreparedInputs, prepare_inputs, special_token_ids, thinking_marker_ids
 from ._memory import check_result_fits
 from ._result import THINKING_MARKERS, AttentionResult, Part, checked_baseline, shareable_name
-from ._source import checked_source
+from ._source import check_processor_files, checked_processor_source, checked_source
 from ._verify import VerifyReport, verify_model
 
 # How captured probabilities are kept: "float32" (exact) or "float16" (half the memory).
@@ -429,16 +429,21 @@ def load(
     model_id_or_path: str | os.PathLike,
     device: str | torch.device | None = None,
     dtype: str | torch.dtype | None = None,
+    *,
+    processor: Any = None,
     **from_pretrained_kwargs: Any,
 ) -> LoadedModel:
     """Load a Qwen-VL model and its processor for attention capture.
 
     `model_id_or_path`: a hub id (e.g. "Qwen/Qwen2-VL-2B-Instruct") or a local model folder.
     `device`: default cuda, then mps, then cpu. `dtype`: default bfloat16 on cuda, float16 on mps, float32 on cpu.
+    `processor`: where the processor (image processor, tokenizer, chat template) comes from, when not from the
+    model's own folder: a hub id or folder (e.g. the base model of a fine-tuned checkpoint saved without its
+    processor), or a processor you loaded yourself.
     Other keyword arguments go to `from_pretrained` (e.g. `attn_implementation="flash_attention_2"`).
     Weights load from safetensors only, and remote code is not trusted unless you pass `trust_remote_code=True`.
     """
-    from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoConfig, AutoModelForImageTextToText
 
     source = checked_source(_checked_model_argument(model_id_or_path))
     device = _checked_device(device) if device is not None else default_device()
@@ -447,7 +452,7 @@ def load(
     config = _load_or_explain(AutoConfig.from_pretrained, source, trust_remote_code=trust)
     family = family_for_config(config, source)
     from_pretrained_kwargs.setdefault("use_safetensors", True)
-    processor = _load_or_explain(AutoProcessor.from_pretrained, source, trust_remote_code=trust)
+    loaded_processor = _processor_for(source, processor, trust)
     model = _load_or_explain(
         AutoModelForImageTextToText.from_pretrained,
         source,
@@ -458,7 +463,26 @@ def load(
     if "device_map" not in from_pretrained_kwargs:
         model = model.to(device)
     model.eval()
-    return LoadedModel(model, processor, family, source)
+    return LoadedModel(model, loaded_processor, family, source)
+
+
+def _processor_for(source: str, processor: object, trust: bool) -> Any:
+    """The processor `load` uses: from the model's source, from the source passed as `processor`, or the
+    processor object itself; the folders' files checked first, so a missing one is named with its fix."""
+    from transformers import AutoProcessor
+
+    if processor is not None and not isinstance(processor, (str, os.PathLike)):
+        if not hasattr(processor, "tokenizer") or not hasattr(processor, "image_processor"):
+            raise TypeError(
+                "processor must be a hub id like 'Qwen/Qwen2-VL-2B-Instruct', a folder, or the model's processor "
+                f"(AutoProcessor.from_pretrained(...)), not {described(processor)}"
+            )
+        return processor
+    if processor is None:
+        check_processor_files(source, model_folder=True)
+        return _load_or_explain(AutoProcessor.from_pretrained, source, trust_remote_code=trust)
+    processor_source = checked_processor_source(_checked_model_argument(processor, "processor"))
+    return _load_or_explain(AutoProcessor.from_pretrained, processor_source, trust_remote_code=trust)
 
 
 def attach(model: Any, processor: Any, source: str | None = None) -> LoadedModel:
@@ -515,20 +539,20 @@ def _checked_dtype(dtype: str | torch.dtype) -> torch.dtype:
     return resolved
 
 
-def _checked_model_argument(model_id_or_path: object) -> str | os.PathLike:
-    """`load`'s first argument when it can name a model (a str or a path, not empty, with no character no name
-    can hold); else a one-line error."""
+def _checked_model_argument(model_id_or_path: object, name: str = "model_id_or_path") -> str | os.PathLike:
+    """`load`'s first argument (or its `processor` source) when it can name a model (a str or a path, not empty,
+    with no character no name can hold); else a one-line error."""
     text = os.fspath(model_id_or_path) if isinstance(model_id_or_path, os.PathLike) else model_id_or_path
     if not isinstance(text, str):
         raise TypeError(
-            "model_id_or_path must be a hub id like 'Qwen/Qwen2-VL-2B-Instruct' or a model folder (a str or a "
+            f"{name} must be a hub id like 'Qwen/Qwen2-VL-2B-Instruct' or a model folder (a str or a "
             f"pathlib.Path), not {described(model_id_or_path)}"
         )
     if not text.strip():
-        raise ValueError("model_id_or_path is empty: pass a hub id like 'Qwen/Qwen2-VL-2B-Instruct' or a model folder")
-    check_encodable(text, "model_id_or_path")
+        raise ValueError(f"{name} is empty: pass a hub id like 'Qwen/Qwen2-VL-2B-Instruct' or a model folder")
+    check_encodable(text, name)
     if "\0" in text:
-        raise ValueError(f"model_id_or_path {shown(text)} contains a NUL character, which no name or path may hold")
+        raise ValueError(f"{name} {shown(text)} contains a NUL character, which no name or path may hold")
     return model_id_or_path  # type: ignore[return-value]  # a str or an os.PathLike of a str
 
 
@@ -554,6 +578,11 @@ def _load_or_explain(loader, source: str, **kwargs: Any) -> Any:
             advice = (
                 "qvl_widget loads safetensors weights only (they cannot run code); if this model has only "
                 "pytorch_model.bin files and you trust them, pass use_safetensors=False."
+            )
+        elif re.search(r"image processor|preprocessor_config|tokenizer", first_line, re.IGNORECASE):
+            advice = (
+                "Its processor is missing: pass processor= the hub id or folder of the model it was fine-tuned from "
+                "(e.g. processor='Qwen/Qwen2-VL-2B-Instruct')."
             )
         else:
             advice = "Pass a local model folder, or a hub id that is cached or reachable (check the spelling)."

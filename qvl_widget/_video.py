@@ -1,7 +1,7 @@
 """Video input: a `Video` value, its frames sampled the way the model's video processor samples them, and the
 processor arguments that make the processor take those frames as they are.
 
-    video = Video("clip.mp4")                            # decoded with PyAV: pip install "qvl-widget[video]"
+    video = Video("clip.mp4")                            # decoded with PyAV: pip install av
     sampled = sample_video(video, processor)             # frames, their indices and times in seconds
     inputs = processor(text=[text], videos=processor_videos(sampled), **processor_video_kwargs(processor, sampled))
 
@@ -32,7 +32,7 @@ from ._arguments import checked_count, described, error_kind, real_number, shown
 from ._images import checked_media_path, load_rgb
 
 DEFAULT_FPS = 2.0  # frames sampled per second where the video processor names no rate (Qwen2-VL, Qwen2.5-VL)
-INSTALL_HINT = 'pip install "qvl-widget[video]"'
+INSTALL_HINT = "pip install av (the package's video extra)"
 
 VideoSource = str | os.PathLike | Sequence[Any] | np.ndarray
 
@@ -43,7 +43,7 @@ class Video:
 
     Args:
         source: a video file path (str or pathlib.Path; decoded with PyAV, the `video` extra:
-            `pip install "qvl-widget[video]"`); a list of frames (PIL images, `[height, width(, 3)]` arrays or image
+            `pip install av`); a list of frames (PIL images, `[height, width(, 3)]` arrays or image
             paths, all of one size); or a `[frames, height, width(, 1|3|4)]` array (uint8 0..255, uint16, or
             float 0..1), kept as given (frames are converted to RGB only once sampled).
         fps: frames to sample per second; default the model's video processor's `fps` (2.0 for Qwen2-VL and
@@ -536,7 +536,7 @@ def _import_av() -> Any:
         import av
     except ImportError as error:
         raise ImportError(
-            f"reading video files needs PyAV, which is not installed: {INSTALL_HINT} (or pip install av); or pass "
+            f"reading video files needs PyAV, which is not installed: {INSTALL_HINT}; or pass "
             "the frames as a list of images or an array"
         ) from error
     return av

@@ -415,7 +415,7 @@ def explore(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     started = time.perf_counter()
     progress(f"loading {arguments.model} ...")
     try:
-        model = load(arguments.model, device=arguments.device, dtype=arguments.dtype)
+        model = load(arguments.model, device=arguments.device, dtype=arguments.dtype, processor=arguments.processor)
     except (FileNotFoundError, ValueError, OSError) as error:
         parser.error(str(error))
     progress(f"loaded {model!r} in {time.perf_counter() - started:.1f} s; capturing ...")
@@ -442,12 +442,14 @@ def check_before_loading(arguments: argparse.Namespace, parser: argparse.Argumen
         parser.error("--fps and --max-frames sample a video: pass them with --video")
     check_map_options(arguments, parser)
     check_phrase(arguments, parser)
-    problem = local_source_problem(arguments.model)
+    problem = local_source_problem(arguments.model) or processor_problem(arguments.model, arguments.processor)
     if problem is not None:
         parser.error(problem)
     folder = Path(arguments.model).expanduser()
+    processor_folder = folder if arguments.processor is None else Path(arguments.processor).expanduser()
+    if processor_folder.is_dir():
+        check_thinking_switch(processor_folder, arguments.thinking, parser)
     if folder.is_dir():
-        check_thinking_switch(folder, arguments.thinking, parser)
         counts = folder_counts(folder)
     elif arguments.layers is None and isinstance(arguments.head, str):
         return None  # nothing to check against a hub model's config
@@ -581,6 +583,20 @@ def local_source_problem(source: str) -> str | None:
         checked_source(source)
     except (ValueError, FileNotFoundError) as error:
         return str(error)
+    return None
+
+
+def processor_problem(model: str, processor: str | None) -> str | None:
+    """What `qvl_widget.load` would say about the processor's files (the model folder's, or --processor's), or None."""
+    from ._source import check_processor_files, checked_processor_source
+
+    try:
+        if processor is None:
+            check_processor_files(model, model_folder=True)
+        else:
+            checked_processor_source(processor)
+    except FileNotFoundError as error:
+        return str(error).replace("processor=", "--processor ").replace("pass as --processor a", "pass --processor a")
     return None
 
 
@@ -903,12 +919,18 @@ def build_parser() -> argparse.ArgumentParser:
     explore_parser.add_argument(
         "--model", required=True, type=model_source, help="hub id or local folder of a Qwen-VL model"
     )
+    explore_parser.add_argument(
+        "--processor",
+        type=model_source,
+        metavar="MODEL",
+        help="hub id or folder to take the processor from (a fine-tuned checkpoint saved without it: its base model)",
+    )
     explore_parser.add_argument("--image", action="append", type=existing_image, help="image file (repeat for several)")
     explore_parser.add_argument(
         "--video",
         action="append",
         type=existing_video,
-        help="video file (repeat for several; after the images; decoded with PyAV: pip install 'qvl-widget[video]')",
+        help="video file (repeat for several; after the images; decoded with PyAV: pip install av)",
     )
     explore_parser.add_argument(
         "--fps",

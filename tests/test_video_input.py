@@ -483,7 +483,7 @@ def test_a_one_frame_file_is_one_group(tmp_path, processors):
 def test_pyav_missing(monkeypatch, clip):
     monkeypatch.setitem(sys.modules, "av", None)  # `import av` raises ImportError
     with pytest.raises(
-        ImportError, match=re.escape('needs PyAV, which is not installed: pip install "qvl-widget[video]"')
+        ImportError, match=re.escape("needs PyAV, which is not installed: pip install av (the package's video extra)")
     ):
         Video(clip)
     assert Video([square_frame(0), square_frame(1)]).source  # frames need no decoder
