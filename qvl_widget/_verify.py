@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import html
+import logging
 import math
 import sys
 from collections.abc import Iterator, Sequence
@@ -395,6 +396,31 @@ def _text_attention(model: Any, implementation: str) -> Iterator[None]:
         model.set_attn_implementation({"text_config": original})
 
 
+class _DropMessages(logging.Filter):
+    """Drops the log records whose message contains `fragment`."""
+
+    def __init__(self, fragment: str) -> None:
+        super().__init__()
+        self.fragment = fragment
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.fragment not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _vision_tower_warning_dropped() -> Iterator[None]:
+    """Within the block, transformers' warning that sdpa returns no attention weights is dropped: the eager pass
+    asks for the text decoder's weights, and the kwarg also reaches the vision tower (sdpa), whose weights verify
+    never reads. (It is a `warning_once`: dropped here, it is not repeated later in the process either.)"""
+    logger = logging.getLogger("transformers.integrations.sdpa_attention")
+    drop = _DropMessages("does not support `output_attentions=True`")
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
 def verify_model(
     loaded: LoadedModel,
     image_or_images: MediaInput | Sequence[MediaInput] | None,
@@ -475,7 +501,7 @@ def verify_model(
     reference = _Reference(rows, columns, frozenset(layer_ids))
     token = _active_reference.set(reference)
     try:
-        with _text_attention(model, _register_reference()), torch.inference_mode():
+        with _text_attention(model, _register_reference()), torch.inference_mode(), _vision_tower_warning_dropped():
             with capturing(model, request):
                 output = model(**inputs, output_attentions=True, use_cache=False, logits_to_keep=1)
             on_device = rows.to(loaded.device), columns.to(loaded.device)

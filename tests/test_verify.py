@@ -261,3 +261,36 @@ def test_the_report_is_frozen_readable_and_serializable():
     assert page.count("<table>") == 1 and page.count("<tr>") == 3
     data = json.loads(json.dumps(report.to_dict()))
     assert data["passed"] is True and data["attention_max_diff"] == [0.01, 0.02] and data["layer_ids"] == [0, 5]
+
+
+def test_verify_prints_its_report_without_transformers_warnings(qwen2):
+    """Its eager pass asks for the text decoder's weights; transformers' warning that the vision tower's sdpa returns
+    none is not the user's concern, and verify drops it (the warning is logged once per process: cleared here)."""
+    import logging
+
+    class Recorder(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    logger, recorder = logging.getLogger("transformers.integrations.sdpa_attention"), Recorder()
+    logger.addHandler(recorder)
+    try:
+        logging.Logger.warning_once.cache_clear()  # type: ignore[attr-defined]  # transformers' lru_cache'd method
+        qwen2.verify(qvl_widget.example_image(), "Where is the cat?")
+        assert recorder.messages == []
+        # The same pass outside verify does log it: the check above can see what it looks for.
+        logging.Logger.warning_once.cache_clear()  # type: ignore[attr-defined]
+        inputs = qwen2.prepare(qvl_widget.example_image(), "Where is the cat?").model_inputs
+        qwen2.model.set_attn_implementation({"text_config": "eager"})
+        try:
+            with torch.inference_mode():
+                qwen2.model(**inputs, output_attentions=True, use_cache=False, logits_to_keep=1)
+        finally:
+            qwen2.model.set_attn_implementation({"text_config": "sdpa"})
+        assert any("does not support `output_attentions=True`" in message for message in recorder.messages)
+    finally:
+        logger.removeHandler(recorder)
