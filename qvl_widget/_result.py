@@ -529,7 +529,7 @@ class AttentionResult:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> AttentionResult:
-        """Read a result written by `save` (format version 1, 2 or 3).
+        """Read a result written by `save` (any format version of `READABLE_FORMAT_VERSIONS`: 1 to 4).
 
         The file is read defensively: the archive's declared sizes, each array's dtype and shape, the metadata's
         tokens and geometry and each picture's PNG header are checked against each other before anything large

@@ -73,7 +73,8 @@ def test_choices_take_one_canonical_form_in_the_views(result):
         widget.layer = [0, 3]
 
 
-def test_the_recommended_view_works_everywhere():
+def test_the_recommended_view_works_everywhere(tmp_path):
+    """Where its docstring says its keys go."""
     model = demo.load(device="cpu")
     example = demo.make_example(200_006)
     for answer in (None, True):
@@ -81,6 +82,7 @@ def test_the_recommended_view_works_everywhere():
         view = demo.recommended_view(result, example)
         result.grid(**view)
         result.widget(**view)
+        result.to_html(tmp_path / "view.html", **view)
         figures.layers_figure(
             result,
             layers=[view["layer"]] if isinstance(view["layer"], int) else "all",

@@ -697,3 +697,11 @@ def load_or_refusal(path: Path) -> AttentionResult | str:
         return AttentionResult.load(path)
     except ValueError as error:
         return str(error)
+
+
+def test_the_load_docstring_names_the_versions_it_reads():
+    from qvl_widget._result import READABLE_FORMAT_VERSIONS
+
+    versions = f"{READABLE_FORMAT_VERSIONS[0]} to {READABLE_FORMAT_VERSIONS[-1]}"
+    assert list(READABLE_FORMAT_VERSIONS) == list(range(1, READABLE_FORMAT_VERSIONS[-1] + 1))
+    assert f"format version of `READABLE_FORMAT_VERSIONS`: {versions})" in AttentionResult.load.__doc__

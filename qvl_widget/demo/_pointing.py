@@ -122,9 +122,14 @@ def pointing_map(result, example: dict, recipe: PointingRecipe | None = None) ->
 
 
 def recommended_view(result, example: dict) -> dict:
-    """The pointing recipe as view options: `token` rows, `layer` (an index, or "mean" for all layers) and `head`
-    ("mean" / "max" over heads, or an index), for `result.widget(...)`, `to_html` and the figures. With the
-    model's answer in the result: its first word, with the map of the step that produced it."""
+    """The pointing recipe as view options: `token` rows, `layer` (an index, or "mean" for all layers), `head`
+    ("mean" / "max" over heads, or an index) and, with the model's answer in the result, `producing=True` (its
+    first word, with the map of the step that produced it).
+
+    The keys go as they are to `result.widget(**view)`, `result.to_html(path, **view)`, `result.grid(**view)` and
+    `result.maps(layer=..., head=...)`. The figures name the layers differently: `figures.layers_figure(result,
+    layers=[view["layer"]], token=view["token"], head=view["head"], producing=...)` and
+    `figures.matrix_figure(result, layer=view["layer"], head=view["head"], producing=...)`."""
     recipe = recipe_for_model(result.model)
     layer: int | str
     if recipe.layers == "all":
