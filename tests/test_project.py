@@ -26,6 +26,7 @@ def test_wheel_ships_the_front_end_and_the_demo_model(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in ("static/widget.js", "static/page.js", "static/widget.css", "demo/model/model.safetensors", "py.typed"):
         assert f"qvl_widget/{name}" in names, name
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
     assert not any(name.startswith(("tests/", "js/", "node_modules/", "training/")) for name in names)
     # The demo model's training code stays in the repository (training/): the package only runs the model.
     training_files = ("train.py", "_fast.py", "_tensors.py", "_model.py")
@@ -55,3 +56,17 @@ def test_runtime_modules_do_not_import_the_testing_helpers():
             if any(name == "qvl_widget.testing" or name.startswith("qvl_widget.testing.") for name in names):
                 importers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not importers, importers
+
+
+def test_license_and_citation_agree_with_the_package():
+    """MIT, as pyproject says, in a LICENSE file the wheel ships; CITATION.cff cites the package's version."""
+    import yaml
+
+    import qvl_widget
+
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    assert re.search(r'^license = "MIT"$', (ROOT / "pyproject.toml").read_text(), re.M)
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert citation["cff-version"] == "1.2.0" and citation["license"] == "MIT"
+    assert citation["version"] == qvl_widget.__version__
+    assert re.search(rf'^version = "{re.escape(qvl_widget.__version__)}"$', (ROOT / "pyproject.toml").read_text(), re.M)
