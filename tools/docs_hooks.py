@@ -65,5 +65,5 @@ def write_live_pages(folder: Path) -> None:
     clip = demo.make_clip(DEMO_SEED, groups=4)
     video = qvl_widget.Video(demo.frames_array(clip), min_pixels=224 * 224, max_pixels=224 * 224)
     captured = model.capture(video, clip["prompt"], answer=True, max_new_tokens=DEMO_ANSWER_TOKENS)
-    last_prompt_token = max(index for index, token in enumerate(captured.tokens) if token.part == "prompt")
-    captured.to_html(folder / "video.html", token=[last_prompt_token], layer=2)
+    # The answer word, with the map of the step that wrote it, in the layer the demo model points from.
+    captured.to_html(folder / "video.html", token=[demo.answer_word(captured)], producing=True, layer=view["layer"])
