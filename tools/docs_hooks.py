@@ -44,11 +44,11 @@ def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
 def write_live_pages(folder: Path) -> None:
     """The demo model's HTML pages the docs embed: its answer (`answer.html`), the same with a baseline and the
     head overview (`maps.html`), and a clip (`video.html`)."""
+    from transformers.utils import logging as transformers_logging
+
     import qvl_widget
     from qvl_widget import demo
     from qvl_widget.cli import DEMO_ANSWER_TOKENS, DEMO_SEED
-
-    from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # a quiet build
     folder.mkdir(parents=True)
