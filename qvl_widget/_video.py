@@ -8,8 +8,8 @@ processor arguments that make the processor take those frames as they are.
 Sampling follows the video processor's own `sample_frames` rule (called with a `VideoMetadata`), so the indices
 are the ones the processor would pick itself; the processor then gets `do_sample_frames=False` and the metadata
 of what was picked, so it neither samples again nor guesses the timing: Qwen2.5-VL's `second_per_grid_ts` and
-Qwen3-VL's `<t seconds>` texts come from our frames' times. VIDEO_NOTES.md at the repository root has the token
-layout of each family.
+Qwen3-VL's `<t seconds>` texts come from our frames' times. The docs' Internals page ("Video input: what the
+processors do") has the token layout of each family.
 
 Numpy and Pillow only at import; PyAV and transformers are imported when first needed.
 """

@@ -36,8 +36,9 @@ class QwenVLCrossModalVisualizer:
     Captures are cached by image content, prompt and answer (the last `cache_size`): figures of the same image and
     prompt with other layers, heads or phrases reuse the one capture. `image` is a path, a PIL image or a
     numpy array (a list of them captures several images; the figures then show the first). `head=None` means the
-    mean over heads; `target_phrase` selects the prompt tokens covering that text (case-insensitive, whole BPE
-    tokens; an unknown phrase raises a ValueError listing the tokens); `save_path` writes PNG, SVG or PDF.
+    mean over heads; `target_phrase` selects the prompt tokens covering that text (case-insensitive, where a word
+    starts, as `AttentionResult.token_indices`; an unknown phrase raises a ValueError listing the tokens);
+    `save_path` writes PNG, SVG or PDF.
 
     `answer=` (keyword): None (the prompt only), True (the model answers, greedy, up to 64 tokens) or a text (a
     given answer, teacher-forced); `target_phrase` may then name words of the answer (or of the thinking).
