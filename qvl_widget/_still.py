@@ -5,7 +5,8 @@ front end; they show the richest output they can render from the display bundle.
 the widget's view, this picture and a short text: what the front end shows with nothing hovered (the pinned
 tokens' maps, or the mean over the prompt's own tokens), each medium at the widget's `width` (a video: the shown
 temporal group), side by side, under a caption that says which choice it is and that running the notebook makes
-it live. Hosts that run widgets pick the widget's view and never show it.
+it live. Hosts that run widgets pick the widget's view and never show it. Left out: the toolbar and token strips
+(the caption names the choice), the marked sinks' outlines, a video's film strip and the head overview.
 
 The maps come from the widget's own selection (`_payload.Selections`, i.e. `AttentionResult.maps`) and the rows
 from the result's token rules, the overlay from `_overlay.py`, as the figures draw it.
@@ -71,7 +72,7 @@ def still_png(result: AttentionResult, state: ViewState, maps: np.ndarray, capti
     """The view as one optimised PNG: every medium's overlay, then the caption."""
     rows = shown_rows(result, state)
     grids = [medium_grid(maps, rows, medium, shown_group(medium, state.group)) for medium in state.media]
-    top = scale_top(result, state, maps, grids)
+    top = scale_top(state, maps, grids)
     table = lookup_table(state.colormap)
     tiles = [
         overlay_map(tile_picture(result, index, medium, state), grid, table, state.opacity, state.smooth, top)
@@ -110,7 +111,7 @@ def medium_grid(maps: np.ndarray, rows: Sequence[int], medium: Medium, group: in
     return maps[list(rows), start : start + cells].mean(axis=0).reshape(medium["rows"], medium["cols"])
 
 
-def scale_top(result: AttentionResult, state: ViewState, maps: np.ndarray, grids: Sequence[np.ndarray]) -> float:
+def scale_top(state: ViewState, maps: np.ndarray, grids: Sequence[np.ndarray]) -> float:
     """The top of the colour scale (js/view.js `scaleTop`): the largest value shown, or with `shared_scale` the
     largest value of any visible token's row (hidden: special tokens, unless shown or pinned)."""
     if not state.shared_scale:

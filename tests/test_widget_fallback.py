@@ -162,6 +162,17 @@ def test_relative_and_sink_free_views_show_the_results_own_maps(result):
     assert "relative to the baseline" in bundle(extra.widget(relative=True))["text/plain"]
 
 
+def test_a_shared_scale_tops_at_the_strongest_visible_tokens_peak(result):
+    # Token 3's rows are weaker than token 0's (synthetic strengths 0.85 and 1): on the shared scale its peak is
+    # not white. The template's token (6) is hidden, so it does not count.
+    shared = result.widget(token=[3], layer=1, shared_scale=True, **READABLE)
+    top = max(view_map(result, token, 1).max() for token in range(6))
+    picture = still(shared)
+    shown = cell_levels(picture, 4, 6, READABLE["width"], round(READABLE["width"] * 160 / 300))
+    expected = levels_of(view_map(result, [3], 1).reshape(4, 6), top)
+    assert expected.max() < 250 and np.abs(shown - expected).max() <= 1
+
+
 def test_a_video_shows_its_chosen_group():
     video = synthetic_video_result(groups=4)  # frames 1200 x 800: 600 x 400 px at width 600, 4 x 6 cells of 100 px
     for group in (0, 2, 3):
