@@ -19,7 +19,7 @@ OLDEST_KERNELS := 0.12.3
 OLDEST := $(VENV)/oldest-transformers
 OLDEST_STAMP := $(OLDEST)/.qvl-installed
 
-.PHONY: setup demo test docs notebooks format bench clean frontend browser
+.PHONY: setup demo test docs notebooks mutants format bench clean frontend browser
 
 CHROMIUM ?= /usr/bin/chromium
 
@@ -80,6 +80,11 @@ test: $(STAMP) $(OLDEST_STAMP) node_modules/.package-lock.json browser
 	$(PY) -m pytest
 	@echo "--- the engine again, with the oldest supported transformers ($(OLDEST_TRANSFORMERS)) ---"
 	PYTHONPATH=$(OLDEST) $(PY) -m pytest -q -m "not browser"
+
+# The full mutation pass: each mutant of tools/mutants*.py against its tests (long: run it after changing a view or
+# the engine; `make test` checks only that every mutant still applies).
+mutants: $(STAMP) node_modules/.package-lock.json
+	$(PY) tools/mutation.py
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -1,5 +1,8 @@
 """The mutants `tools/mutation.py` runs: one small deliberate bug each, in the code users' views depend on.
 
+`MUTANTS` is this file's list plus those of `mutants_*.py` beside it (one file per area, so that work on several
+areas at once never edits one file).
+
 `original` must occur exactly once in `file` (else the mutant is reported stale or ambiguous: after a refactor,
 point it at the new code or drop it). `tests` are the test files (or node ids; `.js` files run under
 `node --test`) that must notice, fastest first: pytest stops at the first failure. `equivalent` says why a
@@ -8,19 +11,7 @@ mutant cannot be killed (it changes nothing anyone can observe); it is then repo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Mutant:
-    id: str
-    file: str
-    original: str
-    replacement: str
-    description: str
-    tests: tuple[str, ...]
-    equivalent: str = ""
-
+from mutant import Mutant
 
 RESULT = "tests/test_result.py"
 WIDGET = "tests/test_widget.py"
@@ -58,8 +49,8 @@ MUTANTS = [
     Mutant(
         "result-grid-max-of-tokens",
         "qvl_widget/_result.py",
-        "return per_token.mean(axis=0).reshape(geometry.rows, geometry.cols)",
-        "return per_token.max(axis=0).reshape(geometry.rows, geometry.cols)",
+        "return per_token.mean(axis=0).reshape(shape)",
+        "return per_token.max(axis=0).reshape(shape)",
         "grid: max over the selected tokens instead of their mean",
         (RESULT, FIGURES),
     ),
@@ -124,9 +115,9 @@ MUTANTS = [
     Mutant(
         "payload-layer-mean-of-head-is-max",
         "qvl_widget/_payload.py",
-        "return self.result.maps(layer, head, self.reduce)",
-        'return self.result.maps("max" if layer == "mean" else layer, head, self.reduce)',
-        "Selections.maps: one head's layer mean is a max (one head, or a list of heads, with the layer mean)",
+        'return per_layer.mean(axis=0, dtype=np.float32) if over_layers == "mean" else per_layer.max(axis=0)',
+        "return per_layer.max(axis=0)",
+        "Selections.maps: a layer mean (of one head, or of a head list) is a max",
         (WIDGET, BROWSER),
     ),
     Mutant(
@@ -157,28 +148,24 @@ MUTANTS = [
     Mutant(
         "widget-head-ignored",
         "qvl_widget/_widget.py",
-        """            self.available = dict(menus)
-        self.maps_payload = self._selections.payload(self.layer, self.head)""",
-        """            self.available = dict(menus)
-        self.maps_payload = self._selections.payload(self.layer, "mean")""",
+        "            self.available = dict(menus)\n        self.maps_payload = self._selections.payload(self.layer, self.head, self.relative, self.drop_sinks)",
+        '            self.available = dict(menus)\n        self.maps_payload = self._selections.payload(self.layer, "mean", self.relative, self.drop_sinks)',
         "_send_maps: a head change always sends the head mean",
         (WIDGET, BROWSER),
     ),
     Mutant(
         "widget-head-not-observed",
         "qvl_widget/_widget.py",
-        '@traitlets.observe("layer", "head", "reduce")',
-        '@traitlets.observe("layer", "reduce")',
+        '@traitlets.observe("layer", "head", "reduce", "relative", "drop_sinks")',
+        '@traitlets.observe("layer", "reduce", "relative", "drop_sinks")',
         "a head change sends no new maps",
         (WIDGET, BROWSER),
     ),
     Mutant(
         "widget-initial-head",
         "qvl_widget/_widget.py",
-        """        self._ready = True
-        self.maps_payload = self._selections.payload(self.layer, self.head)""",
-        """        self._ready = True
-        self.maps_payload = self._selections.payload(self.layer, "mean")""",
+        "        self._ready = True\n        self.maps_payload = self._selections.payload(self.layer, self.head, self.relative, self.drop_sinks)",
+        '        self._ready = True\n        self.maps_payload = self._selections.payload(self.layer, "mean", self.relative, self.drop_sinks)',
         "the first payload ignores the head the widget was made with",
         (WIDGET, BROWSER),
     ),
@@ -209,10 +196,8 @@ MUTANTS = [
     Mutant(
         "widget-custom-message",
         "qvl_widget/_widget.py",
-        "        self.maps_payload = self._selections.payload(self.layer, self.head)\n\n"
-        '    @traitlets.observe("want_full_pictures")',
-        "        self.maps_payload = self._selections.payload(self.layer, self.head)\n"
-        '        self.send({"event": "maps"})\n\n    @traitlets.observe("want_full_pictures")',
+        "            self.available = dict(menus)\n        self.maps_payload = self._selections.payload(self.layer, self.head, self.relative, self.drop_sinks)\n",
+        '            self.available = dict(menus)\n        self.maps_payload = self._selections.payload(self.layer, self.head, self.relative, self.drop_sinks)\n        self.send({"event": "maps"})\n',
         "a layer/head change also sends a custom message",
         (WIDGET, BROWSER),
     ),
@@ -236,8 +221,8 @@ MUTANTS = [
     Mutant(
         "html-payload-head",
         "qvl_widget/_html.py",
-        "add(selections.payload(layer, head)) for layer, head in choices",
-        'add(selections.payload(layer, "mean")) for layer, head in choices',
+        "add(selections.payload(layer, head, relative, drop_sinks))",
+        'add(selections.payload(layer, "mean", relative, drop_sinks))',
         "every embedded choice holds the head mean's maps",
         (HTML,),
     ),
@@ -253,16 +238,16 @@ MUTANTS = [
     Mutant(
         "html-shared-scale",
         "qvl_widget/_html.py",
-        '"state": state.replace(available=embedded).json_fields(),',
-        '"state": state.replace(available=embedded, shared_scale=False).json_fields(),',
+        '"state": opening.json_fields(),',
+        '"state": opening.replace(shared_scale=False).json_fields(),',
         "the page ignores the shared colour scale",
         (HTML,),
     ),
     Mutant(
         "html-pins-lost",
         "qvl_widget/_html.py",
-        '"state": state.replace(available=embedded).json_fields(),',
-        '"state": state.replace(available=embedded, selected=[]).json_fields(),',
+        '"state": opening.json_fields(),',
+        '"state": opening.replace(selected=[]).json_fields(),',
         "the page forgets the pinned tokens",
         (HTML,),
     ),
@@ -278,18 +263,18 @@ MUTANTS = [
     ),
     Mutant(
         "figures-smooth-swapped",
-        "qvl_widget/_figures.py",
+        "qvl_widget/_overlay.py",
         "resample = Image.Resampling.BILINEAR if smooth else Image.Resampling.NEAREST",
         "resample = Image.Resampling.NEAREST if smooth else Image.Resampling.BILINEAR",
-        "overlay_on_image: smooth and blocky swapped",
+        "overlay_map: smooth and blocky swapped",
         (FIGURES,),
     ),
     Mutant(
         "figures-alpha-swapped",
-        "qvl_widget/_figures.py",
+        "qvl_widget/_overlay.py",
         "blended = np.asarray(picture, dtype=np.float32) * (1.0 - alpha) + colours * alpha",
         "blended = np.asarray(picture, dtype=np.float32) * alpha + colours * (1.0 - alpha)",
-        "overlay_on_image: alpha weights swapped",
+        "overlay_map: alpha weights swapped",
         (FIGURES,),
     ),
     Mutant(
@@ -419,8 +404,8 @@ MUTANTS = [
     Mutant(
         "view-save-first-image",
         "js/view.js",
-        'const composites = this.model.get("media").map((medium, index) => ({',
-        'const composites = this.model.get("media").slice(0, 1).map((medium, index) => ({',
+        'const composites = this.model.get("media").map((medium, index) => {',
+        'const composites = this.model.get("media").slice(0, 1).map((medium, index) => {',
         "Save PNG saves only the first image",
         (BROWSER,),
     ),
@@ -459,8 +444,8 @@ MUTANTS = [
     Mutant(
         "view-colormap-no-repaint",
         "js/view.js",
-        'for (const name of ["selected", "producing", "colormap", "smooth", "shared_scale", "show_special"]) {',
-        'for (const name of ["selected", "producing", "smooth", "shared_scale", "show_special"]) {',
+        'const repainting = ["selected", "producing", "unit", "mark_sinks", "head_overview", "colormap", "smooth"];',
+        'const repainting = ["selected", "producing", "unit", "mark_sinks", "head_overview", "smooth"];',
         "a colour map change does not repaint",
         (BROWSER,),
     ),
@@ -497,9 +482,8 @@ MUTANTS = [
     Mutant(
         "view-layer-listener",
         "js/view.js",
-        'for (const name of ["layer", "head", "available", "opacity"]) on(`change:${name}`, '
-        "() => this.syncControls());",
-        'for (const name of ["head", "available", "opacity"]) on(`change:${name}`, () => this.syncControls());',
+        'for (const name of ["layer", "head", "available", "opacity", "relative", "drop_sinks"]) {',
+        'for (const name of ["head", "available", "opacity", "relative", "drop_sinks"]) {',
         "a layer set elsewhere does not update the menu",
         (BROWSER,),
     ),
@@ -555,8 +539,8 @@ MUTANTS = [
     Mutant(
         "payload-js-sum-of-rows",
         "js/payload.js",
-        "const factor = maps.scales[row] / 255 / rows.length;",
-        "const factor = maps.scales[row] / 255;",
+        "  for (const row of rows) {\n    const factor = maps.scales[row] / 255 / rows.length;\n    const offset = row * maps.columns + start;",
+        "  for (const row of rows) {\n    const factor = maps.scales[row] / 255;\n    const offset = row * maps.columns + start;",
         "meanOfRows: the sum of the pinned tokens' maps, not their mean",
         (BROWSER,),
     ),
@@ -655,24 +639,24 @@ MUTANTS = [
     Mutant(
         "page-wrong-head",
         "js/page.js",
-        'const payload = payloads[`${model.get("layer")}|${model.get("head")}`];',
-        'const payload = payloads[`${model.get("layer")}|mean`];',
+        '      const payload = payloadOf({\n        layer: model.get("layer"),\n        head: model.get("head"),',
+        '      const payload = payloadOf({\n        layer: model.get("layer"),\n        head: "mean",',
         "the HTML page ignores its head menu",
         (HTML,),
     ),
     Mutant(
         "page-opening-head",
         "js/page.js",
-        "maps_payload: payloads[`${header.state.layer}|${header.state.head}`],",
-        "maps_payload: payloads[`${header.state.layer}|mean`],",
+        "    maps_payload: payloadOf(header.state),",
+        '    maps_payload: payloadOf({ ...header.state, head: "mean" }),',
         "the HTML page first paints the head mean, whatever head it opens on",
         (HTML,),
     ),
     Mutant(
         "page-head-only-change",
         "js/page.js",
-        'if (!("layer" in changes || "head" in changes)) return;',
-        'if (!("layer" in changes)) return;',
+        'if (!["layer", "head", "relative", "drop_sinks"].some((name) => name in changes)) return;',
+        'if (!["layer", "relative", "drop_sinks"].some((name) => name in changes)) return;',
         "the HTML page answers layer changes only",
         (HTML,),
     ),
@@ -1005,8 +989,8 @@ MUTANTS = [
     Mutant(
         "maps-entropy-not-normalized",
         "qvl_widget/_result.py",
-        "    entropy = -terms.sum(axis=-1) / math.log(cells) if cells > 1",
-        "    entropy = -terms.sum(axis=-1) if cells > 1",
+        "np.where(totals[..., 0] > 0, -terms.sum(axis=-1) / math.log(cells), np.nan)",
+        "np.where(totals[..., 0] > 0, -terms.sum(axis=-1), np.nan)",
         "head_summary's spatial entropy is not divided by log(image tokens)",
         (MAPS,),
     ),
@@ -1044,3 +1028,17 @@ MUTANTS = [
         (MAPS,),
     ),
 ]
+
+
+def _more_mutants() -> list[Mutant]:
+    """The mutants of the `mutants_*.py` files beside this one, in file-name order."""
+    import importlib
+    from pathlib import Path
+
+    more: list[Mutant] = []
+    for path in sorted(Path(__file__).parent.glob("mutants_*.py")):
+        more.extend(importlib.import_module(path.stem).MUTANTS)
+    return more
+
+
+MUTANTS += _more_mutants()
