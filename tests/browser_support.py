@@ -250,6 +250,7 @@ def synthetic_result(
     layers: int = 2,
     heads: int = 2,
     prompt: str | None = None,
+    layer_ids: Sequence[int] = (),
 ) -> AttentionResult:
     """A result whose views all look somewhere else: every layer, head, head mean, head max and layer mean.
 
@@ -260,7 +261,8 @@ def synthetic_result(
     - cell `o`: 0.28 in head `l % heads` of each layer l, so the layer mean of the head max (heads reduced
       first) peaks there, while the head max of the layer mean (the wrong order) peaks elsewhere.
     Rows are scaled by `1 - 0.05 * (q % 4)`, so tokens differ in strength (shared colour scale); see
-    `expected_peak` for where each view's brightest cell is.
+    `expected_peak` for where each view's brightest cell is. Each row's image share is more than its columns add
+    up to (`uneven_image_mass`); `layer_ids` name the captured layers (default: their positions).
     """
     prompt = prompt if prompt is not None else "".join(text for text in texts if not text.startswith("<|"))
     tokens = prompt_tokens(texts)
@@ -271,7 +273,7 @@ def synthetic_result(
     attention = np.zeros((layers, heads, len(texts), first), dtype=np.float32)
     block = layers * (heads + 1) + 1
     for query in range(len(texts)):
-        strength = (1.0 - 0.05 * (query % 4)) * 0.8 / len(images)
+        strength = (1.0 - 0.05 * (query % 4)) * 0.5 / len(images)
         for geometry in images:
             cells, start = geometry.num_tokens, query * block
             for layer, head in itertools.product(range(layers), range(heads)):
@@ -288,7 +290,7 @@ def synthetic_result(
     )
     return AttentionResult(
         attention=attention,
-        image_mass=attention.sum(axis=-1),
+        image_mass=uneven_image_mass(attention),
         query_positions=np.arange(100, 100 + len(texts)),
         image_positions=np.arange(10, 10 + first),
         tokens=tuple(tokens),
@@ -297,39 +299,71 @@ def synthetic_result(
         prompt=prompt,
         model="synthetic",
         family="qwen2_vl",
+        layer_ids=tuple(layer_ids),
     )
+
+
+def uneven_image_mass(attention: np.ndarray) -> np.ndarray:
+    """`[layers, heads, queries]` image shares larger than the rows' sums over the captured columns, by a part of
+    the rest (the attention on text) that differs per layer, head and token: a view that reads a map's sum where
+    it should read the image share (or one layer's, head's or token's share for another's) shows another number.
+    Each share stays a probability (under 1)."""
+    layers, heads, queries = attention.shape[:3]
+    captured = attention.sum(axis=-1, dtype=np.float64)
+    layer, head, query = np.ogrid[:layers, :heads, :queries]
+    part = 0.1 + 0.05 * ((7 * layer + 3 * head + query) % 11)  # 0.1 to 0.6 of the attention on text
+    return (captured + (1 - captured) * part).astype(np.float32)
 
 
 VIDEO_TEXTS = ("What", " does", " the", " ball", " do", "?", "<|im_end|>")
 VIDEO_SIZE = (1200, 800)  # each frame's original size: wider than a 512 px view shows it at twice
 
 
-def video_peak(query: int, group: int, cells: int) -> int:
-    """The cell token `query` looks at in temporal group `group` of `synthetic_video_result`'s video."""
-    return (5 * query + 7 * group + 1) % cells
+def video_peak(query: int, group: int, cells: int, layer: int = 0, video: int = 0) -> int:
+    """The cell token `query` looks at in temporal group `group` of video `video` of `synthetic_video_result`, at
+    layer `layer`: every head's common peak, so the head mean's. Another for every token, group, layer and video."""
+    return (5 * query + 7 * group + 11 * layer + 17 * video + 1) % cells
 
 
-def video_share(query: int, group: int, groups: int) -> float:
-    """Token `query`'s share of attention on temporal group `group`: a different one for every group."""
-    return 0.7 * (1 + (query + group) % groups) / (groups * (groups + 1) / 2)
+def head_peak(query: int, group: int, cells: int, layer: int, head: int, video: int = 0) -> int:
+    """The cell head `head` of layer `layer` alone looks at hardest (its own, beside the common `video_peak`).
+    Tokens' common peaks lie 5 cells apart (mod 24), so 2 + 5 h from one is never another token's: hovering a
+    token's peak still finds that token strongest."""
+    return (video_peak(query, group, cells, layer, video) + 2 + 5 * head) % cells
+
+
+def video_share(query: int, group: int, groups: int, layer: int = 0, video: int = 0, videos: int = 1) -> float:
+    """Token `query`'s share of attention on temporal group `group` of video `video` (of `videos`, each of its own
+    `groups`) at layer `layer`, before the head's factor (`head_factor`): a different one for every group, and
+    the groups in another order in every layer and video."""
+    return 0.7 / videos * (1 + (query + group + layer + video) % groups) / (groups * (groups + 1) / 2)
+
+
+def head_factor(layer: int, head: int) -> float:
+    """How strongly head `head` of layer `layer` attends to the media (1 or 0.9)."""
+    return 1 - 0.1 * ((layer + head) % 2)
 
 
 def synthetic_video_result(
     texts: Sequence[str] = VIDEO_TEXTS,
-    groups: int = 4,
+    groups: int | Sequence[int] = 4,
     grid: tuple[int, int] = (4, 6),
     layers: int = 2,
     heads: int = 2,
     image: tuple[int, int] | None = None,
 ) -> AttentionResult:
-    """A result with one video of `groups` temporal groups of `grid` tokens (after an image of grid `image`, where
-    given). Group g covers frames 2g and 2g + 1, at g and g + 0.5 s; its picture is a flat grey of its own,
-    `VIDEO_SIZE` pixels.
+    """A result with one video of `groups` temporal groups of `grid` tokens (several videos, one after the other,
+    where `groups` is a list of their group counts), after an image of grid `image` where given. Video v's group g
+    covers frames 2g and 2g + 1, at (v + 1) g and (v + 1) g + 0.5 s; its picture is a flat colour of its own (red
+    channel `frame_level(g, groups, v)`), `VIDEO_SIZE` pixels.
 
-    In group g, token q puts `video_share(q, g)` of its attention on the video: 0.8 of it on cell `video_peak(q, g)`
-    and the rest spread evenly, so both its peak and its share change from group to group. Every layer and head
-    alike up to a factor (each view's peaks are these). The image (where there is one): token q's peak at cell
-    `3 q`, 0.1 of its attention."""
+    In head h of layer l, token q puts `video_share(q, g, groups, l, v, videos) * head_factor(l, h)` of its
+    attention on group g of video v: 0.35 of it on `video_peak(q, g, cells, l, v)` (common to every head: the head
+    mean peaks there), 0.45 on `head_peak(q, g, cells, l, h, v)` (that head's own: a single head peaks there), the
+    rest spread evenly. So peaks and shares change from group to group, layer to layer, head to head and video to
+    video. The image (where there is one): token q's peak at cell `3 q`, 0.1 of its attention. Each row's image
+    share is more than its columns add up to (`uneven_image_mass`)."""
+    counts = (groups,) if isinstance(groups, int) else tuple(groups)
     prompt = "".join(text for text in texts if not text.startswith("<|"))
     tokens = prompt_tokens(texts)
     media, pictures, first = [], [], 0
@@ -339,39 +373,40 @@ def synthetic_video_result(
         pictures.append(Image.fromarray(np.full((rows * 40, cols * 50, 3), (200, 60, 60), dtype=np.uint8)))
         first = rows * cols
     rows, cols = grid
-    media.append(
-        ImageGeometry(
-            rows,
-            cols,
-            (cols * 28, rows * 28),
-            VIDEO_SIZE,
-            first,
-            groups,
-            tuple((2 * group, 2 * group + 1) for group in range(groups)),
-            tuple((float(group), group + 0.5) for group in range(groups)),
+    cells, starts = rows * cols, []
+    for video, count in enumerate(counts):
+        starts.append(first)
+        media.append(
+            ImageGeometry(
+                rows,
+                cols,
+                (cols * 28, rows * 28),
+                VIDEO_SIZE,
+                first,
+                count,
+                tuple((2 * group, 2 * group + 1) for group in range(count)),
+                tuple((float((video + 1) * group), (video + 1) * group + 0.5) for group in range(count)),
+            )
         )
-    )
-    pictures += [
-        Image.fromarray(np.full((VIDEO_SIZE[1], VIDEO_SIZE[0], 3), 40 + 160 * group // max(1, groups - 1), np.uint8))
-        for group in range(groups)
-    ]
-    cells = rows * cols
-    attention = np.zeros((layers, heads, len(texts), first + groups * cells), dtype=np.float32)
-    for query in range(len(texts)):
-        row = np.zeros(first + groups * cells)
+        pictures += [video_frame(group, count, video) for group in range(count)]
+        first += count * cells
+    attention = np.zeros((layers, heads, len(texts), first), dtype=np.float32)
+    for layer, head, query in itertools.product(range(layers), range(heads), range(len(texts))):
+        row = np.zeros(first)
         if image is not None:
-            row[:first] = 0.02 / first
-            row[(3 * query) % first] += 0.08
-        for group in range(groups):
-            share = video_share(query, group, groups)
-            start = first + group * cells
-            row[start : start + cells] = 0.2 * share / cells
-            row[start + video_peak(query, group, cells)] += 0.8 * share
-        for layer, head in itertools.product(range(layers), range(heads)):
-            attention[layer, head, query] = row * (1 - 0.1 * ((layer + head) % 2))
+            row[: starts[0]] = 0.02 / starts[0]
+            row[(3 * query) % starts[0]] += 0.08
+        for video, (count, start) in enumerate(zip(counts, starts, strict=True)):
+            for group in range(count):
+                share = video_share(query, group, count, layer, video, len(counts))
+                columns = start + group * cells
+                row[columns : columns + cells] = 0.2 * share / cells
+                row[columns + video_peak(query, group, cells, layer, video)] += 0.35 * share
+                row[columns + head_peak(query, group, cells, layer, head, video)] += 0.45 * share
+        attention[layer, head, query] = row * head_factor(layer, head)
     return AttentionResult(
         attention=attention,
-        image_mass=attention.sum(axis=-1),
+        image_mass=uneven_image_mass(attention),
         query_positions=np.arange(400, 400 + len(texts)),
         image_positions=np.arange(10, 10 + attention.shape[-1]),
         tokens=tuple(tokens),
@@ -381,6 +416,18 @@ def synthetic_video_result(
         model="synthetic",
         family="qwen2_vl",
     )
+
+
+def frame_level(group: int, groups: int, video: int = 0) -> int:
+    """The red level of group `group`'s picture in video `video` of `synthetic_video_result` (of `groups`)."""
+    return 40 + 160 * group // max(1, groups - 1) + 15 * video
+
+
+def video_frame(group: int, groups: int, video: int) -> Image.Image:
+    """A flat picture: grey in the first video, tinted in the others, its red channel `frame_level`."""
+    level = frame_level(group, groups, video)
+    colour = (level, level, level) if video == 0 else (level, 120, 200)
+    return Image.fromarray(np.full((VIDEO_SIZE[1], VIDEO_SIZE[0], 3), colour, np.uint8))
 
 
 ANSWER_TEXTS = (" A", " red", " cat", "<|im_end|>")
@@ -501,12 +548,16 @@ __all__ = [
     "WidgetPage",
     "browser",
     "expected_peak",
+    "frame_level",
+    "head_factor",
+    "head_peak",
     "offline_page",
     "page",
     "qvl_widget",
     "synthetic_answer_result",
     "synthetic_result",
     "synthetic_video_result",
+    "uneven_image_mass",
     "video_peak",
     "video_share",
     "view_map",

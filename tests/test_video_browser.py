@@ -6,7 +6,9 @@ group's columns cannot pass."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import itertools
 import re
 from pathlib import Path
 
@@ -18,6 +20,8 @@ from browser_support import (
     WidgetPage,
     brightest,
     cell_colours,
+    frame_level,
+    head_peak,
     synthetic_result,
     synthetic_video_result,
     video_peak,
@@ -28,12 +32,15 @@ from PIL import Image
 from test_html import embedded_container, embedded_header
 
 from qvl_widget import AttentionResult
+from qvl_widget._colormaps import colour_indices, lookup_table
 from qvl_widget._payload import Selections, decode_maps
+from qvl_widget._result import BASELINE_PROMPT
 
 pytestmark = pytest.mark.browser
 
 GROUPS = 4
 QUERY = 3  # the token most tests pin
+LAYER = 1  # the layer a view opens on (layer=-1: the last of the synthetic video's two)
 ROOT = Path(__file__).resolve().parents[1]
 PLAY_INTERVAL_MS = int(re.search(r"PLAY_INTERVAL_MS = (\d+)", (ROOT / "js" / "filmstrip.js").read_text()).group(1))
 
@@ -45,9 +52,10 @@ def group_shares(result: AttentionResult, query: int, medium: int = 0, layer: in
     return np.array([values[geometry.group_columns(group)].sum() for group in range(geometry.groups)])
 
 
-def cell_of(result: AttentionResult, query: int, group: int, medium: int = 0) -> tuple[int, int]:
+def cell_of(result: AttentionResult, query: int, group: int, medium: int = 0, video: int = 0) -> tuple[int, int]:
+    """Where token `query` looks in group `group` of the default view (the last layer, the head mean)."""
     geometry = result.images[medium]
-    return divmod(video_peak(query, group, geometry.tokens_per_group), geometry.cols)
+    return divmod(video_peak(query, group, geometry.tokens_per_group, LAYER, video), geometry.cols)
 
 
 def strip_shares(page, scope: str = "") -> np.ndarray:
@@ -95,13 +103,20 @@ def overlay_peak(page, result: AttentionResult, medium: int = 0) -> tuple[int, i
     return brightest(cell_colours(page, "canvas.qvl-overlay", medium, geometry.rows, geometry.cols))
 
 
+def payload_shares(result: AttentionResult, query: int) -> np.ndarray:
+    """Token `query`'s share on each group of the last video in the default view, from the payload's bytes (as the
+    view has them)."""
+    geometry = result.images[-1]
+    maps, _ = decode_maps(Selections(result, "mean").payload(result.num_layers - 1, "mean", False, False))
+    return np.array([maps[query, geometry.group_columns(group)].sum() for group in range(geometry.groups)])
+
+
 def check_strip(page, result: AttentionResult, query: int, scope: str = "") -> None:
     """The strip's values are the token's share on each group of the video, as the payload has them: each cell
     quantised to 1/255 of its row's largest value, so a group's sum is off the exact share by at most half a step
     per cell."""
     geometry = result.images[-1]
-    maps, _ = decode_maps(Selections(result, "mean").payload(result.num_layers - 1, "mean", False, False))
-    from_payload = [maps[query, geometry.group_columns(group)].sum() for group in range(geometry.groups)]
+    from_payload = payload_shares(result, query)
     shown = strip_shares(page, scope)
     np.testing.assert_allclose(shown, from_payload, rtol=1e-5)
     exact = group_shares(result, query)
@@ -318,7 +333,165 @@ def test_the_shares_are_the_synthetic_videos():
     for query in range(result.num_queries):
         shares = group_shares(result, query)  # layer 1, the mean of heads weighted 0.9 and 1
         np.testing.assert_allclose(
-            shares, [0.95 * video_share(query, group, GROUPS) for group in range(GROUPS)], rtol=1e-5
+            shares, [0.95 * video_share(query, group, GROUPS, LAYER) for group in range(GROUPS)], rtol=1e-5
         )
         assert len(set(np.round(shares, 6))) == GROUPS
         assert len({cell_of(result, query, group) for group in range(GROUPS)}) == GROUPS
+
+
+def test_every_layer_head_and_video_of_the_synthetic_video_looks_elsewhere():
+    """Each head alone peaks on its own cell, the head mean on the common one, both moving with the layer; a second
+    video of fewer groups has peaks and frames of its own; each row's image share exceeds its columns' sum."""
+    result = synthetic_video_result(groups=(GROUPS, 2), layers=3, heads=3)
+    cells = result.images[0].tokens_per_group
+    for video, geometry in enumerate(result.images):
+        for layer, group, query in itertools.product(range(3), range(geometry.groups), range(result.num_queries)):
+            columns = geometry.group_columns(group)
+            for head in range(3):
+                own = result.attention[layer, head, query, columns]
+                assert int(np.argmax(own)) == head_peak(query, group, cells, layer, head, video)
+            mean = view_map(result, query, layer)[columns]
+            assert int(np.argmax(mean)) == video_peak(query, group, cells, layer, video)
+    peaks = {video_peak(QUERY, 0, cells, layer, video) for layer in range(3) for video in range(2)}
+    assert len(peaks) == 6
+    levels = [
+        frame_level(group, geometry.groups, video)
+        for video, geometry in enumerate(result.images)
+        for group in range(geometry.groups)
+    ]
+    assert len(set(levels)) == len(levels)
+    captured = result.attention.sum(axis=-1)
+    assert (result.image_mass > captured + 0.01).all() and (result.image_mass < 1).all()
+    assert len(np.unique(np.round(result.image_mass - captured, 4))) > 10
+
+
+# ----- the film strip's bars, scrubber and notes --------------------------------------------------------------------
+
+
+def bar_levels(page, scope: str = "") -> np.ndarray:
+    """Each film strip bar's colour, as its red level (the grey colour map: its value against the strip's top)."""
+    colours = page.eval_on_selector_all(
+        f"{scope} .qvl-film-bar".strip(), "bars => bars.map(bar => getComputedStyle(bar).backgroundColor)"
+    )
+    return np.array([int(re.match(r"rgba?\((\d+),", colour).group(1)) for colour in colours])
+
+
+def test_each_bar_wears_the_colour_of_its_groups_share(page):
+    result = synthetic_video_result()
+    WidgetPage(page, [result.widget(token=[QUERY], colormap="gray", smooth=False)])
+    shares = payload_shares(result, QUERY)
+    levels = bar_levels(page)
+    assert levels.tolist() == lookup_table("gray")[colour_indices(shares, shares.max()), 0].tolist()
+    assert len(set(levels.tolist())) == GROUPS  # four shares, four colours; the largest white
+
+
+def test_the_scrubber_spans_the_groups_and_no_more(offline_page, tmp_path):
+    """End on the scrubber is the last group: one step back from there is the group before it (a range one group
+    too long would need two)."""
+    page, _ = offline_page
+    result = synthetic_video_result()
+    path = result.to_html(tmp_path / "scrub.html", layers=[-1], heads=["mean"], token=[QUERY], colormap="gray")
+    page.goto(path.as_uri())
+    page.wait_for_function("Number(document.querySelector('.qvl-widget')?.dataset.qvlFrames) > 0")
+    page.focus(".qvl-scrubber")
+    for key, group in (("End", GROUPS - 1), ("ArrowLeft", GROUPS - 2), ("Home", 0), ("ArrowLeft", 0)):
+        page.keyboard.press(key)
+        check_group(page, result, QUERY, group)
+
+
+def with_video_baseline(result: AttentionResult) -> AttentionResult:
+    """`result` with a baseline that differs from cell to cell (each group's mean ratio is its own)."""
+    layers, heads, _, columns = result.attention.shape
+    cells = (1 + np.arange(columns) % 5) / (3 * columns)
+    baseline = np.ascontiguousarray(np.broadcast_to(cells, (layers, heads, columns)), dtype=np.float32)
+    return dataclasses.replace(result, baseline_attention=baseline, baseline_prompt=BASELINE_PROMPT)
+
+
+def test_the_relative_strip_shows_each_groups_mean_ratio(page):
+    result = with_video_baseline(synthetic_video_result())
+    WidgetPage(page, [result.widget(token=[QUERY], relative=True, colormap="gray", smooth=False)])
+    geometry = result.images[0]
+    ratios = result.maps(layer=-1, head="mean", relative=True)[QUERY]
+    expected = [float(ratios[geometry.group_columns(group)].mean()) for group in range(GROUPS)]
+    titles = page.eval_on_selector_all(".qvl-film-cell", "cells => cells.map(cell => cell.title)")
+    for group, title in enumerate(titles):
+        match = re.fullmatch(
+            rf"group {group + 1} of {GROUPS}, [^:]+: ×([\d.]+) baseline \(the mean over this group's cells\)", title
+        )
+        assert match is not None, title
+        assert float(match.group(1)) == pytest.approx(expected[group], rel=0.05), group
+
+
+def hover_cell(page, result: AttentionResult, row: int, col: int, medium: int = 0) -> str:
+    """Move the pointer over a cell of a picture; the caption once it names that cell."""
+    geometry = result.images[medium]
+    box = page.locator(".qvl-frame").nth(medium).bounding_box()
+    assert box is not None
+    page.mouse.move(
+        box["x"] + (col + 0.5) / geometry.cols * box["width"], box["y"] + (row + 0.5) / geometry.rows * box["height"]
+    )
+    page.wait_for_function(f"document.querySelector('.qvl-caption').textContent.includes('cell row {row}, col {col}')")
+    return page.text_content(".qvl-caption") or ""
+
+
+def test_the_sink_note_names_the_sinks_of_the_group_on_screen(page):
+    result = synthetic_video_result()
+    geometry = result.images[0]
+    scores = np.ones((result.num_layers, result.attention.shape[-1]), dtype=np.float32)
+    in_group_2, in_group_0 = (1, 4), (2, 1)  # a visual sink of the shown group, and one of the first group
+    scores[LAYER, geometry.group_columns(2).start + in_group_2[0] * geometry.cols + in_group_2[1]] = 80
+    scores[LAYER, geometry.group_columns(0).start + in_group_0[0] * geometry.cols + in_group_0[1]] = 80
+    result = dataclasses.replace(result, sink_scores=scores)
+    WidgetPage(page, [result.widget(group=2, mark_sinks=True)])
+    assert hover_cell(page, result, *in_group_2).endswith("(a visual sink)")
+    assert "visual sink)" not in hover_cell(page, result, *in_group_0)
+
+
+def test_the_html_page_opens_on_the_group_it_was_written_with(offline_page, tmp_path):
+    page, _ = offline_page
+    result = synthetic_video_result()
+    path = result.to_html(
+        tmp_path / "group.html", layers=[-1], heads=["mean"], token=[QUERY], group=2, colormap="gray", smooth=False
+    )
+    page.goto(path.as_uri())
+    page.wait_for_function("Number(document.querySelector('.qvl-widget')?.dataset.qvlFrames) > 0")
+    check_group(page, result, QUERY, 2)
+    check_strip(page, result, QUERY)
+
+
+# ----- two videos of different lengths ------------------------------------------------------------------------------
+
+
+def check_video(page, result: AttentionResult, medium: int, group: int) -> None:
+    """Video `medium` of `synthetic_video_result(groups=(4, 2))` shows its group `group`: its strip, picture,
+    overlay (token `QUERY`) and caption."""
+    geometry = result.images[medium]
+    strip = page.locator(".qvl-filmstrip").nth(medium)
+    assert strip.locator(".qvl-film-cell[aria-current='true']").get_attribute("data-qvl-group") == str(group)
+    assert picture_grey(page, medium) == pytest.approx(frame_grey(result, group, medium), abs=3)
+    assert overlay_peak(page, result, medium) == cell_of(result, QUERY, group, medium, video=medium)
+    start, end = geometry.group_times[group]
+    caption = page.locator(".qvl-figcaption").nth(medium).text_content()
+    assert f"Video {medium + 1} · group {group + 1} of {geometry.groups}, {start:.1f}–{end:.1f} s" in caption
+
+
+def test_two_videos_of_different_lengths_share_the_longer_ones_groups(page):
+    result = synthetic_video_result(groups=(GROUPS, 2))
+    widget = result.widget(token=[QUERY], group=3, colormap="gray", smooth=False)
+    view = WidgetPage(page, [widget])
+    check_video(page, result, 0, 3)
+    check_video(page, result, 1, 1)  # the shorter video shows its last group
+    page.locator(".qvl-scrubber").nth(1).focus()
+    view.change(page.keyboard.press, "Home")
+    assert widget.group == 0
+    check_video(page, result, 0, 0)
+    check_video(page, result, 1, 0)
+    view.change(page.keyboard.press, "End")  # the shorter video's scrubber ends at its last group
+    assert widget.group == 1
+    check_video(page, result, 0, 1)
+    check_video(page, result, 1, 1)
+    page.locator(".qvl-scrubber").nth(0).focus()
+    view.change(page.keyboard.press, "End")
+    assert widget.group == 3
+    check_video(page, result, 0, 3)
+    check_video(page, result, 1, 1)

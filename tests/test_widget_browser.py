@@ -13,6 +13,7 @@ from PIL import Image
 
 from qvl_widget import AttentionWidget
 from qvl_widget._figures import _percent
+from qvl_widget._payload import Selections, decode_maps
 
 pytestmark = pytest.mark.browser
 
@@ -115,7 +116,8 @@ def test_click_pins_and_shift_click_shows_the_mean(page):
     # The caption and the colour bar speak of the pair's mean too.
     share = result.image_mass[0].mean(axis=0)[[3, 4]].mean()
     assert f"{percent(share)} of attention on the image" in caption
-    assert page.text_content(".qvl-colorbar-label:last-child") == percent(view_map(result, [3, 4], layer=0).max())
+    shown_maps, _ = decode_maps(Selections(result).payload(0, "mean"))  # the maps as the view has them (bytes)
+    assert page.text_content(".qvl-colorbar-label:last-child") == percent(shown_maps[[3, 4]].mean(axis=0).max())
 
 
 def test_clicking_the_pinned_token_again_unpins_it(page):
@@ -556,3 +558,16 @@ def test_token_groups_get_labelled_strips_and_the_keyboard_crosses_them(page):
     assert page.evaluate("document.activeElement.dataset.qvlToken") == "4"
     page.keyboard.press("Enter")
     assert widget.selected == [4]
+
+
+def test_the_synthetic_result_gives_every_choice_its_own_numbers():
+    """The test data say what the tests assume: each layer and head peaks on its own cell, the captured layers
+    carry the ids they are given, and each row's image share exceeds its columns' sum by its own amount (so a
+    view that reads the one for the other, or one head's share for another's, shows another number)."""
+    result = synthetic_result(layers=3, heads=3, layer_ids=(3, 7, 11))
+    assert result.layer_ids == (3, 7, 11)
+    views = [(layer, head) for layer in range(3) for head in (0, 1, 2, "mean")]
+    assert len({expected_peak(result, 2, layer, head) for layer, head in views}) == len(views)
+    captured = result.attention.sum(axis=-1)
+    assert (result.image_mass > captured + 0.005).all() and (result.image_mass < 1).all()
+    assert len(np.unique(np.round(result.image_mass, 5))) >= 0.95 * result.image_mass.size
