@@ -446,7 +446,8 @@ def _chat_text(processor: Any, conversation: _Chat, thinking: bool | None) -> tu
 
     The spans come from a second rendering with a marker in place of each text, so they are exact whatever the
     template writes around the texts; only a template that changes a text as it renders it is followed by a
-    search for that text.
+    search for that text, after the template's own text before it (a text "user" is not the "user" of
+    "<|im_start|>user").
     """
     if not getattr(processor, "chat_template", None):
         raise ValueError("this model's processor has no chat template; pass a raw prompt with chat=False")
@@ -475,7 +476,10 @@ def _chat_text(processor: Any, conversation: _Chat, thinking: bool | None) -> tu
         rebuilt += conversation.parts[number].text + template_text
     if rebuilt != text:  # the template changed some text (e.g. trimmed it): find each one in order
         cursor = 0
-        for number in order:
+        for index, number in enumerate(order):
+            before = pieces[2 * index]  # the template's own text before this one (e.g. "<|im_start|>user\n")
+            if text.startswith(before, cursor):  # never taken for the user's ("user" in it, or "a")
+                cursor += len(before)
             spans[number] = _find_text(text, conversation.parts[number], cursor)
             cursor = spans[number][1]
     return text, spans

@@ -92,6 +92,61 @@ def test_the_prompt_is_the_text_written_after_the_first_image_and_offsets_point_
     assert loaded.prompt == result.prompt and loaded.token_indices("matey") == result.token_indices("matey")
 
 
+def assert_tokens_tile_the_prompt(result: qvl_widget.AttentionResult, prompt: str) -> None:
+    """The prompt is `prompt`, and the own tokens are its characters in order: each token's text is the prompt's
+    text at its offsets, and each starts where the one before it ended, from the prompt's start to its end."""
+    assert result.prompt == prompt
+    own = [token for token in result.tokens if not token.special]
+    assert [token.text for token in own] == [prompt[token.start : token.end] for token in own]
+    assert [token.start for token in own] == [0, *(token.end for token in own[:-1])]
+    assert own[-1].end == len(prompt)
+
+
+def found(result: qvl_widget.AttentionResult, phrase: str) -> list[tuple[int, str]]:
+    """Where `phrase=` selects in the prompt: each run of consecutive selected tokens as (its start, its text)."""
+    runs: list[list[int]] = []
+    for index in result.token_indices(phrase):
+        if runs and runs[-1][-1] == index - 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    spans = [(result.tokens[run[0]].start, result.tokens[run[-1]].end) for run in runs]
+    return [(start, result.prompt[start:end]) for start, end in spans]
+
+
+def test_texts_side_by_side_in_one_message_are_one_text(tiny):
+    """Text parts that touch in the template's text are one text of the prompt: no newline between them, and a
+    token across the seam ("the" + " cat") is the user's, with its offsets."""
+    parts = ["Where is the", " cat? The cat", " sat."]
+    content = [{"type": "image", "image": noise_image(64, 64)}, *({"type": "text", "text": text} for text in parts)]
+    result = tiny.capture(messages=[{"role": "user", "content": content}])
+    assert_tokens_tile_the_prompt(result, "".join(parts))
+    across = [token for token in result.tokens if not token.special and token.start < 12 < token.end]
+    seam = [token for token in result.tokens if not token.special and token.start < 12 <= token.end]
+    assert seam and not across  # the tokenizer splits there; the next test has a token across the seam
+    assert found(result, "cat") == [(12, " cat"), (21, " cat")] and found(result, "sat") == [(26, "sat")]
+
+
+def test_a_token_across_two_touching_texts_is_the_users(tiny):
+    parts = ["Where is the ", "cat? The cat", " sat."]
+    content = [{"type": "image", "image": noise_image(64, 64)}, *({"type": "text", "text": text} for text in parts)]
+    result = tiny.capture(messages=[{"role": "user", "content": content}])
+    assert_tokens_tile_the_prompt(result, "".join(parts))
+    (across,) = [token for token in result.tokens if not token.special and token.start < 13 < token.end]
+    assert across.text == " cat" and (across.start, across.end) == (12, 16)
+    assert found(result, "the cat") == [(8, " the cat"), (18, "The cat")]
+
+
+def test_a_text_repeated_in_a_message_maps_to_each_of_its_places(tiny):
+    """The same text twice (side by side, then after other text): each copy's tokens point at their own copy."""
+    parts = ["The cat. ", "The cat. ", "A dog. ", "The cat."]
+    content = [{"type": "image", "image": noise_image(64, 64)}, *({"type": "text", "text": text} for text in parts)]
+    result = tiny.capture(messages=[{"role": "user", "content": content}])
+    assert_tokens_tile_the_prompt(result, "The cat. The cat. A dog. The cat.")
+    assert found(result, "the cat") == [(0, "The cat"), (9, "The cat"), (25, "The cat")]
+    assert found(result, "dog") == [(20, "dog")]
+
+
 @pytest.mark.parametrize(
     ("phrase", "words"),
     [("cat", "cat cat"), ("matey", "matey"), ("what color", "what color"), ("rhymes", "rhymes")],
@@ -209,6 +264,33 @@ def test_a_template_that_changes_texts_still_maps_their_tokens(picky, pictures):
     assert own and all(result.prompt[token.start : token.end] == token.text for token in own)
     found = result.token_indices("what color")
     assert "".join(result.tokens[index].text for index in found) == "what color"
+
+
+def test_a_template_that_changes_texts_maps_a_repeated_text_to_each_copy(picky):
+    """The template trims each text: the texts are then found in its text in order, each copy after the one
+    before."""
+    parts = ["  The cat. ", " The cat.", "A dog. ", " The cat. "]
+    content = [{"type": "image", "image": noise_image(64, 64)}, *({"type": "text", "text": text} for text in parts)]
+    result = picky.capture(messages=[{"role": "user", "content": content}])
+    assert_tokens_tile_the_prompt(result, "The cat.The cat.A dog.The cat.")
+    assert found(result, "the cat") == [(0, "The cat"), (8, "The cat"), (22, "The cat")]
+    assert found(result, "dog") == [(18, "dog")]
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [[" user "], [" a ", "b"], ["Look ", " user"], [" Where is the cat? ", " assistant "]],
+    ids=["a role name", "a letter of the template", "touching", "after a question"],
+)
+def test_a_template_that_changes_texts_does_not_take_its_own_text_for_the_users(picky, texts):
+    """A trimmed text that also occurs in the template's text before it ("user" in "<|im_start|>user", "a" in
+    "<|im_start|>") is the user's text where the user wrote it, after the template's text before it."""
+    content = [{"type": "image", "image": noise_image(64, 64)}, *({"type": "text", "text": text} for text in texts)]
+    result = picky.capture(messages=[{"role": "user", "content": content}])
+    assert_tokens_tile_the_prompt(result, "".join(text.strip() for text in texts))
+    prepared = picky.prepare(messages=[{"role": "user", "content": content}])
+    written = prepared.text[prepared.text.index("<|vision_end|>") + len("<|vision_end|>") :]
+    assert written.startswith(result.prompt + "<|im_end|>")
 
 
 def test_a_template_that_leaves_out_a_message_or_an_image_is_refused(picky, pictures):
