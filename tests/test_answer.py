@@ -142,6 +142,45 @@ def test_producing_maps_are_the_rows_of_the_positions_before(qwen2):
         result.grid(token=0, producing=True)
 
 
+def test_producing_rows_are_those_of_the_position_before_across_an_image_between_rows(qwen2):
+    """Text, an image, more text, then an answer: the rows skip the second image's positions. The token right
+    after that image has no producing row (the position before it is an image column), though the row before
+    it is captured; every other token's producing row is the row of the position before it."""
+    first, second = noise_image(100, 60, seed=1), noise_image(70, 90, seed=2)
+    content = [{"type": "image", "image": first}, {"type": "text", "text": "Here a cat, "}]
+    content += [{"type": "image", "image": second}, {"type": "text", "text": " and there?"}]
+    result = qwen2.capture(messages=[{"role": "user", "content": content}], answer="a red cat")
+    positions = result.query_positions.tolist()
+    expected = [positions.index(position - 1) if position - 1 in positions else None for position in positions]
+    second_image = result.image_positions[result.images[1].columns]
+    after = next(index for index, position in enumerate(positions) if position == second_image[-1] + 1)
+    assert [index for index, row in enumerate(expected) if row is None] == [0, after]  # the data has such a gap
+    assert after > 0 and positions[after] - positions[after - 1] == len(second_image) + 1
+    for index, row in enumerate(expected):
+        assert result.has_producing_row(index) == (row is not None), index
+        if row is None:
+            with pytest.raises(ValueError, match=rf"^token {index} \(.*\) has no producing map"):
+                result.producing_rows([index])
+        else:
+            assert result.producing_rows([index]) == [row], index
+    own, producing = result.maps(layer=1, head=0), result.maps(layer=1, head=0, producing=True)
+    for index, row in enumerate(expected):
+        if row is None:
+            assert np.isnan(producing[index]).all(), index
+        else:
+            np.testing.assert_array_equal(producing[index], own[row], err_msg=str(index))
+    for view in (
+        lambda: result.grid(token=after, producing=True, image=1),
+        lambda: result.head_summary(token=[after], producing=True),
+    ):
+        with pytest.raises(ValueError, match=rf"^token {after} .* has no producing map"):
+            view()
+    answer = [index for index, token in enumerate(result.tokens) if token.part == "answer"]
+    np.testing.assert_array_equal(
+        result.grid(token=answer, producing=True, image=1), result.grid(token=[index - 1 for index in answer], image=1)
+    )
+
+
 def test_phrases_find_words_of_the_answer(qwen2):
     result = qwen2.capture(noise_image(100, 60), PROMPT, answer="It is a red dog.")
     found = result.token_indices("dog")
@@ -259,4 +298,9 @@ def test_a_generation_config_asking_for_beam_search_is_refused_with_the_override
     with pytest.raises(ValueError, match=r"generation config sets num_beams=4: .*generate_kwargs=\{'num_beams': 1\}"):
         qwen2.capture(noise_image(64, 64), PROMPT, answer=True, max_new_tokens=2)
     result = qwen2.capture(noise_image(64, 64), PROMPT, answer=True, max_new_tokens=2, generate_kwargs={"num_beams": 1})
-    assert result.answer is not None
+    prepared = qwen2.prepare(noise_image(64, 64), PROMPT)
+    with torch.no_grad():
+        greedy = qwen2.model.generate(**prepared.model_inputs, max_new_tokens=2, do_sample=False, num_beams=1)
+    generated = greedy[0, prepared.model_inputs["input_ids"].shape[1] :].tolist()
+    assert result.answer == qwen2.processor.tokenizer.decode(generated, skip_special_tokens=True)
+    assert sum(token.part == "answer" for token in result.tokens) == len(generated)
