@@ -10,6 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from test_html import embedded_header
@@ -104,6 +105,7 @@ def test_explore_takes_videos_after_the_images(tiny_model_dirs, tmp_path, capsys
     [
         ([], "pass an image (--image cat.jpg) or a video (--video clip.mp4), or both"),
         (["--image", "{image}", "--fps", "2"], "--fps and --max-frames sample a video: pass them with --video"),
+        (["--image", "{image}", "--max-frames", "2"], "--fps and --max-frames sample a video: pass them with --video"),
         (["--video", "{folder}"], "is a folder; pass a video file in it"),
     ],
 )
@@ -116,6 +118,55 @@ def test_explore_refuses_bad_video_options_before_loading(extra, message, tmp_pa
     )
     assert code == 2
     assert message in stderr.splitlines()[-1]  # the error's one line, after the usage
+
+
+@pytest.mark.parametrize("option", [["--fps", "1"], ["--max-frames", "2"]])
+def test_the_demo_takes_no_video_options(option, tmp_path, capsys, no_loading):
+    code, _, stderr = run_cli(["demo", *option, "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and stderr.splitlines()[-1].endswith(f"error: unrecognized arguments: {' '.join(option)}")
+
+
+@pytest.mark.parametrize(
+    ("options", "video"),
+    [
+        (["--fps", "1"], {"fps": 1.0}),  # 4 frames of the 4 s, not 8: 2 groups
+        (["--max-frames", "2"], {"max_frames": 2}),  # the 8 frames of 2 fps, cut to 2, evenly: 1 group
+        (["--fps", "4", "--max-frames", "10"], {"fps": 4.0, "max_frames": 10}),  # 16 frames at 4 fps, cut to 10
+    ],
+    ids=["fps", "max-frames", "both"],
+)
+def test_explore_samples_the_video_as_fps_and_max_frames_say(options, video, tiny_model_dirs, tmp_path, capsys, drawn):
+    """What the command captured and wrote is the video sampled with these options, as `Video(..., **video)`
+    samples it, not as the model's defaults (2 frames per second, 768 at most) would: its groups, their frames and
+    times, in the result and in the page."""
+    from qvl_widget._video import sample_video
+
+    clip = write_video(tmp_path / "clip.mp4", count=24, fps=6)  # 4 s
+    model = str(tiny_model_dirs["qwen2_vl"])
+    arguments = ["explore", "--model", model, "--video", str(clip), "--prompt", "Where is the red cat?"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max_frames under what the rate asks: sample_video says so
+        code, stdout, stderr = run_cli([*arguments, *options, "--out", str(tmp_path / "o"), "--device", "cpu"], capsys)
+    assert code == 0, stderr
+    assert_outputs(tmp_path / "o", stdout)
+    processor = qvl_widget.load(model, device="cpu").processor
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sampled = sample_video(qvl_widget.Video(clip, **video), processor)
+        others = [sample_video(qvl_widget.Video(clip), processor).indices]  # the defaults
+        others += [
+            sample_video(qvl_widget.Video(clip, **{name: value}), processor).indices for name, value in video.items()
+        ]
+    frames = [sampled.indices[start : start + 2] for start in range(0, len(sampled.indices), 2)]
+    expected = tuple(group if len(group) == 2 else (group[0], group[0]) for group in frames)
+    assert sampled.indices not in others[: len(others) if len(video) > 1 else 1]  # each option changes the frames
+    ((result, _),) = drawn["html"]
+    (geometry,) = result.images
+    assert geometry.group_frames == expected
+    assert geometry.group_times == tuple((group[0] / 6, group[-1] / 6) for group in expected)
+    (medium,) = embedded_header(tmp_path / "o" / "attention.html")["state"]["media"]
+    assert len(medium["frames"]) == len(expected)
+    assert [tuple(times) for times in medium["times"]] == list(geometry.group_times)
 
 
 def test_explore_says_what_is_wrong_with_an_unreadable_video(tiny_model_dirs, tmp_path, capsys):
@@ -809,6 +860,33 @@ def test_the_command_line_view_defaults_are_the_views_own():
         for name in VIEW_OPTIONS:
             assert getattr(parsed, name) == views[name].default
             assert all(getattr(parsed, name) == figure[name].default for figure in drawings if name in figure)
+
+
+@pytest.mark.parametrize(("layers", "said"), [([], "1: 1, 3: 3"), (["--layers", "-1"], "3: 3")], ids=["all", "last"])
+def test_the_sinks_report_names_a_hybrid_models_layers_by_their_decoder_index(
+    layers, said, qwen35_dir, tmp_path, capsys, drawn, monkeypatch
+):
+    """The tiny Qwen3.5 captures decoder layers 1 and 3 (its attention layers), at positions 0 and 1: the report
+    names them 1 and 3, each with its own count (here 1 sink in layer 1, 3 in layer 3)."""
+    capture = qvl_widget.LoadedModel.capture
+
+    def with_sinks(self, *args, **kwargs):
+        result = capture(self, *args, **kwargs)
+        scores = np.zeros_like(result.sink_scores)
+        scores[0, [2]] = scores[1, [0, 4, 5]] = 100.0
+        return dataclasses.replace(result, sink_scores=scores)
+
+    monkeypatch.setattr(qvl_widget.LoadedModel, "capture", with_sinks)
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (120, 90), "red").save(image)
+    arguments = ["explore", "--model", str(qwen35_dir), "--image", str(image), "--prompt", "Where?", *layers]
+    code, _, stderr = run_cli([*arguments, "--drop-sinks", "--device", "cpu", "--out", str(tmp_path / "o")], capsys)
+    assert code == 0, stderr
+    ((result, state),) = drawn["html"]
+    assert result.layer_ids == (1, 3) and [len(result.sinks(layer)) for layer in (0, 1)] == [1, 3]
+    columns = result.attention.shape[-1]
+    assert f"visual sinks left out (sink score > 20), of {columns} image tokens, by layer: {said}\n" in stderr
+    assert state.sinks == [[2], [0, 4, 5]]
 
 
 # ----- thinking ------------------------------------------------------------------------------------------------------
