@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -161,7 +162,9 @@ def test_load_rejects_other_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="no saved result at"):
         AttentionResult.load(tmp_path / "missing.npz")
     np.savez(tmp_path / "other.npz", x=np.arange(3))
-    with pytest.raises(ValueError, match="is not a readable qvl_widget result file"):
+    with pytest.raises(
+        ValueError, match=r"is not a readable qvl_widget result file \(it holds 'x\.npy', which result\.save does not"
+    ):
         AttentionResult.load(tmp_path / "other.npz")
     with pytest.raises(ValueError, match=r"must end in \.npz"):
         qvl_widget.AttentionResult.save(None, tmp_path / "x.json")  # type: ignore[arg-type]
@@ -181,14 +184,25 @@ def test_load_of_a_damaged_file_is_one_clear_error(result, tmp_path):
     with np.load(tmp_path / "whole.npz") as archive:
         arrays = {name: archive[name] for name in archive.files}
     np.savez(metadata_list, **{**arrays, "metadata": np.array("[1, 2]")})
+    not_an_archive = "is not a qvl_widget result file (not an .npz archive from result.save)"
+    reasons = {
+        "array.npy": not_an_archive,
+        "list.npz": "is not a readable qvl_widget result file (its metadata is list, not a JSON object)",
+        "empty.npz": not_an_archive,
+        "half.npz": not_an_archive,  # its zip directory, at the end, is cut off
+        "flipped.npz": "is not a readable qvl_widget result file (Bad CRC-32 for file 'metadata.npy')",
+        "text.npz": not_an_archive,
+    }
     paths = [tmp_path / "array.npy", metadata_list]
     for name, data in damaged.items():
         (tmp_path / name).write_bytes(data)
         paths.append(tmp_path / name)
+    assert sorted(path.name for path in paths) == sorted(reasons)
     for path in paths:
-        with pytest.raises(ValueError, match=r"is not a (readable )?qvl_widget result file") as info:
+        with pytest.raises(ValueError, match=f"^{re.escape(f'{str(path)!r} {reasons[path.name]}')}$") as info:
             AttentionResult.load(path)
-        assert "\n" not in str(info.value) and "pickle" not in str(info.value), path.name
+        error = info.value
+        assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)  # one line
 
 
 def test_maps_combine_the_selected_heads_then_layers():

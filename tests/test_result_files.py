@@ -14,6 +14,7 @@ import struct
 import warnings
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -163,31 +164,59 @@ def reset_peak() -> None:
 
 
 @contextmanager
-def costs_at_most(read_bytes: int, extra_bytes: int) -> Iterator[None]:
-    """The block reads at most `read_bytes` out of the archive's members (what it inflates: work, whatever the
-    machine's speed) and grows neither the resident memory nor its peak by `extra_bytes`."""
-    read = 0
+def reads() -> Iterator[Counter[str]]:
+    """Counts what the block reads out of archive members (what it inflates), in bytes, by member name."""
+    read: Counter[str] = Counter()
     original_read, original_read1 = zipfile.ZipExtFile.read, zipfile.ZipExtFile.read1
 
     def counted(method: Callable[..., bytes]) -> Callable[..., bytes]:
         def reading(self: zipfile.ZipExtFile, *args: Any) -> bytes:
-            nonlocal read
             data = method(self, *args)
-            read += len(data)
+            read[self.name] += len(data)
             return data
 
         return reading
 
-    reset_peak()
-    before, peak_before = resident_bytes(), peak_resident_bytes()
     zipfile.ZipExtFile.read, zipfile.ZipExtFile.read1 = counted(original_read), counted(original_read1)  # type: ignore[method-assign]
     try:
-        yield
+        yield read
     finally:
         zipfile.ZipExtFile.read, zipfile.ZipExtFile.read1 = original_read, original_read1  # type: ignore[method-assign]
+
+
+@contextmanager
+def costs_at_most(read_bytes: int, extra_bytes: int) -> Iterator[None]:
+    """The block reads at most `read_bytes` out of the archive's members (what it inflates: work, whatever the
+    machine's speed) and grows neither the resident memory nor its peak by `extra_bytes`."""
+    reset_peak()
+    before, peak_before = resident_bytes(), peak_resident_bytes()
+    with reads() as read:
+        yield
     grew = max(resident_bytes() - before, peak_resident_bytes() - max(peak_before, before))
-    assert read <= read_bytes, f"read {read / MIB:.1f} MiB of the archive's members"
+    assert read.total() <= read_bytes, f"read {read.total() / MIB:.1f} MiB of the archive's members"
     assert grew < extra_bytes, f"grew by {grew / MIB:.0f} MiB"
+
+
+def header_bytes(data: bytes) -> int:
+    """The length of the `.npy` header (magic string, header length, header text) at the start of `data`; all of
+    `data` where it has none that numpy reads."""
+    stream = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        read_header[version](stream)
+    except (ValueError, KeyError, SyntaxError):
+        return len(data)
+    return stream.tell()
+
+
+def assert_only_headers_read(read: Counter[str], members: dict[str, bytes], but: tuple[str, ...] = ()) -> None:
+    """Of each member but `but`, at most its `.npy` header was read: none of its data."""
+    for name, count in read.items():
+        if name not in but:
+            assert count <= header_bytes(members[name]), (
+                f"{count} bytes of {name} read, its header has {header_bytes(members[name])}"
+            )
 
 
 def refused(path: Path, *fragments: str) -> str:
@@ -451,21 +480,26 @@ def test_archive_directories_that_save_does_not_write(saved, tmp_path):
     ids=lambda value: value.name if isinstance(value, Member) else None,
 )
 def test_headers_are_checked_against_the_metadata_before_the_data_is_read(saved, tmp_path, member, message):
-    refused(archive(tmp_path / "r.npz", saved, member), message)
+    with reads() as read:
+        refused(archive(tmp_path / "r.npz", saved, member), message)
+    assert_only_headers_read(read, {**saved, member.name: member.data}, but=("metadata.npy",))
 
 
 def test_an_object_array_header_is_refused_without_unpickling(saved, tmp_path):
-    refused(archive(tmp_path / "r.npz", saved, header_only("attention", object, (2, 2, 11, 39))), "holds object")
+    member = header_only("attention", object, (2, 2, 11, 39))
+    with reads() as read:
+        refused(archive(tmp_path / "r.npz", saved, member), "holds object")
+    assert_only_headers_read(read, {**saved, member.name: member.data}, but=("metadata.npy",))
 
 
 def test_a_member_cut_short_is_refused(saved, tmp_path):
     data = saved["attention.npy"]
     # The directory is honest about the stored bytes, but the data ends early: the CRC or the length says so.
     cut = Member("attention.npy", data[: len(data) // 2], STORED, len(data) // 2, zlib.crc32(data[: len(data) // 2]))
-    refused(archive(tmp_path / "r.npz", saved, cut), "attention.npy")
+    refused(archive(tmp_path / "r.npz", saved, cut), f"attention.npy holds {len(data) // 2 - 128} bytes of data where")
     broken = deflated("attention.npy", data)
     broken.data = broken.data[: len(broken.data) // 2]
-    refused(archive(tmp_path / "r2.npz", saved, broken))
+    refused(archive(tmp_path / "r2.npz", saved, broken), "Bad CRC-32 for file 'attention.npy'")
 
 
 # ----- the arrays' values -----------------------------------------------------------------------------------------
@@ -661,7 +695,10 @@ def test_pictures_that_are_not_the_png_save_wrote(saved, tmp_path):
 
 def test_metadata_over_its_cap_is_refused_before_it_is_read(saved, tmp_path, monkeypatch):
     monkeypatch.setattr("qvl_widget._result._MAX_METADATA_BYTES", 1000)
-    refused(archive(tmp_path / "r.npz", saved), "its metadata is <U", "not one text of at most 1000 bytes")
+    with reads() as read:
+        refused(archive(tmp_path / "r.npz", saved), "its metadata is <U", "not one text of at most 1000 bytes")
+    assert list(read) == ["metadata.npy"]  # its header only: nothing else either
+    assert_only_headers_read(read, saved)
 
 
 def test_an_empty_metadata_text_and_a_cut_header_length(saved, tmp_path):
