@@ -18,6 +18,7 @@ from test_html import embedded_header
 
 from qvl_widget import AttentionWidget
 from qvl_widget._result import STILL_THINKING
+from qvl_widget._still import shown_rows
 from qvl_widget._view_state import ViewState
 
 FIRST_ANSWER = 7  # " A": the answer follows the seven prompt tokens
@@ -79,19 +80,25 @@ def test_the_switch_is_offered_only_with_an_answer(page):
 @pytest.mark.browser
 def test_the_reverse_view_tints_answer_words_by_their_producing_rows(page):
     result = synthetic_answer_result()
-    view = WidgetPage(page, [AttentionWidget(result, layer=0, colormap="gray", smooth=False)])
+    WidgetPage(page, [AttentionWidget(result, layer=0, colormap="gray", smooth=False)])
     rows, cols = result.images[0].rows, result.images[0].cols
     row, col = expected_peak(result, FIRST_ANSWER, layer=0)  # the peak of the step that wrote " red"
     box = page.locator(".qvl-frame").bounding_box()
     page.mouse.move(box["x"] + (col + 0.5) / cols * box["width"], box["y"] + (row + 0.5) / rows * box["height"])
-    alphas = page.eval_on_selector_all(
+    chips = page.eval_on_selector_all(
         ".qvl-token:not([hidden])",
-        "chips => chips.map(c => [c.dataset.qvlToken, Number(getComputedStyle(c).backgroundColor.split(',')[3]"
-        "?.replace(')', '') ?? 1)])",
+        "chips => chips.map(c => [Number(c.dataset.qvlToken), Number(getComputedStyle(c).backgroundColor.split(',')[3]"
+        "?.replace(')', '') ?? 1), c.title])",
     )
-    strongest = max(alphas, key=lambda pair: pair[1])[0]
-    assert strongest == str(FIRST_ANSWER + 1)  # " red", whose producing row is " A"'s
-    assert view.frames() >= 1
+    strongest = max(chips, key=lambda chip: chip[1])[0]
+    assert strongest == FIRST_ANSWER + 1  # " red", whose producing row is " A"'s
+    # Every shown chip is tinted by its producing row's attention to that cell (none: no tint), on the shown
+    # chips' scale: alpha 0.15 + 0.7 x its share of the largest.
+    producing = np.nan_to_num(result.maps(layer=0, producing=True)[:, row * cols + col])
+    shown = [token for token, _, _ in chips]
+    expected = 0.15 + 0.7 * producing[shown] / producing[shown].max()
+    np.testing.assert_allclose([alpha for _, alpha, _ in chips], expected, atol=0.01)
+    assert all(title.endswith(" attention to the hovered cell (producing step)") for _, _, title in chips)
 
 
 @pytest.mark.browser
@@ -121,9 +128,16 @@ def test_the_html_page_has_the_answer_and_its_producing_maps(offline_page, tmp_p
 def test_widget_producing_option_is_checked(tmp_path):
     with pytest.raises(TypeError, match="producing must be True or False"):
         AttentionWidget(synthetic_answer_result(), producing="yes")
-    widget = AttentionWidget(synthetic_answer_result(), producing=False)
-    assert widget.producing is False
-    assert not np.isnan(widget.result.maps(producing=True)[1]).any()
+    result = synthetic_answer_result()
+    pinned = [FIRST_ANSWER + 1]  # " red"
+    own = AttentionWidget(result, producing=False, token=pinned)
+    assert own.producing is False and own.view_state().producing is False
+    assert "the step that produced" not in own._still()["text/plain"]
+    by_default = AttentionWidget(result, token=pinned)
+    assert by_default.producing is True and "the step that produced “ red”" in by_default._still()["text/plain"]
+    # The rows their maps show: the pinned word's own row, or the row of the step that wrote it (" A"'s).
+    assert shown_rows(result, own.view_state()) == pinned
+    assert shown_rows(result, by_default.view_state()) == [FIRST_ANSWER]
 
 
 @pytest.mark.browser

@@ -536,7 +536,10 @@ def test_unambiguous_numbers_and_indices_are_accepted(tiny_vl):
     assert tiny_vl.kept_layers(-1) == tiny_vl.kept_layers(np.int64(-1)) == tiny_vl.kept_layers(np.array(-1)) == (last,)
     assert tiny_vl.kept_layers(np.array([0, -1])) == tiny_vl.kept_layers([0, -1]) == (first, last)
     result = tiny_vl.capture(IMAGE, PROMPT, layers=np.int64(-1), chunk_bytes=2.0**20, answer=True, max_new_tokens=2.0)
-    assert result.layer_ids == (last,) and result.answer is not None
+    plain = tiny_vl.capture(IMAGE, PROMPT, layers=[-1], answer=True, max_new_tokens=2)
+    assert result.layer_ids == plain.layer_ids == (last,)
+    assert (result.answer, result.tokens) == (plain.answer, plain.tokens)
+    np.testing.assert_array_equal(result.attention, plain.attention)
 
 
 LOAD_REFUSED = [

@@ -17,6 +17,7 @@ from test_result_files import assert_same
 
 import qvl_widget
 from qvl_widget import AttentionResult, Video
+from qvl_widget._result import BASELINE_PROMPT
 
 
 def frames(count: int, width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -160,9 +161,15 @@ def test_a_conversation_takes_video_parts(qwen2):
 
 
 def test_a_baseline_sees_the_same_video(qwen2):
-    result = qwen2.capture(Video(frames(4, 64, 48)), PROMPT, baseline=True)
-    assert result.baseline_attention is not None
-    assert result.baseline_attention.shape[-1] == result.attention.shape[-1]
+    """The baseline's rows are the last row of a capture of the baseline prompt on the very same frames, in every
+    layer and head; here each frame differs, so other frames, or the same in another order, give other rows."""
+    video = Video(frames(6, 64, 48))
+    result = qwen2.capture(video, PROMPT, baseline=True, layers=[0, -1])
+    direct = qwen2.capture(video, BASELINE_PROMPT, layers=[0, -1])
+    assert result.baseline_prompt == BASELINE_PROMPT and direct.images == result.images
+    np.testing.assert_allclose(result.baseline_attention, direct.attention[:, :, -1], rtol=0, atol=1e-6)
+    reversed_frames = qwen2.capture(Video(frames(6, 64, 48)[::-1]), BASELINE_PROMPT, layers=[0, -1])
+    assert np.abs(reversed_frames.attention[:, :, -1] - result.baseline_attention).max() > 100 * 1e-6
 
 
 def test_a_video_on_a_model_without_a_video_processor_is_refused(qwen2, monkeypatch):
