@@ -148,8 +148,16 @@ MUTANTS = [
     Mutant(
         "widget-head-ignored",
         "qvl_widget/_widget.py",
-        "            self.available = dict(menus)\n        self.maps_payload = self._selections.payload(self.layer, self.head, self.relative, self.drop_sinks)",
-        '            self.available = dict(menus)\n        self.maps_payload = self._selections.payload(self.layer, "mean", self.relative, self.drop_sinks)',
+        (
+            "            self.available = dict(menus)\n"
+            "        self.maps_payload = self._selections.payload(self.layer, self.head, self.relative, self"
+            ".drop_sinks)"
+        ),
+        (
+            "            self.available = dict(menus)\n"
+            '        self.maps_payload = self._selections.payload(self.layer, "mean", self.relative, self.dr'
+            "op_sinks)"
+        ),
         "_send_maps: a head change always sends the head mean",
         (WIDGET, BROWSER),
     ),
@@ -164,8 +172,14 @@ MUTANTS = [
     Mutant(
         "widget-initial-head",
         "qvl_widget/_widget.py",
-        "        self._ready = True\n        self.maps_payload = self._selections.payload(self.layer, self.head, self.relative, self.drop_sinks)",
-        '        self._ready = True\n        self.maps_payload = self._selections.payload(self.layer, "mean", self.relative, self.drop_sinks)',
+        (
+            "        self._ready = True\n        self.maps_payload = self._selections.payload(self.layer, se"
+            "lf.head, self.relative, self.drop_sinks)"
+        ),
+        (
+            '        self._ready = True\n        self.maps_payload = self._selections.payload(self.layer, "m'
+            'ean", self.relative, self.drop_sinks)'
+        ),
         "the first payload ignores the head the widget was made with",
         (WIDGET, BROWSER),
     ),
@@ -196,8 +210,16 @@ MUTANTS = [
     Mutant(
         "widget-custom-message",
         "qvl_widget/_widget.py",
-        "            self.available = dict(menus)\n        self.maps_payload = self._selections.payload(self.layer, self.head, self.relative, self.drop_sinks)\n",
-        '            self.available = dict(menus)\n        self.maps_payload = self._selections.payload(self.layer, self.head, self.relative, self.drop_sinks)\n        self.send({"event": "maps"})\n',
+        (
+            "            self.available = dict(menus)\n"
+            "        self.maps_payload = self._selections.payload(self.layer, self.head, self.relative, self"
+            ".drop_sinks)\n"
+        ),
+        (
+            "            self.available = dict(menus)\n"
+            "        self.maps_payload = self._selections.payload(self.layer, self.head, self.relative, self"
+            '.drop_sinks)\n        self.send({"event": "maps"})\n'
+        ),
         "a layer/head change also sends a custom message",
         (WIDGET, BROWSER),
     ),
@@ -539,8 +561,14 @@ MUTANTS = [
     Mutant(
         "payload-js-sum-of-rows",
         "js/payload.js",
-        "  for (const row of rows) {\n    const factor = maps.scales[row] / 255 / rows.length;\n    const offset = row * maps.columns + start;",
-        "  for (const row of rows) {\n    const factor = maps.scales[row] / 255;\n    const offset = row * maps.columns + start;",
+        (
+            "  for (const row of rows) {\n    const factor = maps.scales[row] / 255 / rows.length;\n"
+            "    const offset = row * maps.columns + start;"
+        ),
+        (
+            "  for (const row of rows) {\n    const factor = maps.scales[row] / 255;\n"
+            "    const offset = row * maps.columns + start;"
+        ),
         "meanOfRows: the sum of the pinned tokens' maps, not their mean",
         (BROWSER,),
     ),
