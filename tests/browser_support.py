@@ -117,6 +117,7 @@ class WidgetPage:
         self.placements = list(placements) if placements is not None else list(range(len(widgets)))
         self.blocked: list[str] = []
         self.kernel_calls = 0
+        self.kernel_errors: list[str] = []  # changes the kernel refused (`change` fails on one)
         page.expose_function("qvlKernel", self._kernel)
         page.route("**/*", self._serve)
         page.goto(f"{ORIGIN}/index.html")
@@ -155,6 +156,8 @@ class WidgetPage:
         widget.observe(handler, names=traitlets.All)
         try:
             widget.set_state(sent)
+        except Exception as error:  # refused (e.g. a group the video lacks): answered, so no wait hangs on it
+            self.kernel_errors.append(f"{type(error).__name__}: {error}")
         finally:
             widget.unobserve(handler, names=traitlets.All)
         answer = {name: widget.get_state(name)[name] for name in changed if widget.trait_metadata(name, "sync")}
@@ -196,10 +199,11 @@ class WidgetPage:
 
     def change(self, action, *args, **options) -> None:
         """Run a page action (e.g. `page.select_option`) that changes a trait; return once the kernel's answer
-        is applied."""
+        is applied (fail if the kernel refused a change)."""
         before = self.answers()
         action(*args, **options)
         self.page.wait_for_function(f"window.qvlAnswers > {before}")
+        assert not self.kernel_errors, f"the kernel refused a change: {self.kernel_errors}"
 
     def custom_messages(self) -> list:
         """What the views sent as custom messages (`model.send`), over all models: traits only means none."""

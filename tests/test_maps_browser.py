@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 import pytest
-from browser_support import WidgetPage, brightest, cell_colours, synthetic_result
+from browser_support import WidgetPage, brightest, cell_colours, synthetic_answer_result, synthetic_result
 
 from qvl_widget import AttentionResult
 from qvl_widget._result import BASELINE_PROMPT
@@ -19,6 +19,7 @@ pytestmark = pytest.mark.browser
 
 LAYERS, HEADS = 3, 4
 PINNED = 4  # the token the relative and sink tests pin
+ANSWER_RED = 8  # synthetic_answer_result's " red" of " A red cat": the answer follows 7 prompt tokens
 SINK_LAYER = 1
 
 
@@ -27,12 +28,13 @@ def loud_head(query: int) -> tuple[int, int]:
     return query % LAYERS, query % HEADS
 
 
-def maps_result() -> AttentionResult:
+def maps_result(layer_ids: tuple[int, ...] = ()) -> AttentionResult:
     """`synthetic_result` where token q's `loud_head(q)` puts all of its share on one cell and every other head
-    of it gives the image 0.3 of its share; with a baseline whose map is large where token `PINNED` peaks in layer
-    1 (its relative map peaks elsewhere), and sink scores that flag two cells of layer 1 (one where `PINNED` peaks;
-    its sink-free map peaks elsewhere)."""
-    base = synthetic_result(layers=LAYERS, heads=HEADS)
+    of it gives the image 0.3 of its share (each image share a little more than its row's sum: a part of the
+    attention on text); with a baseline whose map is large where token `PINNED` peaks in layer 1 (its relative
+    map peaks elsewhere), and sink scores that flag two cells of layer 1 (one where `PINNED` peaks; its sink-free
+    map peaks elsewhere). `layer_ids`: the captured layers' ids (default: their positions)."""
+    base = synthetic_result(layers=LAYERS, heads=HEADS, layer_ids=layer_ids)
     attention = base.attention * np.float32(0.3)
     for query in range(attention.shape[2]):
         layer, head = loud_head(query)
@@ -47,7 +49,7 @@ def maps_result() -> AttentionResult:
     return dataclasses.replace(
         base,
         attention=attention,
-        image_mass=attention.sum(axis=-1),
+        image_mass=attention.sum(axis=-1) * np.float32(0.85) + np.float32(0.15),  # the loud head still loudest
         baseline_attention=baseline,
         baseline_prompt=BASELINE_PROMPT,
         sink_scores=scores,
@@ -272,3 +274,97 @@ def test_the_page_offers_every_switch_offline(offline_page, tmp_path):
     assert page.eval_on_selector(".qvl-head", "select => select.value") == "1"
     assert overlay_peak() == peak(result.grid(token=[3], layer=2, head=1, drop_sinks=True))
     assert requests == []
+
+
+# ----- the head overview's names, rows and outline ----------------------------------------------------------------
+
+
+def test_the_head_overview_names_layers_by_their_decoder_index(page):
+    result = maps_result(layer_ids=(3, 7, 11))  # e.g. a hybrid model's attention layers
+    WidgetPage(page, [result.widget(head_overview="mass", colormap="gray")])
+    page.locator(".qvl-heads-grid").wait_for()
+    assert hover_head(page, 1, 2).startswith("layer 7, head 2: ")
+    assert hover_head(page, 2, 0).startswith("layer 11, head 0: ")
+    legend = page.text_content(".qvl-heads-legend") or ""
+    assert legend.startswith("layers 3–11 top to bottom · heads 0–3 left to right · brightest ")
+
+
+def test_the_head_overview_shows_the_producing_steps_rows_with_the_switch(page):
+    """Each row has its own loudest head: an answer word shows its producing step's, or with the switch off its
+    own."""
+    base = synthetic_answer_result(layers=LAYERS, heads=HEADS)
+    mass = np.full(base.image_mass.shape, 0.3, dtype=np.float32)
+    for row in range(base.num_queries):
+        mass[(*loud_head(row), row)] = 0.8
+    result = dataclasses.replace(base, image_mass=mass)
+    widget = result.widget(head_overview="mass", colormap="gray")
+    view = WidgetPage(page, [widget])
+    page.locator(".qvl-heads-grid").wait_for()
+    word = ANSWER_RED  # written at the step of the answer's first token
+    view.hover_token(word)
+    assert brightest(grid_colours(page)) == loud_head(word - 1) != loud_head(word)
+    view.change(page.uncheck, ".qvl-producing")
+    assert not widget.producing
+    view.hover_token(word)
+    assert brightest(grid_colours(page)) == loud_head(word)
+
+
+def outlined_heads(page) -> set[tuple[int, int]]:
+    """The grid's cells whose top edge wears the outline (cyan: the grey colour map has no colour at all), read in
+    the first few pixel rows of each cell, where the outline is drawn (the cell's centre keeps its own colour)."""
+    edges = page.evaluate(
+        """([layers, heads]) => {
+            const canvas = document.querySelector("canvas.qvl-heads-grid");
+            const context = canvas.getContext("2d");
+            const width = canvas.width / heads, height = canvas.height / layers;
+            const out = [];
+            for (let layer = 0; layer < layers; layer++) for (let head = 0; head < heads; head++) {
+              const x = Math.floor((head + 0.5) * width);
+              let blue = 0;
+              for (let y = Math.ceil(layer * height); y < layer * height + height / 8; y++) {
+                const [red, , b] = context.getImageData(x, y, 1, 1).data;
+                blue = Math.max(blue, b - red);
+              }
+              out.push(blue);
+            }
+            return out;
+        }""",
+        [LAYERS, HEADS],
+    )
+    return {divmod(index, HEADS) for index, blue in enumerate(edges) if blue > 100}
+
+
+def test_the_head_overview_outlines_the_heads_the_menus_choose(page):
+    result = maps_result()
+    widget = result.widget(layer=1, head=2, head_overview="mass", colormap="gray")
+    view = WidgetPage(page, [widget])
+    page.locator(".qvl-heads-grid").wait_for()
+    assert outlined_heads(page) == {(1, 2)}
+    view.change(page.select_option, ".qvl-head", "mean")  # every head of one layer: that row
+    assert outlined_heads(page) == {(1, head) for head in range(HEADS)}
+    view.change(page.select_option, ".qvl-layer", "mean")  # every head of every layer: nothing singled out
+    assert outlined_heads(page) == set()
+    view.change(page.select_option, ".qvl-head", "0")  # one head of every layer: that column
+    assert outlined_heads(page) == {(layer, 0) for layer in range(LAYERS)}
+    summary = result.head_summary().image_mass  # the prompt's own tokens, nothing hovered
+    assert brightest(grid_colours(page)) == peak(summary)  # the outline leaves the cells' centres as they are
+
+
+# ----- the page opens on what its switches say --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("relative", "drop_sinks"), [(True, False), (False, True), (True, True)])
+def test_the_page_opens_on_the_maps_its_switches_say(offline_page, tmp_path, relative, drop_sinks):
+    page, _ = offline_page
+    result = maps_result()
+    options = {"relative": relative, "drop_sinks": drop_sinks}
+    path = result.to_html(
+        tmp_path / "opening.html", layer=SINK_LAYER, token=[PINNED], colormap="gray", smooth=False, **options
+    )
+    page.goto(path.as_uri())
+    page.wait_for_function("Number(document.querySelector('.qvl-widget')?.dataset.qvlFrames) > 0")
+    assert (page.is_checked(".qvl-relative"), page.is_checked(".qvl-drop-sinks")) == (relative, drop_sinks)
+    geometry = result.images[0]
+    shown = brightest(cell_colours(page, "canvas.qvl-overlay", 0, geometry.rows, geometry.cols))
+    raw = peak(result.grid(token=[PINNED], layer=SINK_LAYER))
+    assert shown == peak(result.grid(token=[PINNED], layer=SINK_LAYER, **options)) != raw

@@ -8,10 +8,18 @@ import time
 import matplotlib
 import numpy as np
 import pytest
-from browser_support import XSS_TEXTS, WidgetPage, expected_peak, synthetic_result, view_map
+from browser_support import (
+    XSS_TEXTS,
+    WidgetPage,
+    expected_peak,
+    synthetic_answer_result,
+    synthetic_result,
+    view_map,
+)
 from PIL import Image
 
 from qvl_widget import AttentionWidget
+from qvl_widget._colormaps import colour_indices, lookup_table
 from qvl_widget._figures import _percent
 from qvl_widget._payload import Selections, decode_maps
 
@@ -131,11 +139,15 @@ def test_clicking_the_pinned_token_again_unpins_it(page):
 
 
 def test_phrase_argument_preselects_its_tokens(page):
-    view = WidgetPage(page, [AttentionWidget(synthetic_result(), phrase="red cat")])
+    result = synthetic_result()
+    view = WidgetPage(page, [AttentionWidget(result, layer=0, phrase="red cat", colormap="gray", smooth=False)])
     pinned = page.eval_on_selector_all(".qvl-pinned", "chips => chips.map(c => c.dataset.qvlToken)")
     assert pinned == ["3", "4"]
     assert "“ red” + “ cat”" in without_isolates(page.text_content(".qvl-caption"))
-    assert view.frames() >= 1
+    # The first paint is the pair's mean: its two brightest cells are the two tokens' peaks.
+    colours = view.cell_colours()[..., 0].astype(int)
+    two = {tuple(int(v) for v in np.unravel_index(i, colours.shape)) for i in np.argsort(colours.ravel())[-2:]}
+    assert two == {expected_peak(result, 3, 0), expected_peak(result, 4, 0)}
 
 
 def test_keyboard_moves_between_tokens(page):
@@ -268,7 +280,8 @@ def test_a_prompt_of_template_tokens_only_shows_them_and_a_real_scale(page):
     result = synthetic_result(texts=("<|vision_end|>", "<|im_end|>", "<|im_start|>"), prompt="")
     WidgetPage(page, [AttentionWidget(result, layer=0, shared_scale=True)])
     assert page.locator(".qvl-token:not([hidden])").count() == 3
-    assert page.text_content(".qvl-colorbar-label:last-child") != "0.0%"
+    maps, _ = decode_maps(Selections(result).payload(0, "mean"))
+    assert page.text_content(".qvl-colorbar-label:last-child") == percent(maps.max())  # the strongest token's top
     assert "all tokens" in page.text_content(".qvl-caption")
 
 
@@ -571,3 +584,33 @@ def test_the_synthetic_result_gives_every_choice_its_own_numbers():
     captured = result.attention.sum(axis=-1)
     assert (result.image_mass > captured + 0.005).all() and (result.image_mass < 1).all()
     assert len(np.unique(np.round(result.image_mass, 5))) >= 0.95 * result.image_mass.size
+
+
+# ----- answers in the views --------------------------------------------------------------------------------------
+
+
+def test_the_summary_averages_the_prompts_own_tokens_only(page):
+    """Nothing hovered or pinned: the map, the colour scale and the caption are the mean of the prompt's own
+    tokens, not of the answer's (nor the template's)."""
+    result = synthetic_answer_result()
+    view = WidgetPage(page, [AttentionWidget(result, layer=1, colormap="gray", smooth=False)])
+    own = [index for index, token in enumerate(result.tokens) if token.part == "prompt" and not token.special]
+    assert own == [0, 1, 2, 3, 4, 5]
+    maps, mass = decode_maps(Selections(result).payload(1, "mean"))  # what the view has (bytes)
+    expected = maps[own].mean(axis=0).reshape(result.images[0].rows, result.images[0].cols)
+    levels = lookup_table("gray")[colour_indices(expected, expected.max()), 0].astype(int)
+    assert np.abs(view.cell_colours()[..., 0].astype(int) - levels).max() <= 1
+    caption = page.text_content(".qvl-caption")
+    assert f"all prompt tokens · {percent(mass[own].mean())} of attention on the image" in caption
+    assert page.text_content(".qvl-colorbar-label:last-child") == percent(expected.max())
+
+
+def test_a_generated_special_token_shows_its_text(page):
+    result = synthetic_answer_result()  # the answer " A red cat" and the model's "<|im_end|>"
+    view = WidgetPage(page, [AttentionWidget(result, layer=0, show_special=True)])
+    chips = page.eval_on_selector_all(
+        "[data-qvl-group='answer'] .qvl-token:not([hidden])", "chips => chips.map(c => c.textContent)"
+    )
+    assert chips == [" A", " red", " cat", "<|im_end|>"]
+    view.hover_token(len(result.tokens) - 1)
+    assert "while writing “<|im_end|>” (60%)" in without_isolates(page.text_content(".qvl-caption"))
