@@ -292,10 +292,10 @@ class AttentionResult:
         """For each token index, the row of the position before it: the step whose output chose that token (for
         an answer token, the model's own step; for a prompt token, the step that predicted it)."""
         indices = checked_indices(tokens, self.num_queries, "token")
-        row_of = {int(position): row for row, position in enumerate(self.query_positions)}
+        before = self._rows_before()
         rows = []
         for index in indices:
-            row = row_of.get(int(self.query_positions[index]) - 1)
+            row = before[index]
             if row is None:
                 raise ValueError(
                     f"token {index} ({self.tokens[index].text!r}) has no producing map: the position before it "
@@ -351,9 +351,9 @@ class AttentionResult:
         if not producing:
             return rows
         shifted = np.full_like(rows, np.nan)
-        for index in range(self.num_queries):
-            if self.has_producing_row(index):
-                shifted[index] = rows[self.producing_rows([index])[0]]
+        for index, row in enumerate(self._rows_before()):  # once for all tokens: a long answer has thousands
+            if row is not None:
+                shifted[index] = rows[row]
         return shifted
 
     def _baseline_rows(self, layers: list[int], heads: list[int]) -> np.ndarray:
@@ -423,7 +423,17 @@ class AttentionResult:
     def has_producing_row(self, token: int) -> bool:
         """Whether the position before token `token` is a captured row."""
         token = checked_index(token, self.num_queries, "token")
-        return int(self.query_positions[token]) - 1 in set(self.query_positions.tolist())
+        return self._rows_before()[token] is not None
+
+    def _rows_before(self) -> list[int | None]:
+        """Each token's producing row: the row of the position before its own, None where that position is not a
+        captured row (an image column, or before the first image)."""
+        row_of = {int(position): row for row, position in enumerate(self.query_positions)}
+        rows = []
+        for index in range(self.num_queries):
+            row = row_of.get(int(self.query_positions[index]) - 1)
+            rows.append(row)
+        return rows
 
     def grid(
         self,

@@ -181,6 +181,18 @@ def test_producing_rows_are_those_of_the_position_before_across_an_image_between
     )
 
 
+def test_producing_maps_look_the_rows_up_once_not_once_per_token(qwen2, monkeypatch):
+    """maps(producing=True) finds every token's producing row in one pass: once per token, it took seconds for a
+    thinking model's thousands of tokens (and grows with their square)."""
+    result = qwen2.capture(noise_image(100, 60), PROMPT, answer="a red cat")
+    found = []
+    rows_before = AttentionResult._rows_before
+    monkeypatch.setattr(AttentionResult, "_rows_before", lambda self: found.append(self) or rows_before(self))
+    producing = result.maps(layer=0, producing=True)
+    assert len(found) == 1
+    np.testing.assert_array_equal(producing[1:], result.maps(layer=0)[:-1])  # one image: every row's is the one before
+
+
 def test_phrases_find_words_of_the_answer(qwen2):
     result = qwen2.capture(noise_image(100, 60), PROMPT, answer="It is a red dog.")
     found = result.token_indices("dog")

@@ -21,14 +21,14 @@ MUTANTS = [
         "qvl_widget/_result.py",
         "row = row_of.get(int(self.query_positions[index]) - 1)",
         "row = index - 1 if index > 0 else None",
-        "producing_rows: the previous row, not the row of the position before (differs after an image between "
+        "producing rows: the previous row, not the row of the position before (differs after an image between "
         "query rows)",
         (ANSWER,),
     ),
     Mutant(
         "engine-has-producing-previous-row",
         "qvl_widget/_result.py",
-        "return int(self.query_positions[token]) - 1 in set(self.query_positions.tolist())",
+        "return self._rows_before()[token] is not None",
         "return token > 0",
         "has_producing_row: every token but the first has one (the token right after a second image too)",
         (ANSWER,),
