@@ -162,7 +162,7 @@ def test_html_works_from_file_with_the_network_off(offline_page, tmp_path):
     _, first = overlay_state(page)
     page.locator("[data-qvl-token='4']").hover()
     _, second = overlay_state(page)
-    assert first != second
+    assert first != second and brightest_cell(page, result) == expected_peak(result, 4, layer=0)
 
     page.locator("[data-qvl-token='4']").click()  # pin, then switch layer from the embedded choices
     page.select_option(".qvl-layer", "1")
@@ -178,11 +178,18 @@ def test_html_works_from_file_with_the_network_off(offline_page, tmp_path):
 def test_html_save_png_from_file(offline_page, tmp_path):
     page, _ = offline_page
     result = synthetic_result()
-    page.goto(result.to_html(tmp_path / "a.html").as_uri())
+    options = {"layer": 0, "token": [2], "colormap": "gray", "smooth": False, "opacity": 1.0}
+    page.goto(result.to_html(tmp_path / "a.html", **options).as_uri())
     page.wait_for_function("Number(document.querySelector('.qvl-widget')?.dataset.qvlFrames) > 0")
     with page.expect_download() as download:
         page.click(".qvl-save")
-    assert Image.open(download.value.path()).size == result.pictures[0].size
+    saved = np.asarray(Image.open(download.value.path()).convert("L"), dtype=float)
+    assert saved.shape[::-1] == result.pictures[0].size
+    geometry = result.images[0]
+    ys = ((np.arange(geometry.rows) + 0.5) * saved.shape[0] / geometry.rows).astype(int)
+    xs = ((np.arange(geometry.cols) + 0.5) * saved.shape[1] / geometry.cols).astype(int)
+    centres = saved[np.ix_(ys, xs)]  # opaque grey overlay: each cell's brightness is its value
+    assert divmod(int(np.argmax(centres)), geometry.cols) == expected_peak(result, 2, layer=0)
 
 
 @pytest.mark.browser
