@@ -20,9 +20,11 @@ import itertools
 import math
 import numbers
 import os
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, TypeAlias
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -45,7 +47,6 @@ from ._choices import (
     checked_unit,
     last_layers,
     selected,
-    unit_label,
 )
 from ._colormaps import COLORMAPS, lookup_table
 from ._files import checked_path, write_atomically
@@ -53,22 +54,23 @@ from ._images import load_rgb
 from ._overlay import overlay_map
 from ._result import GENERATED_PARTS, PARTS, SINK_TAU, STILL_THINKING, AttentionResult, ImageGeometry, Part
 
-COLORBAR_LABEL = unit_label("probability")
-RELATIVE_LABEL = "attention ÷ baseline's"  # short: a 6-layer figure's colour bar is short
+COLORBAR_LABEL = "share of the token's attention"  # what a probability map's colour bar says its numbers are
+RELATIVE_LABEL = "share ÷ the baseline's share"
 SAVE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+WIDTH_PRESETS: dict[str, float] = {"column": 3.3, "page": 7.0}  # inches: one column of a two-column paper, a page
 
-_WIDTH = 7.0  # inches: a two-column paper's full text width
-_FONT = {"tick": 7, "label": 8, "title": 8.5, "suptitle": 9.5}
+FigureWidth: TypeAlias = float | Literal["column", "page"]  # inches, or a preset of `WIDTH_PRESETS`
+FigureTitle: TypeAlias = str | bool | None  # None (or True): the figure's own; a text of yours; False: none
+
+_WIDTH = WIDTH_PRESETS["page"]
 _SPECIAL_COLOUR = "0.55"  # grey for chat-template / special token labels
 _ANSWER_COLOUR = "#1a5aa6"  # blue for the answer's token labels
 _THINKING_COLOUR = "#8a3b12"  # brown for the thinking's: the model's own words, but not its answer
 _PART_COLOURS: dict[Part, str] = {"prompt": "black", "thinking": _THINKING_COLOUR, "answer": _ANSWER_COLOUR}
 _MAX_LABEL_CHARS = 24
-_MAX_PROMPT_CHARS = 90  # per 7 inches of width: one line of the title
 _PANEL_PIXELS = 1600  # pictures larger than this (long side) are shrunk for the panels: still sharp at 300 dpi
 _PANEL_DPI = 600  # and smaller panels get pictures of this many pixels per inch shown (twice a 300 dpi print)
 _ROW_HEIGHT = 0.135  # inches per matrix row: room for a 7 pt label
-_TICK_CHAR_INCHES = 0.065  # the width of a 7 pt tick label's character (digits are the widest)
 _MIN_GROUP_LINE_INCHES = 0.06  # video group lines closer than this are thinned to every few groups
 
 MATRIX_MAX_ROWS = 128  # token rows of one matrix figure: 18.5 inches tall at most, every label readable
@@ -83,6 +85,116 @@ WIDTH_RANGE = (3.0, 40.0)  # inches: a paper column is 3.3, a page 7
 DPI_RANGE = (10.0, 2400.0)
 MAX_PIXELS = 2**25  # pixels of one drawing (34 million; a 7 x 18.5-inch matrix at 300 dpi has 11.7 million)
 _MAX_SIDE_PIXELS = 2**16 - 1  # matplotlib's own limit on each side
+
+
+# ----- text sizes for the width ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Fonts:
+    """Font sizes in points of a figure's texts, for the width it is made at: printed at that width, they are these
+    sizes (never below `MIN_FONT_POINTS`)."""
+
+    tick: float
+    label: float
+    title: float
+    suptitle: float
+
+    @property
+    def char_inches(self) -> float:
+        """About the width of a tick label's character (digits, the widest), in inches."""
+        return _CHAR_EMS * self.tick / 72.0
+
+
+MIN_FONT_POINTS = 6.0  # the smallest text a figure has, printed at its width
+_PAD_INCHES = 3 / 72  # constrained layout's pad around each panel and the figure's edges
+MIN_PANEL_INCHES = 0.45  # a narrow figure puts fewer panels side by side rather than narrower ones
+_PAGE_FONTS = _Fonts(tick=7.0, label=8.0, title=8.5, suptitle=9.5)  # at a page's width (7 in) and wider
+_COLUMN_FONTS = _Fonts(tick=MIN_FONT_POINTS, label=6.5, title=7.0, suptitle=7.5)  # at a column's (3.3 in) and less
+_CHAR_EMS = 0.66  # a character's width in ems, on the wide side: DejaVu Sans' digits are 0.64
+_TEXT_EMS = 0.56  # an average character of a title's text, on the wide side (DejaVu Sans' lower case: about 0.52)
+
+
+def _fonts(width: float) -> _Fonts:
+    """The font sizes of a figure `width` inches wide: a column's at 3.3 inches or less, a page's at 7 or more, in
+    between in proportion."""
+    low, high = WIDTH_PRESETS["column"], WIDTH_PRESETS["page"]
+    share = min(1.0, max(0.0, (width - low) / (high - low)))
+
+    def size(column: float, page: float) -> float:
+        return round(column + share * (page - column), 2)
+
+    return _Fonts(
+        *(
+            size(getattr(_COLUMN_FONTS, name), getattr(_PAGE_FONTS, name))
+            for name in ("tick", "label", "title", "suptitle")
+        )
+    )
+
+
+def _characters(inches: float, points: float, ems: float = _TEXT_EMS) -> int:
+    """How many characters of text `points` tall fit a line `inches` long."""
+    return max(12, math.floor(inches * 72.0 / (points * ems)))
+
+
+def _wrapped(line: str, inches: float, points: float) -> list[str]:
+    """One title line as the lines that fit `inches`: broken after its " · " parts where it can, else at spaces."""
+    most = _characters(inches, points)
+    if len(line) <= most:
+        return [line]
+    lines: list[str] = []
+    for part in line.split(" · "):
+        if lines and len(lines[-1]) + 3 + len(part) <= most:
+            lines[-1] += " · " + part
+            continue
+        before, bracket, after = part.rpartition(" (")
+        pieces = [before, bracket.strip() + after] if before and len(part) > most else [part]  # keep “(…)” whole
+        for piece in pieces:
+            lines.extend(textwrap.wrap(piece, most, break_long_words=True, break_on_hyphens=False) or [""])
+    return lines
+
+
+def _title_text(lines: Sequence[str], inches: float, points: float) -> str:
+    """Title lines, each wrapped to `inches`, as one text."""
+    return "\n".join(wrapped for line in lines for wrapped in _wrapped(line, inches, points))
+
+
+def _heading(own: Sequence[str], title: str | Literal[False] | None, width: float, fonts: _Fonts) -> str | None:
+    """A figure's title as drawn, wrapped to its `width`: its `own` lines, or the `title` passed (None: its own;
+    False: none, returned as None)."""
+    if title is False:
+        return None
+    return _title_text(own if title is None else title.splitlines(), width - 0.2, fonts.suptitle)
+
+
+def _add_heading(figure: Figure, heading: str | None, fonts: _Fonts) -> None:
+    if heading is not None:
+        figure.suptitle(heading, fontsize=fonts.suptitle, parse_math=False)
+
+
+def _line_count(text: str | None) -> int:
+    return 0 if text is None else text.count("\n") + 1
+
+
+def _line_inches(points: float) -> float:
+    """The height of one line of text `points` tall, with its spacing."""
+    return 1.5 * points / 72.0
+
+
+def _title_inches(lines: int, fonts: _Fonts) -> float:
+    """The height a figure's title of `lines` lines takes, with the figure's margins."""
+    return 4 * _PAD_INCHES + lines * 1.25 * fonts.suptitle / 72.0
+
+
+def _panels_that_fit(inches: float, beside: int) -> int:
+    """How many panels no narrower than `MIN_PANEL_INCHES` (and their gaps) fit `inches` beside `beside` more of
+    the same width (at least one)."""
+    return max(1, math.floor(inches / (MIN_PANEL_INCHES + 0.06)) - beside)
+
+
+def _is_share(unit: Unit, relative: bool) -> bool:
+    """Whether a map's numbers are shares (shown as percentages), not ratios."""
+    return unit == "probability" and not relative
 
 
 # ----- argument checks -----------------------------------------------------------------------------------------
@@ -121,8 +233,37 @@ def _checked_alpha(alpha: object) -> float:
 
 
 def _checked_width(width: object) -> float:
+    """`width=` in inches: "column" (3.3), "page" (7) or a number of inches in `WIDTH_RANGE`."""
     low, high = WIDTH_RANGE
-    return _checked_in_range(width, "width", low, high, f"in inches from {low:g} to {high:g} (a paper page: 7)")
+    advice = f"'column' (3.3 in), 'page' (7 in) or a number of inches from {low:g} to {high:g}"
+    if isinstance(width, str):
+        if width not in WIDTH_PRESETS:
+            raise ValueError(f"width must be {advice}, not {shown(width)}")
+        return WIDTH_PRESETS[width]
+    try:
+        number = _checked_number(width, "width", "")
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"width must be {advice}, not {shown(width)}") from None
+    if not low <= number <= high:
+        raise ValueError(f"width must be {advice}, not {shown(width)}")
+    return number
+
+
+def _checked_title(title: object) -> str | Literal[False] | None:
+    """`title=`: None or True (the figure's own title, returned as None), a text of your own, or False (no title:
+    a LaTeX caption says it instead)."""
+    if title is None or title is True or title is np.True_:
+        return None
+    if title is False or title is np.False_:
+        return False
+    if not isinstance(title, str):
+        raise TypeError(
+            f"title must be a text of your own, False (no title, e.g. for a LaTeX caption) or None (the figure's own), "
+            f"not {shown(title)}"
+        )
+    if not title.strip():
+        raise ValueError("title is empty: pass title=False for no title, or some text")
+    return title
 
 
 def _checked_flag(value: object, name: str, meaning: str) -> bool:
@@ -354,27 +495,53 @@ def _choice_label(choice: LayerSelection, count: int, ids: Sequence[int], name: 
 
 
 def _tokens_label(result: AttentionResult, token: TokenSelection, phrase: str | None, producing: bool = False) -> str:
-    """The selected tokens, which parts of the text they are in (the prompt, the thinking, the answer), and (with
-    `producing`) which step's map is shown."""
+    """The selected tokens by their words (never by position alone), the part of the text they are in, and which
+    rows' maps are shown: "“red cat” in the prompt"; with `producing`, "while writing “orange” (the model's
+    probability 97%)" for the model's own words, "the step that predicted “circle”" for the prompt's."""
     indices = result._token_rows(token, phrase)
-    parts = _parts_of(result, indices)
-    if phrase is not None:
-        label = f"phrase “{' '.join(phrase.split())}”"
-        if parts != ["prompt"]:
-            named = [f"the {part}" for part in parts]
-            label += f" (in {', '.join(named[:-1])}{' and ' if len(named) > 1 else ''}{named[-1]})"
-    elif token is None:
-        label = "all prompt tokens"
-    else:
-        quoted = " + ".join(f"“{token_label(result.tokens[index].text)}”" for index in indices[:4])
-        if len(indices) > 4:
-            quoted += f" + {len(indices) - 4} more"
-        label = f"token {indices[0]} {quoted}" if len(indices) == 1 else f"tokens {quoted}"
-        if len(parts) == 1 and parts[0] != "prompt":
-            label = f"{parts[0]} {label}"
     if not producing:
-        return label
-    return _while_generating(result, indices) or f"{label} · producing step"
+        if token is None and phrase is None:
+            return "all prompt tokens (their mean)"
+        return f"{_quoted_tokens(result, indices)} {_where(result, indices)}"
+    generated = _while_generating(result, indices)
+    if generated is not None:
+        return generated
+    parts = _parts_of(result, indices)
+    steps = "the step that" if len(indices) == 1 else "the steps that"
+    verb = "predicted" if parts == ["prompt"] else "produced"
+    return f"{steps} {verb} {_quoted_tokens(result, indices)}"
+
+
+def _quoted_tokens(result: AttentionResult, indices: list[int]) -> str:
+    """Tokens by their words: each run of tokens that follow each other as one quoted text (“red cat”), runs
+    joined by + (at most four, then how many more); the same text several times once, with how many times."""
+    ordered = sorted(set(indices))
+    runs: list[list[int]] = []
+    for index in ordered:
+        if runs and runs[-1][-1] == index - 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    texts = [_token_words("".join(result.tokens[index].text for index in run)) for run in runs]
+    if len(set(texts)) == 1:
+        return f"“{texts[0]}”" + (f" ({len(texts)} times)" if len(texts) > 1 else "")
+    quoted = " + ".join(f"“{text}”" for text in texts[:4])
+    return quoted + (f" + {len(texts) - 4} more" if len(texts) > 4 else "")
+
+
+def _token_words(text: str) -> str:
+    """Tokens' text in a title: their words (whitespace runs as one space, none at the ends), cut with … past
+    `_MAX_LABEL_CHARS`; where there are no words, the visible whitespace (␣, ⏎)."""
+    words = " ".join(text.split())
+    if not words:
+        return token_label(text)
+    return words if len(words) <= _MAX_LABEL_CHARS else words[: _MAX_LABEL_CHARS - 1] + "…"
+
+
+def _where(result: AttentionResult, indices: list[int]) -> str:
+    """ "in the prompt", "in the answer", "in the prompt, the thinking and the answer"."""
+    named = [f"the {part}" for part in _parts_of(result, indices)]
+    return "in " + (named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}")
 
 
 def _parts_of(result: AttentionResult, indices: list[int]) -> list[Part]:
@@ -389,8 +556,8 @@ _DOING: dict[tuple[Part, ...], str] = {("thinking",): "while thinking", ("answer
 
 def _while_generating(result: AttentionResult, indices: list[int]) -> str | None:
     """For tokens the model wrote that follow each other (of its thinking or its answer), the text their producing
-    steps wrote and the model's probability of it (the product of the tokens' own): "answer token 25, while writing
-    “orange” (97%)", "thinking token 12, while thinking “maybe” (40%)"; None otherwise."""
+    steps wrote and the model's probability of it (the product of the tokens' own): "while writing “orange” (the
+    model's probability 97%)", "while thinking “maybe” (the model's probability 40%)"; None otherwise."""
     indices = sorted(set(indices))
     tokens = [result.tokens[index] for index in indices]
     consecutive = indices == list(range(indices[0], indices[0] + len(indices)))
@@ -400,11 +567,9 @@ def _while_generating(result: AttentionResult, indices: list[int]) -> str | None
     parts = _parts_of(result, indices)
     text = "".join(token.text for token in tokens if not token.special)
     shown = " ".join(text.split()) or token_label("".join(token.text for token in tokens))
-    named = f"{parts[0]} " if len(parts) == 1 else ""
-    where = f"{named}token {indices[0]}" if len(indices) == 1 else f"{named}tokens {indices[0]}–{indices[-1]}"
     doing = _DOING.get(tuple(parts), "while thinking and writing")
     probability = float(np.prod(np.asarray(probabilities, dtype=np.float64)))
-    return f"{where}, {doing} “{shown}” ({_percent(probability)})"
+    return f"{doing} “{shown}” (the model's probability {_percent(probability)})"
 
 
 def _percent(probability: float) -> str:
@@ -426,24 +591,26 @@ def checked_producing(producing: object) -> bool:
     return bool(producing)
 
 
-def _texts_lines(result: AttentionResult, width: float) -> str:
-    """The prompt, and the model's thinking and answer where it has them, quoted on a line each (cut to fit)."""
-    lines = [_prompt_line(result.prompt, width)]
+def _texts_lines(result: AttentionResult, inches: float, points: float) -> list[str]:
+    """The prompt, and the model's thinking and answer where it has them, quoted on a line each, each cut to fit
+    a line `inches` long at `points`."""
+    lines = [_prompt_line(result.prompt, inches, points)]
     if result.thinking is not None:
-        lines.append(f"thinking: {_prompt_line(result.thinking, width)}")
+        lines.append(_prompt_line(result.thinking, inches, points, "thinking: "))
     if result.still_thinking:
         lines.append(STILL_THINKING)
     elif result.answer is not None:
-        lines.append(f"answer: {_prompt_line(result.answer, width)}")
-    return "\n".join(lines)
+        lines.append(_prompt_line(result.answer, inches, points, "answer: "))
+    return lines
 
 
-def _prompt_line(prompt: str, width: float = _WIDTH) -> str:
+def _prompt_line(prompt: str, inches: float, points: float, label: str = "") -> str:
+    """`label` and `prompt` quoted on one line (whitespace runs as one space), cut with … to fit `inches`."""
     flat = " ".join(prompt.split())
-    most = max(20, round(_MAX_PROMPT_CHARS * width / _WIDTH))
+    most = max(20, _characters(inches, points) - len(label) - 2)
     if len(flat) > most:
         flat = flat[: most - 1] + "…"
-    return f"“{flat}”"
+    return f"{label}“{flat}”"
 
 
 class _ValueTicks(Formatter):
@@ -482,10 +649,28 @@ def _decimals(numbers: list[float]) -> int | None:
     return decimals
 
 
-def _value_colorbar(colorbar, unit: Unit = "probability", relative: bool = False) -> None:
-    colorbar.set_label(RELATIVE_LABEL if relative else unit_label(unit), fontsize=_FONT["label"])
-    colorbar.ax.yaxis.set_major_formatter(_ValueTicks(percent=unit == "probability" and not relative))
-    colorbar.ax.tick_params(labelsize=_FONT["tick"])
+def _value_label(result: AttentionResult, unit: Unit, relative: bool, whose: str = "the token's") -> str:
+    """What a map's colour bar numbers are, a share of what: "share of the token's attention" (`whose`: "the
+    tokens'", "the row token's"; several tokens: their mean), "× uniform: share × 64 image tokens (1 = even)",
+    "share ÷ the baseline's share"."""
+    if relative:
+        return RELATIVE_LABEL
+    if unit == "uniform":
+        return f"× uniform: share × {result.attention.shape[-1]} image tokens (1 = even)"
+    return f"share of {whose} attention" + (" (mean)" if whose == "the tokens'" else "")
+
+
+def _whose(result: AttentionResult, token: TokenSelection, phrase: str | None) -> str:
+    """Whose attention a map of the selected tokens shares out: "the token's", or "the tokens'" (their mean)."""
+    return "the token's" if len(set(result._token_rows(token, phrase))) == 1 else "the tokens'"
+
+
+def _value_colorbar(colorbar, label: str, percent: bool, fonts: _Fonts, inches: float) -> None:
+    """A colour bar's label (wrapped to its length, `inches`) and its ticks: percentages where the numbers are
+    shares (`percent`), plain numbers otherwise."""
+    colorbar.set_label("\n".join(_wrapped(label, max(0.5, inches), fonts.label)), fontsize=fonts.label)
+    colorbar.ax.yaxis.set_major_formatter(_ValueTicks(percent=percent))
+    colorbar.ax.tick_params(labelsize=fonts.tick)
 
 
 def _view_details(result: AttentionResult, relative: bool, drop_sinks: bool) -> list[str]:
@@ -587,10 +772,11 @@ def layers_figure(
     colormap: str = "jet",
     alpha: float = 0.5,
     smooth: bool = True,
-    width: float = _WIDTH,
+    width: FigureWidth = "page",
     unit: Unit = "probability",
     relative: bool = False,
     drop_sinks: bool = False,
+    title: FigureTitle = None,
 ) -> Figure:
     """The original image, then for each layer its attention map (top) and the map over the image (bottom).
 
@@ -611,11 +797,17 @@ def layers_figure(
     `image` indexes `result.images`, videos included: a video shows one temporal `group` (default 0, the first;
     its first frame and its map), and the titles name the group and its time. `frames_figure` shows a video's
     groups side by side.
+
+    `width`: "page" (7 inches, the default), "column" (3.3 inches: one column of a two-column paper) or inches;
+    the fonts are sized for it (printed at that width, no text is under 6 pt), and a narrow figure wraps its
+    layers into more rows of panels. `title`: None (the figure's own, above), a text of your own, or False (none:
+    for a LaTeX caption).
     """
     result = _checked_result(result)
     producing = checked_producing(producing)
     unit, relative, drop_sinks = _checked_view(result, unit, relative, drop_sinks)
     colormap, alpha, width = _checked_colormap(colormap), _checked_alpha(alpha), _checked_width(width)
+    title = _checked_title(title)
     smooth = _checked_flag(smooth, "smooth", "bilinear upsampling; False: blocky cells")
     layers = _checked_choice(layers, "layers", "layer")
     head = _checked_choice(head, "head", "head")
@@ -653,7 +845,24 @@ def layers_figure(
     if geometry.kind == "video":
         grids = [grid[group] for grid in grids]  # [groups, rows, cols]: the chosen group's map
     original_picture = result.picture(image, group)
-    layout = _layers_layout(len(absolute), original_picture.height / original_picture.width, width)
+    fonts = _fonts(width)
+    details = [_tokens_label(result, token, phrase, producing), _head_label(result, head, reduce)]
+    several = len(result.images) > 1
+    if geometry.kind == "video":
+        details.append(
+            f"{_input_label(result, image) if several else 'video'}, group {group + 1} of {geometry.groups} "
+            f"({_group_time(geometry, group)}, {_group_frames(geometry, group)})"
+        )
+    elif several:
+        details.append(_input_label(result, image))
+    own = [
+        *_texts_lines(result, width, fonts.suptitle),
+        " · ".join(details),
+        *_view_details(result, relative, drop_sinks),
+    ]
+    heading = _heading(own, title, width, fonts)
+    aspect = original_picture.height / original_picture.width
+    layout = _layers_layout(len(absolute), aspect, width, _line_count(heading), fonts)
     picture = _panel_picture(original_picture, layout.shown_inches)
     vmax = max(float(grid.max()) for grid in grids)
     norm = Normalize(vmin=0.0, vmax=vmax if vmax > 0 else 1.0)
@@ -668,24 +877,23 @@ def layers_figure(
 
     original = figure.add_subplot(grid_spec[0:2, 0])
     original.imshow(picture)
-    several = len(result.images) > 1
     name = _input_label(result, image) if several else geometry.kind
     if geometry.kind == "video":
         name += f"\ngroup {group + 1} of {geometry.groups}\n{_group_time(geometry, group)}"
-    original.set_title(name, fontsize=_FONT["title"])
+    original.set_title(name, fontsize=fonts.title)
     extent = (0, picture.width, picture.height, 0)
     layer_axes = []
     for position, (layer, grid) in enumerate(zip(absolute, grids, strict=True)):
         band, column = divmod(position, layout.per_row)
         heat = figure.add_subplot(grid_spec[2 * band, 1 + column])
         heat.imshow(grid, cmap=cmap, norm=norm, interpolation="nearest", extent=extent)
-        heat.set_title(f"layer {result.layer_ids[layer]}", fontsize=_FONT["title"])
+        heat.set_title(f"layer {result.layer_ids[layer]}", fontsize=fonts.title)
         overlay = figure.add_subplot(grid_spec[2 * band + 1, 1 + column])
         overlay.imshow(overlay_on_image(picture, grid, alpha=alpha, colormap=colormap, smooth=smooth, vmax=norm.vmax))
         layer_axes += [heat, overlay]
         if column == 0:
-            heat.set_ylabel("÷ baseline" if relative else "attention", fontsize=_FONT["label"])
-            overlay.set_ylabel("overlay", fontsize=_FONT["label"])
+            heat.set_ylabel("÷ baseline" if relative else "attention", fontsize=fonts.label)
+            overlay.set_ylabel("overlay", fontsize=fonts.label)
     for axes in [original, *layer_axes]:
         axes.set_xticks([])
         axes.set_yticks([])
@@ -696,21 +904,12 @@ def layers_figure(
 
     mappable = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
     if layout.bands > 1:
-        _value_colorbar(figure.colorbar(mappable, cax=figure.add_subplot(grid_spec[:, -1])), unit, relative)
+        bar = figure.colorbar(mappable, cax=figure.add_subplot(grid_spec[:, -1]))
     else:
-        _value_colorbar(figure.colorbar(mappable, ax=layer_axes, shrink=0.9, aspect=25, pad=0.02), unit, relative)
-    details = [_tokens_label(result, token, phrase, producing), _head_label(result, head, reduce)]
-    if geometry.kind == "video":
-        details.append(
-            f"{_input_label(result, image) if several else 'video'}, group {group + 1} of {geometry.groups} "
-            f"({_group_time(geometry, group)}, {_group_frames(geometry, group)})"
-        )
-    elif several:
-        details.append(_input_label(result, image))
-    title = f"{_texts_lines(result, width)}\n{' · '.join(details)}"
-    for detail in _view_details(result, relative, drop_sinks):  # a line each: joined, they pass the figure's width
-        title += f"\n{detail}"
-    figure.suptitle(title, fontsize=_FONT["suptitle"], parse_math=False)
+        bar = figure.colorbar(mappable, ax=layer_axes, shrink=0.9, aspect=25, pad=0.02)
+    label = _value_label(result, unit, relative, _whose(result, token, phrase))
+    _value_colorbar(bar, label, _is_share(unit, relative), fonts, 0.9 * layout.maps_height)
+    _add_heading(figure, heading, fonts)
     return figure
 
 
@@ -720,23 +919,28 @@ class _LayersLayout:
     bands: int  # rows of panels (each: the maps above, the overlays below)
     height: float  # of the figure, inches
     shown_inches: float  # the long side of a panel's picture in the figure
+    maps_height: float  # inches: the panels' rows together, what the colour bar spans
 
 
-def _layers_layout(count: int, aspect: float, width: float) -> _LayersLayout:
-    """How `count` layer panels of pictures `aspect` (height / width) tall fit a figure `width` inches wide: up
-    to `LAYERS_PER_ROW` side by side in one row of panels, else the split into rows that shows the pictures
-    largest; never taller than `PAGE_HEIGHT_RATIO` times the width (tall pictures are then drawn narrower)."""
-    candidates = [count] if count <= LAYERS_PER_ROW else range(LAYERS_PER_ROW, min(count, MAX_LAYERS_PER_ROW) + 1)
+def _layers_layout(count: int, aspect: float, width: float, title_lines: int, fonts: _Fonts) -> _LayersLayout:
+    """How `count` layer panels of pictures `aspect` (height / width) tall fit a figure `width` inches wide under a
+    title of `title_lines` lines: up to `LAYERS_PER_ROW` side by side in one row of panels (fewer in a narrow
+    figure: no panel narrower than `MIN_PANEL_INCHES`), else the split into rows that shows the pictures largest;
+    never taller than `PAGE_HEIGHT_RATIO` times the width (tall pictures are then drawn narrower)."""
+    most = min(LAYERS_PER_ROW, _panels_that_fit(width - 1.15, 1))
+    candidates = [count] if count <= most else range(most, min(count, MAX_LAYERS_PER_ROW) + 1)
     best: tuple[float, int, _LayersLayout] | None = None
     for per_row in candidates:
         bands = math.ceil(count / per_row)
         per_row = math.ceil(count / bands)  # balanced rows
         panel_width = max(0.05, (width - 1.15) / (1 + per_row) - 0.06)  # less the colour bar, labels and gaps
-        overhead = 0.8 + 0.25 * (bands - 1)  # the title, and each further row's panel titles
+        # the title, and each row of panels: titles above the maps and the overlays alike (the rows share margins)
+        overhead = _title_inches(title_lines, fonts) + 2 * bands * (_line_inches(fonts.title) + 2 * _PAD_INCHES)
         page = max(width * PAGE_HEIGHT_RATIO, overhead + 1.0)
         panel_height = min(panel_width * aspect, (page - overhead) / (2 * bands))
         shown = min(panel_width, panel_height / aspect)  # the picture's width as drawn
-        layout = _LayersLayout(per_row, bands, 2 * bands * panel_height + overhead, shown * max(1.0, aspect))
+        maps_height = 2 * bands * panel_height
+        layout = _LayersLayout(per_row, bands, maps_height + overhead, shown * max(1.0, aspect), maps_height)
         key = (round(shown, 3), -bands)
         if best is None or key > best[:2]:
             best = (*key, layout)
@@ -761,10 +965,11 @@ def frames_figure(
     colormap: str = "jet",
     alpha: float = 0.5,
     smooth: bool = True,
-    width: float = _WIDTH,
+    width: FigureWidth = "page",
     unit: Unit = "probability",
     relative: bool = False,
     drop_sinks: bool = False,
+    title: FigureTitle = None,
 ) -> Figure:
     """A video's temporal groups side by side: each group's picture (its first frame) with its map laid over it.
 
@@ -780,11 +985,14 @@ def frames_figure(
     "mean"/"max"/"all", combined by `reduce`); `producing`, `unit`, `relative`, `drop_sinks` as in
     `layers_figure`. The overlay is the map (bilinear, or blocky cells with `smooth=False`) over the picture with
     opacity `alpha`; the title quotes the prompt (and the answer) and names the tokens, layers, heads and video.
+    `width` ("page", "column" or inches: fewer panels side by side in a narrow figure) and `title` (None: its
+    own; a text; False: none) as in `layers_figure`.
     """
     result = _checked_result(result)
     producing = checked_producing(producing)
     unit, relative, drop_sinks = _checked_view(result, unit, relative, drop_sinks)
     colormap, alpha, width = _checked_colormap(colormap), _checked_alpha(alpha), _checked_width(width)
+    title = _checked_title(title)
     smooth = _checked_flag(smooth, "smooth", "bilinear upsampling; False: blocky cells")
     layer, head = _checked_choice(layer, "layer", "layer"), _checked_choice(head, "head", "head")
     token, phrase = _checked_tokens(token, "token"), _checked_phrase(phrase)
@@ -817,19 +1025,23 @@ def frames_figure(
         _head_label(result, head, reduce),
         f"{name}: {count}{geometry.groups} group{plural} of {geometry.rows}×{geometry.cols} tokens",
     ]
-    title = f"{_texts_lines(result, width)}\n{' · '.join(details)}"
-    for detail in _view_details(result, relative, drop_sinks):  # a line each: joined, they pass the figure's width
-        title += f"\n{detail}"
+    fonts = _fonts(width)
+    own = [
+        *_texts_lines(result, width, fonts.suptitle),
+        " · ".join(details),
+        *_view_details(result, relative, drop_sinks),
+    ]
+    heading = _heading(own, title, width, fonts)
 
     first = result.picture(image, shown_groups[0])
-    layout = _frames_layout(len(shown_groups), first.height / first.width, width, title.count("\n") + 1)
+    layout = _frames_layout(len(shown_groups), first.height / first.width, width, _line_count(heading), fonts)
     figure = _detached_figure(width, layout.height)
     bar_column = [0.08 * layout.per_row / 8] if layout.bands > 1 else []
     grid_spec = figure.add_gridspec(
         layout.bands, layout.per_row + len(bar_column), width_ratios=[1] * layout.per_row + bar_column
     )
     decimals = _time_decimals([time for span in geometry.group_times for time in span])
-    titles = _panel_titles(geometry, shown_groups, decimals, (width - 0.9) / layout.per_row)
+    titles = _panel_titles(geometry, shown_groups, decimals, (width - 0.9) / layout.per_row, fonts)
     interpolation = "bilinear" if smooth else "nearest"
     panels = []
     for position, group in enumerate(shown_groups):
@@ -847,7 +1059,7 @@ def frames_figure(
             interpolation=interpolation,
             interpolation_stage="data",  # the map upsampled, then coloured: as `overlay_on_image`
         )
-        axes.set_title(titles[position], fontsize=_FONT["tick"])
+        axes.set_title(titles[position], fontsize=fonts.tick)
         axes.set_gid(f"group-{group}")
         axes.set_xticks([])
         axes.set_yticks([])
@@ -859,18 +1071,20 @@ def frames_figure(
 
     mappable = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
     if layout.bands > 1:
-        _value_colorbar(figure.colorbar(mappable, cax=figure.add_subplot(grid_spec[:, -1])), unit, relative)
+        bar = figure.colorbar(mappable, cax=figure.add_subplot(grid_spec[:, -1]))
     else:
-        _value_colorbar(figure.colorbar(mappable, ax=panels, shrink=0.9, aspect=25, pad=0.02), unit, relative)
-    figure.suptitle(title, fontsize=_FONT["suptitle"], parse_math=False)
+        bar = figure.colorbar(mappable, ax=panels, shrink=0.9, aspect=25, pad=0.02)
+    label = _value_label(result, unit, relative, _whose(result, token, phrase))
+    _value_colorbar(bar, label, _is_share(unit, relative), fonts, 0.9 * layout.maps_height)
+    _add_heading(figure, heading, fonts)
     return figure
 
 
-def _panel_titles(geometry: ImageGeometry, groups: list[int], decimals: int, inches: float) -> list[str]:
+def _panel_titles(geometry: ImageGeometry, groups: list[int], decimals: int, inches: float, fonts: _Fonts) -> list[str]:
     """The group panels' titles, as much as fits `inches` (the same for every panel): each group's time ("0.0–0.5
     s", else its start, "0.0 s"), then on a line of its own the frames it covers (left out where they do not
     fit)."""
-    fits = lambda texts: max(len(text) for text in texts) * _TICK_CHAR_INCHES + 0.08 <= inches  # noqa: E731
+    fits = lambda texts: max(len(text) for text in texts) * fonts.char_inches + 0.08 <= inches  # noqa: E731
     times = [_group_time(geometry, group, decimals) for group in groups]
     if not fits(times):
         times = [f"{geometry.group_times[group][0]:.{decimals}f} s" for group in groups]
@@ -918,23 +1132,27 @@ class _FramesLayout:
     bands: int  # rows of panels
     height: float  # of the figure, inches
     shown_inches: float  # the long side of a panel's picture in the figure
+    maps_height: float  # inches: the panels' rows together, what the colour bar spans
 
 
-def _frames_layout(count: int, aspect: float, width: float, title_lines: int) -> _FramesLayout:
+def _frames_layout(count: int, aspect: float, width: float, title_lines: int, fonts: _Fonts) -> _FramesLayout:
     """How `count` panels of pictures `aspect` (height / width) tall fit a figure `width` inches wide under a title
-    of `title_lines` lines: up to `FRAMES_PER_ROW` side by side, else the split into rows that shows the pictures
-    largest; never taller than `PAGE_HEIGHT_RATIO` times the width."""
-    candidates = [count] if count <= FRAMES_PER_ROW else range(FRAMES_PER_ROW, min(count, MAX_FRAMES_PER_ROW) + 1)
+    of `title_lines` lines: up to `FRAMES_PER_ROW` side by side (fewer in a narrow figure: no panel narrower than
+    `MIN_PANEL_INCHES`), else the split into rows that shows the pictures largest; never taller than
+    `PAGE_HEIGHT_RATIO` times the width."""
+    most = min(FRAMES_PER_ROW, _panels_that_fit(width - 0.9, 0))
+    candidates = [count] if count <= most else range(most, min(count, MAX_FRAMES_PER_ROW) + 1)
     best: tuple[float, int, _FramesLayout] | None = None
     for per_row in candidates:
         bands = math.ceil(count / per_row)
         per_row = math.ceil(count / bands)  # balanced rows
         panel_width = max(0.05, (width - 0.9) / per_row - 0.06)  # less the colour bar and the gaps
-        overhead = 0.25 + 0.15 * title_lines + 0.3 * bands  # the title, and each row's panel titles (two lines)
+        overhead = _title_inches(title_lines, fonts) + bands * 2 * _line_inches(fonts.tick)  # panel titles: 2 lines
         page = max(width * PAGE_HEIGHT_RATIO, overhead + 1.0)
         panel_height = min(panel_width * aspect, (page - overhead) / bands)
         shown = min(panel_width, panel_height / aspect)  # the picture's width as drawn
-        layout = _FramesLayout(per_row, bands, bands * panel_height + overhead, shown * max(1.0, aspect))
+        maps_height = bands * panel_height
+        layout = _FramesLayout(per_row, bands, maps_height + overhead, shown * max(1.0, aspect), maps_height)
         key = (round(shown, 3), -bands)
         if best is None or key > best[:2]:
             best = (*key, layout)
@@ -953,11 +1171,12 @@ def matrix_figure(
     *,
     producing: bool = False,
     colormap: str = "jet",
-    width: float = _WIDTH,
+    width: FigureWidth = "page",
     tokens: TokenSelection = None,
     unit: Unit = "probability",
     relative: bool = False,
     drop_sinks: bool = False,
+    title: FigureTitle = None,
 ) -> tuple[Figure, np.ndarray]:
     """The `[query tokens, image tokens]` attention of one layer/head choice as a labelled heatmap.
 
@@ -972,12 +1191,14 @@ def matrix_figure(
     of indices or a range, e.g. `result.token_indices("red cat")` or `range(200, 300)`; shown in order, each once)
     picks them; by default every token, or for a longer result the last 128 (the end of the prompt and the
     answer), and the title says which. Dashed white lines mark where selected rows skip tokens. Any number of image
-    tokens fits the width. `unit`, `relative` and `drop_sinks` as in `AttentionResult.maps`.
+    tokens fits the width. `unit`, `relative` and `drop_sinks` as in `AttentionResult.maps`. `width` ("page",
+    "column" or inches) and `title` (None: its own; a text; False: none) as in `layers_figure`.
     """
     result = _checked_result(result)
     producing = checked_producing(producing)
     unit, relative, drop_sinks = _checked_view(result, unit, relative, drop_sinks)
     colormap, width = _checked_colormap(colormap), _checked_width(width)
+    title = _checked_title(title)
     layer, head = _checked_choice(layer, "layer", "layer"), _checked_choice(head, "head", "head")
     reduce = checked_reduce(reduce)
     rows, note = _matrix_rows(result, _checked_tokens(tokens, "tokens"))
@@ -985,8 +1206,14 @@ def matrix_figure(
     drawn = matrix if len(rows) == len(matrix) else matrix[rows]
     shown_tokens = [result.tokens[row] for row in rows]
     columns = matrix.shape[1]
-    title_lines = 1 + (producing is True) + (note is not None) + result.still_thinking
-    figure = _detached_figure(width, max(2.6, 1.1 + 0.15 * title_lines + len(rows) * _ROW_HEIGHT))
+    fonts = _fonts(width)
+    own = _matrix_title_lines(result, layer, head, reduce, producing, relative, drop_sinks, drawn, note)
+    heading = (
+        None if title is False else _title_text(own if title is None else title.splitlines(), width - 0.3, fonts.title)
+    )
+    row_inches = _ROW_HEIGHT * fonts.tick / _PAGE_FONTS.tick
+    plot = max(2.0, 0.8 + _line_inches(fonts.label) + len(rows) * row_inches)  # the heatmap and its labels
+    figure = _detached_figure(width, _title_inches(_line_count(heading), fonts) + plot)
     axes = figure.add_subplot()
     shown = drawn[np.isfinite(drawn)]
     vmax = float(shown.max()) if shown.size else 0.0
@@ -1001,46 +1228,65 @@ def matrix_figure(
     )
 
     labels = [token_label(token.text) for token in shown_tokens]
-    axes.set_yticks(range(len(rows)), labels, fontsize=_FONT["tick"], parse_math=False)
+    axes.set_yticks(range(len(rows)), labels, fontsize=fonts.tick, parse_math=False)
     for label, token in zip(axes.get_yticklabels(), shown_tokens, strict=True):
         if token.special:
             label.set_color(_SPECIAL_COLOUR)
             label.set_fontstyle("italic")
         else:
             label.set_color(_PART_COLOURS[token.part])
-    axes.set_ylabel("text tokens (grey: chat template)", fontsize=_FONT["label"])
-    axes.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
-    axes.tick_params(axis="x", labelsize=_FONT["tick"])
+    axes.set_ylabel("text tokens (grey: chat template)", fontsize=fonts.label)
+    axes.xaxis.set_major_locator(MaxNLocator(nbins=8 if width >= _WIDTH / 1.5 else 4, integer=True))
+    axes.tick_params(axis="x", labelsize=fonts.tick)
     axes.tick_params(axis="y", length=2, pad=2)
     for position in range(1, len(rows)):
         if rows[position] != rows[position - 1] + 1:
             axes.axhline(position - 0.5, color="white", linewidth=1.0, linestyle=(0, (3, 2)), gid="row-gap")
-    _mark_parts(axes, [token.part for token in shown_tokens])
+    _mark_parts(axes, [token.part for token in shown_tokens], fonts)
 
-    _mark_inputs(axes, result, max(1.0, width - 1.6 - 0.055 * max(len(label) for label in labels)))
+    label_inches = fonts.char_inches * 0.85 * max(len(label) for label in labels)
+    _mark_inputs(axes, result, max(1.0, width - 1.6 - label_inches), fonts)
     axes.set_xlim(-0.5, columns - 0.5)
 
     axes_height = figure.get_figheight() - 1.25
-    colorbar = figure.colorbar(image, ax=axes, shrink=min(1.0, 3.0 / axes_height), aspect=25, pad=0.015)
-    _value_colorbar(colorbar, unit, relative)
-    parts = ["text → image attention", _layer_label(result, layer, reduce), _head_label(result, head, reduce)]
+    shrink = min(1.0, 3.0 / axes_height)
+    colorbar = figure.colorbar(image, ax=axes, shrink=shrink, aspect=25, pad=0.015)
+    bar_label = _value_label(result, unit, relative, "the row token's")
+    _value_colorbar(colorbar, bar_label, _is_share(unit, relative), fonts, shrink * axes_height)
+    if heading is not None:
+        axes.set_title(heading, fontsize=fonts.title, parse_math=False)
+    return figure, matrix
+
+
+def _matrix_title_lines(
+    result: AttentionResult,
+    layer: LayerSelection,
+    head: HeadSelection,
+    reduce: Reduce,
+    producing: bool,
+    relative: bool,
+    drop_sinks: bool,
+    drawn: np.ndarray,
+    note: str | None,
+) -> list[str]:
+    """The matrix figure's own title: what it shows, the layers and heads, how the maps were derived, which row
+    each token shows (with `producing`: the step that chose it, and why a row is blank), which tokens."""
+    lines = [
+        " · ".join(["text → image attention", _layer_label(result, layer, reduce), _head_label(result, head, reduce)])
+    ]
+    lines += _view_details(result, relative, drop_sinks)  # a line each: joined, they pass the figure's width
     if producing:
-        parts.insert(1, "producing step")
-    title = " · ".join(parts)
-    for detail in _view_details(result, relative, drop_sinks):  # a line each: joined, they pass the figure's width
-        title += f"\n{detail}"
-    if producing:
+        line = "each row: the step that wrote its token (in the prompt: that predicted it)"
         blank = int(np.isnan(drawn).all(axis=1).sum())
-        title += "\neach row: the step that chose its token"
         if blank:
             blank_rows = "1 blank row" if blank == 1 else f"{blank} blank rows"
-            title += f"; {blank_rows}: none captured (the position before is an image token)"
+            line += f" · {blank_rows}: an image token comes right before (no step captured)"
+        lines.append(line)
     if note is not None:
-        title += f"\n{note}"
+        lines.append(note)
     if result.still_thinking:
-        title += f"\n{STILL_THINKING}"
-    axes.set_title(title, fontsize=_FONT["title"])
-    return figure, matrix
+        lines.append(STILL_THINKING)
+    return lines
 
 
 def _matrix_rows(result: AttentionResult, tokens: TokenSelection) -> tuple[list[int], str | None]:
@@ -1071,7 +1317,7 @@ def _matrix_rows(result: AttentionResult, tokens: TokenSelection) -> tuple[list[
     return rows, f"{len(rows)} of {count} tokens (dashed lines: tokens left out)"
 
 
-def _mark_inputs(axes: Axes, result: AttentionResult, axes_inches: float) -> None:
+def _mark_inputs(axes: Axes, result: AttentionResult, axes_inches: float, fonts: _Fonts) -> None:
     """The matrix's columns: the x label; with several images (or videos), a white line between two and each named
     along the top; in a video, a thin line between temporal groups and the groups' times along the bottom, as
     many as fit the `axes_inches` the heatmap is wide (every group's, else every k-th's)."""
@@ -1080,12 +1326,12 @@ def _mark_inputs(axes: Axes, result: AttentionResult, axes_inches: float) -> Non
     if len(images) == 1:
         only = images[0]
         if only.kind == "image":
-            axes.set_xlabel(f"image tokens ({only.rows} × {only.cols} grid, row by row)", fontsize=_FONT["label"])
+            axes.set_xlabel(f"image tokens ({only.rows} × {only.cols} grid, row by row)", fontsize=fonts.label)
         else:
             axes.set_xlabel(
                 f"video tokens ({only.groups} groups of {only.rows} × {only.cols}, each row by row; ticks: the "
                 "groups' times)",
-                fontsize=_FONT["label"],
+                fontsize=fonts.label,
             )
     else:
         label = (
@@ -1097,7 +1343,7 @@ def _mark_inputs(axes: Axes, result: AttentionResult, axes_inches: float) -> Non
         )
         if "video" in kinds:
             label += " (ticks: the video groups' times)"
-        axes.set_xlabel(label, fontsize=_FONT["label"])
+        axes.set_xlabel(label, fontsize=fonts.label)
         for geometry in images[1:]:
             axes.axvline(geometry.first_column - 0.5, color="white", linewidth=1.0, gid="image-boundary")
         names = []
@@ -1110,7 +1356,7 @@ def _mark_inputs(axes: Axes, result: AttentionResult, axes_inches: float) -> Non
         top.set_xticks(
             [geometry.first_column + (geometry.num_tokens - 1) / 2 for geometry in images],
             names,
-            fontsize=_FONT["tick"],
+            fontsize=fonts.tick,
         )
         top.tick_params(length=0)
     if "video" not in kinds:
@@ -1124,9 +1370,9 @@ def _mark_inputs(axes: Axes, result: AttentionResult, axes_inches: float) -> Non
         spacing = axes_inches * geometry.tokens_per_group / columns  # inches between two groups
         decimals = _time_decimals([time for span in geometry.group_times for time in span])
         spans = [_group_time(geometry, group, decimals) for group in range(geometry.groups)]
-        if max(len(span) for span in spans) * _TICK_CHAR_INCHES + 0.12 > spacing:  # no room: the start times only
+        if max(len(span) for span in spans) * fonts.char_inches + 0.12 > spacing:  # no room: the start times only
             spans = [f"{start:.{decimals}f} s" for start, _ in geometry.group_times]
-        step = max(1, math.ceil((max(len(span) for span in spans) * _TICK_CHAR_INCHES + 0.12) / spacing))
+        step = max(1, math.ceil((max(len(span) for span in spans) * fonts.char_inches + 0.12) / spacing))
         for group in range(0, geometry.groups, step):
             ticks.append(geometry.first_column + (group + 0.5) * geometry.tokens_per_group - 0.5)
             names.append(spans[group])
@@ -1139,10 +1385,10 @@ def _mark_inputs(axes: Axes, result: AttentionResult, axes_inches: float) -> Non
                 alpha=0.8,
                 gid="group-boundary",
             )
-    axes.set_xticks(ticks, names, fontsize=_FONT["tick"])
+    axes.set_xticks(ticks, names, fontsize=fonts.tick)
 
 
-def _mark_parts(axes: Axes, parts: list[Part]) -> None:
+def _mark_parts(axes: Axes, parts: list[Part], fonts: _Fonts) -> None:
     """Where the rows hold more than the prompt: a line above each part's first row (the thinking's, the answer's)
     and each part named along the right side, in its colour."""
     runs: list[tuple[Part, int, int]] = []  # (part, first row, last row)
@@ -1159,7 +1405,7 @@ def _mark_parts(axes: Axes, parts: list[Part]) -> None:
     side = axes.secondary_yaxis("right")
     names = [part for part, _, _ in runs]
     ticks = [(first + last) / 2 for _, first, last in runs]
-    side.set_yticks(ticks, names, fontsize=_FONT["label"], rotation=90, va="center")
+    side.set_yticks(ticks, names, fontsize=fonts.label, rotation=90, va="center")
     side.tick_params(length=0, pad=3)
     for label, name in zip(side.get_yticklabels(), names, strict=True):
         label.set_color(_PART_COLOURS[name])
@@ -1177,20 +1423,23 @@ def heads_figure(
     producing: bool = False,
     image: int | None = None,
     colormap: str = "viridis",
-    width: float = _WIDTH,
+    width: FigureWidth = "page",
+    title: FigureTitle = None,
 ) -> Figure:
     """Every head at a glance: two `[layers x heads]` grids of `AttentionResult.head_summary`, side by side.
 
-    Left, each head's image share (its attention on the image tokens, mean over the tokens); right, its spatial
-    entropy (of its map, normalized: 0 = one cell, 1 = spread evenly; the colour map reversed, so bright is
-    focused in both). Heads that look at the image and look somewhere in particular are bright in both. Tokens
-    as in `AttentionResult.grid` (default the prompt's own tokens), `producing` for the steps that produced them,
+    Left, each head's image share (the share of the tokens' attention that goes to the image tokens, mean over
+    the tokens); right, its focus (1 - the spatial entropy of its map, normalized: 1 = all on one cell, 0 =
+    spread evenly). Heads that look at the image and look somewhere in particular are bright in both. Tokens as
+    in `AttentionResult.grid` (default the prompt's own tokens), `producing` for the steps that produced them,
     `image` for one image's tokens (default all). Undefined entries (no mass) are blank. Rows are named by
-    decoder layer (`result.layer_ids`), columns by head.
+    decoder layer (`result.layer_ids`), columns by head. `width` ("page", "column" or inches) and `title` (None:
+    its own; a text; False: none) as in `layers_figure`.
     """
     result = _checked_result(result)
     producing = checked_producing(producing)
     colormap, width = _checked_colormap(colormap), _checked_width(width)
+    title = _checked_title(title)
     token, phrase = _checked_tokens(token, "token"), _checked_phrase(phrase)
     if image is not None:
         image = checked_index(
@@ -1198,44 +1447,40 @@ def heads_figure(
         )
     summary = result.head_summary(token=token, phrase=phrase, producing=producing, image=image)
     layers, heads = summary.image_mass.shape
-    figure = _detached_figure(width, min(width * PAGE_HEIGHT_RATIO, max(2.6, 1.3 + layers * _ROW_HEIGHT)))
-    table = colour_table(colormap) / 255.0
+    fonts = _fonts(width)
+    details = [_tokens_label(result, token, phrase, producing)]
+    if image is not None and (len(result.images) > 1 or result.images[image].kind == "video"):
+        details.append(_input_label(result, image))
+    own = [*_texts_lines(result, width, fonts.suptitle), " · ".join(["all heads of all layers", *details])]
+    heading = _heading(own, title, width, fonts)
+    rows_height = max(1.2, layers * _ROW_HEIGHT * fonts.tick / _PAGE_FONTS.tick)
+    height = _title_inches(_line_count(heading), fonts) + _line_inches(fonts.title) + 0.6 + rows_height
+    figure = _detached_figure(width, min(width * PAGE_HEIGHT_RATIO, height))
     panels = (
-        (summary.image_mass, ListedColormap(table), "image share", True),
-        (summary.spatial_entropy, ListedColormap(table[::-1]), "spatial entropy (0 = one cell, 1 = even)", False),
+        (summary.image_mass, "attention on the image", f"share of {_whose(result, token, phrase)} attention", True),
+        (1.0 - summary.spatial_entropy, "focus (1: one cell, 0: even)", "1 − spatial entropy", False),
     )
-    for column, (values, cmap, label, percent) in enumerate(panels):
+    cmap = _matplotlib_colormap(colormap).with_extremes(bad=(1.0, 1.0, 1.0, 0.0))
+    for column, (values, name, label, share) in enumerate(panels):
         axes = figure.add_subplot(1, 2, column + 1)
         finite = values[np.isfinite(values)]
-        top = float(finite.max()) if percent and finite.size and finite.max() > 0 else 1.0
+        top = float(finite.max()) if share and finite.size and finite.max() > 0 else 1.0
         image_artist = axes.imshow(
-            values,
-            cmap=cmap.with_extremes(bad=(1.0, 1.0, 1.0, 0.0)),
-            norm=Normalize(vmin=0.0, vmax=top),
-            aspect="auto",
-            interpolation="nearest",
+            values, cmap=cmap, norm=Normalize(vmin=0.0, vmax=top), aspect="auto", interpolation="nearest"
         )
         axes.yaxis.set_major_locator(MaxNLocator(nbins=min(layers, 32), integer=True))
         axes.set_yticks([tick for tick in axes.get_yticks() if 0 <= tick < layers])
         axes.set_yticklabels([str(summary.layer_ids[int(tick)]) for tick in axes.get_yticks()])
-        axes.xaxis.set_major_locator(MaxNLocator(nbins=min(heads, 16), integer=True))
+        axes.xaxis.set_major_locator(MaxNLocator(nbins=min(heads, 16 if width >= _WIDTH / 1.5 else 6), integer=True))
         axes.set_xlim(-0.5, heads - 0.5)
-        axes.tick_params(labelsize=_FONT["tick"])
-        axes.set_xlabel("head", fontsize=_FONT["label"])
+        axes.tick_params(labelsize=fonts.tick)
+        axes.set_xlabel("head", fontsize=fonts.label)
+        axes.set_title(name, fontsize=fonts.title)
         if column == 0:
-            axes.set_ylabel("layer", fontsize=_FONT["label"])
+            axes.set_ylabel("layer", fontsize=fonts.label)
         bar = figure.colorbar(image_artist, ax=axes, shrink=0.9, aspect=25, pad=0.02)
-        bar.set_label(label, fontsize=_FONT["label"])
-        bar.ax.yaxis.set_major_formatter(_ValueTicks(percent=percent))
-        bar.ax.tick_params(labelsize=_FONT["tick"])
-    details = [_tokens_label(result, token, phrase, producing)]
-    if image is not None and (len(result.images) > 1 or result.images[image].kind == "video"):
-        details.append(_input_label(result, image))
-    figure.suptitle(
-        f"{_prompt_line(result.prompt, width)}\nheads: {' · '.join(details)}",
-        fontsize=_FONT["suptitle"],
-        parse_math=False,
-    )
+        _value_colorbar(bar, label, share, fonts, 0.9 * rows_height)
+    _add_heading(figure, heading, fonts)
     return figure
 
 

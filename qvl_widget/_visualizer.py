@@ -17,7 +17,17 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from ._answer import checked_answer
-from ._figures import checked_producing, layers_figure, matrix_figure, overlay_on_image, save_figure
+from ._figures import (
+    FigureTitle,
+    FigureWidth,
+    _checked_title,
+    _checked_width,
+    checked_producing,
+    layers_figure,
+    matrix_figure,
+    overlay_on_image,
+    save_figure,
+)
 from ._images import ImageInput, as_image_list, load_rgb
 from ._inputs import checked_thinking
 from ._loading import LoadedModel, load
@@ -45,7 +55,9 @@ class QwenVLCrossModalVisualizer:
     `thinking=` (keyword): True / False turns the chat template's thinking on or off, for a model whose template
     can make it think before it answers (Qwen3.5); None (the default) keeps the template's own default.
     `producing=True` shows each token's producing map (the step that chose it: for an answer word, where the
-    model looked while writing it).
+    model looked while writing it). The methods that draw a figure take `width=` ("page", the default: 7 inches;
+    "column": 3.3 inches; or inches, fonts sized for it) and `title=` (None: the figure's own; a text of yours;
+    False: none, for a LaTeX caption), as `qvl_widget.figures` does.
     """
 
     cache_size = 8
@@ -97,12 +109,24 @@ class QwenVLCrossModalVisualizer:
         answer: bool | str | None = None,
         thinking: bool | None = None,
         producing: bool = False,
+        width: FigureWidth = "page",
+        title: FigureTitle = None,
     ) -> Figure:
         """The image, then per layer the attention map and its overlay (`figures.layers_figure`); by default
         the last four layers."""
         producing = checked_producing(producing)  # before the model runs
+        _checked_width(width)  # and these too
+        _checked_title(title)
         result = self.capture(image, text_prompt, answer=answer, thinking=thinking)
-        figure = layers_figure(result, layers=layers_to_show, head=head, phrase=target_phrase, producing=producing)
+        figure = layers_figure(
+            result,
+            layers=layers_to_show,
+            head=head,
+            phrase=target_phrase,
+            producing=producing,
+            width=width,
+            title=title,
+        )
         return self._finish(figure, save_path)
 
     def create_attention_heatmap_on_image(
@@ -136,12 +160,18 @@ class QwenVLCrossModalVisualizer:
         answer: bool | str | None = None,
         thinking: bool | None = None,
         producing: bool = False,
+        width: FigureWidth = "page",
+        title: FigureTitle = None,
     ) -> np.ndarray:
         """The `[text tokens, image tokens]` attention of one layer; its labelled heatmap goes to `last_figure`.
         With `producing`, each row is the step that chose its token (NaN for a token with none)."""
         producing = checked_producing(producing)  # before the model runs
+        _checked_width(width)  # and these too
+        _checked_title(title)
         result = self.capture(image, text_prompt, answer=answer, thinking=thinking)
-        figure, matrix = matrix_figure(result, layer=layer_idx, head=head_idx, producing=producing)
+        figure, matrix = matrix_figure(
+            result, layer=layer_idx, head=head_idx, producing=producing, width=width, title=title
+        )
         self._finish(figure, save_path)
         return matrix
 

@@ -4,23 +4,39 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from browser_support import THINKING_TEXTS, expected_peak, synthetic_answer_result, synthetic_result
+from browser_support import (
+    THINKING_TEXTS,
+    expected_peak,
+    synthetic_answer_result,
+    synthetic_result,
+    synthetic_video_result,
+)
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from PIL import Image
 
 import qvl_widget
 from qvl_widget import AttentionResult, QueryToken
 from qvl_widget._colormaps import lookup_table
 from qvl_widget._example import EXAMPLE_PHRASE, EXAMPLE_PROMPT, example_image
-from qvl_widget._figures import _ANSWER_COLOUR, _SPECIAL_COLOUR, _THINKING_COLOUR, _percent
+from qvl_widget._figures import _ANSWER_COLOUR, _SPECIAL_COLOUR, _THINKING_COLOUR, MIN_FONT_POINTS, _percent
 from qvl_widget._geometry import cell_of_point
 from qvl_widget._result import STILL_THINKING
-from qvl_widget.figures import COLORBAR_LABEL, layers_figure, matrix_figure, overlay_on_image, save_figure
+from qvl_widget.figures import (
+    COLORBAR_LABEL,
+    frames_figure,
+    heads_figure,
+    layers_figure,
+    matrix_figure,
+    overlay_on_image,
+    save_figure,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -123,9 +139,9 @@ def test_layers_figure_from_a_real_capture(capture):
     assert len(figure.axes) == len(image_axes) + 1  # and one shared colour bar
     assert [axes.get_title() for axes in image_axes] == ["image", "layer 0", "", "layer 1", "", "layer 2", ""]
     assert "Where is the red cat on the image?" in figure.get_suptitle()
-    assert "phrase “RED cat”" in figure.get_suptitle()
+    assert "“red cat” in the prompt" in figure.get_suptitle()  # the words as the prompt has them
     assert "head 1" in figure.get_suptitle()
-    assert figure.axes[-1].get_ylabel() == COLORBAR_LABEL
+    assert figure.axes[-1].get_ylabel().replace("\n", " ") == "share of the tokens' attention (mean)"
     # Each heatmap is the result's own map for that layer; each overlay is that map over the original image.
     for layer, (heat, overlay) in enumerate(zip(image_axes[1::2], image_axes[2::2], strict=True)):
         grid = capture.grid(phrase="red cat", layer=layer, head=1)
@@ -138,14 +154,15 @@ def test_layers_figure_titles_and_selection_on_known_maps():
     figure = layers_figure(result, layers=[0, -1], head=None, reduce="max", image=1, token=3)
     suptitle = figure.get_suptitle()
     assert "max of 2 heads" in suptitle
-    assert "token 3 “␣red”" in suptitle
+    assert "“red” in the prompt" in suptitle and "token 3" not in suptitle
+    assert figure.axes[-1].get_ylabel() == COLORBAR_LABEL == "share of the token's attention"
     assert "image 2 of 2" in suptitle
     heatmaps = [axes for axes in figure.axes if axes.get_title().startswith("layer")]
     assert [axes.get_title() for axes in heatmaps] == ["layer 0", "layer 1"]
     for layer, axes in enumerate(heatmaps):
         peak = np.unravel_index(np.argmax(axes.images[0].get_array()), (3, 3))
         assert peak == expected_peak(result, 3, layer, head="max", image=1)
-    assert "all prompt tokens" in layers_figure(result, layers=0).get_suptitle()
+    assert "all prompt tokens (their mean)" in layers_figure(result, layers=0).get_suptitle()
     assert len([axes for axes in layers_figure(result, layers="all").axes if axes.images]) == 1 + 2 * 2
 
 
@@ -213,7 +230,7 @@ def test_matrix_figure_of_a_real_capture(capture):
     assert sum(grey) == 14 and all(label.get_color() == "black" for label in labels[1:10])
     assert "image tokens" in axes.get_xlabel()
     assert "layer 2" in axes.get_title() and "head 2" in axes.get_title()
-    assert figure.axes[-1].get_ylabel() == COLORBAR_LABEL
+    assert figure.axes[-1].get_ylabel() == "share of the row token's attention"
     assert not [line for line in axes.lines if line.get_gid() == "image-boundary"]
 
 
@@ -343,17 +360,17 @@ def test_figure_titles_name_the_thinking():
     result = synthetic_answer_result(thinking_texts=THINKING_TEXTS)
     title = layers_figure(result, token=THOUGHT_RED, producing=True).get_suptitle()
     assert title.splitlines()[:3] == ["“Where is the red cat?”", "thinking: “Maybe red”", "answer: “A red cat”"]
-    assert f"thinking token {THOUGHT_RED}, while thinking “red” (80%)" in title
+    assert "while thinking “red” (the model's probability 80%)" in title.splitlines()[3]  # the word, never a position
     title = layers_figure(result, token=FIRST_ANSWER_ROW + 2, producing=True).get_suptitle()
-    assert f"answer token {FIRST_ANSWER_ROW + 2}, while writing “red” (40%)" in title
+    assert "while writing “red” (the model's probability 40%)" in title and "token" not in title
     title = layers_figure(result, token=[THOUGHT_RED, THOUGHT_RED + 1, FIRST_ANSWER_ROW], producing=True).get_suptitle()
-    assert f"tokens {THOUGHT_RED}–{FIRST_ANSWER_ROW}, while thinking and writing “red”" in title
+    assert "while thinking and writing “red”" in title and "tokens" not in title
     assert (
-        "phrase “red” (in the prompt, the thinking and the answer)"
+        "“red” (3 times) in the prompt, the thinking and the answer"
         in layers_figure(result, phrase="red").get_suptitle()
     )
-    assert "phrase “maybe” (in the thinking)" in layers_figure(result, phrase="maybe").get_suptitle()
-    assert f"thinking token {THOUGHT_RED} “␣red”" in layers_figure(result, token=THOUGHT_RED).get_suptitle()
+    assert "“Maybe” in the thinking" in layers_figure(result, phrase="maybe").get_suptitle()
+    assert "“red” in the thinking" in layers_figure(result, token=THOUGHT_RED).get_suptitle()
 
     unfinished = synthetic_answer_result(answer_texts=(), thinking_texts=("Maybe", " red"))
     lines = layers_figure(unfinished).get_suptitle().splitlines()
@@ -372,8 +389,9 @@ def test_matrix_figure_of_producing_steps_leaves_rows_without_one_blank():
     axes = matrix_axes(figure)
     np.testing.assert_array_equal(axes.images[0].get_array().filled(np.nan), matrix)
     title = axes.get_title()
-    assert "producing step · layer 30 · head 0" in title
-    assert "1 blank row: none captured (the position before is an image token)" in title
+    assert "· layer 30 · head 0" in title
+    assert "each row: the step that wrote its token (in the prompt: that predicted it)" in title
+    assert "1 blank row: an image token comes right before (no step captured)" in title
     # The blank row is drawn blank (the white background), not in the colour of 0.
     canvas = FigureCanvasAgg(figure)
     canvas.draw()
@@ -386,7 +404,7 @@ def test_matrix_figure_of_producing_steps_leaves_rows_without_one_blank():
     assert (blank_row == 255).all() and not (next_row == 255).all()
     # Own rows: no producing step in the title, no blank row.
     figure, matrix = matrix_figure(result, layer=1, head=0)
-    assert "producing" not in matrix_axes(figure).get_title() and not np.isnan(matrix).any()
+    assert "each row: the step" not in matrix_axes(figure).get_title() and not np.isnan(matrix).any()
 
 
 def test_every_layer_label_is_the_decoder_layer_id():
@@ -421,14 +439,17 @@ def test_layers_figure_shows_where_the_model_looked_while_writing_an_answer_word
         assert not np.array_equal(shown, result.grid(token=ORANGE, layer=layer))
     suptitle = figure.get_suptitle()
     assert suptitle.splitlines()[:2] == ["“What color?”", "answer: “Orange cat”"]
-    assert "answer token 9, while writing “Orange” (97%)" in suptitle
+    assert "while writing “Orange” (the model's probability 97%)" in suptitle
     both = layers_figure(result, token=[CAT, ORANGE], producing=True).get_suptitle()
-    assert "answer tokens 9–10, while writing “Orange cat” (40%)" in both  # 0.97 x 0.41: the text's probability
+    # 0.97 x 0.41: the text's probability
+    assert "while writing “Orange cat” (the model's probability 40%)" in both
     mixed = layers_figure(result, token=[1, ORANGE], producing=True).get_suptitle()
-    assert "tokens “What” + “Orange” · producing step" in mixed and "while writing" not in mixed
+    assert "the steps that produced “What” + “Orange”" in mixed and "while writing" not in mixed
+    prompt = layers_figure(result, token=1, producing=True).get_suptitle()
+    assert "the step that predicted “What”" in prompt
     own = layers_figure(result, phrase="orange").get_suptitle()
-    assert "phrase “orange” (in the answer)" in own and "producing" not in own and "while writing" not in own
-    assert "answer token 10 “␣cat”" in layers_figure(result, token=CAT).get_suptitle()
+    assert "“Orange” in the answer" in own and "step" not in own and "while writing" not in own
+    assert "“cat” in the answer" in layers_figure(result, token=CAT).get_suptitle()
 
 
 def test_producing_maps_of_tokens_without_one_and_bad_options_get_one_line():
@@ -468,7 +489,7 @@ def test_figures_of_a_real_answer(answered):
     axes = matrix_axes(figure)
     (line,) = [line for line in axes.lines if line.get_gid() == "answer-boundary"]
     assert line.get_ydata()[0] == first - 0.5
-    assert "producing step · layer 1 ·" in axes.get_title()
+    assert "· layer 1 ·" in axes.get_title() and "each row: the step that wrote its token" in axes.get_title()
     np.testing.assert_array_equal(matrix, answered.maps(layer=0, producing=True))
     labels = axes.get_yticklabels()
     assert [label.get_color() for label in labels[first:]] == [_ANSWER_COLOUR] * (answered.num_queries - first)
@@ -477,10 +498,105 @@ def test_figures_of_a_real_answer(answered):
     figure = layers_figure(answered, layers="all", token=cat, producing=True)
     assert [axes.get_title() for axes in figure.axes if axes.get_title().startswith("layer")] == ["layer 1", "layer 2"]
     probability = _percent(answered.tokens[cat].probability)
-    assert f"answer token {cat}, while writing “cat” ({probability})" in figure.get_suptitle()
+    assert f"while writing “cat” (the model's probability {probability})" in figure.get_suptitle()
     assert "answer: “A red cat.”" in figure.get_suptitle()
     heat = next(axes for axes in figure.axes if axes.get_title() == "layer 2")
     np.testing.assert_array_equal(heat.images[0].get_array(), answered.grid(token=cat - 1, layer=1))
+
+
+# ----- paper use: width presets, fonts for the width, titles of your own -----------------------------------
+
+
+def every_figure(result: AttentionResult, video: AttentionResult, **options) -> dict[str, Figure]:
+    """Each figure function's figure, with the same `options` (width=, title=): an answer word's producing maps."""
+    word = max(index for index, token in enumerate(result.tokens) if token.part == "answer" and not token.special)
+    return {
+        "layers": layers_figure(result, layers="all", token=word, producing=True, **options),
+        "matrix": matrix_figure(result, layer=1, producing=True, **options)[0],
+        "heads": heads_figure(result, token=word, producing=True, **options),
+        "frames": frames_figure(video, token=3, **options),
+    }
+
+
+def drawn_texts(figure: Figure) -> list[str]:
+    """The texts of `figure` a reader sees (drawn with the Agg renderer), and that nothing drawn runs past the
+    figure's edges (one pixel of slack)."""
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    drawn = figure.get_tightbbox(renderer)  # in inches: what `bbox_inches="tight"` would keep
+    slack = 1 / figure.dpi
+    assert drawn.x0 >= -slack and drawn.y0 >= -slack, drawn
+    assert drawn.x1 <= figure.get_figwidth() + slack and drawn.y1 <= figure.get_figheight() + slack, drawn
+    return [text.get_text() for text in figure.findobj(Text) if text.get_visible() and text.get_text().strip()]
+
+
+@pytest.mark.parametrize(("width", "inches"), [("column", 3.3), ("page", 7.0), (5, 5.0), (np.float32(12), 12.0)])
+def test_every_figure_is_made_at_its_width_with_every_text_readable_and_inside_it(width, inches):
+    """Printed at its width, no text of a figure is under 6 pt (the six-layer figure at a column's width
+    included), and none runs past the figure's edges (long titles wrap)."""
+    long = "Where is the small red cat that sits beside the blue box on the left of the picture?"
+    result = dataclasses.replace(synthetic_answer_result(layers=6), prompt=long)
+    for name, figure in every_figure(result, synthetic_video_result(), width=width).items():
+        assert figure.get_figwidth() == pytest.approx(inches), name
+        assert len(drawn_texts(figure)) > 5, name
+        sizes = {text.get_text(): text.get_fontsize() for text in figure.findobj(Text) if text.get_text().strip()}
+        assert min(sizes.values()) >= MIN_FONT_POINTS, (name, sizes)
+    fonts = lambda width: layers_figure(result, width=width)._suptitle.get_fontsize()  # noqa: E731
+    assert fonts("column") < fonts(5) < fonts("page") == fonts(12)  # sized for the width, a page's at most
+
+
+def test_a_title_of_your_own_or_none():
+    result = answered_result()
+    video = synthetic_video_result()
+    titled = every_figure(result, video, title="Figure 2: where the model looks")
+    plain = every_figure(result, video, title=False)
+    own = every_figure(result, video)
+    for name in titled:
+        heading = matrix_axes(titled[name]).get_title() if name == "matrix" else titled[name].get_suptitle()
+        assert heading == "Figure 2: where the model looks", name
+        texts = " ".join(drawn_texts(plain[name]))
+        assert "“What color?”" not in texts and "Figure 2" not in texts and "text → image" not in texts, name
+        assert plain[name].get_figheight() < own[name].get_figheight(), name  # no room kept for a title
+    assert layers_figure(result, title=True).get_suptitle() == layers_figure(result).get_suptitle()
+
+
+@pytest.mark.parametrize(
+    ("options", "kind", "message"),
+    [
+        (
+            {"width": "wide"},
+            ValueError,
+            "width must be 'column' (3.3 in), 'page' (7 in) or a number of inches from 3 to 40, not 'wide'",
+        ),
+        (
+            {"width": 2},
+            ValueError,
+            "width must be 'column' (3.3 in), 'page' (7 in) or a number of inches from 3 to 40, not 2",
+        ),
+        (
+            {"width": True},
+            TypeError,
+            "width must be 'column' (3.3 in), 'page' (7 in) or a number of inches from 3 to 40, not True",
+        ),
+        ({"width": float("nan")}, ValueError, "width must be 'column'"),
+        (
+            {"title": 3},
+            TypeError,
+            "title must be a text of your own, False (no title, e.g. for a LaTeX caption) or "
+            "None (the figure's own), not 3",
+        ),
+        ({"title": " "}, ValueError, "title is empty: pass title=False for no title, or some text"),
+    ],
+)
+def test_bad_widths_and_titles_get_one_line(options, kind, message):
+    result = answered_result()
+    for function in (layers_figure, matrix_figure, heads_figure):
+        with pytest.raises(kind) as info:
+            function(result, **options)
+        assert str(info.value).startswith(message) and "\n" not in str(info.value), function.__name__
+    with pytest.raises(kind, match=re.escape(message)):
+        frames_figure(synthetic_video_result(), **options)
 
 
 # ----- saving ----------------------------------------------------------------------------------------------

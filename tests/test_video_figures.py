@@ -135,7 +135,7 @@ def test_frames_figure_shows_each_groups_map_over_its_picture(image_first, layer
     assert grid.max() == pytest.approx(grid[2].max()) and grid[0].max() < 0.5 * grid.max()
     assert len({id(norm) for norm in norms}) == 1
     (bar,) = [axes for axes in figure.axes if axes not in shown]  # one shared colour bar
-    assert bar.get_ylabel() == figures.COLORBAR_LABEL
+    assert bar.get_ylabel().replace("\n", " ") == "share of the tokens' attention (mean)"  # the prompt's tokens
     assert bar.get_ylim() == pytest.approx((0, grid.max()))
 
 
@@ -146,7 +146,7 @@ def test_frames_figure_titles_times_frames_tokens_and_layers():
     assert titles == ["0.0–0.5 s\nframes 0, 2", "1.0–1.5 s\nframes 3, 5", "2.0–2.5 s\nframes 6, 8"]
     suptitle = figure.get_suptitle()
     assert suptitle.splitlines()[0] == "“Where is the red cat?”"
-    assert "token 4 “␣red”" in suptitle
+    assert "“red” in the prompt" in suptitle
     assert "max of layers 0, 1 · head 1 · video: 3 groups of 4×6 tokens" in suptitle
     grid = result.grid(token=4, layer=[0, 1], head=1, reduce="max", image=1)
     for group, axes in enumerate(panels(figure)):

@@ -120,7 +120,7 @@ def test_visualize_cross_modal_attention_draws_and_saves(visualizer, picture, tm
     assert isinstance(figure, Figure)
     assert figure is visualizer.last_figure
     assert [axes.get_title() for axes in figure.axes if axes.get_title()] == ["image", "layer 0", "layer 1", "layer 2"]
-    assert "head 2" in figure.get_suptitle() and "phrase “cat”" in figure.get_suptitle()
+    assert "head 2" in figure.get_suptitle() and "“cat” in the prompt" in figure.get_suptitle()
     assert path.read_bytes().startswith(b"<?xml")
     default = visualizer.visualize_cross_modal_attention(picture, PROMPT)  # the last four, or all of fewer
     assert [axes.get_title() for axes in default.axes if axes.get_title()] == ["image", "layer 0", "layer 1", "layer 2"]
@@ -200,7 +200,7 @@ def test_layers_figure_and_matrix_of_the_answer(visualizer, picture):
     np.testing.assert_array_equal(matrix, result.maps(layer=1, producing=True))
     assert np.isnan(matrix[0]).all()  # <|vision_end|>: no step before it was captured
     (axes,) = [axes for axes in visualizer.last_figure.axes if axes.images]
-    assert "producing step · layer 1" in axes.get_title()
+    assert "· layer 1 ·" in axes.get_title() and "each row: the step that wrote its token" in axes.get_title()
     first = next(index for index, token in enumerate(result.tokens) if token.part == "answer")
     assert [line.get_ydata()[0] for line in axes.lines if line.get_gid() == "answer-boundary"] == [first - 0.5]
     plain = visualizer.create_token_image_attention_matrix(picture, QUESTION, layer_idx=1, answer=ANSWER)
@@ -236,10 +236,27 @@ def test_the_original_signatures_gain_keyword_only_options():
         positional = [p.name for p in parameters if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
         keyword_only = {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
         assert positional == original, name
-        expected = {"answer": None, "thinking": None}
+        expected: dict = {"answer": None, "thinking": None}
         if name != "capture":
             expected["producing"] = False
+        if name in ("visualize_cross_modal_attention", "create_token_image_attention_matrix"):  # they draw figures
+            expected |= {"width": "page", "title": None}
         assert keyword_only == expected, name
+
+
+def test_figures_take_a_width_and_a_title_checked_before_the_model_runs(visualizer, picture):
+    figure = visualizer.visualize_cross_modal_attention(picture, QUESTION, width="column", title="Fig. 1")
+    assert figure.get_figwidth() == 3.3 and figure.get_suptitle() == "Fig. 1"
+    visualizer.create_token_image_attention_matrix(picture, QUESTION, width=5, title=False)
+    assert visualizer.last_figure.get_figwidth() == 5
+    assert not [axes.get_title() for axes in visualizer.last_figure.axes if axes.get_title()]
+    assert visualizer.captures == 1
+    for method in (visualizer.visualize_cross_modal_attention, visualizer.create_token_image_attention_matrix):
+        with pytest.raises(ValueError, match=r"^width must be 'column' \(3.3 in\), 'page' \(7 in\) or a number"):
+            method(picture, "Another question?", width="wide")
+        with pytest.raises(TypeError, match=r"^title must be a text of your own, False"):
+            method(picture, "Another question?", title=1)
+    assert visualizer.captures == 1  # refused before the model ran
 
 
 @pytest.mark.parametrize(
