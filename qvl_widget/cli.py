@@ -14,7 +14,9 @@ the system takes and the output files can be written there, so a typo fails at o
 
 The four outputs (attention.html; layers.FORMAT, matrix.FORMAT and heads.FORMAT, the figures) are written all or
 none: each is made in memory, then all are written together (`_files.write_all`); any failure is one
-argparse-style line (exit code 2) and leaves --out as it was.
+argparse-style line (exit code 2) and leaves --out as it was. Each file written gets a line on stdout (its path and
+size) and one on stderr saying how to read it. `explore` and `demo` share their defaults: the multi-layer figure
+shows `DEFAULT_LAYERS` (the last four layers, or all where the model has fewer), as `figures.layers_figure` does.
 
 Sizes are in binary units: 1 MiB = 2**20 bytes.
 """
@@ -29,7 +31,7 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ._choices import UNITS, Unit, canonical_choice, checked_index, last_layers
@@ -55,12 +57,17 @@ MAX_PIXELS_ARGUMENT = 16_384 * 32 * 32  # --max-pixels: 16,384 image tokens of t
 # every Qwen-VL processor's own default ceiling (12,845,056 in Qwen2/2.5-VL)
 
 
+DEFAULT_LAYERS = "the last four, or all where the model has fewer"  # `last_layers`: explore's, demo's, the figures'
+
+
 @dataclass
 class Outputs:
     html: Path
     layers_figure: Path
     matrix_figure: Path
     heads_figure: Path
+    producing: bool = False  # the figures show producing maps: the selected tokens are the model's own words
+    selection: str = "the prompt's tokens"  # the tokens the figures show, in words
 
     def files(self) -> list[Path]:
         """Every output, in the order they are reported."""
@@ -320,7 +327,15 @@ def write_outputs(
             paths.heads_figure: heads_bytes,
         }
     )
-    return paths
+    return replace(paths, producing=producing, selection=selection_words(result, phrase, tokens))
+
+
+def selection_words(result, phrase: str | None, tokens: list[int] | None) -> str:
+    """The tokens the figures show, in words: “orange”, “red cat”, or the prompt's tokens."""
+    if phrase is None and tokens is None:
+        return "the prompt's tokens"
+    rows = sorted(result.token_indices(phrase) if tokens is None else tokens)
+    return f"“{' '.join(''.join(result.tokens[row].text for row in rows).split())}”"
 
 
 def report_sinks(result, layers: Sequence[int]) -> None:
@@ -388,13 +403,43 @@ def html_within_limit(result, layers: Sequence, view: dict) -> bytes:
 
 
 def report(outputs: Outputs) -> None:
-    for label, path in (
-        ("interactive HTML", outputs.html),
-        ("multi-layer figure", outputs.layers_figure),
-        ("token x image-token matrix", outputs.matrix_figure),
-        ("layers x heads: image share and spatial entropy", outputs.heads_figure),
+    """Each file written: its path and size on stdout, then on stderr how to read it."""
+    for (label, path), guide in zip(
+        (
+            ("interactive HTML", outputs.html),
+            ("multi-layer figure", outputs.layers_figure),
+            ("token x image-token matrix", outputs.matrix_figure),
+            ("layers x heads: image share and focus", outputs.heads_figure),
+        ),
+        reading_guides(outputs),
+        strict=True,
     ):
-        print(f"wrote {shown_path(path)}  ({label}, {binary_size(path.stat().st_size)})")
+        print(f"wrote {shown_path(path)}  ({label}, {binary_size(path.stat().st_size)})", flush=True)
+        progress(f"{shown_path(Path(path.name))}: {guide}")
+
+
+def reading_guides(outputs: Outputs) -> list[str]:
+    """How to read each output, in the order of `Outputs.files`, in a line each (said after it is written)."""
+    shown = (
+        f"where the model looked while writing {outputs.selection}"
+        if outputs.producing
+        else f"the attention of {outputs.selection}"
+    )
+    matrix = (
+        "each row is the step that wrote (or, in the prompt, predicted) its token; blank: none captured"
+        if outputs.producing
+        else "each row is its token's own attention"
+    )
+    return [
+        "open it in a browser (it works offline): hover a word to see where the model looked, click to pin it; every "
+        "switch explains itself when you point at it",
+        f"the picture, then per layer {shown}: the map (top; colour: each cell's share of the attention) and "
+        "that map over the picture (bottom), all on one colour scale",
+        "one row per text token, one column per image token (the picture's cells, row by row); colour: the share "
+        f"of that row's attention on the cell; {matrix}",
+        "one cell per layer (rows) and head (columns); left: the share of attention that goes to the picture, "
+        "right: focus (1: all on one cell, 0: spread evenly); a head bright in both looks at something in particular",
+    ]
 
 
 def shown_path(path: Path) -> str:
@@ -750,7 +795,7 @@ def demo(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     hit = demo_model.points_at_named(demo_model.answer_pointing_map(result, example), example)
     named = f"the named object ({example['phrase']})"
     progress(f"where it looked while writing it ({_describe(result, view)}) {'lands on' if hit else 'misses'} {named}")
-    layers = arguments.layers or list(range(result.num_layers))
+    layers = arguments.layers or last_layers(result.num_layers)  # the same default as explore's
     head = arguments.head if arguments.head != "mean" else view["head"]
     try:
         outputs = write_outputs(
@@ -1005,7 +1050,7 @@ def build_parser() -> argparse.ArgumentParser:
         explore_parser,
         default_out=None,
         layers_help="layers for the multi-layer figure; the last one also opens the HTML and the matrix "
-        "(default: the last four, -4 -3 -2 -1)",
+        f"(default: {DEFAULT_LAYERS})",
         head_help="a head index, a list like 0,3 (their mean), 'mean', 'max' or 'all' (default: mean)",
         relative_help="each map divided by the baseline prompt's map (what this prompt changes); needs --baseline",
     )
@@ -1028,8 +1073,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(
         demo_parser,
         default_out="qvl-demo-output",
-        layers_help="layers for the multi-layer figure (default: all); the HTML and the matrix open on the demo's "
-        "recommended view (the token that predicts the answer)",
+        layers_help=f"layers for the multi-layer figure (default: {DEFAULT_LAYERS}, as explore); the HTML and the "
+        "matrix open on the demo's recommended view (the answer word, with the step that wrote it)",
         head_help="a head index, a list like 0,3, 'mean', 'max' or 'all' (default: the recommended view's)",
         relative_help=f"each map divided by the baseline prompt's map (what the question changes); the demo then "
         f"also captures the generic {BASELINE_PROMPT!r} (one more forward pass)",

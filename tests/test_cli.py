@@ -18,6 +18,7 @@ from test_video_input import write_video
 
 import qvl_widget
 from qvl_widget import cli
+from qvl_widget._choices import last_layers
 from qvl_widget._families import attention_layers
 from qvl_widget._figures import RELATIVE_LABEL
 from qvl_widget._html import DEFAULT_MAX_BYTES
@@ -311,6 +312,57 @@ def drawn(monkeypatch) -> dict[str, list]:
     return calls
 
 
+def reading_lines(stderr: str) -> dict[str, str]:
+    """The line on stderr that says how to read each file written, by the file's name."""
+    lines = {}
+    for line in stderr.splitlines():
+        match = re.fullmatch(r"\[qvl-widget\] (attention\.html|(?:layers|matrix|heads)\.\w+): (.*)", line)
+        if match:
+            assert match[1] not in lines, f"two lines for {match[1]}"
+            lines[match[1]] = match[2]
+    return lines
+
+
+def test_demo_and_explore_share_their_layer_default_and_say_how_to_read_each_file(
+    tiny_model_dirs, tmp_path, capsys, drawn
+):
+    code, stdout, stderr = run_cli(["demo", "--out", str(tmp_path / "demo")], capsys)
+    assert code == 0, stderr
+    assert_outputs(tmp_path / "demo", stdout)
+    ((result, options, _),) = drawn["layers_figure"]
+    assert result.num_layers == 6 and options["layers"] == (2, 3, 4, 5) == tuple(last_layers(6))  # the last four
+    guides = reading_lines(stderr)
+    assert list(guides) == ["attention.html", "layers.png", "matrix.png", "heads.png"]  # each file, once
+    assert guides["attention.html"].startswith("open it in a browser (it works offline): hover a word")
+    assert (
+        "per layer where the model looked while writing “orange”: the map (top; colour: each cell's share"
+        in (guides["layers.png"])
+    )
+    assert "one row per text token, one column per image token" in guides["matrix.png"]
+    assert "each row is the step that wrote (or, in the prompt, predicted) its token" in guides["matrix.png"]
+    assert "right: focus (1: all on one cell, 0: spread evenly)" in guides["heads.png"]
+
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (120, 90), "red").save(image)
+    arguments = ["explore", "--model", str(tiny_model_dirs["qwen2_vl"]), "--image", str(image), "--phrase", "red cat"]
+    arguments += ["--prompt", "Where is the red cat?", "--out", str(tmp_path / "explore"), "--format", "pdf"]
+    code, stdout, stderr = run_cli([*arguments, "--device", "cpu"], capsys)
+    assert code == 0, stderr
+    assert_outputs(tmp_path / "explore", stdout, "pdf")
+    (_, (result, options, _)) = drawn["layers_figure"]
+    assert result.num_layers == 3 and options["layers"] == (0, 1, 2) == tuple(last_layers(3))  # all of fewer
+    guides = reading_lines(stderr)
+    assert list(guides) == ["attention.html", "layers.pdf", "matrix.pdf", "heads.pdf"]
+    assert "per layer the attention of “red cat”: the map" in guides["layers.pdf"]
+    assert "each row is its token's own attention" in guides["matrix.pdf"]
+    parser = cli.build_parser()
+    helps = {
+        command: next(action.help for action in sub._actions if action.dest == "layers")
+        for command, sub in parser._subparsers._group_actions[0].choices.items()
+    }
+    assert all("the last four, or all where the model has fewer" in text for text in helps.values()), helps
+
+
 def test_explore_with_the_models_own_answer(tiny_model_dirs, tmp_path, capsys, drawn):
     image, prompt = tmp_path / "scene.png", "Where is the red cat?"
     Image.new("RGB", (120, 90), "red").save(image)
@@ -352,7 +404,7 @@ def test_explore_with_a_given_answer_draws_the_producing_maps_of_its_words(tiny_
     assert "while writing “red cat”" in figure.get_suptitle()
     ((_, options, (figure, _)),) = drawn["matrix_figure"]
     assert options["producing"] is True
-    assert "producing step" in next(axes for axes in figure.axes if axes.images).get_title()
+    assert "each row: the step that wrote its token" in next(axes for axes in figure.axes if axes.images).get_title()
     ((_, options, figure),) = drawn["heads_figure"]
     assert options == {"producing": True, "phrase": "red cat"}  # the same tokens, the steps that wrote them
     assert "while writing “red cat”" in figure.get_suptitle()
@@ -798,7 +850,7 @@ def test_demo_relative_captures_the_baseline_too(tmp_path, capsys, drawn):
     assert f"and the baseline prompt {BASELINE_PROMPT!r} for --relative (one more forward pass" in stderr
     # Its words are mostly unknown to the demo model: said once on stderr, not in a long warning as well.
     assert not [warning for warning in caught if "does not know" in str(warning.message)]
-    assert "visual sinks left out (sink score > 20), of 64 image tokens, by layer: 0: 0, 1: 0," in stderr  # none
+    assert "visual sinks left out (sink score > 20), of 64 image tokens, by layer: 2: 0, 3: 0, 4: 0, 5: 0\n" in stderr
 
 
 @pytest.mark.parametrize(
