@@ -81,8 +81,8 @@ const DOING = /** @type {Record<string, string>} */ ({ thinking: "while thinking
 
 /**
  * What a token's producing map is, for the caption: for a token the model wrote, the step that wrote it (while
- * thinking, or while writing the answer), with the model's probability of it; for a prompt token the step that
- * predicted it.
+ * thinking, or while writing the answer), with the model's probability of it (said as such: not a share of
+ * attention); for a prompt token the step that predicted it.
  * @param {import("./state.js").TokenInfo} token
  * @param {string} part  the token's part: "prompt", "thinking" or "answer"
  */
@@ -91,7 +91,20 @@ export function producingLabel(token, part) {
   if (token.producer === null) return `${quoted} has no producing step (the image comes right before it)`;
   const doing = DOING[part];
   if (doing === undefined) return `the step that predicted ${quoted}`;
-  return token.probability === null ? `${doing} ${quoted}` : `${doing} ${quoted} (${percent(token.probability)})`;
+  if (token.probability === null) return `${doing} ${quoted}`;
+  return `${doing} ${quoted} (the model's probability ${percent(token.probability)})`;
+}
+
+/**
+ * Tokens that show their own rows, for the caption: quoted, and, where the view has a producing switch
+ * (`switchable`: the result has words of the model), that the rows are their own.
+ * @param {string[]} texts  the tokens' texts
+ * @param {boolean} switchable
+ */
+export function ownRowsLabel(texts, switchable) {
+  const quoted = quoteTokens(texts);
+  if (!switchable) return quoted;
+  return `${quoted} (${texts.length === 1 ? "its own row" : "their own rows"})`;
 }
 
 /**

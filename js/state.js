@@ -30,6 +30,11 @@
  *
  * The layer menu and, per layer (as a string), its head menu.
  * @typedef {{layers: Choice[], heads: Record<string, Choice[]>}} Available
+ *
+ * Which row a token shows: true, the model's own words (its thinking, its answer) the step that wrote them and prompt
+ * tokens their own rows; "all", every token the step that produced it (a prompt token: the step that predicted it);
+ * false, every token its own row.
+ * @typedef {boolean | "all"} Producing
  */
 
 /**
@@ -47,7 +52,7 @@
  * @property {Choice} layer
  * @property {Choice} head
  * @property {number[]} selected
- * @property {boolean} producing  every token shows the step that produced it, not its own row
+ * @property {Producing} producing  which row a token shows (`showsProducer`)
  * @property {string} unit  "probability" or "uniform" (x the number of image tokens: 1 = spread evenly)
  * @property {boolean} relative  maps divided by the baseline's (the payload's values are ratios)
  * @property {boolean} drop_sinks  the visual sinks left out of the maps
@@ -75,6 +80,16 @@
  * @property {(event: string, callback: () => void) => void} on
  * @property {(event: string, callback: () => void) => void} off
  */
+
+/**
+ * Whether a token of `part` shows the step that produced it (else its own row), as Python's
+ * `_view_state.shows_producer`.
+ * @param {Producing} producing
+ * @param {string} part  the token's part: "prompt", "thinking" or "answer"
+ */
+export function showsProducer(producing, part) {
+  return producing === "all" || (producing === true && part !== "prompt");
+}
 
 /**
  * The map columns of one frame of a medium.

@@ -119,7 +119,7 @@ export class TokenStrips {
    * scale; the title says what the weight is.
    * @param {ArrayLike<number>} weights
    * @param {string} colormap
-   * @param {string} what  e.g. "attention on the image"
+   * @param {(token: number) => string} what  what a token's weight is, e.g. "attention on the image"
    * @param {(weight: number) => string} [format]  a weight's words (default: a percentage)
    */
   tint(weights, colormap, what, format = percent) {
@@ -131,7 +131,7 @@ export class TokenStrips {
       const share = max > 0 ? weights[index] / max : 0;
       chip.style.backgroundColor = cssColour(colormap, weights[index], max, 0.15 + 0.7 * share);
       chip.style.color = share > 0.55 && colormap !== "gray" ? "#111" : "";
-      chip.title = `${format(weights[index])} ${what}`;
+      chip.title = `${format(weights[index])} ${what(index)}`;
     });
   }
 

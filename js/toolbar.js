@@ -1,6 +1,7 @@
 // The toolbar: layer and head menus, the unit, baseline-relative maps, visual sinks, the head overview, colour map,
-// opacity, smooth cells, shared scale, template tokens, producing steps, Save PNG.
-// It shows the state's choices and reports the user's; the view decides what they change.
+// opacity, smooth cells, shared scale, template tokens, producing steps, Save PNG. Every control says what it does in
+// a tooltip (`HELP`), on the control and on its name. It shows the state's choices and reports the user's; the view
+// decides what they change.
 
 import { COLORMAP_NAMES } from "./colormap.js";
 import { element } from "./dom.js";
@@ -33,6 +34,44 @@ const HEAD_OVERVIEWS = [
   ["mass", "image share"],
   ["focus", "focus"],
 ];
+/** The producing step menu: the option's value (`String` of the `producing` trait) and its words. */
+const PRODUCING = [
+  ["true", "the model's words"],
+  ["all", "every token"],
+  ["false", "off"],
+];
+
+/**
+ * Each control's tooltip: what it does, for a newcomer.
+ * @type {Record<string, string>}
+ */
+export const HELP = {
+  layer: "A layer is one of the model's stacked processing steps; each reads all earlier tokens",
+  head: "A head is one of the parallel attention patterns inside a layer; mean / max combine them",
+  unit:
+    "probability: each cell's share of the token's attention; × uniform: that share times the number of image " +
+    "tokens (1 = attention spread evenly), comparable across image sizes",
+  drop:
+    "Visual sinks: image tokens with a massive activation that draw attention whatever the question (See What You " +
+    "Are Told, ICLR 2025). Hidden: set to 0 in every head, the rest scaled to keep each token's share on the image",
+  mark: "Outline the visual sinks of the chosen layers on the pictures",
+  heads:
+    "A layers × heads grid for the tokens on show: each head's share of attention on the image, or its focus " +
+    "(1 − the spatial entropy of its map); click a head to show it",
+  colormap: "The colour scale of the maps and of the bar under the pictures: from no attention to the top of the scale",
+  opacity: "How much the map covers the picture: 0 shows the picture alone, 1 the map at its strongest",
+  smooth: "On: the map is smoothed between cells; off: one block per image token, the grid the model reads",
+  shared:
+    "On: every token's map on one colour scale (the largest value of any token), so tokens compare; off: each map " +
+    "on its own scale, from 0 to its largest value",
+  special: "Show the tokens the chat template adds around the text (such as <|im_start|>); hidden by default",
+  producing:
+    "Which row a token shows. The model's words: a word the model wrote (its thinking, its answer) shows the step " +
+    "that wrote it, where it looked while choosing that word; prompt words show their own row. Every token: prompt " +
+    "words too show the step that predicted them (the token before). Off: every token its own row. The caption " +
+    "says which row is shown",
+  save: "Save each picture with its map laid over it as a PNG file, at the picture's own size",
+};
 
 export class Toolbar {
   /**
@@ -43,49 +82,45 @@ export class Toolbar {
    */
   constructor(actions, options) {
     this.element = element("div", "qvl-toolbar", { role: "toolbar", "aria-label": "Attention map controls" });
-    this.layerSelect = this.addSelect("Layer", "qvl-layer", "Decoder layer, or the mean / max over layers");
-    this.layerSelect.title = "A layer is one of the model's stacked processing steps; each reads all earlier tokens";
-    this.headSelect = this.addSelect("Head", "qvl-head", "Attention head, or the mean / max over heads");
-    this.headSelect.title = "A head is one of the parallel attention patterns inside a layer";
-    this.unitSelect = this.addSelect("Unit", "qvl-unit", "Unit of the maps");
-    this.unitSelect.title =
-      "probability: each cell's share of the token's attention; × uniform: that share times the number of image " +
-      "tokens (1 = attention spread evenly), comparable across image sizes";
+    this.layerSelect = this.addSelect("Layer", "qvl-layer", "Decoder layer, or the mean / max over layers", HELP.layer);
+    this.headSelect = this.addSelect("Head", "qvl-head", "Attention head, or the mean / max over heads", HELP.head);
+    this.unitSelect = this.addSelect("Unit", "qvl-unit", "Unit of the maps", HELP.unit);
     for (const [value, words] of UNITS) this.unitSelect.append(new Option(words, value));
-    this.relativeInput = this.addInput("÷ baseline", "qvl-relative", "checkbox", "Divide by the baseline prompt's map");
-    this.relativeInput.title =
+    this.relativeInput = this.addInput(
+      "÷ baseline",
+      "qvl-relative",
+      "checkbox",
+      "Divide by the baseline prompt's map",
       `Each map divided by the map of the baseline prompt “${options.baseline ?? ""}” at the same layers and ` +
-      "heads (MLLMs Know Where to Look, ICLR 2025): above 1 where this prompt looks more than the baseline";
+        "heads (MLLMs Know Where to Look, ICLR 2025): above 1 where this prompt looks more than the baseline",
+    );
     this.hide(this.relativeInput, options.baseline === null);
-    this.dropSinksInput = this.addInput("Hide sinks", "qvl-drop-sinks", "checkbox", "Leave the visual sinks out");
-    this.dropSinksInput.title =
-      "Visual sinks: image tokens with a massive activation that draw attention whatever the question (See What You " +
-      "Are Told, ICLR 2025). Hidden: set to 0 in every head, the rest scaled to keep each token's share on the image";
-    this.markSinksInput = this.addInput("Mark sinks", "qvl-mark-sinks", "checkbox", "Outline the visual sinks");
-    this.markSinksInput.title = "Outline the visual sinks of the chosen layers on the pictures";
+    this.dropSinksInput = this.addCheckbox("Hide sinks", "qvl-drop-sinks", "Leave the visual sinks out", HELP.drop);
+    this.markSinksInput = this.addCheckbox("Mark sinks", "qvl-mark-sinks", "Outline the visual sinks", HELP.mark);
     this.hide(this.dropSinksInput, !options.sinks);
     this.hide(this.markSinksInput, !options.sinks);
-    this.headsSelect = this.addSelect("Heads", "qvl-head-overview", "Head overview");
-    this.headsSelect.title =
-      "A layers × heads grid for the tokens on show: each head's share of attention on the image, or its focus " +
-      "(1 − the spatial entropy of its map); click a head to show it";
+    this.headsSelect = this.addSelect("Heads", "qvl-head-overview", "Head overview", HELP.heads);
     for (const [value, words] of HEAD_OVERVIEWS) this.headsSelect.append(new Option(words, value));
-    this.colormapSelect = this.addSelect("Colours", "qvl-colormap", "Colour map");
+    this.colormapSelect = this.addSelect("Colours", "qvl-colormap", "Colour map", HELP.colormap);
     for (const name of COLORMAP_NAMES) this.colormapSelect.append(new Option(name, name));
-    this.opacityInput = this.addInput("Opacity", "qvl-opacity", "range", "Overlay opacity");
+    this.opacityInput = this.addInput("Opacity", "qvl-opacity", "range", "Overlay opacity", HELP.opacity);
     Object.assign(this.opacityInput, { min: "0", max: "1", step: "0.05" });
-    this.smoothInput = this.addInput("Smooth", "qvl-smooth", "checkbox", "Smooth (on) or blocky (off) cells");
-    this.sharedInput = this.addInput("Shared scale", "qvl-shared", "checkbox", "One colour scale for all tokens");
-    this.specialInput = this.addInput("Template tokens", "qvl-special", "checkbox", "Show chat-template tokens");
-    this.producingInput = this.addInput(
+    this.smoothInput = this.addCheckbox("Smooth", "qvl-smooth", "Smooth (on) or blocky (off) cells", HELP.smooth);
+    this.sharedInput = this.addCheckbox("Shared scale", "qvl-shared", "One colour scale for all tokens", HELP.shared);
+    this.specialInput = this.addCheckbox("Template tokens", "qvl-special", "Show chat-template tokens", HELP.special);
+    this.producingSelect = this.addSelect(
       "Producing step",
       "qvl-producing",
-      "checkbox",
-      "Each token shows the step that produced it (for a word the model wrote, while thinking or answering: where " +
-        "it looked to choose it)",
+      "Which row a token shows: the step that produced it, or its own",
+      HELP.producing,
     );
-    this.hide(this.producingInput, !options.generated);
-    this.saveButton = element("button", "qvl-save", { type: "button", "aria-label": "Save image with overlay as PNG" });
+    for (const [value, words] of PRODUCING) this.producingSelect.append(new Option(words, value));
+    this.hide(this.producingSelect, !options.generated);
+    this.saveButton = element("button", "qvl-save", {
+      type: "button",
+      "aria-label": "Save image with overlay as PNG",
+      title: HELP.save,
+    });
     this.saveButton.textContent = "Save PNG";
     this.element.append(this.saveButton);
 
@@ -96,7 +131,9 @@ export class Toolbar {
     this.smoothInput.addEventListener("change", () => actions.set("smooth", this.smoothInput.checked));
     this.sharedInput.addEventListener("change", () => actions.set("shared_scale", this.sharedInput.checked));
     this.specialInput.addEventListener("change", () => actions.set("show_special", this.specialInput.checked));
-    this.producingInput.addEventListener("change", () => actions.set("producing", this.producingInput.checked));
+    this.producingSelect.addEventListener("change", () =>
+      actions.set("producing", producingOf(this.producingSelect.value)),
+    );
     this.unitSelect.addEventListener("change", () => actions.set("unit", this.unitSelect.value));
     this.relativeInput.addEventListener("change", () => actions.set("relative", this.relativeInput.checked));
     this.dropSinksInput.addEventListener("change", () => actions.set("drop_sinks", this.dropSinksInput.checked));
@@ -122,7 +159,7 @@ export class Toolbar {
     this.smoothInput.checked = model.get("smooth");
     this.sharedInput.checked = model.get("shared_scale");
     this.specialInput.checked = model.get("show_special");
-    this.producingInput.checked = model.get("producing");
+    this.producingSelect.value = String(model.get("producing"));
     this.unitSelect.value = model.get("unit");
     this.unitSelect.disabled = model.get("relative"); // a ratio is the same in either unit
     this.relativeInput.checked = model.get("relative");
@@ -141,41 +178,64 @@ export class Toolbar {
   }
 
   /**
-   * @param {string} label
+   * @param {string} label  its visible name
    * @param {string} className
-   * @param {string} description
+   * @param {string} description  its name for a screen reader
+   * @param {string} help  what it does, in its tooltip
    */
-  addSelect(label, className, description) {
-    const select = element("select", className, { "aria-label": description });
-    this.addControl(label, select, false);
+  addSelect(label, className, description, help) {
+    const select = element("select", className, { "aria-label": description, title: help });
+    this.addControl(label, select, false, help);
     return select;
   }
 
   /**
-   * @param {string} label
+   * @param {string} label  its visible name
+   * @param {string} className
+   * @param {string} description  its name for a screen reader
+   * @param {string} help  what it does, in its tooltip
+   */
+  addCheckbox(label, className, description, help) {
+    return this.addInput(label, className, "checkbox", description, help);
+  }
+
+  /**
+   * @param {string} label  its visible name
    * @param {string} className
    * @param {string} type
-   * @param {string} description
+   * @param {string} description  its name for a screen reader
+   * @param {string} help  what it does, in its tooltip
    */
-  addInput(label, className, type, description) {
-    const input = element("input", className, { type, "aria-label": description });
-    this.addControl(label, input, type === "checkbox");
+  addInput(label, className, type, description, help) {
+    const input = element("input", className, { type, "aria-label": description, title: help });
+    this.addControl(label, input, type === "checkbox", help);
     return input;
   }
 
   /**
+   * A control with its visible name, both showing `help` as a tooltip on hover.
    * @param {string} label
    * @param {HTMLElement} control
    * @param {boolean} labelAfter  checkboxes come before their label
+   * @param {string} help
    */
-  addControl(label, control, labelAfter) {
-    const wrapper = element("label", "qvl-control");
+  addControl(label, control, labelAfter, help) {
+    const wrapper = element("label", "qvl-control", { title: help });
     const text = element("span", "qvl-control-label");
     text.textContent = label;
     if (labelAfter) wrapper.append(control, text);
     else wrapper.append(text, control);
     this.element.append(wrapper);
   }
+}
+
+/**
+ * The `producing` trait a producing menu option stands for.
+ * @param {string} value  "true", "all" or "false"
+ * @returns {import("./state.js").Producing}
+ */
+function producingOf(value) {
+  return value === "all" ? "all" : value === "true";
 }
 
 /**

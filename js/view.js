@@ -10,12 +10,21 @@
 import { ColourBar } from "./colorbar.js";
 import { element } from "./dom.js";
 import { decodeHeads, HeadOverview, headValues } from "./heads.js";
-import { groupLabel, headLabel, layerLabel, percent, producingLabel, quoteTokens, scaleValue } from "./labels.js";
+import {
+  groupLabel,
+  headLabel,
+  layerLabel,
+  ownRowsLabel,
+  percent,
+  producingLabel,
+  quoteTokens,
+  scaleValue,
+} from "./labels.js";
 import { maximum } from "./paint.js";
 import { MediaPanels } from "./panels.js";
 import { blockSums, decodeMaps, meanMass, meanOfRows, valueAt } from "./payload.js";
 import { savePngs } from "./save.js";
-import { coveredIndices, frameColumns, hasSinks } from "./state.js";
+import { coveredIndices, frameColumns, hasSinks, showsProducer } from "./state.js";
 import { pinned, TokenStrips } from "./tokens.js";
 import { Toolbar } from "./toolbar.js";
 
@@ -44,6 +53,7 @@ export class AttentionView {
     this.root = element("div", "qvl-widget");
     // The model's own tokens (its thinking, its answer): each has a producing step worth a switch.
     const generated = model.get("groups").some((group) => group.name !== "prompt");
+    this.generated = generated;
     this.toolbar = new Toolbar(
       {
         chooseLayer: (layer) => this.chooseLayer(layer),
@@ -195,12 +205,22 @@ export class AttentionView {
   }
 
   /**
-   * The maps' row a token shows: its own, or with `producing` the row of the step that produced it (null: none).
+   * The maps' row a token shows: its own, or the row of the step that produced it where `producing` applies to it
+   * (`showsProducer`; null: none captured).
    * @param {number} token
    * @returns {number | null}
    */
   rowOf(token) {
-    return this.model.get("producing") ? this.model.get("tokens")[token].producer : token;
+    return this.showsProducer(token) ? this.model.get("tokens")[token].producer : token;
+  }
+
+  /**
+   * Whether a token shows the step that produced it: under `producing` true, the model's own words; under "all",
+   * every token.
+   * @param {number} token
+   */
+  showsProducer(token) {
+    return showsProducer(this.model.get("producing"), this.partOf(token));
   }
 
   /**
@@ -368,7 +388,8 @@ export class AttentionView {
     });
     const what = cell ? "attention to the hovered cell" : "attention on the image";
     const format = cell ? (/** @type {number} */ value) => this.valueWords(value) : percent;
-    this.strips.tint(weights, colormap, this.model.get("producing") ? `${what} (producing step)` : what, format);
+    const words = (/** @type {number} */ token) => (this.showsProducer(token) ? `${what} (producing step)` : what);
+    this.strips.tint(weights, colormap, words, format);
   }
 
   updateCaption() {
@@ -437,10 +458,13 @@ export class AttentionView {
       const promptText = tokens.some((token, index) => !token.special && this.partOf(index) === "prompt");
       return promptText ? "all prompt tokens" : "all tokens";
     }
-    const producing = this.model.get("producing");
-    if (producing && shown.length === 1) return producingLabel(tokens[shown[0]], this.partOf(shown[0]));
-    const quoted = quoteTokens(shown.map((token) => tokens[token].text));
-    return producing ? `the steps that produced ${quoted}` : quoted;
+    const [first] = shown;
+    if (shown.length === 1 && this.showsProducer(first)) return producingLabel(tokens[first], this.partOf(first));
+    const texts = shown.map((token) => tokens[token].text);
+    const producers = shown.filter((token) => this.showsProducer(token)).length;
+    if (producers === 0) return ownRowsLabel(texts, this.generated);
+    if (producers === shown.length) return `the steps that produced ${quoteTokens(texts)}`;
+    return `${quoteTokens(texts)} (the model's words: the steps that wrote them; the others: their own rows)`;
   }
 
   /**

@@ -27,7 +27,7 @@ from ._choices import choice_label
 from ._colormaps import lookup_table
 from ._overlay import overlay_map
 from ._result import AttentionResult
-from ._view_state import Medium, ViewState
+from ._view_state import Medium, ViewState, shown_row, shows_producer
 
 MAX_TILE_WIDTH = 1024  # pixels: a wider widget's pictures are shown at this width (the PNG stays small)
 MAX_FRAME_ASPECT = 2  # a picture at most this many times as tall as wide (as js/panels.js `frameSize`)
@@ -87,13 +87,11 @@ def still_png(result: AttentionResult, state: ViewState, maps: np.ndarray, capti
 
 
 def shown_rows(result: AttentionResult, state: ViewState) -> list[int]:
-    """The maps' rows on show with nothing hovered (js/view.js `activeRows`): the pinned tokens' rows (with
-    `producing`, the rows of the steps that produced them, where captured), else the prompt's own tokens' rows."""
+    """The maps' rows on show with nothing hovered (js/view.js `activeRows`): the pinned tokens' rows (`shown_row`:
+    a token's own, or the step that produced it, where captured), else the prompt's own tokens' rows."""
     if not state.selected:
         return result._token_rows(None, None)
-    if not state.producing:
-        return list(state.selected)
-    return [row for token in state.selected if (row := state.tokens[token]["producer"]) is not None]
+    return [row for token in state.selected if (row := shown_row(state, token)) is not None]
 
 
 def shown_group(medium: Medium, group: int) -> int:
@@ -120,7 +118,7 @@ def scale_top(state: ViewState, maps: np.ndarray, grids: Sequence[np.ndarray]) -
     visible = [
         token for token, info in enumerate(state.tokens) if not info["special"] or state.show_special or token in pinned
     ]
-    rows = [token if not state.producing else state.tokens[token]["producer"] for token in visible]
+    rows = [shown_row(state, token) for token in visible]
     return max([0.0, *(float(maps[row].max()) for row in rows if row is not None)])
 
 
@@ -167,9 +165,22 @@ def tokens_words(result: AttentionResult, state: ViewState) -> str:
     quoted = " + ".join(f"“{visible_whitespace(text)}”" for text in texts[:QUOTED_TOKENS])
     if len(texts) > QUOTED_TOKENS:
         quoted += f" + {len(texts) - QUOTED_TOKENS} more"
-    if not state.producing:
-        return quoted
-    return f"the step{'s' if len(texts) > 1 else ''} that produced {quoted}"
+    return quoted_rows(state, quoted)
+
+
+def quoted_rows(state: ViewState, quoted: str) -> str:
+    """The pinned tokens (`quoted`) and which row they show (as js/view.js `describeTokens`): the steps that
+    produced them, their own rows, or some of each."""
+    showing = [
+        shows_producer(state.producing, state.groups[state.tokens[token]["group"]]["name"]) for token in state.selected
+    ]
+    several = len(showing) > 1
+    if all(showing):
+        return f"the step{'s' if several else ''} that produced {quoted}"
+    if any(showing):
+        return f"{quoted} (the model's words: the steps that wrote them; the others: their own rows)"
+    generated = any(group["name"] != "prompt" for group in state.groups)  # else every view shows own rows
+    return f"{quoted} ({'their own rows' if several else 'its own row'})" if generated else quoted
 
 
 def visible_whitespace(text: str) -> str:

@@ -21,8 +21,10 @@ by construction, and a new kind of token or medium is a new field value here, no
 - `baseline_prompt`: the baseline's text where the result has one (relative maps can be shown), else None.
 - `sinks`: per captured layer, the image columns that are visual sinks (`AttentionResult.sinks`), where the
   result has sink scores, else None.
-- the options: `layer`, `head`, pinned tokens (`selected`), `producing` (every token shows the step that produced
-  it rather than its own row), `unit` ("probability" or "uniform": x image tokens), `relative` (divided by the
+- the options: `layer`, `head`, pinned tokens (`selected`), `producing` (which row a token shows, `shows_producer`:
+  True, the model's own words (thinking, answer) the step that wrote them and prompt tokens their own rows; "all",
+  every token the step that produced it; False, every token its own row), `unit` ("probability" or "uniform": x
+  image tokens), `relative` (divided by the
   baseline's map), `drop_sinks` (the sinks left out), `mark_sinks` (outlined on the pictures), `head_overview`
   (the layers x heads grid: "off", "mass" or "focus"), `colormap`, `opacity`, `smooth`, `shared_scale`,
   `show_special`, `width`, and `group`: the temporal group the videos show (a video with fewer shows its last;
@@ -107,6 +109,12 @@ class Medium(TypedDict):
 HeadOverview = Literal["off", "mass", "focus"]
 HEAD_OVERVIEWS: tuple[HeadOverview, ...] = ("off", "mass", "focus")
 
+# Which row a token shows in a view: True, the model's own words (its thinking, its answer) the step that wrote them
+# and prompt tokens their own rows; "all", every token the step that produced it (a prompt token: the step that
+# predicted it); False, every token its own row. `grid`, `maps` and the figures take True / False only: there True
+# means every selected token.
+Producing = bool | Literal["all"]
+
 
 class ViewOptions(TypedDict, total=False):
     """The keyword-only view options of `ViewState.of` (and of the widget and `to_html`)."""
@@ -147,7 +155,7 @@ class ViewState:
     layer: CanonicalChoice
     head: CanonicalChoice
     selected: list[int]
-    producing: bool
+    producing: Producing
     unit: Unit
     relative: bool
     drop_sinks: bool
@@ -170,7 +178,7 @@ class ViewState:
         head: Choice = None,
         phrase: str | None = None,
         token: int | Sequence[int] | None = None,
-        producing: bool | None = None,
+        producing: Producing | None = None,
         reduce: Reduce = "mean",
         unit: Unit = "probability",
         relative: bool = False,
@@ -189,8 +197,10 @@ class ViewState:
 
         `layer`, `head`: choices as for `result.grid` (`_choices.py`: an index, a list of them combined by
         `reduce`, "mean" or "max" of all, "all" / None for all combined by `reduce`). `phrase` or `token` (an
-        index or a list, as for `result.grid`) pins query tokens. `producing`: every token shows the step that
-        produced it (default: on where the result has the model's own tokens, its answer or its thinking). `unit`,
+        index or a list, as for `result.grid`) pins query tokens. `producing`: which row a token shows
+        (`shows_producer`): True, the model's own words (its thinking, its answer) show the step that wrote them
+        and prompt tokens their own rows (the default where the result has words of the model); "all", prompt
+        tokens too show the step that predicted them; False (the default otherwise), every token its own row. `unit`,
         `relative` and `drop_sinks` as for `result.grid` (relative needs a baseline, drop_sinks and `mark_sinks`
         sink scores: see `capture`). `head_overview`: the layers x heads grid, "off", "mass" (each head's share of
         attention on the image) or "focus" (1 - its spatial entropy). `width`: the pictures' width in CSS pixels.
@@ -380,9 +390,37 @@ def checked_option(result: AttentionResult, name: str, value: Any, reduce: Reduc
         if not groups and integer_index(value) not in (0, -1):
             raise error_kind(value)(f"group is a video's temporal group; this result has no video, not {shown(value)}")
         return checked_index(value, max(groups, 1), "group")
-    if name in ("smooth", "shared_scale", "show_special", "producing"):
+    if name == "producing":
+        if isinstance(value, str):
+            if value != "all":
+                raise ValueError(f"{PRODUCING_ADVICE}, not {shown(value)}")
+            return value
+        try:
+            return checked_flag(value, name)
+        except TypeError:
+            raise TypeError(f"{PRODUCING_ADVICE}, not {shown(value)}") from None
+    if name in ("smooth", "shared_scale", "show_special"):
         return checked_flag(value, name)
     raise KeyError(f"unknown view option {name!r}")
+
+
+PRODUCING_ADVICE = (
+    "producing must be True (the model's words show the step that wrote them, prompt tokens their own rows), 'all' "
+    "(prompt tokens too show the step that predicted them) or False (every token its own row)"
+)
+
+
+def shows_producer(producing: Producing, part: str) -> bool:
+    """Whether a token of `part` ("prompt", "thinking", "answer") shows the step that produced it (else its own
+    row) under the view option `producing` (js/state.js `showsProducer` is the same rule)."""
+    return producing == "all" or (producing is True and part in GENERATED_PARTS)
+
+
+def shown_row(state: ViewState, token: int) -> int | None:
+    """The maps' row token `token` shows in `state`: its own, or the step that produced it (None: not captured)."""
+    info = state.tokens[token]
+    part = state.groups[info["group"]]["name"]
+    return info["producer"] if shows_producer(state.producing, part) else token
 
 
 # Every keyword of `ViewState.of` after the result: what `result.widget(...)`, `result.to_html(...)` and

@@ -31,6 +31,8 @@ from ._view_state import OPTIONS, ViewOptions, ViewState, check_view_option_name
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ._view_state import Producing
+
 
 class _Option(traitlets.Any):
     """A view option's trait: any value reaches the widget's validator (None too: it is a layer or head choice,
@@ -63,9 +65,11 @@ class AttentionWidget(anywidget.AnyWidget):
 
     `layer`, `head`: choices as for `result.grid` (an index, negative from the end; a list, combined by
     `reduce`; "mean" or "max" of all; "all" / None: all, combined by `reduce`). `phrase` or `token` (an index
-    or a list, as for `result.grid`) pins query tokens to start with. `producing`: each token shows the step
-    that produced it, not its own row (default: on where the result has the model's answer or thinking: hovering
-    a word the model wrote shows where it looked to choose it). Keyword options: `reduce` ("mean" or "max": how a
+    or a list, as for `result.grid`) pins query tokens to start with. `producing`: which row a token shows: True
+    (the default where the result has the model's answer or thinking), a word the model wrote shows the step that
+    wrote it (where it looked to choose it) and a prompt token its own row; "all", prompt tokens too show the step
+    that predicted them; False, every token its own row; the caption says which row is shown. Keyword options:
+    `reduce` ("mean" or "max": how a
     list of layers or heads is combined), `colormap` ("inferno", "viridis", "jet", "gray"), `opacity` (0..1), `smooth`
     (smooth or blocky cells), `shared_scale` (one colour scale for all tokens), `show_special` (show the
     chat-template tokens), `width` (the pictures' width in CSS pixels), `unit` ("probability" or "uniform": x image
@@ -122,7 +126,7 @@ class AttentionWidget(anywidget.AnyWidget):
         head: Choice = None,
         phrase: str | None = None,
         token: int | Sequence[int] | None = None,
-        producing: bool | None = None,
+        producing: Producing | None = None,
         **options: Unpack[ViewOptions],
     ) -> None:
         if not isinstance(result, AttentionResult):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from test_html import embedded_header
 from qvl_widget import AttentionWidget
 from qvl_widget._result import STILL_THINKING
 from qvl_widget._still import shown_rows
-from qvl_widget._view_state import ViewState
+from qvl_widget._view_state import ViewState, shown_row
 
 FIRST_ANSWER = 7  # " A": the answer follows the seven prompt tokens
 # With THINKING_TEXTS: "Maybe" " red" "</think>" (thinking, 7-9), "\n\n" " A" " red" " cat" "<|im_end|>" (answer).
@@ -40,6 +41,29 @@ def test_the_view_state_knows_each_tokens_strip_producer_and_probability():
     assert state.producing is True  # an answer opens on the steps that produced its words
     assert ViewState.of(synthetic_result()).producing is False
     assert ViewState.of(result, producing=False).producing is False
+    assert ViewState.of(result, producing="all").producing == "all"
+    # Which row each token shows: under True the answer's words the step that wrote them, the prompt's their own.
+    assert [shown_row(state, token) for token in range(11)] == [*range(7), *range(6, 10)]
+    assert [shown_row(state.replace(producing="all"), token) for token in range(11)] == [None, *range(10)]
+    assert [shown_row(state.replace(producing=False), token) for token in range(11)] == list(range(11))
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"), [("yes", ValueError), ("ALL", ValueError), (1, TypeError), (None, TypeError), ([], TypeError)]
+)
+def test_a_producing_value_that_is_none_of_the_three_gets_one_line(value, kind):
+    advice = (
+        "producing must be True (the model's words show the step that wrote them, prompt tokens their own rows), "
+        "'all' (prompt tokens too show the step that predicted them) or False (every token its own row)"
+    )
+    if value is not None:  # None is the constructor's default
+        with pytest.raises(kind) as info:
+            AttentionWidget(synthetic_answer_result(), producing=value)
+        assert "\n" not in str(info.value)
+    widget = AttentionWidget(synthetic_answer_result())
+    with pytest.raises(kind, match=re.escape(advice)):
+        widget.producing = value
+    assert widget.producing is True
 
 
 @pytest.mark.browser
@@ -52,23 +76,41 @@ def test_hovering_an_answer_word_shows_the_step_that_wrote_it(page):
     view.hover_token(FIRST_ANSWER + 1)  # " red": written at the step of " A"
     assert view.brightest_cell() == expected_peak(result, FIRST_ANSWER, layer=0)
     assert view.brightest_cell() != expected_peak(result, FIRST_ANSWER + 1, layer=0)
-    assert "while writing “ red” (80%)" in without_isolates(page.text_content(".qvl-caption"))
-    view.hover_token(0)  # nothing before the first token after the image was captured
-    assert "has no producing step" in page.text_content(".qvl-caption")
-    assert view.cell_colours()[..., :3].max() == 0  # nothing painted
+    caption = without_isolates(page.text_content(".qvl-caption"))
+    assert "while writing “ red” (the model's probability 80%)" in caption  # a probability, said to be one
+    # A prompt word shows its own row (what it looks at), and the caption says so.
+    view.hover_token(3)
+    assert view.brightest_cell() == expected_peak(result, 3, layer=0)
+    assert "“ red” (its own row)" in without_isolates(page.text_content(".qvl-caption"))
 
 
 @pytest.mark.browser
-def test_the_switch_shows_each_tokens_own_row(page):
+def test_the_producing_menu_shows_every_tokens_producing_step_or_each_tokens_own_row(page):
     result = synthetic_answer_result()
     widget = AttentionWidget(result, layer=1, colormap="gray", smooth=False)
     view = WidgetPage(page, [widget])
-    assert page.is_checked(".qvl-producing")
-    view.change(page.uncheck, ".qvl-producing")
+    assert page.input_value(".qvl-producing") == "true"
+    options = page.eval_on_selector_all(".qvl-producing option", "options => options.map(o => [o.value, o.text])")
+    assert options == [["true", "the model's words"], ["all", "every token"], ["false", "off"]]
+    # Every token: a prompt word shows the step that predicted it (the token before it).
+    view.change(page.select_option, ".qvl-producing", "all")
+    assert widget.producing == "all"
+    view.hover_token(3)
+    assert view.brightest_cell() == expected_peak(result, 2, layer=1)
+    assert "the step that predicted “ red”" in without_isolates(page.text_content(".qvl-caption"))
+    view.hover_token(0)  # nothing before the first token after the image was captured
+    assert "has no producing step" in page.text_content(".qvl-caption")
+    assert view.cell_colours()[..., :3].max() == 0  # nothing painted
+    # Off: every token its own row, the model's words too.
+    view.change(page.select_option, ".qvl-producing", "false")
     assert widget.producing is False
     view.hover_token(FIRST_ANSWER + 2)
     assert view.brightest_cell() == expected_peak(result, FIRST_ANSWER + 2, layer=1)
-    assert "while writing" not in page.text_content(".qvl-caption")
+    caption = without_isolates(page.text_content(".qvl-caption"))
+    assert "“ cat” (its own row)" in caption and "while writing" not in caption
+    # The menu follows the trait when the model's state changes (the kernel's, a linked view's).
+    page.evaluate("window.qvlModels[0].set('producing', 'all')")
+    assert page.input_value(".qvl-producing") == "all"
 
 
 @pytest.mark.browser
@@ -94,11 +136,17 @@ def test_the_reverse_view_tints_answer_words_by_their_producing_rows(page):
     assert strongest == FIRST_ANSWER + 1  # " red", whose producing row is " A"'s
     # Every shown chip is tinted by its producing row's attention to that cell (none: no tint), on the shown
     # chips' scale: alpha 0.15 + 0.7 x its share of the largest.
+    # Every shown chip is tinted by the row it shows (the answer's words: their producing rows; the prompt's: their
+    # own) and its title says which.
     producing = np.nan_to_num(result.maps(layer=0, producing=True)[:, row * cols + col])
+    own = result.maps(layer=0)[:, row * cols + col]
     shown = [token for token, _, _ in chips]
-    expected = 0.15 + 0.7 * producing[shown] / producing[shown].max()
+    weights = np.array([producing[token] if token >= FIRST_ANSWER else own[token] for token in shown])
+    expected = 0.15 + 0.7 * weights / weights.max()
     np.testing.assert_allclose([alpha for _, alpha, _ in chips], expected, atol=0.01)
-    assert all(title.endswith(" attention to the hovered cell (producing step)") for _, _, title in chips)
+    for token, _, title in chips:
+        step = " (producing step)" if token >= FIRST_ANSWER else ""
+        assert title.endswith(f" attention to the hovered cell{step}"), (token, title)
 
 
 @pytest.mark.browser
@@ -126,7 +174,7 @@ def test_the_html_page_has_the_answer_and_its_producing_maps(offline_page, tmp_p
 
 
 def test_widget_producing_option_is_checked(tmp_path):
-    with pytest.raises(TypeError, match="producing must be True or False"):
+    with pytest.raises(ValueError, match="producing must be True .*, 'all' .* or False .*, not 'yes'"):
         AttentionWidget(synthetic_answer_result(), producing="yes")
     result = synthetic_answer_result()
     pinned = [FIRST_ANSWER + 1]  # " red"
@@ -138,6 +186,13 @@ def test_widget_producing_option_is_checked(tmp_path):
     # The rows their maps show: the pinned word's own row, or the row of the step that wrote it (" A"'s).
     assert shown_rows(result, own.view_state()) == pinned
     assert shown_rows(result, by_default.view_state()) == [FIRST_ANSWER]
+    # A pinned prompt word shows its own row unless every token shows its producing step.
+    prompt_word = AttentionWidget(result, token=[3])
+    assert shown_rows(result, prompt_word.view_state()) == [3]
+    assert "“ red” (its own row)" in prompt_word._still()["text/plain"]
+    every = AttentionWidget(result, token=[3], producing="all")
+    assert shown_rows(result, every.view_state()) == [2]
+    assert "the step that produced “ red”" in every._still()["text/plain"]
 
 
 @pytest.mark.browser
@@ -206,10 +261,10 @@ def test_the_thinking_strip_says_where_the_model_looked_while_thinking(page):
     assert view.brightest_cell() == expected_peak(result, THOUGHT_RED - 1, layer=0)
     assert view.brightest_cell() != expected_peak(result, THOUGHT_RED, layer=0)
     caption = without_isolates(page.text_content(".qvl-caption"))
-    assert "while thinking “ red” (80%)" in caption and "while writing" not in caption
+    assert "while thinking “ red” (the model's probability 80%)" in caption and "while writing" not in caption
     view.hover_token(ANSWER_RED)
     caption = without_isolates(page.text_content(".qvl-caption"))
-    assert "while writing “ red” (40%)" in caption and "while thinking" not in caption
+    assert "while writing “ red” (the model's probability 40%)" in caption and "while thinking" not in caption
 
 
 @pytest.mark.browser

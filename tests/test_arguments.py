@@ -86,7 +86,11 @@ REFUSED = [
     (lambda r: r.widget(smooth="yes"), TypeError, "smooth must be True or False, not 'yes'"),
     (lambda r: r.widget(shared_scale=None), TypeError, "shared_scale must be True or False, not None"),
     (lambda r: r.widget(show_special=0), TypeError, "show_special must be True or False, not 0"),
-    (lambda r: r.widget(producing="no"), TypeError, "producing must be True or False, not 'no'"),
+    (
+        lambda r: r.widget(producing="no"),
+        ValueError,
+        "'all' (prompt tokens too show the step that predicted them) or False (every token its own row), not 'no'",
+    ),
     (lambda r: r.widget(colormap=None), ValueError, "unknown colormap None: choose one of inferno, viridis, jet, gray"),
     (lambda r: r.widget(colormap=["jet"]), ValueError, "unknown colormap ['jet']: choose one of"),
     (lambda r: r.widget(reduce="median"), ValueError, "reduce must be 'mean' or 'max', not 'median'"),
@@ -210,7 +214,7 @@ def test_widget_traits_are_checked_like_the_constructor(result):
         ("reduce", None, ValueError, "reduce must be 'mean' or 'max', not None"),
         ("colormap", 5, ValueError, "unknown colormap 5"),
         ("smooth", None, TypeError, "smooth must be True or False, not None"),
-        ("producing", 1, TypeError, "producing must be True or False, not 1"),
+        ("producing", 1, TypeError, "producing must be True (the model's words show the step that wrote them"),
         ("selected", "1", TypeError, "token must be an integer index or a list of them, not '1'"),
         ("selected", [7], IndexError, "token 7 is out of range"),
     ]

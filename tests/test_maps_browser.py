@@ -291,7 +291,7 @@ def test_the_head_overview_names_layers_by_their_decoder_index(page):
 
 def test_the_head_overview_shows_the_producing_steps_rows_with_the_switch(page):
     """Each row has its own loudest head: an answer word shows its producing step's, or with the switch off its
-    own."""
+    own; a prompt word its own, or with "every token" the step that predicted it."""
     base = synthetic_answer_result(layers=LAYERS, heads=HEADS)
     mass = np.full(base.image_mass.shape, 0.3, dtype=np.float32)
     for row in range(base.num_queries):
@@ -303,8 +303,12 @@ def test_the_head_overview_shows_the_producing_steps_rows_with_the_switch(page):
     word = ANSWER_RED  # written at the step of the answer's first token
     view.hover_token(word)
     assert brightest(grid_colours(page)) == loud_head(word - 1) != loud_head(word)
-    view.change(page.uncheck, ".qvl-producing")
-    assert not widget.producing
+    view.hover_token(3)  # a prompt word: its own row, unless every token shows its producing step
+    assert brightest(grid_colours(page)) == loud_head(3)
+    view.change(page.select_option, ".qvl-producing", "all")  # repainted at once, the pointer still on it
+    assert brightest(grid_colours(page)) == loud_head(2) != loud_head(3)
+    view.change(page.select_option, ".qvl-producing", "false")
+    assert widget.producing is False
     view.hover_token(word)
     assert brightest(grid_colours(page)) == loud_head(word)
 

@@ -17,6 +17,7 @@ from browser_support import (
     view_map,
 )
 from PIL import Image
+from test_maps import with_extras
 
 from qvl_widget import AttentionWidget
 from qvl_widget._colormaps import colour_indices, lookup_table
@@ -170,6 +171,49 @@ def test_keyboard_moves_between_tokens(page):
         ".qvl-toolbar select, .qvl-toolbar input, .qvl-toolbar button", "nodes => nodes.map(n => n.ariaLabel)"
     )
     assert len(names) >= 8 and all(name and name.strip() for name in names), names
+
+
+# Each toolbar control (by its class) and words its tooltip must say: what it does, for a newcomer.
+TOOLTIPS = {
+    "qvl-layer": "one of the model's stacked processing steps",
+    "qvl-head": "one of the parallel attention patterns inside a layer",
+    "qvl-unit": "each cell's share of the token's attention",
+    "qvl-relative": "divided by the map of the baseline prompt",
+    "qvl-drop-sinks": "Visual sinks: image tokens with a massive activation",
+    "qvl-mark-sinks": "Outline the visual sinks",
+    "qvl-head-overview": "A layers × heads grid",
+    "qvl-colormap": "The colour scale of the maps",
+    "qvl-opacity": "How much the map covers the picture",
+    "qvl-smooth": "the map is smoothed between cells",
+    "qvl-shared": "every token's map on one colour scale",
+    "qvl-special": "the tokens the chat template adds",
+    "qvl-producing": "Which row a token shows",
+    "qvl-save": "Save each picture with its map laid over it as a PNG file",
+}
+
+
+def test_every_toolbar_control_shows_what_it_does_when_pointed_at(page):
+    """Every control of the toolbar (each by name: a new one without a tooltip fails) has a tooltip that says what
+    it does, shown when the pointer rests on its visible name or on the control itself."""
+    result = with_extras(synthetic_answer_result())  # an answer, a baseline and sinks: every control is offered
+    WidgetPage(page, [AttentionWidget(result, layer=0)])
+    controls = page.eval_on_selector_all(
+        ".qvl-toolbar select, .qvl-toolbar input, .qvl-toolbar button", "nodes => nodes.map(n => n.className)"
+    )
+    assert sorted(controls) == sorted(TOOLTIPS)
+    for name, words in TOOLTIPS.items():
+        control = page.locator(f".qvl-toolbar .{name}")
+        assert control.is_visible(), name
+        assert words in control.get_attribute("title"), name
+        shown = control if name == "qvl-save" else page.locator(f"label.qvl-control:has(.{name}) .qvl-control-label")
+        for target in (shown, control):
+            target.hover()
+            box = target.bounding_box()
+            tooltip = page.evaluate(
+                "([x, y]) => document.elementFromPoint(x, y).closest('[title]')?.title ?? ''",
+                [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+            )
+            assert words in tooltip, (name, tooltip)
 
 
 def test_template_tokens_are_hidden_behind_a_toggle(page):
@@ -616,4 +660,6 @@ def test_a_generated_special_token_shows_its_text(page):
     )
     assert chips == [" A", " red", " cat", "<|im_end|>"]
     view.hover_token(len(result.tokens) - 1)
-    assert "while writing “<|im_end|>” (60%)" in without_isolates(page.text_content(".qvl-caption"))
+    assert "while writing “<|im_end|>” (the model's probability 60%)" in without_isolates(
+        page.text_content(".qvl-caption")
+    )

@@ -1,8 +1,18 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { chipText, headLabel, layerLabel, percent, producingLabel, quoteTokens, scaleValue } from "../labels.js";
+import {
+  chipText,
+  headLabel,
+  layerLabel,
+  ownRowsLabel,
+  percent,
+  producingLabel,
+  quoteTokens,
+  scaleValue,
+} from "../labels.js";
 import { createModel } from "../standalone.js";
+import { showsProducer } from "../state.js";
 import { pinned } from "../tokens.js";
 
 test("chip text shows whitespace and never returns markup-shaped surprises", () => {
@@ -28,8 +38,10 @@ test("pinning: a click pins one token or unpins it; shift-click toggles it among
 
 test("an answer word's caption says the step wrote it, with a probability that is never rounded to certainty", () => {
   const token = { text: "orange", special: false, group: 1, producer: 8, probability: 0.99997 };
-  assert.equal(producingLabel(token, "answer"), "while writing “\u2068orange\u2069” (99.9%)");
-  assert.equal(producingLabel({ ...token, probability: 0.97 }, "answer"), "while writing “\u2068orange\u2069” (97%)");
+  const said = "while writing “\u2068orange\u2069” (the model's probability 99.9%)"; // a probability, not a share
+  assert.equal(producingLabel(token, "answer"), said);
+  const likely = producingLabel({ ...token, probability: 0.97 }, "answer");
+  assert.equal(likely, "while writing “\u2068orange\u2069” (the model's probability 97%)");
   assert.equal(producingLabel(token, "prompt"), "the step that predicted “\u2068orange\u2069”");
   assert.match(producingLabel({ ...token, producer: null }, "answer"), /has no producing step/);
   assert.equal(percent(1), "100%");
@@ -40,8 +52,29 @@ test("an answer word's caption says the step wrote it, with a probability that i
 
 test("a thinking word's caption says the model was thinking, not writing its answer", () => {
   const token = { text: "maybe", special: false, group: 1, producer: 8, probability: 0.5 };
-  assert.equal(producingLabel(token, "thinking"), "while thinking “\u2068maybe\u2069” (50%)");
+  assert.equal(producingLabel(token, "thinking"), "while thinking “\u2068maybe\u2069” (the model's probability 50%)");
   assert.equal(producingLabel({ ...token, probability: null }, "thinking"), "while thinking “\u2068maybe\u2069”");
+});
+
+test("the producing switch applies to the model's words by default, to every token with 'all', to none when off", () => {
+  assert.deepEqual(
+    ["prompt", "thinking", "answer"].map((part) => showsProducer(true, part)),
+    [false, true, true],
+  );
+  assert.deepEqual(
+    ["prompt", "thinking", "answer"].map((part) => showsProducer("all", part)),
+    [true, true, true],
+  );
+  assert.deepEqual(
+    ["prompt", "thinking", "answer"].map((part) => showsProducer(false, part)),
+    [false, false, false],
+  );
+});
+
+test("tokens on their own rows say so where the view could show the producing step instead", () => {
+  assert.equal(ownRowsLabel(["circle"], true), "“\u2068circle\u2069” (its own row)");
+  assert.equal(ownRowsLabel(["red", "cat"], true), "“\u2068red\u2069” + “\u2068cat\u2069” (their own rows)");
+  assert.equal(ownRowsLabel(["circle"], false), "“\u2068circle\u2069”"); // no switch: nothing else to show
 });
 
 test("layers are named by their decoder index", () => {

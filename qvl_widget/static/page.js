@@ -57,6 +57,9 @@ function createModel(state, options = {}) {
 }
 
 // js/state.js
+function showsProducer(producing, part) {
+  return producing === "all" || producing === true && part !== "prompt";
+}
 function frameColumns(medium, frame) {
   const count = medium.rows * medium.cols;
   return { start: medium.first_column + frame * count, count };
@@ -245,7 +248,13 @@ function producingLabel(token, part) {
   if (token.producer === null) return `${quoted} has no producing step (the image comes right before it)`;
   const doing = DOING[part];
   if (doing === void 0) return `the step that predicted ${quoted}`;
-  return token.probability === null ? `${doing} ${quoted}` : `${doing} ${quoted} (${percent(token.probability)})`;
+  if (token.probability === null) return `${doing} ${quoted}`;
+  return `${doing} ${quoted} (the model's probability ${percent(token.probability)})`;
+}
+function ownRowsLabel(texts, switchable) {
+  const quoted = quoteTokens(texts);
+  if (!switchable) return quoted;
+  return `${quoted} (${texts.length === 1 ? "its own row" : "their own rows"})`;
 }
 function quoteTokens(texts) {
   const shown = texts.slice(0, 6).map((text) => `\u201C\u2068${chipText(text)}\u2069\u201D`);
@@ -971,7 +980,7 @@ var TokenStrips = class {
    * scale; the title says what the weight is.
    * @param {ArrayLike<number>} weights
    * @param {string} colormap
-   * @param {string} what  e.g. "attention on the image"
+   * @param {(token: number) => string} what  what a token's weight is, e.g. "attention on the image"
    * @param {(weight: number) => string} [format]  a weight's words (default: a percentage)
    */
   tint(weights, colormap, what, format = percent) {
@@ -983,7 +992,7 @@ var TokenStrips = class {
       const share = max > 0 ? weights[index] / max : 0;
       chip.style.backgroundColor = cssColour(colormap, weights[index], max, 0.15 + 0.7 * share);
       chip.style.color = share > 0.55 && colormap !== "gray" ? "#111" : "";
-      chip.title = `${format(weights[index])} ${what}`;
+      chip.title = `${format(weights[index])} ${what(index)}`;
     });
   }
   /** @param {KeyboardEvent} event */
@@ -1027,6 +1036,26 @@ var HEAD_OVERVIEWS = [
   ["mass", "image share"],
   ["focus", "focus"]
 ];
+var PRODUCING = [
+  ["true", "the model's words"],
+  ["all", "every token"],
+  ["false", "off"]
+];
+var HELP = {
+  layer: "A layer is one of the model's stacked processing steps; each reads all earlier tokens",
+  head: "A head is one of the parallel attention patterns inside a layer; mean / max combine them",
+  unit: "probability: each cell's share of the token's attention; \xD7 uniform: that share times the number of image tokens (1 = attention spread evenly), comparable across image sizes",
+  drop: "Visual sinks: image tokens with a massive activation that draw attention whatever the question (See What You Are Told, ICLR 2025). Hidden: set to 0 in every head, the rest scaled to keep each token's share on the image",
+  mark: "Outline the visual sinks of the chosen layers on the pictures",
+  heads: "A layers \xD7 heads grid for the tokens on show: each head's share of attention on the image, or its focus (1 \u2212 the spatial entropy of its map); click a head to show it",
+  colormap: "The colour scale of the maps and of the bar under the pictures: from no attention to the top of the scale",
+  opacity: "How much the map covers the picture: 0 shows the picture alone, 1 the map at its strongest",
+  smooth: "On: the map is smoothed between cells; off: one block per image token, the grid the model reads",
+  shared: "On: every token's map on one colour scale (the largest value of any token), so tokens compare; off: each map on its own scale, from 0 to its largest value",
+  special: "Show the tokens the chat template adds around the text (such as <|im_start|>); hidden by default",
+  producing: "Which row a token shows. The model's words: a word the model wrote (its thinking, its answer) shows the step that wrote it, where it looked while choosing that word; prompt words show their own row. Every token: prompt words too show the step that predicted them (the token before). Off: every token its own row. The caption says which row is shown",
+  save: "Save each picture with its map laid over it as a PNG file, at the picture's own size"
+};
 var Toolbar = class {
   /**
    * @param {ToolbarActions} actions
@@ -1036,40 +1065,44 @@ var Toolbar = class {
    */
   constructor(actions, options) {
     this.element = element("div", "qvl-toolbar", { role: "toolbar", "aria-label": "Attention map controls" });
-    this.layerSelect = this.addSelect("Layer", "qvl-layer", "Decoder layer, or the mean / max over layers");
-    this.layerSelect.title = "A layer is one of the model's stacked processing steps; each reads all earlier tokens";
-    this.headSelect = this.addSelect("Head", "qvl-head", "Attention head, or the mean / max over heads");
-    this.headSelect.title = "A head is one of the parallel attention patterns inside a layer";
-    this.unitSelect = this.addSelect("Unit", "qvl-unit", "Unit of the maps");
-    this.unitSelect.title = "probability: each cell's share of the token's attention; \xD7 uniform: that share times the number of image tokens (1 = attention spread evenly), comparable across image sizes";
+    this.layerSelect = this.addSelect("Layer", "qvl-layer", "Decoder layer, or the mean / max over layers", HELP.layer);
+    this.headSelect = this.addSelect("Head", "qvl-head", "Attention head, or the mean / max over heads", HELP.head);
+    this.unitSelect = this.addSelect("Unit", "qvl-unit", "Unit of the maps", HELP.unit);
     for (const [value, words] of UNITS) this.unitSelect.append(new Option(words, value));
-    this.relativeInput = this.addInput("\xF7 baseline", "qvl-relative", "checkbox", "Divide by the baseline prompt's map");
-    this.relativeInput.title = `Each map divided by the map of the baseline prompt \u201C${options.baseline ?? ""}\u201D at the same layers and heads (MLLMs Know Where to Look, ICLR 2025): above 1 where this prompt looks more than the baseline`;
+    this.relativeInput = this.addInput(
+      "\xF7 baseline",
+      "qvl-relative",
+      "checkbox",
+      "Divide by the baseline prompt's map",
+      `Each map divided by the map of the baseline prompt \u201C${options.baseline ?? ""}\u201D at the same layers and heads (MLLMs Know Where to Look, ICLR 2025): above 1 where this prompt looks more than the baseline`
+    );
     this.hide(this.relativeInput, options.baseline === null);
-    this.dropSinksInput = this.addInput("Hide sinks", "qvl-drop-sinks", "checkbox", "Leave the visual sinks out");
-    this.dropSinksInput.title = "Visual sinks: image tokens with a massive activation that draw attention whatever the question (See What You Are Told, ICLR 2025). Hidden: set to 0 in every head, the rest scaled to keep each token's share on the image";
-    this.markSinksInput = this.addInput("Mark sinks", "qvl-mark-sinks", "checkbox", "Outline the visual sinks");
-    this.markSinksInput.title = "Outline the visual sinks of the chosen layers on the pictures";
+    this.dropSinksInput = this.addCheckbox("Hide sinks", "qvl-drop-sinks", "Leave the visual sinks out", HELP.drop);
+    this.markSinksInput = this.addCheckbox("Mark sinks", "qvl-mark-sinks", "Outline the visual sinks", HELP.mark);
     this.hide(this.dropSinksInput, !options.sinks);
     this.hide(this.markSinksInput, !options.sinks);
-    this.headsSelect = this.addSelect("Heads", "qvl-head-overview", "Head overview");
-    this.headsSelect.title = "A layers \xD7 heads grid for the tokens on show: each head's share of attention on the image, or its focus (1 \u2212 the spatial entropy of its map); click a head to show it";
+    this.headsSelect = this.addSelect("Heads", "qvl-head-overview", "Head overview", HELP.heads);
     for (const [value, words] of HEAD_OVERVIEWS) this.headsSelect.append(new Option(words, value));
-    this.colormapSelect = this.addSelect("Colours", "qvl-colormap", "Colour map");
+    this.colormapSelect = this.addSelect("Colours", "qvl-colormap", "Colour map", HELP.colormap);
     for (const name of COLORMAP_NAMES) this.colormapSelect.append(new Option(name, name));
-    this.opacityInput = this.addInput("Opacity", "qvl-opacity", "range", "Overlay opacity");
+    this.opacityInput = this.addInput("Opacity", "qvl-opacity", "range", "Overlay opacity", HELP.opacity);
     Object.assign(this.opacityInput, { min: "0", max: "1", step: "0.05" });
-    this.smoothInput = this.addInput("Smooth", "qvl-smooth", "checkbox", "Smooth (on) or blocky (off) cells");
-    this.sharedInput = this.addInput("Shared scale", "qvl-shared", "checkbox", "One colour scale for all tokens");
-    this.specialInput = this.addInput("Template tokens", "qvl-special", "checkbox", "Show chat-template tokens");
-    this.producingInput = this.addInput(
+    this.smoothInput = this.addCheckbox("Smooth", "qvl-smooth", "Smooth (on) or blocky (off) cells", HELP.smooth);
+    this.sharedInput = this.addCheckbox("Shared scale", "qvl-shared", "One colour scale for all tokens", HELP.shared);
+    this.specialInput = this.addCheckbox("Template tokens", "qvl-special", "Show chat-template tokens", HELP.special);
+    this.producingSelect = this.addSelect(
       "Producing step",
       "qvl-producing",
-      "checkbox",
-      "Each token shows the step that produced it (for a word the model wrote, while thinking or answering: where it looked to choose it)"
+      "Which row a token shows: the step that produced it, or its own",
+      HELP.producing
     );
-    this.hide(this.producingInput, !options.generated);
-    this.saveButton = element("button", "qvl-save", { type: "button", "aria-label": "Save image with overlay as PNG" });
+    for (const [value, words] of PRODUCING) this.producingSelect.append(new Option(words, value));
+    this.hide(this.producingSelect, !options.generated);
+    this.saveButton = element("button", "qvl-save", {
+      type: "button",
+      "aria-label": "Save image with overlay as PNG",
+      title: HELP.save
+    });
     this.saveButton.textContent = "Save PNG";
     this.element.append(this.saveButton);
     this.layerSelect.addEventListener("change", () => actions.chooseLayer(parseChoice(this.layerSelect.value)));
@@ -1079,7 +1112,10 @@ var Toolbar = class {
     this.smoothInput.addEventListener("change", () => actions.set("smooth", this.smoothInput.checked));
     this.sharedInput.addEventListener("change", () => actions.set("shared_scale", this.sharedInput.checked));
     this.specialInput.addEventListener("change", () => actions.set("show_special", this.specialInput.checked));
-    this.producingInput.addEventListener("change", () => actions.set("producing", this.producingInput.checked));
+    this.producingSelect.addEventListener(
+      "change",
+      () => actions.set("producing", producingOf(this.producingSelect.value))
+    );
     this.unitSelect.addEventListener("change", () => actions.set("unit", this.unitSelect.value));
     this.relativeInput.addEventListener("change", () => actions.set("relative", this.relativeInput.checked));
     this.dropSinksInput.addEventListener("change", () => actions.set("drop_sinks", this.dropSinksInput.checked));
@@ -1104,7 +1140,7 @@ var Toolbar = class {
     this.smoothInput.checked = model.get("smooth");
     this.sharedInput.checked = model.get("shared_scale");
     this.specialInput.checked = model.get("show_special");
-    this.producingInput.checked = model.get("producing");
+    this.producingSelect.value = String(model.get("producing"));
     this.unitSelect.value = model.get("unit");
     this.unitSelect.disabled = model.get("relative");
     this.relativeInput.checked = model.get("relative");
@@ -1121,33 +1157,46 @@ var Toolbar = class {
     control.parentElement.hidden = hidden;
   }
   /**
-   * @param {string} label
+   * @param {string} label  its visible name
    * @param {string} className
-   * @param {string} description
+   * @param {string} description  its name for a screen reader
+   * @param {string} help  what it does, in its tooltip
    */
-  addSelect(label, className, description) {
-    const select = element("select", className, { "aria-label": description });
-    this.addControl(label, select, false);
+  addSelect(label, className, description, help) {
+    const select = element("select", className, { "aria-label": description, title: help });
+    this.addControl(label, select, false, help);
     return select;
   }
   /**
-   * @param {string} label
+   * @param {string} label  its visible name
+   * @param {string} className
+   * @param {string} description  its name for a screen reader
+   * @param {string} help  what it does, in its tooltip
+   */
+  addCheckbox(label, className, description, help) {
+    return this.addInput(label, className, "checkbox", description, help);
+  }
+  /**
+   * @param {string} label  its visible name
    * @param {string} className
    * @param {string} type
-   * @param {string} description
+   * @param {string} description  its name for a screen reader
+   * @param {string} help  what it does, in its tooltip
    */
-  addInput(label, className, type, description) {
-    const input = element("input", className, { type, "aria-label": description });
-    this.addControl(label, input, type === "checkbox");
+  addInput(label, className, type, description, help) {
+    const input = element("input", className, { type, "aria-label": description, title: help });
+    this.addControl(label, input, type === "checkbox", help);
     return input;
   }
   /**
+   * A control with its visible name, both showing `help` as a tooltip on hover.
    * @param {string} label
    * @param {HTMLElement} control
    * @param {boolean} labelAfter  checkboxes come before their label
+   * @param {string} help
    */
-  addControl(label, control, labelAfter) {
-    const wrapper = element("label", "qvl-control");
+  addControl(label, control, labelAfter, help) {
+    const wrapper = element("label", "qvl-control", { title: help });
     const text = element("span", "qvl-control-label");
     text.textContent = label;
     if (labelAfter) wrapper.append(control, text);
@@ -1155,6 +1204,9 @@ var Toolbar = class {
     this.element.append(wrapper);
   }
 };
+function producingOf(value) {
+  return value === "all" ? "all" : value === "true";
+}
 function fillOptions(select, choices, label, value) {
   const wanted = choices.map(String).join("|");
   if (select.dataset.choices !== wanted) {
@@ -1180,6 +1232,7 @@ var AttentionView = class {
     this.listeners = [];
     this.root = element("div", "qvl-widget");
     const generated = model.get("groups").some((group) => group.name !== "prompt");
+    this.generated = generated;
     this.toolbar = new Toolbar(
       {
         chooseLayer: (layer) => this.chooseLayer(layer),
@@ -1316,12 +1369,21 @@ var AttentionView = class {
     return this.tokensChosen() ? this.rowsOf(shown) : shown;
   }
   /**
-   * The maps' row a token shows: its own, or with `producing` the row of the step that produced it (null: none).
+   * The maps' row a token shows: its own, or the row of the step that produced it where `producing` applies to it
+   * (`showsProducer`; null: none captured).
    * @param {number} token
    * @returns {number | null}
    */
   rowOf(token) {
-    return this.model.get("producing") ? this.model.get("tokens")[token].producer : token;
+    return this.showsProducer(token) ? this.model.get("tokens")[token].producer : token;
+  }
+  /**
+   * Whether a token shows the step that produced it: under `producing` true, the model's own words; under "all",
+   * every token.
+   * @param {number} token
+   */
+  showsProducer(token) {
+    return showsProducer(this.model.get("producing"), this.partOf(token));
   }
   /**
    * The rows the given tokens show (tokens without one are left out).
@@ -1475,7 +1537,8 @@ var AttentionView = class {
     });
     const what = cell ? "attention to the hovered cell" : "attention on the image";
     const format = cell ? (value) => this.valueWords(value) : percent;
-    this.strips.tint(weights, colormap, this.model.get("producing") ? `${what} (producing step)` : what, format);
+    const words = (token) => this.showsProducer(token) ? `${what} (producing step)` : what;
+    this.strips.tint(weights, colormap, words, format);
   }
   updateCaption() {
     const maps = this.maps;
@@ -1539,10 +1602,13 @@ var AttentionView = class {
       const promptText = tokens.some((token, index) => !token.special && this.partOf(index) === "prompt");
       return promptText ? "all prompt tokens" : "all tokens";
     }
-    const producing = this.model.get("producing");
-    if (producing && shown.length === 1) return producingLabel(tokens[shown[0]], this.partOf(shown[0]));
-    const quoted = quoteTokens(shown.map((token) => tokens[token].text));
-    return producing ? `the steps that produced ${quoted}` : quoted;
+    const [first] = shown;
+    if (shown.length === 1 && this.showsProducer(first)) return producingLabel(tokens[first], this.partOf(first));
+    const texts = shown.map((token) => tokens[token].text);
+    const producers = shown.filter((token) => this.showsProducer(token)).length;
+    if (producers === 0) return ownRowsLabel(texts, this.generated);
+    if (producers === shown.length) return `the steps that produced ${quoteTokens(texts)}`;
+    return `${quoteTokens(texts)} (the model's words: the steps that wrote them; the others: their own rows)`;
   }
   /**
    * The notes of the strips the shown tokens are in (e.g. that the model was still thinking), each once.
