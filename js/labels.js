@@ -76,6 +76,17 @@ export function scaleValue(value, { unit, relative, columns }) {
   return percent(value);
 }
 
+/**
+ * What the colour bar's numbers are, a share of what (as the figures' colour bars say it).
+ * @param {{unit: string, relative: boolean, columns: number}} scale  `columns`: the image tokens of all images
+ * @param {number} rows  how many tokens' maps are on show (several: their mean)
+ */
+export function scaleMeaning({ unit, relative, columns }, rows) {
+  if (relative) return "share ÷ the baseline's share";
+  if (unit === "uniform") return `× uniform: share × ${columns} image tokens (1 = even)`;
+  return rows === 1 ? "share of the token's attention" : "share of the tokens' attention (mean)";
+}
+
 /** What the model was doing at the step that chose a token of each part it writes. */
 const DOING = /** @type {Record<string, string>} */ ({ thinking: "while thinking", answer: "while writing" });
 

@@ -18,6 +18,7 @@ import {
   percent,
   producingLabel,
   quoteTokens,
+  scaleMeaning,
   scaleValue,
 } from "./labels.js";
 import { maximum } from "./paint.js";
@@ -287,7 +288,7 @@ export class AttentionView {
     const colormap = this.model.get("colormap");
     this.panels.paint(values, max, { colormap, smooth: this.model.get("smooth") });
     this.paintStrips(maps, rows);
-    this.colorbar.draw(colormap, max, (value) => this.valueWords(value));
+    this.colorbar.draw(colormap, max, (value) => this.valueWords(value), this.scaleMeaning(rows.length));
     this.drawSinks();
     this.paintHeads();
     this.tintTokens();
@@ -316,6 +317,15 @@ export class AttentionView {
       format: relative ? (value) => this.valueWords(value) : percent,
       what: relative ? "(the mean over this group's cells)" : "of the attention on this group",
     });
+  }
+
+  /**
+   * What the colour bar's numbers are, for `rows` maps on show.
+   * @param {number} rows
+   */
+  scaleMeaning(rows) {
+    const columns = this.maps?.columns ?? 0;
+    return scaleMeaning({ unit: this.model.get("unit"), relative: this.model.get("relative"), columns }, rows);
   }
 
   /**

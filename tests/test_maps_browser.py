@@ -165,9 +165,12 @@ def test_the_unit_changes_the_labels_not_the_picture(page):
     colours = view.cell_colours()
     top = result.grid(token=[PINNED], layer=1).max()
     assert colour_bar_top(page) == f"{js_number(float(top) * 100, 10)}%"
+    assert page.text_content(".qvl-colorbar-meaning") == "share of the token's attention:"
     page.select_option(".qvl-unit", "uniform")
     page.wait_for_function("document.querySelector('.qvl-colorbar-label:last-child').textContent.includes('uniform')")
     assert widget.unit == "uniform"
+    columns = result.attention.shape[-1]
+    assert page.text_content(".qvl-colorbar-meaning") == f"× uniform: share × {columns} image tokens (1 = even):"
     assert colour_bar_top(page) == f"×{js_number(float(top) * result.attention.shape[-1], 100)} uniform"
     assert (
         colour_bar_top(page)

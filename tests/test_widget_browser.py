@@ -127,6 +127,7 @@ def test_click_pins_and_shift_click_shows_the_mean(page):
     assert f"{percent(share)} of attention on the image" in caption
     shown_maps, _ = decode_maps(Selections(result).payload(0, "mean"))  # the maps as the view has them (bytes)
     assert page.text_content(".qvl-colorbar-label:last-child") == percent(shown_maps[[3, 4]].mean(axis=0).max())
+    assert page.text_content(".qvl-colorbar-meaning") == "share of the tokens' attention (mean):"  # a share of what
 
 
 def test_clicking_the_pinned_token_again_unpins_it(page):

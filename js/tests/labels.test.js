@@ -9,6 +9,7 @@ import {
   percent,
   producingLabel,
   quoteTokens,
+  scaleMeaning,
   scaleValue,
 } from "../labels.js";
 import { createModel } from "../standalone.js";
@@ -75,6 +76,14 @@ test("tokens on their own rows say so where the view could show the producing st
   assert.equal(ownRowsLabel(["circle"], true), "“\u2068circle\u2069” (its own row)");
   assert.equal(ownRowsLabel(["red", "cat"], true), "“\u2068red\u2069” + “\u2068cat\u2069” (their own rows)");
   assert.equal(ownRowsLabel(["circle"], false), "“\u2068circle\u2069”"); // no switch: nothing else to show
+});
+
+test("the colour bar says what its numbers are a share of, in each unit", () => {
+  const scale = { unit: "probability", relative: false, columns: 64 };
+  assert.equal(scaleMeaning(scale, 1), "share of the token's attention");
+  assert.equal(scaleMeaning(scale, 3), "share of the tokens' attention (mean)");
+  assert.equal(scaleMeaning({ ...scale, unit: "uniform" }, 1), "× uniform: share × 64 image tokens (1 = even)");
+  assert.equal(scaleMeaning({ ...scale, relative: true }, 1), "share ÷ the baseline's share");
 });
 
 test("layers are named by their decoder index", () => {

@@ -183,19 +183,21 @@ function drawMap(context, scratch, values, rows, cols, max, style) {
 var ColourBar = class {
   constructor() {
     this.element = element("div", "qvl-colorbar", { "aria-hidden": "true" });
+    this.meaning = element("span", "qvl-colorbar-meaning");
     this.ramp = element("canvas", "qvl-colorbar-ramp");
     this.ramp.width = 256;
     this.ramp.height = 1;
     this.low = element("span", "qvl-colorbar-label");
     this.high = element("span", "qvl-colorbar-label");
-    this.element.append(this.low, this.ramp, this.high);
+    this.element.append(this.meaning, this.low, this.ramp, this.high);
   }
   /**
    * @param {string} colormap
    * @param {number} max  the top of the scale
    * @param {(value: number) => string} label  a value's words in the view's unit
+   * @param {string} meaning  what the numbers are, e.g. "share of the token's attention"
    */
-  draw(colormap, max, label) {
+  draw(colormap, max, label, meaning) {
     const context = context2d(this.ramp);
     const pixels = context.createImageData(256, 1);
     const rgb = rgbTable(colormap);
@@ -203,6 +205,7 @@ var ColourBar = class {
       pixels.data.set([rgb[3 * index], rgb[3 * index + 1], rgb[3 * index + 2], 255], 4 * index);
     }
     context.putImageData(pixels, 0, 0);
+    this.meaning.textContent = `${meaning}:`;
     this.low.textContent = label(0);
     this.high.textContent = label(max);
   }
@@ -238,6 +241,11 @@ function scaleValue(value, { unit, relative, columns }) {
   if (relative) return `\xD7${number(value, 100)} baseline`;
   if (unit === "uniform") return `\xD7${number(value * columns, 100)} uniform`;
   return percent(value);
+}
+function scaleMeaning({ unit, relative, columns }, rows) {
+  if (relative) return "share \xF7 the baseline's share";
+  if (unit === "uniform") return `\xD7 uniform: share \xD7 ${columns} image tokens (1 = even)`;
+  return rows === 1 ? "share of the token's attention" : "share of the tokens' attention (mean)";
 }
 var DOING = (
   /** @type {Record<string, string>} */
@@ -1444,7 +1452,7 @@ var AttentionView = class {
     const colormap = this.model.get("colormap");
     this.panels.paint(values, max, { colormap, smooth: this.model.get("smooth") });
     this.paintStrips(maps, rows);
-    this.colorbar.draw(colormap, max, (value) => this.valueWords(value));
+    this.colorbar.draw(colormap, max, (value) => this.valueWords(value), this.scaleMeaning(rows.length));
     this.drawSinks();
     this.paintHeads();
     this.tintTokens();
@@ -1472,6 +1480,14 @@ var AttentionView = class {
       format: relative ? (value) => this.valueWords(value) : percent,
       what: relative ? "(the mean over this group's cells)" : "of the attention on this group"
     });
+  }
+  /**
+   * What the colour bar's numbers are, for `rows` maps on show.
+   * @param {number} rows
+   */
+  scaleMeaning(rows) {
+    const columns = this.maps?.columns ?? 0;
+    return scaleMeaning({ unit: this.model.get("unit"), relative: this.model.get("relative"), columns }, rows);
   }
   /**
    * A value of the current maps in the view's unit (a percentage, × uniform, or × baseline).
