@@ -19,7 +19,7 @@ OLDEST_KERNELS := 0.12.3
 OLDEST := $(VENV)/oldest-transformers
 OLDEST_STAMP := $(OLDEST)/.qvl-installed
 
-.PHONY: setup demo test docs notebooks mutants format bench clean frontend browser
+.PHONY: setup demo test docs notebooks mutants format bench clean frontend browser figure-baselines
 
 CHROMIUM ?= /usr/bin/chromium
 
@@ -85,6 +85,11 @@ test: $(STAMP) $(OLDEST_STAMP) node_modules/.package-lock.json browser
 # the engine; `make test` checks only that every mutant still applies).
 mutants: $(STAMP) node_modules/.package-lock.json
 	$(PY) tools/mutation.py
+
+# The figures' baseline pictures (tests/figure_baselines/), drawn anew by the current code: after a change to the
+# figures that is meant, run it, look at the pictures and commit them (tests/test_figure_images.py compares with them).
+figure-baselines: $(STAMP)
+	$(PY) -m pytest -q tests/test_figure_images.py --mpl-generate-path=tests/figure_baselines
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
