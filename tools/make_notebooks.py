@@ -103,8 +103,8 @@ def quickstart() -> NotebookNode:
             ),
             new_markdown_cell(
                 "## Explore\n\nHover a token to see where it looks; click to pin, shift-click to add. An answer word "
-                "shows where the model looked *while writing it* (the *Producing step* switch shows each token's own "
-                "row instead). The layer and head menus ask the kernel for that choice's maps; everything else "
+                "shows where the model looked *while writing it* (the *Producing step* menu's *off* shows each token's "
+                "own row instead). The layer and head menus ask the kernel for that choice's maps; everything else "
                 "happens in the browser. With the demo model the widget opens on the answer word, in the layer where "
                 "it looks (`demo.recommended_view`)."
             ),
@@ -249,7 +249,7 @@ def video() -> NotebookNode:
             new_markdown_cell(
                 "## Explore\n\nHover a token: the overlay shows its map on the current group. Each group's picture is "
                 "its first frame. It opens on the token that predicts the answer, its own map (`producing=False`) as "
-                "above; with the *Producing step* switch on, a token shows the step that wrote it instead."
+                "above; the *Producing step* menu's *every token* shows the step that predicted it instead."
             ),
             new_code_cell("result.widget(token=[last_prompt_token], layer=2, producing=False)"),
             new_markdown_cell(
