@@ -1456,8 +1456,9 @@ def heads_figure(
     rows_height = max(1.2, layers * _ROW_HEIGHT * fonts.tick / _PAGE_FONTS.tick)
     height = _title_inches(_line_count(heading), fonts) + _line_inches(fonts.title) + 0.6 + rows_height
     figure = _detached_figure(width, min(width * PAGE_HEIGHT_RATIO, height))
+    whose = _whose(result, token, phrase)
     panels = (
-        (summary.image_mass, "attention on the image", f"share of {_whose(result, token, phrase)} attention", True),
+        (summary.image_mass, "attention on the image", _value_label(result, "probability", False, whose), True),
         (1.0 - summary.spatial_entropy, "focus (1: one cell, 0: even)", "1 − spatial entropy", False),
     )
     cmap = _matplotlib_colormap(colormap).with_extremes(bad=(1.0, 1.0, 1.0, 0.0))

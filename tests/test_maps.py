@@ -113,7 +113,8 @@ def test_colour_bar_labels_keep_significant_digits_at_tiny_probabilities(values,
 
 def test_figures_show_the_unit_on_their_colour_bar(result):
     figure = figures.layers_figure(result, layers=[-1], unit="uniform")
-    assert figure.axes[-1].get_ylabel().startswith("attention × uniform")
+    columns = result.attention.shape[-1]
+    assert figure.axes[-1].get_ylabel().replace("\n", " ") == f"× uniform: share × {columns} image tokens (1 = even)"
     ticks = figure.axes[-1].yaxis.get_major_formatter().format_ticks([0.0, 0.5, 1.0])
     assert ticks == ["0.0", "0.5", "1.0"]  # plain numbers, not percentages
     _, matrix = figures.matrix_figure(result, unit="uniform")
@@ -176,12 +177,19 @@ def test_head_summary_of_producing_steps_uses_the_rows_before(tiny_models):
 def test_heads_figure_draws_both_grids_named_by_decoder_layer(result, tmp_path):
     hybrid = dataclasses.replace(result, layer_ids=(3, 7, 11))
     figure = figures.heads_figure(hybrid, phrase="red cat")
-    mass, entropy = (axes.get_images()[0].get_array() for axes in figure.axes[::2][:2])
+    mass, focus = (axes.get_images()[0].get_array() for axes in figure.axes[::2][:2])
     summary = hybrid.head_summary(phrase="red cat")
     np.testing.assert_allclose(mass, summary.image_mass)
-    np.testing.assert_allclose(entropy, summary.spatial_entropy)
+    np.testing.assert_allclose(focus, 1 - summary.spatial_entropy)  # bright: focused, on the same colours as mass
+    assert figure.axes[2].images[0].cmap.name == figure.axes[0].images[0].cmap.name
+    assert [axes.get_title() for axes in figure.axes[::2][:2]] == [
+        "attention on the image",
+        "focus (1: one cell, 0: even)",
+    ]
+    bars = [axes.get_ylabel().replace("\n", " ") for axes in figure.axes[1::2][:2]]
+    assert bars == ["share of the tokens' attention (mean)", "1 − spatial entropy"]
     assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == ["3", "7", "11"]
-    assert "phrase “red cat”" in figure.get_suptitle()
+    assert "“red cat” in the prompt" in figure.get_suptitle()
     figures.save_figure(figure, tmp_path / "heads.pdf")
 
 
@@ -224,7 +232,7 @@ def test_figures_divide_by_the_baseline_and_say_so(result):
     # A line each, below the tokens' and heads' line: joined, they would pass the figure's width.
     lines = figure.get_suptitle().splitlines()
     assert lines[-2:] == ["÷ baseline “Write a general description of the image.”", "visual sinks dropped (τ = 20)"]
-    assert figure.axes[-1].get_ylabel().startswith("attention ÷ baseline")
+    assert figure.axes[-1].get_ylabel() == "share ÷ the baseline's share"
     drawn, matrix = figures.matrix_figure(result, relative=True, drop_sinks=True)
     np.testing.assert_allclose(matrix, result.maps(relative=True, drop_sinks=True))
     title = next(axes for axes in drawn.axes if axes.images).get_title().splitlines()

@@ -573,7 +573,7 @@ def test_producing_blank_rows_are_counted_among_the_rows_shown():
     result = long_result(300)
     result = dataclasses.replace(result, query_positions=np.concatenate([[1000], np.arange(1002, 1301)]))
     figure, _ = matrix_figure(result, producing=True, tokens=range(0, 10))
-    assert "2 blank rows: none captured" in matrix_axes(figure).get_title()  # tokens 0 and 1: nothing before
+    assert "2 blank rows: an image token comes right before" in matrix_axes(figure).get_title()  # tokens 0 and 1
     figure, _ = matrix_figure(result, producing=True)  # the last 128: every row has its step
     assert "blank row" not in matrix_axes(figure).get_title()
 
@@ -761,11 +761,36 @@ def test_the_overlay_takes_numpy_numbers_and_any_image(tmp_path):
         ({"colormap": ["jet"]}, TypeError, "colormap must be a colour map name like 'jet'"),
         ({"alpha": float("nan")}, ValueError, "alpha must be a finite number"),
         ({"smooth": 0}, TypeError, "smooth must be True"),
-        ({"width": float("nan")}, ValueError, "width must be a finite number in inches from 3 to 40"),
-        ({"width": float("inf")}, ValueError, "width must be a finite number in inches"),
-        ({"width": 0}, ValueError, "width must be in inches from 3 to 40 (a paper page: 7), not 0"),
-        ({"width": 1000}, ValueError, "width must be in inches from 3 to 40 (a paper page: 7), not 1000"),
-        ({"width": "7"}, TypeError, "width must be a number in inches from 3 to 40"),
+        (
+            {"width": float("nan")},
+            ValueError,
+            "width must be 'column' (3.3 in), 'page' (7 in) or a number of inches from 3 to 40, not nan",
+        ),
+        (
+            {"width": float("inf")},
+            ValueError,
+            "width must be 'column' (3.3 in), 'page' (7 in) or a number of inches from 3 to 40, not inf",
+        ),
+        (
+            {"width": 0},
+            ValueError,
+            "width must be 'column' (3.3 in), 'page' (7 in) or a number of inches from 3 to 40, not 0",
+        ),
+        (
+            {"width": 1000},
+            ValueError,
+            "width must be 'column' (3.3 in), 'page' (7 in) or a number of inches from 3 to 40, not 1000",
+        ),
+        (
+            {"width": "7"},
+            ValueError,
+            "width must be 'column' (3.3 in), 'page' (7 in) or a number of inches from 3 to 40, not '7'",
+        ),  # a text: a preset's name
+        (
+            {"width": [7]},
+            TypeError,
+            "width must be 'column' (3.3 in), 'page' (7 in) or a number of inches from 3 to 40, not [7]",
+        ),
     ],
 )
 def test_bad_layers_figure_arguments_get_one_line(small, options, error, message):
@@ -783,7 +808,11 @@ def test_bad_layers_figure_arguments_get_one_line(small, options, error, message
         ({"head": False}, TypeError, "head must be a head index like -1"),
         ({"reduce": None}, ValueError, "reduce must be 'mean' or 'max', not None"),
         ({"colormap": 0}, TypeError, "colormap must be a colour map name like 'jet'"),
-        ({"width": float("-inf")}, ValueError, "width must be a finite number"),
+        (
+            {"width": float("-inf")},
+            ValueError,
+            "width must be 'column' (3.3 in), 'page' (7 in) or a number of inches from 3 to 40, not -inf",
+        ),
         ({"producing": "yes"}, TypeError, "producing must be True"),
     ],
 )
