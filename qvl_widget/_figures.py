@@ -148,7 +148,8 @@ def _wrapped(line: str, inches: float, points: float) -> list[str]:
             lines[-1] += " · " + part
             continue
         before, bracket, after = part.rpartition(" (")
-        pieces = [before, bracket.strip() + after] if before and len(part) > most else [part]  # keep “(…)” whole
+        closing = after.endswith(")") and ")" not in after[:-1]  # the part ends with “(…)”: keep it whole
+        pieces = [before, bracket.strip() + after] if before and closing and len(part) > most else [part]
         for piece in pieces:
             lines.extend(textwrap.wrap(piece, most, break_long_words=True, break_on_hyphens=False) or [""])
     return lines
@@ -908,9 +909,17 @@ def layers_figure(
     else:
         bar = figure.colorbar(mappable, ax=layer_axes, shrink=0.9, aspect=25, pad=0.02)
     label = _value_label(result, unit, relative, _whose(result, token, phrase))
-    _value_colorbar(bar, label, _is_share(unit, relative), fonts, 0.9 * layout.maps_height)
+    _value_colorbar(bar, label, _is_share(unit, relative), fonts, _bar_inches(layout, 2, fonts))
     _add_heading(figure, heading, fonts)
     return figure
+
+
+def _bar_inches(layout: _LayersLayout | _FramesLayout, rows_per_band: int, fonts: _Fonts) -> float:
+    """About the length of a figure's colour bar: the rows of panels it stands beside and the gaps between them
+    (nine tenths of that where it stands beside one row of panels, as `figure.colorbar(shrink=0.9)` draws it)."""
+    gaps = rows_per_band * layout.bands - 1
+    spanned = layout.maps_height + gaps * (_line_inches(fonts.title) + 2 * _PAD_INCHES)
+    return spanned if layout.bands > 1 else 0.9 * spanned
 
 
 @dataclass(frozen=True)
@@ -1075,7 +1084,7 @@ def frames_figure(
     else:
         bar = figure.colorbar(mappable, ax=panels, shrink=0.9, aspect=25, pad=0.02)
     label = _value_label(result, unit, relative, _whose(result, token, phrase))
-    _value_colorbar(bar, label, _is_share(unit, relative), fonts, 0.9 * layout.maps_height)
+    _value_colorbar(bar, label, _is_share(unit, relative), fonts, _bar_inches(layout, 1, fonts))
     _add_heading(figure, heading, fonts)
     return figure
 
