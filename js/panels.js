@@ -1,12 +1,16 @@
-// The pictures: one panel per medium (its picture, the overlay canvas the map is painted on, a canvas for marked
-// cells (visual sinks) and a cursor canvas for the hovered cell), sized for the view's width and the screen's pixel ratio, and the pointer over them.
+// The pictures: one panel per medium (its picture, the overlay canvas the map is painted on (`overlay.js`), a canvas
+// for marked cells (visual sinks), one for the boxes and a cursor canvas for the hovered cell), sized for the view's
+// width and the screen's pixel ratio, the share of the map inside each box under the picture, and the pointer over
+// them.
 // A video's panel shows one temporal group at a time (`shown`), with its film strip (`filmstrip.js`) under it.
 
+import { boxShare, boxWords, drawBoxes } from "./boxes.js";
 import { element } from "./dom.js";
 import { FilmStrip } from "./filmstrip.js";
 import { cellAt } from "./geometry.js";
 import { groupLabel } from "./labels.js";
-import { context2d, drawMap, makeScratch } from "./paint.js";
+import { drawOverlay } from "./overlay.js";
+import { context2d } from "./paint.js";
 import { bytesOf } from "./state.js";
 
 const MAX_PIXEL_RATIO = 2;
@@ -14,6 +18,8 @@ const MAX_PIXEL_RATIO = 2;
 const MAX_FRAME_ASPECT = 2;
 // Canvases larger than this on a side are not drawn at all by some browsers (Chromium: 32767 px).
 const MAX_CANVAS_SIDE = 8192;
+// The overlay is computed pixel by pixel: at most this many pixels on a side (a larger frame shows it scaled).
+const MAX_OVERLAY_SIDE = 2048;
 
 /**
  * A token cell of a medium.
@@ -27,8 +33,11 @@ const MAX_CANVAS_SIDE = 8192;
  * @property {FilmStrip | null} strip  a video's film strip
  * @property {HTMLCanvasElement} overlay
  * @property {HTMLCanvasElement} marks
+ * @property {HTMLCanvasElement} boxes
  * @property {HTMLCanvasElement} cursor
- * @property {import("./paint.js").Scratch} scratch
+ * @property {HTMLElement} boxLines  the share of the map inside each box, a line each
+ * @property {number} ratio  the canvases' pixels per CSS pixel (the overlay's: `overlay.width / cssWidth`)
+ * @property {number} cssWidth
  * @property {number} shown  the frame (temporal group) on screen
  *
  * What the panels ask of the view.
@@ -96,21 +105,26 @@ export class MediaPanels {
     const ratio = Math.min(MAX_PIXEL_RATIO, window.devicePixelRatio || 1, MAX_CANVAS_SIDE / Math.max(cssWidth, cssHeight));
     const overlay = element("canvas", "qvl-overlay", { "data-qvl-image": String(index) });
     const marks = element("canvas", "qvl-marks");
+    const boxes = element("canvas", "qvl-boxes", { "data-qvl-image": String(index) });
     const cursor = element("canvas", "qvl-cursor");
-    for (const canvas of [overlay, marks, cursor]) {
+    for (const canvas of [marks, boxes, cursor]) {
       canvas.width = Math.round(cssWidth * ratio);
       canvas.height = Math.round(cssHeight * ratio);
     }
-    frame.append(image, overlay, marks, cursor);
+    const overlayRatio = Math.min(ratio, MAX_OVERLAY_SIDE / Math.max(cssWidth, cssHeight));
+    overlay.width = Math.max(1, Math.round(cssWidth * overlayRatio));
+    overlay.height = Math.max(1, Math.round(cssHeight * overlayRatio));
+    frame.append(image, overlay, marks, boxes, cursor);
     const caption = element("figcaption", "qvl-figcaption");
+    const boxLines = element("div", "qvl-box-shares", { "aria-live": "polite" });
     const strip =
       medium.kind === "video" ? new FilmStrip(medium, index, urls, shown, { show: (to) => this.actions.showGroup(to) }) : null;
     if (strip) strip.element.style.width = `${cssWidth}px`; // as wide as its picture
-    figure.append(frame, ...(strip ? [strip.element] : []), caption);
+    figure.append(frame, ...(strip ? [strip.element] : []), caption, boxLines);
     this.element.append(figure);
     frame.addEventListener("pointermove", (event) => this.actions.hoverCell(this.cellUnder(index, event)));
     frame.addEventListener("pointerleave", () => this.actions.hoverCell(null));
-    const panel = { frame, image, caption, urls, strip, overlay, marks, cursor, scratch: makeScratch(medium.rows, medium.cols), shown };
+    const panel = { frame, image, caption, urls, strip, overlay, marks, boxes, cursor, boxLines, ratio, cssWidth, shown };
     this.describe(panel, index);
     return panel;
   }
@@ -197,22 +211,47 @@ export class MediaPanels {
   }
 
   /**
-   * Paint each panel's map: `values[i]` is medium i's shown frame, `rows * cols` values on a scale from 0 to `max`.
+   * Paint each panel's map: `values[i]` is medium i's shown frame, `rows * cols` values on a scale from 0 to `max`,
+   * drawn by the overlay rule (`overlay.js`).
    * @param {Float32Array[]} values
    * @param {number} max
-   * @param {{colormap: string, smooth: boolean}} style
+   * @param {Omit<import("./overlay.js").OverlayStyle, "scale">} style
    */
   paint(values, max, style) {
     this.panels.forEach((panel, index) => {
       const medium = this.media[index];
-      const size = { width: panel.overlay.width, height: panel.overlay.height };
-      drawMap(context2d(panel.overlay), panel.scratch, values[index], medium.rows, medium.cols, max, { ...style, ...size });
+      const scale = panel.overlay.width / panel.cssWidth;
+      drawOverlay(context2d(panel.overlay), values[index], medium.rows, medium.cols, max, { ...style, scale });
     });
   }
 
-  /** @param {number} opacity */
-  setOpacity(opacity) {
-    for (const panel of this.panels) panel.overlay.style.opacity = String(opacity);
+  /**
+   * Outline each medium's boxes (`boxes` of every medium; each box names its own).
+   * @param {import("./boxes.js").BoxView[]} boxes
+   */
+  drawBoxes(boxes) {
+    this.panels.forEach((panel, index) => {
+      const mine = boxes.filter((box) => box.image === index);
+      drawBoxes(context2d(panel.boxes), mine, this.media[index], panel.ratio);
+    });
+  }
+
+  /**
+   * Under each picture, the share of its shown map inside each of its boxes, a line each.
+   * @param {Float32Array[]} values  each medium's shown frame, as painted
+   * @param {import("./boxes.js").BoxView[]} boxes
+   */
+  describeBoxes(values, boxes) {
+    this.panels.forEach((panel, index) => {
+      const lines = boxes
+        .filter((box) => box.image === index)
+        .map((box) => {
+          const line = element("div", "qvl-box-share");
+          line.textContent = boxWords(box.name, boxShare(values[index], box), box.area);
+          return line;
+        });
+      panel.boxLines.replaceChildren(...lines);
+    });
   }
 
   /**

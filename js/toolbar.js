@@ -1,5 +1,5 @@
 // The toolbar: layer and head menus, the unit, baseline-relative maps, visual sinks, the head overview, colour map,
-// opacity, smooth cells, shared scale, template tokens, producing steps, Save PNG.
+// overlay style, opacity, smooth cells, shared scale, template tokens, producing steps, Save PNG.
 // It shows the state's choices and reports the user's; the view decides what they change.
 
 import { COLORMAP_NAMES } from "./colormap.js";
@@ -18,7 +18,7 @@ import { parseChoice } from "./state.js";
 
 /**
  * The traits the toolbar sets directly.
- * @typedef {"colormap" | "opacity" | "smooth" | "shared_scale" | "show_special" | "producing" | "unit" | "relative" |
+ * @typedef {"colormap" | "opacity" | "smooth" | "style" | "shared_scale" | "show_special" | "producing" | "unit" | "relative" |
  *           "drop_sinks" | "mark_sinks" | "head_overview"} SettableName
  */
 
@@ -26,6 +26,11 @@ import { parseChoice } from "./state.js";
 const UNITS = [
   ["probability", "probability"],
   ["uniform", "× uniform"],
+];
+/** The overlay style menu: the option's value (the `style` trait) and its words. */
+const STYLES = [
+  ["heat", "heat"],
+  ["contour", "contour lines"],
 ];
 /** The head overview menu. */
 const HEAD_OVERVIEWS = [
@@ -72,6 +77,11 @@ export class Toolbar {
     for (const [value, words] of HEAD_OVERVIEWS) this.headsSelect.append(new Option(words, value));
     this.colormapSelect = this.addSelect("Colours", "qvl-colormap", "Colour map");
     for (const name of COLORMAP_NAMES) this.colormapSelect.append(new Option(name, name));
+    this.styleSelect = this.addSelect("Style", "qvl-style", "Overlay style");
+    this.styleSelect.title =
+      "heat: the map in colour, transparent where attention is low; contour lines: lines around the smallest " +
+      "regions holding 25 %, 50 % and 75 % of the attention, over the untouched picture (they print in greyscale)";
+    for (const [value, words] of STYLES) this.styleSelect.append(new Option(words, value));
     this.opacityInput = this.addInput("Opacity", "qvl-opacity", "range", "Overlay opacity");
     Object.assign(this.opacityInput, { min: "0", max: "1", step: "0.05" });
     this.smoothInput = this.addInput("Smooth", "qvl-smooth", "checkbox", "Smooth (on) or blocky (off) cells");
@@ -92,6 +102,7 @@ export class Toolbar {
     this.layerSelect.addEventListener("change", () => actions.chooseLayer(parseChoice(this.layerSelect.value)));
     this.headSelect.addEventListener("change", () => actions.chooseHead(parseChoice(this.headSelect.value)));
     this.colormapSelect.addEventListener("change", () => actions.set("colormap", this.colormapSelect.value));
+    this.styleSelect.addEventListener("change", () => actions.set("style", this.styleSelect.value));
     this.opacityInput.addEventListener("input", () => actions.set("opacity", Number(this.opacityInput.value)));
     this.smoothInput.addEventListener("change", () => actions.set("smooth", this.smoothInput.checked));
     this.sharedInput.addEventListener("change", () => actions.set("shared_scale", this.sharedInput.checked));
@@ -118,6 +129,7 @@ export class Toolbar {
     const heads = available.heads[String(layer)] ?? [];
     fillOptions(this.headSelect, heads, (choice) => headLabel(choice, reduce), model.get("head"));
     this.colormapSelect.value = model.get("colormap");
+    this.styleSelect.value = model.get("style");
     this.opacityInput.value = String(model.get("opacity"));
     this.smoothInput.checked = model.get("smooth");
     this.sharedInput.checked = model.get("shared_scale");

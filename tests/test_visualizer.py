@@ -239,6 +239,8 @@ def test_the_original_signatures_gain_keyword_only_options():
         expected = {"answer": None, "thinking": None}
         if name != "capture":
             expected["producing"] = False
+        if name in ("visualize_cross_modal_attention", "create_attention_heatmap_on_image"):
+            expected.update(style="heat", boxes=None)  # drawn as the figures draw them
         assert keyword_only == expected, name
 
 
