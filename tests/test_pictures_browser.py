@@ -169,6 +169,27 @@ def test_the_box_caption_follows_the_hovered_token(page):
     assert_share_words(share_line(page), share.inside, share.area, "cat")
 
 
+def test_each_box_is_drawn_and_said_on_its_own_picture_only(page):
+    result = synthetic_result(grids=((4, 6), (3, 3)))  # pictures 300 x 160 and 150 x 120
+    view = WidgetPage(page, [result.widget(layer=0, token=[2], boxes=[Box(20, 20, 120, 100, "ball", image=1)])])
+    lines = page.eval_on_selector_all(
+        ".qvl-figure", "figures => figures.map(f => f.querySelectorAll('.qvl-box-share').length)"
+    )
+    assert lines == [0, 1]
+    drawn = page.eval_on_selector_all(
+        "canvas.qvl-boxes",
+        """canvases => canvases.map(c => {
+          const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+          let count = 0;
+          for (let i = 3; i < data.length; i += 4) if (data[i] > 0) count++;
+          return count;
+        })""",
+    )
+    assert drawn[0] == 0 and drawn[1] > 0
+    share = Box(20, 20, 120, 100).share(decode_maps(view.widgets[0].maps_payload)[0][2, 24:].reshape(3, 3), (150, 120))
+    assert_share_words(share_line(page), share.inside, share.area, "ball")
+
+
 def test_the_style_menu_draws_contour_lines_and_says_how_to_read_them(page):
     result = synthetic_result()
     widget = result.widget(layer=0, token=[3])

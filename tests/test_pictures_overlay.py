@@ -488,3 +488,19 @@ def test_the_widgets_style_and_boxes_are_checked_when_set_from_python():
         with pytest.raises((TypeError, ValueError)) as raised:
             setattr(widget, name, value)
         assert fragment in one_line(raised)
+
+
+def test_the_widgets_still_picture_draws_its_style_and_its_boxes():
+    """The still picture (for hosts without the front end) draws its overlay and boxes as overlay_on_image does."""
+    import base64
+    import io
+
+    result = synthetic_result()  # one 300 x 160 picture: shown at its own size in a 300-pixel view
+    box = (100, 40, 200, 120, "cat")
+    grid = result.grid(token=3, layer=0)
+    for style in ("heat", "contour"):
+        bundle = result.widget(token=[3], layer=0, style=style, boxes=[box], width=300)._repr_mimebundle_()[0]
+        still = np.asarray(Image.open(io.BytesIO(base64.b64decode(bundle["image/png"]))).convert("RGB"))
+        expected = np.asarray(figures.overlay_on_image(result.pictures[0], grid, style=style, boxes=[box]))
+        assert np.abs(still[:160, :300].astype(int) - expected).max() <= 1, style
+        assert delta_e(still[80, 97], result.pictures[0].getpixel((97, 80))) > 20  # the box's band, left of it
