@@ -186,7 +186,8 @@ export function contourLevels(values, shares) {
 }
 
 /**
- * The contour lines: every line's halo first, then the lines, the outermost first.
+ * The contour lines: every line's halo first, then the lines, the outermost first. One integral image per level
+ * serves both its halo's window and its line's.
  * @param {Uint8ClampedArray} pixels
  * @param {ArrayLike<number>} values
  * @param {number} rows
@@ -209,64 +210,71 @@ function contourPixels(pixels, values, rows, cols, width, height, style) {
   const halo = Math.max(1, Math.round(HALO_WIDTH * style.scale));
   const dash = Math.max(2, Math.round(DASH * style.scale));
   const order = CONTOUR_LINES.map((spec, index) => ({ spec, level: levels[index] })).sort((a, b) => b.spec.share - a.spec.share);
-  /** @type {Uint8Array[]} */
-  const drawn = [];
+  const lines = new Uint8Array(width * height); // the pixels of any line, drawn over every halo
+  const integral = new Int32Array((width + 1) * (height + 1));
+  const haloColour = packed(HALO_RGBA);
+  const out = new Uint32Array(pixels.buffer, pixels.byteOffset, width * height);
   for (const { spec, level } of order) {
-    const inside = new Uint8Array(width * height);
-    for (let index = 0; index < inside.length; index++) inside[index] = field[index] >= level ? 1 : 0;
+    insideSums(integral, field, level, width, height);
     const radius = Math.max(1, Math.round(spec.radius * style.scale));
-    fill(pixels, straddles(inside, width, height, radius + halo), HALO_RGBA);
-    const band = straddles(inside, width, height, radius);
-    if (spec.dashed) {
-      for (let y = 0; y < height; y++) {
-        for (let x = 0; x < width; x++) if ((Math.floor(y / dash) + Math.floor(x / dash)) % 2 !== 0) band[y * width + x] = 0;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        if (!straddlesAt(integral, width, height, x, y, radius + halo)) continue;
+        out[y * width + x] = haloColour;
+        const kept = !spec.dashed || (Math.floor(y / dash) + Math.floor(x / dash)) % 2 === 0;
+        if (kept && straddlesAt(integral, width, height, x, y, radius)) lines[y * width + x] = 1;
       }
     }
-    drawn.push(band);
   }
-  for (const band of drawn) fill(pixels, band, LINE_RGBA);
+  const lineColour = packed(LINE_RGBA);
+  for (let index = 0; index < lines.length; index++) if (lines[index]) out[index] = lineColour;
 }
 
 /**
- * @param {Uint8ClampedArray} pixels
- * @param {Uint8Array} mask
+ * An RGBA colour as one pixel of a Uint32 view, in the platform's byte order.
  * @param {number[]} rgba
  */
-function fill(pixels, mask, rgba) {
-  for (let index = 0; index < mask.length; index++) if (mask[index]) pixels.set(rgba, 4 * index);
+function packed(rgba) {
+  return new Uint32Array(Uint8Array.from(rgba).buffer)[0];
 }
 
 /**
- * The pixels whose square window of `radius` (clipped to the canvas) holds pixels inside and outside: a band
- * `2 * radius` wide along the region's edge.
- * @param {Uint8Array} inside
+ * The integral image of the pixels whose value is at least `level` (`(width + 1) x (height + 1)`, a zero first
+ * row and column).
+ * @param {Int32Array} integral
+ * @param {Float64Array} field
+ * @param {number} level
  * @param {number} width
  * @param {number} height
- * @param {number} radius
- * @returns {Uint8Array}
  */
-export function straddles(inside, width, height, radius) {
+function insideSums(integral, field, level, width, height) {
   const stride = width + 1;
-  const integral = new Int32Array(stride * (height + 1));
   for (let y = 0; y < height; y++) {
     let row = 0;
     for (let x = 0; x < width; x++) {
-      row += inside[y * width + x];
+      row += field[y * width + x] >= level ? 1 : 0;
       integral[(y + 1) * stride + x + 1] = integral[y * stride + x + 1] + row;
     }
   }
-  const band = new Uint8Array(width * height);
-  for (let y = 0; y < height; y++) {
-    const top = Math.max(0, y - radius);
-    const bottom = Math.min(height, y + radius + 1);
-    for (let x = 0; x < width; x++) {
-      const left = Math.max(0, x - radius);
-      const right = Math.min(width, x + radius + 1);
-      const count =
-        integral[bottom * stride + right] - integral[top * stride + right] - integral[bottom * stride + left] + integral[top * stride + left];
-      const size = (bottom - top) * (right - left);
-      band[y * width + x] = count > 0 && count < size ? 1 : 0;
-    }
-  }
-  return band;
+}
+
+/**
+ * Whether the square window of `radius` around (x, y) (clipped to the canvas) holds pixels inside and outside:
+ * the pixel lies in the band `2 * radius` wide along the region's edge.
+ * @param {Int32Array} integral  `insideSums`
+ * @param {number} width
+ * @param {number} height
+ * @param {number} x
+ * @param {number} y
+ * @param {number} radius
+ */
+function straddlesAt(integral, width, height, x, y, radius) {
+  const stride = width + 1;
+  const top = Math.max(0, y - radius);
+  const bottom = Math.min(height, y + radius + 1);
+  const left = Math.max(0, x - radius);
+  const right = Math.min(width, x + radius + 1);
+  const count =
+    integral[bottom * stride + right] - integral[top * stride + right] - integral[bottom * stride + left] + integral[top * stride + left];
+  return count > 0 && count < (bottom - top) * (right - left);
 }

@@ -18,8 +18,12 @@ const MAX_PIXEL_RATIO = 2;
 const MAX_FRAME_ASPECT = 2;
 // Canvases larger than this on a side are not drawn at all by some browsers (Chromium: 32767 px).
 const MAX_CANVAS_SIDE = 8192;
-// The overlay is computed pixel by pixel: at most this many pixels on a side (a larger frame shows it scaled).
-const MAX_OVERLAY_SIDE = 2048;
+// The overlay is computed pixel by pixel (`overlay.js`), then scaled to the frame by the browser: the heat at most
+// this many pixels a cell (odd, so that a pixel's centre is each cell's centre; smooth maps vary slowly within a
+// cell, so hovering stays fast on any picture), contour lines at the screen's resolution, at most this many pixels
+// on a side.
+const HEAT_CELL_PIXELS = 9;
+const MAX_CONTOUR_SIDE = 1024;
 
 /**
  * A token cell of a medium.
@@ -38,6 +42,7 @@ const MAX_OVERLAY_SIDE = 2048;
  * @property {HTMLElement} boxLines  the share of the map inside each box, a line each
  * @property {number} ratio  the canvases' pixels per CSS pixel (the overlay's: `overlay.width / cssWidth`)
  * @property {number} cssWidth
+ * @property {number} cssHeight
  * @property {number} shown  the frame (temporal group) on screen
  *
  * What the panels ask of the view.
@@ -111,9 +116,6 @@ export class MediaPanels {
       canvas.width = Math.round(cssWidth * ratio);
       canvas.height = Math.round(cssHeight * ratio);
     }
-    const overlayRatio = Math.min(ratio, MAX_OVERLAY_SIDE / Math.max(cssWidth, cssHeight));
-    overlay.width = Math.max(1, Math.round(cssWidth * overlayRatio));
-    overlay.height = Math.max(1, Math.round(cssHeight * overlayRatio));
     frame.append(image, overlay, marks, boxes, cursor);
     const caption = element("figcaption", "qvl-figcaption");
     const boxLines = element("div", "qvl-box-shares", { "aria-live": "polite" });
@@ -124,7 +126,7 @@ export class MediaPanels {
     this.element.append(figure);
     frame.addEventListener("pointermove", (event) => this.actions.hoverCell(this.cellUnder(index, event)));
     frame.addEventListener("pointerleave", () => this.actions.hoverCell(null));
-    const panel = { frame, image, caption, urls, strip, overlay, marks, boxes, cursor, boxLines, ratio, cssWidth, shown };
+    const panel = { frame, image, caption, urls, strip, overlay, marks, boxes, cursor, boxLines, ratio, cssWidth, cssHeight, shown };
     this.describe(panel, index);
     return panel;
   }
@@ -220,7 +222,11 @@ export class MediaPanels {
   paint(values, max, style) {
     this.panels.forEach((panel, index) => {
       const medium = this.media[index];
-      const scale = panel.overlay.width / panel.cssWidth;
+      const { width, height } = overlaySize(panel, medium, style.style);
+      if (panel.overlay.width !== width || panel.overlay.height !== height) Object.assign(panel.overlay, { width, height });
+      // Blocky heat scaled without smoothing: crisp cells.
+      panel.overlay.style.imageRendering = style.style === "heat" && !style.smooth ? "pixelated" : "auto";
+      const scale = width / panel.cssWidth;
       drawOverlay(context2d(panel.overlay), values[index], medium.rows, medium.cols, max, { ...style, scale });
     });
   }
@@ -315,6 +321,24 @@ export function frameSize(width, medium) {
   if (aspect <= MAX_FRAME_ASPECT) return { cssWidth: width, cssHeight: Math.round(width * aspect) };
   const cssHeight = Math.round(width * MAX_FRAME_ASPECT);
   return { cssWidth: Math.max(1, Math.round(cssHeight / aspect)), cssHeight };
+}
+
+/**
+ * The pixels a panel's overlay is computed at: the screen's, or for the heat at most `HEAT_CELL_PIXELS` a cell, for
+ * contour lines at most `MAX_CONTOUR_SIDE` on a side.
+ * @param {{cssWidth: number, cssHeight: number, ratio: number}} panel
+ * @param {{rows: number, cols: number}} medium
+ * @param {string} style
+ */
+export function overlaySize(panel, medium, style) {
+  const width = Math.round(panel.cssWidth * panel.ratio);
+  const height = Math.round(panel.cssHeight * panel.ratio);
+  if (style === "heat") {
+    const across = Math.min(width, medium.cols * HEAT_CELL_PIXELS);
+    return { width: Math.max(1, across), height: Math.max(1, Math.min(height, medium.rows * HEAT_CELL_PIXELS)) };
+  }
+  const shrink = Math.min(1, MAX_CONTOUR_SIDE / Math.max(width, height));
+  return { width: Math.max(1, Math.round(width * shrink)), height: Math.max(1, Math.round(height * shrink)) };
 }
 
 /**

@@ -348,7 +348,7 @@ def test_a_direction_override_in_a_token_cannot_reorder_the_caption(page):
 def test_a_new_pixel_ratio_redraws_the_canvases_sharp(page):
     result = synthetic_result()
     view = WidgetPage(page, [AttentionWidget(result, layer=0, colormap="gray", smooth=False)])
-    assert page.eval_on_selector(".qvl-overlay", "c => c.width") == 512
+    assert page.eval_on_selector(".qvl-cursor", "c => c.width") == 512  # the lines' canvases: the screen's pixels
     session = page.context.new_cdp_session(page)
     # As browser zoom does: more device pixels per CSS pixel, and fewer CSS pixels across (headless Chromium
     # re-evaluates media queries only when the size changes too).
@@ -356,7 +356,7 @@ def test_a_new_pixel_ratio_redraws_the_canvases_sharp(page):
         "Emulation.setDeviceMetricsOverride",
         {"width": 1000, "height": 800, "deviceScaleFactor": 2, "mobile": False},
     )
-    page.wait_for_function("document.querySelector('.qvl-overlay').width === 1024")
+    page.wait_for_function("document.querySelector('.qvl-cursor').width === 1024")
     view.hover_token(3)  # the new canvases paint and answer the pointer
     assert view.brightest_cell() == expected_peak(result, 3, layer=0)
 
@@ -542,14 +542,14 @@ def test_smooth_switch_blends_neighbouring_cells(page):
     row, col = expected_peak(result, 2, layer=0)
 
     def edge_and_centre() -> list[int]:
-        """Brightness just inside the peak cell's left edge, and at its centre."""
+        """Brightness at the peak cell's left edge (its first pixel), and at its centre."""
         return page.evaluate(
             """([row, col]) => {
                 const canvas = document.querySelector("canvas.qvl-overlay");
                 const width = canvas.width / 6, height = canvas.height / 4;
                 const y = Math.floor((row + 0.5) * height);
                 const at = (x) => canvas.getContext("2d").getImageData(Math.floor(x), y, 1, 1).data[0];
-                return [at(col * width + 2), at((col + 0.5) * width)];
+                return [at(col * width), at((col + 0.5) * width)];
             }""",
             [row, col],
         )

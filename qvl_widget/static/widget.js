@@ -22,17 +22,17 @@ function rgbTable(name) {
   return table;
 }
 function packedTable(name) {
-  let packed = packedCache.get(name);
-  if (!packed) {
+  let packed2 = packedCache.get(name);
+  if (!packed2) {
     const rgb = rgbTable(name);
     const bytes = new Uint8Array(256 * 4);
     for (let index = 0; index < 256; index++) {
       bytes.set([rgb[3 * index], rgb[3 * index + 1], rgb[3 * index + 2], 255], 4 * index);
     }
-    packed = new Uint32Array(bytes.buffer);
-    packedCache.set(name, packed);
+    packed2 = new Uint32Array(bytes.buffer);
+    packedCache.set(name, packed2);
   }
-  return packed;
+  return packed2;
 }
 function colourIndex(value, max) {
   if (!(max > 0) || !(value > 0)) return 0;
@@ -437,48 +437,46 @@ function contourPixels(pixels, values, rows, cols, width, height, style) {
   const halo = Math.max(1, Math.round(HALO_WIDTH * style.scale));
   const dash = Math.max(2, Math.round(DASH * style.scale));
   const order = CONTOUR_LINES.map((spec, index) => ({ spec, level: levels[index] })).sort((a, b) => b.spec.share - a.spec.share);
-  const drawn = [];
+  const lines = new Uint8Array(width * height);
+  const integral = new Int32Array((width + 1) * (height + 1));
+  const haloColour = packed(HALO_RGBA);
+  const out = new Uint32Array(pixels.buffer, pixels.byteOffset, width * height);
   for (const { spec, level } of order) {
-    const inside = new Uint8Array(width * height);
-    for (let index = 0; index < inside.length; index++) inside[index] = field[index] >= level ? 1 : 0;
+    insideSums(integral, field, level, width, height);
     const radius = Math.max(1, Math.round(spec.radius * style.scale));
-    fill(pixels, straddles(inside, width, height, radius + halo), HALO_RGBA);
-    const band = straddles(inside, width, height, radius);
-    if (spec.dashed) {
-      for (let y = 0; y < height; y++) {
-        for (let x = 0; x < width; x++) if ((Math.floor(y / dash) + Math.floor(x / dash)) % 2 !== 0) band[y * width + x] = 0;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        if (!straddlesAt(integral, width, height, x, y, radius + halo)) continue;
+        out[y * width + x] = haloColour;
+        const kept = !spec.dashed || (Math.floor(y / dash) + Math.floor(x / dash)) % 2 === 0;
+        if (kept && straddlesAt(integral, width, height, x, y, radius)) lines[y * width + x] = 1;
       }
     }
-    drawn.push(band);
   }
-  for (const band of drawn) fill(pixels, band, LINE_RGBA);
+  const lineColour = packed(LINE_RGBA);
+  for (let index = 0; index < lines.length; index++) if (lines[index]) out[index] = lineColour;
 }
-function fill(pixels, mask, rgba) {
-  for (let index = 0; index < mask.length; index++) if (mask[index]) pixels.set(rgba, 4 * index);
+function packed(rgba) {
+  return new Uint32Array(Uint8Array.from(rgba).buffer)[0];
 }
-function straddles(inside, width, height, radius) {
+function insideSums(integral, field, level, width, height) {
   const stride = width + 1;
-  const integral = new Int32Array(stride * (height + 1));
   for (let y = 0; y < height; y++) {
     let row = 0;
     for (let x = 0; x < width; x++) {
-      row += inside[y * width + x];
+      row += field[y * width + x] >= level ? 1 : 0;
       integral[(y + 1) * stride + x + 1] = integral[y * stride + x + 1] + row;
     }
   }
-  const band = new Uint8Array(width * height);
-  for (let y = 0; y < height; y++) {
-    const top = Math.max(0, y - radius);
-    const bottom = Math.min(height, y + radius + 1);
-    for (let x = 0; x < width; x++) {
-      const left = Math.max(0, x - radius);
-      const right = Math.min(width, x + radius + 1);
-      const count = integral[bottom * stride + right] - integral[top * stride + right] - integral[bottom * stride + left] + integral[top * stride + left];
-      const size = (bottom - top) * (right - left);
-      band[y * width + x] = count > 0 && count < size ? 1 : 0;
-    }
-  }
-  return band;
+}
+function straddlesAt(integral, width, height, x, y, radius) {
+  const stride = width + 1;
+  const top = Math.max(0, y - radius);
+  const bottom = Math.min(height, y + radius + 1);
+  const left = Math.max(0, x - radius);
+  const right = Math.min(width, x + radius + 1);
+  const count = integral[bottom * stride + right] - integral[top * stride + right] - integral[bottom * stride + left] + integral[top * stride + left];
+  return count > 0 && count < (bottom - top) * (right - left);
 }
 
 // js/boxes.js
@@ -693,7 +691,8 @@ function coveredIndices(choice, count) {
 var MAX_PIXEL_RATIO = 2;
 var MAX_FRAME_ASPECT = 2;
 var MAX_CANVAS_SIDE = 8192;
-var MAX_OVERLAY_SIDE = 2048;
+var HEAT_CELL_PIXELS = 9;
+var MAX_CONTOUR_SIDE = 1024;
 var MediaPanels = class {
   /** @param {PanelActions} actions */
   constructor(actions) {
@@ -751,9 +750,6 @@ var MediaPanels = class {
       canvas.width = Math.round(cssWidth * ratio);
       canvas.height = Math.round(cssHeight * ratio);
     }
-    const overlayRatio = Math.min(ratio, MAX_OVERLAY_SIDE / Math.max(cssWidth, cssHeight));
-    overlay.width = Math.max(1, Math.round(cssWidth * overlayRatio));
-    overlay.height = Math.max(1, Math.round(cssHeight * overlayRatio));
     frame.append(image, overlay, marks, boxes, cursor);
     const caption = element("figcaption", "qvl-figcaption");
     const boxLines = element("div", "qvl-box-shares", { "aria-live": "polite" });
@@ -763,7 +759,7 @@ var MediaPanels = class {
     this.element.append(figure);
     frame.addEventListener("pointermove", (event) => this.actions.hoverCell(this.cellUnder(index, event)));
     frame.addEventListener("pointerleave", () => this.actions.hoverCell(null));
-    const panel = { frame, image, caption, urls, strip, overlay, marks, boxes, cursor, boxLines, ratio, cssWidth, shown };
+    const panel = { frame, image, caption, urls, strip, overlay, marks, boxes, cursor, boxLines, ratio, cssWidth, cssHeight, shown };
     this.describe(panel, index);
     return panel;
   }
@@ -849,7 +845,10 @@ var MediaPanels = class {
   paint(values, max, style) {
     this.panels.forEach((panel, index) => {
       const medium = this.media[index];
-      const scale = panel.overlay.width / panel.cssWidth;
+      const { width, height } = overlaySize(panel, medium, style.style);
+      if (panel.overlay.width !== width || panel.overlay.height !== height) Object.assign(panel.overlay, { width, height });
+      panel.overlay.style.imageRendering = style.style === "heat" && !style.smooth ? "pixelated" : "auto";
+      const scale = width / panel.cssWidth;
       drawOverlay(context2d(panel.overlay), values[index], medium.rows, medium.cols, max, { ...style, scale });
     });
   }
@@ -930,6 +929,16 @@ function frameSize(width, medium) {
   if (aspect <= MAX_FRAME_ASPECT) return { cssWidth: width, cssHeight: Math.round(width * aspect) };
   const cssHeight = Math.round(width * MAX_FRAME_ASPECT);
   return { cssWidth: Math.max(1, Math.round(cssHeight / aspect)), cssHeight };
+}
+function overlaySize(panel, medium, style) {
+  const width = Math.round(panel.cssWidth * panel.ratio);
+  const height = Math.round(panel.cssHeight * panel.ratio);
+  if (style === "heat") {
+    const across = Math.min(width, medium.cols * HEAT_CELL_PIXELS);
+    return { width: Math.max(1, across), height: Math.max(1, Math.min(height, medium.rows * HEAT_CELL_PIXELS)) };
+  }
+  const shrink = Math.min(1, MAX_CONTOUR_SIDE / Math.max(width, height));
+  return { width: Math.max(1, Math.round(width * shrink)), height: Math.max(1, Math.round(height * shrink)) };
 }
 function shownFrame(medium, group) {
   return Math.max(0, Math.min(group, medium.frames.length - 1));
