@@ -27,7 +27,7 @@ from typing import Any, TypedDict
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ._arguments import described, error_kind, integer_index, real_number, shown
+from ._arguments import described, error_kind, integer_index, real_number, shown, whole_number
 from ._geometry import area_share, cell_fractions
 
 BoxLike = Any  # a `Box`, or a tuple (x0, y0, x1, y1) or (x0, y0, x1, y1, label)
@@ -66,8 +66,9 @@ class Box:
         """The share of `grid` (a `[rows, cols]` map of an image of `size` = (width, height) pixels, e.g.
         `result.grid(...)` and `result.images[i].original_size`) inside this box, with the box's area share."""
         values = np.asarray(grid, dtype=np.float64)
-        if values.ndim != 2:
+        if values.ndim != 2 or not values.size:
             raise ValueError(f"grid must be one [rows, cols] map (a video's: grid[group]), got shape {values.shape}")
+        size = checked_size(size)
         rows, cols = values.shape
         return BoxShare(
             inside=weighted_share(values, cell_fractions(self.corners, rows, cols, size)),
@@ -110,6 +111,17 @@ class BoxView(TypedDict):
 
 
 # ----- checks ---------------------------------------------------------------------------------------------------
+
+
+def checked_size(size: object) -> tuple[int, int]:
+    """`size`: the image's (width, height) in pixels, two whole numbers >= 1; else a one-line error."""
+    sides = tuple(whole_number(side) for side in size) if isinstance(size, (tuple, list)) else ()
+    if len(sides) != 2 or any(side is None or side < 1 for side in sides):
+        raise TypeError(
+            f"size must be the image's (width, height) in pixels, e.g. result.images[0].original_size, not "
+            f"{shown(size)}"
+        )
+    return sides  # type: ignore[return-value]
 
 
 def checked_fields(

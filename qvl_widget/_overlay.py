@@ -2,9 +2,10 @@
 
 `js/overlay.js` applies the same rule in the browser (the widget, the HTML page, their Save PNG); a test runs both
 on the same inputs and compares the pixels. (On screen the browser computes the heat at most 9 pixels a cell and
-scales it to the picture, so hovering stays fast: `js/panels.js`; Save PNG computes it at the picture's own size.) Numpy and Pillow only (no pyplot), so the notebook widget's still
-picture (`_still.py`) and the paper figures (`figures.overlay_on_image`, `layers_figure`, `frames_figure`) draw
-with this code. Arguments are trusted here: the public callers check them first.
+scales it to the picture, so hovering stays fast: `js/panels.js`; Save PNG computes it at the picture's own size.)
+Numpy and Pillow only (no pyplot), so the notebook widget's still picture (`_still.py`) and the paper figures
+(`figures.overlay_on_image`, `layers_figure`, `frames_figure`) draw with this code. Arguments are trusted here:
+the public callers check them first.
 
 The rule, for a `[rows, cols]` map over a picture of `width x height` pixels:
 

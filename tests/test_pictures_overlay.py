@@ -439,6 +439,10 @@ def test_bad_box_fields_are_refused_where_a_box_is_made():
     assert "Box's image must be an index into result.images (an int), not float 1.0" in one_line(raised)
     with pytest.raises(ValueError, match="got shape"):
         Box(0, 0, 5, 5).share(np.zeros((2, 3, 4)), (10, 10))
+    for size in ((10,), (10, 0), "10x10", (10.5, 10), None):
+        with pytest.raises(TypeError) as raised:
+            Box(0, 0, 5, 5).share(np.ones((2, 3)), size)
+        assert one_line(raised).startswith("size must be the image's (width, height) in pixels")
 
 
 def test_a_figure_of_another_image_than_the_boxes_says_so():
