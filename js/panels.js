@@ -1,12 +1,16 @@
-// The pictures: one panel per medium (its picture, the overlay canvas the map is painted on, a canvas for marked
-// cells (visual sinks) and a cursor canvas for the hovered cell), sized for the view's width and the screen's pixel ratio, and the pointer over them.
+// The pictures: one panel per medium (its picture, the overlay canvas the map is painted on (`overlay.js`), a canvas
+// for marked cells (visual sinks), one for the boxes and a cursor canvas for the hovered cell), sized for the view's
+// width and the screen's pixel ratio, the share of the map inside each box under the picture, and the pointer over
+// them.
 // A video's panel shows one temporal group at a time (`shown`), with its film strip (`filmstrip.js`) under it.
 
+import { boxShare, boxWords, drawBoxes } from "./boxes.js";
 import { element } from "./dom.js";
 import { FilmStrip } from "./filmstrip.js";
 import { cellAt } from "./geometry.js";
 import { groupLabel } from "./labels.js";
-import { context2d, drawMap, makeScratch } from "./paint.js";
+import { drawOverlay } from "./overlay.js";
+import { context2d } from "./paint.js";
 import { bytesOf } from "./state.js";
 
 const MAX_PIXEL_RATIO = 2;
@@ -14,6 +18,12 @@ const MAX_PIXEL_RATIO = 2;
 const MAX_FRAME_ASPECT = 2;
 // Canvases larger than this on a side are not drawn at all by some browsers (Chromium: 32767 px).
 const MAX_CANVAS_SIDE = 8192;
+// The overlay is computed pixel by pixel (`overlay.js`), then scaled to the frame by the browser: the heat at most
+// this many pixels a cell (odd, so that a pixel's centre is each cell's centre; smooth maps vary slowly within a
+// cell, so hovering stays fast on any picture), contour lines at the screen's resolution, at most this many pixels
+// on a side.
+const HEAT_CELL_PIXELS = 9;
+const MAX_CONTOUR_SIDE = 1024;
 
 /**
  * A token cell of a medium.
@@ -27,8 +37,12 @@ const MAX_CANVAS_SIDE = 8192;
  * @property {FilmStrip | null} strip  a video's film strip
  * @property {HTMLCanvasElement} overlay
  * @property {HTMLCanvasElement} marks
+ * @property {HTMLCanvasElement} boxes
  * @property {HTMLCanvasElement} cursor
- * @property {import("./paint.js").Scratch} scratch
+ * @property {HTMLElement} boxLines  the share of the map inside each box, a line each
+ * @property {number} ratio  the canvases' pixels per CSS pixel (the overlay's: `overlay.width / cssWidth`)
+ * @property {number} cssWidth
+ * @property {number} cssHeight
  * @property {number} shown  the frame (temporal group) on screen
  *
  * What the panels ask of the view.
@@ -96,21 +110,23 @@ export class MediaPanels {
     const ratio = Math.min(MAX_PIXEL_RATIO, window.devicePixelRatio || 1, MAX_CANVAS_SIDE / Math.max(cssWidth, cssHeight));
     const overlay = element("canvas", "qvl-overlay", { "data-qvl-image": String(index) });
     const marks = element("canvas", "qvl-marks");
+    const boxes = element("canvas", "qvl-boxes", { "data-qvl-image": String(index) });
     const cursor = element("canvas", "qvl-cursor");
-    for (const canvas of [overlay, marks, cursor]) {
+    for (const canvas of [marks, boxes, cursor]) {
       canvas.width = Math.round(cssWidth * ratio);
       canvas.height = Math.round(cssHeight * ratio);
     }
-    frame.append(image, overlay, marks, cursor);
+    frame.append(image, overlay, marks, boxes, cursor);
     const caption = element("figcaption", "qvl-figcaption");
+    const boxLines = element("div", "qvl-box-shares", { "aria-live": "polite" });
     const strip =
       medium.kind === "video" ? new FilmStrip(medium, index, urls, shown, { show: (to) => this.actions.showGroup(to) }) : null;
     if (strip) strip.element.style.width = `${cssWidth}px`; // as wide as its picture
-    figure.append(frame, ...(strip ? [strip.element] : []), caption);
+    figure.append(frame, ...(strip ? [strip.element] : []), caption, boxLines);
     this.element.append(figure);
     frame.addEventListener("pointermove", (event) => this.actions.hoverCell(this.cellUnder(index, event)));
     frame.addEventListener("pointerleave", () => this.actions.hoverCell(null));
-    const panel = { frame, image, caption, urls, strip, overlay, marks, cursor, scratch: makeScratch(medium.rows, medium.cols), shown };
+    const panel = { frame, image, caption, urls, strip, overlay, marks, boxes, cursor, boxLines, ratio, cssWidth, cssHeight, shown };
     this.describe(panel, index);
     return panel;
   }
@@ -197,22 +213,51 @@ export class MediaPanels {
   }
 
   /**
-   * Paint each panel's map: `values[i]` is medium i's shown frame, `rows * cols` values on a scale from 0 to `max`.
+   * Paint each panel's map: `values[i]` is medium i's shown frame, `rows * cols` values on a scale from 0 to `max`,
+   * drawn by the overlay rule (`overlay.js`).
    * @param {Float32Array[]} values
    * @param {number} max
-   * @param {{colormap: string, smooth: boolean}} style
+   * @param {Omit<import("./overlay.js").OverlayStyle, "scale">} style
    */
   paint(values, max, style) {
     this.panels.forEach((panel, index) => {
       const medium = this.media[index];
-      const size = { width: panel.overlay.width, height: panel.overlay.height };
-      drawMap(context2d(panel.overlay), panel.scratch, values[index], medium.rows, medium.cols, max, { ...style, ...size });
+      const { width, height } = overlaySize(panel, medium, style.style);
+      if (panel.overlay.width !== width || panel.overlay.height !== height) Object.assign(panel.overlay, { width, height });
+      // Blocky heat scaled without smoothing: crisp cells.
+      panel.overlay.style.imageRendering = style.style === "heat" && !style.smooth ? "pixelated" : "auto";
+      const scale = width / panel.cssWidth;
+      drawOverlay(context2d(panel.overlay), values[index], medium.rows, medium.cols, max, { ...style, scale });
     });
   }
 
-  /** @param {number} opacity */
-  setOpacity(opacity) {
-    for (const panel of this.panels) panel.overlay.style.opacity = String(opacity);
+  /**
+   * Outline each medium's boxes (`boxes` of every medium; each box names its own).
+   * @param {import("./boxes.js").BoxView[]} boxes
+   */
+  drawBoxes(boxes) {
+    this.panels.forEach((panel, index) => {
+      const mine = boxes.filter((box) => box.image === index);
+      drawBoxes(context2d(panel.boxes), mine, this.media[index], panel.ratio);
+    });
+  }
+
+  /**
+   * Under each picture, the share of its shown map inside each of its boxes, a line each.
+   * @param {Float32Array[]} values  each medium's shown frame, as painted
+   * @param {import("./boxes.js").BoxView[]} boxes
+   */
+  describeBoxes(values, boxes) {
+    this.panels.forEach((panel, index) => {
+      const lines = boxes
+        .filter((box) => box.image === index)
+        .map((box) => {
+          const line = element("div", "qvl-box-share");
+          line.textContent = boxWords(box.name, boxShare(values[index], box), box.area);
+          return line;
+        });
+      panel.boxLines.replaceChildren(...lines);
+    });
   }
 
   /**
@@ -276,6 +321,24 @@ export function frameSize(width, medium) {
   if (aspect <= MAX_FRAME_ASPECT) return { cssWidth: width, cssHeight: Math.round(width * aspect) };
   const cssHeight = Math.round(width * MAX_FRAME_ASPECT);
   return { cssWidth: Math.max(1, Math.round(cssHeight / aspect)), cssHeight };
+}
+
+/**
+ * The pixels a panel's overlay is computed at: the screen's, or for the heat at most `HEAT_CELL_PIXELS` a cell, for
+ * contour lines at most `MAX_CONTOUR_SIDE` on a side.
+ * @param {{cssWidth: number, cssHeight: number, ratio: number}} panel
+ * @param {{rows: number, cols: number}} medium
+ * @param {string} style
+ */
+export function overlaySize(panel, medium, style) {
+  const width = Math.round(panel.cssWidth * panel.ratio);
+  const height = Math.round(panel.cssHeight * panel.ratio);
+  if (style === "heat") {
+    const across = Math.min(width, medium.cols * HEAT_CELL_PIXELS);
+    return { width: Math.max(1, across), height: Math.max(1, Math.min(height, medium.rows * HEAT_CELL_PIXELS)) };
+  }
+  const shrink = Math.min(1, MAX_CONTOUR_SIDE / Math.max(width, height));
+  return { width: Math.max(1, Math.round(width * shrink)), height: Math.max(1, Math.round(height * shrink)) };
 }
 
 /**

@@ -1,11 +1,15 @@
-// Save PNG: each medium's shown picture at its original resolution with the map drawn over it, downloaded as
-// one PNG per medium. The full-size pictures are asked from the kernel once (`want_full_pictures`), then reused;
+// Save PNG: each medium's shown picture at its original resolution with the map drawn over it (the overlay rule,
+// `overlay.js`) and its boxes outlined, downloaded as one PNG per medium. The full-size pictures are asked from the kernel once (`want_full_pictures`), then reused;
 // the HTML page has them embedded.
 
-import { context2d, drawMap, makeScratch } from "./paint.js";
+import { drawBoxes } from "./boxes.js";
+import { drawOverlay } from "./overlay.js";
+import { context2d } from "./paint.js";
 import { bytesOf } from "./state.js";
 
 const FULL_PICTURES_TIMEOUT_MS = 60000;
+// Lines (contours, box outlines) are as thick, relative to the picture, as in a view this many pixels wide.
+const LINE_VIEW_WIDTH = 512;
 
 /**
  * What is drawn into one PNG.
@@ -17,16 +21,18 @@ const FULL_PICTURES_TIMEOUT_MS = 60000;
  */
 
 /**
- * Download one PNG per composite, every map on a scale from 0 to `max`.
+ * Download one PNG per composite, every map on a scale from 0 to `max`, each medium's boxes outlined.
  * @param {import("./state.js").Model} model
  * @param {Composite[]} composites
  * @param {number} max
- * @param {{colormap: string, smooth: boolean, opacity: number}} style
+ * @param {Omit<import("./overlay.js").OverlayStyle, "scale">} style
+ * @param {import("./boxes.js").BoxView[]} boxes
  */
-export async function savePngs(model, composites, max, style) {
+export async function savePngs(model, composites, max, style, boxes) {
   const pictures = await fullPictures(model);
-  for (const { medium, frame, values, name } of composites) {
-    const blob = await compositePng(pictures[medium.frames[frame].picture], medium, values, max, style);
+  for (const [index, { medium, frame, values, name }] of composites.entries()) {
+    const own = boxes.filter((box) => box.image === index);
+    const blob = await compositePng(pictures[medium.frames[frame].picture], medium, values, max, style, own);
     download(blob, name);
   }
 }
@@ -58,15 +64,16 @@ function fullPictures(model) {
 }
 
 /**
- * The picture at full resolution with the map drawn over it, as a PNG blob.
+ * The picture at full resolution with the map drawn over it and its boxes outlined, as a PNG blob.
  * @param {DataView} picture
  * @param {import("./state.js").Medium} medium
  * @param {Float32Array} values
  * @param {number} max
- * @param {{colormap: string, smooth: boolean, opacity: number}} style
+ * @param {Omit<import("./overlay.js").OverlayStyle, "scale">} style
+ * @param {import("./boxes.js").BoxView[]} boxes
  * @returns {Promise<Blob>}
  */
-async function compositePng(picture, medium, values, max, style) {
+async function compositePng(picture, medium, values, max, style, boxes) {
   const bytes = bytesOf(picture);
   const type = bytes[0] === 0x89 ? "image/png" : "image/jpeg";
   const bitmap = await createImageBitmap(new Blob([bytes], { type }));
@@ -75,14 +82,17 @@ async function compositePng(picture, medium, values, max, style) {
   canvas.height = bitmap.height;
   const context = context2d(canvas);
   context.drawImage(bitmap, 0, 0);
-  const overlay = document.createElement("canvas");
-  overlay.width = bitmap.width;
-  overlay.height = bitmap.height;
-  const size = { width: bitmap.width, height: bitmap.height };
-  const scratch = makeScratch(medium.rows, medium.cols);
-  drawMap(context2d(overlay), scratch, values, medium.rows, medium.cols, max, { ...style, ...size });
-  context.globalAlpha = style.opacity;
-  context.drawImage(overlay, 0, 0);
+  const scale = Math.max(1, Math.max(bitmap.width, bitmap.height) / LINE_VIEW_WIDTH);
+  for (const draw of [
+    (/** @type {CanvasRenderingContext2D} */ layer) => drawOverlay(layer, values, medium.rows, medium.cols, max, { ...style, scale }),
+    (/** @type {CanvasRenderingContext2D} */ layer) => drawBoxes(layer, boxes, medium, scale),
+  ]) {
+    const layer = document.createElement("canvas");
+    layer.width = bitmap.width;
+    layer.height = bitmap.height;
+    draw(context2d(layer));
+    context.drawImage(layer, 0, 0); // laid over the picture with each pixel's own alpha
+  }
   return new Promise((resolve, reject) =>
     canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("the browser could not encode a PNG"))), "image/png"),
   );

@@ -61,7 +61,9 @@
  * @property {string} colormap
  * @property {number} opacity
  * @property {boolean} smooth
+ * @property {string} style  "heat" (the map in colour, transparent where attention is low) or "contour" (lines)
  * @property {boolean} shared_scale
+ * @property {import("./boxes.js").BoxView[]} boxes  the boxes on the pictures, with the cells each covers
  * @property {boolean} show_special
  * @property {number} width
  * @property {number} group  the temporal group the videos show (a video with fewer groups shows its last)

@@ -1,7 +1,7 @@
 // The toolbar: layer and head menus, the unit, baseline-relative maps, visual sinks, the head overview, colour map,
-// opacity, smooth cells, shared scale, template tokens, producing steps, Save PNG. Every control says what it does in
-// a tooltip (`HELP`), on the control and on its name. It shows the state's choices and reports the user's; the view
-// decides what they change.
+// overlay style, opacity, smooth cells, shared scale, template tokens, producing steps, Save PNG. Every control says
+// what it does in a tooltip (`HELP`), on the control and on its name. It shows the state's choices and reports the
+// user's; the view decides what they change.
 
 import { COLORMAP_NAMES } from "./colormap.js";
 import { element } from "./dom.js";
@@ -19,7 +19,7 @@ import { parseChoice } from "./state.js";
 
 /**
  * The traits the toolbar sets directly.
- * @typedef {"colormap" | "opacity" | "smooth" | "shared_scale" | "show_special" | "producing" | "unit" | "relative" |
+ * @typedef {"colormap" | "opacity" | "smooth" | "style" | "shared_scale" | "show_special" | "producing" | "unit" | "relative" |
  *           "drop_sinks" | "mark_sinks" | "head_overview"} SettableName
  */
 
@@ -27,6 +27,11 @@ import { parseChoice } from "./state.js";
 const UNITS = [
   ["probability", "probability"],
   ["uniform", "× uniform"],
+];
+/** The overlay style menu: the option's value (the `style` trait) and its words. */
+const STYLES = [
+  ["heat", "heat"],
+  ["contour", "contour lines"],
 ];
 /** The head overview menu. */
 const HEAD_OVERVIEWS = [
@@ -59,7 +64,12 @@ export const HELP = {
     "A layers × heads grid for the tokens on show: each head's share of attention on the image, or its focus " +
     "(1 − the spatial entropy of its map); click a head to show it",
   colormap: "The colour scale of the maps and of the bar under the pictures: from no attention to the top of the scale",
-  opacity: "How much the map covers the picture: 0 shows the picture alone, 1 the map at its strongest",
+  style:
+    "heat: the map in colour, transparent where attention is low; contour lines: lines around the smallest " +
+    "regions holding 25 %, 50 % and 75 % of the attention, over the untouched picture (they print in greyscale)",
+  opacity:
+    "How much the map covers the picture where attention is at the top of the scale (it fades to transparent " +
+    "where attention is low): 0 shows the picture alone",
   smooth: "On: the map is smoothed between cells; off: one block per image token, the grid the model reads",
   shared:
     "On: every token's map on one colour scale (the largest value of any token), so tokens compare; off: each map " +
@@ -103,6 +113,8 @@ export class Toolbar {
     for (const [value, words] of HEAD_OVERVIEWS) this.headsSelect.append(new Option(words, value));
     this.colormapSelect = this.addSelect("Colours", "qvl-colormap", "Colour map", HELP.colormap);
     for (const name of COLORMAP_NAMES) this.colormapSelect.append(new Option(name, name));
+    this.styleSelect = this.addSelect("Style", "qvl-style", "Overlay style", HELP.style);
+    for (const [value, words] of STYLES) this.styleSelect.append(new Option(words, value));
     this.opacityInput = this.addInput("Opacity", "qvl-opacity", "range", "Overlay opacity", HELP.opacity);
     Object.assign(this.opacityInput, { min: "0", max: "1", step: "0.05" });
     this.smoothInput = this.addCheckbox("Smooth", "qvl-smooth", "Smooth (on) or blocky (off) cells", HELP.smooth);
@@ -127,6 +139,7 @@ export class Toolbar {
     this.layerSelect.addEventListener("change", () => actions.chooseLayer(parseChoice(this.layerSelect.value)));
     this.headSelect.addEventListener("change", () => actions.chooseHead(parseChoice(this.headSelect.value)));
     this.colormapSelect.addEventListener("change", () => actions.set("colormap", this.colormapSelect.value));
+    this.styleSelect.addEventListener("change", () => actions.set("style", this.styleSelect.value));
     this.opacityInput.addEventListener("input", () => actions.set("opacity", Number(this.opacityInput.value)));
     this.smoothInput.addEventListener("change", () => actions.set("smooth", this.smoothInput.checked));
     this.sharedInput.addEventListener("change", () => actions.set("shared_scale", this.sharedInput.checked));
@@ -155,6 +168,7 @@ export class Toolbar {
     const heads = available.heads[String(layer)] ?? [];
     fillOptions(this.headSelect, heads, (choice) => headLabel(choice, reduce), model.get("head"));
     this.colormapSelect.value = model.get("colormap");
+    this.styleSelect.value = model.get("style");
     this.opacityInput.value = String(model.get("opacity"));
     this.smoothInput.checked = model.get("smooth");
     this.sharedInput.checked = model.get("shared_scale");

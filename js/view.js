@@ -22,6 +22,7 @@ import {
   scaleValue,
 } from "./labels.js";
 import { maximum } from "./paint.js";
+import { CONTOUR_LEGEND } from "./overlay.js";
 import { MediaPanels } from "./panels.js";
 import { blockSums, decodeMaps, meanMass, meanOfRows, valueAt } from "./payload.js";
 import { savePngs } from "./save.js";
@@ -81,6 +82,7 @@ export class AttentionView {
       showGroup: (group) => this.setState("group", group),
     });
     this.colorbar = new ColourBar();
+    this.legend = element("div", "qvl-legend"); // how to read the contour lines, in that style
     this.overview = new HeadOverview({ choose: (layer, head) => this.chooseHead(layer, head) });
     this.status = element("div", "qvl-status", { role: "status" });
     this.root.append(
@@ -89,6 +91,7 @@ export class AttentionView {
       this.caption,
       this.panels.element,
       this.colorbar.element,
+      this.legend,
       this.overview.element,
       this.status,
     );
@@ -117,10 +120,11 @@ export class AttentionView {
     };
     on("change:maps_payload", () => this.updateMaps());
     on("change:heads_payload", () => this.updateHeads());
-    for (const name of ["layer", "head", "available", "opacity", "relative", "drop_sinks"]) {
+    for (const name of ["layer", "head", "available", "relative", "drop_sinks"]) {
       on(`change:${name}`, () => this.syncControls());
     }
     const repainting = ["selected", "producing", "unit", "mark_sinks", "head_overview", "colormap", "smooth"];
+    repainting.push("opacity", "style", "boxes"); // the overlay's look and the boxes
     for (const name of [...repainting, "shared_scale", "show_special"]) {
       on(`change:${name}`, () => {
         this.syncControls();
@@ -156,7 +160,6 @@ export class AttentionView {
 
   syncControls() {
     this.toolbar.sync(this.model);
-    this.panels.setOpacity(this.model.get("opacity"));
     this.strips.sync(this.model.get("selected"), this.model.get("show_special"));
   }
 
@@ -286,7 +289,8 @@ export class AttentionView {
     const values = this.mediaValues(maps, rows);
     const max = this.scaleTop(maps, values);
     const colormap = this.model.get("colormap");
-    this.panels.paint(values, max, { colormap, smooth: this.model.get("smooth") });
+    this.panels.paint(values, max, this.overlayStyle());
+    this.drawBoxes(values);
     this.paintStrips(maps, rows);
     this.colorbar.draw(colormap, max, (value) => this.valueWords(value), this.scaleMeaning(rows.length));
     this.drawSinks();
@@ -295,6 +299,28 @@ export class AttentionView {
     this.updateCaption();
     this.frames += 1;
     this.root.dataset.qvlFrames = String(this.frames);
+  }
+
+  /** How the overlays are drawn: the state's colour map, opacity, smoothing and style. */
+  overlayStyle() {
+    return {
+      colormap: this.model.get("colormap"),
+      opacity: this.model.get("opacity"),
+      smooth: this.model.get("smooth"),
+      style: this.model.get("style"),
+    };
+  }
+
+  /**
+   * The boxes on the pictures, the share of the shown maps inside each under its picture, and in the contour style
+   * how to read the lines.
+   * @param {Float32Array[]} values  each medium's map on screen
+   */
+  drawBoxes(values) {
+    const boxes = this.model.get("boxes");
+    this.panels.drawBoxes(boxes);
+    this.panels.describeBoxes(values, boxes);
+    this.legend.textContent = this.model.get("style") === "contour" ? CONTOUR_LEGEND : "";
   }
 
   /**
@@ -546,13 +572,8 @@ export class AttentionView {
       const what = medium.kind === "video" ? `video${index + 1}-group${frame + 1}` : `image${index + 1}`;
       return { medium, frame, values: values[index], name: `qvl-attention-${layer}-${head}-${what}.png` };
     });
-    const style = {
-      colormap: this.model.get("colormap"),
-      smooth: this.model.get("smooth"),
-      opacity: this.model.get("opacity"),
-    };
     try {
-      await savePngs(this.model, composites, this.scaleTop(maps, values), style);
+      await savePngs(this.model, composites, this.scaleTop(maps, values), this.overlayStyle(), this.model.get("boxes"));
       this.status.textContent = "";
     } catch (error) {
       this.status.textContent = `Save PNG failed: ${error}`;

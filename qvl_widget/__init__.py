@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._boxes import Box, BoxShare
 from ._example import example_image
 from ._result import AttentionResult, HeadSummary, ImageGeometry, QueryToken
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 __all__ = [
     "AttentionResult",
     "AttentionWidget",
+    "Box",
+    "BoxShare",
     "HeadSummary",
     "ImageGeometry",
     "LoadedModel",

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._choices import COLORMAPS, checked_colormap
+from ._choices import COLORMAPS, ColormapName, checked_colormap
 
-__all__ = ["COLORMAPS", "colour_indices", "lookup_table"]
+__all__ = ["COLORMAPS", "DEFAULT_COLORMAP", "colour_indices", "lookup_table"]
+
+# The colour map every view opens with (the widget, the HTML page, the figures, the command line, the original
+# API): perceptually uniform, it reads in greyscale and for colour-blind readers. "jet" stays available.
+DEFAULT_COLORMAP: ColormapName = "inferno"
 
 
 def lookup_table(name: str) -> np.ndarray:

@@ -35,6 +35,16 @@ from matplotlib.ticker import Formatter, MaxNLocator
 from PIL import Image
 
 from ._arguments import shown
+from ._boxes import (
+    Box,
+    BoxView,
+    box_views,
+    checked_boxes,
+    draw_boxes,
+    percent_words,
+    ratio_words,
+    weighted_share,
+)
 from ._choices import (
     Choice,
     HeadSelection,
@@ -48,10 +58,10 @@ from ._choices import (
     last_layers,
     selected,
 )
-from ._colormaps import COLORMAPS, lookup_table
+from ._colormaps import COLORMAPS, DEFAULT_COLORMAP, lookup_table
 from ._files import checked_path, write_atomically
 from ._images import load_rgb
-from ._overlay import overlay_map
+from ._overlay import CONTOUR_LEGEND, DEFAULT_OPACITY, DEFAULT_STYLE, Style, checked_style, overlay_map
 from ._result import GENERATED_PARTS, PARTS, SINK_TAU, STILL_THINKING, AttentionResult, ImageGeometry, Part
 
 COLORBAR_LABEL = "share of the token's attention"  # what a probability map's colour bar says its numbers are
@@ -443,25 +453,36 @@ def _matplotlib_colormap(colormap: str) -> ListedColormap:
 def overlay_on_image(
     picture: Image.Image,
     grid: np.ndarray,
-    alpha: float = 0.5,
-    colormap: str = "jet",
+    alpha: float = DEFAULT_OPACITY,
+    colormap: str = DEFAULT_COLORMAP,
     smooth: bool = True,
     *,
     vmax: float | None = None,
+    style: Style = DEFAULT_STYLE,
+    boxes: Sequence[Box | tuple] | None = None,
 ) -> Image.Image:
     """`picture` with the `[rows, cols]` attention map laid over it, at the picture's own resolution.
 
-    The map is upsampled to the picture (bilinear when `smooth`, nearest otherwise), scaled from 0 to its
-    maximum (or to `vmax`, e.g. to share one scale between several overlays), coloured with `colormap` and
-    blended over the picture with opacity `alpha`. `picture`: a PIL image, an image file path or a
-    `[height, width(, 3)]` array; `grid`: finite numbers.
+    The map is upsampled to the picture (bilinear when `smooth`, nearest otherwise) and scaled from 0 to its
+    maximum (or to `vmax`, e.g. to share one scale between several overlays). `style="heat"` colours it with
+    `colormap`, each pixel's opacity growing with its value up to `alpha` at the top of the scale, so the picture
+    keeps its own colours where attention is low; `style="contour"` draws lines around the smallest regions
+    holding 25 % (thick), 50 % (thin) and 75 % (dashed) of the map's mass over the untouched picture (they read in
+    greyscale). `boxes`: a list of boxes outlined with their labels, each `(x0, y0, x1, y1)`, `(x0, y0, x1, y1,
+    "label")` or a `qvl_widget.Box`, in pixels of `picture` (their share of the map: `Box.share`). `picture`: a PIL
+    image, an image file path or a `[height, width(, 3)]` array; `grid`: finite numbers.
     """
     values = _checked_grid(grid)
     alpha = _checked_alpha(alpha)
     table = colour_table(_checked_colormap(colormap))
     smooth = _checked_flag(smooth, "smooth", "bilinear upsampling; False: blocky cells")
     vmax = _checked_vmax(vmax)
-    return overlay_map(_checked_picture(picture), values, table, alpha, smooth, vmax)
+    style = checked_style(style)
+    shown = _checked_picture(picture)
+    views = box_views(checked_boxes(boxes, [shown.size]), [values.shape], [shown.size])
+    scale = max(1.0, max(shown.size) / 512)  # lines as thick as in a 512-pixel view
+    drawn = overlay_map(shown, values, table, alpha, smooth, vmax, style, scale)
+    return draw_boxes(drawn, views, shown.size, scale) if views else drawn
 
 
 # ----- labels ------------------------------------------------------------------------------------------------
@@ -756,6 +777,127 @@ def _detached_figure(width: float, height: float) -> Figure:
     return figure
 
 
+# ----- overlays and boxes in the panels ------------------------------------------------------------------------
+
+BOXES_NOTE = (
+    "boxes: under each overlay, the share of its attention inside the box, and that share ÷ the box's share of the "
+    "area (1× = spread evenly)"
+)
+_BOX_TAG_COLOUR = "#1e1e1e"
+_BOX_BAND_POINTS = 1.5  # the outline's black band; its white line a third of it
+_WIDE_PANEL_INCHES = 1.0  # panels at least this wide say "62 % inside · 6.9×", narrower ones "62 % · 6.9×"
+
+
+def _figure_boxes(result: AttentionResult, boxes: object, image: int) -> list[BoxView]:
+    """`boxes=` of a figure of image `image`, checked against every image of the result; those on `image`, as the
+    figure draws them. A one-line error where boxes are given and none is on the image shown."""
+    sizes = [geometry.original_size for geometry in result.images]
+    checked = checked_boxes(boxes, sizes)
+    views = box_views(checked, [(geometry.rows, geometry.cols) for geometry in result.images], sizes)
+    shown_views = [view for view in views if view["image"] == image]
+    if checked and not shown_views:
+        on = ", ".join(str(index) for index in sorted({box.image for box in checked}))
+        raise ValueError(
+            f"boxes are on image {on} and this figure shows image {image}: give its boxes as "
+            f"Box(x0, y0, x1, y1, label=..., image={image})"
+        )
+    return shown_views
+
+
+def _panel_overlay(
+    picture: Image.Image,
+    grid: np.ndarray,
+    table: np.ndarray,
+    opacity: float,
+    smooth: bool,
+    vmax: float,
+    style: Style,
+    shown_inches: float,
+) -> Image.Image:
+    """One panel's overlay by the shared rule (`_overlay.py`), its contour lines' unit half a printed point."""
+    pixels_per_point = max(picture.size) / (shown_inches * 72)
+    return overlay_map(picture, grid, table, opacity, smooth, vmax, style, max(1.0, pixels_per_point / 2))
+
+
+def _draw_boxes(
+    axes: Axes,
+    views: Sequence[BoxView],
+    size: tuple[int, int],
+    shown: tuple[int, int],
+    inches: float,
+    fontsize: float,
+    tags: bool,
+) -> None:
+    """Outline each box just outside its edges (a white line in a black band: the box's inside stays as it is) on a
+    panel showing an image of original `size` at `shown` pixels, its long side `inches` long in the figure; with
+    `tags`, each named box's name on a dark tag at its top-left corner."""
+    from matplotlib import patheffects
+    from matplotlib.patches import Rectangle
+
+    across, down = shown[0] / size[0], shown[1] / size[1]
+    band = _BOX_BAND_POINTS / 72 * max(shown) / inches / 2  # half the band, in the panel's pixels
+    for view in views:
+        corner = (view["x0"] * across - band, view["y0"] * down - band)
+        extent = ((view["x1"] - view["x0"]) * across + 2 * band, (view["y1"] - view["y0"]) * down + 2 * band)
+        outline = Rectangle(corner, *extent, fill=False, edgecolor="white", linewidth=_BOX_BAND_POINTS / 3, gid="box")
+        outline.set_path_effects([patheffects.withStroke(linewidth=_BOX_BAND_POINTS, foreground="black")])
+        axes.add_patch(outline)
+        if tags and view["name"]:
+            above = corner[1] > 0.12 * shown[1]  # room above the box, else inside it, under its top edge
+            axes.text(
+                corner[0],
+                corner[1] - band,
+                view["name"],
+                color="white",
+                fontsize=fontsize,
+                ha="left",
+                va="bottom" if above else "top",
+                bbox={"boxstyle": "square,pad=0.15", "facecolor": _BOX_TAG_COLOUR, "edgecolor": "none"},
+                clip_on=True,
+                gid="box-label",
+            )
+
+
+def _box_area_text(views: Sequence[BoxView], one_line: bool = False) -> str:
+    """Each box's share of the area: under a narrow picture "“circle”:" over "9 % of the area", else on one line
+    ("“circle”: 9 % of the area; box 2: 4 % of the area")."""
+    texts = [f"{_quoted(view['name'], 'box')}:\n{percent_words(view['area'])} of the area" for view in views]
+    return "; ".join(text.replace("\n", " ") for text in texts) if one_line else "\n".join(texts)
+
+
+def _box_share_text(grid: np.ndarray, views: Sequence[BoxView], wide: bool) -> str:
+    """Under an overlay: each box's share of `grid` and × uniform, "62 % inside · 6.9×" (named where there are
+    several)."""
+    lines = []
+    values = np.asarray(grid, dtype=np.float64).ravel()
+    for view in views:
+        fractions = np.zeros(values.size)
+        fractions[view["cells"]] = view["fractions"]
+        share = weighted_share(values, fractions)
+        if math.isnan(share):
+            words = "no attention"
+        else:
+            words = f"{percent_words(share)}{' inside' if wide else ''} · {ratio_words(share / view['area'])}"
+        lines.append(f"{_quoted(view['name'], 'box')} {words}" if len(views) > 1 else words)
+    return "\n".join(lines)
+
+
+def _quoted(name: str | None, otherwise: str) -> str:
+    return f"“{name}”" if name else otherwise
+
+
+def _footnote(figure: Figure, views: Sequence[BoxView], style: Style, fonts: _Fonts, areas: bool = False) -> None:
+    """Under the panels, how to read the boxes' numbers (with `areas`, each box's share of the area: a figure
+    without a panel of the bare picture) and the contour lines, where the figure has them."""
+    lines = [BOXES_NOTE] if views else []
+    if views and areas:
+        lines.append(_box_area_text(views, one_line=True))
+    if style == "contour":
+        lines.append(CONTOUR_LEGEND)
+    if lines:
+        figure.supxlabel("\n".join(lines), fontsize=fonts.tick, color="0.25")
+
+
 # ----- layers figure -----------------------------------------------------------------------------------------
 
 
@@ -770,14 +912,16 @@ def layers_figure(
     *,
     producing: bool = False,
     group: int = 0,
-    colormap: str = "jet",
-    alpha: float = 0.5,
+    colormap: str = DEFAULT_COLORMAP,
+    alpha: float = DEFAULT_OPACITY,
     smooth: bool = True,
     width: FigureWidth = "page",
     unit: Unit = "probability",
     relative: bool = False,
     drop_sinks: bool = False,
     title: FigureTitle = None,
+    style: Style = DEFAULT_STYLE,
+    boxes: Sequence[Box | tuple] | None = None,
 ) -> Figure:
     """The original image, then for each layer its attention map (top) and the map over the image (bottom).
 
@@ -803,6 +947,13 @@ def layers_figure(
     the fonts are sized for it (printed at that width, no text is under 6 pt), and a narrow figure wraps its
     layers into more rows of panels. `title`: None (the figure's own, above), a text of your own, or False (none:
     for a LaTeX caption).
+
+    The overlays are drawn as `overlay_on_image` draws them: `style="heat"` (the map in `colormap`, its opacity
+    growing with the value up to `alpha`, so the picture keeps its colours where attention is low) or
+    `style="contour"` (lines around 25 %, 50 % and 75 % of each map's attention, for greyscale print). `boxes`
+    (boxes as for `overlay_on_image`, in pixels of the original image; `Box(..., image=i)` for another image than
+    the first) are outlined on every panel of their image, the picture says each box's share of the area and each
+    overlay the share of its map inside the box with that share ÷ the area's ("62 % inside · 6.9×").
     """
     result = _checked_result(result)
     producing = checked_producing(producing)
@@ -815,6 +966,7 @@ def layers_figure(
     token, phrase = _checked_tokens(token, "token"), _checked_phrase(phrase)
     image = checked_index(_checked_index(image, "image", "an image index like 0"), len(result.images), "image")
     group = _checked_group(result, image, group)
+    style, views = checked_style(style), _figure_boxes(result, boxes, image)
     reduce = checked_reduce(reduce)
     if layers is None:
         layers = last_layers(result.num_layers)
@@ -882,6 +1034,10 @@ def layers_figure(
     if geometry.kind == "video":
         name += f"\ngroup {group + 1} of {geometry.groups}\n{_group_time(geometry, group)}"
     original.set_title(name, fontsize=fonts.title)
+    table, wide, top = colour_table(colormap), layout.shown_inches >= _WIDE_PANEL_INCHES, (vmax if vmax > 0 else 1.0)
+    if views:
+        _draw_boxes(original, views, geometry.original_size, picture.size, layout.shown_inches, fonts.tick, True)
+        original.set_xlabel(_box_area_text(views), fontsize=fonts.tick)
     extent = (0, picture.width, picture.height, 0)
     layer_axes = []
     for position, (layer, grid) in enumerate(zip(absolute, grids, strict=True)):
@@ -890,7 +1046,12 @@ def layers_figure(
         heat.imshow(grid, cmap=cmap, norm=norm, interpolation="nearest", extent=extent)
         heat.set_title(f"layer {result.layer_ids[layer]}", fontsize=fonts.title)
         overlay = figure.add_subplot(grid_spec[2 * band + 1, 1 + column])
-        overlay.imshow(overlay_on_image(picture, grid, alpha=alpha, colormap=colormap, smooth=smooth, vmax=norm.vmax))
+        overlay.imshow(_panel_overlay(picture, grid, table, alpha, smooth, top, style, layout.shown_inches))
+        overlay.set_gid(f"overlay-{layer}")
+        if views:
+            for axes in (heat, overlay):
+                _draw_boxes(axes, views, geometry.original_size, picture.size, layout.shown_inches, fonts.tick, False)
+            overlay.set_xlabel(_box_share_text(grid, views, wide), fontsize=fonts.tick)
         layer_axes += [heat, overlay]
         if column == 0:
             heat.set_ylabel("÷ baseline" if relative else "attention", fontsize=fonts.label)
@@ -898,7 +1059,7 @@ def layers_figure(
     for axes in [original, *layer_axes]:
         axes.set_xticks([])
         axes.set_yticks([])
-        axes.xaxis.set_visible(False)  # no ticks: nothing for the layout to measure (fast with many panels)
+        axes.xaxis.set_visible(bool(axes.get_xlabel()))  # no ticks: nothing to measure (fast with many panels)
         axes.yaxis.set_visible(bool(axes.get_ylabel()))
         for spine in axes.spines.values():
             spine.set_linewidth(0.5)
@@ -911,6 +1072,7 @@ def layers_figure(
     label = _value_label(result, unit, relative, _whose(result, token, phrase))
     _value_colorbar(bar, label, _is_share(unit, relative), fonts, _bar_inches(layout, 2, fonts))
     _add_heading(figure, heading, fonts)
+    _footnote(figure, views, style, fonts)
     return figure
 
 
@@ -971,14 +1133,16 @@ def frames_figure(
     producing: bool = False,
     *,
     groups: int | Sequence[int] | None = None,
-    colormap: str = "jet",
-    alpha: float = 0.5,
+    colormap: str = DEFAULT_COLORMAP,
+    alpha: float = DEFAULT_OPACITY,
     smooth: bool = True,
     width: FigureWidth = "page",
     unit: Unit = "probability",
     relative: bool = False,
     drop_sinks: bool = False,
     title: FigureTitle = None,
+    style: Style = DEFAULT_STYLE,
+    boxes: Sequence[Box | tuple] | None = None,
 ) -> Figure:
     """A video's temporal groups side by side: each group's picture (its first frame) with its map laid over it.
 
@@ -992,8 +1156,11 @@ def frames_figure(
 
     Tokens, layers, heads and the reduction as in `AttentionResult.grid` (`layer` may be one index, a list or
     "mean"/"max"/"all", combined by `reduce`); `producing`, `unit`, `relative`, `drop_sinks` as in
-    `layers_figure`. The overlay is the map (bilinear, or blocky cells with `smooth=False`) over the picture with
-    opacity `alpha`; the title quotes the prompt (and the answer) and names the tokens, layers, heads and video.
+    `layers_figure`. The overlay is drawn as `overlay_on_image` draws it (bilinear, or blocky cells with
+    `smooth=False`; `style` "heat", its opacity growing with the value up to `alpha`, or "contour"); the title
+    quotes the prompt (and the answer) and names the tokens, layers, heads and video. `boxes` (as for
+    `layers_figure`, on the video: `Box(x0, y0, x1, y1, label=..., image=i)` with `i` its index among
+    `result.images`) are outlined on every group's frame, each panel saying the share of its map inside them.
     `width` ("page", "column" or inches: fewer panels side by side in a narrow figure) and `title` (None: its
     own; a text; False: none) as in `layers_figure`.
     """
@@ -1008,6 +1175,7 @@ def frames_figure(
     reduce = checked_reduce(reduce)
     image = _video_image(result, video)
     geometry = result.images[image]
+    style, views = checked_style(style), _figure_boxes(result, boxes, image)
     shown_groups = _checked_groups(groups, geometry)
     grid = result.grid(
         token=token,
@@ -1051,41 +1219,39 @@ def frames_figure(
     )
     decimals = _time_decimals([time for span in geometry.group_times for time in span])
     titles = _panel_titles(geometry, shown_groups, decimals, (width - 0.9) / layout.per_row, fonts)
-    interpolation = "bilinear" if smooth else "nearest"
+    table, wide, top = colour_table(colormap), layout.shown_inches >= _WIDE_PANEL_INCHES, (vmax if vmax > 0 else 1.0)
     panels = []
     for position, group in enumerate(shown_groups):
         band, column = divmod(position, layout.per_row)
         axes = figure.add_subplot(grid_spec[band, column])
         picture = _panel_picture(result.picture(image, group), layout.shown_inches)
-        extent = (0, picture.width, picture.height, 0)
-        axes.imshow(picture, extent=extent)
-        axes.imshow(
-            grid[group],
-            cmap=cmap,
-            norm=norm,
-            alpha=alpha,
-            extent=extent,
-            interpolation=interpolation,
-            interpolation_stage="data",  # the map upsampled, then coloured: as `overlay_on_image`
-        )
+        axes.imshow(_panel_overlay(picture, grid[group], table, alpha, smooth, top, style, layout.shown_inches))
+        if views:
+            _draw_boxes(
+                axes, views, geometry.original_size, picture.size, layout.shown_inches, fonts.tick, position == 0
+            )
+            axes.set_xlabel(_box_share_text(grid[group], views, wide), fontsize=fonts.tick)
         axes.set_title(titles[position], fontsize=fonts.tick)
         axes.set_gid(f"group-{group}")
         axes.set_xticks([])
         axes.set_yticks([])
-        axes.xaxis.set_visible(False)
+        axes.xaxis.set_visible(bool(axes.get_xlabel()))
         axes.yaxis.set_visible(False)
         for spine in axes.spines.values():
             spine.set_linewidth(0.5)
         panels.append(axes)
 
     mappable = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
-    if layout.bands > 1:
-        bar = figure.colorbar(mappable, cax=figure.add_subplot(grid_spec[:, -1]))
-    else:
-        bar = figure.colorbar(mappable, ax=panels, shrink=0.9, aspect=25, pad=0.02)
-    label = _value_label(result, unit, relative, _whose(result, token, phrase))
-    _value_colorbar(bar, label, _is_share(unit, relative), fonts, _bar_inches(layout, 1, fonts))
+    # With contour lines the panels have no colours: no colour bar (the footnote says what the lines are).
+    if style == "heat":
+        if layout.bands > 1:
+            bar = figure.colorbar(mappable, cax=figure.add_subplot(grid_spec[:, -1]))
+        else:
+            bar = figure.colorbar(mappable, ax=panels, shrink=0.9, aspect=25, pad=0.02)
+        label = _value_label(result, unit, relative, _whose(result, token, phrase))
+        _value_colorbar(bar, label, _is_share(unit, relative), fonts, _bar_inches(layout, 1, fonts))
     _add_heading(figure, heading, fonts)
+    _footnote(figure, views, style, fonts, areas=True)
     return figure
 
 
@@ -1179,7 +1345,7 @@ def matrix_figure(
     reduce: Reduce = "mean",
     *,
     producing: bool = False,
-    colormap: str = "jet",
+    colormap: str = DEFAULT_COLORMAP,
     width: FigureWidth = "page",
     tokens: TokenSelection = None,
     unit: Unit = "probability",
@@ -1431,7 +1597,7 @@ def heads_figure(
     *,
     producing: bool = False,
     image: int | None = None,
-    colormap: str = "viridis",
+    colormap: str = DEFAULT_COLORMAP,
     width: FigureWidth = "page",
     title: FigureTitle = None,
 ) -> Figure:

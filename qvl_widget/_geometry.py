@@ -24,3 +24,26 @@ def cell_of_point(x: float, y: float, rows: int, cols: int, original_size: tuple
     col = min(cols - 1, max(0, int(x * cols / width)))
     row = min(rows - 1, max(0, int(y * rows / height)))
     return row, col
+
+
+def cell_fractions(
+    box: tuple[float, float, float, float], rows: int, cols: int, original_size: tuple[int, int]
+) -> np.ndarray:
+    """`[rows, cols]` float64: the fraction of each token cell's area inside `box` (x0, y0, x1, y1) in
+    original-image pixels (0 for a cell outside it, 1 for a cell wholly inside)."""
+    width, height = original_size
+    x0, y0, x1, y1 = box
+    xs = np.arange(cols + 1, dtype=np.float64) * (width / cols)
+    ys = np.arange(rows + 1, dtype=np.float64) * (height / rows)
+    across = np.clip(np.minimum(xs[1:], x1) - np.maximum(xs[:-1], x0), 0.0, None) / np.diff(xs)
+    down = np.clip(np.minimum(ys[1:], y1) - np.maximum(ys[:-1], y0), 0.0, None) / np.diff(ys)
+    return down[:, None] * across[None, :]
+
+
+def area_share(box: tuple[float, float, float, float], original_size: tuple[int, int]) -> float:
+    """The share of the image's area that `box` covers, clipped to the image."""
+    width, height = original_size
+    x0, y0, x1, y1 = box
+    inside_x = max(0.0, min(x1, width) - max(x0, 0.0))
+    inside_y = max(0.0, min(y1, height) - max(y0, 0.0))
+    return inside_x * inside_y / (width * height)

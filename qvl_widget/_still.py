@@ -4,9 +4,10 @@ GitHub, nbviewer, `jupyter nbconvert --to html` and a notebook opened without it
 front end; they show the richest output they can render from the display bundle. So the bundle carries, beside
 the widget's view, this picture and a short text: what the front end shows with nothing hovered (the pinned
 tokens' maps, or the mean over the prompt's own tokens), each medium at the widget's `width` (a video: the shown
-temporal group), side by side, under a caption that says which choice it is and that running the notebook makes
-it live. Hosts that run widgets pick the widget's view and never show it. Left out: the toolbar and token strips
-(the caption names the choice), the marked sinks' outlines, a video's film strip and the head overview.
+temporal group), side by side, with its boxes outlined, under a caption that says which choice it is, the share
+of the attention inside each box and that running the notebook makes it live. Hosts that run widgets pick the
+widget's view and never show it. Left out: the toolbar and token strips (the caption names the choice), the marked
+sinks' outlines, a video's film strip and the head overview.
 
 The maps come from the widget's own selection (`_payload.Selections`, i.e. `AttentionResult.maps`) and the rows
 from the result's token rules, the overlay from `_overlay.py`, as the figures draw it.
@@ -23,9 +24,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ._boxes import BoxView, box_words, draw_boxes, weighted_share
 from ._choices import choice_label
 from ._colormaps import lookup_table
-from ._overlay import overlay_map
+from ._overlay import CONTOUR_LEGEND, overlay_map
 from ._result import AttentionResult
 from ._view_state import Medium, ViewState, shown_row, shows_producer
 
@@ -75,12 +77,39 @@ def still_png(result: AttentionResult, state: ViewState, maps: np.ndarray, capti
     top = scale_top(state, maps, grids)
     table = lookup_table(state.colormap)
     tiles = [
-        overlay_map(tile_picture(result, index, medium, state), grid, table, state.opacity, state.smooth, top)
+        drawn_tile(tile_picture(result, index, medium, state), grid, table, top, state, index)
         for index, (medium, grid) in enumerate(zip(state.media, grids, strict=True))
     ]
+    words = [caption, *box_lines(state, grids)]
+    if state.style == "contour":
+        words.append(CONTOUR_LEGEND)
     buffer = io.BytesIO()
-    with_caption(tiled(tiles), caption, table).save(buffer, format="PNG", optimize=True)
+    with_caption(tiled(tiles), " · ".join(words), table).save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
+
+
+def drawn_tile(
+    picture: Image.Image, grid: np.ndarray, table: np.ndarray, top: float, state: ViewState, index: int
+) -> Image.Image:
+    """Medium `index`'s picture with its overlay (the view's style) and its boxes."""
+    shown = overlay_map(picture, grid, table, state.opacity, state.smooth, top, state.style)
+    medium = state.media[index]
+    return draw_boxes(shown, medium_boxes(state, index), (medium["width"], medium["height"]))
+
+
+def medium_boxes(state: ViewState, index: int) -> list[BoxView]:
+    return [box for box in state.boxes if box["image"] == index]
+
+
+def box_lines(state: ViewState, grids: Sequence[np.ndarray]) -> list[str]:
+    """Each box's share of its medium's shown map, in words (as js/view.js says them)."""
+    lines = []
+    for box in state.boxes:
+        values = grids[box["image"]].ravel().astype(np.float64)
+        fractions = np.zeros(values.size)
+        fractions[box["cells"]] = box["fractions"]
+        lines.append(box_words(box["name"], weighted_share(values, fractions), box["area"]))
+    return lines
 
 
 # ----- what is shown (as js/view.js) ----------------------------------------------------------------------------

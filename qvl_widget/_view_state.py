@@ -26,9 +26,11 @@ by construction, and a new kind of token or medium is a new field value here, no
   every token the step that produced it; False, every token its own row), `unit` ("probability" or "uniform": x
   image tokens), `relative` (divided by the
   baseline's map), `drop_sinks` (the sinks left out), `mark_sinks` (outlined on the pictures), `head_overview`
-  (the layers x heads grid: "off", "mass" or "focus"), `colormap`, `opacity`, `smooth`, `shared_scale`,
-  `show_special`, `width`, and `group`: the temporal group the videos show (a video with fewer shows its last;
-  the film strip, its scrubber and play set it).
+  (the layers x heads grid: "off", "mass" or "focus"), `colormap`, `opacity`, `smooth`, `style` ("heat" or
+  "contour": `_overlay.py`), `shared_scale`, `show_special`, `width`, and `group`: the temporal group the videos
+  show (a video with fewer shows its last; the film strip, its scrubber and play set it).
+- `boxes`: the boxes drawn on the pictures (`_boxes.BoxView`: corners, name, and the token cells each covers with
+  the fraction of each inside it, so the front end sums the share inside without any geometry).
 
 The maps themselves travel separately, one binary payload per selection (`_payload.py`), and so does the head
 overview's data (each head's image share and spatial entropy per token).
@@ -42,6 +44,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal, TypedDict
 
 from ._arguments import checked_flag, error_kind, integer_index, real_number, shown, whole_number
+from ._boxes import Box, BoxView, box_views, checked_boxes
 from ._choices import (
     CanonicalChoice,
     Choice,
@@ -58,6 +61,8 @@ from ._choices import (
     every_head_choice,
     every_layer_choice,
 )
+from ._colormaps import DEFAULT_COLORMAP
+from ._overlay import DEFAULT_OPACITY, DEFAULT_STYLE, Style, checked_style
 from ._pictures import display_picture
 from ._result import (
     GENERATED_PARTS,
@@ -128,10 +133,12 @@ class ViewOptions(TypedDict, total=False):
     colormap: ColormapName
     opacity: float
     smooth: bool
+    style: Style
     shared_scale: bool
     show_special: bool
     width: int
     group: int
+    boxes: Sequence[Any]
 
 
 class Available(TypedDict):
@@ -164,10 +171,12 @@ class ViewState:
     colormap: ColormapName
     opacity: float
     smooth: bool
+    style: Style
     shared_scale: bool
     show_special: bool
     width: int
     group: int
+    boxes: list[BoxView]
 
     @classmethod
     def of(
@@ -185,13 +194,15 @@ class ViewState:
         drop_sinks: bool = False,
         mark_sinks: bool = False,
         head_overview: HeadOverview = "off",
-        colormap: ColormapName = "inferno",
-        opacity: float = 0.6,
+        colormap: ColormapName = DEFAULT_COLORMAP,
+        opacity: float = DEFAULT_OPACITY,
         smooth: bool = True,
+        style: Style = DEFAULT_STYLE,
         shared_scale: bool = False,
         show_special: bool = False,
         width: int = 512,
         group: int = 0,
+        boxes: Sequence[Any] | None = None,
     ) -> ViewState:
         """The state of a view of `result` opened on these options (each checked, with a one-line error).
 
@@ -205,7 +216,9 @@ class ViewState:
         sink scores: see `capture`). `head_overview`: the layers x heads grid, "off", "mass" (each head's share of
         attention on the image) or "focus" (1 - its spatial entropy). `width`: the pictures' width in CSS pixels.
         `group`: the temporal group the videos open on (an index as for `result.picture(image, group)`; -1: the
-        last; a video with fewer groups shows its last)."""
+        last; a video with fewer groups shows its last). `style`: "heat" (the map in colour, its opacity growing
+        with the value up to `opacity`) or "contour" (lines around 25 %, 50 % and 75 % of the attention). `boxes`:
+        boxes drawn on the pictures, each with the share of the shown attention inside it (`_boxes.py`)."""
         if not isinstance(result, AttentionResult):
             raise TypeError(f"a view needs an AttentionResult (from model.capture), not {type(result).__name__}")
         reduce = checked_reduce(reduce)
@@ -213,6 +226,7 @@ class ViewState:
             raise ValueError("pass either phrase= or token=, not both")
         selected = result.token_indices(phrase) if phrase is not None else checked_option(result, "selected", token)
         width = checked_option(result, "width", width)
+        shown_boxes: list[BoxView] = checked_option(result, "boxes", boxes)
         pictures = [
             display_picture(picture, width, video=kind == "video")
             for picture, kind in zip(result.pictures, picture_kinds(result), strict=True)
@@ -242,10 +256,12 @@ class ViewState:
             colormap=checked_option(result, "colormap", colormap),
             opacity=checked_option(result, "opacity", opacity),
             smooth=checked_option(result, "smooth", smooth),
+            style=checked_option(result, "style", style),
             shared_scale=checked_option(result, "shared_scale", shared_scale),
             show_special=checked_option(result, "show_special", show_special),
             width=width,
             group=checked_option(result, "group", group),
+            boxes=shown_boxes,
         )
 
     @classmethod
@@ -401,6 +417,10 @@ def checked_option(result: AttentionResult, name: str, value: Any, reduce: Reduc
             raise TypeError(f"{PRODUCING_ADVICE}, not {shown(value)}") from None
     if name in ("smooth", "shared_scale", "show_special"):
         return checked_flag(value, name)
+    if name == "style":
+        return checked_style(value)
+    if name == "boxes":
+        return view_boxes(result, value)
     raise KeyError(f"unknown view option {name!r}")
 
 
@@ -423,6 +443,20 @@ def shown_row(state: ViewState, token: int) -> int | None:
     return info["producer"] if shows_producer(state.producing, part) else token
 
 
+def view_boxes(result: AttentionResult, boxes: Any) -> list[BoxView]:
+    """`boxes=` checked against the result's images, as the front end gets them. A list already in that form (the
+    widget's trait holds one) is checked and made again from its corners, names and images."""
+    if isinstance(boxes, list) and boxes and all(_is_box_view(box) for box in boxes):
+        boxes = [Box(box["x0"], box["y0"], box["x1"], box["y1"], box["name"], box["image"]) for box in boxes]
+    sizes = [geometry.original_size for geometry in result.images]
+    checked = checked_boxes(boxes, sizes)
+    return box_views(checked, [(geometry.rows, geometry.cols) for geometry in result.images], sizes)
+
+
+def _is_box_view(value: Any) -> bool:
+    return isinstance(value, dict) and value.keys() == BoxView.__annotations__.keys()
+
+
 # Every keyword of `ViewState.of` after the result: what `result.widget(...)`, `result.to_html(...)` and
 # `AttentionWidget(...)` take as view options.
 VIEW_OPTIONS = (
@@ -440,10 +474,12 @@ VIEW_OPTIONS = (
     "colormap",
     "opacity",
     "smooth",
+    "style",
     "shared_scale",
     "show_special",
     "width",
     "group",
+    "boxes",
 )
 
 
@@ -473,10 +509,12 @@ OPTIONS = (
     "colormap",
     "opacity",
     "smooth",
+    "style",
     "shared_scale",
     "show_special",
     "width",
     "group",
+    "boxes",
 )
 
 

@@ -17,6 +17,8 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from ._answer import checked_answer
+from ._boxes import Box, checked_boxes
+from ._colormaps import DEFAULT_COLORMAP
 from ._figures import (
     FigureTitle,
     FigureWidth,
@@ -31,6 +33,7 @@ from ._figures import (
 from ._images import ImageInput, as_image_list, load_rgb
 from ._inputs import checked_thinking
 from ._loading import LoadedModel, load
+from ._overlay import DEFAULT_OPACITY, DEFAULT_STYLE, Style, checked_style
 from ._result import AttentionResult
 
 ImageArgument = ImageInput | Sequence[ImageInput]
@@ -111,13 +114,17 @@ class QwenVLCrossModalVisualizer:
         producing: bool = False,
         width: FigureWidth = "page",
         title: FigureTitle = None,
+        style: Style = DEFAULT_STYLE,
+        boxes: Sequence[Box | tuple] | None = None,
     ) -> Figure:
-        """The image, then per layer the attention map and its overlay (`figures.layers_figure`); by default
-        the last four layers."""
-        producing = checked_producing(producing)  # before the model runs
+        """The image, then per layer the attention map and its overlay (`figures.layers_figure`, with its `style`
+        and `boxes`); by default the last four layers."""
+        producing, style = checked_producing(producing), checked_style(style)  # before the model runs
         _checked_width(width)  # and these too
         _checked_title(title)
-        result = self.capture(image, text_prompt, answer=answer, thinking=thinking)
+        pictures = [load_rgb(item) for item in as_image_list(image)]
+        checked_boxes(boxes, [picture.size for picture in pictures])
+        result = self.capture(pictures, text_prompt, answer=answer, thinking=thinking)
         figure = layers_figure(
             result,
             layers=layers_to_show,
@@ -126,6 +133,8 @@ class QwenVLCrossModalVisualizer:
             producing=producing,
             width=width,
             title=title,
+            style=style,
+            boxes=boxes,
         )
         return self._finish(figure, save_path)
 
@@ -136,18 +145,24 @@ class QwenVLCrossModalVisualizer:
         target_phrase: str | None = None,
         layer_idx: int = -1,
         head_idx: int | None = None,
-        alpha: float = 0.5,
-        colormap: str = "jet",
+        alpha: float = DEFAULT_OPACITY,
+        colormap: str = DEFAULT_COLORMAP,
         *,
         answer: bool | str | None = None,
         thinking: bool | None = None,
         producing: bool = False,
+        style: Style = DEFAULT_STYLE,
+        boxes: Sequence[Box | tuple] | None = None,
     ) -> Image.Image:
-        """The (first) image at its original resolution with the attention map of one layer laid over it."""
+        """The (first) image at its original resolution with the attention map of one layer laid over it (as
+        `figures.overlay_on_image` draws it: `style`, and `boxes` outlined, in pixels of that image)."""
         producing = checked_producing(producing)  # before the model runs
-        result = self.capture(image, text_prompt, answer=answer, thinking=thinking)
+        style = checked_style(style)
+        pictures = [load_rgb(item) for item in as_image_list(image)]
+        checked_boxes(boxes, [picture.size for picture in pictures[:1]])  # on the first image, before the model runs
+        result = self.capture(pictures, text_prompt, answer=answer, thinking=thinking)
         grid = result.grid(phrase=target_phrase, layer=layer_idx, head=head_idx, producing=producing)
-        return overlay_on_image(result.pictures[0], grid, alpha=alpha, colormap=colormap)
+        return overlay_on_image(result.pictures[0], grid, alpha=alpha, colormap=colormap, style=style, boxes=boxes)
 
     def create_token_image_attention_matrix(
         self,

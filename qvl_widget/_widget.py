@@ -20,7 +20,9 @@ import anywidget
 import traitlets
 
 from ._choices import CanonicalChoice, Choice, checked_reduce, choice_key
+from ._colormaps import DEFAULT_COLORMAP
 from ._html import DEFAULT_MAX_BYTES, Choices, write_html
+from ._overlay import DEFAULT_OPACITY, DEFAULT_STYLE
 from ._payload import Selections, encode_heads
 from ._pictures import full_pictures
 from ._result import AttentionResult
@@ -69,9 +71,12 @@ class AttentionWidget(anywidget.AnyWidget):
     (the default where the result has the model's answer or thinking), a word the model wrote shows the step that
     wrote it (where it looked to choose it) and a prompt token its own row; "all", prompt tokens too show the step
     that predicted them; False, every token its own row; the caption says which row is shown. Keyword options:
-    `reduce` ("mean" or "max": how a
-    list of layers or heads is combined), `colormap` ("inferno", "viridis", "jet", "gray"), `opacity` (0..1), `smooth`
-    (smooth or blocky cells), `shared_scale` (one colour scale for all tokens), `show_special` (show the
+    `reduce` ("mean" or "max": how a list of layers or heads is combined), `colormap` ("inferno", "viridis", "jet",
+    "gray"), `opacity` (0..1: the overlay's opacity at the top of the scale; it fades to transparent where attention
+    is low), `smooth` (smooth or blocky cells), `style` ("heat", or "contour": lines around 25 %, 50 % and 75 % of
+    the attention, for print), `boxes` (a list of boxes drawn on the pictures, each `(x0, y0, x1, y1)`,
+    `(x0, y0, x1, y1, "label")` or a `qvl_widget.Box`, in pixels of the original image; the caption says the share
+    of the attention inside each), `shared_scale` (one colour scale for all tokens), `show_special` (show the
     chat-template tokens), `width` (the pictures' width in CSS pixels), `unit` ("probability" or "uniform": x image
     tokens), `relative` (divided by the baseline's map; needs `capture(baseline=True)`), `drop_sinks` / `mark_sinks`
     (the visual sinks left out / outlined; need sink scores), `head_overview` ("off", "mass" or "focus": the layers x
@@ -105,13 +110,15 @@ class AttentionWidget(anywidget.AnyWidget):
     drop_sinks = _Option(False).tag(sync=True)
     mark_sinks = _Option(False).tag(sync=True)
     head_overview = _Option("off").tag(sync=True)  # "off", "mass" or "focus"
-    colormap = _Option("inferno").tag(sync=True)
-    opacity = _Option(0.6).tag(sync=True)
+    colormap = _Option(DEFAULT_COLORMAP).tag(sync=True)
+    opacity = _Option(DEFAULT_OPACITY).tag(sync=True)
     smooth = _Option(True).tag(sync=True)
+    style = _Option(DEFAULT_STYLE).tag(sync=True)  # "heat" or "contour"
     shared_scale = _Option(False).tag(sync=True)
     show_special = _Option(False).tag(sync=True)
     width = _Option(512).tag(sync=True)
     group = _Option(0).tag(sync=True)  # the temporal group the videos show
+    boxes = _Option([]).tag(sync=True)  # `_boxes.BoxView`s: set boxes as for `boxes=`
 
     # Transport: the current choice's maps, and the full-size pictures on request.
     maps_payload = traitlets.Bytes().tag(sync=True)

@@ -211,7 +211,8 @@ class WidgetPage:
 
 
 def cell_colours(page, selector: str, index: int, rows: int, cols: int) -> np.ndarray:
-    """`[rows, cols, 4]` RGBA at each token cell's centre of the `index`-th canvas matching `selector`."""
+    """`[rows, cols, 4]` RGBA at each token cell's centre of the `index`-th canvas matching `selector` (straight
+    alpha: an overlay's opacity grows with the value, so a low cell's colour is approximate and its alpha small)."""
     pixels = page.evaluate(
         """([selector, index, rows, cols]) => {
             const canvas = document.querySelectorAll(selector)[index];
@@ -230,8 +231,10 @@ def cell_colours(page, selector: str, index: int, rows: int, cols: int) -> np.nd
 
 
 def brightest(colours: np.ndarray) -> tuple[int, int]:
-    """The cell whose colour is brightest (sum of RGB)."""
+    """The cell whose overlay is most opaque (RGBA: its opacity grows with the value), then brightest (RGB sum)."""
     brightness = colours[..., :3].astype(int).sum(axis=-1)
+    if colours.shape[-1] == 4:
+        brightness += colours[..., 3].astype(int) * 1024
     return tuple(int(value) for value in np.unravel_index(np.argmax(brightness), brightness.shape))
 
 

@@ -80,13 +80,13 @@ def test_the_recommended_view_works_everywhere(tmp_path):
     for answer in (None, True):
         result = model.capture(example["image"], example["prompt"], answer=answer, max_new_tokens=4)
         view = demo.recommended_view(result, example)
-        result.grid(**view)
+        result.grid(**{key: value for key, value in view.items() if key != "boxes"})
         result.widget(**view)
         result.to_html(tmp_path / "view.html", **view)
         figures.layers_figure(
             result,
             layers=[view["layer"]] if isinstance(view["layer"], int) else "all",
-            **{key: value for key, value in view.items() if key in ("token", "head", "producing")},
+            **{key: value for key, value in view.items() if key in ("token", "head", "producing", "boxes")},
         )
         figures.matrix_figure(result, layer=view["layer"], head=view["head"], producing=view.get("producing", False))
 

@@ -859,7 +859,9 @@ GRIDS = st.one_of(
     st.lists(st.lists(st.floats(), max_size=3), max_size=3),  # ragged too
     ANY_VALUE,
 )
-WIDTH = mostly(st.one_of(st.floats(3, 12), st.sampled_from([3, 7, 40, "column", "page"])), st.one_of(st.floats(), ANY_VALUE))
+WIDTH = mostly(
+    st.one_of(st.floats(3, 12), st.sampled_from([3, 7, 40, "column", "page"])), st.one_of(st.floats(), ANY_VALUE)
+)
 
 
 @settings(max_examples=80, suppress_health_check=SLOW)

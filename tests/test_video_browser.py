@@ -245,8 +245,9 @@ def test_save_png_saves_the_shown_group_with_its_overlay_at_the_original_size(pa
         dtype=float,
     )
     assert brightest(centres) == cell_of(result, QUERY, 2)
-    screen = view.cell_colours()[..., :3].astype(float)
-    blended = frame_grey(result, 2) * (1 - widget.opacity) + screen * widget.opacity  # group 3's frame, not another
+    screen = view.cell_colours().astype(float)
+    opacity = screen[..., 3:] / 255  # the overlay rule: each pixel's own
+    blended = frame_grey(result, 2) * (1 - opacity) + screen[..., :3] * opacity  # group 3's frame, not another
     assert np.abs(centres - blended).max() <= 2
 
 

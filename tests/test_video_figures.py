@@ -83,8 +83,16 @@ def video_result(
 
 
 def panels(figure: Figure) -> list:
-    """The frames figure's group panels, in order (each: the picture, then the map over it)."""
+    """The frames figure's group panels, in order (each: the picture with the map over it)."""
     return [axes for axes in figure.axes if (axes.get_gid() or "").startswith("group-")]
+
+
+def assert_overlay(axes, picture: Image.Image, grid: np.ndarray, vmax: float, **options) -> None:
+    """A panel shows `grid` over `picture` exactly as `overlay_on_image` draws it (one rule for every overlay), on
+    the scale 0..`vmax`."""
+    (shown,) = axes.images
+    expected = overlay_on_image(picture, grid, vmax=vmax, **options)
+    np.testing.assert_array_equal(shown.get_array(), np.asarray(expected))
 
 
 def error_line(kind: type[Exception], function, *args, **options) -> str:
@@ -121,19 +129,14 @@ def test_frames_figure_shows_each_groups_map_over_its_picture(image_first, layer
     shown = panels(figure)
     assert len(shown) == 3
     for group, axes in enumerate(shown):
-        picture, heat = axes.images
         assert axes.get_gid() == f"group-{group}"
-        np.testing.assert_array_equal(picture.get_array(), np.asarray(result.picture(int(image_first), group)))
-        np.testing.assert_array_equal(heat.get_array(), grid[group])  # its own group's map, in order
-        assert np.unravel_index(np.argmax(heat.get_array()), (ROWS, COLS)) == peak_of(group, layer % 2)
-        assert heat.get_alpha() == 0.4
-        assert heat.get_extent() == picture.get_extent() == [0, COLS * 50, ROWS * 40, 0]
-    # One colour scale for all: every panel's norm is 0 to the largest value of any group (the last's).
-    norms = [axes.images[1].norm for axes in shown]
-    assert all(norm.vmin == 0 for norm in norms)
-    assert [norm.vmax for norm in norms] == pytest.approx([grid.max()] * 3)
+        # Its own group's map over its own picture, in order; one colour scale for all: 0 to the largest value of
+        # any group (the last's).
+        picture = result.picture(int(image_first), group)
+        assert_overlay(axes, picture, grid[group], grid.max(), alpha=0.4, colormap="viridis")
+        assert np.unravel_index(np.argmax(grid[group]), (ROWS, COLS)) == peak_of(group, layer % 2)
+        assert axes.images[0].get_array().shape == (ROWS * 40, COLS * 50, 3)
     assert grid.max() == pytest.approx(grid[2].max()) and grid[0].max() < 0.5 * grid.max()
-    assert len({id(norm) for norm in norms}) == 1
     (bar,) = [axes for axes in figure.axes if axes not in shown]  # one shared colour bar
     assert bar.get_ylabel().replace("\n", " ") == "share of the tokens' attention (mean)"  # the prompt's tokens
     assert bar.get_ylim() == pytest.approx((0, grid.max()))
@@ -150,7 +153,7 @@ def test_frames_figure_titles_times_frames_tokens_and_layers():
     assert "max of layers 0, 1 · head 1 · video: 3 groups of 4×6 tokens" in suptitle
     grid = result.grid(token=4, layer=[0, 1], head=1, reduce="max", image=1)
     for group, axes in enumerate(panels(figure)):
-        np.testing.assert_array_equal(axes.images[1].get_array(), grid[group])
+        assert_overlay(axes, result.picture(1, group), grid[group], grid.max())
     # Close times get the decimals that tell them apart.
     close = video_result(times=0.04)
     assert [axes.get_title().splitlines()[0] for axes in panels(frames_figure(close))] == [
@@ -166,10 +169,11 @@ def test_frames_figure_groups_pick_panels_and_the_scale_follows_them():
     shown = panels(figure)
     assert [axes.get_gid() for axes in shown] == ["group-0", "group-3", "group-4"]
     grid = result.grid(layer=-1)
-    assert shown[1].images[1].norm.vmax == pytest.approx(grid[4].max())
+    assert_overlay(shown[1], result.picture(0, 3), grid[3], grid[4].max())
     assert "video: 3 of 5 groups of 4×6 tokens" in figure.get_suptitle()
     only = panels(frames_figure(result, groups=range(0, 2)))
-    assert [axes.images[1].norm.vmax for axes in only] == pytest.approx([grid[1].max()] * 2)  # of those shown
+    for group, axes in enumerate(only):
+        assert_overlay(axes, result.picture(0, group), grid[group], grid[1].max())  # the scale of those shown
     assert [axes.get_gid() for axes in panels(frames_figure(result, groups=np.int64(2)))] == ["group-2"]
 
 
@@ -233,8 +237,7 @@ def test_frames_figure_picks_a_video_among_several():
         figure = frames_figure(result, layer=0, video=video)
         grid = result.grid(layer=0, image=image)
         for group, axes in enumerate(panels(figure)):
-            np.testing.assert_array_equal(axes.images[0].get_array(), np.asarray(result.picture(image, group)))
-            np.testing.assert_array_equal(axes.images[1].get_array(), grid[group])
+            assert_overlay(axes, result.picture(image, group), grid[group], grid.max())
         assert f"video {image} of 2: 3 groups" in figure.get_suptitle()
     assert (
         error_line(IndexError, frames_figure, result, video=2)
@@ -368,8 +371,7 @@ def test_figures_of_a_real_video_capture(tiny_models):
     shown = panels(figure)
     assert len(shown) == 3
     for group, axes in enumerate(shown):
-        np.testing.assert_array_equal(axes.images[1].get_array(), grid[group])
-        assert axes.images[1].norm.vmax == pytest.approx(grid.max())
+        assert_overlay(axes, result.picture(1, group), grid[group], grid.max())
         assert (
             axes.get_title().splitlines()[0] == f"{video.group_times[group][0]:.1f}–{video.group_times[group][1]:.1f} s"
         )

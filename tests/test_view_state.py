@@ -9,7 +9,7 @@ import pytest
 from browser_support import WidgetPage, synthetic_answer_result, synthetic_result, synthetic_video_result
 from test_html import embedded_container, embedded_header
 
-from qvl_widget import AttentionResult, AttentionWidget
+from qvl_widget import AttentionResult, AttentionWidget, Box
 from qvl_widget._result import BASELINE_PROMPT
 from qvl_widget._view_state import OPTIONS, ViewState
 
@@ -42,10 +42,12 @@ OPTIONS_USED = dict(
     colormap="viridis",
     opacity=0.35,
     smooth=False,
+    style="contour",
     shared_scale=True,
     show_special=True,
     width=300,
     group=2,
+    boxes=[(10, 20, 90, 100), Box(100, 100, 600, 500, label="ball", image=1)],
 )
 
 

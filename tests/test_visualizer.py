@@ -241,6 +241,8 @@ def test_the_original_signatures_gain_keyword_only_options():
             expected["producing"] = False
         if name in ("visualize_cross_modal_attention", "create_token_image_attention_matrix"):  # they draw figures
             expected |= {"width": "page", "title": None}
+        if name in ("visualize_cross_modal_attention", "create_attention_heatmap_on_image"):
+            expected.update(style="heat", boxes=None)  # drawn as the figures draw them
         assert keyword_only == expected, name
 
 
@@ -292,3 +294,30 @@ def test_a_thinking_models_captures_are_cached_by_the_switch_too(qwen35_dir, pic
         picture, QUESTION, target_phrase="red", answer="Red.</think>\n\nA red cat.", producing=True
     )
     assert "thinking: “Red.”" in figure.get_suptitle() and len(thinker._cache) == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"style": "lines"}, ValueError, "style must be 'heat' .* or 'contour'"),
+        ({"boxes": (1, 2, 30, 40)}, TypeError, "boxes must be a list of boxes"),
+        ({"boxes": [(30, 2, 1, 40)]}, ValueError, r"boxes\[0\] \(30, 2, 1, 40\) is inverted or empty"),
+        ({"boxes": [(5000, 2, 6000, 40)]}, ValueError, r"lies outside image 0, which is \d+ x \d+ pixels"),
+    ],
+)
+def test_bad_styles_and_boxes_fail_before_the_model_runs(visualizer, picture, options, error, message):
+    for method in (visualizer.visualize_cross_modal_attention, visualizer.create_attention_heatmap_on_image):
+        with pytest.raises(error, match=message) as info:
+            method(picture, QUESTION, **options)
+        assert "\n" not in str(info.value)
+    assert visualizer.captures == 0
+
+
+def test_the_original_api_draws_styles_and_boxes_as_the_figures_do(visualizer, picture):
+    box = (20, 10, 120, 90, "cat")
+    overlay = visualizer.create_attention_heatmap_on_image(picture, QUESTION, style="contour", boxes=[box])
+    result = visualizer.capture(picture, QUESTION)
+    expected = overlay_on_image(result.pictures[0], result.grid(layer=-1), style="contour", boxes=[box])
+    np.testing.assert_array_equal(np.asarray(overlay), np.asarray(expected))
+    figure = visualizer.visualize_cross_modal_attention(picture, QUESTION, boxes=[box])
+    assert any(patch.get_gid() == "box" for axes in figure.axes for patch in axes.patches)

@@ -393,7 +393,7 @@ def test_a_direction_override_in_a_token_cannot_reorder_the_caption(page):
 def test_a_new_pixel_ratio_redraws_the_canvases_sharp(page):
     result = synthetic_result()
     view = WidgetPage(page, [AttentionWidget(result, layer=0, colormap="gray", smooth=False)])
-    assert page.eval_on_selector(".qvl-overlay", "c => c.width") == 512
+    assert page.eval_on_selector(".qvl-cursor", "c => c.width") == 512  # the lines' canvases: the screen's pixels
     session = page.context.new_cdp_session(page)
     # As browser zoom does: more device pixels per CSS pixel, and fewer CSS pixels across (headless Chromium
     # re-evaluates media queries only when the size changes too).
@@ -401,7 +401,7 @@ def test_a_new_pixel_ratio_redraws_the_canvases_sharp(page):
         "Emulation.setDeviceMetricsOverride",
         {"width": 1000, "height": 800, "deviceScaleFactor": 2, "mobile": False},
     )
-    page.wait_for_function("document.querySelector('.qvl-overlay').width === 1024")
+    page.wait_for_function("document.querySelector('.qvl-cursor').width === 1024")
     view.hover_token(3)  # the new canvases paint and answer the pointer
     assert view.brightest_cell() == expected_peak(result, 3, layer=0)
 
@@ -444,7 +444,7 @@ def test_save_png_saves_each_image_with_the_overlay_shown_on_screen(page):
         original = result.pictures[image]
         assert saved.size == original.size  # the original resolution, not the 240 px display
         geometry = result.images[image]
-        screen = view.cell_colours(image=image)[..., :3].astype(float)  # the overlay alone, opaque
+        screen = view.cell_colours(image=image).astype(float)  # the overlay alone: its colour and its opacity
         centres = [
             [
                 ((col + 0.5) * saved.width / geometry.cols, (row + 0.5) * saved.height / geometry.rows)
@@ -454,7 +454,8 @@ def test_save_png_saves_each_image_with_the_overlay_shown_on_screen(page):
         ]
         pixels = np.array([[saved.getpixel((int(x), int(y))) for x, y in line] for line in centres], dtype=float)
         picture = np.asarray(original, dtype=float)[0, 0]
-        blended = picture * (1 - widget.opacity) + screen * widget.opacity  # the overlay at the view's opacity
+        opacity = screen[..., 3:] / 255  # the overlay rule: each pixel's own, growing with its value
+        blended = picture * (1 - opacity) + screen[..., :3] * opacity
         assert np.abs(pixels - blended).max() <= 2, f"image {image + 1}"
         assert divmod(int(np.argmax(pixels.sum(axis=-1))), geometry.cols) == expected_peak(result, 2, 0, image=image)
 
@@ -483,7 +484,7 @@ def test_shared_scale_puts_every_token_on_one_colour_scale(page):
 
 def test_colour_map_menu_repaints_in_that_colour_map(page):
     result = synthetic_result()
-    widget = AttentionWidget(result, layer=0, token=[2], colormap="gray", smooth=False)
+    widget = AttentionWidget(result, layer=0, token=[2], colormap="gray", smooth=False, opacity=1.0)  # exact colours
     view = WidgetPage(page, [widget])
     row, col = expected_peak(result, 2, layer=0)
     assert tuple(view.cell_colours()[row, col, :3]) == top_colour("gray")
@@ -559,16 +560,24 @@ def test_shared_scale_counts_only_the_tokens_on_show(page):
 
 
 def test_opacity_slider_fades_the_overlays(page):
-    widget = AttentionWidget(synthetic_result(grids=((4, 6), (3, 3))), opacity=0.6)
+    """The opacity is the overlay's at the top of the scale: the alpha of the stronger image's peak (both images
+    share the scale, so the other's peak is fainter)."""
+    widget = AttentionWidget(synthetic_result(grids=((4, 6), (3, 3))), opacity=0.6, smooth=False)
     view = WidgetPage(page, [widget])
-    shown = "canvases => canvases.map(c => getComputedStyle(c).opacity)"
-    assert page.eval_on_selector_all("canvas.qvl-overlay", shown) == ["0.6", "0.6"]
+
+    def peak_alphas() -> list[int]:
+        return sorted(int(view.cell_colours(image=image)[..., 3].max()) for image in (0, 1))
+
+    faint, top = peak_alphas()
+    assert top == 153 and 0 < faint < top  # floor(0.6 * 255 + 0.5)
     view.change(page.fill, ".qvl-opacity", "0.25")
     assert widget.opacity == 0.25
-    assert page.eval_on_selector_all("canvas.qvl-overlay", shown) == ["0.25", "0.25"]
+    assert peak_alphas()[1] == 64 and abs(peak_alphas()[0] - faint * 0.25 / 0.6) <= 1
     page.evaluate("window.qvlModels[0].apply({opacity: 0.8})")  # the kernel sets it
     assert page.eval_on_selector(".qvl-opacity", "input => input.value") == "0.8"
-    assert page.eval_on_selector_all("canvas.qvl-overlay", shown) == ["0.8", "0.8"]
+    assert peak_alphas()[1] == 204
+    shown = "canvases => canvases.map(c => getComputedStyle(c).opacity)"
+    assert page.eval_on_selector_all("canvas.qvl-overlay", shown) == ["1", "1"]  # the opacity is in the pixels
 
 
 def test_smooth_switch_blends_neighbouring_cells(page):
@@ -578,14 +587,14 @@ def test_smooth_switch_blends_neighbouring_cells(page):
     row, col = expected_peak(result, 2, layer=0)
 
     def edge_and_centre() -> list[int]:
-        """Brightness just inside the peak cell's left edge, and at its centre."""
+        """Brightness at the peak cell's left edge (its first pixel), and at its centre."""
         return page.evaluate(
             """([row, col]) => {
                 const canvas = document.querySelector("canvas.qvl-overlay");
                 const width = canvas.width / 6, height = canvas.height / 4;
                 const y = Math.floor((row + 0.5) * height);
                 const at = (x) => canvas.getContext("2d").getImageData(Math.floor(x), y, 1, 1).data[0];
-                return [at(col * width + 2), at((col + 0.5) * width)];
+                return [at(col * width), at((col + 0.5) * width)];
             }""",
             [row, col],
         )
@@ -641,13 +650,13 @@ def test_the_summary_averages_the_prompts_own_tokens_only(page):
     """Nothing hovered or pinned: the map, the colour scale and the caption are the mean of the prompt's own
     tokens, not of the answer's (nor the template's)."""
     result = synthetic_answer_result()
-    view = WidgetPage(page, [AttentionWidget(result, layer=1, colormap="gray", smooth=False)])
+    view = WidgetPage(page, [AttentionWidget(result, layer=1, colormap="gray", smooth=False, opacity=1.0)])
     own = [index for index, token in enumerate(result.tokens) if token.part == "prompt" and not token.special]
     assert own == [0, 1, 2, 3, 4, 5]
     maps, mass = decode_maps(Selections(result).payload(1, "mean"))  # what the view has (bytes)
     expected = maps[own].mean(axis=0).reshape(result.images[0].rows, result.images[0].cols)
     levels = lookup_table("gray")[colour_indices(expected, expected.max()), 0].astype(int)
-    assert np.abs(view.cell_colours()[..., 0].astype(int) - levels).max() <= 1
+    assert np.abs(view.cell_colours()[..., 3].astype(int) - levels).max() <= 1  # at opacity 1, alpha is the level
     caption = page.text_content(".qvl-caption")
     assert f"all prompt tokens · {percent(mass[own].mean())} of attention on the image" in caption
     assert page.text_content(".qvl-colorbar-label:last-child") == percent(expected.max())

@@ -1,8 +1,9 @@
 """The widget's still picture: the display bundle carries a PNG of the current view (for GitHub, nbviewer, nbconvert)
 beside the widget's view, made at display time, never failing a display, without pyplot or the model stack.
 
-The views are read back from the PNG's pixels: with the "gray" colour map, opacity 1 and blocky cells, each cell's
-centre pixel is its value on the colour scale (0..255), so a picture that ignored the layer, the head, the pins or
+The views are read back from the PNG's pixels: with blocky cells and opacity 1, each cell's centre pixel is the
+picture blended with its value's colour at the opacity its value gives (the overlay rule, `_overlay.py`); with the
+"viridis" colour map every value shows its own colour, so a picture that ignored the layer, the head, the pins or
 the producing switch shows another map than the one the synthetic data put there.
 """
 
@@ -32,14 +33,16 @@ from PIL import Image
 import qvl_widget._still
 import qvl_widget._widget
 from qvl_widget import AttentionResult, AttentionWidget
+from qvl_widget._colormaps import lookup_table
 from qvl_widget._result import BASELINE_PROMPT, SINK_TAU
 from qvl_widget._still import GAP
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-# Every cell's centre pixel is its value: grey levels, fully opaque, no blending between cells. 600 px wide: a
-# synthetic image's 6 columns are 100 px each.
-READABLE = {"colormap": "gray", "opacity": 1.0, "smooth": False, "width": 600}
+# Every cell's centre pixel says its value: opaque at the top of the scale, no blending between cells. 600 px wide:
+# a synthetic image's 6 columns are 100 px each.
+READABLE = {"colormap": "viridis", "opacity": 1.0, "smooth": False, "width": 600}
+PICTURE_GREY = 90  # the synthetic result's first picture
 
 
 def bundle(widget: AttentionWidget) -> dict:
@@ -52,12 +55,25 @@ def still(widget: AttentionWidget) -> Image.Image:
     return Image.open(io.BytesIO(base64.b64decode(bundle(widget)["image/png"]))).convert("RGB")
 
 
-def cell_levels(picture: Image.Image, rows: int, cols: int, width: int, height: int, left: int = 0) -> np.ndarray:
-    """`[rows, cols]` grey level (0..255) at each cell's centre of the tile at `left` of size `width` x `height`."""
+def cell_pixels(picture: Image.Image, rows: int, cols: int, width: int, height: int, left: int = 0) -> np.ndarray:
+    """`[rows, cols, 3]` RGB at each cell's centre of the tile at `left` of size `width` x `height`."""
     pixels = np.asarray(picture)
     ys = ((np.arange(rows) + 0.5) * height / rows).astype(int)
     xs = (left + (np.arange(cols) + 0.5) * width / cols).astype(int)
-    return pixels[np.ix_(ys, xs)][..., 0].astype(int)
+    return pixels[np.ix_(ys, xs)].astype(int)
+
+
+def cell_levels(picture: Image.Image, rows: int, cols: int, width: int, height: int, left: int = 0) -> np.ndarray:
+    """`[rows, cols]` red level (0..255) at each cell's centre (with "gray" at opacity 1: white only at the top)."""
+    return cell_pixels(picture, rows, cols, width, height, left)[..., 0]
+
+
+def as_shown(levels: np.ndarray, grey: int = PICTURE_GREY) -> np.ndarray:
+    """`[..., 3]`: colour indices as READABLE shows them over a flat grey picture: each index's viridis colour at the
+    opacity index / 255, rounded (the overlay rule)."""
+    colour = lookup_table("viridis")[levels].astype(int)
+    alpha = levels[..., None]
+    return (grey * (255 - alpha) + colour * alpha + 127) // 255
 
 
 def levels_of(values: np.ndarray, top: float | None = None) -> np.ndarray:
@@ -71,8 +87,9 @@ def assert_shows(widget: AttentionWidget, expected: np.ndarray) -> None:
     rows, cols = expected.shape
     picture = still(widget)
     tile_height = round(READABLE["width"] * rows * 40 / (cols * 50))  # synthetic images: 50 x 40 px a cell
-    shown = cell_levels(picture, rows, cols, READABLE["width"], tile_height)
-    assert np.abs(shown - levels_of(expected)).max() <= 1, f"shown\n{shown}\nexpected\n{levels_of(expected)}"
+    shown = cell_pixels(picture, rows, cols, READABLE["width"], tile_height)
+    wanted = as_shown(levels_of(expected))
+    assert np.abs(shown - wanted).max() <= 1, f"shown\n{shown}\nexpected\n{wanted}"
 
 
 @pytest.fixture(scope="module")
@@ -168,15 +185,15 @@ def test_a_shared_scale_tops_at_the_strongest_visible_tokens_peak(result):
     shared = result.widget(token=[3], layer=1, shared_scale=True, **READABLE)
     top = max(view_map(result, token, 1).max() for token in range(6))
     picture = still(shared)
-    shown = cell_levels(picture, 4, 6, READABLE["width"], round(READABLE["width"] * 160 / 300))
+    shown = cell_pixels(picture, 4, 6, READABLE["width"], round(READABLE["width"] * 160 / 300))
     expected = levels_of(view_map(result, [3], 1).reshape(4, 6), top)
-    assert expected.max() < 250 and np.abs(shown - expected).max() <= 1
+    assert expected.max() < 250 and np.abs(shown - as_shown(expected)).max() <= 1
 
 
 def test_a_video_shows_its_chosen_group():
     video = synthetic_video_result(groups=4)  # frames 1200 x 800: 600 x 400 px at width 600, 4 x 6 cells of 100 px
     for group in (0, 2, 3):
-        picture = still(video.widget(token=[3], layer=0, group=group, **READABLE))
+        picture = still(video.widget(token=[3], layer=0, group=group, **{**READABLE, "colormap": "gray"}))
         levels = cell_levels(picture, 4, 6, 600, 400)
         assert divmod(int(np.argmax(levels)), 6) == divmod(video_peak(3, group, 24), 6)
     assert "video group 3 of 4" in bundle(video.widget(group=2))["text/plain"]

@@ -119,13 +119,16 @@ def quickstart() -> NotebookNode:
             new_code_cell("result.widget(phrase=phrase, producing=False)"),
             new_markdown_cell(
                 "## Numbers\n\n`grid` gives one image's `[rows, cols]` map for any selection (the same choices as the "
-                "widget); `token_boxes` says which box of the original image each cell covers."
+                "widget); `token_boxes` says which box of the original image each cell covers, and a `Box` (the "
+                "demo's named object) the share of the map inside it."
             ),
             new_code_cell(
-                "grid = result.grid(**view)\n"
+                'grid = result.grid(**{key: value for key, value in view.items() if key != "boxes"})\n'
                 "row, col = divmod(int(grid.argmax()), grid.shape[1])\n"
                 "box = result.token_boxes()[row * grid.shape[1] + col].round()\n"
-                'print(f"hottest cell: row {row}, col {col}, box {box}")'
+                'print(f"hottest cell: row {row}, col {col}, box {box}")\n'
+                'for named in view.get("boxes", []):\n'
+                "    print(named.share(grid, result.images[0].original_size))"
             ),
             new_markdown_cell(
                 "## Export\n\nOne self-contained HTML file (works offline, from `file://`), and a lossless result file."

@@ -59,7 +59,8 @@ def main() -> None:
     DOCS.mkdir(exist_ok=True)
     result, view = demo_result()
     widget_screenshot(result, view, DOCS / "widget.png")
-    figure = layers_figure(result, token=view["token"], producing=True)  # the default layers: the last four
+    # The default layers (the last four), the named object outlined.
+    figure = layers_figure(result, token=view["token"], producing=True, boxes=view["boxes"])
     save_figure(figure, DOCS / "layers.png", dpi=150)
     for name in ("widget.png", "layers.png"):
         shrink(DOCS / name)

@@ -123,13 +123,16 @@ def pointing_map(result, example: dict, recipe: PointingRecipe | None = None) ->
 
 def recommended_view(result, example: dict) -> dict:
     """The pointing recipe as view options: `token` rows, `layer` (an index, or "mean" for all layers), `head`
-    ("mean" / "max" over heads, or an index) and, with the model's answer in the result, `producing=True` (its
-    first word, with the map of the step that produced it).
+    ("mean" / "max" over heads, or an index), `boxes` (the named object's box, labelled with its words: every view
+    outlines it and says the share of the attention inside it) and, with the model's answer in the result,
+    `producing=True` (its first word, with the map of the step that produced it).
 
-    The keys go as they are to `result.widget(**view)`, `result.to_html(path, **view)`, `result.grid(**view)` and
-    `result.maps(layer=..., head=...)`. The figures name the layers differently: `figures.layers_figure(result,
-    layers=[view["layer"]], token=view["token"], head=view["head"], producing=...)` and
+    The keys go as they are to `result.widget(**view)` and `result.to_html(path, **view)`; `result.grid` takes
+    them but `boxes`. The figures name the layers differently: `figures.layers_figure(result,
+    layers=[view["layer"]], token=view["token"], head=view["head"], producing=..., boxes=view["boxes"])` and
     `figures.matrix_figure(result, layer=view["layer"], head=view["head"], producing=...)`."""
+    from .._boxes import Box
+
     recipe = recipe_for_model(result.model)
     layer: int | str
     if recipe.layers == "all":
@@ -139,9 +142,11 @@ def recommended_view(result, example: dict) -> dict:
     else:
         raise ValueError(f"the recipe reads layers {recipe.layers}; a view shows one layer or the mean of all")
     head = recipe.reduce if recipe.head is None else recipe.head
+    x0, y0, x1, y1 = example["bbox"]
+    boxes = [Box(x0, y0, x1, y1, label=example["phrase"])]
     if any(token.part == "answer" for token in result.tokens):
-        return {"token": [answer_word(result)], "producing": True, "layer": layer, "head": head}
-    return {"token": query_rows(result, example, recipe.query), "layer": layer, "head": head}
+        return {"token": [answer_word(result)], "producing": True, "layer": layer, "head": head, "boxes": boxes}
+    return {"token": query_rows(result, example, recipe.query), "layer": layer, "head": head, "boxes": boxes}
 
 
 def cell_box_distance(cell: tuple[int, int], box: Sequence[float], grid: tuple[int, int], size: tuple[int, int]):

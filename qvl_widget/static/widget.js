@@ -22,17 +22,17 @@ function rgbTable(name) {
   return table;
 }
 function packedTable(name) {
-  let packed = packedCache.get(name);
-  if (!packed) {
+  let packed2 = packedCache.get(name);
+  if (!packed2) {
     const rgb = rgbTable(name);
     const bytes = new Uint8Array(256 * 4);
     for (let index = 0; index < 256; index++) {
       bytes.set([rgb[3 * index], rgb[3 * index + 1], rgb[3 * index + 2], 255], 4 * index);
     }
-    packed = new Uint32Array(bytes.buffer);
-    packedCache.set(name, packed);
+    packed2 = new Uint32Array(bytes.buffer);
+    packedCache.set(name, packed2);
   }
-  return packed;
+  return packed2;
 }
 function colourIndex(value, max) {
   if (!(max > 0) || !(value > 0)) return 0;
@@ -343,6 +343,220 @@ var HeadOverview = class {
   }
 };
 
+// js/overlay.js
+var CONTOUR_LEGEND = "lines enclose 25 % (thick), 50 % (thin) and 75 % (dashed) of the attention";
+var LINE_RGBA = [17, 17, 17, 255];
+var HALO_RGBA = [255, 255, 255, 191];
+var HALO_WIDTH = 1;
+var DASH = 6;
+var CONTOUR_LINES = [
+  { share: 0.25, radius: 2, dashed: false },
+  { share: 0.5, radius: 1, dashed: false },
+  { share: 0.75, radius: 1, dashed: true }
+];
+function overlayPixels(values, rows, cols, width, height, max, style) {
+  const pixels = new Uint8ClampedArray(width * height * 4);
+  if (style.style === "contour") contourPixels(pixels, values, rows, cols, width, height, style);
+  else heatPixels(pixels, values, rows, cols, width, height, max, style);
+  return pixels;
+}
+function drawOverlay(context, values, rows, cols, max, style) {
+  const { width, height } = context.canvas;
+  const image = context.createImageData(width, height);
+  image.data.set(overlayPixels(values, rows, cols, width, height, max, style));
+  context.putImageData(image, 0, 0);
+}
+function heatPixels(pixels, values, rows, cols, width, height, max, style) {
+  const table = heatTable(style.colormap, style.opacity);
+  const out = new Uint32Array(pixels.buffer, pixels.byteOffset, width * height);
+  const line = new Float64Array(width);
+  const across = axis(width, cols, style.smooth);
+  const down = axis(height, rows, style.smooth);
+  for (let y = 0; y < height; y++) {
+    upsampledRow(line, values, cols, across, down, y, style.smooth);
+    const offset = y * width;
+    for (let x = 0; x < width; x++) out[offset + x] = table[colourIndex(line[x], max)];
+  }
+}
+function heatTable(colormap, opacity) {
+  const rgb = rgbTable(colormap);
+  const bytes = new Uint8Array(256 * 4);
+  for (let index = 0; index < 256; index++) {
+    const alpha = Math.min(255, Math.max(0, Math.floor(opacity * index + 0.5)));
+    bytes.set([rgb[3 * index], rgb[3 * index + 1], rgb[3 * index + 2], alpha], 4 * index);
+  }
+  return new Uint32Array(bytes.buffer);
+}
+function axis(extent, cells, smooth) {
+  const low = new Int32Array(extent);
+  const high = new Int32Array(extent);
+  const fraction = new Float64Array(extent);
+  for (let pixel = 0; pixel < extent; pixel++) {
+    if (!smooth) {
+      low[pixel] = Math.min(cells - 1, Math.floor((pixel + 0.5) * cells / extent));
+      continue;
+    }
+    const source = Math.min(cells - 1, Math.max(0, (pixel + 0.5) * cells / extent - 0.5));
+    low[pixel] = Math.floor(source);
+    high[pixel] = Math.min(low[pixel] + 1, cells - 1);
+    fraction[pixel] = source - low[pixel];
+  }
+  return { low, high, fraction };
+}
+function upsampledRow(line, values, cols, across, down, y, smooth) {
+  if (!smooth) {
+    const start = down.low[y] * cols;
+    for (let x = 0; x < line.length; x++) line[x] = values[start + across.low[x]];
+    return;
+  }
+  const upper = down.low[y] * cols;
+  const lower = down.high[y] * cols;
+  const fy = down.fraction[y];
+  for (let x = 0; x < line.length; x++) {
+    const x0 = across.low[x];
+    const x1 = across.high[x];
+    const fx = across.fraction[x];
+    const top = values[upper + x0] * (1 - fx) + values[upper + x1] * fx;
+    const bottom = values[lower + x0] * (1 - fx) + values[lower + x1] * fx;
+    line[x] = top * (1 - fy) + bottom * fy;
+  }
+}
+function contourLevels(values, shares) {
+  const sorted = Array.from(values).filter((value) => value > 0).sort((a, b) => b - a);
+  if (!sorted.length) return [];
+  const running = new Float64Array(sorted.length);
+  let sum = 0;
+  sorted.forEach((value, index) => {
+    sum += value;
+    running[index] = sum;
+  });
+  return shares.map((share) => {
+    const wanted = share * sum;
+    let index = 0;
+    while (index < sorted.length - 1 && running[index] < wanted) index++;
+    return sorted[index];
+  });
+}
+function contourPixels(pixels, values, rows, cols, width, height, style) {
+  const levels = contourLevels(values, CONTOUR_LINES.map((line2) => line2.share));
+  if (!levels.length) return;
+  const field = new Float64Array(width * height);
+  const line = new Float64Array(width);
+  const across = axis(width, cols, style.smooth);
+  const down = axis(height, rows, style.smooth);
+  for (let y = 0; y < height; y++) {
+    upsampledRow(line, values, cols, across, down, y, style.smooth);
+    field.set(line, y * width);
+  }
+  const halo = Math.max(1, Math.round(HALO_WIDTH * style.scale));
+  const dash = Math.max(2, Math.round(DASH * style.scale));
+  const order = CONTOUR_LINES.map((spec, index) => ({ spec, level: levels[index] })).sort((a, b) => b.spec.share - a.spec.share);
+  const lines = new Uint8Array(width * height);
+  const integral = new Int32Array((width + 1) * (height + 1));
+  const haloColour = packed(HALO_RGBA);
+  const out = new Uint32Array(pixels.buffer, pixels.byteOffset, width * height);
+  for (const { spec, level } of order) {
+    insideSums(integral, field, level, width, height);
+    const radius = Math.max(1, Math.round(spec.radius * style.scale));
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        if (!straddlesAt(integral, width, height, x, y, radius + halo)) continue;
+        out[y * width + x] = haloColour;
+        const kept = !spec.dashed || (Math.floor(y / dash) + Math.floor(x / dash)) % 2 === 0;
+        if (kept && straddlesAt(integral, width, height, x, y, radius)) lines[y * width + x] = 1;
+      }
+    }
+  }
+  const lineColour = packed(LINE_RGBA);
+  for (let index = 0; index < lines.length; index++) if (lines[index]) out[index] = lineColour;
+}
+function packed(rgba) {
+  return new Uint32Array(Uint8Array.from(rgba).buffer)[0];
+}
+function insideSums(integral, field, level, width, height) {
+  const stride = width + 1;
+  for (let y = 0; y < height; y++) {
+    let row = 0;
+    for (let x = 0; x < width; x++) {
+      row += field[y * width + x] >= level ? 1 : 0;
+      integral[(y + 1) * stride + x + 1] = integral[y * stride + x + 1] + row;
+    }
+  }
+}
+function straddlesAt(integral, width, height, x, y, radius) {
+  const stride = width + 1;
+  const top = Math.max(0, y - radius);
+  const bottom = Math.min(height, y + radius + 1);
+  const left = Math.max(0, x - radius);
+  const right = Math.min(width, x + radius + 1);
+  const count = integral[bottom * stride + right] - integral[top * stride + right] - integral[bottom * stride + left] + integral[top * stride + left];
+  return count > 0 && count < (bottom - top) * (right - left);
+}
+
+// js/boxes.js
+var LABEL_SIZE = 12;
+var TAG_COLOUR = "rgb(30, 30, 30)";
+function boxShare(values, box) {
+  let total = 0;
+  for (let index = 0; index < values.length; index++) total += values[index];
+  if (!(total > 0)) return Number.NaN;
+  let inside = 0;
+  box.cells.forEach((cell, index) => {
+    inside += values[cell] * box.fractions[index];
+  });
+  return inside / total;
+}
+function boxWords(name, inside, area) {
+  const prefix = name ? `\u201C${name}\u201D: ` : "";
+  if (Number.isNaN(inside)) return `${prefix}no attention on this picture (${percentWords(area)} of the area)`;
+  return `${prefix}${percentWords(inside)} inside, ${percentWords(area)} of the area: ${ratioWords(inside / area)} uniform`;
+}
+function percentWords(share) {
+  const percent2 = 100 * share;
+  const tenths = Math.floor(percent2 * 10 + 0.5);
+  if (tenths >= 10) return `${Math.floor(percent2 + 0.5)} %`;
+  if (tenths >= 1) return `${Math.floor(tenths / 10)}.${tenths % 10} %`;
+  return percent2 > 0 ? "< 0.1 %" : "0 %";
+}
+function ratioWords(ratio) {
+  const tenths = Math.floor(ratio * 10 + 0.5);
+  if (tenths >= 100) return `${Math.floor(ratio + 0.5)}\xD7`;
+  return `${Math.floor(tenths / 10)}.${tenths % 10}\xD7`;
+}
+function drawBoxes(context, boxes, original, ratio) {
+  const { width, height } = context.canvas;
+  context.clearRect(0, 0, width, height);
+  const across = width / original.width;
+  const down = height / original.height;
+  const line = Math.max(1, Math.round(ratio));
+  for (const box of boxes) {
+    const x = box.x0 * across - 1.5 * line;
+    const y = box.y0 * down - 1.5 * line;
+    const w = (box.x1 - box.x0) * across + 3 * line;
+    const h = (box.y1 - box.y0) * down + 3 * line;
+    context.lineWidth = 3 * line;
+    context.strokeStyle = "black";
+    context.strokeRect(x, y, w, h);
+    context.lineWidth = line;
+    context.strokeStyle = "white";
+    context.strokeRect(x, y, w, h);
+    if (box.name) drawTag(context, box.name, x - 1.5 * line, y - 1.5 * line, ratio);
+  }
+}
+function drawTag(context, text, x, y, ratio) {
+  const size = Math.round(LABEL_SIZE * ratio);
+  const pad = Math.max(1, Math.round(2 * ratio));
+  context.font = `${size}px sans-serif`;
+  const width = context.measureText(text).width + 2 * pad;
+  const height = size + 2 * pad;
+  const top = y - height < 0 ? y + 3 * pad : y - height;
+  context.fillStyle = TAG_COLOUR;
+  context.fillRect(Math.max(0, x), top, width, height);
+  context.fillStyle = "white";
+  context.textBaseline = "top";
+  context.fillText(text, Math.max(0, x) + pad, top + pad);
+}
+
 // js/filmstrip.js
 var PLAY_INTERVAL_MS = 500;
 var FilmStrip = class {
@@ -494,6 +708,8 @@ function coveredIndices(choice, count) {
 var MAX_PIXEL_RATIO = 2;
 var MAX_FRAME_ASPECT = 2;
 var MAX_CANVAS_SIDE = 8192;
+var HEAT_CELL_PIXELS = 9;
+var MAX_CONTOUR_SIDE = 1024;
 var MediaPanels = class {
   /** @param {PanelActions} actions */
   constructor(actions) {
@@ -545,20 +761,22 @@ var MediaPanels = class {
     const ratio = Math.min(MAX_PIXEL_RATIO, window.devicePixelRatio || 1, MAX_CANVAS_SIDE / Math.max(cssWidth, cssHeight));
     const overlay = element("canvas", "qvl-overlay", { "data-qvl-image": String(index) });
     const marks = element("canvas", "qvl-marks");
+    const boxes = element("canvas", "qvl-boxes", { "data-qvl-image": String(index) });
     const cursor = element("canvas", "qvl-cursor");
-    for (const canvas of [overlay, marks, cursor]) {
+    for (const canvas of [marks, boxes, cursor]) {
       canvas.width = Math.round(cssWidth * ratio);
       canvas.height = Math.round(cssHeight * ratio);
     }
-    frame.append(image, overlay, marks, cursor);
+    frame.append(image, overlay, marks, boxes, cursor);
     const caption = element("figcaption", "qvl-figcaption");
+    const boxLines = element("div", "qvl-box-shares", { "aria-live": "polite" });
     const strip = medium.kind === "video" ? new FilmStrip(medium, index, urls, shown, { show: (to) => this.actions.showGroup(to) }) : null;
     if (strip) strip.element.style.width = `${cssWidth}px`;
-    figure.append(frame, ...strip ? [strip.element] : [], caption);
+    figure.append(frame, ...strip ? [strip.element] : [], caption, boxLines);
     this.element.append(figure);
     frame.addEventListener("pointermove", (event) => this.actions.hoverCell(this.cellUnder(index, event)));
     frame.addEventListener("pointerleave", () => this.actions.hoverCell(null));
-    const panel = { frame, image, caption, urls, strip, overlay, marks, cursor, scratch: makeScratch(medium.rows, medium.cols), shown };
+    const panel = { frame, image, caption, urls, strip, overlay, marks, boxes, cursor, boxLines, ratio, cssWidth, cssHeight, shown };
     this.describe(panel, index);
     return panel;
   }
@@ -635,21 +853,46 @@ var MediaPanels = class {
     this.stopWatchingPixelRatio = () => query.removeEventListener("change", changed);
   }
   /**
-   * Paint each panel's map: `values[i]` is medium i's shown frame, `rows * cols` values on a scale from 0 to `max`.
+   * Paint each panel's map: `values[i]` is medium i's shown frame, `rows * cols` values on a scale from 0 to `max`,
+   * drawn by the overlay rule (`overlay.js`).
    * @param {Float32Array[]} values
    * @param {number} max
-   * @param {{colormap: string, smooth: boolean}} style
+   * @param {Omit<import("./overlay.js").OverlayStyle, "scale">} style
    */
   paint(values, max, style) {
     this.panels.forEach((panel, index) => {
       const medium = this.media[index];
-      const size = { width: panel.overlay.width, height: panel.overlay.height };
-      drawMap(context2d(panel.overlay), panel.scratch, values[index], medium.rows, medium.cols, max, { ...style, ...size });
+      const { width, height } = overlaySize(panel, medium, style.style);
+      if (panel.overlay.width !== width || panel.overlay.height !== height) Object.assign(panel.overlay, { width, height });
+      panel.overlay.style.imageRendering = style.style === "heat" && !style.smooth ? "pixelated" : "auto";
+      const scale = width / panel.cssWidth;
+      drawOverlay(context2d(panel.overlay), values[index], medium.rows, medium.cols, max, { ...style, scale });
     });
   }
-  /** @param {number} opacity */
-  setOpacity(opacity) {
-    for (const panel of this.panels) panel.overlay.style.opacity = String(opacity);
+  /**
+   * Outline each medium's boxes (`boxes` of every medium; each box names its own).
+   * @param {import("./boxes.js").BoxView[]} boxes
+   */
+  drawBoxes(boxes) {
+    this.panels.forEach((panel, index) => {
+      const mine = boxes.filter((box) => box.image === index);
+      drawBoxes(context2d(panel.boxes), mine, this.media[index], panel.ratio);
+    });
+  }
+  /**
+   * Under each picture, the share of its shown map inside each of its boxes, a line each.
+   * @param {Float32Array[]} values  each medium's shown frame, as painted
+   * @param {import("./boxes.js").BoxView[]} boxes
+   */
+  describeBoxes(values, boxes) {
+    this.panels.forEach((panel, index) => {
+      const lines = boxes.filter((box) => box.image === index).map((box) => {
+        const line = element("div", "qvl-box-share");
+        line.textContent = boxWords(box.name, boxShare(values[index], box), box.area);
+        return line;
+      });
+      panel.boxLines.replaceChildren(...lines);
+    });
   }
   /**
    * Outline the hovered cell (none for null).
@@ -703,6 +946,16 @@ function frameSize(width, medium) {
   if (aspect <= MAX_FRAME_ASPECT) return { cssWidth: width, cssHeight: Math.round(width * aspect) };
   const cssHeight = Math.round(width * MAX_FRAME_ASPECT);
   return { cssWidth: Math.max(1, Math.round(cssHeight / aspect)), cssHeight };
+}
+function overlaySize(panel, medium, style) {
+  const width = Math.round(panel.cssWidth * panel.ratio);
+  const height = Math.round(panel.cssHeight * panel.ratio);
+  if (style === "heat") {
+    const across = Math.min(width, medium.cols * HEAT_CELL_PIXELS);
+    return { width: Math.max(1, across), height: Math.max(1, Math.min(height, medium.rows * HEAT_CELL_PIXELS)) };
+  }
+  const shrink = Math.min(1, MAX_CONTOUR_SIDE / Math.max(width, height));
+  return { width: Math.max(1, Math.round(width * shrink)), height: Math.max(1, Math.round(height * shrink)) };
 }
 function shownFrame(medium, group) {
   return Math.max(0, Math.min(group, medium.frames.length - 1));
@@ -772,10 +1025,12 @@ function blockSums(maps, rows, start, count, blocks) {
 
 // js/save.js
 var FULL_PICTURES_TIMEOUT_MS = 6e4;
-async function savePngs(model, composites, max, style) {
+var LINE_VIEW_WIDTH = 512;
+async function savePngs(model, composites, max, style, boxes) {
   const pictures = await fullPictures(model);
-  for (const { medium, frame, values, name } of composites) {
-    const blob = await compositePng(pictures[medium.frames[frame].picture], medium, values, max, style);
+  for (const [index, { medium, frame, values, name }] of composites.entries()) {
+    const own = boxes.filter((box) => box.image === index);
+    const blob = await compositePng(pictures[medium.frames[frame].picture], medium, values, max, style, own);
     download(blob, name);
   }
 }
@@ -799,7 +1054,7 @@ function fullPictures(model) {
     model.save_changes();
   });
 }
-async function compositePng(picture, medium, values, max, style) {
+async function compositePng(picture, medium, values, max, style, boxes) {
   const bytes = bytesOf(picture);
   const type = bytes[0] === 137 ? "image/png" : "image/jpeg";
   const bitmap = await createImageBitmap(new Blob([bytes], { type }));
@@ -808,14 +1063,17 @@ async function compositePng(picture, medium, values, max, style) {
   canvas.height = bitmap.height;
   const context = context2d(canvas);
   context.drawImage(bitmap, 0, 0);
-  const overlay = document.createElement("canvas");
-  overlay.width = bitmap.width;
-  overlay.height = bitmap.height;
-  const size = { width: bitmap.width, height: bitmap.height };
-  const scratch = makeScratch(medium.rows, medium.cols);
-  drawMap(context2d(overlay), scratch, values, medium.rows, medium.cols, max, { ...style, ...size });
-  context.globalAlpha = style.opacity;
-  context.drawImage(overlay, 0, 0);
+  const scale = Math.max(1, Math.max(bitmap.width, bitmap.height) / LINE_VIEW_WIDTH);
+  for (const draw of [
+    (layer) => drawOverlay(layer, values, medium.rows, medium.cols, max, { ...style, scale }),
+    (layer) => drawBoxes(layer, boxes, medium, scale)
+  ]) {
+    const layer = document.createElement("canvas");
+    layer.width = bitmap.width;
+    layer.height = bitmap.height;
+    draw(context2d(layer));
+    context.drawImage(layer, 0, 0);
+  }
   return new Promise(
     (resolve, reject) => canvas.toBlob((blob) => blob ? resolve(blob) : reject(new Error("the browser could not encode a PNG")), "image/png")
   );
@@ -978,6 +1236,10 @@ var UNITS = [
   ["probability", "probability"],
   ["uniform", "\xD7 uniform"]
 ];
+var STYLES = [
+  ["heat", "heat"],
+  ["contour", "contour lines"]
+];
 var HEAD_OVERVIEWS = [
   ["off", "off"],
   ["mass", "image share"],
@@ -996,7 +1258,8 @@ var HELP = {
   mark: "Outline the visual sinks of the chosen layers on the pictures",
   heads: "A layers \xD7 heads grid for the tokens on show: each head's share of attention on the image, or its focus (1 \u2212 the spatial entropy of its map); click a head to show it",
   colormap: "The colour scale of the maps and of the bar under the pictures: from no attention to the top of the scale",
-  opacity: "How much the map covers the picture: 0 shows the picture alone, 1 the map at its strongest",
+  style: "heat: the map in colour, transparent where attention is low; contour lines: lines around the smallest regions holding 25 %, 50 % and 75 % of the attention, over the untouched picture (they print in greyscale)",
+  opacity: "How much the map covers the picture where attention is at the top of the scale (it fades to transparent where attention is low): 0 shows the picture alone",
   smooth: "On: the map is smoothed between cells; off: one block per image token, the grid the model reads",
   shared: "On: every token's map on one colour scale (the largest value of any token), so tokens compare; off: each map on its own scale, from 0 to its largest value",
   special: "Show the tokens the chat template adds around the text (such as <|im_start|>); hidden by default",
@@ -1032,6 +1295,8 @@ var Toolbar = class {
     for (const [value, words] of HEAD_OVERVIEWS) this.headsSelect.append(new Option(words, value));
     this.colormapSelect = this.addSelect("Colours", "qvl-colormap", "Colour map", HELP.colormap);
     for (const name of COLORMAP_NAMES) this.colormapSelect.append(new Option(name, name));
+    this.styleSelect = this.addSelect("Style", "qvl-style", "Overlay style", HELP.style);
+    for (const [value, words] of STYLES) this.styleSelect.append(new Option(words, value));
     this.opacityInput = this.addInput("Opacity", "qvl-opacity", "range", "Overlay opacity", HELP.opacity);
     Object.assign(this.opacityInput, { min: "0", max: "1", step: "0.05" });
     this.smoothInput = this.addCheckbox("Smooth", "qvl-smooth", "Smooth (on) or blocky (off) cells", HELP.smooth);
@@ -1055,6 +1320,7 @@ var Toolbar = class {
     this.layerSelect.addEventListener("change", () => actions.chooseLayer(parseChoice(this.layerSelect.value)));
     this.headSelect.addEventListener("change", () => actions.chooseHead(parseChoice(this.headSelect.value)));
     this.colormapSelect.addEventListener("change", () => actions.set("colormap", this.colormapSelect.value));
+    this.styleSelect.addEventListener("change", () => actions.set("style", this.styleSelect.value));
     this.opacityInput.addEventListener("input", () => actions.set("opacity", Number(this.opacityInput.value)));
     this.smoothInput.addEventListener("change", () => actions.set("smooth", this.smoothInput.checked));
     this.sharedInput.addEventListener("change", () => actions.set("shared_scale", this.sharedInput.checked));
@@ -1083,6 +1349,7 @@ var Toolbar = class {
     const heads = available.heads[String(layer)] ?? [];
     fillOptions(this.headSelect, heads, (choice) => headLabel(choice, reduce), model.get("head"));
     this.colormapSelect.value = model.get("colormap");
+    this.styleSelect.value = model.get("style");
     this.opacityInput.value = String(model.get("opacity"));
     this.smoothInput.checked = model.get("smooth");
     this.sharedInput.checked = model.get("shared_scale");
@@ -1205,6 +1472,7 @@ var AttentionView = class {
       showGroup: (group) => this.setState("group", group)
     });
     this.colorbar = new ColourBar();
+    this.legend = element("div", "qvl-legend");
     this.overview = new HeadOverview({ choose: (layer, head) => this.chooseHead(layer, head) });
     this.status = element("div", "qvl-status", { role: "status" });
     this.root.append(
@@ -1213,6 +1481,7 @@ var AttentionView = class {
       this.caption,
       this.panels.element,
       this.colorbar.element,
+      this.legend,
       this.overview.element,
       this.status
     );
@@ -1239,10 +1508,11 @@ var AttentionView = class {
     };
     on("change:maps_payload", () => this.updateMaps());
     on("change:heads_payload", () => this.updateHeads());
-    for (const name of ["layer", "head", "available", "opacity", "relative", "drop_sinks"]) {
+    for (const name of ["layer", "head", "available", "relative", "drop_sinks"]) {
       on(`change:${name}`, () => this.syncControls());
     }
     const repainting = ["selected", "producing", "unit", "mark_sinks", "head_overview", "colormap", "smooth"];
+    repainting.push("opacity", "style", "boxes");
     for (const name of [...repainting, "shared_scale", "show_special"]) {
       on(`change:${name}`, () => {
         this.syncControls();
@@ -1272,7 +1542,6 @@ var AttentionView = class {
   }
   syncControls() {
     this.toolbar.sync(this.model);
-    this.panels.setOpacity(this.model.get("opacity"));
     this.strips.sync(this.model.get("selected"), this.model.get("show_special"));
   }
   updateHeads() {
@@ -1389,7 +1658,8 @@ var AttentionView = class {
     const values = this.mediaValues(maps, rows);
     const max = this.scaleTop(maps, values);
     const colormap = this.model.get("colormap");
-    this.panels.paint(values, max, { colormap, smooth: this.model.get("smooth") });
+    this.panels.paint(values, max, this.overlayStyle());
+    this.drawBoxes(values);
     this.paintStrips(maps, rows);
     this.colorbar.draw(colormap, max, (value) => this.valueWords(value), this.scaleMeaning(rows.length));
     this.drawSinks();
@@ -1398,6 +1668,26 @@ var AttentionView = class {
     this.updateCaption();
     this.frames += 1;
     this.root.dataset.qvlFrames = String(this.frames);
+  }
+  /** How the overlays are drawn: the state's colour map, opacity, smoothing and style. */
+  overlayStyle() {
+    return {
+      colormap: this.model.get("colormap"),
+      opacity: this.model.get("opacity"),
+      smooth: this.model.get("smooth"),
+      style: this.model.get("style")
+    };
+  }
+  /**
+   * The boxes on the pictures, the share of the shown maps inside each under its picture, and in the contour style
+   * how to read the lines.
+   * @param {Float32Array[]} values  each medium's map on screen
+   */
+  drawBoxes(values) {
+    const boxes = this.model.get("boxes");
+    this.panels.drawBoxes(boxes);
+    this.panels.describeBoxes(values, boxes);
+    this.legend.textContent = this.model.get("style") === "contour" ? CONTOUR_LEGEND : "";
   }
   /**
    * Each video's film strip: the rows' share of attention on each temporal group, or with relative maps each
@@ -1627,13 +1917,8 @@ var AttentionView = class {
       const what = medium.kind === "video" ? `video${index + 1}-group${frame + 1}` : `image${index + 1}`;
       return { medium, frame, values: values[index], name: `qvl-attention-${layer}-${head}-${what}.png` };
     });
-    const style = {
-      colormap: this.model.get("colormap"),
-      smooth: this.model.get("smooth"),
-      opacity: this.model.get("opacity")
-    };
     try {
-      await savePngs(this.model, composites, this.scaleTop(maps, values), style);
+      await savePngs(this.model, composites, this.scaleTop(maps, values), this.overlayStyle(), this.model.get("boxes"));
       this.status.textContent = "";
     } catch (error) {
       this.status.textContent = `Save PNG failed: ${error}`;
