@@ -140,12 +140,14 @@ def medium_grid(maps: np.ndarray, rows: Sequence[int], medium: Medium, group: in
 
 def scale_top(state: ViewState, maps: np.ndarray, grids: Sequence[np.ndarray]) -> float:
     """The top of the colour scale (js/view.js `scaleTop`): the largest value shown, or with `shared_scale` the
-    largest value of any visible token's row (hidden: special tokens, unless shown or pinned)."""
+    largest value of any visible token's row (hidden: special tokens, unless shown, pinned, or all the prompt has,
+    as js/tokens.js `sync` shows them)."""
     if not state.shared_scale:
         return max([0.0, *(float(grid.max()) for grid in grids)])
     pinned = set(state.selected)
+    show_special = state.show_special or all(info["special"] for info in state.tokens)
     visible = [
-        token for token, info in enumerate(state.tokens) if not info["special"] or state.show_special or token in pinned
+        token for token, info in enumerate(state.tokens) if not info["special"] or show_special or token in pinned
     ]
     rows = [shown_row(state, token) for token in visible]
     return max([0.0, *(float(maps[row].max()) for row in rows if row is not None)])

@@ -316,3 +316,22 @@ def test_a_generation_config_asking_for_beam_search_is_refused_with_the_override
     generated = greedy[0, prepared.model_inputs["input_ids"].shape[1] :].tolist()
     assert result.answer == qwen2.processor.tokenizer.decode(generated, skip_special_tokens=True)
     assert sum(token.part == "answer" for token in result.tokens) == len(generated)
+
+
+def test_sampling_options_reach_generate(qwen2):
+    """generate_kwargs that sample (do_sample=True, a temperature) are generate's own: with the same seed the
+    captured answer is the one generate samples, not the greedy one."""
+    image = noise_image(64, 64)
+    sampling = {"do_sample": True, "temperature": 5.0, "top_k": 0, "min_new_tokens": NEW_TOKENS}
+    prepared = qwen2.prepare(image, PROMPT)
+    prompt_length = prepared.model_inputs["input_ids"].shape[1]
+    with torch.no_grad():
+        greedy = qwen2.model.generate(**prepared.model_inputs, max_new_tokens=NEW_TOKENS, do_sample=False)
+        torch.manual_seed(7)
+        sampled = qwen2.model.generate(**prepared.model_inputs, max_new_tokens=NEW_TOKENS, **sampling)
+    sampled_ids = sampled[0, prompt_length:].tolist()
+    assert sampled_ids != greedy[0, prompt_length:].tolist()  # this seed and temperature sample another answer
+    torch.manual_seed(7)
+    result = qwen2.capture(image, PROMPT, answer=True, max_new_tokens=NEW_TOKENS, generate_kwargs=sampling)
+    assert result.answer == qwen2.processor.tokenizer.decode(sampled_ids, skip_special_tokens=True)
+    assert sum(token.part == "answer" for token in result.tokens) == len(sampled_ids) == NEW_TOKENS

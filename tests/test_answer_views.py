@@ -82,6 +82,15 @@ def test_hovering_an_answer_word_shows_the_step_that_wrote_it(page):
     view.hover_token(3)
     assert view.brightest_cell() == expected_peak(result, 3, layer=0)
     assert "“ red” (its own row)" in without_isolates(page.text_content(".qvl-caption"))
+    # Every token: the first token after the image has no producing step; the next one's is row 0.
+    view.change(page.select_option, ".qvl-producing", "all")
+    view.hover_token(0)  # nothing before the first token after the image was captured
+    assert "has no producing step" in page.text_content(".qvl-caption")
+    assert view.cell_colours()[..., :3].max() == 0  # nothing painted
+    view.hover_token(1)  # predicted at row 0, the first captured row: a producing step like any other
+    assert view.brightest_cell() == expected_peak(result, 0, layer=0)
+    caption = without_isolates(page.text_content(".qvl-caption"))
+    assert "the step that predicted" in caption and "no producing step" not in caption
 
 
 @pytest.mark.browser

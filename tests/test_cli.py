@@ -253,6 +253,13 @@ def test_an_html_over_the_limit_embeds_only_the_chosen_layers_or_says_what_to_do
     base = ["explore", "--model", str(tiny_model_dirs["qwen2_vl"]), "--image", str(image), "--prompt", prompt]
     base += ["--layers", "0", "-1", "--device", "cpu"]
 
+    # A limit just over the whole page in MiB (2**20 bytes), which in MB (10**6 bytes) it would pass: all of it.
+    mib = str(full * 1.02 / 2**20)
+    code, stdout, stderr = run_cli([*base, "--html-max-mib", mib, "--out", str(tmp_path / "m")], capsys)
+    assert code == 0, stderr
+    assert "it embeds layers" not in stderr
+    assert (tmp_path / "m" / "attention.html").stat().st_size == full
+
     between = str((full + small) / 2 / 2**20)
     code, stdout, stderr = run_cli([*base, "--html-max-mib", between, "--out", str(tmp_path / "o")], capsys)
     assert code == 0, stderr
@@ -802,6 +809,12 @@ def test_explore_opens_the_html_and_draws_the_figures_on_the_maps_options(
     assert not any(state.sinks)
     assert opening_view(out) == {**view, "drop_sinks": False}
     assert_figures_drawn_with(drawn, view, {"producing": False, "phrase": "red cat"})
+    # The last of --layers (0 -1) opens the HTML and the matrix figure, as --help says.
+    last = result.num_layers - 1
+    assert embedded_header(out / "attention.html")["state"]["layer"] == last
+    ((_, _, (matrix, _)),) = drawn["matrix_figure"]
+    matrix_title = next(axes for axes in matrix.axes if axes.images).get_title()
+    assert f"layer {last}" in matrix_title and "layer 0" not in matrix_title
     sinks = f"visual sinks left out (sink score > 20), of {result.attention.shape[-1]} image tokens, by layer: 0: "
     assert (sinks in stderr) == view["drop_sinks"]
 
@@ -844,7 +857,16 @@ def test_demo_relative_captures_the_baseline_too(tmp_path, capsys, drawn):
     assert opening_view(tmp_path) == {**view, "drop_sinks": False}
     ((result, state),) = drawn["html"]
     assert state.drop_sinks is True and not any(state.sinks)
-    assert result.baseline_prompt == BASELINE_PROMPT and result.baseline_attention is not None
+    assert result.baseline_prompt == BASELINE_PROMPT
+    # The baseline holds the generic prompt's last row over the same scene, in every layer and head: a capture of
+    # that prompt alone gives it (up to the rounding of a matrix product of another size).
+    from qvl_widget import demo
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", demo.DemoVocabularyWarning)
+        alone = demo.load(device="cpu").capture(demo.make_example(DEMO_SEED)["image"], BASELINE_PROMPT)
+    assert result.baseline_attention.shape == alone.attention[:, :, -1].shape
+    np.testing.assert_allclose(result.baseline_attention, alone.attention[:, :, -1], rtol=1e-5, atol=1e-7)
     (token,) = embedded_header(tmp_path / "attention.html")["state"]["selected"]
     assert_figures_drawn_with(drawn, view, {"producing": True, "token": [token]})  # the answer word's step
     assert f"and the baseline prompt {BASELINE_PROMPT!r} for --relative (one more forward pass" in stderr

@@ -9,6 +9,7 @@ tiny config lower the loss; a whole smoke run writes a model folder the demo2 ga
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -232,3 +233,34 @@ def test_a_demo2_smoke_run_writes_a_folder_the_gate_reads(tmp_path, monkeypatch)
     assert metadata["training"]["steps"] == 2 and "--tasks demo2" in metadata["training"]["command"]
     tokenizer = json.loads((out / "tokenizer.json").read_text())
     assert tokenizer["model"]["vocab"] == {word: index for index, word in enumerate(_model.DESCRIPTION_VOCABULARY)}
+
+
+class TickingClock:
+    """A clock on which `tick` seconds pass at every reading: the same run however fast the machine."""
+
+    def __init__(self, tick: float) -> None:
+        self.now, self.tick = 0.0, tick
+
+    def monotonic(self) -> float:
+        self.now += self.tick
+        return self.now
+
+
+def test_the_time_budget_is_minutes_less_the_reserve(tmp_path, monkeypatch, capsys):
+    """--minutes 3 --reserve 60: training runs until 3 minutes after the start less 60 s kept for the final
+    evaluation (120 s, less what came before training), then stops on its own; on a clock where each reading is
+    10 s later, that is a handful of steps."""
+    clock = TickingClock(10.0)
+    monkeypatch.setattr(train, "time", clock)
+    out = tmp_path / "budget-model"
+    arguments = ["--out", str(out), "--device", "cpu", "--config", "tiny", "--minutes", "3", "--reserve", "60"]
+    arguments += ["--batch", "4", "--val-size", "8", "--pointing-examples", "3"]
+    assert train.main(arguments) == 0
+    log = capsys.readouterr().out
+    budget = float(re.search(r"training for (\d+) s", log).group(1))
+    assert 0 < budget <= 180 - 60
+    training = json.loads((out / "qvl_demo.json").read_text())["training"]
+    # Stopped at the first reading at or past the budget (the log line and the next reading a tick or two later),
+    # after at most a step per reading.
+    assert budget <= training["train_seconds"] <= budget + 20
+    assert 1 <= training["steps"] < budget / 10

@@ -190,6 +190,18 @@ def test_a_shared_scale_tops_at_the_strongest_visible_tokens_peak(result):
     assert expected.max() < 250 and np.abs(shown - as_shown(expected)).max() <= 1
 
 
+def test_a_prompt_of_template_tokens_only_has_a_real_shared_scale():
+    """A prompt with no text of its own shows its template tokens (as the strips do), so the shared scale tops at
+    the strongest of them, as on the page: the picture shows the mean map, not an empty one."""
+    template = synthetic_result(texts=("<|vision_end|>", "<|im_end|>", "<|im_start|>"), prompt="")
+    widget = template.widget(layer=0, shared_scale=True, **READABLE)
+    top = max(view_map(template, token, 0).max() for token in range(3))
+    mean = template.grid(layer=0)  # every token: the prompt has none of its own
+    expected = levels_of(mean, top)
+    shown = cell_pixels(still(widget), 4, 6, READABLE["width"], round(READABLE["width"] * 160 / 300))
+    assert 0 < expected.max() < 250 and np.abs(shown - as_shown(expected)).max() <= 1
+
+
 def test_a_video_shows_its_chosen_group():
     video = synthetic_video_result(groups=4)  # frames 1200 x 800: 600 x 400 px at width 600, 4 x 6 cells of 100 px
     for group in (0, 2, 3):

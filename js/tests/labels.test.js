@@ -45,6 +45,8 @@ test("an answer word's caption says the step wrote it, with a probability that i
   assert.equal(likely, "while writing “\u2068orange\u2069” (the model's probability 97%)");
   assert.equal(producingLabel(token, "prompt"), "the step that predicted “\u2068orange\u2069”");
   assert.match(producingLabel({ ...token, producer: null }, "answer"), /has no producing step/);
+  // Row 0 (the first token after the image) is a producing step like any other.
+  assert.equal(producingLabel({ ...token, producer: 0 }, "prompt"), "the step that predicted “\u2068orange\u2069”");
   assert.equal(percent(1), "100%");
   assert.equal(percent(0.05), "5%");
   assert.equal(percent(0.042), "4.2%");
