@@ -789,7 +789,7 @@ MUTANTS = [
     Mutant(
         "view-producing-ignored",
         "js/view.js",
-        'return this.model.get("producing") ? this.model.get("tokens")[token].producer : token;',
+        'return this.showsProducer(token) ? this.model.get("tokens")[token].producer : token;',
         "return token;",
         "the producing switch changes nothing on screen",
         ("tests/test_answer_views.py",),

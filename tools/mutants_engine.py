@@ -138,8 +138,8 @@ MUTANTS = [
     Mutant(
         "engine-still-producing-ignored",
         "qvl_widget/_still.py",
-        "    if not state.producing:\n        return list(state.selected)\n",
-        "    if False:\n        return list(state.selected)\n",
+        "if (row := shown_row(state, token)) is not None]",
+        "if (row := state.tokens[token][\"producer\"]) is not None]",
         "the widget's still picture shows the producing steps' maps with producing=False",
         ("tests/test_answer_views.py::test_widget_producing_option_is_checked",),
     ),

@@ -163,8 +163,8 @@ MUTANTS = [
     Mutant(
         "pictures-figure-share-of-the-first-layer",
         "qvl_widget/_figures.py",
-        'overlay.set_xlabel(_box_share_text(grid, views, wide), fontsize=_FONT["tick"])',
-        'overlay.set_xlabel(_box_share_text(grids[0], views, wide), fontsize=_FONT["tick"])',
+        "overlay.set_xlabel(_box_share_text(grid, views, wide), fontsize=fonts.tick)",
+        "overlay.set_xlabel(_box_share_text(grids[0], views, wide), fontsize=fonts.tick)",
         "layers_figure: every panel says the first layer's share inside the box",
         (PICTURES,),
     ),
