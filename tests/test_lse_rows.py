@@ -113,3 +113,27 @@ def test_the_rows_cost_queries_times_image_tokens_not_the_sequence_squared(qwen2
     captured = qwen2.capture(image, "Where is the cat? " * 40)
     columns = captured.attention.shape[-1]
     assert largest and max(largest) == columns  # logits [rows, image tokens], never [rows, sequence]
+
+
+def test_the_full_rows_keep_no_bias_per_chunk_across_layers():
+    """Where the rows need several chunks, no chunk's bias is kept for the next layer: kept, they would add up to a
+    mask over the whole sequence (0.74 GiB at 8,000 text tokens)."""
+    torch.manual_seed(0)
+    query, key = torch.randn(1, 4, 64, 16), torch.randn(1, 2, 64, 16)
+    rows, columns = torch.arange(10, 64), torch.arange(0, 8)
+    arguments = dict(query_offset=0, scaling=0.25)
+    shared: dict = {}
+    _capture.attention_rows(query, key, None, rows, columns, chunk_bytes=4096, shared=shared, **arguments)
+    assert not [key for key in shared if key[0] == "causal bias"]
+    _capture.attention_rows(query, key, None, rows, columns, shared=shared, **arguments)  # one chunk: kept
+    assert len([key for key in shared if key[0] == "causal bias"]) == 1
+
+
+def test_the_memory_check_counts_the_rows_working_memory(qwen2, monkeypatch):
+    image, prompt = qvl_widget.example_image(), "Where is the cat?"
+    size = qwen2.capture(image, prompt).attention.nbytes
+    result_bytes = size + size // 300  # the image shares too, within a rounding
+    monkeypatch.setattr("qvl_widget._memory.available_bytes", lambda: result_bytes + 2**20)
+    with pytest.raises(MemoryError, match="this capture's result would take"):
+        qwen2.capture(image, prompt, chunk_bytes=2**21)  # result + 2 MiB of chunk > what is free
+    assert qwen2.capture(image, prompt, chunk_bytes=2**19).attention.nbytes == size
