@@ -7,6 +7,9 @@ to the plain forward. Random weights, real architecture and processor (no downlo
     python benchmarks/capture.py                    # CPU: Qwen2-VL-2B widths, 2 decoder layers
     python benchmarks/capture.py --shape 7b         # GPU: the full Qwen2-VL-7B shape in bf16
     python benchmarks/capture.py --video-frames 8 32   # CPU: a video of 8 / 32 frames (16 x 16 tokens a group)
+    python benchmarks/capture.py --shape tiny --text-tokens 1024 4096 16384 32768   # CPU: long prompts, 1024
+                                                    # image tokens; the full-rows path (before the log-sum-exp
+                                                    # rows) beside, up to 4096 text tokens
 
 On CUDA, capture uses the fused Triton kernel (its default there), and a fourth condition measures the plain
 torch row computation (`kernel="torch"`) beside it. Times are medians over rounds that run every condition once
@@ -59,7 +62,27 @@ BREAKDOWN = tuple(BREAKDOWN_PATCHES)
 WHOLE_CAPTURES = tuple(f"capture: {name}" for name in VARIANTS)
 MAX_ROUNDS = 50
 
+# Long prompts (--text-tokens): the capture beside the plain forward, and up to FULL_ROWS_UP_TO text tokens the rows
+# computed as before the log-sum-exp path (a softmax over every key per row, `attention_rows`).
+LONG_CONDITIONS = ("plain", "capture", "capture (full rows)")
+FULL_ROWS_UP_TO = 4096
+LONG_TEXT = "The red cat sits on the left of the blue mat, and the dog looks at it. "
+
 SHAPES = {
+    # The tiny test model's widths (qvl_widget.testing), with a vision tower as small.
+    "tiny": dict(
+        text=dict(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=3,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=4096,
+            max_position_embeddings=65536,
+            rope_parameters={"rope_type": "default", "rope_theta": 1e4, "mrope_section": [2, 3, 3]},
+        ),
+        vision=dict(depth=1, embed_dim=32, hidden_size=64, num_heads=4, mlp_ratio=2),
+    ),
     # Qwen2-VL-2B text widths, few layers; a small vision tower (it is the same in all three conditions).
     "2b": dict(
         text=dict(
@@ -69,6 +92,7 @@ SHAPES = {
             num_attention_heads=12,
             num_key_value_heads=2,
             vocab_size=151936,
+            max_position_embeddings=65536,  # room for the long-prompt benchmark's 32k text tokens
             rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]},
         ),
         vision=dict(depth=1, embed_dim=64, hidden_size=1536, num_heads=4, mlp_ratio=2),
@@ -116,12 +140,22 @@ def build_model(shape: str, device: torch.device, dtype: torch.dtype) -> LoadedM
     return LoadedModel(model, build_processor("qwen2_vl", tokenizer), family, f"random Qwen2-VL {shape} shape")
 
 
-def prepared_inputs(model: LoadedModel, image_tokens: int):
+def prepared_inputs(model: LoadedModel, image_tokens: int, text_tokens: int | None = None):
+    """One square image of `image_tokens` tokens, then the benchmark's prompt, or with `text_tokens` a prompt of
+    about that many tokens."""
     side = round(image_tokens**0.5)
     pixels = np.random.default_rng(0).integers(0, 256, size=(side * 28, side * 28, 3), dtype=np.uint8)
-    prepared = model.prepare(Image.fromarray(pixels), PROMPT, max_pixels=image_tokens * 28 * 28)
+    prompt = PROMPT if text_tokens is None else long_prompt(model, text_tokens)
+    prepared = model.prepare(Image.fromarray(pixels), prompt, max_pixels=image_tokens * 28 * 28)
     assert len(prepared.image_positions) == image_tokens, len(prepared.image_positions)
     return prepared
+
+
+def long_prompt(model: LoadedModel, tokens: int) -> str:
+    """A prompt of `tokens` tokens (the benchmark's text repeated, cut at a token)."""
+    tokenizer = model.processor.tokenizer
+    ids = tokenizer(LONG_TEXT * (tokens // 10 + 1), add_special_tokens=False)["input_ids"][:tokens]
+    return tokenizer.decode(ids)
 
 
 VIDEO_SIDE = 16  # tokens per side of each temporal group of the benchmark's videos
@@ -148,6 +182,9 @@ def run_condition(model: LoadedModel, prepared, condition: str) -> None:
     """One forward pass of `condition`, inputs moved to the device included (capture moves its own)."""
     if condition in BREAKDOWN:
         capture_part(model, prepared, condition)
+    elif condition == "capture (full rows)":
+        with patch.object(_capture, "_log_sum_exp_route", lambda *arguments: False):
+            model.capture_prepared(prepared)
     elif condition.startswith("capture"):
         model.capture_prepared(prepared, kernel="torch" if "torch" in condition else "auto")
     else:
@@ -304,11 +341,14 @@ def cpu_model(shape: str) -> LoadedModel:
     return build_model(shape, torch.device("cpu"), torch.float32)
 
 
-def peak_memory_in_fresh_process(shape: str, size: int, video: bool, condition: str) -> int:
+def peak_memory_in_fresh_process(
+    shape: str, size: int, video: bool, condition: str, text_tokens: int | None = None
+) -> int:
     """On the CPU, each peak is read in its own process, so no condition's freed memory hides another's."""
     environment = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")  # large buffers go back to the OS when freed
     command = [sys.executable, __file__, "--worker", condition, "--shape", shape]
     command += ["--video-frames", str(size)] if video else ["--sizes", str(size)]
+    command += [] if text_tokens is None else ["--text-tokens", str(text_tokens)]
     output = subprocess.run(command, env=environment, check=True, capture_output=True, text=True).stdout
     return int(output.strip().splitlines()[-1])
 
@@ -325,6 +365,56 @@ def measure_all_cpu(
         results += measure_size(model, prepared, repeats, peak_of, conditions, min_seconds)
         print(f"  {size} {'frames' if video else 'image tokens'}: done", file=sys.stderr, flush=True)
     return results
+
+
+def measure_long_prompts(shape: str, image_tokens: int, text_tokens: list[int], repeats: int) -> list[Measurement]:
+    """Long prompts on the CPU: plain, capture and (up to `FULL_ROWS_UP_TO` text tokens) the full-rows capture."""
+    model = cpu_model(shape)
+    results = []
+    for length in text_tokens:
+        prepared = prepared_inputs(model, image_tokens, length)
+        peak_of = functools.partial(peak_memory_in_fresh_process, shape, image_tokens, False, text_tokens=length)
+        conditions = LONG_CONDITIONS if length <= FULL_ROWS_UP_TO else LONG_CONDITIONS[:2]
+        results += measure_size(model, prepared, repeats, peak_of, conditions)
+        print(f"  {length} text tokens: done", file=sys.stderr, flush=True)
+    return results
+
+
+def result_bytes(shape: str, measurement: Measurement) -> int:
+    """The size of a float32 capture result at this shape: what capture must hold beyond the forward's own memory."""
+    text = SHAPES[shape]["text"]
+    heads, layers = text["num_attention_heads"], text["num_hidden_layers"]
+    return layers * heads * measurement.query_tokens * (measurement.image_tokens + 1) * 4
+
+
+def long_table(shape: str, results: list[Measurement]) -> str:
+    """One row per prompt length: each condition's time and peak; capture's ratios to the plain forward, its memory
+    also without its result's own bytes (the result is the product; `check_result_fits` counts it)."""
+    mib = 2**20
+    lines = [
+        "| query tokens | plain | capture | capture / plain: time | memory | memory beyond the result | "
+        "full rows / plain: time, memory |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    by_length: dict[int, dict[str, Measurement]] = {}
+    for result in results:
+        by_length.setdefault(result.query_tokens, {})[result.condition] = result
+    for length, row in sorted(by_length.items()):
+        plain, capture = row["plain"], row["capture"]
+        beyond = (capture.peak_bytes or 0) - result_bytes(shape, capture)
+        full = row.get("capture (full rows)")
+        full_cell = (
+            "-"
+            if full is None
+            else (f"{full.seconds / plain.seconds:.2f}x, {(full.peak_bytes or 0) / max(plain.peak_bytes or 1, 1):.2f}x")
+        )
+        lines.append(
+            f"| {length} | {plain.seconds:.2f} s, {(plain.peak_bytes or 0) / mib:.0f} MiB | {capture.seconds:.2f} s, "
+            f"{(capture.peak_bytes or 0) / mib:.0f} MiB | {capture.seconds / plain.seconds:.3f}x | "
+            f"{(capture.peak_bytes or 0) / max(plain.peak_bytes or 1, 1):.3f}x | "
+            f"{beyond / max(plain.peak_bytes or 1, 1):.3f}x | {full_cell} |"
+        )
+    return "\n".join(lines)
 
 
 def table(results: list[Measurement]) -> str:
@@ -385,7 +475,10 @@ def main() -> None:
     parser.add_argument(
         "--video-frames", type=int, nargs="+", default=None, help="instead of images: videos of these frame counts"
     )
-    parser.add_argument("--worker", choices=CONDITIONS + BREAKDOWN, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--text-tokens", type=int, nargs="+", default=None, help="long prompts of these lengths (CPU; one image)"
+    )
+    parser.add_argument("--worker", choices=CONDITIONS + BREAKDOWN + LONG_CONDITIONS, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     cuda = torch.cuda.is_available()
     shape = arguments.shape or ("7b" if cuda else "2b")
@@ -393,12 +486,22 @@ def main() -> None:
     sizes = arguments.video_frames if video else arguments.sizes
     if arguments.worker:
         model = cpu_model(shape)
-        print(peak_memory(model, inputs_for(model, sizes[0], video), arguments.worker))
+        length = arguments.text_tokens[0] if arguments.text_tokens else None
+        prepared = prepared_inputs(model, sizes[0], length) if length else inputs_for(model, sizes[0], video)
+        print(peak_memory(model, prepared, arguments.worker))
         return
     import transformers
 
     print(f"# capture benchmark: {time.strftime('%Y-%m-%d')}, {machine()}, transformers {transformers.__version__}")
     print(f"# model: random Qwen2-VL, {shape} shape ({SHAPES[shape]['text']['num_hidden_layers']} decoder layers)")
+    if arguments.text_tokens:
+        if cuda:
+            raise SystemExit("--text-tokens is measured on the CPU")
+        image_tokens = arguments.sizes[0] if arguments.sizes != [256, 1024, 4096] else 1024
+        print(f"# input: one image of {image_tokens} tokens, prompts of {', '.join(map(str, arguments.text_tokens))}")
+        results = measure_long_prompts(shape, image_tokens, arguments.text_tokens, arguments.repeats)
+        print(long_table(shape, results))
+        return
     if video:
         if cuda:
             raise SystemExit("--video-frames is measured on the CPU (2B widths)")

@@ -5,8 +5,10 @@ implementation's mask function, so masks are built exactly as before) and switch
 only, for the duration of one forward pass. It returns exactly what the wrapped implementation (sdpa, flash,
 ...) returns, so the model's outputs are unchanged, and on the side computes, in fp32, the softmax of
 `q @ k^T * scaling` for the query rows only, keeping the image-token columns: on CUDA in one fused Triton
-kernel (`_fused_rows.py`, memory: its output), elsewhere with `attention_rows` in chunks of rows (memory:
-queries x keys per chunk). Never sequence^2. Each layer's rows go straight to host memory (`_host_copy.py`).
+kernel (`_fused_rows.py`, memory: its output); on the CPU from the log-sum-exp of the model's own sdpa call
+(`_lse_rows.py`: queries x image tokens of work, written chunk by chunk into the result); elsewhere with
+`attention_rows` in chunks of rows (memory: queries x keys per chunk). Never sequence^2 in memory. Each layer's
+rows go straight to host memory (`_host_copy.py`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel
 
 from ._families import attention_layers
 from ._host_copy import HostCopier
+from ._lse_rows import CatchLogSumExp, SdpaCall, rows_from_log_sum_exp
 
 _PREFIX = "qvl_capture__"
 DEFAULT_CHUNK_BYTES = 64 * 2**20  # fp32 working memory per chunk of query rows (logits and probabilities)
@@ -166,10 +169,19 @@ def _original_function(implementation: str, module: torch.nn.Module) -> Callable
 
 def _make_capturing_attention(implementation: str) -> Callable:
     def capturing_attention(module, query, key, value, attention_mask, **kwargs):
-        output = _original_function(implementation, module)(module, query, key, value, attention_mask, **kwargs)
         request = _active_request.get()
-        if request is not None and getattr(module, "layer_idx", None) is not None:
-            _keep_rows(request, module, query, key, attention_mask, kwargs)
+        layer = getattr(module, "layer_idx", None)
+        if request is None or layer is None or request.slot(layer) is None:
+            return _original_function(implementation, module)(module, query, key, value, attention_mask, **kwargs)
+        # On the CPU the model's own sdpa call also gives each row's log-sum-exp (`_lse_rows`): the rows then cost
+        # queries x image tokens instead of a second pass over every key.
+        catch = CatchLogSumExp() if _log_sum_exp_route(request, query, kwargs) else None
+        with catch if catch is not None else contextlib.nullcontext():
+            output = _original_function(implementation, module)(module, query, key, value, attention_mask, **kwargs)
+        call = catch.call if catch is not None else None
+        if call is not None and (call.query.shape != query.shape or call.key.shape[2] != key.shape[2]):
+            call = None  # transformers reshaped the call (e.g. one query packed per head group): rows as elsewhere
+        _keep_rows(request, module, query, key, attention_mask, kwargs, call)
         return output
 
     capturing_attention.__name__ = f"capturing_{implementation}_attention"
@@ -226,7 +238,12 @@ def _switched_on(model: PreTrainedModel, request: CaptureRequest) -> Iterator[No
         model.set_attn_implementation({"text_config": original})
 
 
-def _keep_rows(request: CaptureRequest, module, query, key, attention_mask, kwargs) -> None:
+def _log_sum_exp_route(request: CaptureRequest, query: torch.Tensor, kwargs: dict) -> bool:
+    """Whether the rows may come from the model's own sdpa call's log-sum-exp: on the CPU, with the torch rows."""
+    return query.device.type == "cpu" and request.kernel != "fused" and kwargs.get("softcap") is None
+
+
+def _keep_rows(request: CaptureRequest, module, query, key, attention_mask, kwargs, call: SdpaCall | None) -> None:
     slot = request.slot(module.layer_idx)
     if slot is None:
         return
@@ -246,6 +263,9 @@ def _keep_rows(request: CaptureRequest, module, query, key, attention_mask, kwar
         sliding_window=kwargs.get("sliding_window"),
     )
     destinations = request.host_rows(slot, query.shape[0], query.shape[1], first, stop)
+    if call is not None:  # on the CPU: written chunk by chunk straight into the result's host memory
+        rows_from_log_sum_exp(call, rows, columns, request.chunk_bytes, out=destinations)
+        return
     _rows_to_host(request, query, key, attention_mask, kwargs.get("softcap"), arguments, destinations)
 
 
@@ -342,6 +362,8 @@ def attention_rows(
     keys = key.float().transpose(-1, -2).reshape(batch * kv_heads, head_dim, key_length)
     rows_per_chunk = max(1, chunk_bytes // (2 * 4 * batch * heads * key_length))  # logits + probabilities
     chunks = [rows] if len(rows) <= rows_per_chunk else list(rows.split(rows_per_chunk))
+    if len(chunks) > 1:
+        shared = None  # kept per chunk across layers, the biases would add up to a mask over the whole sequence
     kept, masses = [], []
     for start, chunk in zip(range(0, len(rows), rows_per_chunk), chunks, strict=True):
         count = len(chunk)

@@ -255,6 +255,7 @@ class LoadedModel:
             len(prepared.image_positions),
             dtype.itemsize,
             answering=answer is True,
+            working_bytes=chunk_bytes,
         )
         request = CaptureRequest(
             query_positions=torch.as_tensor(query_positions),

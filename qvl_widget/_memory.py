@@ -41,11 +41,14 @@ def _meminfo_available() -> int | None:
     return None
 
 
-def check_result_fits(layers: int, heads: int, rows: int, columns: int, itemsize: int, answering: bool) -> int:
-    """The result's size in bytes; a CaptureTooLargeError, before anything runs, when it exceeds what is free."""
+def check_result_fits(
+    layers: int, heads: int, rows: int, columns: int, itemsize: int, answering: bool, working_bytes: int = 0
+) -> int:
+    """The result's size in bytes; a CaptureTooLargeError, before anything runs, when it and the rows' working
+    memory (`working_bytes`: one chunk of rows at a time) exceed what is free."""
     size = layers * heads * rows * (columns + 1) * itemsize  # probabilities and each row's image share
     available = available_bytes()
-    if available is not None and size > available:
+    if available is not None and size + working_bytes > available:
         shrink = ["keep fewer layers (layers=[-4, -3, -2, -1])"]
         if itemsize > 2:
             shrink.append("store float16 (storage='float16')")
