@@ -139,7 +139,7 @@ MUTANTS = [
         "engine-still-producing-ignored",
         "qvl_widget/_still.py",
         "if (row := shown_row(state, token)) is not None]",
-        "if (row := state.tokens[token][\"producer\"]) is not None]",
+        'if (row := state.tokens[token]["producer"]) is not None]',
         "the widget's still picture shows the producing steps' maps with producing=False",
         ("tests/test_answer_views.py::test_widget_producing_option_is_checked",),
     ),
