@@ -56,7 +56,7 @@ def notebook(title: str, cells: list[NotebookNode], widgets: bool = True) -> Not
     return nb
 
 
-SETUP = '''import os
+SETUP = """import os
 
 import qvl_widget
 from qvl_widget import demo
@@ -69,9 +69,11 @@ OUT = "outputs"  # files this notebook writes go here
 if MODEL == "demo":
     example = demo.make_example(200_006)  # one of the demo's own synthetic scenes, never seen in training
     image, prompt, phrase = example["image"], example["prompt"], example["phrase"]
+    boxes = [qvl_widget.Box(*example["bbox"], label=phrase)]  # the named object, outlined in the views below
 else:
     image = qvl_widget.example_image()  # a drawn red cat; or a path / PIL image of your own
-    prompt, phrase = "Where is the red cat on the image?", "red cat"'''
+    prompt, phrase = "Where is the red cat on the image?", "red cat"
+    boxes = None  # or [(x0, y0, x1, y1, "red cat")]: a region in pixels of the image, outlined with its share"""
 
 LOAD = """model = demo.load() if MODEL == "demo" else qvl_widget.load(MODEL)  # cuda > mps > cpu; bf16 on cuda
 model"""
@@ -116,7 +118,7 @@ def quickstart() -> NotebookNode:
                 "The question's own words look much less in the demo model (it looks where it chooses the answer); a "
                 "real model's words often look at what they name. The prompt's tokens:"
             ),
-            new_code_cell("result.widget(phrase=phrase, producing=False)"),
+            new_code_cell("result.widget(phrase=phrase, producing=False, boxes=boxes)"),
             new_markdown_cell(
                 "## Numbers\n\n`grid` gives one image's `[rows, cols]` map for any selection (the same choices as the "
                 "widget); `token_boxes` says which box of the original image each cell covers, and a `Box` (the "
@@ -162,14 +164,14 @@ def original_api() -> NotebookNode:
             ),
             new_code_cell(
                 "figure = visualizer.visualize_cross_modal_attention(\n"
-                "    image, prompt, target_phrase=phrase, layers_to_show=(-3, -2, -1), "
+                "    image, prompt, target_phrase=phrase, layers_to_show=(-3, -2, -1), boxes=boxes, "
                 'save_path=f"{OUT}/layers.pdf"\n)\n'
                 "figure"
             ),
             new_markdown_cell("## One overlay at the original resolution"),
             new_code_cell(
                 "overlay = visualizer.create_attention_heatmap_on_image("
-                "image, prompt, target_phrase=phrase, alpha=0.5)\n"
+                "image, prompt, target_phrase=phrase, boxes=boxes)\n"
                 "print(overlay.size)\noverlay"
             ),
             new_markdown_cell("## Every text token against every image token"),
