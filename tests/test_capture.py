@@ -14,6 +14,7 @@ from PIL import Image
 
 import qvl_widget
 import qvl_widget._host_copy
+from qvl_widget import _capture
 from qvl_widget._capture import CaptureRequest, attention_rows, capturing
 from qvl_widget._families import attention_layers
 from qvl_widget._host_copy import MIN_STAGING_SLOTS, HostCopier
@@ -328,9 +329,11 @@ def test_staging_buffers_are_kept_for_the_next_capture():
     second.finish()
 
 
-def test_capture_through_the_staging_path_equals_the_direct_copies(tiny):
+def test_capture_through_the_staging_path_equals_the_direct_copies(tiny, monkeypatch):
     """The GPU's copy path (staging buffers + worker thread) in a real capture, forced on the CPU: inside
     inference mode, as `capture` runs the model, and outside it, the rows land exactly as direct copies do."""
+    # The copier's path, as on a GPU: on the CPU the rows otherwise come from sdpa's log-sum-exp, with no copies.
+    monkeypatch.setattr(_capture, "_log_sum_exp_route", lambda *arguments: False)
     prepared = tiny.prepare(noise_image(100, 60), PROMPT)
     request = request_for(prepared, copier=HostCopier(staged=True))
     with capturing(tiny.model, request), torch.inference_mode():
@@ -450,6 +453,8 @@ def test_copies_on_the_compute_stream_equal_the_default_copies(qwen2, monkeypatc
     """The benchmark's variant "copies on the compute stream" (`benchmarks/host_path_variants.py`), through the
     staging path forced on the CPU: the same rows, every layer through it."""
     variants = benchmark_module("host_path_variants")
+    # The copier's path, as on a GPU: on the CPU the rows otherwise come from sdpa's log-sum-exp, with no copies.
+    monkeypatch.setattr(_capture, "_log_sum_exp_route", lambda *arguments: False)
     prepared = qwen2.prepare(noise_image(100, 60), PROMPT)
     expected = qwen2.capture_prepared(prepared)
     written = []
