@@ -3,15 +3,26 @@
 // scales: no geometry. Box names are user text: drawn on a canvas or assigned with textContent, never as markup.
 
 /**
- * A box as the state carries it: its corners in original-image pixels (clipped to the image), its name (null for a
- * lone unnamed box), the cells of one frame's grid it covers with the fraction of each inside it, and its share of
- * the image's area.
- * @typedef {{image: number, x0: number, y0: number, x1: number, y1: number, name: string | null, cells: number[],
- *            fractions: number[], area: number}} BoxView
+ * A box as the state carries it: its image and temporal group (null: every group of a video), its corners in
+ * original-image pixels (clipped to the image), its name (null for a lone unnamed box), the cells of one frame's
+ * grid it covers with the fraction of each inside it, and its share of the image's area.
+ * @typedef {{image: number, group: number | null, x0: number, y0: number, x1: number, y1: number,
+ *            name: string | null, cells: number[], fractions: number[], area: number}} BoxView
  */
 
 const LABEL_SIZE = 12; // CSS pixels
 const TAG_COLOUR = "rgb(30, 30, 30)";
+
+/**
+ * The boxes a picture shows: medium `image`'s, those of every group or of its shown `frame` (a moving object's box
+ * is on its own group's frame only; as Python's `_boxes.shown_boxes`).
+ * @param {BoxView[]} boxes
+ * @param {number} image
+ * @param {number} frame  the temporal group on screen (0 for an image)
+ */
+export function boxesOn(boxes, image, frame) {
+  return boxes.filter((box) => box.image === image && (box.group ?? frame) === frame);
+}
 
 /**
  * The share of a map inside a box: its cells' values weighted by their fractions inside, over the map's sum (NaN

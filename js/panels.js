@@ -4,7 +4,7 @@
 // them.
 // A video's panel shows one temporal group at a time (`shown`), with its film strip (`filmstrip.js`) under it.
 
-import { boxShare, boxWords, drawBoxes } from "./boxes.js";
+import { boxesOn, boxShare, boxWords, drawBoxes } from "./boxes.js";
 import { element } from "./dom.js";
 import { FilmStrip } from "./filmstrip.js";
 import { cellAt } from "./geometry.js";
@@ -232,30 +232,29 @@ export class MediaPanels {
   }
 
   /**
-   * Outline each medium's boxes (`boxes` of every medium; each box names its own).
+   * Outline each medium's boxes on show (`boxes` of every medium; each box names its own, and a video's box with a
+   * group is on that group's frame only).
    * @param {import("./boxes.js").BoxView[]} boxes
    */
   drawBoxes(boxes) {
     this.panels.forEach((panel, index) => {
-      const mine = boxes.filter((box) => box.image === index);
+      const mine = boxesOn(boxes, index, panel.shown);
       drawBoxes(context2d(panel.boxes), mine, this.media[index], panel.ratio);
     });
   }
 
   /**
-   * Under each picture, the share of its shown map inside each of its boxes, a line each.
+   * Under each picture, the share of its shown map inside each of its boxes on show, a line each.
    * @param {Float32Array[]} values  each medium's shown frame, as painted
    * @param {import("./boxes.js").BoxView[]} boxes
    */
   describeBoxes(values, boxes) {
     this.panels.forEach((panel, index) => {
-      const lines = boxes
-        .filter((box) => box.image === index)
-        .map((box) => {
-          const line = element("div", "qvl-box-share");
-          line.textContent = boxWords(box.name, boxShare(values[index], box), box.area);
-          return line;
-        });
+      const lines = boxesOn(boxes, index, panel.shown).map((box) => {
+        const line = element("div", "qvl-box-share");
+        line.textContent = boxWords(box.name, boxShare(values[index], box), box.area);
+        return line;
+      });
       panel.boxLines.replaceChildren(...lines);
     });
   }

@@ -2,7 +2,7 @@
 // `overlay.js`) and its boxes outlined, downloaded as one PNG per medium. The full-size pictures are asked from the kernel once (`want_full_pictures`), then reused;
 // the HTML page has them embedded.
 
-import { drawBoxes } from "./boxes.js";
+import { boxesOn, drawBoxes } from "./boxes.js";
 import { drawOverlay } from "./overlay.js";
 import { context2d } from "./paint.js";
 import { bytesOf } from "./state.js";
@@ -21,7 +21,7 @@ const LINE_VIEW_WIDTH = 512;
  */
 
 /**
- * Download one PNG per composite, every map on a scale from 0 to `max`, each medium's boxes outlined.
+ * Download one PNG per composite, every map on a scale from 0 to `max`, each medium's boxes on its frame outlined.
  * @param {import("./state.js").Model} model
  * @param {Composite[]} composites
  * @param {number} max
@@ -31,7 +31,7 @@ const LINE_VIEW_WIDTH = 512;
 export async function savePngs(model, composites, max, style, boxes) {
   const pictures = await fullPictures(model);
   for (const [index, { medium, frame, values, name }] of composites.entries()) {
-    const own = boxes.filter((box) => box.image === index);
+    const own = boxesOn(boxes, index, frame);
     const blob = await compositePng(pictures[medium.frames[frame].picture], medium, values, max, style, own);
     download(blob, name);
   }

@@ -3,8 +3,9 @@ label, and the share of the shown attention inside it.
 
 A box is `(x0, y0, x1, y1)`, `(x0, y0, x1, y1, "label")` or a `Box`, in pixels of the original image (or video
 frame): `(x0, y0)` its top-left corner, `x0 < x1`, `y0 < y1`. `Box.image` indexes `result.images`; a video's box
-applies to its frame in every temporal group. A box partly outside its image is clipped to it; one wholly outside,
-inverted, empty, NaN or of the wrong type is refused with one line.
+applies to its frame in every temporal group, or with `Box.group` in that group only (a moving object: a box per
+group). A box partly outside its image is clipped to it; one wholly outside, inverted, empty, NaN or of the wrong
+type, or a group on a still image or past a video's last, is refused with one line.
 
 The share inside a box (the in-box attention ratio of "MLLMs know where to look", ICLR 2025): the map's values,
 each cell weighted by the fraction of its area inside the box (`_geometry.cell_fractions`), over the map's sum;
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypedDict
@@ -31,7 +32,9 @@ from ._arguments import described, error_kind, integer_index, real_number, shown
 from ._geometry import area_share, cell_fractions
 
 BoxLike = Any  # a `Box`, or a tuple (x0, y0, x1, y1) or (x0, y0, x1, y1, label)
-BOX_ADVICE = "(x0, y0, x1, y1), (x0, y0, x1, y1, 'label') or qvl_widget.Box(x0, y0, x1, y1, label=..., image=...)"
+BOX_ADVICE = (
+    "(x0, y0, x1, y1), (x0, y0, x1, y1, 'label') or qvl_widget.Box(x0, y0, x1, y1, label=..., image=..., group=...)"
+)
 OUTLINE_DARK = (0, 0, 0)
 OUTLINE_LIGHT = (255, 255, 255)
 TAG_COLOUR = (30, 30, 30)
@@ -40,9 +43,10 @@ LABEL_SIZE = 12  # pixels of the label's font at scale 1
 
 @dataclass(frozen=True)
 class Box:
-    """A box on image `image` (an index into `result.images`; a video's box applies to its frame in every temporal
-    group), in pixels of the original image: `(x0, y0)` its top-left corner, `(x1, y1)` its bottom-right,
-    `x0 < x1` and `y0 < y1`. `label` is drawn beside it and names it in the captions."""
+    """A box on image `image` (an index into `result.images`), in pixels of the original image: `(x0, y0)` its
+    top-left corner, `(x1, y1)` its bottom-right, `x0 < x1` and `y0 < y1`. `label` is drawn beside it and names it
+    in the captions. On a video, `group` (keyword) is the temporal group whose frame it marks (negative counts from
+    the end); None, the default, marks every group's frame. A moving object: one box per group."""
 
     x0: float
     y0: float
@@ -50,12 +54,15 @@ class Box:
     y1: float
     label: str | None = None
     image: int = 0
+    group: int | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         x0, y0, x1, y1, label, image = checked_fields(
             (self.x0, self.y0, self.x1, self.y1), self.label, self.image, "Box"
         )
-        for name, value in zip(("x0", "y0", "x1", "y1", "label", "image"), (x0, y0, x1, y1, label, image), strict=True):
+        group = checked_group(self.group, "Box")
+        fields = ("x0", "y0", "x1", "y1", "label", "image", "group")
+        for name, value in zip(fields, (x0, y0, x1, y1, label, image, group), strict=True):
             object.__setattr__(self, name, value)
 
     @property
@@ -95,11 +102,13 @@ class BoxShare:
 
 
 class BoxView(TypedDict):
-    """A box as the front end gets it (`ViewState.boxes`): its corners clipped to the image, its name (the label;
-    "box N" for an unlabelled one among several; None for a lone unlabelled box), and the token cells it covers
-    (indices into its medium's `rows * cols` grid of one frame) with the fraction of each cell inside it."""
+    """A box as the front end gets it (`ViewState.boxes`): its image and temporal group (None: every group), its
+    corners clipped to the image, its name (the label; "box N" for an unlabelled one among several; None for a lone
+    unlabelled box), and the token cells it covers (indices into its medium's `rows * cols` grid of one frame) with
+    the fraction of each cell inside it."""
 
     image: int
+    group: int | None
     x0: float
     y0: float
     x1: float
@@ -150,6 +159,19 @@ def checked_fields(
     return x0, y0, x1, y1, label, index
 
 
+def checked_group(group: object, where: str) -> int | None:
+    """A box's temporal group: None (every group) or an int, else a one-line TypeError naming `where`."""
+    if group is None:
+        return None
+    index = integer_index(group)
+    if index is None:
+        raise TypeError(
+            f"{where}'s group must be a temporal group of its video (an int; negative counts from the end) or None "
+            f"for every group, not {described(group)}"
+        )
+    return index
+
+
 def as_box(value: BoxLike, where: str) -> Box:
     """`value` as a `Box`: a Box, or a tuple / list (x0, y0, x1, y1) or (x0, y0, x1, y1, label)."""
     if isinstance(value, Box):
@@ -157,14 +179,20 @@ def as_box(value: BoxLike, where: str) -> Box:
     if isinstance(value, (tuple, list)) and len(value) in (4, 5):
         label = value[4] if len(value) == 5 else None
         x0, y0, x1, y1, label, image = checked_fields(value[:4], label, 0, where)
-        return Box(x0, y0, x1, y1, label, image)
+        return Box(x0, y0, x1, y1, label, image)  # on every group: a group needs a Box
     raise TypeError(f"{where} must be a box: {BOX_ADVICE}, not {described(value)}")
 
 
-def checked_boxes(boxes: object, sizes: Sequence[tuple[int, int]], name: str = "boxes") -> list[Box]:
+def checked_boxes(
+    boxes: object,
+    sizes: Sequence[tuple[int, int]],
+    name: str = "boxes",
+    groups: Sequence[int | None] | None = None,
+) -> list[Box]:
     """`boxes` (None, or a list of boxes) as `Box`es on images of `sizes` (each (width, height)), each image index
     made non-negative; a one-line error for anything else, a box on an image the result lacks or one wholly
-    outside its image."""
+    outside its image. `groups`: each image's temporal group count (None: a still image), to check each box's
+    group and make it non-negative; without it, groups are left as given."""
     if boxes is None:
         return []
     if isinstance(boxes, Box) or not isinstance(boxes, (list, tuple)) or _is_one_box(boxes):
@@ -176,7 +204,7 @@ def checked_boxes(boxes: object, sizes: Sequence[tuple[int, int]], name: str = "
     for position, value in enumerate(boxes):
         where = f"{name}[{position}]"
         box = as_box(value, where)
-        checked.append(on_image(box, sizes, where))
+        checked.append(on_image(box, sizes, where, groups))
     return checked
 
 
@@ -185,15 +213,48 @@ def _is_one_box(value: Sequence[Any]) -> bool:
     return 4 <= len(value) <= 5 and all(real_number(item) is not None for item in value[:4])
 
 
-def on_image(box: Box, sizes: Sequence[tuple[int, int]], where: str) -> Box:
-    """`box` with a non-negative image index, checked to lie (at least partly) on its image."""
+def on_image(box: Box, sizes: Sequence[tuple[int, int]], where: str, groups: Sequence[int | None] | None = None) -> Box:
+    """`box` with a non-negative image index, checked to lie (at least partly) on its image; with `groups` (each
+    image's temporal group count, None for a still image), its group checked and made non-negative too."""
     count = len(sizes)
     if not -count <= box.image < count:
         there = "is 1 image" if count == 1 else f"are {count} images (videos count as images)"
         raise IndexError(f"{where}'s image {box.image} is out of range: there {there}; use 0..{count - 1}")
     image = box.image % count
     check_overlap(box, sizes[image], image, where)
-    return Box(box.x0, box.y0, box.x1, box.y1, box.label, image)
+    group = box.group if groups is None else on_group(box, groups[image], image, where)
+    return Box(box.x0, box.y0, box.x1, box.y1, box.label, image, group=group)
+
+
+def on_group(box: Box, count: int | None, image: int, where: str) -> int | None:
+    """`box`'s group made non-negative, on image `image` of `count` temporal groups (None: a still image); a
+    one-line error for a group on a still image or past the video's last."""
+    if box.group is None:
+        return None
+    if count is None:
+        raise ValueError(
+            f"{where} has group={box.group}, but image {image} is a still image (groups are a video's): leave "
+            "group=None, or put the box on a video with image="
+        )
+    if not -count <= box.group < count:
+        there = "1 temporal group" if count == 1 else f"{count} temporal groups"
+        raise IndexError(
+            f"{where}'s group {box.group} is out of range: video {image} has {there}; use 0..{count - 1} (negative "
+            "counts from the end), or group=None for every group"
+        )
+    return box.group % count
+
+
+def group_counts(images: Sequence[Any]) -> list[int | None]:
+    """Each of `result.images`' temporal group count, None for a still image (what a box's `group` is checked
+    against)."""
+    return [geometry.groups if geometry.kind == "video" else None for geometry in images]
+
+
+def shown_boxes(views: Sequence[BoxView], image: int, group: int) -> list[BoxView]:
+    """The boxes a picture of image `image`, temporal group `group` (0 for a still image), shows: its image's boxes
+    of every group or of that one (as js/boxes.js `boxesOn`)."""
+    return [view for view in views if view["image"] == image and view["group"] in (None, group)]
 
 
 def check_overlap(box: Box, size: tuple[int, int], image: int, where: str) -> None:
@@ -229,6 +290,7 @@ def box_views(
         views.append(
             BoxView(
                 image=box.image,
+                group=box.group,
                 x0=max(0.0, box.x0),
                 y0=max(0.0, box.y0),
                 x1=min(float(width), box.x1),

@@ -34,15 +34,17 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, MaxNLocator
 from PIL import Image
 
-from ._arguments import shown
+from ._arguments import integer_index, shown
 from ._boxes import (
     Box,
     BoxView,
     box_views,
     checked_boxes,
     draw_boxes,
+    group_counts,
     percent_words,
     ratio_words,
+    shown_boxes,
     weighted_share,
 )
 from ._choices import (
@@ -460,6 +462,7 @@ def overlay_on_image(
     vmax: float | None = None,
     style: Style = DEFAULT_STYLE,
     boxes: Sequence[Box | tuple] | None = None,
+    group: int | None = None,
 ) -> Image.Image:
     """`picture` with the `[rows, cols]` attention map laid over it, at the picture's own resolution.
 
@@ -469,8 +472,10 @@ def overlay_on_image(
     keeps its own colours where attention is low; `style="contour"` draws lines around the smallest regions
     holding 25 % (thick), 50 % (thin) and 75 % (dashed) of the map's mass over the untouched picture (they read in
     greyscale). `boxes`: a list of boxes outlined with their labels, each `(x0, y0, x1, y1)`, `(x0, y0, x1, y1,
-    "label")` or a `qvl_widget.Box`, in pixels of `picture` (their share of the map: `Box.share`). `picture`: a PIL
-    image, an image file path or a `[height, width(, 3)]` array; `grid`: finite numbers.
+    "label")` or a `qvl_widget.Box`, in pixels of `picture` (their share of the map: `Box.share`). A video's
+    picture: `group` is the temporal group it shows (e.g. `result.picture(image, 2)` and `grid[2]` with `group=2`),
+    and of boxes with a `group` only that group's are drawn. `picture`: a PIL image, an image file path or a
+    `[height, width(, 3)]` array; `grid`: finite numbers.
     """
     values = _checked_grid(grid)
     alpha = _checked_alpha(alpha)
@@ -479,10 +484,37 @@ def overlay_on_image(
     vmax = _checked_vmax(vmax)
     style = checked_style(style)
     shown = _checked_picture(picture)
-    views = box_views(checked_boxes(boxes, [shown.size]), [values.shape], [shown.size])
+    views = _overlay_boxes(boxes, shown.size, values.shape, group)
     scale = max(1.0, max(shown.size) / 512)  # lines as thick as in a 512-pixel view
     drawn = overlay_map(shown, values, table, alpha, smooth, vmax, style, scale)
     return draw_boxes(drawn, views, shown.size, scale) if views else drawn
+
+
+def _overlay_boxes(boxes: object, size: tuple[int, int], grid: tuple[int, int], group: object) -> list[BoxView]:
+    """`boxes=` of `overlay_on_image` as it draws them on its one picture of `size`: those of every group and, for
+    a video's picture of temporal `group`, those of that group. A one-line error for a box with a group where the
+    picture's group is not given or cannot be told (a group counted from the end: the video's length is unknown
+    here)."""
+    shown_group = integer_index(group)
+    if group is not None and (shown_group is None or shown_group < 0):
+        raise TypeError(
+            f"group must be the temporal group the picture shows (an int from 0, e.g. group=2 with "
+            f"result.picture(image, 2) and grid[2]) or None, not {shown(group)}"
+        )
+    checked = checked_boxes(boxes, [size])
+    for position, box in enumerate(checked):
+        if box.group is not None and box.group < 0:
+            raise ValueError(
+                f"boxes[{position}]'s group {box.group} counts from the end of a video, which overlay_on_image "
+                "cannot see: give its group from 0"
+            )
+        if box.group is not None and shown_group is None:
+            raise ValueError(
+                f"boxes[{position}] is on group {box.group} of a video: pass the group the picture shows, e.g. "
+                f"overlay_on_image(result.picture(image, {box.group}), grid[{box.group}], group={box.group}, "
+                "boxes=...)"
+            )
+    return shown_boxes(box_views(checked, [grid], [size]), 0, shown_group or 0)
 
 
 # ----- labels ------------------------------------------------------------------------------------------------
@@ -788,11 +820,12 @@ _BOX_BAND_POINTS = 1.5  # the outline's black band; its white line a third of it
 _WIDE_PANEL_INCHES = 1.0  # panels at least this wide say "62 % inside · 6.9×", narrower ones "62 % · 6.9×"
 
 
-def _figure_boxes(result: AttentionResult, boxes: object, image: int) -> list[BoxView]:
-    """`boxes=` of a figure of image `image`, checked against every image of the result; those on `image`, as the
-    figure draws them. A one-line error where boxes are given and none is on the image shown."""
+def _figure_boxes(result: AttentionResult, boxes: object, image: int, group: int | None = None) -> list[BoxView]:
+    """`boxes=` of a figure of image `image`, checked against every image of the result; those on `image` (with
+    `group`, a figure of one temporal group: those of every group or of that one), as the figure draws them. A
+    one-line error where boxes are given and none is on the image or group shown."""
     sizes = [geometry.original_size for geometry in result.images]
-    checked = checked_boxes(boxes, sizes)
+    checked = checked_boxes(boxes, sizes, groups=group_counts(result.images))
     views = box_views(checked, [(geometry.rows, geometry.cols) for geometry in result.images], sizes)
     shown_views = [view for view in views if view["image"] == image]
     if checked and not shown_views:
@@ -801,7 +834,16 @@ def _figure_boxes(result: AttentionResult, boxes: object, image: int) -> list[Bo
             f"boxes are on image {on} and this figure shows image {image}: give its boxes as "
             f"Box(x0, y0, x1, y1, label=..., image={image})"
         )
-    return shown_views
+    if group is None or not shown_views:
+        return shown_views
+    in_group = shown_boxes(shown_views, image, group)
+    if not in_group:
+        on = ", ".join(str(view["group"]) for view in shown_views)
+        raise ValueError(
+            f"boxes are on group {on} of video {image} and this figure shows group {group}: pass group= one of "
+            "them, or give a box group=None to mark every group"
+        )
+    return in_group
 
 
 def _panel_overlay(
@@ -860,9 +902,19 @@ def _draw_boxes(
 
 def _box_area_text(views: Sequence[BoxView], one_line: bool = False) -> str:
     """Each box's share of the area: under a narrow picture "“circle”:" over "9 % of the area", else on one line
-    ("“circle”: 9 % of the area; box 2: 4 % of the area")."""
-    texts = [f"{_quoted(view['name'], 'box')}:\n{percent_words(view['area'])} of the area" for view in views]
+    ("“circle”: 9 % of the area; box 2: 4 % of the area"). Boxes of one name (a moving object's, a box per group)
+    are said once: "9 % of the area", or where their areas differ "8 % to 12 % of the area"."""
+    areas: dict[str, list[float]] = {}
+    for view in views:
+        areas.setdefault(_quoted(view["name"], "box"), []).append(view["area"])
+    texts = [f"{name}:\n{_area_words(shares)} of the area" for name, shares in areas.items()]
     return "; ".join(text.replace("\n", " ") for text in texts) if one_line else "\n".join(texts)
+
+
+def _area_words(shares: Sequence[float]) -> str:
+    """ "9 %", or the range of several boxes' shares of the area, "8 % to 12 %"."""
+    low, high = percent_words(min(shares)), percent_words(max(shares))
+    return low if low == high else f"{low} to {high}"
 
 
 def _box_share_text(grid: np.ndarray, views: Sequence[BoxView], wide: bool) -> str:
@@ -953,7 +1005,9 @@ def layers_figure(
     `style="contour"` (lines around 25 %, 50 % and 75 % of each map's attention, for greyscale print). `boxes`
     (boxes as for `overlay_on_image`, in pixels of the original image; `Box(..., image=i)` for another image than
     the first) are outlined on every panel of their image, the picture says each box's share of the area and each
-    overlay the share of its map inside the box with that share ÷ the area's ("62 % inside · 6.9×").
+    overlay the share of its map inside the box with that share ÷ the area's ("62 % inside · 6.9×"). On a video,
+    a box with a `group` (`Box(..., group=g)`: a moving object's box in group g) is drawn only in a figure of that
+    group, beside the boxes of every group.
     """
     result = _checked_result(result)
     producing = checked_producing(producing)
@@ -966,7 +1020,7 @@ def layers_figure(
     token, phrase = _checked_tokens(token, "token"), _checked_phrase(phrase)
     image = checked_index(_checked_index(image, "image", "an image index like 0"), len(result.images), "image")
     group = _checked_group(result, image, group)
-    style, views = checked_style(style), _figure_boxes(result, boxes, image)
+    style, views = checked_style(style), _figure_boxes(result, boxes, image, group)
     reduce = checked_reduce(reduce)
     if layers is None:
         layers = last_layers(result.num_layers)
@@ -1160,7 +1214,9 @@ def frames_figure(
     `smooth=False`; `style` "heat", its opacity growing with the value up to `alpha`, or "contour"); the title
     quotes the prompt (and the answer) and names the tokens, layers, heads and video. `boxes` (as for
     `layers_figure`, on the video: `Box(x0, y0, x1, y1, label=..., image=i)` with `i` its index among
-    `result.images`) are outlined on every group's frame, each panel saying the share of its map inside them.
+    `result.images`) are outlined on every group's frame, or with `group=g` on group g's only (a moving object: a
+    box per group), each panel saying the share of its map inside its boxes and the footnote each box's share of
+    the area (a range, where one name's boxes differ from group to group).
     `width` ("page", "column" or inches: fewer panels side by side in a narrow figure) and `title` (None: its
     own; a text; False: none) as in `layers_figure`.
     """
@@ -1226,11 +1282,12 @@ def frames_figure(
         axes = figure.add_subplot(grid_spec[band, column])
         picture = _panel_picture(result.picture(image, group), layout.shown_inches)
         axes.imshow(_panel_overlay(picture, grid[group], table, alpha, smooth, top, style, layout.shown_inches))
-        if views:
-            _draw_boxes(
-                axes, views, geometry.original_size, picture.size, layout.shown_inches, fonts.tick, position == 0
-            )
-            axes.set_xlabel(_box_share_text(grid[group], views, wide), fontsize=fonts.tick)
+        on_panel = shown_boxes(views, image, group)
+        for tags in (False, True):  # each box named on its first panel: a group's on its own, the others' on the first
+            drawn = [view for view in on_panel if (view["group"] is not None or position == 0) == tags]
+            _draw_boxes(axes, drawn, geometry.original_size, picture.size, layout.shown_inches, fonts.tick, tags)
+        if on_panel:
+            axes.set_xlabel(_box_share_text(grid[group], on_panel, wide), fontsize=fonts.tick)
         axes.set_title(titles[position], fontsize=fonts.tick)
         axes.set_gid(f"group-{group}")
         axes.set_xticks([])
@@ -1251,7 +1308,8 @@ def frames_figure(
         label = _value_label(result, unit, relative, _whose(result, token, phrase))
         _value_colorbar(bar, label, _is_share(unit, relative), fonts, _bar_inches(layout, 1, fonts))
     _add_heading(figure, heading, fonts)
-    _footnote(figure, views, style, fonts, areas=True)
+    on_show = [view for view in views if view["group"] is None or view["group"] in shown_groups]
+    _footnote(figure, on_show, style, fonts, areas=True)
     return figure
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ._boxes import BoxView, box_words, draw_boxes, weighted_share
+from ._boxes import BoxView, box_words, draw_boxes, shown_boxes, weighted_share
 from ._choices import choice_label
 from ._colormaps import lookup_table
 from ._overlay import CONTOUR_LEGEND, overlay_map
@@ -98,13 +98,14 @@ def drawn_tile(
 
 
 def medium_boxes(state: ViewState, index: int) -> list[BoxView]:
-    return [box for box in state.boxes if box["image"] == index]
+    """Medium `index`'s boxes on show: those of its shown group (or of every group)."""
+    return shown_boxes(state.boxes, index, shown_group(state.media[index], state.group))
 
 
 def box_lines(state: ViewState, grids: Sequence[np.ndarray]) -> list[str]:
-    """Each box's share of its medium's shown map, in words (as js/view.js says them)."""
+    """Each box on show's share of its medium's shown map, in words (as js/view.js says them)."""
     lines = []
-    for box in state.boxes:
+    for box in (box for index in range(len(state.media)) for box in medium_boxes(state, index)):
         values = grids[box["image"]].ravel().astype(np.float64)
         fractions = np.zeros(values.size)
         fractions[box["cells"]] = box["fractions"]

@@ -29,8 +29,10 @@ by construction, and a new kind of token or medium is a new field value here, no
   (the layers x heads grid: "off", "mass" or "focus"), `colormap`, `opacity`, `smooth`, `style` ("heat" or
   "contour": `_overlay.py`), `shared_scale`, `show_special`, `width`, and `group`: the temporal group the videos
   show (a video with fewer shows its last; the film strip, its scrubber and play set it).
-- `boxes`: the boxes drawn on the pictures (`_boxes.BoxView`: corners, name, and the token cells each covers with
-  the fraction of each inside it, so the front end sums the share inside without any geometry).
+- `boxes`: the boxes drawn on the pictures (`_boxes.BoxView`: image, temporal group (None: every group of a
+  video), corners, name, and the token cells each covers with the fraction of each inside it, so the front end sums
+  the share inside without any geometry). A video's box with a group is drawn and said only while that group is
+  shown.
 
 The maps themselves travel separately, one binary payload per selection (`_payload.py`), and so does the head
 overview's data (each head's image share and spatial entropy per token).
@@ -44,7 +46,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal, TypedDict
 
 from ._arguments import checked_flag, error_kind, integer_index, real_number, shown, whole_number
-from ._boxes import Box, BoxView, box_views, checked_boxes
+from ._boxes import Box, BoxView, box_views, checked_boxes, group_counts
 from ._choices import (
     CanonicalChoice,
     Choice,
@@ -218,7 +220,8 @@ class ViewState:
         `group`: the temporal group the videos open on (an index as for `result.picture(image, group)`; -1: the
         last; a video with fewer groups shows its last). `style`: "heat" (the map in colour, its opacity growing
         with the value up to `opacity`) or "contour" (lines around 25 %, 50 % and 75 % of the attention). `boxes`:
-        boxes drawn on the pictures, each with the share of the shown attention inside it (`_boxes.py`)."""
+        boxes drawn on the pictures, each with the share of the shown attention inside it (`_boxes.py`); a video's
+        box with a `group` only while that group is shown."""
         if not isinstance(result, AttentionResult):
             raise TypeError(f"a view needs an AttentionResult (from model.capture), not {type(result).__name__}")
         reduce = checked_reduce(reduce)
@@ -447,9 +450,12 @@ def view_boxes(result: AttentionResult, boxes: Any) -> list[BoxView]:
     """`boxes=` checked against the result's images, as the front end gets them. A list already in that form (the
     widget's trait holds one) is checked and made again from its corners, names and images."""
     if isinstance(boxes, list) and boxes and all(_is_box_view(box) for box in boxes):
-        boxes = [Box(box["x0"], box["y0"], box["x1"], box["y1"], box["name"], box["image"]) for box in boxes]
+        boxes = [
+            Box(box["x0"], box["y0"], box["x1"], box["y1"], box["name"], box["image"], group=box["group"])
+            for box in boxes
+        ]
     sizes = [geometry.original_size for geometry in result.images]
-    checked = checked_boxes(boxes, sizes)
+    checked = checked_boxes(boxes, sizes, groups=group_counts(result.images))
     return box_views(checked, [(geometry.rows, geometry.cols) for geometry in result.images], sizes)
 
 

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ._boxes import Box, box_words, check_overlap, checked_fields, on_image
+from ._boxes import Box, box_words, check_overlap, checked_fields, group_counts, on_image
 from ._choices import UNITS, Unit, canonical_choice, checked_index, choice_label, last_layers
 from ._families import MAPLESS_LAYER_TYPES
 from ._files import check_destinations, checked_path, write_all
@@ -110,12 +110,17 @@ class BoxArgument:
     box: Box
 
 
-BOX_PATTERN = re.compile(r"^(?P<corners>[^:@]*)(?::(?P<label>.*?))?(?:@(?P<image>-?\d+))?$", re.DOTALL)
+# The label is everything after the corners' first ':' (colons too) but a trailing @IMAGE and #GROUP, in that
+# order: a label that itself ends in "@2" or "#2" stays whole when followed by an explicit @IMAGE.
+BOX_PATTERN = re.compile(
+    r"^(?P<corners>[^:@#]*)(?::(?P<label>.*?))?(?:@(?P<image>-?\d+))?(?:#(?P<group>-?\d+))?$", re.DOTALL
+)
 
 
 def box_argument(value: str) -> BoxArgument:
-    """--box X0,Y0,X1,Y1[:LABEL][@IMAGE]: a box in pixels of the original image (`@IMAGE`: of the IMAGE-th image or
-    video given, from 0; default the first)."""
+    """--box X0,Y0,X1,Y1[:LABEL][@IMAGE][#GROUP]: a box in pixels of the original image (`@IMAGE`: of the IMAGE-th
+    image or video given, from 0; default the first; `#GROUP`: a video's temporal group only, from 0, negative
+    from the end; default every group)."""
     utf8_text(value)
     match = BOX_PATTERN.match(value)
     corners = match["corners"].split(",") if match else []
@@ -125,15 +130,17 @@ def box_argument(value: str) -> BoxArgument:
         numbers = []
     if match is None or len(numbers) != 4:
         raise argparse.ArgumentTypeError(
-            f"invalid box {value!r}: use X0,Y0,X1,Y1 in pixels of the original image, with :LABEL and @IMAGE "
-            "(its index among the images and videos, from 0) where wanted, e.g. 40,30,120,95:cat"
+            f"invalid box {value!r}: use X0,Y0,X1,Y1 in pixels of the original image, with :LABEL, @IMAGE (its "
+            "index among the images and videos, from 0) and #GROUP (a video's temporal group) where wanted, e.g. "
+            "40,30,120,95:cat or 40,30,120,95:cat@1#2"
         )
     image = int(match["image"]) if match["image"] is not None else 0
+    group = int(match["group"]) if match["group"] is not None else None
     try:
         fields = checked_fields(numbers, match["label"] or None, image, f"box {value!r}")
     except (TypeError, ValueError) as error:
         raise argparse.ArgumentTypeError(str(error)) from None
-    return BoxArgument(value, Box(*fields))
+    return BoxArgument(value, Box(*fields, group=group))
 
 
 def utf8_text(value: str) -> str:
@@ -344,7 +351,7 @@ def write_outputs(
         relative=relative,
         drop_sinks=drop_sinks,
         style=style,
-        boxes=[box for box in boxes if box.image == 0] or None,  # the figure shows the first image
+        boxes=[box for box in boxes if box.image == 0 and box.group in (None, 0)] or None,  # it shows image 0, group 0
         **selection,
     )
     layers_bytes = figure_bytes(figure, figure_format)
@@ -551,8 +558,9 @@ def check_before_loading(arguments: argparse.Namespace, parser: argparse.Argumen
 
 
 def check_boxes_before_loading(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    """Each --box on an image or video that was given, and (an image's) at least partly on it: else an argparse
-    error, before the model loads. A video's boxes are checked against its frames once it is read."""
+    """Each --box on an image or video that was given, and (an image's) at least partly on it and without a
+    #GROUP: else an argparse error, before the model loads. A video's boxes are checked against its frames and
+    groups once it is read."""
     from ._images import load_rgb
 
     images, videos = list(arguments.image or ()), list(arguments.video or ())
@@ -566,6 +574,8 @@ def check_boxes_before_loading(arguments: argparse.Namespace, parser: argparse.A
         index = argument.box.image % count
         if index >= len(images):
             continue
+        if argument.box.group is not None:
+            parser.error(f"{where}: image {index} is a still image, without temporal groups; leave out #GROUP")
         if index not in sizes:
             try:
                 sizes[index] = load_rgb(images[index]).size
@@ -581,7 +591,8 @@ def result_boxes(result, arguments: argparse.Namespace, parser: argparse.Argumen
     """The --box boxes, checked against the captured images and video frames (an argparse error otherwise)."""
     sizes = [geometry.original_size for geometry in result.images]
     try:
-        return [on_image(argument.box, sizes, f"--box {argument.text}") for argument in arguments.box or ()]
+        groups = group_counts(result.images)
+        return [on_image(argument.box, sizes, f"--box {argument.text}", groups) for argument in arguments.box or ()]
     except (IndexError, ValueError) as error:
         parser.error(str(error))
 
@@ -593,10 +604,14 @@ def report_box_shares(result, boxes: Sequence[Box], layer, head, producing: bool
     for box in boxes:
         grid = result.grid(layer=layer, head=head, producing=producing, image=box.image, **maps, **selection)
         geometry = result.images[box.image]
-        shown = grid if geometry.kind == "image" else grid[0]  # a video: its first group, as the figure shows it
+        group = box.group or 0  # a video's box of every group: its first group, as the figure shows it
+        shown = grid if geometry.kind == "image" else grid[group]
         share = box.share(shown, geometry.original_size)
         name = f" “{box.label}”" if box.label else ""
-        context = " · ".join([f"image {box.image}", *where] + (["its first group"] if geometry.kind == "video" else []))
+        # A video's group in the pages' words ("group 2 of 4": #1), or the first group a box of every group is read on.
+        named = f"group {group + 1} of {geometry.groups}" if box.group is not None else "its first group"
+        video = [] if geometry.kind == "image" else [named]
+        context = " · ".join([f"image {box.image}", *where, *video])
         print(f"box{name} ({context}): {box_words(None, share.inside, share.area)}", flush=True)
 
 
@@ -1107,10 +1122,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--box",
         action="append",
         type=box_argument,
-        metavar="X0,Y0,X1,Y1[:LABEL][@IMAGE]",
+        metavar="X0,Y0,X1,Y1[:LABEL][@IMAGE][#GROUP]",
         help="a box to outline in the HTML and the layers figure, in pixels of the original image (repeat for "
-        "several; @IMAGE: the image or video it is on, from 0, default 0; a video's box is on every frame); the "
-        "share of the attention inside it is printed and shown",
+        "several; @IMAGE: the image or video it is on, from 0, default 0; #GROUP: a video's temporal group it is "
+        "on, from 0 (negative from the end), default every group: a moving object takes a box per group, e.g. "
+        "--box '40,30,120,95:cat#0' --box '90,30,170,95:cat#1'); the share of the attention inside it is printed "
+        "and shown",
     )
     answering = explore_parser.add_mutually_exclusive_group()
     answering.add_argument(

@@ -1,7 +1,7 @@
-"""The command line's boxes and overlay style (issue 25): `--box X0,Y0,X1,Y1[:LABEL][@IMAGE]` on explore (the
-demo passes its named object's box), `--style heat|contour` on both; each box's share of the opening map is
-printed and equals the direct computation; a bad box is one argparse line, before the model loads, nothing
-written."""
+"""The command line's boxes and overlay style (issue 25): `--box X0,Y0,X1,Y1[:LABEL][@IMAGE][#GROUP]` on explore
+(the demo passes its named object's box; #GROUP: a video's temporal group only), `--style heat|contour` on both;
+each box's share of the opening map (a group's box: of its group's) is printed and equals the direct computation; a
+bad box is one argparse line, before the model loads, nothing written."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from test_html import embedded_header
 
 import qvl_widget
 from qvl_widget import Box
-from qvl_widget.cli import main
+from qvl_widget.cli import box_argument, main, report_box_shares
 
 SHARE_LINE = re.compile(
     r"^box(?: “(?P<name>[^”]*)”)? \((?P<where>[^)]*)\): "
@@ -114,6 +114,11 @@ def no_loading(monkeypatch):
         ("0,0,inf,50", "x1 must be a finite number"),
         ("0,0,50,50@2", "--box 0,0,50,50@2: its image 2 was not given (1 image(s) and 0 video(s)); use @0..@0"),
         ("500,10,600,40:far", "--box 500,10,600,40:far (500, 10, 600, 40) lies outside image 0, which is 120 x 90"),
+        (
+            "0,0,50,50:cat#1",
+            "--box 0,0,50,50:cat#1: image 0 is a still image, without temporal groups; leave out #GROUP",
+        ),
+        ("0,0,50,50#x", "invalid box '0,0,50,50#x': use X0,Y0,X1,Y1"),
     ],
 )
 def test_a_bad_box_is_one_line_before_the_model_loads(box, message, tmp_path, capsys, no_loading):
@@ -130,3 +135,35 @@ def test_a_bad_box_is_one_line_before_the_model_loads(box, message, tmp_path, ca
 def test_a_bad_style_is_one_line(tmp_path, capsys, no_loading):
     code, _, stderr = run_cli(["demo", "--out", str(tmp_path / "o"), "--style", "lines"], capsys)
     assert code == 2 and "argument --style: invalid choice: 'lines' (choose from 'heat', 'contour')" in stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "box"),
+    [
+        ("10,10,50,50:cat#2", Box(10, 10, 50, 50, "cat", group=2)),
+        ("10,10,50,50#-1", Box(10, 10, 50, 50, group=-1)),
+        ("10,10,50,50:cat@1#3", Box(10, 10, 50, 50, "cat", image=1, group=3)),
+        ("10,10,50,50:time: 1:30@1#0", Box(10, 10, 50, 50, "time: 1:30", image=1, group=0)),  # colons in the label
+        ("10,10,50,50:take #2@0", Box(10, 10, 50, 50, "take #2")),  # "#2" kept in the label by an explicit @0
+        ("10,10,50,50:take #2@0#1", Box(10, 10, 50, 50, "take #2", group=1)),
+        ("10,10,50,50:cat@1", Box(10, 10, 50, 50, "cat", image=1)),  # no #GROUP: every group
+    ],
+)
+def test_a_box_takes_a_videos_group_after_its_label_and_image(text, box):
+    assert box_argument(text).box == box
+
+
+def test_a_groups_box_share_is_printed_for_its_own_group(capsys):
+    from browser_support import synthetic_video_result
+
+    result = synthetic_video_result()  # 1200 x 800 frames, 4 groups
+    boxes = [Box(780, 190, 1010, 420, "cat", group=1), Box(780, 190, 1010, 420, "cat")]
+    report_box_shares(result, boxes, -1, "mean", False, {"token": [3]}, {})
+    lines = share_lines(capsys.readouterr().out)
+    assert [line["where"] for line in lines] == [
+        "image 0 · layer 1 · mean of heads · group 2 of 4",
+        "image 0 · layer 1 · mean of heads · its first group",
+    ]
+    grid = result.grid(token=[3], layer=-1)
+    for line, group in zip(lines, (1, 0), strict=True):
+        assert_share(line, boxes[0].share(grid[group], (1200, 800)))

@@ -65,5 +65,9 @@ def write_live_pages(folder: Path) -> None:
     clip = demo.make_clip(DEMO_SEED, groups=4)
     video = qvl_widget.Video(demo.frames_array(clip), min_pixels=224 * 224, max_pixels=224 * 224)
     captured = model.capture(video, clip["prompt"], answer=True, max_new_tokens=DEMO_ANSWER_TOKENS)
-    # The answer word, with the map of the step that wrote it, in the layer the demo model points from.
-    captured.to_html(folder / "video.html", token=[demo.answer_word(captured)], producing=True, layer=view["layer"])
+    # The answer word, with the map of the step that wrote it, in the layer the demo model points from; the moving
+    # object's box in each group.
+    answer = [demo.answer_word(captured)]
+    captured.to_html(
+        folder / "video.html", token=answer, producing=True, layer=view["layer"], boxes=demo.clip_boxes(clip)
+    )

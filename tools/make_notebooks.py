@@ -198,10 +198,14 @@ if MODEL == "demo":
     # 224 px frames, 8 x 8 tokens a group: the size the demo model was trained at
     video = Video(demo.frames_array(clip), min_pixels=224 * 224, max_pixels=224 * 224)
     prompt, phrase = clip["prompt"], clip["phrase"]
+    boxes = demo.clip_boxes(clip)  # the moving object's box in each group (Box(..., group=g)), outlined below
     print(prompt, "| the object is in:", ", ".join(clip["regions"]))
 else:
     video = Video(VIDEO, fps=2, max_frames=16)  # 2 frames a second, at most 16
-    prompt, phrase = "What is moving in the video?", None"""
+    prompt, phrase = "What is moving in the video?", None
+    # or a moving object's box per temporal group, in pixels of the frames:
+    # [qvl_widget.Box(x0, y0, x1, y1, label="cat", group=0), qvl_widget.Box(..., group=1), ...]
+    boxes = None"""
 
 
 def video() -> NotebookNode:
@@ -246,23 +250,27 @@ def video() -> NotebookNode:
                 '"on the object" if hit else "elsewhere")'
             ),
             new_markdown_cell(
-                "For a paper: every group's map on its frame, one colour scale (`figures.frames_figure`)."
+                "For a paper: every group's map on its frame, one colour scale (`figures.frames_figure`). Each "
+                "group's box (`Box(..., group=g)`) is outlined on its own frame, with the share of that group's map "
+                "inside it under the panel."
             ),
             new_code_cell(
-                "from qvl_widget import figures\n\nfigures.frames_figure(result, token=last_prompt_token, layer=2)"
+                "from qvl_widget import figures\n\n"
+                "figures.frames_figure(result, token=last_prompt_token, layer=2, boxes=boxes)"
             ),
             new_markdown_cell(
                 "## Explore\n\nHover a token: the overlay shows its map on the current group. Each group's picture is "
-                "its first frame. It opens on the token that predicts the answer, its own map (`producing=False`) as "
-                "above; the *Producing step* menu's *every token* shows the step that predicted it instead."
+                "its first frame, with the box of that group and the share of attention inside it; the film strip "
+                "changes the group. It opens on the token that predicts the answer, its own map (`producing=False`) "
+                "as above; the *Producing step* menu's *every token* shows the step that predicted it instead."
             ),
-            new_code_cell("result.widget(token=[last_prompt_token], layer=2, producing=False)"),
+            new_code_cell("result.widget(token=[last_prompt_token], layer=2, producing=False, boxes=boxes)"),
             new_markdown_cell(
                 "## Export\n\nOne offline HTML file, and the result itself (frames and attention, bit-exact)."
             ),
             new_code_cell(
                 "os.makedirs(OUT, exist_ok=True)\n"
-                'print(result.to_html(f"{OUT}/video.html", token=[last_prompt_token], layer=2))\n'
+                'print(result.to_html(f"{OUT}/video.html", token=[last_prompt_token], layer=2, boxes=boxes))\n'
                 'print(result.save(f"{OUT}/video.npz"))'
             ),
         ],

@@ -11,6 +11,7 @@ PICTURES = "tests/test_pictures_overlay.py"
 BROWSER = "tests/test_pictures_browser.py"
 CLI = "tests/test_pictures_cli.py"
 STATE = "tests/test_view_state.py"
+VIDEO_BOXES = "tests/test_video_boxes.py"
 
 MUTANTS = [
     # ----- the overlay rule (qvl_widget/_overlay.py, js/overlay.js) -----------------------------------------------
@@ -179,7 +180,7 @@ MUTANTS = [
     Mutant(
         "pictures-js-boxes-on-every-picture",
         "js/panels.js",
-        "const mine = boxes.filter((box) => box.image === index);",
+        "const mine = boxesOn(boxes, index, panel.shown);",
         "const mine = boxes;",
         "every box outlined on every picture",
         (BROWSER,),
@@ -187,7 +188,7 @@ MUTANTS = [
     Mutant(
         "pictures-js-save-without-boxes",
         "js/save.js",
-        "const own = boxes.filter((box) => box.image === index);",
+        "const own = boxesOn(boxes, index, frame);",
         "const own = boxes.filter(() => false);",
         "Save PNG leaves the boxes out",
         (BROWSER,),
@@ -199,6 +200,47 @@ MUTANTS = [
         "    return []",
         "boxes= accepted and checked, then dropped from the view state",
         (STATE, BROWSER),
+    ),
+    # ----- boxes per temporal group of a video (Box(..., group=g)) ------------------------------------------------
+    Mutant(
+        "pictures-group-box-on-every-group",
+        "qvl_widget/_boxes.py",
+        'return [view for view in views if view["image"] == image and view["group"] in (None, group)]',
+        'return [view for view in views if view["image"] == image]',
+        "a group's box drawn and said on every group's picture (the figures, the overlay, the still picture)",
+        (VIDEO_BOXES,),
+    ),
+    Mutant(
+        "pictures-group-counted-from-the-end-kept",
+        "qvl_widget/_boxes.py",
+        "    return box.group % count\n",
+        "    return box.group\n",
+        "Box(..., group=-1) sent as -1: no view shows the video's last group's box",
+        (VIDEO_BOXES,),
+    ),
+    Mutant(
+        "pictures-js-group-box-on-every-frame",
+        "js/boxes.js",
+        "return boxes.filter((box) => box.image === image && (box.group ?? frame) === frame);",
+        "return boxes.filter((box) => box.image === image);",
+        "the widget outlines and says a group's box whichever group is shown",
+        (VIDEO_BOXES, "js/tests/overlay.test.js"),
+    ),
+    Mutant(
+        "pictures-js-save-first-groups-boxes",
+        "js/save.js",
+        "const own = boxesOn(boxes, index, frame);",
+        "const own = boxesOn(boxes, index, 0);",
+        "Save PNG of another group outlines the first group's boxes",
+        (VIDEO_BOXES,),
+    ),
+    Mutant(
+        "pictures-cli-box-group-ignored",
+        "qvl_widget/cli.py",
+        'group = int(match["group"]) if match["group"] is not None else None',
+        "group = None",
+        "--box ...#GROUP: the group ignored (the box on every group)",
+        (CLI,),
     ),
     # ----- the demo and the command line -------------------------------------------------------------------------
     Mutant(
@@ -212,8 +254,8 @@ MUTANTS = [
     Mutant(
         "pictures-cli-box-image-ignored",
         "qvl_widget/cli.py",
-        "    return BoxArgument(value, Box(*fields))",
-        "    return BoxArgument(value, Box(*fields[:5]))",
+        "    return BoxArgument(value, Box(*fields, group=group))",
+        "    return BoxArgument(value, Box(*fields[:5], group=group))",
         "--box ...@IMAGE: the image index ignored (every box on the first image)",
         (CLI,),
     ),

@@ -11,6 +11,7 @@
     demo.points_at_named(grid, example)  # True when its brightest cell is on the named object
     clip = demo.make_clip(7, groups=4)  # the same scene as 8 frames, its named object moving region to region
     video = model.capture(qvl_widget.Video(demo.frames_array(clip)), clip["prompt"])
+    video.widget(boxes=demo.clip_boxes(clip))  # the moving object outlined in each group, where it is
 
 The model knows only its scenes' words (colours, shapes and the question words of "What color is the square?" /
 "What shape is the red one?"): a prompt or given answer with other words gets a `DemoVocabularyWarning` that names
@@ -32,7 +33,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ._clips import MAX_CLIP_GROUPS, frames_array, group_example, make_clip
+from ._clips import MAX_CLIP_GROUPS, clip_boxes, frames_array, group_example, make_clip
 from ._pointing import (
     TEST_SEEDS,
     VALIDATION_SEEDS,
@@ -65,6 +66,7 @@ __all__ = [
     "answer_word",
     "cell_box_distance",
     "chance_level",
+    "clip_boxes",
     "example_outline",
     "frames_array",
     "greedy_answer",

@@ -14,6 +14,7 @@ import dataclasses
 import numpy as np
 import torch
 
+from .._boxes import Box
 from ._scenes import IMAGE_SIZE, MAX_OBJECTS, REGIONS, Scenes, render, sample_scenes, scene_example
 
 FRAMES_PER_GROUP = 2  # the Qwen-VL video processors' temporal patch
@@ -81,6 +82,17 @@ def group_example(clip: dict, group: int) -> dict:
     """The pointing check's example for one temporal group of a clip (`points_at_named(grid[group], ...)`)."""
     frame = FRAMES_PER_GROUP * group
     return {"image": clip["frames"][frame], "bbox": clip["boxes"][frame], "distractors": clip["distractors"]}
+
+
+def clip_boxes(clip: dict, image: int = 0) -> list[Box]:
+    """The named object's box in each temporal group of a clip (`qvl_widget.Box`es labelled with its words, one per
+    group, `group=g`): every view of the captured video outlines the object where it is in the group shown.
+    `image`: the video's index among the capture's images and videos (0: it came first)."""
+    boxes = []
+    for group in range(len(clip["frames"]) // FRAMES_PER_GROUP):
+        x0, y0, x1, y1 = group_example(clip, group)["bbox"]
+        boxes.append(Box(x0, y0, x1, y1, label=clip["phrase"], image=image, group=group))
+    return boxes
 
 
 def frames_array(clip: dict) -> np.ndarray:

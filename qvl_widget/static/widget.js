@@ -496,6 +496,9 @@ function straddlesAt(integral, width, height, x, y, radius) {
 // js/boxes.js
 var LABEL_SIZE = 12;
 var TAG_COLOUR = "rgb(30, 30, 30)";
+function boxesOn(boxes, image, frame) {
+  return boxes.filter((box) => box.image === image && (box.group ?? frame) === frame);
+}
 function boxShare(values, box) {
   let total = 0;
   for (let index = 0; index < values.length; index++) total += values[index];
@@ -870,23 +873,24 @@ var MediaPanels = class {
     });
   }
   /**
-   * Outline each medium's boxes (`boxes` of every medium; each box names its own).
+   * Outline each medium's boxes on show (`boxes` of every medium; each box names its own, and a video's box with a
+   * group is on that group's frame only).
    * @param {import("./boxes.js").BoxView[]} boxes
    */
   drawBoxes(boxes) {
     this.panels.forEach((panel, index) => {
-      const mine = boxes.filter((box) => box.image === index);
+      const mine = boxesOn(boxes, index, panel.shown);
       drawBoxes(context2d(panel.boxes), mine, this.media[index], panel.ratio);
     });
   }
   /**
-   * Under each picture, the share of its shown map inside each of its boxes, a line each.
+   * Under each picture, the share of its shown map inside each of its boxes on show, a line each.
    * @param {Float32Array[]} values  each medium's shown frame, as painted
    * @param {import("./boxes.js").BoxView[]} boxes
    */
   describeBoxes(values, boxes) {
     this.panels.forEach((panel, index) => {
-      const lines = boxes.filter((box) => box.image === index).map((box) => {
+      const lines = boxesOn(boxes, index, panel.shown).map((box) => {
         const line = element("div", "qvl-box-share");
         line.textContent = boxWords(box.name, boxShare(values[index], box), box.area);
         return line;
@@ -1029,7 +1033,7 @@ var LINE_VIEW_WIDTH = 512;
 async function savePngs(model, composites, max, style, boxes) {
   const pictures = await fullPictures(model);
   for (const [index, { medium, frame, values, name }] of composites.entries()) {
-    const own = boxes.filter((box) => box.image === index);
+    const own = boxesOn(boxes, index, frame);
     const blob = await compositePng(pictures[medium.frames[frame].picture], medium, values, max, style, own);
     download(blob, name);
   }
