@@ -36,6 +36,7 @@ from ._capture import (
     recording_sink_scores,
 )
 from ._choices import checked_indices
+from ._context import AnswerKind, check_within_context, model_context
 from ._families import Family, attention_layers, family_for_config, unknown_to_transformers
 from ._inputs import MediaInput, Messages, PreparedInputs, prepare_inputs, special_token_ids, thinking_marker_ids
 from ._memory import check_result_fits
@@ -242,21 +243,30 @@ class LoadedModel:
             check_given_thinking(answer, markers, prepared.opens_thinking)
             given = given_answer_ids(tokenizer, answer, THINKING_MARKERS if markers is not None else ())
         prompt_length = int(prepared.model_inputs["input_ids"].shape[1])
+        if answer is True:
+            max_new_tokens = checked_max_new_tokens(max_new_tokens)
         answer_rows = 0 if answer is None else given.numel() if given is not None else max_new_tokens
-        query_positions = np.concatenate(
-            [prepared.query_positions, np.arange(prompt_length, prompt_length + answer_rows)]
-        ).astype(np.int64)
+        # Before anything of the answer's size is allocated: counted from the processor's output, not by running.
+        context = model_context(self.model.config)
+        kind: AnswerKind | None = None if answer is None else "given" if given is not None else "generated"
+        check_within_context(context, prompt_length, answer_rows, kind)
+        if baseline is not None:
+            length = int(baseline.model_inputs["input_ids"].shape[1])
+            check_within_context(context, length, what=f"the baseline prompt {baseline.prompt!r:.60} with its images")
         text_config = self.model.config.get_text_config()
         dtype = _STORAGE_DTYPES[checked_storage(storage)]
         check_result_fits(
             len(layer_ids),
             text_config.num_attention_heads,
-            len(query_positions) + (baseline is not None),  # the baseline's row
+            len(prepared.query_positions) + answer_rows + (baseline is not None),  # the baseline's row
             len(prepared.image_positions),
             dtype.itemsize,
             answering=answer is True,
             working_bytes=chunk_bytes,
         )
+        query_positions = np.concatenate(
+            [prepared.query_positions, np.arange(prompt_length, prompt_length + answer_rows)]
+        ).astype(np.int64)
         request = CaptureRequest(
             query_positions=torch.as_tensor(query_positions),
             image_positions=torch.as_tensor(prepared.image_positions),

@@ -710,7 +710,10 @@ def shareable_name(source: str) -> str:
 # 4. the arrays, read in chunks into arrays of their declared size: probabilities finite and in [0, 1] (checked
 #    chunk by chunk as they are read: about a tenth of the time the read takes), positions non-negative, strictly
 #    increasing, query and image positions disjoint;
-# 5. each picture's PNG header (its size, the image's original size, under PIL's limit) before it is decoded.
+# 5. every picture's PNG header (its size, the image's original size, under PIL's limit; at most 4 bytes a
+#    pixel) before any is decoded.
+# The pictures' decoded pixels are bounded by the file too, with the metadata (every video group has its own
+# picture): at most _MAX_PICTURE_INFLATION times the file's size, or _FREE_PICTURE_BYTES whatever the ratio.
 
 _ARRAY_MEMBERS = ("attention", "image_mass", "query_positions", "image_positions")
 _OPTIONAL_MEMBERS = ("baseline_attention", "sink_scores")  # from version 3, where the capture kept them
@@ -722,12 +725,17 @@ _MAX_METADATA_BYTES = 64 * 2**20  # the JSON metadata, 4 bytes a character: some
 # result has at most tens of thousands: its attention grows with them), parsed in well under a second
 _READ_CHUNK_BYTES = 4 * 2**20
 _PROBABILITY_SLACK = 1e-3  # a row's image share is a float32 sum of probabilities: it may round past 1
+_IMAGE_MASS_SLACK = 1e-2  # a row's columns stored in float16 may add up to a little more than its stored share
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _TOKEN_KEYS = ("text", "start", "end", "special")  # version 1 has these only
 _TOKEN_KEYS_2 = ("part", "probability")
 _IMAGE_KEYS = ("rows", "cols", "resized_size", "original_size", "first_column")
 _VIDEO_KEYS = ("groups", "group_frames", "group_times")  # from version 4: every image has them
 _MAX_GROUPS = 4096  # a video's temporal groups in a file: far above the models' 768 frames
+_MAX_PICTURE_INFLATION = 100  # photos and video frames deflate 2 to 5 times; PNG's best case is some 1000 times
+_FREE_PICTURE_BYTES = 256 * 2**20  # ... so flat pictures (a test card, a chart) load up to this much decoded
+_PIXEL_BYTES = 4  # a picture's pixel decoded, at most (8-bit RGBA; `save` writes 8-bit RGB, 3 bytes)
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by PNG colour type: grey, RGB, palette, grey + alpha, RGBA
 
 
 class _UnreadableError(ValueError):
@@ -782,6 +790,7 @@ class _Archive:
 
     def __init__(self, archive: zipfile.ZipFile, file_size: int) -> None:
         self.zip = archive
+        self.file_size = file_size
         infos = archive.infolist()
         names = [info.filename for info in infos]
         optional = [f"{name}.npy" for name in _OPTIONAL_MEMBERS]
@@ -919,6 +928,7 @@ def _read_result(cls: type[AttentionResult], archive: _Archive) -> AttentionResu
         raise _UnreadableError(
             "its baseline_prompt and baseline_attention.npy do not go together (one is there without the other)"
         )
+    _check_picture_bytes(owners, archive.file_size)
     pictures = [f"picture_{index}.npy" for index in range(len(owners))]
     members = (*(f"{name}.npy" for name in (*_ARRAY_MEMBERS, *archive.optional)), *pictures)
     headers = {name: archive.header(name) for name in members}
@@ -931,6 +941,7 @@ def _read_result(cls: type[AttentionResult], archive: _Archive) -> AttentionResu
     }
     arrays.update({name: archive.read(f"{name}.npy") for name in ("query_positions", "image_positions")})
     _check_positions(arrays["query_positions"], arrays["image_positions"])
+    _check_image_mass(arrays["attention"], arrays["image_mass"])
     return cls(
         attention=arrays["attention"],
         image_mass=arrays["image_mass"],
@@ -938,10 +949,7 @@ def _read_result(cls: type[AttentionResult], archive: _Archive) -> AttentionResu
         image_positions=arrays["image_positions"],
         tokens=contents.tokens,
         images=contents.images,
-        pictures=tuple(
-            _picture_from_png(archive.read(name).tobytes(), index, owners[index][1])
-            for index, name in enumerate(pictures)
-        ),
+        pictures=_read_pictures(archive, [image for _, image in owners]),
         prompt=contents.prompt,
         model=contents.model,
         family=contents.family,
@@ -997,6 +1005,8 @@ def _checked_metadata(metadata: object) -> _Contents:
     if not isinstance(images, list) or not images:
         raise _UnreadableError(f"its images are {_shown(images)}, not a list of image grids")
     texts: dict[Part, str | None] = {"prompt": prompt, "thinking": thinking, "answer": answer}
+    checked_tokens = tuple(_checked_token(token, index, texts) for index, token in enumerate(tokens))
+    _check_token_order(checked_tokens)
     return _Contents(
         prompt=prompt,
         model=model,
@@ -1004,7 +1014,7 @@ def _checked_metadata(metadata: object) -> _Contents:
         answer=answer,
         thinking=thinking,
         layer_ids=tuple(layer_ids),
-        tokens=tuple(_checked_token(token, index, texts) for index, token in enumerate(tokens)),
+        tokens=checked_tokens,
         images=_checked_images(images, version),
         version=version,
         baseline_prompt=baseline_prompt,
@@ -1055,7 +1065,22 @@ def _checked_token(token: object, index: int, texts: dict[Part, str | None]) -> 
         isinstance(probability, (int, float)) and not isinstance(probability, bool) and 0 <= probability <= 1
     ):
         raise _UnreadableError(f"{where} has the probability {_shown(probability)}, not one in [0, 1]")
+    if part == "prompt" and start is not None and not special and of[start:end] != text:
+        # A prompt token's label is the prompt's text at its offsets (`prepare_inputs`): an edited prompt is not.
+        raise _UnreadableError(
+            f"{where} has offsets {start}..{end}, where its prompt says {_shown(of[start:end])}: the prompt and its "
+            "tokens do not go together"
+        )
     return QueryToken(text, start, end, special, part, probability)
+
+
+def _check_token_order(tokens: tuple[QueryToken, ...]) -> None:
+    """The prompt's tokens, then the thinking's, then the answer's: rows follow the sequence, and a capture puts
+    the answer after the prompt."""
+    for index in range(1, len(tokens)):
+        before, after = tokens[index - 1].part, tokens[index].part
+        if PARTS.index(after) < PARTS.index(before):
+            raise _UnreadableError(f"token {index} is of part {after!r} after a token of part {before!r}")
 
 
 def _checked_images(images: list, version: int = FORMAT_VERSION) -> tuple[ImageGeometry, ...]:
@@ -1154,10 +1179,21 @@ def _check_headers(headers: dict[str, _Header], contents: _Contents) -> None:
             raise _UnreadableError(f"picture_{index} is {header}, not the bytes of a PNG file")
 
 
+def _check_picture_bytes(owners: list[tuple[int, ImageGeometry]], file_size: int) -> None:
+    """The pictures' decoded size (one per image and per video group, as their metadata says) against the file's."""
+    decoded = sum(_PIXEL_BYTES * image.original_size[0] * image.original_size[1] for _, image in owners)
+    if decoded > max(_FREE_PICTURE_BYTES, _MAX_PICTURE_INFLATION * file_size):
+        raise _UnreadableError(
+            f"its {len(owners)} pictures would decode to {binary_size(decoded)} from a {binary_size(file_size)} "
+            f"file; result files' pictures decode to at most {_MAX_PICTURE_INFLATION} times the file's size "
+            f"(or {binary_size(_FREE_PICTURE_BYTES)})"
+        )
+
+
 def _check_memory(headers: dict[str, _Header], contents: _Contents) -> None:
     """What loading takes (the arrays, the PNG files, their pixels decoded and copied) against the memory free."""
-    pixels = sum(image.original_size[0] * image.original_size[1] for image in contents.images)
-    needed = sum(header.nbytes for header in headers.values()) + 2 * 4 * pixels
+    pixels = sum(image.groups * image.original_size[0] * image.original_size[1] for image in contents.images)
+    needed = sum(header.nbytes for header in headers.values()) + 2 * _PIXEL_BYTES * pixels
     free = available_bytes()
     if free is not None and needed > free:
         raise _UnreadableError(
@@ -1178,6 +1214,19 @@ def _check_probabilities(name: str, values: np.ndarray) -> None:
         raise _UnreadableError(f"{name.removesuffix('.npy')} holds {wrong} where probabilities (in [0, 1]) belong")
 
 
+def _check_image_mass(attention: np.ndarray, image_mass: np.ndarray) -> None:
+    """A row's image share holds its image columns: they cannot add up to more (rounding aside)."""
+    for layer in range(attention.shape[0]):  # a layer at a time: a float32 sum of the rows, not a copy of them all
+        columns = attention[layer].sum(axis=-1, dtype=np.float32)
+        over = columns - image_mass[layer].astype(np.float32)
+        if over.size and over.max() > _IMAGE_MASS_SLACK:
+            head, query = np.unravel_index(int(over.argmax()), over.shape)
+            raise _UnreadableError(
+                f"image_mass of layer {layer}, head {head}, token {query} is {image_mass[layer, head, query]:.4g} "
+                f"where its image columns add up to {columns[head, query]:.4g}: the two do not go together"
+            )
+
+
 def _check_scores(name: str, values: np.ndarray) -> None:
     """Sink scores: finite and not negative (a largest absolute value)."""
     if values.size and not (np.isfinite(values).all() and values.min() >= 0):
@@ -1196,9 +1245,18 @@ def _check_positions(query_positions: np.ndarray, image_positions: np.ndarray) -
         raise _UnreadableError(f"position {shared[0]} is both a query row and an image column")
 
 
-def _picture_from_png(data: bytes, index: int, geometry: ImageGeometry) -> Image.Image:
-    """The picture, its PNG header (size, within the limits checked with the metadata) read before decoding."""
-    if len(data) < 24 or not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR":
+def _read_pictures(archive: _Archive, owners: list[ImageGeometry]) -> tuple[Image.Image, ...]:
+    """Every picture's PNG header checked before any picture is decoded: a bad last picture costs no decoding."""
+    files = [archive.read(f"picture_{index}.npy").tobytes() for index in range(len(owners))]
+    for index, (data, geometry) in enumerate(zip(files, owners, strict=True)):
+        _check_png_header(data, index, geometry)
+    return tuple(_picture_from_png(data, index) for index, data in enumerate(files))
+
+
+def _check_png_header(data: bytes, index: int, geometry: ImageGeometry) -> None:
+    """The PNG's header: its size the image's original size (within the limits checked with the metadata), and at
+    most `_PIXEL_BYTES` a pixel decoded, as the bounds count (`save` writes 8-bit RGB: 3)."""
+    if len(data) < 26 or not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR":
         raise _UnreadableError(f"picture {index} is not a PNG file")
     size = struct.unpack(">II", data[16:24])
     if size != geometry.original_size:
@@ -1206,6 +1264,16 @@ def _picture_from_png(data: bytes, index: int, geometry: ImageGeometry) -> Image
             f"picture {index} is {size[0]} x {size[1]} pixels, its image's original size "
             f"{geometry.original_size[0]} x {geometry.original_size[1]}"
         )
+    depth, colour = data[24], data[25]
+    if colour not in _PNG_CHANNELS or depth not in (1, 2, 4, 8, 16) or _PNG_CHANNELS[colour] * depth > 8 * _PIXEL_BYTES:
+        raise _UnreadableError(
+            f"picture {index} has bit depth {depth} and colour type {colour}, more than the {_PIXEL_BYTES} bytes a "
+            "pixel of the pictures result.save writes"
+        )
+
+
+def _picture_from_png(data: bytes, index: int) -> Image.Image:
+    """The picture, decoded (its header checked by `_check_png_header`)."""
     # Between PIL's warning and refusal limits (89 to 179 million pixels), PIL warns, as it did when the picture
     # was captured; the warning is left as it is (silencing it would change the process's warning filters, which
     # is not thread-safe), and where warnings are errors, it is a one-line refusal like the rest.

@@ -384,6 +384,8 @@ def processor_video_kwargs(processor: Any, sampled: SampledVideo | Sequence[Samp
       sampled_fps` with `sampled_fps = len(frames_indices) / total_num_frames * fps` (transformers 5.x reads no
       `fps` argument there when the processor does not sample), and Qwen3-VL's `<t seconds>` texts, one per
       temporal group (see `group_labels`). Qwen2-VL reads none of it;
+    - `input_data_format="channels_last"`: the frames' layout, which the processor would otherwise guess from the
+      shape (a frame 1 or 3 pixels tall looks channels-first to it);
     - `size={"shortest_edge": min_pixels, "longest_edge": max_pixels}` where the video sets either (one size per
       call: the videos of one call must agree);
     - `cap_pixels_per_frame=True` where the processor has that switch and leaves it unset: the reference
@@ -402,6 +404,9 @@ def processor_video_kwargs(processor: Any, sampled: SampledVideo | Sequence[Samp
     videos_kwargs: dict[str, Any] = {
         "do_sample_frames": False,
         "video_metadata": [video.metadata() for video in videos],
+        # Our frames are RGB images, [height, width, 3] once stacked; left to guess, the processor takes a frame
+        # 1 or 3 pixels tall for channels-first and feeds the model rows of pixels as colours.
+        "input_data_format": "channels_last",
     }
     min_pixels, max_pixels = next(iter(bounds))
     if min_pixels is not None or max_pixels is not None:

@@ -1135,3 +1135,27 @@ def test_reference_maps_follow_the_readme(results):
         float(result.attention[[0, 2], :, 3, 5].max(axis=1).mean()),
         rel_tol=1e-6,
     )
+
+
+# ----- odd frame shapes (issue EDGES): a solid clip reaches the model in its own colour -------------------------
+
+
+@settings(max_examples=12)
+@given(
+    width=st.integers(1, 40),
+    height=st.integers(1, 40),
+    colour=st.tuples(*[st.integers(0, 255)] * 3),
+    family=st.sampled_from(["qwen2_vl", "qwen3_vl"]),
+)
+def test_frames_of_any_shape_reach_the_model_in_their_colour(tiny_models, width, height, colour, family):
+    """Frames 1, 3 or 4 pixels tall or wide (which a processor could read channels-first) included."""
+    from qvl_widget._inputs import prepare_inputs
+    from qvl_widget._video import Video
+
+    model = tiny_models[family]
+    clip = Video([Image.new("RGB", (width, height), colour)] * 2)
+    pixels = prepare_inputs(model.processor, model.model.config, clip, "What").model_inputs["pixel_values_videos"]
+    means = pixels.reshape(pixels.shape[0], 3, -1).mean(dim=(0, 2)).numpy()
+    video_processor = model.processor.video_processor
+    expected = (np.array(colour) / 255 - video_processor.image_mean) / video_processor.image_std
+    np.testing.assert_allclose(means, expected, atol=2e-2)

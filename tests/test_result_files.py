@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from browser_support import THINKING_TEXTS, synthetic_answer_result, synthetic_result
+from browser_support import THINKING_TEXTS, synthetic_answer_result, synthetic_result, synthetic_video_result
 from PIL import Image
 
 from qvl_widget import AttentionResult
@@ -311,6 +311,7 @@ def test_probabilities_at_the_edges_load(tmp_path, dtype):
     original = synthetic_result()
     attention, mass = original.attention.astype(dtype), original.image_mass.astype(dtype)
     mass[0, 0, 0] = 1.0005
+    attention[0, 0, 0] = 0  # the row's columns add up to its share, as in a capture
     attention[0, 0, 0, :3] = [-0.0, 0.0, 1.0]
     changed = with_arrays(original, attention=attention, image_mass=mass)
     assert_same(AttentionResult.load(changed.save(tmp_path / "r.npz")), changed)
@@ -691,6 +692,70 @@ def test_pictures_that_are_not_the_png_save_wrote(saved, tmp_path):
     wrong_size = io.BytesIO()
     Image.new("RGB", (301, 160)).save(wrong_size, format="PNG")
     refused(archive(tmp_path / "size.npz", saved, picture(wrong_size.getvalue())), "picture 0 is 301 x 160 pixels")
+
+
+def flat_png(width: int, height: int, depth: int = 8, colour: int = 2) -> bytes:
+    """A valid PNG of width x height black pixels (`colour`: PNG colour type, 2 RGB), some 1000 times smaller than
+    its pixels, built in a fraction of a second."""
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour]
+    header = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    rows = zlib.compress(bytes((channels * depth // 8 * width + 1) * height), 9)
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", rows) + png_chunk(b"IEND", b"")
+
+
+def video_members(tmp_path: Path, groups: int) -> dict[str, bytes]:
+    return members_of(synthetic_video_result(groups=groups).save(tmp_path / "video.npz"))
+
+
+def test_every_video_groups_picture_is_bounded_by_the_file_before_any_is_read(tmp_path):
+    """12 groups of flat 4000 x 4000 pictures in half a MiB: each group's picture counts (the bound once counted
+    one a video), and together they may decode to at most 100 times the file (or 256 MiB)."""
+    members = edited(video_members(tmp_path, 12), image(0, original_size=[4000, 4000]))
+    png = flat_png(4000, 4000)
+    path = archive(tmp_path / "big.npz", members, *(picture(png, index) for index in range(12)))
+    assert path.stat().st_size < MIB
+    with costs_at_most(read_bytes=MIB, extra_bytes=50 * MIB):
+        refused(path, "its 12 pictures would decode to 732.4 MiB from a 5", "at most 100 times the file's size")
+
+
+def test_every_png_header_is_checked_before_any_picture_is_decoded(tmp_path, monkeypatch):
+    members = video_members(tmp_path, 3)
+    size = metadata_of(members)["images"][0]["original_size"]
+    wrong = flat_png(size[0] + 1, size[1])
+    decoded: list[object] = []
+    monkeypatch.setattr("PIL.ImageFile.ImageFile.load", lambda self: decoded.append(self))
+    refused(archive(tmp_path / "last.npz", members, picture(wrong, 2)), f"picture 2 is {size[0] + 1} x {size[1]}")
+    assert decoded == []  # pictures 0 and 1 were not decoded for nothing
+    deep = flat_png(*size, depth=16, colour=6)  # 8 bytes a pixel: past what the bounds count
+    refused(archive(tmp_path / "deep.npz", members, picture(deep, 1)), "picture 1 has bit depth 16 and colour type 6")
+
+
+def test_grey_and_rgba_pictures_still_load(tmp_path):
+    result = synthetic_video_result(groups=2)
+    for mode in ("L", "RGBA"):
+        pictures = tuple(picture.convert(mode) for picture in result.pictures)
+        loaded = AttentionResult.load(dataclasses.replace(result, pictures=pictures).save(tmp_path / f"{mode}.npz"))
+        assert [picture.mode for picture in loaded.pictures] == [mode, mode]
+
+
+def test_metadata_that_disagrees_with_what_can_be_derived_is_refused(saved, tmp_path):
+    """Each check is one line: the image share of a row against its columns, the prompt against its tokens' text at
+    their offsets, the tokens' parts in the order a capture writes them."""
+    metadata = metadata_of(saved)
+    mass = np.zeros(np.load(io.BytesIO(saved["image_mass.npy"])).shape, np.float32)
+    refused(
+        archive(tmp_path / "mass.npz", replaced_array(saved, "image_mass", mass)),
+        "image_mass of layer 0, head 0, token 0 is 0 where its image columns add up to",
+    )
+    edited_prompt = "".join("x" if character != "x" else "y" for character in metadata["prompt"])
+    first = metadata["tokens"][0]
+    refused(
+        archive(tmp_path / "prompt.npz", edited(saved, lambda m: m.update(prompt=edited_prompt))),
+        f"token 0 ({first['text']!r}) has offsets {first['start']}..{first['end']}, where its prompt says",
+        "the prompt and its tokens do not go together",
+    )
+    moved = edited(saved, lambda m: m["tokens"].insert(0, m["tokens"].pop()))
+    refused(archive(tmp_path / "order.npz", moved), "token 1 is of part 'prompt' after a token of part 'answer'")
 
 
 def test_metadata_over_its_cap_is_refused_before_it_is_read(saved, tmp_path, monkeypatch):
