@@ -14,6 +14,7 @@ A given answer is appended to the prompt and captured in one forward pass (rows 
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,29 +29,33 @@ from ._arguments import check_encodable, checked_count, described, shown
 from ._capture import CaptureRequest, capturing
 from ._result import GENERATED_PARTS, THINKING_MARKERS, Part, QueryToken
 
-# `generate` options that would change what is computed or returned; qvl_widget sets or needs these itself.
+# `generate` arguments that are not generation settings, refused by name: qvl_widget sets or needs these itself.
 _REFUSED_GENERATE_OPTIONS = {
-    "output_attentions": "attention comes from the capture, on the model's own fast attention",
-    "output_hidden_states": "capture returns attention only",
-    "output_scores": "capture keeps the answer tokens' probabilities itself",
-    "output_logits": "capture keeps the answer tokens' probabilities itself",
     "return_dict_in_generate": "capture returns an AttentionResult",
     "attn_implementation": "set the attention implementation when loading the model",
     "max_new_tokens": "pass max_new_tokens= to capture",
-    "num_return_sequences": "capture explains one answer: pass num_return_sequences=1 or leave it out",
-    "num_beams": "beam search reorders its cache between steps; capture explains greedy or sampled answers",
     "assistant_model": "assisted generation feeds several tokens per step; capture needs one per step",
-    "prompt_lookup_num_tokens": "prompt lookup feeds several tokens per step; capture needs one per step",
-    "cache_implementation": "capture needs the default (dynamic) cache, whose keys start at position 0",
+    "custom_generate": "it replaces transformers' generate, whose steps capture follows",
     "past_key_values": "capture runs the whole prompt itself",
     "cache": "capture runs the whole prompt itself",
 }
-# Of those, the values that change nothing (also checked in the model's own generation config).
-_HARMLESS_VALUES: dict[str, tuple[Any, ...]] = {
-    "num_return_sequences": (None, 1),
-    "num_beams": (None, 1),
-    "cache_implementation": (None, "dynamic"),
+# Generation settings, decided from the config generate would build (the model's, a passed generation_config,
+# the keywords over them): the values that change nothing, and why others are refused.
+_CONFIG_RULES: dict[str, tuple[tuple[Any, ...], str]] = {
+    "output_attentions": ((None, False), "attention comes from the capture, on the model's own fast attention"),
+    "output_hidden_states": ((None, False), "capture returns attention only"),
+    "output_scores": ((None, False), "capture keeps the answer tokens' probabilities itself"),
+    "output_logits": ((None, False), "capture keeps the answer tokens' probabilities itself"),
+    "num_return_sequences": ((None, 1), "capture explains one answer"),
+    "num_beams": ((None, 1), "beam search reorders its cache between steps; capture explains greedy or sampled ones"),
+    "use_cache": ((None, True), "capture feeds the last answer token back on generation's cache"),
+    "cache_implementation": ((None, "dynamic"), "capture needs the default (dynamic) cache, whose keys start at 0"),
+    "prefill_chunk_size": ((None,), "a prompt prefilled in chunks is not one pass; capture needs its rows in one"),
+    "guidance_scale": ((None, 1), "classifier-free guidance runs a second, unconditional batch beside the answer"),
+    "prompt_lookup_num_tokens": ((None,), "prompt lookup feeds several tokens per step; capture needs one per step"),
+    "assistant_early_exit": ((None,), "assisted generation feeds several tokens per step; capture needs one per step"),
 }
+_FOLLOWED_MODES = ("greedy_search", "sample")  # one token per step, on one dynamic cache
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,10 @@ def checked_max_new_tokens(value: object) -> int:
 
 
 def checked_generate_kwargs(generate_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
-    """`generate_kwargs=` (sampling options for `model.generate`), refusing what would change the capture."""
+    """`generate_kwargs=` (sampling options for `model.generate`), refusing the arguments that would change the
+    capture; the settings are checked against the model's own (`check_generation_config`)."""
+    from transformers import GenerationConfig
+
     if generate_kwargs is None:
         return {}
     if not isinstance(generate_kwargs, Mapping):
@@ -89,8 +97,13 @@ def checked_generate_kwargs(generate_kwargs: Mapping[str, Any] | None) -> dict[s
     for name, value in generate_kwargs.items():
         if not isinstance(name, str):
             raise TypeError(f"generate_kwargs' keys are option names (text), not {described(name)}")
-        if name in _REFUSED_GENERATE_OPTIONS and value not in _HARMLESS_VALUES.get(name, ()):
+        if name in _REFUSED_GENERATE_OPTIONS and value is not None:
             raise ValueError(f"generate_kwargs may not set {name!r}: {_REFUSED_GENERATE_OPTIONS[name]}")
+    passed = generate_kwargs.get("generation_config")
+    if passed is not None and not isinstance(passed, GenerationConfig):
+        raise TypeError(
+            f"generate_kwargs' generation_config must be a transformers GenerationConfig, not {described(passed)}"
+        )
     streamer = generate_kwargs.get("streamer")
     if streamer is not None and not (
         callable(getattr(streamer, "put", None)) and callable(getattr(streamer, "end", None))
@@ -101,17 +114,61 @@ def checked_generate_kwargs(generate_kwargs: Mapping[str, Any] | None) -> dict[s
     return dict(generate_kwargs)
 
 
+def generation_config_of(model: Any, generate_kwargs: dict[str, Any]) -> tuple[Any, set[str]]:
+    """The generation config `model.generate(**generate_kwargs)` runs with (the model's own, a passed
+    generation_config's set values over it, the keywords over both), and the settings the user chose."""
+    from transformers import GenerationConfig
+
+    own = getattr(model, "generation_config", None)
+    config = copy.deepcopy(own) if isinstance(own, GenerationConfig) else GenerationConfig()
+    chosen: set[str] = set()
+    passed = generate_kwargs.get("generation_config")
+    if passed is not None:
+        values = {name: value for name, value in passed.to_diff_dict().items() if name != "transformers_version"}
+        config.update(**values)
+        chosen |= set(values)
+    keywords = {name: value for name, value in generate_kwargs.items() if name not in ("generation_config", "streamer")}
+    chosen |= set(keywords) - set(config.update(**keywords))  # update returns what is not a setting
+    return config, chosen
+
+
 def check_generation_config(model: Any, generate_kwargs: dict[str, Any]) -> None:
-    """The model's own generation config must not ask for what capture cannot follow (beam search, several
-    answers, a static cache), unless `generate_kwargs` override it."""
-    config = getattr(model, "generation_config", None)
-    for name, harmless in _HARMLESS_VALUES.items():
-        value = generate_kwargs.get(name, getattr(config, name, None))
+    """The generation config generate would run with (`generation_config_of`) must be one capture can follow:
+    greedy or sampled, one token per step, on a dynamic cache, with no outputs capture makes itself. A one-line
+    ValueError names the setting and where it came from (generate_kwargs, or the model's own config)."""
+    try:
+        config, chosen = generation_config_of(model, generate_kwargs)
+    except (TypeError, ValueError) as error:  # generate's own check of the values (a temperature <= 0)
+        raise _refused_by_generate(generate_kwargs, error) from error
+    for name, (harmless, reason) in _CONFIG_RULES.items():
+        value = getattr(config, name, None)
         if value not in harmless:
-            raise ValueError(
-                f"this model's generation config sets {name}={value!r}: {_REFUSED_GENERATE_OPTIONS[name]}; pass "
-                f"generate_kwargs={{{name!r}: {harmless[-1]!r}}}"
-            )
+            raise _refused_setting(name, value, harmless, reason, name in chosen)
+    mode = str(getattr(config.get_generation_mode(), "value", config.get_generation_mode()))
+    if mode not in _FOLLOWED_MODES:
+        where = "generate_kwargs ask for" if chosen else "this model's generation config asks for"
+        raise ValueError(
+            f"{where} {mode.replace('_', ' ')}, which capture cannot follow (it explains greedy or sampled answers, "
+            "one token per step): leave those settings out, or pass e.g. generate_kwargs={'do_sample': True}"
+        )
+
+
+def _refused_setting(name: str, value: Any, harmless: tuple[Any, ...], reason: str, chosen: bool) -> ValueError:
+    if chosen:
+        return ValueError(
+            f"generate_kwargs may not set {name!r} to {shown(value)} (here or in its "
+            f"generation_config): {reason}; leave it out"
+        )
+    return ValueError(
+        f"this model's generation config sets {name}={value!r}: {reason}; pass generate_kwargs={{{name!r}: "
+        f"{harmless[-1]!r}}}"
+    )
+
+
+def _refused_by_generate(generate_kwargs: Mapping[str, Any], error: Exception) -> Exception:
+    """generate's own refusal of its options (a typo, a temperature <= 0), as one line of the same class."""
+    reason = " ".join(str(error).split()) or type(error).__name__
+    return type(error)(f"model.generate refused generate_kwargs={shown(dict(generate_kwargs))}: {reason}")
 
 
 def given_answer_ids(tokenizer: Any, text: str, allowed: Sequence[str] = ()) -> torch.Tensor:
@@ -178,10 +235,7 @@ def generate_answer(
                 if recorder.probabilities:  # not the options: generation had begun
                     raise
                 # generate checks its options before the first token (a typo, a temperature <= 0): one line.
-                reason = " ".join(str(error).split()) or type(error).__name__
-                raise type(error)(
-                    f"model.generate refused generate_kwargs={shown(generate_kwargs)}: {reason}"
-                ) from error
+                raise _refused_by_generate(generate_kwargs, error) from error
         ids = output.sequences[0, prompt_length:]
         _feed_back(model, ids[-1:], getattr(output, "cache", None) or output.past_key_values)
     if len(recorder.probabilities) != ids.numel():

@@ -373,12 +373,17 @@ def _checked_grid(grid: object) -> np.ndarray:
         )
     if values.ndim != 2 or values.size == 0:
         raise ValueError(f"grid must be a non-empty [rows, cols] map, got shape {values.shape}")
-    values = values.astype(np.float32)
-    if not np.isfinite(values).all():
+    if not np.isfinite(values).all():  # before the cast: a finite float64 past float32's range is told apart below
         raise ValueError(
             "grid must hold finite numbers; it has NaN or infinite values (replace them, e.g. np.nan_to_num(grid))"
         )
-    return values
+    largest = float(np.abs(values).max())
+    if largest > np.finfo(np.float32).max:
+        raise ValueError(
+            f"grid's values reach {largest:.3g}, past float32's range (3.4e38) the maps are drawn in; scale it "
+            "first, e.g. grid / np.abs(grid).max()"
+        )
+    return values.astype(np.float32)
 
 
 def _checked_vmax(vmax: object) -> float | None:

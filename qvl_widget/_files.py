@@ -59,8 +59,8 @@ def check_destinations(paths: Iterable[str | os.PathLike]) -> list[Path]:
     the same file twice), IsADirectoryError where a destination is a folder, NotADirectoryError where a folder on
     the way is a file, PermissionError where the folder that would hold it is not writable, OSError otherwise.
 
-    Writability is what the system says (`os.access`): a process that may write anywhere (root) passes, and a
-    read-only mount or a full disk is only found when writing (`write_all` then leaves nothing)."""
+    Writability is what the system says (`os.access`, and a read-only mount by `os.statvfs`): a process that may
+    write anywhere (root) passes, and a full disk is only found when writing (`write_all` then leaves nothing)."""
     checked: list[Path] = []
     for given in paths:
         path = Path(checked_path(given, "output file"))
@@ -79,6 +79,10 @@ def check_destinations(paths: Iterable[str | os.PathLike]) -> list[Path]:
             )
         if folder_is_file:
             raise NotADirectoryError(f"cannot write {shown}: {str(folder)!r} is a file, not a folder")
+        if _read_only(folder):  # root may write anywhere by `os.access`, but not on a read-only mount
+            raise PermissionError(
+                f"cannot write {shown}: {str(folder)!r} is on a read-only file system; choose another folder"
+            )
         if not os.access(folder, os.W_OK | os.X_OK):
             where = "its folder" if folder == path.parent else f"the folder {str(folder)!r}, where its folder is made,"
             raise PermissionError(
@@ -124,6 +128,14 @@ def _name_limit() -> int:
         return 255
 
 
+def _read_only(folder: Path) -> bool:
+    """Whether `folder` is on a file system mounted read-only (where the system says; else False: found on write)."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs (Windows), or it failed: the write itself will say
+        return False
+
+
 def _one_line(error: OSError, what: str) -> OSError:
     """`error` (an OSError) again, as one line that says `what` failed and why, of the same class."""
     reason = error.strerror or str(error)
@@ -163,7 +175,7 @@ def _make_folders(paths: list[Path]) -> list[Path]:
 
 def _temporary_file(path: Path) -> Path:
     try:
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".qvl-", suffix=".tmp", delete=False) as handle:
             return Path(handle.name)
     except OSError as error:
         raise _one_line(error, f"cannot write {str(path)!r}") from error
@@ -206,7 +218,7 @@ def _keep_aside(path: Path) -> Path | None:
     """A second name for the file at `path` (None where there is none), so it can be put back."""
     if not os.path.lexists(path):
         return None
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.old.", delete=False) as handle:
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".qvl-", suffix=".old", delete=False) as handle:
         kept = Path(handle.name)
     try:
         os.unlink(kept)

@@ -170,6 +170,8 @@ def _from_array(pixels: np.ndarray) -> Image.Image:
         raise ValueError(f"the image array is empty (shape {pixels.shape}); pass one with at least one pixel")
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[:, :, 0]
+    if not pixels.dtype.isnative:  # big-endian data (from a FITS or raw file): the same numbers in this machine's order
+        pixels = pixels.astype(pixels.dtype.newbyteorder("="))
     if pixels.dtype == np.uint8:
         return Image.fromarray(pixels)
     if pixels.dtype == np.uint16:  # 16-bit (PNG/TIFF through imageio or tifffile): full range 0..65535

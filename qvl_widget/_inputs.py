@@ -83,10 +83,12 @@ def prepare_inputs(
     system: str | None = None,
     messages: Messages | None = None,
     thinking: bool | None = None,
+    prompt_label: str = "the prompt",
 ) -> PreparedInputs:
     """Processor inputs for images + a prompt (the images first), or for a conversation, plus their layout.
 
-    `thinking`: None renders the chat template as it is; True / False are passed to it as `enable_thinking`."""
+    `thinking`: None renders the chat template as it is; True / False are passed to it as `enable_thinking`.
+    `prompt_label`: how errors name the prompt ("the baseline prompt" for a capture's baseline)."""
     _reject_messages_as_images(image_or_images)
     chat = checked_flag(chat, "chat")
     thinking = checked_thinking(thinking, chat, getattr(processor, "chat_template", None))
@@ -96,7 +98,7 @@ def prepare_inputs(
     if messages is None:
         assert prompt is not None
         parts = ([_TextPart("the system prompt", system)] if system is not None else []) + [
-            _TextPart("the prompt", prompt)
+            _TextPart(prompt_label, prompt)
         ]
         for part in parts:
             _check_text(part, tokenizer, "the image argument")

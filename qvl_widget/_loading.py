@@ -11,6 +11,7 @@ from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 
 from ._answer import (
     Answer,
@@ -188,7 +189,9 @@ class LoadedModel:
         if baseline_text is not None:
             # The images and videos as read for the capture (upright RGB, the same frames): the baseline sees the
             # very same image and video tokens.
-            baseline_inputs = self.prepare(
+            baseline_inputs = prepare_inputs(
+                self.processor,
+                self.model.config,
                 list(prepared.media),
                 baseline_text,
                 chat,
@@ -196,6 +199,7 @@ class LoadedModel:
                 max_pixels,
                 system=system,
                 thinking=thinking,
+                prompt_label="the baseline prompt",  # its errors name it, not the capture's prompt
             )
         return self.capture_prepared(
             prepared,
@@ -464,6 +468,7 @@ def load(
     family = family_for_config(config, source)
     from_pretrained_kwargs.setdefault("use_safetensors", True)
     loaded_processor = _processor_for(source, processor, trust)
+    check_processor_matches(config, loaded_processor)  # before the weights load
     model = _load_or_explain(
         AutoModelForImageTextToText.from_pretrained,
         source,
@@ -511,10 +516,26 @@ def attach(model: Any, processor: Any, source: str | None = None) -> LoadedModel
         )
     if model.training:
         raise ValueError("the model is in training mode (dropout on): call model.eval() first, then attach it")
+    check_processor_matches(config, processor)
     if source is not None:
         checked_text(source, "source", "the model's name in results, e.g. 'Qwen/Qwen2-VL-2B-Instruct'")
     name = source if source is not None else str(getattr(config, "name_or_path", "") or type(model).__name__)
     return LoadedModel(model, processor, family_for_config(config, name), name)
+
+
+def check_processor_matches(config: Any, processor: Any) -> None:
+    """A one-line ValueError where `processor` cuts images differently from what the model's vision tower takes
+    (another family's processor: Qwen3-VL's 16 px patches for Qwen2-VL's 14 px), which would fail deep in the
+    vision tower, or silently misplace every map."""
+    vision = getattr(config, "vision_config", None)
+    image_processor = processor.image_processor
+    for name, model_name in (("patch_size", "patch_size"), ("merge_size", "spatial_merge_size")):
+        expected, given = getattr(vision, model_name, None), getattr(image_processor, name, None)
+        if expected is not None and given is not None and int(expected) != int(given):
+            raise ValueError(
+                f"this processor's {name} is {given} but the model's vision tower takes {expected}: it is another "
+                "model's processor; pass the model's own, AutoProcessor.from_pretrained(<the model's id or folder>)"
+            )
 
 
 def _model_name(source: str) -> str:
@@ -532,6 +553,11 @@ def _checked_device(device: str | torch.device) -> torch.device:
         resolved = torch.device(device)
     except (RuntimeError, TypeError):
         raise ValueError(f"unknown device {device!r}: use 'cuda', 'mps' or 'cpu', or leave it out") from None
+    if resolved.type == "meta":  # shapes without weights: the model would load, then fail at its first forward
+        raise ValueError(
+            f"device {device!r} holds no weights (shapes only), so nothing can run on it; use 'cpu', "
+            "'cuda' or 'mps', or leave it out"
+        )
     present = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(), "cpu": True}
     if not present.get(resolved.type, True):
         best = default_device().type
@@ -583,6 +609,12 @@ def _load_or_explain(loader, source: str, **kwargs: Any) -> Any:
         if explained is None:
             raise
         raise explained from error
+    except SafetensorError as error:  # not an OSError: a weights file cut short (an interrupted download)
+        reason = " ".join(str(error).split())
+        raise OSError(
+            f"could not load {source!r}: a weights file is damaged or incomplete ({reason}); download it again "
+            "(for a hub id, delete its folder in the Hugging Face cache first)"
+        ) from error
     except OSError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if ".safetensors" in first_line and kwargs.get("use_safetensors"):

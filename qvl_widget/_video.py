@@ -292,11 +292,15 @@ def _processor_indices(
     frames, 50 asked: ..., 110, 113): indices outside the video are dropped (and at most max_frames kept).
 
     A video shorter than one temporal group (one frame) is taken whole: the processors' rules ask for no frame
-    there, and the frame is repeated to fill the group (`processor_videos`), as the processors pad."""
+    there, and the frame is repeated to fill the group (`processor_videos`), as the processors pad. So is a
+    `max_frames` below one group (max_frames=1): its frames are spread evenly, as Qwen3-VL's rule spreads them."""
     from transformers.video_utils import VideoMetadata
 
-    if total < int(getattr(processor, "temporal_patch_size", None) or 1):
+    temporal_patch_size = int(getattr(processor, "temporal_patch_size", None) or 1)
+    if total < temporal_patch_size:
         return list(range(total))
+    if max_frames < temporal_patch_size:  # Qwen2/2.5-VL's rules round max_frames down to 0 groups and divide by it
+        return _even_indices(total, max_frames)  # Qwen3-VL's pick: the first frame, repeated to fill its group
     rule = copy.copy(processor)
     rule.max_frames = max_frames
     width, height = size

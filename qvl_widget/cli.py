@@ -493,6 +493,17 @@ def reading_guides(outputs: Outputs) -> list[str]:
     ]
 
 
+# The API's keyword advice in a message, as the command line's options (the message is shared with `capture`).
+_CLI_TERMS = {r"\bthinking=False\b": "--no-thinking", r"\bthinking=True\b": "--thinking"}
+
+
+def in_cli_terms(message: str) -> str:
+    """`message` with the keyword arguments it advises replaced by this command's options."""
+    for keyword, option in _CLI_TERMS.items():
+        message = re.sub(keyword, option, message)
+    return message
+
+
 def shown_path(path: Path) -> str:
     """`path` as text any terminal takes: a file name's bytes that are not UTF-8 as \\xNN escapes."""
     text = str(path)
@@ -779,7 +790,7 @@ def capture_and_write(
         if arguments.layers is None:
             arguments.layers = last_layers(result.num_layers)
     except (OSError, ValueError, IndexError, ImportError) as error:  # a video's decoder missing: which extra to install
-        parser.error(str(error))
+        parser.error(in_cli_terms(str(error)))
     except CaptureTooLargeError as error:  # before the model ran
         parser.error(f"{error} (on the command line: --max-pixels, or a smaller --max-new-tokens)")
     if not checked:

@@ -45,8 +45,8 @@ MUTANTS = [
     Mutant(
         "audit-answer-config-override-ignored",
         "qvl_widget/_answer.py",
-        "value = generate_kwargs.get(name, getattr(config, name, None))",
-        "value = getattr(config, name, None)",
+        "    chosen |= set(keywords) - set(config.update(**keywords))  # update returns what is not a setting",
+        "    chosen |= set(keywords)",
         "a model whose generation config asks for beam search is refused even with the generate_kwargs override "
         "the refusal itself advises",
         (ANSWER,),

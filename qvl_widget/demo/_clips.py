@@ -14,8 +14,18 @@ import dataclasses
 import numpy as np
 import torch
 
+from .._arguments import error_kind, shown, whole_number
 from .._boxes import Box
-from ._scenes import IMAGE_SIZE, MAX_OBJECTS, REGIONS, Scenes, render, sample_scenes, scene_example
+from ._scenes import (
+    IMAGE_SIZE,
+    MAX_OBJECTS,
+    REGIONS,
+    Scenes,
+    checked_scene_options,
+    render,
+    sample_scenes,
+    scene_example,
+)
 
 FRAMES_PER_GROUP = 2  # the Qwen-VL video processors' temporal patch
 MAX_CLIP_GROUPS = 6  # the named object's own region, then at most 5 free regions (9 regions, at most 4 objects)
@@ -34,9 +44,15 @@ def make_clip(
     `boxes` (the named object's box (x0, y0, x1, y1) in each frame), `distractors` (the other objects' boxes, the
     same in every frame) and `regions` (the region the named object is in, per group).
     """
-    if not 1 <= groups <= MAX_CLIP_GROUPS:
-        raise ValueError(f"groups must be 1 to {MAX_CLIP_GROUPS} (the free regions the object can move to)")
-    generator = torch.Generator().manual_seed(int(seed))
+    seed, kinds, min_objects, max_objects = checked_scene_options(seed, kinds, min_objects, max_objects)
+    count = whole_number(groups)
+    if count is None or not 1 <= count <= MAX_CLIP_GROUPS:
+        raise error_kind(groups)(
+            f"groups must be a whole number 1 to {MAX_CLIP_GROUPS} (the free regions the object can move to), "
+            f"not {shown(groups)}"
+        )
+    groups = count
+    generator = torch.Generator().manual_seed(seed)
     scenes = sample_scenes(1, generator, min_objects, max_objects, kinds)
     noise_state = generator.get_state()  # each frame draws the same background noise
     target = int(scenes.target[0])

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .._arguments import error_kind, shown, whole_number
+
 IMAGE_SIZE = 224  # px; 224 = 8 merged tokens of 28 px: the processor does not resize it
 MAX_OBJECTS = 4
 
@@ -263,6 +265,31 @@ def scene_example(scenes: Scenes, images: torch.Tensor, index: int) -> dict:
     }
 
 
+SEED_RANGE = (-(2**63), 2**64 - 2)  # what torch.Generator.manual_seed takes, for seed and (clips) seed + 1
+
+
+def checked_scene_options(
+    seed: object, kinds: object, min_objects: object, max_objects: object
+) -> tuple[int, tuple[str, ...], int, int]:
+    """The scene helpers' arguments, checked: a whole-number seed in torch's range, a non-empty tuple of known
+    kinds and object counts in 1..MAX_OBJECTS; else a one-line TypeError or ValueError (not torch's own)."""
+    number = whole_number(seed)
+    if number is None or not SEED_RANGE[0] <= number <= SEED_RANGE[1]:
+        raise error_kind(seed)(f"seed must be a whole number (e.g. 7), from -2**63 to 2**64 - 2, not {shown(seed)}")
+    if isinstance(kinds, str) or not isinstance(kinds, (tuple, list)) or not kinds:
+        raise TypeError(f"kinds must be a non-empty tuple of question kinds, e.g. ('color',), not {shown(kinds)}")
+    unknown = [kind for kind in kinds if kind not in KINDS]
+    if unknown:
+        raise ValueError(f"unknown question kind {shown(unknown[0])} in kinds: choose from {', '.join(KINDS)}")
+    low, high = whole_number(min_objects), whole_number(max_objects)
+    if low is None or high is None or not 1 <= low <= high <= MAX_OBJECTS:
+        raise ValueError(
+            f"min_objects and max_objects must be whole numbers with 1 <= min_objects <= max_objects <= "
+            f"{MAX_OBJECTS}, not {shown(min_objects)} and {shown(max_objects)}"
+        )
+    return number, tuple(kinds), low, high
+
+
 def make_example(
     seed: int,
     kinds: tuple[str, ...] = ("color", "shape"),
@@ -276,7 +303,8 @@ def make_example(
     pixels), `distractors` (the other objects' boxes), `answer` (e.g. "red"), plus `kind`, `objects` (colour,
     shape, region and box of every object) and `target` (the named object's index in `objects`).
     """
-    generator = torch.Generator().manual_seed(int(seed))
+    seed, kinds, min_objects, max_objects = checked_scene_options(seed, kinds, min_objects, max_objects)
+    generator = torch.Generator().manual_seed(seed)
     scenes = sample_scenes(1, generator, min_objects, max_objects, kinds)
     images = render(scenes, generator)
     return scene_example(scenes, images, 0)
@@ -289,5 +317,6 @@ def example_outline(
     max_objects: int = MAX_OBJECTS,
 ) -> tuple[str, int]:
     """The question kind and the number of objects of `make_example(seed, ...)`, without painting it (fast)."""
-    scenes = sample_scenes(1, torch.Generator().manual_seed(int(seed)), min_objects, max_objects, kinds)
+    seed, kinds, min_objects, max_objects = checked_scene_options(seed, kinds, min_objects, max_objects)
+    scenes = sample_scenes(1, torch.Generator().manual_seed(seed), min_objects, max_objects, kinds)
     return KINDS[int(scenes.kind[0])], int(scenes.count[0])
