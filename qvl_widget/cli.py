@@ -43,6 +43,7 @@ from ._html import DEFAULT_MAX_BYTES
 from ._memory import binary_size
 from ._overlay import DEFAULT_STYLE, STYLES, Style
 from ._result import BASELINE_PROMPT, SINK_TAU, checked_baseline
+from ._text import visible
 from ._view_state import HEAD_OVERVIEWS, HeadOverview
 
 MIB = 2**20
@@ -595,7 +596,7 @@ def report_box_shares(result, boxes: Sequence[Box], layer, head, producing: bool
         geometry = result.images[box.image]
         shown = grid if geometry.kind == "image" else grid[0]  # a video: its first group, as the figure shows it
         share = box.share(shown, geometry.original_size)
-        name = f" “{box.label}”" if box.label else ""
+        name = f" “{visible(box.label)}”" if box.label else ""
         context = " · ".join([f"image {box.image}", *where] + (["its first group"] if geometry.kind == "video" else []))
         print(f"box{name} ({context}): {box_words(None, share.inside, share.area)}", flush=True)
 
@@ -803,11 +804,11 @@ def print_answer(result) -> None:
     from ._result import STILL_THINKING
 
     if result.thinking is not None:
-        print(f"thinking: {shortened(result.thinking, SHOWN_THINKING)}", flush=True)
+        print(f"thinking: {visible(shortened(result.thinking, SHOWN_THINKING))}", flush=True)
     if result.still_thinking:
         print(f"answer: none ({STILL_THINKING}; pass a larger --max-new-tokens, or --no-thinking)", flush=True)
     elif result.answer is not None:
-        print(f"answer: {result.answer}", flush=True)
+        print(f"answer: {visible(result.answer)}", flush=True)  # an ESC in it would drive the terminal
 
 
 def shortened(text: str, most: int) -> str:
@@ -883,7 +884,7 @@ def demo(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             **({"baseline": True} if arguments.relative else {}),
         )
     answer = (result.answer or "").strip()
-    print(f"answer: {answer}")
+    print(f"answer: {visible(answer)}")
     progress(
         f"the model answers {answer!r} ({'right' if answer == example['answer'] else 'wrong'}); captured "
         f"{result.num_layers} layers x {result.num_heads} heads in {time.perf_counter() - started:.1f} s"

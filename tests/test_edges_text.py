@@ -1,0 +1,72 @@
+"""Issue EDGES, silent wrong results in text: control characters in every output, phrases in multi-byte and
+normalised text, duplicate layer and head lists, the HTML size limit, the demo helpers' maps."""
+
+from __future__ import annotations
+
+import warnings
+import xml.dom.minidom
+
+import pytest
+from browser_support import synthetic_answer_result
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+
+from qvl_widget._figures import figure_bytes, heads_figure, layers_figure, matrix_figure
+from qvl_widget._text import visible
+
+# Each one makes an SVG invalid XML (or a glyph no font has); tab and line breaks are whitespace and stay.
+CONTROLS = ["\x1b", "\x00", "\x0b", "\x0c", "\x7f", "\x85", "\ufffe"]
+
+
+def control_result():
+    """A result whose prompt and answer tokens hold the control characters."""
+    prompt = ("Wh\x1bere", " is\x00", " the\x0b", " red\x0c", " cat\x7f", "?\x85\ufffe", "<|im_end|>")
+    return synthetic_answer_result(texts=prompt, answer_texts=("A\x1b", " red\x00", " cat\x0c"))
+
+
+def drawn_texts(figure: Figure) -> list[str]:
+    figure.canvas.draw()  # tick labels are made at drawing time
+    return [text.get_text() for text in figure.findobj(Text)]
+
+
+def all_figures(result) -> list[Figure]:
+    return [layers_figure(result, token=0), heads_figure(result), matrix_figure(result)[0]]
+
+
+@pytest.mark.parametrize("file_format", ["svg", "pdf", "png"])
+def test_control_characters_are_drawn_as_escapes_in_every_figure_format(file_format):
+    for figure in all_figures(control_result()):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # matplotlib warns of each glyph its fonts lack
+            data = figure_bytes(figure, file_format)
+        if file_format == "svg":
+            xml.dom.minidom.parseString(data)  # raises on a character XML forbids
+        texts = "".join(drawn_texts(figure))
+        assert not any(control in texts for control in CONTROLS)
+        assert "\\x1b" in texts or "\\x00" in texts
+
+
+def test_the_escape_rule():
+    assert visible("a\x1bb\x00c\x0b\x0c\x7f\x85\ufffe\uffff") == "a\\x1bb\\x00c\\x0b\\x0c\\x7f\\x85\\ufffe\\uffff"
+    assert visible("tab\t line\n cr\r café 日本 😀") == "tab\t line\n cr\r café 日本 😀"
+
+
+def test_titles_and_box_labels_of_your_own_are_drawn_with_escapes():
+    result = control_result()
+    figure = layers_figure(result, token=0, title="mine\x1b", boxes=[(0, 0, 50, 40, "cat\x00"), (60, 0, 100, 40)])
+    texts = "".join(drawn_texts(figure))
+    assert "mine\\x1b" in texts and "cat\\x00" in texts
+    xml.dom.minidom.parseString(figure_bytes(figure, "svg"))
+
+
+def test_the_command_line_prints_the_answer_with_escapes(capsys):
+    from qvl_widget.cli import print_answer
+
+    print_answer(control_result())
+    out = capsys.readouterr().out
+    assert "answer: A\\x1b red\\x00 cat\\x0c" in out and "\x1b" not in out
+
+
+def test_the_html_page_holds_only_ascii_and_line_breaks(tmp_path):
+    page = control_result().to_html(tmp_path / "page.html").read_bytes()
+    assert all(byte in b"\n\t" or 0x20 <= byte < 0x7F for byte in page.split(b'<script type="module">')[0])

@@ -1,0 +1,19 @@
+"""Mutants of issue EDGES, silent wrong results in text: control characters, multi-byte and normalised phrases,
+duplicate choices, the HTML size limit, the demo helpers' maps."""
+
+from __future__ import annotations
+
+from mutant import Mutant
+
+TEXT = "tests/test_edges_text.py"
+
+MUTANTS = [
+    Mutant(
+        "edges-text-controls-kept",
+        "qvl_widget/_text.py",
+        "    return _INVISIBLE.sub(_escape, text)",
+        "    return text",
+        "control characters written into figures as they are: an SVG that is not XML, glyphs no font has",
+        (TEXT,),
+    ),
+]
