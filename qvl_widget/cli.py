@@ -228,6 +228,21 @@ def positive_number(value: str) -> float:
     return number
 
 
+def html_mib(value: str) -> float:
+    """`--html-max-mib`: a positive number of MiB, at least a page's own script and styles. Refused here, before
+    the model loads; a smaller limit would round to 0 bytes and read as "no limit given"."""
+    from ._html import smallest_page_bytes
+
+    number = positive_number(value)
+    smallest = smallest_page_bytes()
+    if number * MIB < smallest:
+        raise argparse.ArgumentTypeError(
+            f"size {value!r} is smaller than any page (its script alone is {smallest / MIB:.2f} MiB): "
+            f"pass at least {math.ceil(smallest / MIB * 10) / 10:g}, or leave the default {DEFAULT_HTML_MAX_MIB:g}"
+        )
+    return number
+
+
 def pixel_count(value: str) -> int:
     try:
         number = int(value)
@@ -1006,7 +1021,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--head", type=head_argument, default="mean", help=head_help)
         sub.add_argument(
             "--html-max-mib",
-            type=positive_number,
+            type=html_mib,
             default=DEFAULT_HTML_MAX_MIB,
             metavar="MIB",
             help=f"size limit of the HTML file in MiB (1 MiB = 2**20 bytes; default {DEFAULT_HTML_MAX_MIB:g}); "
@@ -1016,7 +1031,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--html-max-mb",
             dest="html_max_mib",
-            type=positive_number,
+            type=html_mib,
             default=argparse.SUPPRESS,
             help=argparse.SUPPRESS,
         )

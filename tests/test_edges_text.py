@@ -10,7 +10,9 @@ import pytest
 from browser_support import synthetic_answer_result
 from matplotlib.figure import Figure
 from matplotlib.text import Text
+from test_cli import no_loading, run_cli  # noqa: F401 (no_loading: a fixture)
 
+from qvl_widget import cli
 from qvl_widget._figures import figure_bytes, heads_figure, layers_figure, matrix_figure
 from qvl_widget._text import visible
 
@@ -60,9 +62,7 @@ def test_titles_and_box_labels_of_your_own_are_drawn_with_escapes():
 
 
 def test_the_command_line_prints_the_answer_with_escapes(capsys):
-    from qvl_widget.cli import print_answer
-
-    print_answer(control_result())
+    cli.print_answer(control_result())
     out = capsys.readouterr().out
     assert "answer: A\\x1b red\\x00 cat\\x0c" in out and "\x1b" not in out
 
@@ -70,3 +70,19 @@ def test_the_command_line_prints_the_answer_with_escapes(capsys):
 def test_the_html_page_holds_only_ascii_and_line_breaks(tmp_path):
     page = control_result().to_html(tmp_path / "page.html").read_bytes()
     assert all(byte in b"\n\t" or 0x20 <= byte < 0x7F for byte in page.split(b'<script type="module">')[0])
+
+
+@pytest.mark.parametrize("mib", ["1e-9", "0.0000001", "0.01"])
+@pytest.mark.usefixtures("no_loading")
+def test_an_html_limit_smaller_than_any_page_is_refused_before_loading(mib, tmp_path, capsys):
+    code, _, stderr = run_cli(["demo", "--html-max-mib", mib, "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and f"argument --html-max-mib: size '{mib}' is smaller than any page" in stderr
+    assert "pass at least" in stderr and not (tmp_path / "o").exists()
+
+
+def test_an_html_limit_of_a_page_and_more_is_taken_as_it_is():
+    from qvl_widget._html import smallest_page_bytes
+
+    mib = str(2 * smallest_page_bytes() / 2**20)
+    assert cli.build_parser().parse_args(["demo", "--html-max-mib", mib]).html_max_mib == float(mib)
+

@@ -16,4 +16,12 @@ MUTANTS = [
         "control characters written into figures as they are: an SVG that is not XML, glyphs no font has",
         (TEXT,),
     ),
+    Mutant(
+        "edges-text-html-limit-unchecked",
+        "qvl_widget/cli.py",
+        "    if number * MIB < smallest:",
+        "    if False:",
+        "an --html-max-mib under any page's size rounds to 0 bytes and is read as no limit at all",
+        (TEXT,),
+    ),
 ]
