@@ -3,9 +3,11 @@ normalised text, duplicate layer and head lists, the HTML size limit, the demo h
 
 from __future__ import annotations
 
+import re
 import warnings
 import xml.dom.minidom
 
+import numpy as np
 import pytest
 from browser_support import synthetic_answer_result
 from matplotlib.figure import Figure
@@ -86,3 +88,23 @@ def test_an_html_limit_of_a_page_and_more_is_taken_as_it_is():
     mib = str(2 * smallest_page_bytes() / 2**20)
     assert cli.build_parser().parse_args(["demo", "--html-max-mib", mib]).html_max_mib == float(mib)
 
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        (np.ones((2, 2)), "must be the example's token grid, 8 x 8 numbers (its 224 x 224 picture in 28-pixel cells), "
+         "not an array of shape (2, 2)"),
+        (np.full((8, 8), np.nan), "the map holds 64 NaN and 0 infinite values"),
+        (np.where(np.eye(8) > 0, np.inf, 0.0), "the map holds 0 NaN and 8 infinite values"),
+        (np.full((8, 8), "a"), "not an array of shape (8, 8)"),
+        ("map", "not str"),
+    ],
+)  # fmt: skip
+def test_the_demo_pointing_check_refuses_a_map_that_is_not_the_examples(grid, message):
+    from qvl_widget import demo
+
+    example = demo.make_example(0)
+    with pytest.raises(ValueError, match=re.escape(message)) as error:
+        demo.points_at_named(grid, example)
+    assert "\n" not in str(error.value)
+    assert demo.points_at_named(np.ones((8, 8)), example) in (True, False)  # the right grid is still read

@@ -24,4 +24,12 @@ MUTANTS = [
         "an --html-max-mib under any page's size rounds to 0 bytes and is read as no limit at all",
         (TEXT,),
     ),
+    Mutant(
+        "edges-text-demo-map-nan",
+        "qvl_widget/demo/_pointing.py",
+        "    if not np.isfinite(array).all():",
+        "    if False:",
+        "the demo's pointing check answers for an all-NaN map (its argmax: the first cell)",
+        (TEXT,),
+    ),
 ]
