@@ -108,3 +108,15 @@ def test_the_demo_pointing_check_refuses_a_map_that_is_not_the_examples(grid, me
         demo.points_at_named(grid, example)
     assert "\n" not in str(error.value)
     assert demo.points_at_named(np.ones((8, 8)), example) in (True, False)  # the right grid is still read
+
+
+def test_a_layer_or_head_named_twice_counts_once_in_every_view():
+    from qvl_widget._view_state import ViewState
+
+    result = control_result()
+    once = result.grid(layer=[0, 1], head=[0, 1])
+    np.testing.assert_array_equal(result.grid(layer=[0, 1, 1, -1], head=[0, 0, 1, -1]), once)
+    np.testing.assert_array_equal(result.grid(layer=[1, -1], head=[0, -2]), result.grid(layer=1, head=0))
+    state = ViewState.of(result, layer=[0, 1, 1], head=[1, -1, 0])
+    assert (state.layer, state.head) == ("mean", "mean")  # all of them, as the grid
+    assert "mean of heads 0, 1" in "".join(drawn_texts(matrix_figure(result, head=[0, 1, 1, 0])[0]))

@@ -320,9 +320,8 @@ def reference_indices(choice: Any, count: int, reduce: str) -> tuple[list[int], 
         return list(range(count)), reduce
     if isinstance(choice, str):
         return list(range(count)), choice
-    return [
-        int(index) % count for index in np.asarray(list(choice) if isinstance(choice, range) else choice).reshape(-1)
-    ], reduce
+    flat = np.asarray(list(choice) if isinstance(choice, range) else choice).reshape(-1)
+    return sorted({int(index) % count for index in flat}), reduce  # a set: duplicates count once
 
 
 def reference_maps(result: AttentionResult, layer: Any, head: Any, reduce: str) -> np.ndarray:

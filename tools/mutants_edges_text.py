@@ -32,4 +32,12 @@ MUTANTS = [
         "the demo's pointing check answers for an all-NaN map (its argmax: the first cell)",
         (TEXT,),
     ),
+    Mutant(
+        "edges-text-duplicate-choices-twice",
+        "qvl_widget/_choices.py",
+        "    return sorted(set(checked_indices(choice, count, name))), reduce",
+        "    return checked_indices(choice, count, name), reduce",
+        "a layer or head named twice weighs double in grid (and once in the widget and the page)",
+        (TEXT,),
+    ),
 ]
