@@ -4,6 +4,7 @@ normalised text, duplicate layer and head lists, the HTML size limit, the demo h
 from __future__ import annotations
 
 import re
+import unicodedata
 import warnings
 import xml.dom.minidom
 
@@ -120,3 +121,15 @@ def test_a_layer_or_head_named_twice_counts_once_in_every_view():
     state = ViewState.of(result, layer=[0, 1, 1], head=[1, -1, 0])
     assert (state.layer, state.head) == ("mean", "mean")  # all of them, as the grid
     assert "mean of heads 0, 1" in "".join(drawn_texts(matrix_figure(result, head=[0, 1, 1, 0])[0]))
+
+
+@pytest.mark.parametrize("form", ["NFC", "NFD"])
+@pytest.mark.parametrize("typed", ["NFC", "NFD"])
+def test_a_phrase_is_found_in_either_normal_form_and_selects_its_tokens(form, typed):
+    cafe = unicodedata.normalize(form, "café")
+    result = synthetic_answer_result(texts=("A", f" {cafe[:3]}", cafe[3:], " here", "<|im_end|>"))
+    assert result.prompt == f"A {cafe} here"
+    assert result.token_indices(unicodedata.normalize(typed, "café")) == [1, 2]
+    assert result.token_indices(unicodedata.normalize(typed, "CAFÉ here")) == [1, 2, 3]
+    with pytest.raises(ValueError, match="is not in the prompt"):
+        result.token_indices("cafe")  # an accent is a letter: no match without it

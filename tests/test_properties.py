@@ -1002,6 +1002,22 @@ def test_any_text_is_written_into_every_figure_format_validly(prompt, answer, fo
         xml.dom.minidom.parseString(data)
 
 
+ACCENTED = st.text(st.sampled_from("aeiouAEIOUéÉèüñçåøÅ\u0301\u0308\u0327"), min_size=1, max_size=6).filter(
+    lambda word: not unicodedata.combining(word[0])
+)
+
+
+@settings(max_examples=30, suppress_health_check=SLOW)
+@given(words=st.lists(ACCENTED, min_size=1, max_size=3), form=NORMAL_FORMS, typed=NORMAL_FORMS)
+def test_a_phrase_is_found_whatever_the_normal_form_of_the_text_and_of_the_phrase(words, form, typed):
+    """Accented words in the text in one normal form, the phrase in another: the same tokens are selected."""
+    texts = tuple(unicodedata.normalize(form, f" {word}") for word in words)
+    result = synthetic_result(texts=("Look", *texts, "<|im_end|>"))
+    assume(all(unicodedata.normalize("NFC", text) == unicodedata.normalize("NFKC", text) for text in texts))
+    assert result.token_indices(unicodedata.normalize(typed, words[-1])) != []
+    assert result.token_indices(unicodedata.normalize(typed, " ".join(words))) == list(range(1, len(words) + 1))
+
+
 # ===== result files =================================================================================================
 
 

@@ -40,4 +40,12 @@ MUTANTS = [
         "a layer or head named twice weighs double in grid (and once in the widget and the page)",
         (TEXT,),
     ),
+    Mutant(
+        "edges-text-phrase-not-nfc",
+        "qvl_widget/_result.py",
+        '    body = r"\\s+".join(re.escape(unicodedata.normalize("NFC", word)) for word in words)',
+        '    body = r"\\s+".join(re.escape(word) for word in words)',
+        "a phrase typed in NFD (or NFC) is not found in a prompt of the other form",
+        (TEXT,),
+    ),
 ]
