@@ -30,6 +30,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ._arguments import described, error_kind, integer_index, real_number, shown, whole_number
 from ._geometry import area_share, cell_fractions
+from ._text import visible
 
 BoxLike = Any  # a `Box`, or a tuple (x0, y0, x1, y1) or (x0, y0, x1, y1, label)
 BOX_ADVICE = (
@@ -306,9 +307,9 @@ def box_views(
 
 def box_name(box: Box, position: int, count: int) -> str | None:
     """What a box is called: its label, else "box N" (its `position` among `count` boxes, from 1) where there are
-    several."""
+    several. Control characters in a label are shown as escapes (`visible`), as in all figure text."""
     if box.label is not None:
-        return box.label
+        return visible(box.label)
     return f"box {position + 1}" if count > 1 else None
 
 

@@ -6,7 +6,7 @@ and `demo.recommended_view` all take their types, checks and defaults from here,
 | a layer or head choice | selects | combined by |
 |---|---|---|
 | an index (negative counts from the end) | that layer / head | (one) |
-| a list of indices | those | `reduce` ("mean" by default, or "max") |
+| a list of indices | those, each once (a set: duplicates count once) | `reduce` ("mean" by default, or "max") |
 | "mean" / "max" | all of them | their mean / their maximum |
 | "all" (or None) | all of them | `reduce` |
 
@@ -104,7 +104,10 @@ def selected(choice: Choice, count: int, name: str, reduce: Reduce = "mean") -> 
         if choice not in REDUCTIONS:
             raise ValueError(f"{name} must be an index, a list of indices, 'mean', 'max' or 'all', not {shown(choice)}")
         return list(range(count)), choice
-    return checked_indices(choice, count, name), reduce
+    # A choice is a set: a layer or head named twice (2 and 2, or 3 and -1 of 4) is selected once, everywhere. The
+    # widget's and the page's menus can only hold a set, and a mean that counted a head twice would weigh it double
+    # without saying so; refusing would turn away a list the views show plainly (de-duplicated, in order).
+    return sorted(set(checked_indices(choice, count, name))), reduce
 
 
 def canonical_choice(choice: Choice, count: int, name: str, reduce: Reduce = "mean") -> CanonicalChoice:

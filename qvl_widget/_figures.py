@@ -65,6 +65,7 @@ from ._files import checked_path, write_atomically
 from ._images import load_rgb
 from ._overlay import CONTOUR_LEGEND, DEFAULT_OPACITY, DEFAULT_STYLE, Style, checked_style, overlay_map
 from ._result import GENERATED_PARTS, PARTS, SINK_TAU, STILL_THINKING, AttentionResult, ImageGeometry, Part
+from ._text import visible
 
 COLORBAR_LABEL = "share of the token's attention"  # what a probability map's colour bar says its numbers are
 RELATIVE_LABEL = "share ÷ the baseline's share"
@@ -168,8 +169,9 @@ def _wrapped(line: str, inches: float, points: float) -> list[str]:
 
 
 def _title_text(lines: Sequence[str], inches: float, points: float) -> str:
-    """Title lines, each wrapped to `inches`, as one text."""
-    return "\n".join(wrapped for line in lines for wrapped in _wrapped(line, inches, points))
+    """Title lines, each wrapped to `inches`, as one text; control characters as visible escapes (`visible`: the
+    one place every heading's text, the prompt, the answer, token words and your own titles, passes)."""
+    return "\n".join(wrapped for line in lines for wrapped in _wrapped(visible(line), inches, points))
 
 
 def _heading(own: Sequence[str], title: str | Literal[False] | None, width: float, fonts: _Fonts) -> str | None:
@@ -529,7 +531,7 @@ def token_label(text: str) -> str:
     """A token's text with its whitespace made visible: spaces ␣, newlines ⏎, tabs ⇥, empty ∅."""
     if text == "":
         return "∅"
-    shown = text.replace(" ", "␣").replace("\n", "⏎").replace("\r", "↵").replace("\t", "⇥")
+    shown = visible(text).replace(" ", "␣").replace("\n", "⏎").replace("\r", "↵").replace("\t", "⇥")
     return shown if len(shown) <= _MAX_LABEL_CHARS else shown[: _MAX_LABEL_CHARS - 1] + "…"
 
 

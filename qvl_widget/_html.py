@@ -280,6 +280,12 @@ def _variants(result: AttentionResult) -> list[tuple[bool, bool]]:
     return [(flag, drop) for flag in relative for drop in drop_sinks]
 
 
+def smallest_page_bytes() -> int:
+    """The size of a page with no data at all (its script and styles): no page this writes is smaller, so a
+    limit under it can be refused before anything runs."""
+    return len(_page(b"").encode("utf-8"))
+
+
 def _page(container: bytes) -> str:
     script = PAGE_MODULE.read_text(encoding="utf-8")
     if "</script" in script.lower() or "<!--" in script:

@@ -11,6 +11,7 @@ import math
 import os
 import re
 import struct
+import unicodedata
 import warnings
 import zipfile
 import zlib
@@ -640,10 +641,30 @@ class HeadSummary:
 
 
 def _phrase_spans(words: list[str], text: str) -> list[tuple[int, int]]:
-    """Where `words` (separated by any whitespace) occur in `text`: at word starts, or else anywhere."""
-    body = r"\s+".join(re.escape(word) for word in words)
-    spans = [match.span() for match in re.finditer(r"(?<!\w)" + body, text, re.IGNORECASE)]
-    return spans or [match.span() for match in re.finditer(body, text, re.IGNORECASE)]
+    """Where `words` (separated by any whitespace) occur in `text`: at word starts, or else anywhere. Both are
+    compared in NFC, so "café" typed on one keyboard finds "café" pasted from another (e + U+0301); the spans are
+    `text`'s own offsets, which the tokens' are."""
+    composed, starts, ends = _nfc_with_offsets(text)
+    body = r"\s+".join(re.escape(unicodedata.normalize("NFC", word)) for word in words)
+    spans = [match.span() for match in re.finditer(r"(?<!\w)" + body, composed, re.IGNORECASE)]
+    spans = spans or [match.span() for match in re.finditer(body, composed, re.IGNORECASE)]
+    return [(starts[start], ends[end - 1]) for start, end in spans if end > start]
+
+
+def _nfc_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
+    """`text` in NFC, and for each of its characters the start and end in `text` of the characters it came from.
+    Normalised a cluster at a time (a character and the combining marks after it: what NFC composes; Hangul jamo
+    typed apart stay apart, matched as they are)."""
+    composed: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    bounds = [index for index, character in enumerate(text) if index == 0 or not unicodedata.combining(character)]
+    for start, end in zip(bounds, [*bounds[1:], len(text)][: len(bounds)], strict=True):
+        cluster = unicodedata.normalize("NFC", text[start:end])
+        composed.append(cluster)
+        starts += [start] * len(cluster)
+        ends += [end] * len(cluster)
+    return "".join(composed), starts, ends
 
 
 def _png_bytes(picture: Image.Image) -> bytes:

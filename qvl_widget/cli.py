@@ -43,6 +43,7 @@ from ._html import DEFAULT_MAX_BYTES
 from ._memory import binary_size
 from ._overlay import DEFAULT_STYLE, STYLES, Style
 from ._result import BASELINE_PROMPT, SINK_TAU, checked_baseline
+from ._text import visible
 from ._view_state import HEAD_OVERVIEWS, HeadOverview
 
 MIB = 2**20
@@ -231,6 +232,21 @@ def positive_number(value: str) -> float:
         number = 0.0
     if not 0 < number < math.inf:
         raise argparse.ArgumentTypeError(f"invalid size {value!r}: use a positive number of MiB (2**20 bytes), like 25")
+    return number
+
+
+def html_mib(value: str) -> float:
+    """`--html-max-mib`: a positive number of MiB, at least a page's own script and styles. Refused here, before
+    the model loads; a smaller limit would round to 0 bytes and read as "no limit given"."""
+    from ._html import smallest_page_bytes
+
+    number = positive_number(value)
+    smallest = smallest_page_bytes()
+    if number * MIB < smallest:
+        raise argparse.ArgumentTypeError(
+            f"size {value!r} is smaller than any page (its script alone is {smallest / MIB:.2f} MiB): "
+            f"pass at least {math.ceil(smallest / MIB * 10) / 10:g}, or leave the default {DEFAULT_HTML_MAX_MIB:g}"
+        )
     return number
 
 
@@ -618,7 +634,7 @@ def report_box_shares(result, boxes: Sequence[Box], layer, head, producing: bool
         group = box.group or 0  # a video's box of every group: its first group, as the figure shows it
         shown = grid if geometry.kind == "image" else grid[group]
         share = box.share(shown, geometry.original_size)
-        name = f" “{box.label}”" if box.label else ""
+        name = f" “{visible(box.label)}”" if box.label else ""
         # A video's group in the pages' words ("group 2 of 4": #1), or the first group a box of every group is read on.
         named = f"group {group + 1} of {geometry.groups}" if box.group is not None else "its first group"
         video = [] if geometry.kind == "image" else [named]
@@ -829,11 +845,11 @@ def print_answer(result) -> None:
     from ._result import STILL_THINKING
 
     if result.thinking is not None:
-        print(f"thinking: {shortened(result.thinking, SHOWN_THINKING)}", flush=True)
+        print(f"thinking: {visible(shortened(result.thinking, SHOWN_THINKING))}", flush=True)
     if result.still_thinking:
         print(f"answer: none ({STILL_THINKING}; pass a larger --max-new-tokens, or --no-thinking)", flush=True)
     elif result.answer is not None:
-        print(f"answer: {result.answer}", flush=True)
+        print(f"answer: {visible(result.answer)}", flush=True)  # an ESC in it would drive the terminal
 
 
 def shortened(text: str, most: int) -> str:
@@ -909,7 +925,7 @@ def demo(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             **({"baseline": True} if arguments.relative else {}),
         )
     answer = (result.answer or "").strip()
-    print(f"answer: {answer}")
+    print(f"answer: {visible(answer)}")
     progress(
         f"the model answers {answer!r} ({'right' if answer == example['answer'] else 'wrong'}); captured "
         f"{result.num_layers} layers x {result.num_heads} heads in {time.perf_counter() - started:.1f} s"
@@ -1031,7 +1047,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--head", type=head_argument, default="mean", help=head_help)
         sub.add_argument(
             "--html-max-mib",
-            type=positive_number,
+            type=html_mib,
             default=DEFAULT_HTML_MAX_MIB,
             metavar="MIB",
             help=f"size limit of the HTML file in MiB (1 MiB = 2**20 bytes; default {DEFAULT_HTML_MAX_MIB:g}); "
@@ -1041,7 +1057,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--html-max-mb",
             dest="html_max_mib",
-            type=positive_number,
+            type=html_mib,
             default=argparse.SUPPRESS,
             help=argparse.SUPPRESS,
         )

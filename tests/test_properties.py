@@ -23,8 +23,11 @@ import json
 import linecache
 import math
 import os
+import re
 import tempfile
+import unicodedata
 import warnings
+import xml.dom.minidom
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -48,7 +51,7 @@ from qvl_widget import AttentionResult, AttentionWidget
 from qvl_widget._arguments import whole_number
 from qvl_widget._choices import COLORMAPS, choice_key
 from qvl_widget._colormaps import colour_indices
-from qvl_widget._figures import DPI_RANGE, PAGE_HEIGHT_RATIO, WIDTH_RANGE
+from qvl_widget._figures import DPI_RANGE, PAGE_HEIGHT_RATIO, WIDTH_RANGE, figure_bytes, heads_figure
 from qvl_widget._html import DEFAULT_MAX_BYTES
 from qvl_widget._images import load_rgb
 from qvl_widget._memory import CaptureTooLargeError
@@ -317,9 +320,8 @@ def reference_indices(choice: Any, count: int, reduce: str) -> tuple[list[int], 
         return list(range(count)), reduce
     if isinstance(choice, str):
         return list(range(count)), choice
-    return [
-        int(index) % count for index in np.asarray(list(choice) if isinstance(choice, range) else choice).reshape(-1)
-    ], reduce
+    flat = np.asarray(list(choice) if isinstance(choice, range) else choice).reshape(-1)
+    return sorted({int(index) % count for index in flat}), reduce  # a set: duplicates count once
 
 
 def reference_maps(result: AttentionResult, layer: Any, head: Any, reduce: str) -> np.ndarray:
@@ -1002,6 +1004,55 @@ def test_save_figure_writes_one_file_or_nothing(small_figure, folder, relative, 
             return
         assert written.is_file() and here in written.resolve().parents and written.stat().st_size > 0
         assert DPI_RANGE[0] <= float(dpi) <= DPI_RANGE[1]
+
+
+ENCODABLE = st.text(st.one_of(st.characters(exclude_categories=["Cs"]), st.sampled_from(ODD_CHARACTERS)), max_size=12)
+NORMAL_FORMS = st.sampled_from(["NFC", "NFD", "NFKC", "NFKD"])
+
+
+@settings(max_examples=15, suppress_health_check=SLOW)
+@given(
+    prompt=st.lists(ENCODABLE.filter(str.strip), min_size=1, max_size=4),
+    answer=st.lists(ENCODABLE.filter(str.strip), min_size=1, max_size=3),
+    form=NORMAL_FORMS,
+    title=st.one_of(st.none(), ENCODABLE.filter(str.strip)),
+    file_format=st.sampled_from(["svg", "pdf", "png"]),
+    which=st.integers(0, 2),
+)
+def test_any_text_is_written_into_every_figure_format_validly(prompt, answer, form, title, file_format, which):
+    """Control characters, bidi marks, NFD or NFC text in the prompt, the answer or a title: every figure in every
+    format is drawn without a missing glyph's warning for a control character (tab and line breaks are
+    whitespace), and an SVG is XML."""
+    texts = [unicodedata.normalize(form, text) for text in prompt]
+    result = synthetic_answer_result(texts=(*texts, "<|im_end|>"), answer_texts=tuple(answer))
+    draw = [
+        lambda: layers_figure(result, token=0, title=title),
+        lambda: heads_figure(result, title=title),
+        lambda: matrix_figure(result, title=title)[0],
+    ][which]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = figure_bytes(draw(), file_format)
+    controls = re.compile(r"Glyph ([0-8]|1[124-9]|2\d|3[01]|12[7-9]|1[3-5]\d) .*missing from font")
+    assert not [warning for warning in caught if controls.search(str(warning.message))]
+    if file_format == "svg":
+        xml.dom.minidom.parseString(data)
+
+
+ACCENTED = st.text(st.sampled_from("aeiouAEIOUéÉèüñçåøÅ\u0301\u0308\u0327"), min_size=1, max_size=6).filter(
+    lambda word: not unicodedata.combining(word[0])
+)
+
+
+@settings(max_examples=30, suppress_health_check=SLOW)
+@given(words=st.lists(ACCENTED, min_size=1, max_size=3), form=NORMAL_FORMS, typed=NORMAL_FORMS)
+def test_a_phrase_is_found_whatever_the_normal_form_of_the_text_and_of_the_phrase(words, form, typed):
+    """Accented words in the text in one normal form, the phrase in another: the same tokens are selected."""
+    texts = tuple(unicodedata.normalize(form, f" {word}") for word in words)
+    result = synthetic_result(texts=("Look", *texts, "<|im_end|>"))
+    assume(all(unicodedata.normalize("NFC", text) == unicodedata.normalize("NFKC", text) for text in texts))
+    assert result.token_indices(unicodedata.normalize(typed, words[-1])) != []
+    assert result.token_indices(unicodedata.normalize(typed, " ".join(words))) == list(range(1, len(words) + 1))
 
 
 # ===== result files =================================================================================================

@@ -62,7 +62,8 @@ def copy_tree(root: Path, files: list[Path], destination: Path) -> None:
         target = destination / path
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / path, target, follow_symlinks=False)
-    if (root / "node_modules").is_dir():
+    # A worktree whose node_modules is a symlink (not ignored: ".gitignore" names a folder) has it copied above.
+    if (root / "node_modules").is_dir() and not (destination / "node_modules").is_symlink():
         (destination / "node_modules").symlink_to(root / "node_modules", target_is_directory=True)
 
 

@@ -29,6 +29,7 @@ TEST_SEEDS = range(200_000, 200_500)  # report (and gate) here only
 METADATA_FILE = "qvl_demo.json"
 
 QUERIES = ("phrase", "answer", "question_mark", "prompt")
+CELL_PIXELS = 28  # one merged token of the demo model (Qwen2-VL: 14 px patches, merged 2 x 2)
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,9 @@ def cell_box_distance(cell: tuple[int, int], box: Sequence[float], grid: tuple[i
 
 def points_at_named(grid_map: np.ndarray, example: dict) -> bool:
     """Whether the brightest cell of `grid_map` is within one cell of the named box and nearer to it than to
-    every distractor box (see the module docstring)."""
+    every distractor box (see the module docstring). A map that is not the example picture's token grid, or holds
+    NaN or infinity, is refused: its brightest cell would name no place of that picture."""
+    grid_map = _checked_map(grid_map, example["image"].size)
     rows, cols = grid_map.shape
     row, col = np.unravel_index(int(np.argmax(grid_map)), grid_map.shape)
     cell = (int(row), int(col))
@@ -171,6 +174,24 @@ def points_at_named(grid_map: np.ndarray, example: dict) -> bool:
     named = cell_box_distance(cell, example["bbox"], (rows, cols), size)
     others = [cell_box_distance(cell, box, (rows, cols), size) for box in example["distractors"]]
     return bool(named <= 1.0 and all(named < other for other in others))
+
+
+def _checked_map(grid_map: object, size: tuple[int, int]) -> np.ndarray:
+    """`grid_map` as a finite float array of one value per token cell of a picture of `size` (width, height)."""
+    cells = (size[1] // CELL_PIXELS, size[0] // CELL_PIXELS)
+    array = np.asarray(grid_map) if isinstance(grid_map, np.ndarray | list | tuple) else None
+    if array is None or array.dtype.kind not in "biuf" or array.shape != cells:
+        described = f"an array of shape {array.shape}" if array is not None else type(grid_map).__name__
+        raise ValueError(
+            f"the map must be the example's token grid, {cells[0]} x {cells[1]} numbers (its {size[0]} x {size[1]} "
+            f"picture in {CELL_PIXELS}-pixel cells), not {described}: pass result.grid(...) of this example"
+        )
+    if not np.isfinite(array).all():
+        raise ValueError(
+            f"the map holds {int(np.isnan(array).sum())} NaN and {int(np.isinf(array).sum())} infinite values: "
+            "it names no brightest cell; pass a map of attention (result.grid(...))"
+        )
+    return array.astype(np.float64)
 
 
 def chance_level(examples: Sequence[dict]) -> float:

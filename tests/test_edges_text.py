@@ -1,0 +1,135 @@
+"""Issue EDGES, silent wrong results in text: control characters in every output, phrases in multi-byte and
+normalised text, duplicate layer and head lists, the HTML size limit, the demo helpers' maps."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import warnings
+import xml.dom.minidom
+
+import numpy as np
+import pytest
+from browser_support import synthetic_answer_result
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+from test_cli import no_loading, run_cli  # noqa: F401 (no_loading: a fixture)
+
+from qvl_widget import cli
+from qvl_widget._figures import figure_bytes, heads_figure, layers_figure, matrix_figure
+from qvl_widget._text import visible
+
+# Each one makes an SVG invalid XML (or a glyph no font has); tab and line breaks are whitespace and stay.
+CONTROLS = ["\x1b", "\x00", "\x0b", "\x0c", "\x7f", "\x85", "\ufffe"]
+
+
+def control_result():
+    """A result whose prompt and answer tokens hold the control characters."""
+    prompt = ("Wh\x1bere", " is\x00", " the\x0b", " red\x0c", " cat\x7f", "?\x85\ufffe", "<|im_end|>")
+    return synthetic_answer_result(texts=prompt, answer_texts=("A\x1b", " red\x00", " cat\x0c"))
+
+
+def drawn_texts(figure: Figure) -> list[str]:
+    figure.canvas.draw()  # tick labels are made at drawing time
+    return [text.get_text() for text in figure.findobj(Text)]
+
+
+def all_figures(result) -> list[Figure]:
+    return [layers_figure(result, token=0), heads_figure(result), matrix_figure(result)[0]]
+
+
+@pytest.mark.parametrize("file_format", ["svg", "pdf", "png"])
+def test_control_characters_are_drawn_as_escapes_in_every_figure_format(file_format):
+    for figure in all_figures(control_result()):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # matplotlib warns of each glyph its fonts lack
+            data = figure_bytes(figure, file_format)
+        if file_format == "svg":
+            xml.dom.minidom.parseString(data)  # raises on a character XML forbids
+        texts = "".join(drawn_texts(figure))
+        assert not any(control in texts for control in CONTROLS)
+        assert "\\x1b" in texts or "\\x00" in texts
+
+
+def test_the_escape_rule():
+    assert visible("a\x1bb\x00c\x0b\x0c\x7f\x85\ufffe\uffff") == "a\\x1bb\\x00c\\x0b\\x0c\\x7f\\x85\\ufffe\\uffff"
+    assert visible("tab\t line\n cr\r café 日本 😀") == "tab\t line\n cr\r café 日本 😀"
+
+
+def test_titles_and_box_labels_of_your_own_are_drawn_with_escapes():
+    result = control_result()
+    figure = layers_figure(result, token=0, title="mine\x1b", boxes=[(0, 0, 50, 40, "cat\x00"), (60, 0, 100, 40)])
+    texts = "".join(drawn_texts(figure))
+    assert "mine\\x1b" in texts and "cat\\x00" in texts
+    xml.dom.minidom.parseString(figure_bytes(figure, "svg"))
+
+
+def test_the_command_line_prints_the_answer_with_escapes(capsys):
+    cli.print_answer(control_result())
+    out = capsys.readouterr().out
+    assert "answer: A\\x1b red\\x00 cat\\x0c" in out and "\x1b" not in out
+
+
+def test_the_html_page_holds_only_ascii_and_line_breaks(tmp_path):
+    page = control_result().to_html(tmp_path / "page.html").read_bytes()
+    assert all(byte in b"\n\t" or 0x20 <= byte < 0x7F for byte in page.split(b'<script type="module">')[0])
+
+
+@pytest.mark.parametrize("mib", ["1e-9", "0.0000001", "0.01"])
+@pytest.mark.usefixtures("no_loading")
+def test_an_html_limit_smaller_than_any_page_is_refused_before_loading(mib, tmp_path, capsys):
+    code, _, stderr = run_cli(["demo", "--html-max-mib", mib, "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and f"argument --html-max-mib: size '{mib}' is smaller than any page" in stderr
+    assert "pass at least" in stderr and not (tmp_path / "o").exists()
+
+
+def test_an_html_limit_of_a_page_and_more_is_taken_as_it_is():
+    from qvl_widget._html import smallest_page_bytes
+
+    mib = str(2 * smallest_page_bytes() / 2**20)
+    assert cli.build_parser().parse_args(["demo", "--html-max-mib", mib]).html_max_mib == float(mib)
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        (np.ones((2, 2)), "must be the example's token grid, 8 x 8 numbers (its 224 x 224 picture in 28-pixel cells), "
+         "not an array of shape (2, 2)"),
+        (np.full((8, 8), np.nan), "the map holds 64 NaN and 0 infinite values"),
+        (np.where(np.eye(8) > 0, np.inf, 0.0), "the map holds 0 NaN and 8 infinite values"),
+        (np.full((8, 8), "a"), "not an array of shape (8, 8)"),
+        ("map", "not str"),
+    ],
+)  # fmt: skip
+def test_the_demo_pointing_check_refuses_a_map_that_is_not_the_examples(grid, message):
+    from qvl_widget import demo
+
+    example = demo.make_example(0)
+    with pytest.raises(ValueError, match=re.escape(message)) as error:
+        demo.points_at_named(grid, example)
+    assert "\n" not in str(error.value)
+    assert demo.points_at_named(np.ones((8, 8)), example) in (True, False)  # the right grid is still read
+
+
+def test_a_layer_or_head_named_twice_counts_once_in_every_view():
+    from qvl_widget._view_state import ViewState
+
+    result = control_result()
+    once = result.grid(layer=[0, 1], head=[0, 1])
+    np.testing.assert_array_equal(result.grid(layer=[0, 1, 1, -1], head=[0, 0, 1, -1]), once)
+    np.testing.assert_array_equal(result.grid(layer=[1, -1], head=[0, -2]), result.grid(layer=1, head=0))
+    state = ViewState.of(result, layer=[0, 1, 1], head=[1, -1, 0])
+    assert (state.layer, state.head) == ("mean", "mean")  # all of them, as the grid
+    assert "mean of heads 0, 1" in "".join(drawn_texts(matrix_figure(result, head=[0, 1, 1, 0])[0]))
+
+
+@pytest.mark.parametrize("form", ["NFC", "NFD"])
+@pytest.mark.parametrize("typed", ["NFC", "NFD"])
+def test_a_phrase_is_found_in_either_normal_form_and_selects_its_tokens(form, typed):
+    cafe = unicodedata.normalize(form, "café")
+    result = synthetic_answer_result(texts=("A", f" {cafe[:3]}", cafe[3:], " here", "<|im_end|>"))
+    assert result.prompt == f"A {cafe} here"
+    assert result.token_indices(unicodedata.normalize(typed, "café")) == [1, 2]
+    assert result.token_indices(unicodedata.normalize(typed, "CAFÉ here")) == [1, 2, 3]
+    with pytest.raises(ValueError, match="is not in the prompt"):
+        result.token_indices("cafe")  # an accent is a letter: no match without it

@@ -1,0 +1,51 @@
+"""Mutants of issue EDGES, silent wrong results in text: control characters, multi-byte and normalised phrases,
+duplicate choices, the HTML size limit, the demo helpers' maps."""
+
+from __future__ import annotations
+
+from mutant import Mutant
+
+TEXT = "tests/test_edges_text.py"
+
+MUTANTS = [
+    Mutant(
+        "edges-text-controls-kept",
+        "qvl_widget/_text.py",
+        "    return _INVISIBLE.sub(_escape, text)",
+        "    return text",
+        "control characters written into figures as they are: an SVG that is not XML, glyphs no font has",
+        (TEXT,),
+    ),
+    Mutant(
+        "edges-text-html-limit-unchecked",
+        "qvl_widget/cli.py",
+        "    if number * MIB < smallest:",
+        "    if False:",
+        "an --html-max-mib under any page's size rounds to 0 bytes and is read as no limit at all",
+        (TEXT,),
+    ),
+    Mutant(
+        "edges-text-demo-map-nan",
+        "qvl_widget/demo/_pointing.py",
+        "    if not np.isfinite(array).all():",
+        "    if False:",
+        "the demo's pointing check answers for an all-NaN map (its argmax: the first cell)",
+        (TEXT,),
+    ),
+    Mutant(
+        "edges-text-duplicate-choices-twice",
+        "qvl_widget/_choices.py",
+        "    return sorted(set(checked_indices(choice, count, name))), reduce",
+        "    return checked_indices(choice, count, name), reduce",
+        "a layer or head named twice weighs double in grid (and once in the widget and the page)",
+        (TEXT,),
+    ),
+    Mutant(
+        "edges-text-phrase-not-nfc",
+        "qvl_widget/_result.py",
+        '    body = r"\\s+".join(re.escape(unicodedata.normalize("NFC", word)) for word in words)',
+        '    body = r"\\s+".join(re.escape(word) for word in words)',
+        "a phrase typed in NFD (or NFC) is not found in a prompt of the other form",
+        (TEXT,),
+    ),
+]
