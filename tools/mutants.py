@@ -943,7 +943,7 @@ MUTANTS = [
     Mutant(
         "cli-thinking-not-printed",
         "qvl_widget/cli.py",
-        'print(f"thinking: {shortened(result.thinking, SHOWN_THINKING)}", flush=True)',
+        'print(f"thinking: {visible(shortened(result.thinking, SHOWN_THINKING))}", flush=True)',
         "pass",
         "the command does not print the thinking",
         ("tests/test_cli.py",),
