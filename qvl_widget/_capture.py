@@ -239,8 +239,10 @@ def _switched_on(model: PreTrainedModel, request: CaptureRequest) -> Iterator[No
 
 
 def _log_sum_exp_route(request: CaptureRequest, query: torch.Tensor, kwargs: dict) -> bool:
-    """Whether the rows may come from the model's own sdpa call's log-sum-exp: on the CPU, with the torch rows."""
-    return query.device.type == "cpu" and request.kernel != "fused" and kwargs.get("softcap") is None
+    """Whether the rows may come from the model's own sdpa call's log-sum-exp: on the CPU, with the torch rows (not
+    where "auto" would pick the fused kernel: tests run the GPU's path on the CPU by adding it to those devices)."""
+    on_cpu = query.device.type == "cpu" and "cpu" not in FUSED_KERNEL_DEVICES
+    return on_cpu and request.kernel != "fused" and kwargs.get("softcap") is None
 
 
 def _keep_rows(request: CaptureRequest, module, query, key, attention_mask, kwargs, call: SdpaCall | None) -> None:
