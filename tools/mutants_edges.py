@@ -10,8 +10,8 @@ MUTANTS = [
     Mutant(
         "edges-lse-route-off",
         "qvl_widget/_capture.py",
-        'return query.device.type == "cpu" and request.kernel != "fused" and kwargs.get("softcap") is None',
-        'return False and query.device.type == "cpu"',
+        'return on_cpu and request.kernel != "fused" and kwargs.get("softcap") is None',
+        "return False and on_cpu",
         "the CPU never takes the log-sum-exp route: every row is a softmax over the whole sequence again",
         (LSE,),
     ),
