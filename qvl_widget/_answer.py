@@ -18,7 +18,7 @@ import copy
 import functools
 import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -331,7 +331,8 @@ def answer_tokens(
     A given answer keeps its text as written, each part's text a slice of it, each token's offsets from the
     tokenizer (special tokens, such as an unknown word's, flagged as in the prompt). A generated part's text is
     its decoded tokens, special tokens and markup left out; offsets come from decoding growing prefixes, so a
-    character split over several byte-level tokens belongs to the token that completes it."""
+    character split over several byte-level tokens (CJK, Arabic, emoji) belongs to each token that carries a byte
+    of it, as the tokenizer's offsets of the same text given as an answer say."""
     ids = answer.ids.tolist()
     build: Callable[[Answer, list[int], Part, list[bool], set[int]], tuple[str, list[QueryToken]]]
     if given is not None:
@@ -358,7 +359,10 @@ def _generated_part(
     ids = answer.ids.tolist()
     written = {index for index in indices if not markup[index] and ids[index] not in special_ids}
     text = tokenizer.decode([ids[index] for index in sorted(written)], skip_special_tokens=True)
-    tokens, kept, end = [], [], 0
+    tokens: list[QueryToken] = []
+    kept: list[int] = []
+    begun: list[int] = []  # tokens holding the first bytes of a character that a later token completes
+    end = 0
     for index in indices:
         token_id, probability = ids[index], float(answer.probabilities[index])
         if index not in written:
@@ -367,7 +371,14 @@ def _generated_part(
             continue
         kept.append(token_id)
         prefix = tokenizer.decode(kept, skip_special_tokens=True)
+        if prefix.endswith("\ufffd") and not text.startswith(prefix):  # a character's first bytes only
+            begun.append(len(tokens))
+            tokens.append(QueryToken("", end, end, special=False, part=part, probability=probability))
+            continue
         start, end = end, len(prefix) if text.startswith(prefix) else end
+        for position in begun:  # they carry bytes of the characters this token completes
+            tokens[position] = replace(tokens[position], text=text[start:end], start=start, end=end)
+        begun = []
         tokens.append(QueryToken(text[start:end], start, end, special=False, part=part, probability=probability))
     return text, tokens
 

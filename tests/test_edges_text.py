@@ -133,3 +133,28 @@ def test_a_phrase_is_found_in_either_normal_form_and_selects_its_tokens(form, ty
     assert result.token_indices(unicodedata.normalize(typed, "CAFÉ here")) == [1, 2, 3]
     with pytest.raises(ValueError, match="is not in the prompt"):
         result.token_indices("cafe")  # an accent is a letter: no match without it
+
+
+MULTI_BYTE = "猫 مرحبا café 🐱 ok"
+
+
+def test_a_generated_character_split_over_byte_tokens_belongs_to_each_of_them(tiny_models):
+    """A character the tokenizer splits into byte-level tokens: every one of them carries it, in a generated
+    answer as in the same text given as an answer (where the tokenizer's offsets say so), so a phrase over it
+    selects the same positions, the step that began the character included."""
+    import torch
+
+    from qvl_widget._answer import Answer, answer_tokens
+
+    tokenizer = tiny_models["qwen2_vl"].processor.tokenizer
+    ids = tokenizer(MULTI_BYTE, add_special_tokens=False)["input_ids"]
+    assert len(ids) > len(MULTI_BYTE)  # some characters are split over several tokens
+    answer = Answer(torch.tensor(ids), np.full(len(ids), 0.5))
+    generated_text, generated = answer_tokens(tokenizer, answer, set())
+    given_text, given = answer_tokens(tokenizer, answer, set(), given=MULTI_BYTE)
+    assert generated_text == given_text == {"answer": MULTI_BYTE}
+    assert [(token.start, token.end) for token in generated] == [(token.start, token.end) for token in given]
+    assert all(token.end > token.start for token in generated)  # no token of the text is zero-width
+    cat = [position for position, token in enumerate(generated) if token.start == 0]
+    assert len(cat) == len(tokenizer.encode("猫", add_special_tokens=False)) > 1
+    assert all(generated[position].text == "猫" for position in cat)

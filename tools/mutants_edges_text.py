@@ -48,4 +48,13 @@ MUTANTS = [
         "a phrase typed in NFD (or NFC) is not found in a prompt of the other form",
         (TEXT,),
     ),
+    Mutant(
+        "edges-text-byte-tokens-zero-width",
+        "qvl_widget/_answer.py",
+        "            tokens[position] = replace(tokens[position], text=text[start:end], start=start, end=end)",
+        "            pass",
+        "a generated character split over byte-level tokens: its first tokens are zero-width, so a phrase over it "
+        "skips the step that began it",
+        (TEXT,),
+    ),
 ]
