@@ -27,6 +27,7 @@ from transformers.generation.streamers import BaseStreamer
 
 from ._arguments import check_encodable, checked_count, described, shown
 from ._capture import CaptureRequest, capturing
+from ._inputs import spans_of_what_tokens_carry
 from ._result import GENERATED_PARTS, THINKING_MARKERS, Part, QueryToken
 
 # `generate` arguments that are not generation settings, refused by name: qvl_widget sets or needs these itself.
@@ -336,7 +337,8 @@ def answer_tokens(
     ids = answer.ids.tolist()
     build: Callable[[Answer, list[int], Part, list[bool], set[int]], tuple[str, list[QueryToken]]]
     if given is not None:
-        spans = tokenizer(given, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        encoded = tokenizer(given, add_special_tokens=False, return_offsets_mapping=True)
+        spans = spans_of_what_tokens_carry(tokenizer, given, ids, [tuple(span) for span in encoded["offset_mapping"]])
         pieces = [given[start:end] for start, end in spans]
         build = functools.partial(_given_part, tokenizer, given, spans)
     else:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
@@ -663,6 +664,7 @@ def _token_offsets(
     one token each, and only where there are videos may they differ."""
     encoded = tokenizer(text, return_offsets_mapping=True)
     written = [int(token_id) for token_id in encoded["input_ids"]]
+    spans = spans_of_what_tokens_carry(tokenizer, text, written, [tuple(span) for span in encoded["offset_mapping"]])
     runs = _pad_runs(input_ids, pad_ids)  # [start, end) of each token of input_ids with pad runs as one
     expanded = [int(input_ids[start]) for start, _ in runs]
     offsets: list[tuple[int, int] | None] = [None] * len(input_ids)
@@ -674,8 +676,39 @@ def _token_offsets(
             continue  # the processor's own tokens: no span in the text
         for written_index, run in zip(range(written_start, written_end), runs[start:end], strict=True):
             for position in range(*run):
-                offsets[position] = tuple(encoded["offset_mapping"][written_index])
+                offsets[position] = spans[written_index]
     return offsets
+
+
+def spans_of_what_tokens_carry(
+    tokenizer: Any, text: str, ids: list[int], spans: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """The tokenizer's spans, widened where tokens that share one span carry more of the text than it: Qwen's
+    tokenizer reads text in NFC, so in NFD text (a macOS copy) "e" + a combining accent is one character's bytes,
+    and its tokens all get the span of the "e" alone. Such a run gets the characters it decodes to (compared in
+    NFC), so its tokens are labelled "é" and a phrase finds them."""
+    widened = list(spans)
+    first = 0
+    while first < len(spans):
+        stop = first + 1
+        while stop < len(spans) and spans[stop] == spans[first]:
+            stop += 1
+        start, end = spans[first]
+        if end > start and stop - first > 1:
+            carried = _carried_end(text, start, end, tokenizer.decode(ids[first:stop]))
+            widened[first:stop] = [(start, carried)] * (stop - first)
+        first = stop
+    return widened
+
+
+def _carried_end(text: str, start: int, end: int, decoded: str) -> int:
+    """Where the text that `decoded` (a run of tokens from `start`) stands for ends: `end`, or further where the
+    characters after it (combining marks) compose with it in NFC."""
+    target = unicodedata.normalize("NFC", decoded)
+    for stop in range(end, min(len(text), end + len(decoded) + 8) + 1):
+        if unicodedata.normalize("NFC", text[start:stop]) == target:
+            return stop
+    return end
 
 
 def _pad_runs(input_ids: np.ndarray, pad_ids: list[int]) -> list[tuple[int, int]]:

@@ -158,3 +158,21 @@ def test_a_generated_character_split_over_byte_tokens_belongs_to_each_of_them(ti
     cat = [position for position, token in enumerate(generated) if token.start == 0]
     assert len(cat) == len(tokenizer.encode("猫", add_special_tokens=False)) > 1
     assert all(generated[position].text == "猫" for position in cat)
+
+
+def test_an_nfd_prompt_labels_its_tokens_with_the_characters_they_carry(tiny_models):
+    """Qwen's tokenizer reads text in NFC: in an NFD prompt (a macOS copy) "e" + a combining accent is one
+    character's bytes, and the tokenizer gives its tokens the span of the "e" alone. They are labelled with both
+    characters, and an NFC phrase finds them; a given answer in NFD too."""
+    from PIL import Image
+
+    nfd = unicodedata.normalize("NFD", "un café noir")
+    model = tiny_models["qwen2_vl"]
+    result = model.capture(Image.new("RGB", (56, 56), "red"), nfd, answer=nfd)
+    for part in ("prompt", "answer"):
+        spans = {(token.start, token.end): token.text for token in result.tokens if token.part == part and token.end}
+        assert "".join(spans[span] for span in sorted(spans)) == nfd, part  # every character, the accent too
+        carrying = [token for token in result.tokens if token.part == part and "\u0301" in token.text]
+        assert carrying and all(token.text == "e\u0301" for token in carrying)
+    selected = result.token_indices("café")  # typed in NFC
+    assert any("\u0301" in result.tokens[index].text for index in selected)

@@ -57,4 +57,12 @@ MUTANTS = [
         "skips the step that began it",
         (TEXT,),
     ),
+    Mutant(
+        "edges-text-nfd-span-of-the-letter",
+        "qvl_widget/_inputs.py",
+        "            widened[first:stop] = [(start, carried)] * (stop - first)",
+        "            widened[first:stop] = [(start, end)] * (stop - first)",
+        "an NFD prompt: the tokens of e + a combining accent are labelled 'e', the accent in no token",
+        (TEXT,),
+    ),
 ]
