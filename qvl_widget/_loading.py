@@ -40,7 +40,7 @@ from ._choices import checked_indices
 from ._context import AnswerKind, check_within_context, model_context
 from ._families import Family, attention_layers, family_for_config, unknown_to_transformers
 from ._inputs import MediaInput, Messages, PreparedInputs, prepare_inputs, special_token_ids, thinking_marker_ids
-from ._memory import check_result_fits
+from ._memory import check_result_fits, rows_working_bytes
 from ._result import THINKING_MARKERS, AttentionResult, Part, checked_baseline, shareable_name
 from ._source import check_processor_files, checked_processor_source, checked_source
 from ._verify import VerifyReport, verify_model
@@ -266,7 +266,12 @@ class LoadedModel:
             len(prepared.image_positions),
             dtype.itemsize,
             answering=answer is True,
-            working_bytes=chunk_bytes,
+            working_bytes=rows_working_bytes(
+                chunk_bytes,
+                text_config.num_attention_heads,
+                len(prepared.query_positions) + answer_rows,
+                prompt_length + answer_rows,
+            ),
         )
         query_positions = np.concatenate(
             [prepared.query_positions, np.arange(prompt_length, prompt_length + answer_rows)]

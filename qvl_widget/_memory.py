@@ -41,6 +41,12 @@ def _meminfo_available() -> int | None:
     return None
 
 
+def rows_working_bytes(chunk_bytes: int, heads: int, rows: int, keys: int) -> int:
+    """The rows' working memory: one chunk of fp32 logits and probabilities (`chunk_bytes`), or less where all the
+    rows against all the keys take less (a short prompt)."""
+    return min(chunk_bytes, 2 * 4 * heads * rows * keys)
+
+
 def check_result_fits(
     layers: int, heads: int, rows: int, columns: int, itemsize: int, answering: bool, working_bytes: int = 0
 ) -> int:

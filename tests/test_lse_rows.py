@@ -133,7 +133,11 @@ def test_the_memory_check_counts_the_rows_working_memory(qwen2, monkeypatch):
     image, prompt = qvl_widget.example_image(), "Where is the cat?"
     size = qwen2.capture(image, prompt).attention.nbytes
     result_bytes = size + size // 300  # the image shares too, within a rounding
-    monkeypatch.setattr("qvl_widget._memory.available_bytes", lambda: result_bytes + 2**20)
+    # All the rows against all the keys (fp32 logits and probabilities) take more than 32 KiB: a chunk is the
+    # working memory.
+    result = qwen2.capture(image, prompt)
+    assert 8 * result.num_heads * result.num_queries * result.image_positions.max() > 2**15
+    monkeypatch.setattr("qvl_widget._memory.available_bytes", lambda: result_bytes + 2**14)
     with pytest.raises(MemoryError, match="this capture's result would take"):
-        qwen2.capture(image, prompt, chunk_bytes=2**21)  # result + 2 MiB of chunk > what is free
-    assert qwen2.capture(image, prompt, chunk_bytes=2**19).attention.nbytes == size
+        qwen2.capture(image, prompt, chunk_bytes=2**15)  # result + 32 KiB of chunk > what is free
+    assert qwen2.capture(image, prompt, chunk_bytes=2**12).attention.nbytes == size
