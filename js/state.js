@@ -61,7 +61,7 @@
  * @property {string} colormap
  * @property {number} opacity
  * @property {boolean} smooth
- * @property {string} style  "heat" (the map in colour, transparent where attention is low) or "contour" (lines)
+ * @property {string} overlay_style  "heat" (the map in colour, transparent where attention is low) or "contour" (lines)
  * @property {boolean} shared_scale
  * @property {import("./boxes.js").BoxView[]} boxes  the boxes on the pictures, with the cells each covers
  * @property {boolean} show_special

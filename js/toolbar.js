@@ -19,7 +19,7 @@ import { parseChoice } from "./state.js";
 
 /**
  * The traits the toolbar sets directly.
- * @typedef {"colormap" | "opacity" | "smooth" | "style" | "shared_scale" | "show_special" | "producing" | "unit" | "relative" |
+ * @typedef {"colormap" | "opacity" | "smooth" | "overlay_style" | "shared_scale" | "show_special" | "producing" | "unit" | "relative" |
  *           "drop_sinks" | "mark_sinks" | "head_overview"} SettableName
  */
 
@@ -139,7 +139,7 @@ export class Toolbar {
     this.layerSelect.addEventListener("change", () => actions.chooseLayer(parseChoice(this.layerSelect.value)));
     this.headSelect.addEventListener("change", () => actions.chooseHead(parseChoice(this.headSelect.value)));
     this.colormapSelect.addEventListener("change", () => actions.set("colormap", this.colormapSelect.value));
-    this.styleSelect.addEventListener("change", () => actions.set("style", this.styleSelect.value));
+    this.styleSelect.addEventListener("change", () => actions.set("overlay_style", this.styleSelect.value));
     this.opacityInput.addEventListener("input", () => actions.set("opacity", Number(this.opacityInput.value)));
     this.smoothInput.addEventListener("change", () => actions.set("smooth", this.smoothInput.checked));
     this.sharedInput.addEventListener("change", () => actions.set("shared_scale", this.sharedInput.checked));
@@ -168,7 +168,7 @@ export class Toolbar {
     const heads = available.heads[String(layer)] ?? [];
     fillOptions(this.headSelect, heads, (choice) => headLabel(choice, reduce), model.get("head"));
     this.colormapSelect.value = model.get("colormap");
-    this.styleSelect.value = model.get("style");
+    this.styleSelect.value = model.get("overlay_style");
     this.opacityInput.value = String(model.get("opacity"));
     this.smoothInput.checked = model.get("smooth");
     this.sharedInput.checked = model.get("shared_scale");

@@ -124,7 +124,7 @@ export class AttentionView {
       on(`change:${name}`, () => this.syncControls());
     }
     const repainting = ["selected", "producing", "unit", "mark_sinks", "head_overview", "colormap", "smooth"];
-    repainting.push("opacity", "style", "boxes"); // the overlay's look and the boxes
+    repainting.push("opacity", "overlay_style", "boxes"); // the overlay's look and the boxes
     for (const name of [...repainting, "shared_scale", "show_special"]) {
       on(`change:${name}`, () => {
         this.syncControls();
@@ -307,7 +307,7 @@ export class AttentionView {
       colormap: this.model.get("colormap"),
       opacity: this.model.get("opacity"),
       smooth: this.model.get("smooth"),
-      style: this.model.get("style"),
+      style: this.model.get("overlay_style"),
     };
   }
 
@@ -320,7 +320,7 @@ export class AttentionView {
     const boxes = this.model.get("boxes");
     this.panels.drawBoxes(boxes);
     this.panels.describeBoxes(values, boxes);
-    this.legend.textContent = this.model.get("style") === "contour" ? CONTOUR_LEGEND : "";
+    this.legend.textContent = this.model.get("overlay_style") === "contour" ? CONTOUR_LEGEND : "";
   }
 
   /**

@@ -81,7 +81,7 @@ def still_png(result: AttentionResult, state: ViewState, maps: np.ndarray, capti
         for index, (medium, grid) in enumerate(zip(state.media, grids, strict=True))
     ]
     words = [caption, *box_lines(state, grids)]
-    if state.style == "contour":
+    if state.overlay_style == "contour":
         words.append(CONTOUR_LEGEND)
     buffer = io.BytesIO()
     with_caption(tiled(tiles), " · ".join(words), table).save(buffer, format="PNG", optimize=True)
@@ -92,7 +92,7 @@ def drawn_tile(
     picture: Image.Image, grid: np.ndarray, table: np.ndarray, top: float, state: ViewState, index: int
 ) -> Image.Image:
     """Medium `index`'s picture with its overlay (the view's style) and its boxes."""
-    shown = overlay_map(picture, grid, table, state.opacity, state.smooth, top, state.style)
+    shown = overlay_map(picture, grid, table, state.opacity, state.smooth, top, state.overlay_style)
     medium = state.media[index]
     return draw_boxes(shown, medium_boxes(state, index), (medium["width"], medium["height"]))
 

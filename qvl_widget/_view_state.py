@@ -173,7 +173,7 @@ class ViewState:
     colormap: ColormapName
     opacity: float
     smooth: bool
-    style: Style
+    overlay_style: Style  # `style=`: not named `style`, which ipywidgets' views read as a style widget
     shared_scale: bool
     show_special: bool
     width: int
@@ -259,7 +259,7 @@ class ViewState:
             colormap=checked_option(result, "colormap", colormap),
             opacity=checked_option(result, "opacity", opacity),
             smooth=checked_option(result, "smooth", smooth),
-            style=checked_option(result, "style", style),
+            overlay_style=checked_option(result, "overlay_style", style),
             shared_scale=checked_option(result, "shared_scale", shared_scale),
             show_special=checked_option(result, "show_special", show_special),
             width=width,
@@ -420,7 +420,7 @@ def checked_option(result: AttentionResult, name: str, value: Any, reduce: Reduc
             raise TypeError(f"{PRODUCING_ADVICE}, not {shown(value)}") from None
     if name in ("smooth", "shared_scale", "show_special"):
         return checked_flag(value, name)
-    if name == "style":
+    if name == "overlay_style":
         return checked_style(value)
     if name == "boxes":
         return view_boxes(result, value)
@@ -515,7 +515,7 @@ OPTIONS = (
     "colormap",
     "opacity",
     "smooth",
-    "style",
+    "overlay_style",
     "shared_scale",
     "show_special",
     "width",

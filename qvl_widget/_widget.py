@@ -113,7 +113,7 @@ class AttentionWidget(anywidget.AnyWidget):
     colormap = _Option(DEFAULT_COLORMAP).tag(sync=True)
     opacity = _Option(DEFAULT_OPACITY).tag(sync=True)
     smooth = _Option(True).tag(sync=True)
-    style = _Option(DEFAULT_STYLE).tag(sync=True)  # "heat" or "contour"
+    overlay_style = _Option(DEFAULT_STYLE).tag(sync=True)  # "heat" or "contour": `style=` (see `style`)
     shared_scale = _Option(False).tag(sync=True)
     show_special = _Option(False).tag(sync=True)
     width = _Option(512).tag(sync=True)
@@ -148,6 +148,16 @@ class AttentionWidget(anywidget.AnyWidget):
         self.maps_payload = self._selections.payload(self.layer, self.head, self.relative, self.drop_sinks)
         self._send_heads()
         threading.Thread(target=self._selections.warm_up, name="qvl-widget-warm-up", daemon=True).start()
+
+    @property
+    def style(self) -> str:
+        """The overlay's style, "heat" or "contour" (`style=`): the `overlay_style` trait, since ipywidgets' front
+        ends read a trait named `style` as a style widget of their own."""
+        return self.overlay_style
+
+    @style.setter
+    def style(self, value: str) -> None:
+        self.overlay_style = value
 
     def view_state(self) -> ViewState:
         """The widget's current state: its data, choices and pins, as the HTML export packs them."""

@@ -212,7 +212,7 @@ def test_the_style_menu_draws_contour_lines_and_says_how_to_read_them(page):
         }"""
     )
     assert alphas == [0, 191, 255]  # untouched, halo, line: nothing in between (no heat)
-    page.evaluate("window.qvlModels[0].apply({style: 'heat'})")  # the kernel sets it back
+    page.evaluate("window.qvlModels[0].apply({overlay_style: 'heat'})")  # the kernel sets it back
     assert page.eval_on_selector(".qvl-style", "select => select.value") == "heat"
     assert page.text_content(".qvl-legend") == ""
 

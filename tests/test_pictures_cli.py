@@ -51,7 +51,7 @@ def test_the_demo_outlines_the_named_object_and_prints_its_share(tmp_path, capsy
     assert line["name"] == "circle" and line["where"] == "image 0 · layer 2 · mean of heads"
     assert_share(line, view["boxes"][0].share(demo_grid(result, view), example["image"].size))
     state = embedded_header(tmp_path / "attention.html")["state"]
-    assert state["style"] == "contour"
+    assert state["overlay_style"] == "contour"
     (box,) = state["boxes"]
     assert (box["name"], box["x0"], box["y1"]) == ("circle", example["bbox"][0], example["bbox"][3])
 
@@ -91,7 +91,7 @@ def test_explore_draws_the_boxes_given_and_prints_each_share(tiny_model_dirs, tm
         ("box 2", 1, 0.0, 80.0),  # clipped to the image
         ("box 3", 0, 0.0, 90.0),
     ]
-    assert state["style"] == "heat"
+    assert state["overlay_style"] == "heat"
 
 
 @pytest.fixture

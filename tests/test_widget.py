@@ -231,3 +231,17 @@ def test_the_widget_talks_through_traits_only(monkeypatch):
         setattr(widget, name, value)
     assert len(widget.full_pictures) == 1
     assert sent == []
+
+
+def test_no_synced_trait_takes_a_name_the_widget_front_ends_read_as_their_own(result):
+    """ipywidgets' views read a synced `style` as a style widget (a reference to another model): a string there
+    breaks the widget in JupyterLab, Notebook 7 and Voila. `style=` is the `overlay_style` trait; `widget.style`
+    reads and sets it."""
+    from qvl_widget import AttentionWidget
+
+    widget = AttentionWidget(result, style="contour")
+    synced = set(widget.keys)
+    assert not synced & {"style", "description", "tooltip", "tabbable"}
+    assert widget.overlay_style == widget.style == "contour"
+    widget.style = "heat"
+    assert widget.get_state("overlay_style") == {"overlay_style": "heat"}

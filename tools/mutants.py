@@ -536,8 +536,8 @@ MUTANTS = [
     Mutant(
         "view-opacity",
         "js/view.js",
-        'repainting.push("opacity", "style", "boxes");',
-        'repainting.push("style", "boxes");',
+        'repainting.push("opacity", "overlay_style", "boxes");',
+        'repainting.push("overlay_style", "boxes");',
         "the opacity slider does not change the overlay",
         (BROWSER,),
     ),

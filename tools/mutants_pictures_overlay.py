@@ -91,7 +91,7 @@ MUTANTS = [
     Mutant(
         "pictures-view-style-not-repainted",
         "js/view.js",
-        'repainting.push("opacity", "style", "boxes");',
+        'repainting.push("opacity", "overlay_style", "boxes");',
         'repainting.push("opacity", "boxes");',
         "choosing a style in the toolbar (or from Python) does not redraw the overlay",
         (BROWSER,),
@@ -99,7 +99,7 @@ MUTANTS = [
     Mutant(
         "pictures-view-no-legend",
         "js/view.js",
-        'this.legend.textContent = this.model.get("style") === "contour" ? CONTOUR_LEGEND : "";',
+        'this.legend.textContent = this.model.get("overlay_style") === "contour" ? CONTOUR_LEGEND : "";',
         'this.legend.textContent = "";',
         "contour lines without the line saying what they enclose",
         (BROWSER,),
@@ -115,7 +115,7 @@ MUTANTS = [
     Mutant(
         "pictures-still-heat-only",
         "qvl_widget/_still.py",
-        "shown = overlay_map(picture, grid, table, state.opacity, state.smooth, top, state.style)",
+        "shown = overlay_map(picture, grid, table, state.opacity, state.smooth, top, state.overlay_style)",
         "shown = overlay_map(picture, grid, table, state.opacity, state.smooth, top)",
         "the still picture ignores the widget's style",
         (PICTURES,),

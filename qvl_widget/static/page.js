@@ -1385,7 +1385,7 @@ var Toolbar = class {
     this.layerSelect.addEventListener("change", () => actions.chooseLayer(parseChoice(this.layerSelect.value)));
     this.headSelect.addEventListener("change", () => actions.chooseHead(parseChoice(this.headSelect.value)));
     this.colormapSelect.addEventListener("change", () => actions.set("colormap", this.colormapSelect.value));
-    this.styleSelect.addEventListener("change", () => actions.set("style", this.styleSelect.value));
+    this.styleSelect.addEventListener("change", () => actions.set("overlay_style", this.styleSelect.value));
     this.opacityInput.addEventListener("input", () => actions.set("opacity", Number(this.opacityInput.value)));
     this.smoothInput.addEventListener("change", () => actions.set("smooth", this.smoothInput.checked));
     this.sharedInput.addEventListener("change", () => actions.set("shared_scale", this.sharedInput.checked));
@@ -1414,7 +1414,7 @@ var Toolbar = class {
     const heads = available.heads[String(layer)] ?? [];
     fillOptions(this.headSelect, heads, (choice) => headLabel(choice, reduce), model.get("head"));
     this.colormapSelect.value = model.get("colormap");
-    this.styleSelect.value = model.get("style");
+    this.styleSelect.value = model.get("overlay_style");
     this.opacityInput.value = String(model.get("opacity"));
     this.smoothInput.checked = model.get("smooth");
     this.sharedInput.checked = model.get("shared_scale");
@@ -1577,7 +1577,7 @@ var AttentionView = class {
       on(`change:${name}`, () => this.syncControls());
     }
     const repainting = ["selected", "producing", "unit", "mark_sinks", "head_overview", "colormap", "smooth"];
-    repainting.push("opacity", "style", "boxes");
+    repainting.push("opacity", "overlay_style", "boxes");
     for (const name of [...repainting, "shared_scale", "show_special"]) {
       on(`change:${name}`, () => {
         this.syncControls();
@@ -1740,7 +1740,7 @@ var AttentionView = class {
       colormap: this.model.get("colormap"),
       opacity: this.model.get("opacity"),
       smooth: this.model.get("smooth"),
-      style: this.model.get("style")
+      style: this.model.get("overlay_style")
     };
   }
   /**
@@ -1752,7 +1752,7 @@ var AttentionView = class {
     const boxes = this.model.get("boxes");
     this.panels.drawBoxes(boxes);
     this.panels.describeBoxes(values, boxes);
-    this.legend.textContent = this.model.get("style") === "contour" ? CONTOUR_LEGEND : "";
+    this.legend.textContent = this.model.get("overlay_style") === "contour" ? CONTOUR_LEGEND : "";
   }
   /**
    * Each video's film strip: the rows' share of attention on each temporal group, or with relative maps each
