@@ -166,6 +166,20 @@ class Study:
         table = table.sort_values("mean", ascending=metric == "spatial_entropy", kind="stable", na_position="last")
         return table.head(len(table) if top is None else _checked_top(top)).reset_index(drop=True)
 
+    def result(self, example: str) -> Any:
+        """Example `example`'s saved `AttentionResult` (a study run with keep="results")."""
+        if example not in self.ids:
+            raise KeyError(f"no example {example!r} in this study (its ids are study.ids)")
+        path = result_path(self.folder, self.ids.index(example))
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"example {example!r} has no saved result: the study kept {self.options['keep']!r} (run one with "
+                "keep='results'), or the example failed or is not done yet"
+            )
+        from ._result import AttentionResult
+
+        return AttentionResult.load(path)
+
     def layer_ids(self) -> list[int]:
         """The layers of `heads`' rows: decoder layer indices, in order."""
         return sorted(int(layer) for layer in self.table()["layer"].unique())
