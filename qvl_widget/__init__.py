@@ -17,6 +17,7 @@ from ._result import AttentionResult, HeadSummary, ImageGeometry, QueryToken
 if TYPE_CHECKING:
     from . import demo, figures
     from ._loading import LoadedModel, attach, load
+    from ._study import Study
     from ._video import Video
     from ._visualizer import QwenVLCrossModalVisualizer
     from ._widget import AttentionWidget
@@ -31,6 +32,7 @@ __all__ = [
     "LoadedModel",
     "QueryToken",
     "QwenVLCrossModalVisualizer",
+    "Study",
     "Video",
     "attach",
     "demo",
@@ -48,6 +50,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "QwenVLCrossModalVisualizer": ("._visualizer", "QwenVLCrossModalVisualizer"),
     "AttentionWidget": ("._widget", "AttentionWidget"),
     "Video": ("._video", "Video"),
+    "Study": ("._study", "Study"),  # pandas and pyarrow load on first use
     "figures": (".figures", None),
     "demo": (".demo", None),
 }

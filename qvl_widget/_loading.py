@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import numpy as np
 import torch
@@ -44,6 +44,9 @@ from ._memory import check_result_fits, rows_working_bytes
 from ._result import THINKING_MARKERS, AttentionResult, Part, checked_baseline, shareable_name
 from ._source import check_processor_files, checked_processor_source, checked_source
 from ._verify import VerifyReport, verify_model
+
+if TYPE_CHECKING:
+    from ._study import Study
 
 # How captured probabilities are kept: "float32" (exact) or "float16" (half the memory).
 Storage: TypeAlias = Literal["float32", "float16"]
@@ -374,6 +377,61 @@ class LoadedModel:
                 f"{text.num_hidden_layers}: decoder layers {_listed(available)}; indices count those)"
             ) from None
         return tuple(sorted({available[position] for position in positions}))
+
+    def study(
+        self,
+        examples: Any,
+        out: str | os.PathLike,
+        *,
+        answer: bool | None = None,
+        max_new_tokens: int = 64,
+        layers: Sequence[int] | None = None,
+        thinking: bool | None = None,
+        system: str | None = None,
+        query: str = "last",
+        keep: str = "summary",
+        progress: bool = True,
+        pointing_tolerance: float = 0,
+    ) -> Study:
+        """Capture and score every example of a data set into the folder `out`; return the `qvl_widget.Study`.
+
+        `examples`: a list (or any iterable) of dicts, a `datasets.Dataset`, or a manifest's path (.jsonl, .csv or
+        .parquet; image paths relative to it). Each example: `id`, `image` (a path, PIL image or array) or
+        `video`, `prompt` (or `messages`), and optionally `box` (x0, y0, x1, y1 in image pixels), `phrase` and
+        `answer` (a given text, teacher-forced). `answer`: None (each example's own answer, where it has one),
+        True (the model answers, at most `max_new_tokens` tokens) or False (the prompt only). `layers`,
+        `thinking`, `system`: as in `capture`. `query`: which rows are scored: "last" (the last prompt token: the
+        step that predicts the answer), "phrase" (the example's phrase in the prompt), "answer" (each answer
+        word's producing steps) or "all". Per query, layer and head (and the heads' mean, head -1):
+        `image_share`, `spatial_entropy` (as `head_summary`), and with a box `in_box`, `area` and `pointing`
+        (`pointing_tolerance` pixels around the box). `keep="results"` also saves each example's result.
+        The same call again resumes: done examples are skipped, a changed option is refused. An example that
+        fails is recorded (`study.errors()`) and the study goes on. Needs pyarrow and pandas (`pip install
+        ".[study]"`).
+        """
+        from ._study import run_study
+
+        # The capture's own options, checked once here rather than failing every example.
+        max_new_tokens = checked_max_new_tokens(max_new_tokens)
+        kept = self.kept_layers(layers)
+        if thinking is not None:
+            checked_flag(thinking, "thinking")
+        if system is not None:
+            checked_text(system, "system", "a system prompt, or None")
+        options = {
+            "answer": answer,
+            "max_new_tokens": max_new_tokens,
+            "layers": None if layers is None else list(kept),
+            "thinking": thinking,
+            "system": system,
+            "query": query,
+            "keep": keep,
+            "pointing_tolerance": pointing_tolerance,
+        }
+        capture_options: dict[str, Any] = {"max_new_tokens": max_new_tokens, "thinking": thinking, "system": system}
+        if layers is not None:
+            capture_options["layers"] = [list(self.kept_layers(None)).index(layer) for layer in kept]
+        return run_study(self, examples, out, options=options, capture_options=capture_options, progress=progress)
 
     def verify(
         self,

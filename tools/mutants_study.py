@@ -1,0 +1,76 @@
+"""Mutants of issue 27 STUDY (first step): `model.study`'s numbers, its resuming, its errors and its manifests."""
+
+from __future__ import annotations
+
+from mutant import Mutant
+
+STUDY = "tests/test_study.py"
+NUMBERS = f"{STUDY}::test_every_number_equals_a_direct_computation_from_capture"
+RESUME = f"{STUDY}::test_a_study_stopped_midway_resumes_to_the_table_of_one_run"
+
+MUTANTS = [
+    Mutant(
+        "study-in-box-not-normalised",
+        "qvl_widget/_study_metrics.py",
+        "    return np.divide(inside, totals, out=np.full_like(totals, np.nan), where=totals > 0)",
+        "    return inside",
+        "in_box: the mass inside the box not divided by the image's cells' sum (the image share leaks in)",
+        (NUMBERS,),
+    ),
+    Mutant(
+        "study-pointing-cell-corner",
+        "qvl_widget/_study_metrics.py",
+        "    centres = np.column_stack([(cells[:, 0] + cells[:, 2]) / 2, (cells[:, 1] + cells[:, 3]) / 2])",
+        "    centres = np.column_stack([cells[:, 0], cells[:, 1]])",
+        "pointing: the peak cell's top-left corner tested instead of its centre",
+        (NUMBERS,),
+    ),
+    Mutant(
+        "study-head-mean-is-max",
+        "qvl_widget/_study_metrics.py",
+        "    mean_heads = chosen.mean(axis=1)  # as `maps(head=None)`",
+        "    mean_heads = chosen.max(axis=1)  # as `maps(head=None)`",
+        "the heads' mean rows (head -1) read the heads' max map",
+        (NUMBERS,),
+    ),
+    Mutant(
+        "study-resume-runs-done-examples",
+        "qvl_widget/_study.py",
+        "    todo = [position for position, name in enumerate(source.ids) if name not in done]",
+        "    todo = list(range(len(source.ids)))",
+        "a resumed study runs every example again: the ones done before are in the table twice",
+        (RESUME,),
+    ),
+    Mutant(
+        "study-example-error-stops-the-study",
+        "qvl_widget/_study.py",
+        "            except EXAMPLE_ERRORS as error:",
+        "            except OSError as error:",
+        "an example's ValueError (a box outside its image, a prompt too long) stops the study, not recorded",
+        (f"{STUDY}::test_failing_examples_are_recorded_and_the_study_goes_on",),
+    ),
+    Mutant(
+        "study-options-not-compared",
+        "qvl_widget/_study.py",
+        '        if before["options"].get(name) != value:',
+        '        if before["options"].get(name) != value and name == "keep":',
+        "a study resumes under other options (query, layers, tolerance): its table mixes two studies",
+        (f"{STUDY}::test_a_changed_option_on_resume_is_refused_by_name",),
+    ),
+    Mutant(
+        "study-manifest-paths-from-cwd",
+        "qvl_widget/_study_manifest.py",
+        "            values[key] = str(folder / values[key])",
+        "            values[key] = str(values[key])",
+        "a manifest's image paths read from the working folder, not the manifest's",
+        (f"{STUDY}::test_manifests_in_jsonl_csv_and_parquet_give_the_same_study",),
+    ),
+    Mutant(
+        "study-duplicate-ids-allowed",
+        "qvl_widget/_study_manifest.py",
+        "    repeated = [name for name, count in Counter(ids).items() if count > 1]",
+        "    repeated = [name for name, count in Counter(ids).items() if count > 2]",
+        "an id given twice is accepted: the second example is skipped as done",
+        (f"{STUDY}::test_bad_manifests_are_refused_in_one_line_before_the_model_runs",),
+    ),
+]
