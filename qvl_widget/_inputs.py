@@ -119,14 +119,19 @@ def prepare_inputs(
         text, spans = _raw_text(processor, config, [_kind(medium) for medium in media], prompt or "")
     _check_image_tokens(processor, config, images, text, size)
     video_kwargs = processor_video_kwargs(processor, videos) if videos else {}
-    model_inputs = processor(
-        text=[text],
-        images=images or None,
-        videos=processor_videos(videos, _temporal_patch_size(processor)) if videos else None,
-        return_tensors="pt",
-        **size,
-        **video_kwargs,
-    )
+    try:
+        model_inputs = processor(
+            text=[text],
+            images=images or None,
+            videos=processor_videos(videos, _temporal_patch_size(processor)) if videos else None,
+            return_tensors="pt",
+            **size,
+            **video_kwargs,
+        )
+    except ValueError as error:
+        if videos and "must be larger than factor" in str(error):  # older Qwen3-VL video processors (5.0)
+            raise _frames_too_small(videos, error) from None
+        raise
     input_ids = model_inputs["input_ids"][0].numpy()
     merge_size = int(processor.image_processor.merge_size)
     patch_size = int(processor.image_processor.patch_size)
@@ -709,6 +714,15 @@ def _carried_end(text: str, start: int, end: int, decoded: str) -> int:
         if unicodedata.normalize("NFC", text[start:stop]) == target:
             return stop
     return end
+
+
+def _frames_too_small(videos: list[SampledVideo], error: ValueError) -> ValueError:
+    sizes = ", ".join(sorted({f"{video.frames[0].width}x{video.frames[0].height}" for video in videos}))
+    return ValueError(
+        f"the video's frames ({sizes} pixels) are smaller than this version of transformers' video processor takes "
+        f"({error}): give larger frames (resize them to at least 32 pixels a side), or upgrade transformers, whose "
+        "newer video processors resize small frames themselves"
+    )
 
 
 def _pad_runs(input_ids: np.ndarray, pad_ids: list[int]) -> list[tuple[int, int]]:

@@ -25,13 +25,26 @@ def channel_means(pixel_values: torch.Tensor) -> np.ndarray:
 # ----- frames and images the processor could read channels-first ---------------------------------------------
 
 
+def prepared_or_refusal(tiny, media) -> tuple:
+    """`prepare_inputs` on the question "What", or the one line it refused with."""
+    try:
+        return prepare_inputs(tiny.processor, tiny.model.config, media, "What"), None
+    except ValueError as error:
+        return None, str(error)
+
+
 @pytest.mark.parametrize("size", [(56, 1), (56, 3), (56, 4), (1, 1), (3, 3), (4, 56), (64, 48)])
 def test_a_red_clip_reaches_the_model_red_whatever_its_frames_shape(tiny, size):
     """A frame 1 or 3 pixels tall is [1|3, width, 3] once stacked: guessed channels-first, the model got rows as
     colours. Its channels reach the model as the same frame's as an image, and its grid is as wide as the frame."""
     frames = [Image.new("RGB", size, RED)] * 2
     for media in (Video(frames), frames[0]):
-        inputs = prepare_inputs(tiny.processor, tiny.model.config, media, "What")
+        inputs, refusal = prepared_or_refusal(tiny, media)
+        if refusal is not None:  # transformers 5.0's Qwen3-VL video processor takes no side under 32 pixels
+            assert isinstance(media, Video) and min(size) < 32, refusal
+            assert "are smaller than this version of transformers' video processor takes" in refusal
+            assert "\n" not in refusal
+            continue
         kind = "pixel_values_videos" if isinstance(media, Video) else "pixel_values"
         means = channel_means(inputs.model_inputs[kind])
         of = tiny.processor.video_processor if isinstance(media, Video) else tiny.processor.image_processor
