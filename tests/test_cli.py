@@ -21,7 +21,7 @@ from qvl_widget import cli
 from qvl_widget._choices import last_layers
 from qvl_widget._families import attention_layers
 from qvl_widget._figures import RELATIVE_LABEL
-from qvl_widget._html import DEFAULT_MAX_BYTES
+from qvl_widget._html import DEFAULT_MAX_BYTES, smallest_page_bytes
 from qvl_widget._result import BASELINE_PROMPT
 from qvl_widget._view_state import ViewState
 from qvl_widget.cli import DEFAULT_HTML_MAX_MIB, DEFAULT_MAX_NEW_TOKENS, DEMO_SEED, main
@@ -267,7 +267,7 @@ def test_an_html_over_the_limit_embeds_only_the_chosen_layers_or_says_what_to_do
     assert_outputs(tmp_path / "o", stdout)
     assert (tmp_path / "o" / "attention.html").stat().st_size == small
 
-    too_small = str(small / 2 / 2**20)
+    too_small = str((smallest_page_bytes() + small) / 2 / 2**20)  # more than a page of no data, less than these
     code, _, stderr = run_cli([*base, "--html-max-mib", too_small, "--out", str(tmp_path / "p")], capsys)
     assert code == 2 and "usage: qvl-widget" in stderr
     assert re.search(r"even with layers 0 -1 only \(it would be [\d.]+ KiB: [\d.]+ KiB for", stderr), stderr

@@ -30,6 +30,7 @@ from qvl_widget._figures import (
     figure_bytes,
 )
 from qvl_widget._files import check_destinations, write_all, write_atomically
+from qvl_widget._html import smallest_page_bytes
 from qvl_widget.cli import main
 from qvl_widget.figures import layers_figure, matrix_figure, overlay_on_image, save_figure
 
@@ -367,7 +368,8 @@ def test_a_write_that_fails_midway_leaves_the_output_folder_as_it_was(
 def test_the_html_that_fails_its_limit_writes_nothing(written_once, tmp_path, capsys):
     arguments, _ = written_once
     before = old_outputs(tmp_path / "o")
-    code, _, stderr = run_cli([*arguments, "--html-max-mib", "0.0001", "--out", str(tmp_path / "o")], capsys)
+    just_over_no_data = str((smallest_page_bytes() + 1) / 2**20)  # a limit taken, that no page of data meets
+    code, _, stderr = run_cli([*arguments, "--html-max-mib", just_over_no_data, "--out", str(tmp_path / "o")], capsys)
     assert code == 2
     assert_one_argparse_line(stderr, "the HTML would pass its size limit")
     assert snapshot(tmp_path / "o") == before
