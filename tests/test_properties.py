@@ -1242,7 +1242,17 @@ def test_frames_of_any_shape_reach_the_model_in_their_colour(tiny_models, width,
 
     model = tiny_models[family]
     clip = Video([Image.new("RGB", (width, height), colour)] * 2)
-    pixels = prepare_inputs(model.processor, model.model.config, clip, "What").model_inputs["pixel_values_videos"]
+    try:
+        inputs = prepare_inputs(model.processor, model.model.config, clip, "What")
+    except ValueError as error:
+        refusal: str | None = str(error)
+    else:
+        refusal = None
+    if refusal is not None:  # transformers 5.0's Qwen3-VL video processor takes no side under 32 pixels
+        assert family == "qwen3_vl" and min(width, height) < 32, refusal
+        assert "smaller than this version of transformers' video processor takes" in refusal
+        return
+    pixels = inputs.model_inputs["pixel_values_videos"]
     means = pixels.reshape(pixels.shape[0], 3, -1).mean(dim=(0, 2)).numpy()
     video_processor = model.processor.video_processor
     expected = (np.array(colour) / 255 - video_processor.image_mean) / video_processor.image_std
