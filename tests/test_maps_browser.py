@@ -13,6 +13,7 @@ import pytest
 from browser_support import WidgetPage, brightest, cell_colours, synthetic_answer_result, synthetic_result
 
 from qvl_widget import AttentionResult
+from qvl_widget._colormaps import lookup_table
 from qvl_widget._result import BASELINE_PROMPT
 
 pytestmark = pytest.mark.browser
@@ -105,6 +106,17 @@ def test_the_head_overview_follows_the_hovered_token_without_the_kernel(page, me
         assert brightest(grid_colours(page)) == loud_head(query), query
     assert view.kernel_calls == calls  # every repaint in the browser alone
     assert view.blocked == []
+
+
+def test_the_head_overview_paints_in_the_chosen_colour_map(page):
+    """The loud head's cell (the top of the overview's scale) in viridis's top colour, yellow: not in a swapped or
+    grey table (the other overview tests draw in "gray", the same whatever the channel order)."""
+    result = maps_result()
+    WidgetPage(page, [result.widget(head_overview="mass", colormap="viridis", token=[PINNED])])
+    page.locator(".qvl-heads-grid").wait_for()
+    layer, head = loud_head(PINNED)
+    shown = grid_colours(page)[layer, head, :3]
+    assert np.abs(shown - lookup_table("viridis")[255]).max() <= 2, shown
 
 
 def test_the_head_overview_is_computed_when_first_shown_and_its_numbers_are_head_summarys(page):

@@ -653,7 +653,7 @@ MUTANTS = [
         "bytes.set([rgb[3 * index], rgb[3 * index + 1], rgb[3 * index + 2], 255], 4 * index);",
         "bytes.set([rgb[3 * index + 2], rgb[3 * index + 1], rgb[3 * index], 255], 4 * index);",
         "packedTable: red and blue swapped",
-        (BROWSER,),
+        (BROWSER, "tests/test_maps_browser.py::test_the_head_overview_paints_in_the_chosen_colour_map"),
     ),
     Mutant(
         "colormap-tint-alpha",
