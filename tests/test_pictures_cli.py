@@ -9,25 +9,17 @@ import re
 
 import pytest
 from PIL import Image
+from test_cli import run_cli
 from test_html import embedded_header
 
 import qvl_widget
 from qvl_widget import Box
-from qvl_widget.cli import box_argument, main, report_box_shares
+from qvl_widget.cli import box_argument, report_box_shares
 
 SHARE_LINE = re.compile(
     r"^box(?: “(?P<name>[^”]*)”)? \((?P<where>[^)]*)\): "
     r"(?P<inside>[\d.<]+) % inside, (?P<area>[\d.]+) % of the area: (?P<ratio>[\d.]+)× uniform$"
 )
-
-
-def run_cli(arguments: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        code = main(arguments)
-    except SystemExit as exit:
-        code = exit.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def share_lines(stdout: str) -> list[re.Match]:
