@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
-from ._choices import CanonicalChoice, Choice, checked_reduce, choice_key
+from ._choices import REDUCTIONS, CanonicalChoice, Choice, checked_reduce, choice_key
 from ._colormaps import DEFAULT_COLORMAP
 from ._html import DEFAULT_MAX_BYTES, Choices, write_html
 from ._overlay import DEFAULT_OPACITY, DEFAULT_STYLE
@@ -141,9 +141,11 @@ class AttentionWidget(anywidget.AnyWidget):
         check_view_option_names(options, "AttentionWidget")
         self.result = result
         self._ready = False  # no payload while super().__init__ sets the traits one by one
+        self._by_reduce = {"layer": False, "head": False}  # see `_follows_reduce`
         state = ViewState.of(result, layer=layer, head=head, phrase=phrase, token=token, producing=producing, **options)
         self._selections = Selections(result, state.reduce)
         super().__init__(**state.fields())
+        self._by_reduce = {"layer": _follows_reduce(layer, self.layer), "head": _follows_reduce(head, self.head)}
         self._ready = True
         self.maps_payload = self._selections.payload(self.layer, self.head, self.relative, self.drop_sinks)
         self._send_heads()
@@ -185,11 +187,14 @@ class AttentionWidget(anywidget.AnyWidget):
     @traitlets.validate(*OPTIONS)
     def _valid_option(self, proposal: traitlets.Bunch) -> Any:
         try:
-            return checked_option(self.result, proposal.trait.name, proposal.value, checked_reduce(self.reduce))
+            checked = checked_option(self.result, proposal.trait.name, proposal.value, checked_reduce(self.reduce))
         except (IndexError, TypeError, ValueError) as error:
             # A TraitError (what traitlets and its hosts expect) that is also the error `ViewState.of` raises.
             kind = next(kind for base, kind in _OPTION_ERRORS.items() if isinstance(error, base))
             raise kind(str(error)) from None
+        if proposal.trait.name in self._by_reduce:
+            self._by_reduce[proposal.trait.name] = _follows_reduce(proposal.value, checked)
+        return checked
 
     @traitlets.observe("layer", "head", "reduce", "relative", "drop_sinks")
     def _send_maps(self, change: traitlets.Bunch) -> None:
@@ -197,6 +202,9 @@ class AttentionWidget(anywidget.AnyWidget):
             return
         if change.name == "reduce":
             self._selections = Selections(self.result, checked_reduce(self.reduce))
+            for name, count in (("layer", self.result.num_layers), ("head", self.result.num_heads)):
+                if self._by_reduce[name] and getattr(self, name) != self.reduce:
+                    setattr(self, name, list(range(count)))  # every index, now combined by the new `reduce`
         if change.name == "reduce" or not self._in_menus(self.layer, self.head):
             # A list set from Python (e.g. widget.layer = [2, 3]) joins the menus, so the menus show what is drawn.
             shown_heads = [head for heads in self.available["heads"].values() for head in heads]
@@ -248,3 +256,9 @@ def _video_frames(result: AttentionResult) -> frozenset[int]:
             indices.update(range(start, start + geometry.groups))
         start += geometry.groups
     return frozenset(indices)
+
+
+def _follows_reduce(value: Any, canonical: CanonicalChoice) -> bool:
+    """Whether a layer or head choice is every index by list, None or "all": combined by `reduce`, now and when it
+    changes, as `grid` and the figures combine it ("mean" and "max" name their own combination)."""
+    return isinstance(canonical, str) and not (isinstance(value, str) and value in REDUCTIONS)

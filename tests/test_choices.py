@@ -73,6 +73,29 @@ def test_choices_take_one_canonical_form_in_the_views(result):
         widget.layer = [0, 3]
 
 
+@pytest.mark.parametrize(
+    ("layer", "head", "follows"),
+    [([0, 1, 2], [2, 1, 0], True), ("all", None, True), (-1, None, True), ("mean", "mean", False), ([0, 2], 1, False)],
+)
+def test_a_choice_of_every_index_follows_a_later_reduce_as_grid_does(result, layer, head, follows):
+    """Every layer or head by list, None or "all" is combined by `reduce`, also when `reduce` changes after it was
+    set (as `grid` combines it); "mean" and "max" name their own combination and stay."""
+    widget = result.widget(layer=layer, head=head)
+    widget.reduce = "max"
+    sent, _ = decode_maps(widget.maps_payload)
+    expected = result.maps(layer, head, "max")
+    assert np.all(np.abs(sent - expected) <= quantisation_step(expected))
+    assert not np.allclose(expected, result.maps(layer, head, "mean")) or not follows  # the test sees the change
+    widget.reduce = "mean"
+    widget.head = [0, 1, 2]  # by list after the change: follows from now on
+    widget.reduce = "max"
+    assert widget.head == "max"
+    widget.head = "mean"  # chosen by name: stays
+    widget.reduce = "mean"
+    widget.reduce = "max"
+    assert widget.head == "mean"
+
+
 def test_the_recommended_view_works_everywhere(tmp_path):
     """Where its docstring says its keys go."""
     model = demo.load(device="cpu")

@@ -65,4 +65,12 @@ MUTANTS = [
         "an NFD prompt: the tokens of e + a combining accent are labelled 'e', the accent in no token",
         (TEXT,),
     ),
+    Mutant(
+        "edges-text-widget-all-heads-then-max",
+        "qvl_widget/_widget.py",
+        "                if self._by_reduce[name] and getattr(self, name) != self.reduce:",
+        "                if False:",
+        "a widget set to every head by list, then reduce='max', still shows their mean",
+        ("tests/test_choices.py::test_a_choice_of_every_index_follows_a_later_reduce_as_grid_does",),
+    ),
 ]
