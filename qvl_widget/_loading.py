@@ -243,23 +243,10 @@ class LoadedModel:
         chunk_bytes = checked_chunk_bytes(chunk_bytes)
         check_kernel_runs_on(checked_kernel(kernel), self.device)
         layer_ids = self.kept_layers(layers)
-        tokenizer = self.processor.tokenizer
-        markers = thinking_marker_ids(tokenizer)
-        given = None
-        if isinstance(answer, str):
-            check_given_thinking(answer, markers, prepared.opens_thinking)
-            given = given_answer_ids(tokenizer, answer, THINKING_MARKERS if markers is not None else ())
+        given, answer_rows = planned_answer(
+            self.processor, self.model.config, prepared, answer, max_new_tokens, baseline
+        )
         prompt_length = int(prepared.model_inputs["input_ids"].shape[1])
-        if answer is True:
-            max_new_tokens = checked_max_new_tokens(max_new_tokens)
-        answer_rows = 0 if answer is None else given.numel() if given is not None else max_new_tokens
-        # Before anything of the answer's size is allocated: counted from the processor's output, not by running.
-        context = model_context(self.model.config)
-        kind: AnswerKind | None = None if answer is None else "given" if given is not None else "generated"
-        check_within_context(context, prompt_length, answer_rows, kind)
-        if baseline is not None:
-            length = int(baseline.model_inputs["input_ids"].shape[1])
-            check_within_context(context, length, what=f"the baseline prompt {baseline.prompt!r:.60} with its images")
         text_config = self.model.config.get_text_config()
         dtype = _STORAGE_DTYPES[checked_storage(storage)]
         check_result_fits(
@@ -308,6 +295,7 @@ class LoadedModel:
         tokens = prepared.tokens
         texts: dict[Part, str] = {}
         if answered is not None:
+            tokenizer, markers = self.processor.tokenizer, thinking_marker_ids(self.processor.tokenizer)
             special_ids = special_token_ids(tokenizer, self.model.config)
             given_text = answer if isinstance(answer, str) else None
             texts, answer_tokens = tokens_of_answer(
@@ -521,17 +509,14 @@ def load(
     Other keyword arguments go to `from_pretrained` (e.g. `attn_implementation="flash_attention_2"`).
     Weights load from safetensors only, and remote code is not trusted unless you pass `trust_remote_code=True`.
     """
-    from transformers import AutoConfig, AutoModelForImageTextToText
+    from transformers import AutoModelForImageTextToText
 
     source = checked_source(_checked_model_argument(model_id_or_path))
     device = _checked_device(device) if device is not None else default_device()
     dtype = _checked_dtype(dtype) if dtype is not None else default_dtype(device)
     trust = checked_flag(from_pretrained_kwargs.pop("trust_remote_code", False), "trust_remote_code")
-    config = _load_or_explain(AutoConfig.from_pretrained, source, trust_remote_code=trust)
-    family = family_for_config(config, source)
+    _, family, loaded_processor = load_processor(source, processor, trust)  # before the weights load
     from_pretrained_kwargs.setdefault("use_safetensors", True)
-    loaded_processor = _processor_for(source, processor, trust)
-    check_processor_matches(config, loaded_processor)  # before the weights load
     model = _load_or_explain(
         AutoModelForImageTextToText.from_pretrained,
         source,
@@ -543,6 +528,49 @@ def load(
         model = model.to(device)
     model.eval()
     return LoadedModel(model, loaded_processor, family, source)
+
+
+def load_processor(source: str, processor: Any = None, trust: bool = False) -> tuple[Any, Family, Any]:
+    """A model's config, family and processor (`processor` as in `load`), checked to belong together: what
+    `load` reads before the weights, and what the command line checks its inputs against before they load."""
+    from transformers import AutoConfig
+
+    source = checked_source(_checked_model_argument(source))
+    config = _load_or_explain(AutoConfig.from_pretrained, source, trust_remote_code=trust)
+    family = family_for_config(config, source)
+    loaded_processor = _processor_for(source, processor, trust)
+    check_processor_matches(config, loaded_processor)
+    return config, family, loaded_processor
+
+
+def planned_answer(
+    processor: Any,
+    config: Any,
+    prepared: PreparedInputs,
+    answer: bool | str | None,
+    max_new_tokens: int,
+    baseline: PreparedInputs | None = None,
+) -> tuple[torch.Tensor | None, int]:
+    """A capture's answer checked against the tokenizer and the model's context before anything runs: a given
+    answer's token ids (its thinking block and special tokens checked), and how many answer rows the capture
+    keeps; the prompt, the answer and the baseline each within the context."""
+    tokenizer = processor.tokenizer
+    markers = thinking_marker_ids(tokenizer)
+    given = None
+    if isinstance(answer, str):
+        check_given_thinking(answer, markers, prepared.opens_thinking)
+        given = given_answer_ids(tokenizer, answer, THINKING_MARKERS if markers is not None else ())
+    if answer is True:
+        max_new_tokens = checked_max_new_tokens(max_new_tokens)
+    answer_rows = 0 if answer is None else given.numel() if given is not None else max_new_tokens
+    # Before anything of the answer's size is allocated: counted from the processor's output, not by running.
+    context = model_context(config)
+    kind: AnswerKind | None = None if answer is None else "given" if given is not None else "generated"
+    check_within_context(context, int(prepared.model_inputs["input_ids"].shape[1]), answer_rows, kind)
+    if baseline is not None:
+        length = int(baseline.model_inputs["input_ids"].shape[1])
+        check_within_context(context, length, what=f"the baseline prompt {baseline.prompt!r:.60} with its images")
+    return given, answer_rows
 
 
 def _processor_for(source: str, processor: object, trust: bool) -> Any:

@@ -25,15 +25,17 @@ Sizes are in binary units: 1 MiB = 2**20 bytes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import re
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from ._boxes import Box, box_words, check_overlap, checked_fields, group_counts, on_image
 from ._choices import UNITS, Unit, canonical_choice, checked_index, choice_label, last_layers
@@ -537,12 +539,47 @@ def explore(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 
     started = time.perf_counter()
     progress(f"loading {arguments.model} ...")
+    processor, media = inputs_checked_before_loading(arguments, parser)
     try:
-        model = load(arguments.model, device=arguments.device, dtype=arguments.dtype, processor=arguments.processor)
+        model = load(arguments.model, device=arguments.device, dtype=arguments.dtype, processor=processor)
     except (FileNotFoundError, ValueError, OSError) as error:
         parser.error(str(error))
     progress(f"loaded {model!r} in {time.perf_counter() - started:.1f} s; capturing ...")
-    return capture_and_write(model, media_of(arguments), arguments, parser, checked=counts is not None)
+    return capture_and_write(model, media, arguments, parser, checked=counts is not None)
+
+
+def inputs_checked_before_loading(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[Any, list]:
+    """The model's processor and the images and videos as read, with what `capture` checks against the tokenizer
+    and the chat template checked before the weights load (special tokens in the prompt, the baseline or a given
+    answer, the given answer's thinking block, the lengths against the model's context): argparse errors."""
+    from ._inputs import prepare_inputs
+    from ._loading import load_processor, planned_answer
+
+    with capture_refusals_as_usage(parser):
+        config, _, processor = load_processor(arguments.model, arguments.processor)
+        options = {"max_pixels": arguments.max_pixels, "thinking": arguments.thinking}
+        prepared = prepare_inputs(processor, config, media_of(arguments), arguments.prompt, **options)
+        baseline = None
+        if arguments.baseline is not None:
+            text = BASELINE_PROMPT if arguments.baseline is True else arguments.baseline
+            media = list(prepared.media)  # the very images and frames the capture sees
+            baseline = prepare_inputs(processor, config, media, text, prompt_label="the baseline prompt", **options)
+        answer = answer_option(arguments, quiet=True)
+        planned_answer(processor, config, prepared, answer.get("answer"), answer.get("max_new_tokens", 64), baseline)
+    return processor, list(prepared.media)
+
+
+@contextlib.contextmanager
+def capture_refusals_as_usage(parser: argparse.ArgumentParser) -> Iterator[None]:
+    """What `capture` refuses, as an argparse error in the command line's words (nothing is written by then)."""
+    from ._memory import CaptureTooLargeError
+
+    try:
+        yield
+    except (OSError, ValueError, IndexError, ImportError) as error:  # a video's decoder missing: which extra to install
+        parser.error(in_cli_terms(str(error)))
+    except CaptureTooLargeError as error:  # before the model ran
+        parser.error(f"{error} (on the command line: --max-pixels, or a smaller --max-new-tokens)")
 
 
 def media_of(arguments: argparse.Namespace) -> list:
@@ -785,14 +822,12 @@ def processor_problem(model: str, processor: str | None) -> str | None:
 def capture_and_write(
     model, images, arguments: argparse.Namespace, parser: argparse.ArgumentParser, checked: bool = False
 ) -> int:
-    from ._memory import CaptureTooLargeError
-
     started = time.perf_counter()
     answer = answer_option(arguments)
     if arguments.baseline is not None:
         text = BASELINE_PROMPT if arguments.baseline is True else arguments.baseline
         progress(f"and the baseline prompt {text!r} (one more forward pass) ...")
-    try:
+    with capture_refusals_as_usage(parser):
         result = model.capture(
             images,
             arguments.prompt,
@@ -805,10 +840,6 @@ def capture_and_write(
             result.token_indices(arguments.phrase)  # fail now, with the prompt's tokens listed
         if arguments.layers is None:
             arguments.layers = last_layers(result.num_layers)
-    except (OSError, ValueError, IndexError, ImportError) as error:  # a video's decoder missing: which extra to install
-        parser.error(in_cli_terms(str(error)))
-    except CaptureTooLargeError as error:  # before the model ran
-        parser.error(f"{error} (on the command line: --max-pixels, or a smaller --max-new-tokens)")
     if not checked:
         check_choices(result.num_layers, result.num_heads, arguments.layers, arguments.head, parser)
     columns = result.attention.shape[-1]
@@ -862,17 +893,19 @@ def shortened(text: str, most: int) -> str:
     return f"{flat[:half]} … {flat[-half:]} ({len(flat)} characters; all of it in the HTML)"
 
 
-def answer_option(arguments: argparse.Namespace) -> dict:
+def answer_option(arguments: argparse.Namespace, quiet: bool = False) -> dict:
     """`capture`'s answer options from --answer / --answer-text / --thinking, saying on stderr what is about to
-    run."""
+    run (unless `quiet`)."""
     thinking = {} if arguments.thinking is None else {"thinking": arguments.thinking}
     how = {None: "", True: ", thinking first", False: ", without thinking"}[arguments.thinking]
     if arguments.answer_text is not None:
-        progress(f"answering with the given text (teacher-forced{how}) ...")
+        if not quiet:
+            progress(f"answering with the given text (teacher-forced{how}) ...")
         return {"answer": arguments.answer_text, **thinking}
     if arguments.answer:
         tokens = DEFAULT_MAX_NEW_TOKENS if arguments.max_new_tokens is None else arguments.max_new_tokens
-        progress(f"answering (the model generates up to {tokens} tokens{how}) ...")
+        if not quiet:
+            progress(f"answering (the model generates up to {tokens} tokens{how}) ...")
         return {"answer": True, "max_new_tokens": tokens, **thinking}
     return thinking
 

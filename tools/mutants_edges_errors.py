@@ -103,4 +103,13 @@ MUTANTS = [
         "--out on a read-only mount is found only when writing, after the run",
         (ERRORS,),
     ),
+    Mutant(
+        "edges-errors-cli-answer-checked-late",
+        "qvl_widget/cli.py",
+        "        planned_answer(processor, config, prepared, "
+        'answer.get("answer"), answer.get("max_new_tokens", 64), baseline)',
+        "        pass",
+        "the command line checks a given answer's special tokens and thinking block only after the model loads",
+        ("tests/test_cli.py",),
+    ),
 ]
