@@ -1,13 +1,26 @@
 // The words a view shows: token text on chips and in captions, layer and head names, percentages.
 // Token text is user and model text: it is only ever assigned with textContent, never as markup.
 
+// Characters no font draws (C0 controls but tab, line feed and carriage return; DEL and C1; U+FFFE, U+FFFF), as
+// Python's `_text.visible` matches them: shown as their escapes, as the figures and the command line show them.
+const INVISIBLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufffe\uffff]/g;
+
 /**
- * Token text as shown on a chip: visible whitespace.
+ * A character as its Python escape: "\\x1b", "\\ufffe".
+ * @param {string} character
+ */
+function escaped(character) {
+  const code = character.charCodeAt(0);
+  return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+}
+
+/**
+ * Token text as shown on a chip: visible whitespace, and control characters as their escapes.
  * @param {string} text
  */
 export function chipText(text) {
   if (text === "") return "∅";
-  return text.replace(/\n/g, "⏎").replace(/\t/g, "⇥");
+  return text.replace(INVISIBLE, escaped).replace(/\n/g, "⏎").replace(/\t/g, "⇥");
 }
 
 /**

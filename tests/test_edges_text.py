@@ -10,10 +10,11 @@ import xml.dom.minidom
 
 import numpy as np
 import pytest
-from browser_support import synthetic_answer_result
+from browser_support import WidgetPage, synthetic_answer_result
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 from test_cli import no_loading, run_cli  # noqa: F401 (no_loading: a fixture)
+from test_html import embedded_header
 
 from qvl_widget import cli
 from qvl_widget._figures import figure_bytes, heads_figure, layers_figure, matrix_figure
@@ -70,9 +71,28 @@ def test_the_command_line_prints_the_answer_with_escapes(capsys):
     assert "answer: A\\x1b red\\x00 cat\\x0c" in out and "\x1b" not in out
 
 
-def test_the_html_page_holds_only_ascii_and_line_breaks(tmp_path):
-    page = control_result().to_html(tmp_path / "page.html").read_bytes()
+def test_the_html_page_holds_only_ascii_and_line_breaks_and_its_data_every_character(tmp_path):
+    result = control_result()
+    path = result.to_html(tmp_path / "page.html")
+    page = path.read_bytes()
     assert all(byte in b"\n\t" or 0x20 <= byte < 0x7F for byte in page.split(b'<script type="module">')[0])
+    # The page's data (JSON, then base64) holds the texts as they are: the view shows them, escaped, from there.
+    embedded = embedded_header(path)["state"]["tokens"]
+    assert [token["text"] for token in embedded] == [token.text for token in result.tokens]
+
+
+@pytest.mark.browser
+def test_the_page_and_the_widget_show_control_characters_as_their_escapes(offline_page, page, tmp_path):
+    result = control_result()
+    html, _ = offline_page
+    html.goto(result.to_html(tmp_path / "page.html").as_uri())
+    html.locator(".qvl-token").first.wait_for()
+    WidgetPage(page, [result.widget()])
+    expected = [visible(token.text) or "∅" for token in result.tokens]
+    for view in (html, page):
+        shown = view.evaluate("[...document.querySelectorAll('.qvl-token')].map((chip) => chip.textContent)")
+        assert shown == expected
+        assert "Wh\\x1bere" in shown and not any(control in "".join(shown) for control in CONTROLS)
 
 
 @pytest.mark.parametrize("mib", ["1e-9", "0.0000001", "0.01"])

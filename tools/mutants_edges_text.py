@@ -73,4 +73,12 @@ MUTANTS = [
         "a widget set to every head by list, then reduce='max', still shows their mean",
         ("tests/test_choices.py::test_a_choice_of_every_index_follows_a_later_reduce_as_grid_does",),
     ),
+    Mutant(
+        "edges-text-chips-show-controls-raw",
+        "js/labels.js",
+        "  return text.replace(INVISIBLE, escaped).replace(",
+        "  return text.replace(",
+        "token chips in the widget and the page show control characters raw (invisible), not as their escapes",
+        ("tests/test_edges_text.py::test_the_page_and_the_widget_show_control_characters_as_their_escapes",),
+    ),
 ]

@@ -23,6 +23,11 @@ test("chip text shows whitespace and never returns markup-shaped surprises", () 
   assert.equal(chipText("<b>x</b>"), "<b>x</b>");
 });
 
+test("chip text shows control characters as their escapes, as the figures do (Python's _text.visible)", () => {
+  assert.equal(chipText("a\u001bb\u0000c\u000b\u000c\u007f\u0085\ufffe\uffff"), "a\\x1bb\\x00c\\x0b\\x0c\\x7f\\x85\\ufffe\\uffff");
+  assert.equal(chipText("\r\n\té"), "\r⏎⇥é");
+});
+
 test("captions quote at most six tokens, each bidi-isolated", () => {
   assert.equal(quoteTokens([" red", " cat"]), "“\u2068 red\u2069” + “\u2068 cat\u2069”");
   const eight = quoteTokens(["a", "b", "c", "d", "e", "f", "g", "h"]);

@@ -123,9 +123,14 @@ var ColourBar = class {
 };
 
 // js/labels.js
+var INVISIBLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufffe\uffff]/g;
+function escaped(character) {
+  const code = character.charCodeAt(0);
+  return code < 256 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+}
 function chipText(text) {
   if (text === "") return "\u2205";
-  return text.replace(/\n/g, "\u23CE").replace(/\t/g, "\u21E5");
+  return text.replace(INVISIBLE, escaped).replace(/\n/g, "\u23CE").replace(/\t/g, "\u21E5");
 }
 function layerLabel(layer, layerIds = [], reduce = "mean") {
   return choiceLabel(layer, "layer", (index) => layerIds[index] ?? index, reduce);
