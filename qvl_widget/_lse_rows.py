@@ -22,6 +22,7 @@ from torch.nn.functional import scaled_dot_product_attention
 from torch.overrides import TorchFunctionMode
 
 _FLASH = int(SDPBackend.FLASH_ATTENTION.value)
+CACHED_CHUNK_BYTES = 16 * 2**20  # fastest of 4-256 MiB at 2B widths (BENCHMARKS.md, long prompts)
 
 
 @dataclass
@@ -109,28 +110,39 @@ def rows_from_log_sum_exp(
     these entries only."""
     query, key = call.query, call.key
     batch, heads, _, head_dim = query.shape
-    kv_heads, width = key.shape[1], len(columns)
+    width = len(columns)
     if out is None:
         out = (
             query.new_empty(batch, heads, len(rows), width, dtype=torch.float32),
             query.new_empty(batch, heads, len(rows), dtype=torch.float32),
         )
-    groups = heads // kv_heads
-    image_keys = key.index_select(2, columns).float().transpose(-1, -2).reshape(batch * kv_heads, head_dim, width)
-    # A chunk's logits take at most `chunk_bytes`, and no more than the layer's queries themselves (in float32): the
-    # rows' working memory stays that of one activation the forward holds anyway, however small the model.
-    budget = min(chunk_bytes, max(query.numel() * 4, 2**20))
+    # Each head's own copy of its key-value head's image keys, `[B * H, D, I]`: one batched product per chunk whose
+    # output is the result's own memory (the result is `[B, H, rows, I]`), no temporary and no copy.
+    image_keys = key.index_select(2, columns).float().repeat_interleave(heads // key.shape[1], dim=1)
+    image_keys = image_keys.transpose(-1, -2).reshape(batch * heads, head_dim, width)
+    # A chunk's logits take at most `chunk_bytes`, no more than the layer's queries themselves (in float32: the rows'
+    # working memory, where storage is half precision, stays that of an activation the forward holds anyway), and
+    # at most CACHED_CHUNK_BYTES, so that the exp and the sum read the chunk from the cache its product was written to.
+    budget = min(chunk_bytes, max(query.numel() * 4, 2**20), CACHED_CHUNK_BYTES)
     rows_per_chunk = max(1, budget // (4 * batch * heads * max(1, width)))
+    last_column = int(columns.max()) if width else -1
     for start in range(0, len(rows), rows_per_chunk):
         chunk = rows[start : start + rows_per_chunk]
-        queries = query[:, :, chunk].float().reshape(batch * kv_heads, groups * len(chunk), head_dim)
-        logits = torch.bmm(queries, image_keys).view(batch, heads, len(chunk), width).mul_(call.scale)
+        target = out[0][:, :, start : start + len(chunk)]
+        if target.dtype != torch.float32:  # half-precision storage: computed in float32, then stored
+            target = torch.empty(target.shape, dtype=torch.float32)
+        logits = target.view(batch * heads, len(chunk), width)
+        queries = query[:, :, chunk].float().reshape(batch * heads, len(chunk), head_dim)
+        shift = call.log_sum_exp[:, :, chunk].neg().reshape(batch * heads, len(chunk), 1)
+        torch.baddbmm(shift, queries, image_keys, alpha=call.scale, out=logits)  # q . k * scale - lse
         if call.additive_mask is not None:
-            logits += call.additive_mask[..., chunk, :][..., columns].float()
-        if call.is_causal:  # square (see `_flash_call`): a row's position is its index
-            logits.masked_fill_(columns[None, :] > chunk[:, None], float("-inf"))
-        logits -= call.log_sum_exp[:, :, chunk, None]
-        probabilities = logits.exp_().nan_to_num_(0.0)  # a row with nothing to attend to (-inf - -inf) has none
-        out[0][:, :, start : start + len(chunk)] = probabilities
-        out[1][:, :, start : start + len(chunk)] = probabilities.sum(dim=-1)
+            target += call.additive_mask[..., chunk, :][..., columns].float()
+        if call.is_causal and last_column > int(chunk.min()):  # square (`_flash_call`): a row's position is its index
+            target.masked_fill_(columns[None, :] > chunk[:, None], float("-inf"))
+        target.exp_()
+        if not torch.isfinite(shift).all():  # a row with nothing to attend to (-inf - -inf) has none
+            target.nan_to_num_(0.0)
+        out[1][:, :, start : start + len(chunk)] = target.sum(dim=-1)
+        if out[0].dtype != torch.float32:
+            out[0][:, :, start : start + len(chunk)] = target
     return out

@@ -101,14 +101,14 @@ def test_the_rows_cost_queries_times_image_tokens_not_the_sequence_squared(qwen2
     """No tensor of the rows' work spans the whole key sequence: the largest one made per chunk has one entry per
     image token (a second pass over every key would make [rows, sequence] logits)."""
     largest: list[int] = []
-    original = _lse_rows.torch.bmm
+    original = _lse_rows.torch.baddbmm
 
-    def recorded(first, second, *arguments, **options):
-        product = original(first, second, *arguments, **options)
+    def recorded(*arguments, **options):
+        product = original(*arguments, **options)
         largest.append(product.shape[-1])
         return product
 
-    monkeypatch.setattr(_lse_rows.torch, "bmm", recorded)
+    monkeypatch.setattr(_lse_rows.torch, "baddbmm", recorded)
     image = qvl_widget.example_image()
     captured = qwen2.capture(image, "Where is the cat? " * 40)
     columns = captured.attention.shape[-1]

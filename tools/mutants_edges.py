@@ -18,15 +18,15 @@ MUTANTS = [
     Mutant(
         "edges-lse-no-causal-rule",
         "qvl_widget/_lse_rows.py",
-        "        if call.is_causal:  # square (see `_flash_call`): a row's position is its index\n",
-        "        if False:  # square (see `_flash_call`): a row's position is its index\n",
+        "        if call.is_causal and last_column > int(chunk.min()):",
+        "        if False:",
         "a row keeps probabilities on image tokens after it (the causal rule left out)",
         (LSE,),
     ),
     Mutant(
         "edges-lse-mask-ignored",
         "qvl_widget/_lse_rows.py",
-        "            logits += call.additive_mask[..., chunk, :][..., columns].float()",
+        "            target += call.additive_mask[..., chunk, :][..., columns].float()",
         "            pass",
         "the call's additive mask (and its biases) is left out of the rows",
         (LSE,),
@@ -42,19 +42,16 @@ MUTANTS = [
     Mutant(
         "edges-lse-gqa-heads-swapped",
         "qvl_widget/_lse_rows.py",
-        "        queries = query[:, :, chunk].float().reshape(batch * kv_heads, groups * len(chunk), head_dim)",
-        (
-            "        queries = query[:, :, chunk].float().transpose(1, 2)"
-            ".reshape(batch * kv_heads, groups * len(chunk), head_dim)"
-        ),
+        "repeat_interleave(heads // key.shape[1], dim=1)",
+        "repeat(1, heads // key.shape[1], 1, 1)",
         "grouped-query heads matched to the wrong key heads",
         (LSE,),
     ),
     Mutant(
         "edges-lse-chunk-offset",
         "qvl_widget/_lse_rows.py",
-        "        out[0][:, :, start : start + len(chunk)] = probabilities",
-        "        out[0][:, :, : len(chunk)] = probabilities",
+        "        target = out[0][:, :, start : start + len(chunk)]",
+        "        target = out[0][:, :, : len(chunk)]",
         "every chunk of rows written over the first",
         (LSE,),
     ),
