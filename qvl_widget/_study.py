@@ -9,10 +9,11 @@ one-line error and the study goes on.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,6 +39,7 @@ from ._study_store import (
     write_part,
 )
 
+TRUE_WORDS = ("1", "true", "yes")
 Keep = Literal["summary", "results"]
 KEEPS: tuple[Keep, ...] = ("summary", "results")
 PART_EXAMPLES = 16  # examples per part: what a study stopped without warning (killed) runs again
@@ -253,19 +255,68 @@ def run_study(
     pyarrow_parquet()
     pandas()
     metadata = _metadata(model, options, source.ids)
-    _begin(folder, metadata)
+    # One process, or those `accelerate launch` started: the first writes (or checks) study.json, then each takes
+    # its share of the examples left and writes its own parts; the table reads every part, in the examples' order.
+    processes = launched_processes()
+    if processes.is_main_process:
+        _begin(folder, metadata)
+    processes.wait_for_everyone()
+    if not processes.is_main_process:
+        _begin(folder, metadata)  # there now, as the first process wrote it: a check
     done = done_ids(folder)
     todo = [position for position, name in enumerate(source.ids) if name not in done]
     score = _scorer(model, source, folder, options, capture_options)
-    _run_batches(folder, todo, source.ids, score, _progress(progress, len(source.ids), len(done)))
+    with processes.split_between_processes(todo) as share:
+        bar = _progress(progress and processes.is_main_process, len(done) + len(share), len(done))
+        _run_batches(folder, list(share), source.ids, score, bar, process=processes.process_index)
+    processes.wait_for_everyone()  # every share written: each process's Study reads the whole table
     return Study(folder, metadata)
 
 
+class _OneProcess:
+    """What a study uses of accelerate's `PartialState`, for a study in one process."""
+
+    is_main_process = True
+    process_index = None  # its parts' names carry no rank
+
+    def wait_for_everyone(self) -> None:
+        """No one else to wait for."""
+
+    @contextlib.contextmanager
+    def split_between_processes(self, items: list[int]) -> Iterator[list[int]]:
+        yield items
+
+
+def launched_processes() -> Any:
+    """accelerate's `PartialState` where the study runs under `accelerate launch` with several processes (its
+    WORLD_SIZE > 1), else a `_OneProcess` (accelerate is not needed)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return _OneProcess()
+    try:
+        from accelerate import PartialState
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(
+            f"this study runs in {os.environ['WORLD_SIZE']} processes (WORLD_SIZE), which needs accelerate: "
+            'pip install ".[study]"'
+        ) from None
+    import torch
+
+    # Without an accelerator (a CPU-only machine, or ACCELERATE_USE_CPU), the processes talk over gloo.
+    use_cpu = not torch.accelerator.is_available() or os.environ.get("ACCELERATE_USE_CPU", "").lower() in TRUE_WORDS
+    return PartialState(cpu=use_cpu)
+
+
 def _run_batches(
-    folder: Path, todo: list[int], ids: tuple[str, ...], score: Callable[[int], dict[str, list]], bar: Any
+    folder: Path,
+    todo: list[int],
+    ids: tuple[str, ...],
+    score: Callable[[int], dict[str, list]],
+    bar: Any,
+    process: int | None = None,
 ) -> None:
     """Score `todo` in batches of `PART_EXAMPLES`; a batch's done examples are written even when a later one
-    stops the study (an exception that is no example's error, Ctrl-C)."""
+    stops the study (an exception that is no example's error, Ctrl-C). `process`: the writer's rank, where
+    several processes write parts at once."""
     rows: dict[str, list[Any]] = {name: [] for name in COLUMNS}
     errors: list[tuple[str, str]] = []
     pending = 0
@@ -281,10 +332,10 @@ def _run_batches(
             pending += 1
             bar.update(1)
             if pending == PART_EXAMPLES:
-                write_part(folder, rows, errors)
+                write_part(folder, rows, errors, process)
                 rows, errors, pending = {name: [] for name in COLUMNS}, [], 0
     finally:
-        write_part(folder, rows, errors)
+        write_part(folder, rows, errors, process)
         bar.close()
 
 

@@ -62,9 +62,10 @@ class Examples:
 
 def study_examples(examples: object) -> Examples:
     """`examples` (see the module docstring) as `Examples`, or a one-line error about the whole set."""
+    if isinstance(examples, Examples):
+        return examples
     if isinstance(examples, (str, os.PathLike)):
-        path = Path(examples)
-        return _from_rows(read_manifest(path), path.parent, f"the manifest {str(path)!r}")
+        return manifest_examples(Path(examples))
     if isinstance(examples, Mapping):
         raise TypeError("examples must be a list of dicts (one per example) or a manifest path, not one dict")
     if _is_dataset(examples):
@@ -79,6 +80,12 @@ def study_examples(examples: object) -> Examples:
         if not isinstance(row, Mapping):
             raise TypeError(f"examples[{position}] must be a dict with id, image and prompt, not {described(row)}")
     return _from_rows(rows, None, "examples")
+
+
+def manifest_examples(path: Path, limit: int | None = None) -> Examples:
+    """A manifest's examples (its first `limit` rows, where given), paths relative to its folder."""
+    rows = read_manifest(path)
+    return _from_rows(rows if limit is None else rows[:limit], path.parent, f"the manifest {str(path)!r}")
 
 
 def read_manifest(path: Path) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
     FOLDER/study.json
     FOLDER/parts/part-00000.parquet     the metrics of a batch of examples (long format, `COLUMNS`)
     FOLDER/parts/errors-00000.parquet   the examples of that batch that failed: id and one-line error
+    FOLDER/parts/part-00000-p1.parquet  under `accelerate launch`: process 1's batch (each process its own names)
     FOLDER/results/00000.npz            with keep="results": each example's AttentionResult, by its position
 
 A batch's files are written to temporary names and renamed into place together (`_files.write_all`), so a study
@@ -33,7 +34,7 @@ KEYS = ("example", "query", "token", "text", "layer", "head")
 METRICS = ("image_share", "spatial_entropy", "in_box", "area", "pointing")
 COLUMNS = KEYS + METRICS
 ERROR_COLUMNS = ("example", "error")
-_PART = re.compile(r"(part|errors)-(\d{5,})\.parquet")
+_PART = re.compile(r"(part|errors)-(\d{5,})(-p\d+)?\.parquet")
 
 
 def pyarrow_parquet() -> Any:
@@ -83,7 +84,7 @@ def part_paths(folder: Path, kind: str) -> list[Path]:
     """The folder's `kind` ("part" or "errors") files, in the order they were written."""
     parts = folder / PARTS
     found = [(int(match[2]), path) for path in parts.glob("*.parquet") if (match := _PART.fullmatch(path.name))]
-    return [path for _, path in sorted(found) if path.name.startswith(kind + "-")]
+    return [path for _, path in sorted(found) if path.name.startswith(kind + "-")]  # by number, then name
 
 
 def next_part_number(folder: Path) -> int:
@@ -100,20 +101,23 @@ def done_ids(folder: Path) -> set[str]:
     return done
 
 
-def write_part(folder: Path, rows: dict[str, list[Any]], errors: Sequence[tuple[str, str]]) -> None:
-    """One batch: its metric rows and its errors, both files or neither."""
+def write_part(
+    folder: Path, rows: dict[str, list[Any]], errors: Sequence[tuple[str, str]], process: int | None = None
+) -> None:
+    """One batch: its metric rows and its errors, both files or neither. `process`: the writer's rank where
+    several processes write into the folder at once (its names end in "-pRANK", so no two collide)."""
     import pyarrow
 
     parquet = pyarrow_parquet()
-    number = next_part_number(folder)
+    number = f"{next_part_number(folder):05d}" + ("" if process is None else f"-p{process}")
     files: dict[str | os.PathLike, Any] = {}
     if rows["example"]:
         table = pyarrow.table({name: rows[name] for name in COLUMNS}, schema=_schema())
-        files[folder / PARTS / f"part-{number:05d}.parquet"] = _writer(parquet, table)
+        files[folder / PARTS / f"part-{number}.parquet"] = _writer(parquet, table)
     if errors:
         columns = {"example": [name for name, _ in errors], "error": [line for _, line in errors]}
         table = pyarrow.table(columns, schema=pyarrow.schema([(name, pyarrow.string()) for name in ERROR_COLUMNS]))
-        files[folder / PARTS / f"errors-{number:05d}.parquet"] = _writer(parquet, table)
+        files[folder / PARTS / f"errors-{number}.parquet"] = _writer(parquet, table)
     if files:
         write_all(files)
 

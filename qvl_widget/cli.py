@@ -8,6 +8,9 @@ qvl-widget explore ... --baseline --relative --drop-sinks --unit uniform --head-
 qvl-widget explore ... --box 40,30,120,95:cat --style contour   # a box outlined, its share said; contour lines
 qvl-widget demo --out out/        # the same, offline, on the built-in demo model and one of its scenes
 qvl-widget demo --list-scenes     # held-out scenes worth showing; `qvl-widget demo --seed N` opens one
+qvl-widget demo --write-scenes 500 --out scenes/   # held-out scenes with their boxes, as a study's manifest
+qvl-widget study scenes/scenes.jsonl --model ... --out study/   # a data set's attention as a table (`model.study`)
+qvl-widget study --report study/  # its head ranking and figure
 
 Every argument that can be checked before the model loads is: the phrase against the prompt, the layers and the
 head against the model's config.json (read without torch or transformers), the text is UTF-8, the paths are names
@@ -39,6 +42,7 @@ from typing import Any
 
 from ._boxes import Box, box_words, check_overlap, checked_fields, group_counts, on_image
 from ._choices import UNITS, Unit, canonical_choice, checked_index, choice_label, last_layers
+from ._cli_study import add_study_command
 from ._families import MAPLESS_LAYER_TYPES
 from ._files import check_destinations, checked_path, write_all
 from ._html import DEFAULT_MAX_BYTES
@@ -927,6 +931,8 @@ def demo(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     pointing view; or, with --list-scenes, a list of held-out scenes worth showing."""
     if arguments.list_scenes:
         return list_scenes()
+    if arguments.write_scenes is not None:
+        return write_scenes(arguments.write_scenes, arguments.out, parser)
     counts = folder_counts(DEMO_MODEL_DIR)
     if counts is not None:
         check_choices(*counts, arguments.layers, arguments.head, parser)
@@ -1001,6 +1007,19 @@ def seed_note(seed: int) -> str:
             f"page opens on was chosen on these; held-out test scenes are seeds {tests})"
         )
     return f"not a test scene (the demo's published rates are measured on seeds {tests})"
+
+
+def write_scenes(count: int, out: Path, parser: argparse.ArgumentParser) -> int:
+    """--write-scenes N: N held-out demo scenes and their manifest in --out, for `qvl-widget study`."""
+    from . import demo as demo_model
+
+    try:
+        manifest = demo_model.write_scenes(count, out)
+    except (ValueError, OSError) as error:
+        parser.error(str(error))
+    print(f"wrote {count} scenes and their manifest: {manifest}")
+    print(f"study them: qvl-widget study {manifest} --model MODEL --out study/")
+    return 0
 
 
 def list_scenes() -> int:
@@ -1259,6 +1278,13 @@ def build_parser() -> argparse.ArgumentParser:
         "see --list-scenes",
     )
     scenes.add_argument(
+        "--write-scenes",
+        type=positive_integer,
+        metavar="N",
+        help="write N held-out scenes (PNG) with their named object's box as a manifest in --out, for "
+        "`qvl-widget study`, and exit (qvl_widget.demo.write_scenes)",
+    )
+    scenes.add_argument(
         "--list-scenes",
         action="store_true",
         help="print held-out test scenes worth showing (seed, prompt, answer) and exit; runs the model to pick them",
@@ -1273,6 +1299,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"also captures the generic {BASELINE_PROMPT!r} (one more forward pass)",
     )
     demo_parser.set_defaults(run=demo, parser=demo_parser)
+    add_study_command(commands, model_source, layer_argument, positive_integer)
     return parser
 
 

@@ -10,6 +10,7 @@ from ._figures import (
     overlay_on_image,
     save_figure,
 )
+from ._study_figure import study_figure
 
 __all__ = [
     "COLORBAR_LABEL",
@@ -20,4 +21,5 @@ __all__ = [
     "matrix_figure",
     "overlay_on_image",
     "save_figure",
+    "study_figure",
 ]

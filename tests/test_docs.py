@@ -287,6 +287,12 @@ def check_command(line: str, run_cli: CommandLine) -> None:
         assert arguments[:1] == ["--test"] and (ROOT / arguments[1]).exists(), f"node {arguments}"
     elif command == "git":
         assert arguments[:1] == ["clone"] and len(arguments) in (2, 3), f"git {arguments}: only git clone"
+    elif command == "accelerate":
+        # accelerate's launcher around the command line: the command itself runs here, in one process.
+        assert arguments[:1] == ["launch"] and "-m" in arguments, f"accelerate {arguments}: only launch -m"
+        module = arguments.index("-m") + 1
+        assert arguments[module] == "qvl_widget.cli", f"accelerate launch -m {arguments[module]}: not the CLI"
+        run_cli(arguments[module + 1 :])
     else:
         pytest.fail(f"a documented shell line of a kind this test does not know (teach check_command): {line}")
 

@@ -8,11 +8,16 @@ goes on; a changed option on resume and bad manifests are refused before anythin
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 from test_light_import import WITHOUT_MODEL_STACK, run_python
 
 import qvl_widget
@@ -336,3 +341,67 @@ def test_without_pyarrow_the_error_says_what_to_install(tmp_path):
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("ModuleNotFoundError: studies are stored with pyarrow") and 'pip install ".[study]"' in last
+
+
+# ----- the demo's scenes as a data set, and several processes -----------------------------------------------------
+
+
+def test_write_scenes_writes_a_manifest_the_study_reads_as_the_scenes_themselves(model, tmp_path):
+    manifest = demo.write_scenes(3, tmp_path / "scenes", first_seed=FIRST_SEED + 800)
+    assert manifest == tmp_path / "scenes" / "scenes.jsonl"
+    lines = [json.loads(line) for line in manifest.read_text().splitlines()]
+    truth = [demo.make_example(seed) for seed in range(FIRST_SEED + 800, FIRST_SEED + 803)]
+    assert [line["id"] for line in lines] == [f"scene-{seed}" for seed in range(FIRST_SEED + 800, FIRST_SEED + 803)]
+    for line, example in zip(lines, truth, strict=True):
+        assert (line["prompt"], line["phrase"], line["answer"]) == (
+            example["prompt"],
+            example["phrase"],
+            example["answer"],
+        )
+        assert line["box"] == list(example["bbox"])
+        stored = np.asarray(Image.open(manifest.parent / line["image"]))
+        np.testing.assert_array_equal(stored, np.asarray(example["image"]))  # PNG: the very pixels
+    from_files = model.study(manifest, tmp_path / "from files", progress=False, answer=False).table()
+    direct = [scene(seed) for seed in range(FIRST_SEED + 800, FIRST_SEED + 803)]
+    pd.testing.assert_frame_equal(from_files, model.study(direct, tmp_path / "direct", progress=False).table())
+    with pytest.raises(ValueError, match=r"count must be a whole number >= 1 \(the number of scenes\), not 0"):
+        demo.write_scenes(0, tmp_path / "none")
+
+
+STUDY_SCRIPT = """
+import sys
+from qvl_widget import demo
+
+study = demo.load(device="cpu").study(sys.argv[1], out=sys.argv[2], query="all", progress=False)
+print("rows", len(study.table()), "errors", len(study.errors()))
+"""
+
+
+def test_a_study_under_accelerate_launch_with_two_processes_gives_the_table_of_one(model, tmp_path):
+    """Each process takes its share and writes its own parts (gloo on the CPU); the table is one process's."""
+    manifest = demo.write_scenes(6, tmp_path / "scenes", first_seed=FIRST_SEED + 900)
+    lines = manifest.read_text().splitlines()
+    lines[3] = lines[3].replace('"image": "images/', '"image": "missing/')  # a failing example, in one share
+    manifest.write_text("\n".join(lines) + "\n")
+    script = tmp_path / "run_study.py"
+    script.write_text(STUDY_SCRIPT)
+    # accelerate's multi-process launcher (torchrun); on a machine without GPUs the study's processes use gloo.
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(qvl_widget.__file__).parent.parent)}
+    done = subprocess.run(
+        [*launch, str(script), str(manifest), str(tmp_path / "two")],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("rows") == 2  # both processes return the whole study
+    writers = {path.name.split(".")[0].rsplit("-", 1)[-1] for path in (tmp_path / "two" / "parts").glob("*.parquet")}
+    assert writers == {"p0", "p1"}, writers  # both wrote parts of their own
+    one = model.study(manifest, tmp_path / "one", query="all", progress=False)
+    two = qvl_widget.Study.open(tmp_path / "two")
+    pd.testing.assert_frame_equal(two.table(), one.table())
+    pd.testing.assert_frame_equal(two.errors(), one.errors())
+    assert len(one.errors()) == 1 and two.table()["example"].nunique() == 5

@@ -12,6 +12,7 @@
     clip = demo.make_clip(7, groups=4)  # the same scene as 8 frames, its named object moving region to region
     video = model.capture(qvl_widget.Video(demo.frames_array(clip)), clip["prompt"])
     video.widget(boxes=demo.clip_boxes(clip))  # the moving object outlined in each group, where it is
+    manifest = demo.write_scenes(500, "scenes")  # held-out scenes with their named object's box, for model.study
 
 The model knows only its scenes' words (colours, shapes and the question words of "What color is the square?" /
 "What shape is the red one?"): a prompt or given answer with other words gets a `DemoVocabularyWarning` that names
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ._clips import MAX_CLIP_GROUPS, clip_boxes, frames_array, group_example, make_clip
+from ._manifest import write_scenes
 from ._pointing import (
     TEST_SEEDS,
     VALIDATION_SEEDS,
@@ -79,6 +81,7 @@ __all__ = [
     "read_metadata",
     "recommended_view",
     "unknown_words",
+    "write_scenes",
 ]
 
 
