@@ -19,7 +19,7 @@ OLDEST_KERNELS := 0.12.3
 OLDEST := $(VENV)/oldest-transformers
 OLDEST_STAMP := $(OLDEST)/.qvl-installed
 
-.PHONY: setup demo test docs notebooks mutants format bench clean frontend browser figure-baselines
+.PHONY: setup demo test docs notebooks mutants format bench clean frontend browser figure-baselines study-demo
 
 CHROMIUM ?= /usr/bin/chromium
 
@@ -97,6 +97,16 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/capture.py
+
+# A study of the demo model over 500 held-out scenes (offline): each named object's box, the head rankings by
+# pointing and in_box, and their figures, in study-demo/ (the same command again resumes; BENCHMARKS.md has a run).
+STUDY_DEMO := study-demo
+study-demo: $(DEMO_STAMP)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e ".[study]"
+	$(VENV)/bin/qvl-widget demo --write-scenes 500 --out $(STUDY_DEMO)/scenes
+	$(VENV)/bin/qvl-widget study $(STUDY_DEMO)/scenes/scenes.jsonl --model qvl_widget/demo/model --out $(STUDY_DEMO)/study --query all --prompt-only --device cpu
+	$(VENV)/bin/qvl-widget study --report $(STUDY_DEMO)/study --metric pointing
+	$(VENV)/bin/qvl-widget study --report $(STUDY_DEMO)/study --metric in_box
 
 clean:
 	rm -rf $(VENV) .pytest_cache site .cache

@@ -68,14 +68,13 @@ def run_study_command(arguments: argparse.Namespace, parser: argparse.ArgumentPa
     if arguments.manifest is None or arguments.model is None or arguments.out is None:
         parser.error("a study needs MANIFEST, --model and --out (or --report FOLDER to read one)")
     examples = checked_examples(arguments.manifest, arguments.limit, parser)
-    from . import load
     from ._study import launched_processes
 
     processes = launched_processes()
     device = arguments.device or (None if processes.process_index is None else str(processes.device))
     started = time.perf_counter()
     try:
-        model = load(arguments.model, device=device, dtype=arguments.dtype)
+        model = _loaded(arguments.model, device, arguments.dtype)
     except (FileNotFoundError, ValueError, OSError, TypeError) as error:
         parser.error(str(error))
     print(f"[qvl-widget] loaded {model!r} in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
@@ -98,6 +97,16 @@ def run_study_command(arguments: argparse.Namespace, parser: argparse.ArgumentPa
     print(f"{done} examples scored, {failed} failed (study.errors()); the study is in {str(arguments.out)!r}")
     print(f"read it: qvl-widget study --report {arguments.out}  (or qvl_widget.Study.open({str(arguments.out)!r}))")
     return 0
+
+
+def _loaded(source: str, device: str | None, dtype: str | None) -> Any:
+    """The model: the built-in demo model by its own loader (its name, its vocabulary warnings) when `source` is its
+    folder, else `qvl_widget.load`."""
+    from . import demo, load
+
+    if Path(source).expanduser().resolve() == demo.MODEL_DIR.resolve():
+        return demo.load(device=device, dtype=dtype)
+    return load(source, device=device, dtype=dtype)
 
 
 def checked_examples(manifest: Path, limit: int | None, parser: argparse.ArgumentParser) -> Any:
