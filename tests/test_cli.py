@@ -366,7 +366,9 @@ def test_demo_and_explore_share_their_layer_default_and_say_how_to_read_each_fil
     helps = {
         command: next(action.help for action in sub._actions if action.dest == "layers")
         for command, sub in parser._subparsers._group_actions[0].choices.items()
+        if command != "study"  # a study keeps the layers it is given (default every layer), draws no layers figure
     }
+    assert set(helps) == {"explore", "demo"}
     assert all("the last four, or all where the model has fewer" in text for text in helps.values()), helps
 
 

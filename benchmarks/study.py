@@ -1,0 +1,135 @@
+"""What a study costs: `model.study` against a plain loop of forwards over the same examples, its memory as the
+examples grow, and two processes under `accelerate launch` against one. Prints numbers (BENCHMARKS.md keeps them).
+
+    PYTHONPATH=. python benchmarks/study.py [--examples 200] [--shapes demo 2b] [--memory 100 1000] [--processes]
+
+- time: on the same demo scenes (`demo.write_scenes`, prompt only, query "last"), side by side in rounds, the
+  median of each: `model.study(manifest, ...)` into a fresh folder, and a plain loop that reads each example's
+  image file, prepares it as capture does (`model.prepare`) and runs the model's forward on it
+  (`model.model(**inputs, use_cache=False, logits_to_keep=1)`, what capture runs, without capturing). Shapes: the
+  demo model, and a random Qwen2-VL at 2B widths (2 decoder layers; benchmarks/capture.py's "2b").
+- memory: the peak resident memory of a fresh process that runs a study of N examples (demo model), for each N.
+- processes: the same study of the demo model on one process (2 threads) and under `accelerate launch --multi_gpu
+  --num_processes 2` on the CPU (1 thread each, over gloo); wall time of each command, model loading included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from capture import build_model, machine  # beside this script
+
+from qvl_widget import demo
+
+ROUNDS = 3
+
+
+def loaded(shape: str):
+    torch.set_num_threads(os.cpu_count() or 1)
+    if shape == "demo":
+        return demo.load(device="cpu")
+    return build_model(shape, torch.device("cpu"), torch.float32)
+
+
+def plain_loop(model, manifest: Path, count: int | None = None) -> None:
+    """Each example's image read from its file and prepared as capture prepares it, then the model's forward."""
+    for line in manifest.read_text().splitlines()[:count]:
+        example = json.loads(line)
+        inputs = model.prepare(str(manifest.parent / example["image"]), example["prompt"])
+        with torch.inference_mode():
+            model.model(**inputs.model_inputs, use_cache=False, logits_to_keep=1)
+
+
+def timed_study(model, manifest: Path, folder: Path) -> float:
+    started = time.perf_counter()
+    model.study(manifest, folder, answer=False, progress=False)
+    return time.perf_counter() - started
+
+
+def compare_times(shape: str, count: int, workdir: Path) -> tuple[float, float]:
+    """Median seconds of the study and of the plain loop, measured side by side."""
+    model = loaded(shape)
+    manifest = demo.write_scenes(count, workdir / "scenes")
+    plain_loop(model, manifest, 4)  # warm-up
+    studies, loops = [], []
+    for number in range(ROUNDS):
+        studies.append(timed_study(model, manifest, workdir / f"study-{shape}-{number}"))
+        started = time.perf_counter()
+        plain_loop(model, manifest)
+        loops.append(time.perf_counter() - started)
+    return statistics.median(studies), statistics.median(loops)
+
+
+def peak_of_study(count: int, workdir: Path) -> int:
+    """Peak resident bytes of a fresh process that runs a demo study of `count` examples."""
+    manifest = demo.write_scenes(count, workdir / f"scenes-{count}")
+    code = (
+        "import resource, sys\n"
+        "from qvl_widget import demo\n"
+        "demo.load(device='cpu').study(sys.argv[1], sys.argv[2], answer=False, progress=False)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code, str(manifest), str(workdir / f"memory-{count}")],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return int(output.strip().splitlines()[-1])
+
+
+STUDY_COMMAND = ["-m", "qvl_widget.cli", "study", "{manifest}", "--model", str(demo.MODEL_DIR), "--out", "{out}"]
+
+
+def processes_seconds(count: int, workdir: Path) -> tuple[float, float]:
+    """Wall seconds of the demo study as one process and as two under accelerate (fresh folders)."""
+    manifest = demo.write_scenes(count, workdir / "scenes-processes")
+    timings = []
+    for launcher, threads in (([sys.executable], str(os.cpu_count() or 1)), (ACCELERATE, "1")):
+        out = workdir / f"processes-{len(launcher)}"
+        command = [*launcher, *(part.format(manifest=manifest, out=out) for part in STUDY_COMMAND), "--prompt-only"]
+        environment = {**os.environ, "OMP_NUM_THREADS": threads}
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True, env=environment)
+        timings.append(time.perf_counter() - started)
+    return timings[0], timings[1]
+
+
+ACCELERATE = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--examples", type=int, default=200)
+    parser.add_argument("--shapes", nargs="*", default=["demo", "2b"])
+    parser.add_argument("--memory", type=int, nargs="*", default=[100, 1000])
+    parser.add_argument("--processes", action="store_true", help="also one process against two")
+    arguments = parser.parse_args()
+    print(f"# study benchmark: {machine()}")
+    with tempfile.TemporaryDirectory() as folder:
+        workdir = Path(folder)
+        for shape in arguments.shapes:
+            study, loop = compare_times(shape, arguments.examples, workdir)
+            print(f"time, {shape}, {arguments.examples} examples: study {study:.2f} s, plain loop {loop:.2f} s, "
+                  f"study / loop {study / loop:.3f}x", flush=True)  # fmt: skip
+        peaks = {count: peak_of_study(count, workdir) for count in arguments.memory}
+        for count, peak in peaks.items():
+            first = peaks[arguments.memory[0]]
+            print(f"memory, {count} examples: peak {peak / 2**20:.0f} MiB, {peak / first:.3f}x of the first")
+        if arguments.processes:
+            one, two = processes_seconds(arguments.examples, workdir)
+            count = arguments.examples
+            print(f"processes, {count} examples: one {one:.1f} s, two {two:.1f} s, speed-up {one / two:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
