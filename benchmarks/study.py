@@ -72,11 +72,13 @@ def compare_times(shape: str, count: int, workdir: Path) -> tuple[float, float]:
 def peak_of_study(count: int, workdir: Path) -> int:
     """Peak resident bytes of a fresh process that runs a demo study of `count` examples."""
     manifest = demo.write_scenes(count, workdir / f"scenes-{count}")
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child would report this process's peak.
     code = (
-        "import resource, sys\n"
+        "import re, sys\n"
         "from qvl_widget import demo\n"
         "demo.load(device='cpu').study(sys.argv[1], sys.argv[2], answer=False, progress=False)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(int(re.search(r'VmHWM:\\s+(\\d+) kB', status)[1]) * 1024)\n"
     )
     output = subprocess.run(
         [sys.executable, "-c", code, str(manifest), str(workdir / f"memory-{count}")],
