@@ -29,6 +29,11 @@ Each at every layer (mean of heads; the shipped recipe reads layer 2) and at the
   table, the top-k heads over all layers (their maps averaged) for k = 1, 2, 4.
 
 The chance rate is the gate's (mean of 1 / number of objects).
+
+With `--study FOLDER` (a study of these test scenes, e.g. `make study-demo`'s `study-demo/study`), the script also
+computes each head's `pointing` (the first brightest cell's centre inside the named object's box) and `in_box`
+(`Box.share` of its map) from its own captures, for the named phrase and the answer token (the study's "phrase" and
+"last" queries), and prints the largest difference from the study's per-example values and both top-5 rankings.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ import numpy as np
 import torch
 from capture import machine  # beside this script
 
-from qvl_widget import demo
+from qvl_widget import Box, Study, demo
 from qvl_widget._result import BASELINE_PROMPT, SINK_TAU
 from qvl_widget.demo._evaluate import ANSWER_TOKENS, examples_for
 from qvl_widget.demo._pointing import query_rows
@@ -75,9 +80,49 @@ def head_set_grid(result, rows: list[int], heads: list[tuple[int, int]]) -> np.n
     return np.mean([result.grid(token=rows, layer=layer, head=head) for layer, head in heads], axis=0)
 
 
+STUDY_QUERIES = {"phrase": "phrase", "answer token": "last"}  # this script's rows, as a study names them
+
+
+def peak_in_box(grid: np.ndarray, box: Box, size: tuple[int, int]) -> float:
+    """The pointing game, computed here on its own: the first brightest cell's centre inside the box."""
+    rows, cols = grid.shape
+    row, col = divmod(int(np.argmax(grid)), cols)
+    x, y = (col + 0.5) * size[0] / cols, (row + 0.5) * size[1] / rows
+    return float(box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1)
+
+
+def per_head(result, example: dict, rows: list[int]) -> dict[str, np.ndarray]:
+    """`[layers, heads]` pointing and in_box of one scene's map for `rows`."""
+    box, size = Box(*example["bbox"]), result.images[0].original_size
+    values = {name: np.empty((result.num_layers, result.num_heads)) for name in ("pointing", "in_box")}
+    for layer in range(result.num_layers):
+        for head in range(result.num_heads):
+            grid = result.grid(token=rows, layer=layer, head=head)
+            values["pointing"][layer, head] = peak_in_box(grid, box, size)
+            values["in_box"][layer, head] = box.share(grid, size).inside
+    return values
+
+
+def report_study_check(folder: str, own: dict[tuple[str, str], list[np.ndarray]], seeds: list[int]) -> None:
+    """The study's per-example values against this script's, and both rankings."""
+    study = Study.open(folder)
+    ids = [f"scene-{seed}" for seed in seeds]
+    print(f"\nstudy check ({folder}: {study.model}, {len(ids)} scenes)\n")
+    for name, query in STUDY_QUERIES.items():
+        for metric in ("pointing", "in_box"):
+            mine = np.stack(own[(name, metric)])
+            theirs = np.stack([study.heads(metric, example=id_, query=query) for id_ in ids])
+            mean_mine, mean_theirs = mine.mean(axis=0), theirs.mean(axis=0)
+            top = [np.unravel_index(index, mean_mine.shape) for index in np.argsort(-mean_mine, axis=None)[:5]]
+            ranked = ", ".join(f"L{int(layer)}h{int(head)} {mean_mine[layer, head]:.3f}" for layer, head in top)
+            print(f"- {name} / {metric}: largest difference {np.abs(mine - theirs).max():.2e} over scenes x heads; "
+                  f"means {np.abs(mean_mine - mean_theirs).max():.2e}; top 5 here: {ranked}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=200, help=f"first N test scenes of {demo.TEST_SEEDS}")
+    parser.add_argument("--study", default=None, help="a study folder of the same test scenes to check (see above)")
     parser.add_argument("--validation", type=int, default=100, help=f"first M of {demo.VALIDATION_SEEDS}")
     arguments = parser.parse_args()
     if not 0 < arguments.seeds <= len(demo.TEST_SEEDS):
@@ -102,6 +147,7 @@ def main() -> None:
     sinks = sinks_scaled = None
     largest = None
     answer_map_differs = 0
+    own: dict[tuple[str, str], list[np.ndarray]] = {}
     for example in tests:
         result = capture(model, example, answer=True, max_new_tokens=ANSWER_TOKENS, baseline=True, sink_scores=True)
         in_vocab = capture(model, example, baseline=IN_VOCABULARY_BASELINE)
@@ -121,6 +167,9 @@ def main() -> None:
 
         for name, query in QUERIES.items():
             rows = query_rows(result, example, query)
+            if arguments.study:
+                for metric, values in per_head(result, example, rows).items():
+                    own.setdefault((name, metric), []).append(values)
             for layer in layers:
                 key = str(layer)
                 point((name, key), "raw", raw := result.grid(token=rows, layer=layer))
@@ -178,6 +227,8 @@ def main() -> None:
         f"sinks at tau={SINK_TAU:g} per layer (all scenes): {sinks.tolist()}; at tau={scaled_tau:.2f}: "
         f"{sinks_scaled.tolist()} of {len(tests)} x {result.attention.shape[-1]} image tokens"
     )
+    if arguments.study:
+        report_study_check(arguments.study, own, list(demo.TEST_SEEDS[: arguments.seeds]))
     print(
         f"largest sink score per layer: {[round(float(value), 2) for value in largest]}; "
         f"a width-{width} state cannot exceed sqrt({width}) = {math.sqrt(width):.2f}"
