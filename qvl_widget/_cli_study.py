@@ -11,6 +11,7 @@ image and video it names (each opened), each failing with one argparse line that
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -48,16 +49,34 @@ def add_study_command(commands: Any, model_source: Any, layer_argument: Any, pos
         help="rows scored: last (the last prompt token, default), phrase, answer (each answer word's producing "
         "steps) or all",
     )
-    study.add_argument("--layers", type=layer_argument, nargs="+", metavar="LAYER", help="keep these layers only")
+    every = "keep these layers only (default: every layer)"
+    study.add_argument("--layers", type=layer_argument, nargs="+", metavar="LAYER", help=every)
     study.add_argument("--limit", type=positive_integer, metavar="N", help="the manifest's first N examples only")
     study.add_argument("--keep", choices=("summary", "results"), default="summary", help="also save each result")
-    study.add_argument("--pointing-tolerance", type=float, default=0.0, metavar="PIXELS", help="default 0")
+    study.add_argument(
+        "--pointing-tolerance",
+        type=pixels,
+        default=0.0,
+        metavar="PIXELS",
+        help="pixels around each box that still count as a hit in the pointing game (default 0)",
+    )
     study.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best there is)")
     study.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default: by device)")
     study.add_argument("--metric", choices=METRICS, default="pointing", help="--report: the metric ranked")
     study.add_argument("--top", type=positive_integer, default=REPORT_TOP, help="--report: heads listed")
     study.add_argument("--format", choices=("png", "svg", "pdf"), default="png", help="--report: the figure's")
     study.set_defaults(run=run_study_command, parser=study)
+
+
+def pixels(value: str) -> float:
+    """--pointing-tolerance: a number of pixels >= 0, checked when the arguments are read."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < math.inf:
+        raise argparse.ArgumentTypeError(f"invalid tolerance {value!r}: use a number of pixels >= 0, like 8")
+    return number
 
 
 def run_study_command(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

@@ -61,6 +61,15 @@ def test_a_bad_manifest_fails_before_the_model_loads(rows, message, tmp_path, ca
 
 
 @pytest.mark.usefixtures("no_loading")
+@pytest.mark.parametrize("tolerance", ["-1", "nan", "inf", "wide"])
+def test_a_bad_pointing_tolerance_fails_when_the_arguments_are_read(tolerance, tmp_path, capsys):
+    manifest = write_manifest(tmp_path / "data", ROWS)
+    arguments = ["study", manifest, "--model", "m", "--out", str(tmp_path / "s"), "--pointing-tolerance", tolerance]
+    code, _, err = run_cli(arguments, capsys)
+    assert code == 2 and f"invalid tolerance {tolerance!r}: use a number of pixels >= 0" in err.splitlines()[-1]
+
+
+@pytest.mark.usefixtures("no_loading")
 def test_study_needs_its_arguments(tmp_path, capsys):
     code, _, err = run_cli(["study", "--model", "m", "--out", str(tmp_path / "s")], capsys)
     assert code == 2 and "a study needs MANIFEST, --model and --out" in err
