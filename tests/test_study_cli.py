@@ -117,3 +117,24 @@ def test_the_study_figure_outlines_the_top_heads_numbered_by_rank(tmp_path):
     assert np_values.shape == (len(study.layer_ids()), 4)  # the demo model's 4 heads, every layer
     heading = figure.get_suptitle()
     assert "pointing game" in heading and "6 examples" in heading and "top 4 heads" in heading
+
+
+def test_bad_values_of_the_new_public_functions_get_one_line_errors(tmp_path):
+    from qvl_widget import figures
+
+    with pytest.raises(TypeError, match=r"folder must be a folder path \(a str or a pathlib.Path\), not int"):
+        demo.write_scenes(2, 7)
+    with pytest.raises(ValueError, match=r"first_seed must be a whole number >= 0 \(the first scene's seed\), not -1"):
+        demo.write_scenes(2, tmp_path / "s", first_seed=-1)
+    with pytest.raises(TypeError, match=r"count must be a whole number >= 1 \(the number of scenes\), not 'many'"):
+        demo.write_scenes("many", tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+    with pytest.raises(TypeError, match=r"study_figure needs a Study \(model.study or Study.open\), not str"):
+        figures.study_figure("my-study")
+    model = demo.load(device="cpu")
+    study = model.study(demo.write_scenes(2, tmp_path / "scenes"), tmp_path / "study", answer=False, progress=False)
+    with pytest.raises(ValueError, match="metric must be one of image_share, spatial_entropy, in_box, area, pointing"):
+        figures.study_figure(study, "accuracy")
+    with pytest.raises(ValueError, match=r"top must be a whole number >= 0 \(how many of the best heads to outline\)"):
+        figures.study_figure(study, top=-2)
+    assert len(figures.study_figure(study, top=0).axes[0].patches) == 0  # none outlined
