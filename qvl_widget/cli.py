@@ -542,8 +542,8 @@ def explore(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     from . import load
 
     started = time.perf_counter()
+    processor, media = inputs_checked_before_loading(arguments, parser)  # errors first: nothing said loading yet
     progress(f"loading {arguments.model} ...")
-    processor, media = inputs_checked_before_loading(arguments, parser)
     try:
         model = load(arguments.model, device=arguments.device, dtype=arguments.dtype, processor=processor)
     except (FileNotFoundError, ValueError, OSError) as error:

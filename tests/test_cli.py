@@ -892,9 +892,13 @@ def test_demo_relative_captures_the_baseline_too(tmp_path, capsys, drawn):
         ),
         (["--baseline", "--drop-sinks", "--relative", "--no-sink-scores"], "--drop-sinks leaves out the visual"),
         (["--relative", "--drop-sinks", "--unit", "uniform"], "--relative divides each map"),
+        # What the tokenizer and the chat template refuse, checked with the processor alone.
+        (["--answer-text", "a cat <|image_pad|>"], "the answer text contains the special token '<|image_pad|>'"),
+        (["--baseline", "Describe <|vision_start|> it."], "the baseline prompt contains the special token"),
+        (["--prompt", "Where <|im_end|> is it?"], "the prompt contains the special token '<|im_end|>'"),
     ],
 )
-def test_a_map_option_without_what_it_needs_fails_before_the_model_loads(
+def test_an_option_explore_refuses_fails_before_the_model_loads(
     options, message, tiny_model_dirs, tmp_path, capsys, no_loading
 ):
     image = tmp_path / "scene.png"
@@ -1025,26 +1029,6 @@ def test_a_given_answer_without_its_thinking_is_an_argparse_error_before_the_mod
     code, _, stderr = run_cli([*thinking_run, "--answer-text", "A red cat"], capsys)
     assert code == 2
     assert "include the thinking and '</think>' in the text" in stderr.splitlines()[-1]
-
-
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        (["--answer-text", "a cat <|image_pad|>"], "the answer text contains the special token '<|image_pad|>'"),
-        (["--baseline", "Describe <|vision_start|> it."], "the baseline prompt contains the special token"),
-        (["--prompt", "Where <|im_end|> is it?"], "the prompt contains the special token '<|im_end|>'"),
-    ],
-)
-def test_what_the_tokenizer_refuses_fails_before_the_model_loads(
-    options, message, tiny_model_dirs, tmp_path, capsys, no_loading
-):
-    image = tmp_path / "scene.png"
-    Image.new("RGB", (64, 64)).save(image)
-    base = ["explore", "--model", str(tiny_model_dirs["qwen2_vl"]), "--image", str(image), "--prompt", "Where?"]
-    code, _, stderr = run_cli([*base, *options, "--out", str(tmp_path / "o")], capsys)
-    assert code == 2, stderr
-    assert message in stderr.splitlines()[-1]
-    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("option", ["--thinking", "--no-thinking"])
