@@ -24,9 +24,19 @@ wall-clock budget, so it does the same work on any machine, and its schedule fol
 `--reserve` seconds before the end, then the script evaluates on the validation split, saves the model folder
 (weights, config, processor) and chooses the pointing recipe on the validation seeds
 (`qvl_widget.demo.VALIDATION_SEEDS`) through `qvl_widget.load` + `capture`, storing it in `qvl_demo.json` beside the
-weights. A checkpoint (weights + processor) is written every `--checkpoint-seconds`, so a killed run still leaves a
-loadable folder. Reproducible from `--seed` up to the number of steps the budget allows and GPU nondeterminism; the
-step count and wall time go into `qvl_demo.json`.
+weights. A checkpoint (weights + processor, and `training-state.pt`: the optimizer, the step, the time trained, the
+sampler and the curriculum) is written every `--checkpoint-seconds`, so a killed run still leaves a loadable folder
+and `--resume` continues it where the checkpoint was taken, on the same schedule and budget (the state file is
+removed when a run completes, so a finished folder stays small). Reproducible from `--seed` up to the number of
+steps the budget allows and GPU nondeterminism; the step count and wall time go into `qvl_demo.json`.
+
+Warm start on the CPU (issue DEMO2): `--init qvl_widget/demo/model --tasks demo2` starts from the shipped weights;
+its vocabulary grows by the description words (new rows drawn as a fresh model's are, every other word keeps its
+id and row). `--bf16` runs the forward and backward under bfloat16 autocast on the CPU too.
+
+    python -m training.train --device cpu --init qvl_widget/demo/model --tasks demo2 --minutes 150 \\
+        --checkpoint-seconds 600 --out demo2-cpu/model     # later, after a stop:
+    python -m training.train --resume --out demo2-cpu/model
 """
 
 from __future__ import annotations
@@ -84,6 +94,10 @@ ADVANCE_ACCURACY = 0.9
 # equally often ("Where is the red circle?" -> "top left"). The gate's kinds are the question kinds.
 TASKS = ("questions", "demo2")
 DEMO2_KINDS = ("color", "shape", "where")
+# What --resume needs beyond the weights; beside them in the model folder until the run completes.
+STATE_FILE = "training-state.pt"
+# The options a resumed run may set; every other one is the saved run's.
+RESUME_OPTIONS = ("out", "device", "resume", "checkpoint_seconds", "log_every")
 
 
 _LOG_START = time.monotonic()  # log lines carry the seconds since the module loaded
@@ -118,7 +132,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--checkpoint-seconds", type=float, default=60.0)
     parser.add_argument("--val-size", type=int, default=1024, help="validation scenes for the periodic accuracy")
     parser.add_argument("--pointing-examples", type=int, default=len(VALIDATION_SEEDS))
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast on the CPU too (always on CUDA)")
+    parser.add_argument("--resume", action="store_true", help=f"continue the run in --out from its {STATE_FILE}")
     arguments = parser.parse_args(argv)
+    if arguments.resume:
+        return resumed_arguments(parser, arguments)
     if arguments.kinds is None:
         arguments.kinds = ",".join(DEMO2_KINDS) if arguments.tasks == "demo2" else "color,shape"
     arguments.kinds = tuple(kind.strip() for kind in arguments.kinds.split(",") if kind.strip())
@@ -138,6 +156,31 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if arguments.reserve is None:
         arguments.reserve = 45.0 if arguments.device.startswith("cuda") else 120.0
     return arguments
+
+
+def resumed_arguments(parser: argparse.ArgumentParser, given: argparse.Namespace) -> argparse.Namespace:
+    """The saved run's options, with the few a resumed run may change taken from `given`."""
+    changed = [
+        name for name, value in vars(given).items() if name not in RESUME_OPTIONS and value != parser.get_default(name)
+    ]
+    if changed:
+        flags = ", ".join("--" + name.replace("_", "-") for name in changed)
+        parser.error(f"--resume continues the saved run with its own options: drop {flags}")
+    state_path = Path(given.out) / STATE_FILE
+    if not state_path.is_file():
+        parser.error(f"--resume: {state_path} not found; start the run without --resume (or give its --out)")
+    saved = torch.load(state_path, map_location="cpu", weights_only=True)["arguments"]
+    # The options a resumed run may change: the saved run's unless given again.
+    keep = {name: getattr(given, name) for name in RESUME_OPTIONS if getattr(given, name) != parser.get_default(name)}
+    return argparse.Namespace(
+        **{
+            **saved,
+            "resume": True,
+            **keep,
+            "sample_kinds": tuple(saved["sample_kinds"]),
+            "kinds": tuple(saved["kinds"]),
+        }
+    )
 
 
 def task_mix(args: argparse.Namespace) -> dict[str, float]:
@@ -179,15 +222,22 @@ def optimizer_for(model: torch.nn.Module, lr: float, weight_decay: float, device
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-8, fused=device.type == "cuda")
 
 
-def autocast(device: torch.device):
+def autocast(device: torch.device, bf16: bool = False):
+    """bfloat16 autocast on CUDA always, on the CPU with `bf16` (--bf16); plain float32 otherwise."""
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
 
 
 @torch.no_grad()
 def evaluate(
-    fast: FastForward, scenes, images, device: torch.device, kinds: tuple[str, ...], chunk: int = 256
+    fast: FastForward,
+    scenes,
+    images,
+    device: torch.device,
+    kinds: tuple[str, ...],
+    chunk: int = 256,
+    bf16: bool = False,
 ) -> dict[str, float]:
     """Teacher-forced exact-match accuracy (= greedy decoding gives the answer) on a fixed validation batch."""
     was_training = fast.model.training
@@ -197,7 +247,7 @@ def evaluate(
         part = slice(start, start + chunk)
         sub_scenes = type(scenes)(**{name: value[part] for name, value in vars(scenes).items()})
         batch = build_batch(sub_scenes, images[part], kinds)
-        with autocast(device):
+        with autocast(device, bf16):
             loss, right = answer_loss(fast.logits(batch), batch)
         correct.append(right)
         losses.append(loss * right.numel())
@@ -211,15 +261,32 @@ def evaluate(
     return summary
 
 
-def save_weights(model: torch.nn.Module, out: Path) -> None:
-    """Write weights + config into `out`, replacing the old files only once the new ones are complete."""
+def save_weights(model: torch.nn.Module, out: Path, state: dict | None = None) -> None:
+    """Write weights + config (and the resume `state`) into `out`, replacing the old files only once the new ones
+    are complete; the state goes last, so it never names a step the weights have not reached."""
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
     try:
         model.save_pretrained(staging)
-        for path in staging.iterdir():
+        if state is not None:
+            torch.save(state, staging / STATE_FILE)
+        for path in sorted(staging.iterdir(), key=lambda path: path.name == STATE_FILE):
             os.replace(path, out / path.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def grow_vocabulary(model: torch.nn.Module, folder: str, vocabulary: tuple[str, ...]) -> None:
+    """Give a warm-started model rows for the words its folder's tokenizer lacks. They are appended to the
+    vocabulary, so every word it knows keeps its id and its trained rows."""
+    known = json.loads((Path(folder) / "tokenizer.json").read_text())["model"]["vocab"]
+    words = tuple(sorted(known, key=known.get))
+    if vocabulary[: len(words)] != words:
+        raise SystemExit(f"--init {folder}: its words are not the first words of this task mix's vocabulary")
+    if len(vocabulary) > len(words):
+        # Fresh rows as a new model draws them (transformers' default, the old rows' mean and covariance, gives
+        # every new word the same row here).
+        model.resize_token_embeddings(len(vocabulary), mean_resizing=False)
+        log(f"vocabulary grown from {len(words)} to {len(vocabulary)} words: {', '.join(vocabulary[len(words) :])}")
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -271,17 +338,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     processor = build_processor(vocabulary=vocabulary)
     processor.save_pretrained(out)
     config = build_config(vocabulary, **CONFIGS[args.config])
-    if args.init is None:
+    state = torch.load(out / STATE_FILE, map_location="cpu", weights_only=True) if args.resume else None
+    # from_pretrained below: the saved key layout differs from the module tree
+    if state is not None:
+        model = Qwen2VLForConditionalGeneration.from_pretrained(out, dtype=torch.float32).to(device)
+        log(f"resuming {out} at step {state['step']} ({state['train_seconds']:.0f} s trained)")
+    elif args.init is None:
         model = Qwen2VLForConditionalGeneration(config).to(device)
-    else:  # from_pretrained: the saved key layout differs from the module tree
+    else:
         model = Qwen2VLForConditionalGeneration.from_pretrained(args.init, dtype=torch.float32).to(device)
+        grow_vocabulary(model, args.init, vocabulary)
         log(f"initialised from {args.init} (its config; --config ignored)")
     parameters = sum(parameter.numel() for parameter in model.parameters())
     shape = args.config if args.init is None else f"from {args.init}"
     log(f"config {shape}: {parameters / 1e6:.2f}M parameters ({parameters * 4 / 1e6:.1f} MB in fp32)")
     difference = self_check(model, processor, args.sample_kinds, device)
     log(f"self-check: batched forward == model(**processor(...)) to {difference:.1e}")
-    save_weights(model, out)
+    if state is None:
+        save_weights(model, out)
     torch.set_float32_matmul_precision("high")  # after the fp32 self-check: TF32 for what autocast leaves in fp32
 
     fast = FastForward(model)
@@ -294,23 +368,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     validation_images = render(validation_scenes, validation_generator)
 
     train_start = time.monotonic()
-    train_end = None if deadline is None else deadline - args.reserve
-    if train_end is not None and train_end <= train_start:
+    # The training time of the whole run (all its resumed parts): --minutes from the first start, less --reserve.
+    budget = None if deadline is None else deadline - args.reserve - train_start
+    if budget is not None and budget <= 0:
         raise SystemExit(f"no time left to train: raise --minutes or lower --reserve ({args.reserve:.0f} s)")
+    step, trained_before, history, runs = 0, 0.0, [], []
+    curriculum = Curriculum(not args.no_curriculum)
+    if state is not None:
+        budget, step, trained_before = state["budget"], state["step"], state["train_seconds"]
+        history, runs, curriculum.phase = state["history"], state["runs"], state["curriculum_phase"]
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+    runs.append({"command": "python -m training.train " + " ".join(sys.argv[1:] if argv is None else argv)})
     mix = task_mix(args)
-    length = f"{args.max_steps} steps" if train_end is None else f"{train_end - train_start:.0f} s"
-    log(f"training for {length} (batch {args.batch}, peak lr {args.lr}, tasks {mix})")
-    step, last_log_step, last_log_time, last_checkpoint = 0, 0, train_start, train_start
+    length = f"{args.max_steps} steps" if budget is None else f"{budget - trained_before:.0f} s"
+    log(f"training for {length} (batch {args.batch}, peak lr {args.lr}, tasks {mix}, bf16 {args.bf16})")
+    last_log_step, last_log_time, last_checkpoint = step, train_start, train_start
     loss_sum = torch.zeros((), device=device)
     correct_sum = torch.zeros((), device=device)
     window_correct = torch.zeros((), device=device)
-    curriculum = Curriculum(not args.no_curriculum)
-    history = []
+
+    def resume_state() -> dict:
+        trained = trained_before + time.monotonic() - train_start
+        return {
+            "arguments": {**vars(args), "resume": False},
+            "step": step,
+            "train_seconds": trained,
+            "budget": budget,
+            "curriculum_phase": curriculum.phase,
+            "generator": generator.get_state(),
+            "optimizer": optimizer.state_dict(),
+            "history": history,
+            "runs": [*runs[:-1], {**runs[-1], "last_step": step}],
+        }
+
     model.train()
     while True:
         now = time.monotonic()
-        budget = None if train_end is None else train_end - train_start
-        progress = training_progress(step, args.max_steps, now - train_start, budget)
+        progress = training_progress(step, args.max_steps, trained_before + now - train_start, budget)
         if progress >= 1.0:
             break
         lr = learning_rate(args.lr, step, args.warmup, progress)
@@ -324,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         low, high = curriculum.objects()
         scenes = sample_scenes(args.batch, generator, low, high, args.sample_kinds, weights=args.weights)
         batch = build_batch(scenes, render(scenes, generator), args.sample_kinds)
-        with autocast(device):
+        with autocast(device, args.bf16):
             loss, correct = answer_loss(fast.logits(batch), batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -343,26 +438,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"step {step:6d}  {rate:6.1f} steps/s  loss {mean_loss:.4f}  train acc {accuracy:.3f}  "
                 f"lr {lr:.2e}  objects {low}-{high}"
             )
-            history.append({"step": step, "seconds": round(now - train_start, 1), "loss": mean_loss, "acc": accuracy})
+            seconds = round(trained_before + now - train_start, 1)
+            history.append({"step": step, "seconds": seconds, "loss": mean_loss, "acc": accuracy})
             loss_sum.zero_()
             correct_sum.zero_()
             last_log_step, last_log_time = step, now
             if now - last_checkpoint >= args.checkpoint_seconds:
-                metrics = evaluate(fast, validation_scenes, validation_images, device, args.sample_kinds)
-                save_weights(model, out)
+                metrics = evaluate(
+                    fast, validation_scenes, validation_images, device, args.sample_kinds, bf16=args.bf16
+                )
+                history[-1]["validation"] = metrics
+                save_weights(model, out, resume_state())
                 last_checkpoint = time.monotonic()
                 log(f"checkpoint at step {step}: validation {_format(metrics)}")
-                history[-1]["validation"] = metrics
                 last_log_time += last_checkpoint - now  # do not count evaluation in steps/s
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    train_seconds = time.monotonic() - train_start
-    log(f"training done: {step} steps in {train_seconds:.0f} s ({step / max(train_seconds, 1e-9):.1f} steps/s)")
+    final_state = resume_state()  # a resume after a crash below goes straight to the evaluation
+    train_seconds = final_state["train_seconds"]
+    log(f"training done: {step} steps in {train_seconds:.1f} s ({step / max(train_seconds, 1e-9):.2f} steps/s)")
 
     model.eval()
     torch.set_float32_matmul_precision("highest")  # the public path below runs in plain fp32, as users run it
     metrics = evaluate(fast, validation_scenes, validation_images, device, args.sample_kinds)
-    save_weights(model, out)
+    save_weights(model, out, final_state)
     log(f"saved {out}: validation (batched, {args.val_size} scenes) {_format(metrics)}")
 
     # Pointing recipe: chosen on the validation seeds through the public path (processor + capture).
@@ -389,11 +488,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "validation": {"greedy_accuracy": greedy, "batched": metrics},
         "training": {
-            "command": "python -m training.train " + " ".join(sys.argv[1:] if argv is None else argv),
+            "command": runs[0]["command"],
+            **({"resumed_by": [run["command"] for run in runs[1:]]} if len(runs) > 1 else {}),
             "seed": args.seed,
             "config": args.config if args.init is None else f"init from {args.init}",
             "parameters": parameters,
             "weights_dtype": "float32",
+            "autocast": "bfloat16" if args.bf16 or device.type == "cuda" else None,
             "batch": args.batch,
             "peak_lr": args.lr,
             "steps": step,
@@ -403,9 +504,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "torch": torch.__version__,
             "transformers": transformers.__version__,
             "history": history,
+            "runs": [*runs[:-1], {**runs[-1], "last_step": step}],
         },
     }
     write_json_atomic(out / METADATA_FILE, metadata)
+    (out / STATE_FILE).unlink()  # the run is complete: nothing to resume, and the folder stays small
     log(f"wrote {out / METADATA_FILE}; total wall time {time.monotonic() - started:.0f} s")
     return 0
 
