@@ -74,10 +74,11 @@
  */
 
 /**
- * anywidget's model interface over `Traits`.
+ * anywidget's model interface over `Traits` (or, for the study widget, its own traits too).
+ * @template [T=Traits]
  * @typedef {Object} Model
- * @property {<K extends keyof Traits>(name: K) => Traits[K]} get
- * @property {<K extends keyof Traits>(name: K, value: Traits[K]) => void} set
+ * @property {<K extends keyof T>(name: K) => T[K]} get
+ * @property {<K extends keyof T>(name: K, value: T[K]) => void} set
  * @property {() => void} save_changes
  * @property {(event: string, callback: () => void) => void} on
  * @property {(event: string, callback: () => void) => void} off

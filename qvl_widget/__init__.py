@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from . import demo, figures
     from ._loading import LoadedModel, attach, load
     from ._study import Study
+    from ._study_widget import StudyWidget
     from ._video import Video
     from ._visualizer import QwenVLCrossModalVisualizer
     from ._widget import AttentionWidget
@@ -33,6 +34,7 @@ __all__ = [
     "QueryToken",
     "QwenVLCrossModalVisualizer",
     "Study",
+    "StudyWidget",
     "Video",
     "attach",
     "demo",
@@ -51,6 +53,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "AttentionWidget": ("._widget", "AttentionWidget"),
     "Video": ("._video", "Video"),
     "Study": ("._study", "Study"),  # pandas and pyarrow load on first use
+    "StudyWidget": ("._study_widget", "StudyWidget"),
     "figures": (".figures", None),
     "demo": (".demo", None),
 }

@@ -397,7 +397,7 @@ class LoadedModel:
         fails is recorded (`study.errors()`) and the study goes on. Needs pyarrow and pandas (`pip install
         ".[study]"`).
         """
-        from ._study import run_study
+        from ._study import run_study, study_capture_options
 
         # The capture's own options, checked once here rather than failing every example.
         max_new_tokens = checked_max_new_tokens(max_new_tokens)
@@ -416,9 +416,7 @@ class LoadedModel:
             "keep": keep,
             "pointing_tolerance": pointing_tolerance,
         }
-        capture_options: dict[str, Any] = {"max_new_tokens": max_new_tokens, "thinking": thinking, "system": system}
-        if layers is not None:
-            capture_options["layers"] = [list(self.kept_layers(None)).index(layer) for layer in kept]
+        capture_options = study_capture_options(self, options)
         return run_study(self, examples, out, options=options, capture_options=capture_options, progress=progress)
 
     def verify(

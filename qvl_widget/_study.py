@@ -182,6 +182,29 @@ class Study:
 
         return AttentionResult.load(path)
 
+    def widget(
+        self,
+        metric: str = "pointing",
+        *,
+        layer: int | None = None,
+        head: int | None = None,
+        query: str | None = None,
+        model: Any = None,
+        examples: object = None,
+        **options: Any,
+    ) -> Any:
+        """A table of the examples sorted by `metric` above the attention view of the chosen one (a
+        `qvl_widget.StudyWidget`; choose a row, or set `widget.chosen = id`).
+
+        The table's value is `metric` at decoder layer `layer` and head `head` (-1: the heads' mean), by default the
+        study's best head for it (`head_ranking`); `query` as for `heads`. An example opens from its saved result
+        (a study run with keep="results"), or, with `model=` and `examples=` (the study's own examples), from a new
+        capture with the study's options; `examples=` also draws each example's box. `options`: the attention
+        widget's view options (`colormap=`, `opacity=`, `width=`, ...), kept from one example to the next."""
+        from ._study_widget import StudyWidget
+
+        return StudyWidget(self, metric, layer=layer, head=head, query=query, model=model, examples=examples, **options)
+
     def layer_ids(self) -> list[int]:
         """The layers of `heads`' rows: decoder layer indices, in order."""
         return sorted(int(layer) for layer in self.table()["layer"].unique())
@@ -199,7 +222,7 @@ class Study:
         """`[examples done, layers, heads]` of `metric` (a query's words averaged), in the examples' order."""
         if metric not in METRICS:
             raise ValueError(f"metric must be one of {', '.join(METRICS)}, not {shown(metric)}")
-        chosen = self._checked_query(query)
+        chosen = self.checked_query(query)
         return self._cached((metric, chosen), lambda: self._read_per_example(metric, chosen)).copy()
 
     def _read_per_example(self, metric: str, query: str) -> np.ndarray:
@@ -213,7 +236,7 @@ class Study:
         layers, heads = table["layer"].nunique(), table["head"].nunique()
         return grid.loc[order].to_numpy(dtype=np.float64).reshape(len(order), layers, heads)
 
-    def _checked_query(self, query: str | None) -> str:
+    def checked_query(self, query: str | None) -> str:
         chosen = self.options["query"]
         if query is None:
             return "last" if chosen == "all" else str(chosen)
@@ -346,7 +369,7 @@ def _scorer(
 
     def score(position: int) -> dict[str, list]:
         example = source.example(position)
-        result = _capture(model, example, options["answer"], capture_options)
+        result = capture_example(model, example, options["answer"], capture_options)
         box = None if example.box is None else Box(*example.box)
         queries = scored_queries(result, options["query"], example.phrase)
         rows = example_rows(example.id, result, queries, box, options["pointing_tolerance"])
@@ -357,7 +380,7 @@ def _scorer(
     return score
 
 
-def _capture(model: Any, example: StudyExample, answer: bool | None, capture_options: dict[str, Any]) -> Any:
+def capture_example(model: Any, example: StudyExample, answer: bool | None, capture_options: dict[str, Any]) -> Any:
     """One example's capture: its given answer (teacher-forced) unless `answer` is True (the model answers) or
     False (the prompt only)."""
     media = example.image
@@ -367,6 +390,15 @@ def _capture(model: Any, example: StudyExample, answer: bool | None, capture_opt
         media = example.video if isinstance(example.video, Video) else Video(example.video)
     given: bool | str | None = True if answer is True else None if answer is False else example.answer
     return model.capture(media, example.prompt, messages=example.messages, answer=given, **capture_options)
+
+
+def study_capture_options(model: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """`capture`'s keywords for a study's (checked) options: its `layers` (decoder layers) as capture's indices."""
+    capture_options: dict[str, Any] = {key: options[key] for key in ("max_new_tokens", "thinking", "system")}
+    if options["layers"] is not None:
+        every_layer = list(model.kept_layers(None))
+        capture_options["layers"] = [every_layer.index(layer) for layer in options["layers"]]
+    return capture_options
 
 
 def one_line(error: BaseException) -> str:

@@ -72,7 +72,7 @@ PAGE = """<!doctype html>
 <body style="margin: 16px">
 {views}
 <script type="module">
-import widget from "/widget.js";
+import widget from "/{module}";
 import {{ createModel }} from "/standalone.js";
 
 // Bytes arrive as DataViews into a larger buffer, at an odd offset, as they may from a real kernel.
@@ -95,8 +95,9 @@ const states = await (await fetch("/states.json")).json();
 window.qvlAnswers = 0;  // kernel answers applied so far
 window.qvlModels = states.map((state, index) => createModel(decode(state), {{
   onSave: async (changes, apply) => {{
+    // The kernel's changes one by one, in the order it made them, as a kernel sends them.
     const answer = await window.qvlKernel(index, JSON.stringify(changes));
-    apply(decode(JSON.parse(answer)));
+    for (const [name, value] of JSON.parse(answer)) apply({{ [name]: decode(value) }});
     window.qvlAnswers += 1;
   }},
 }}));
@@ -111,8 +112,15 @@ window.qvlReady = true;
 class WidgetPage:
     """A page showing `widgets`; `placements[i]` is the widget index of view i (default: one view each)."""
 
-    def __init__(self, page, widgets: Sequence[AttentionWidget], placements: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        page,
+        widgets: Sequence[AttentionWidget],
+        placements: Sequence[int] | None = None,
+        module: str = "widget.js",
+    ) -> None:
         self.page = page
+        self.module = module
         self.widgets = list(widgets)
         self.placements = list(placements) if placements is not None else list(range(len(widgets)))
         self.blocked: list[str] = []
@@ -128,13 +136,15 @@ class WidgetPage:
         static = ROOT / "qvl_widget" / "static"
         files = {
             f"{ORIGIN}/widget.js": (static / "widget.js", "text/javascript"),
+            f"{ORIGIN}/study.js": (static / "study.js", "text/javascript"),
             f"{ORIGIN}/widget.css": (static / "widget.css", "text/css"),
             f"{ORIGIN}/standalone.js": (ROOT / "js" / "standalone.js", "text/javascript"),
         }
         if url == f"{ORIGIN}/index.html":
             views = "\n".join(f'<div id="view-{index}" class="host"></div>' for index in range(len(self.placements)))
             placements = json.dumps([[model, view] for view, model in enumerate(self.placements)])
-            route.fulfill(body=PAGE.format(views=views, placements=placements), content_type="text/html")
+            page = PAGE.format(views=views, placements=placements, module=self.module)
+            route.fulfill(body=page, content_type="text/html")
         elif url == f"{ORIGIN}/states.json":
             route.fulfill(body=json.dumps([to_json(widget.get_state()) for widget in self.widgets]))
         elif url in files:
@@ -147,12 +157,17 @@ class WidgetPage:
             route.abort()
 
     def _kernel(self, index: int, changes: str) -> str:
-        """Apply the view's changes to the Python widget; answer with the traits that changed in response."""
+        """Apply the view's changes to the Python widget; answer with the synced traits it changed in response, each
+        change in order with the value it had then (a trait changed twice is sent twice, as a kernel does)."""
         self.kernel_calls += 1
         widget = self.widgets[index]
         sent = json.loads(changes)
-        changed: set[str] = set()
-        handler = lambda change: changed.add(change.name)  # noqa: E731
+        changed: list[tuple[str, object]] = []
+
+        def handler(change: traitlets.Bunch) -> None:
+            if widget.trait_metadata(change.name, "sync"):
+                changed.append((change.name, to_json(widget.get_state(change.name)[change.name])))
+
         widget.observe(handler, names=traitlets.All)
         try:
             widget.set_state(sent)
@@ -160,9 +175,8 @@ class WidgetPage:
             self.kernel_errors.append(f"{type(error).__name__}: {error}")
         finally:
             widget.unobserve(handler, names=traitlets.All)
-        answer = {name: widget.get_state(name)[name] for name in changed if widget.trait_metadata(name, "sync")}
-        answer = {name: value for name, value in answer.items() if name not in sent or value != sent[name]}
-        return json.dumps(to_json(answer))
+        answer = [[name, value] for name, value in changed if name not in sent or value != sent[name]]
+        return json.dumps(answer)
 
     # ----- reading the page ---------------------------------------------------------------------------------
 

@@ -24,7 +24,14 @@ def test_wheel_ships_the_front_end_and_the_demo_model(tmp_path):
     subprocess.run([*command, str(ROOT)], check=True, capture_output=True)
     (wheel,) = tmp_path.glob("qvl_widget-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("static/widget.js", "static/page.js", "static/widget.css", "demo/model/model.safetensors", "py.typed"):
+    for name in (
+        "static/widget.js",
+        "static/study.js",
+        "static/page.js",
+        "static/widget.css",
+        "demo/model/model.safetensors",
+        "py.typed",
+    ):
         assert f"qvl_widget/{name}" in names, name
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
     assert not any(name.startswith(("tests/", "js/", "node_modules/", "training/")) for name in names)

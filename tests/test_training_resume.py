@@ -5,6 +5,7 @@ ends with the very weights of a run that was never stopped; a resumed run keeps 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,16 @@ def test_a_resumed_run_keeps_its_saved_options(tmp_path, capsys):
     with pytest.raises(SystemExit):
         train.main(["--resume", "--out", str(tmp_path), "--batch", "8", "--lr", "1e-3"])
     assert "drop --batch, --lr" in capsys.readouterr().err
+
+
+def test_a_warm_start_whose_words_would_move_is_refused(tmp_path):
+    """A folder whose tokenizer numbers the words otherwise: its trained rows would name other words."""
+    folder = tmp_path / "reordered"
+    shutil.copytree(SHIPPED, folder)
+    tokenizer = json.loads((folder / "tokenizer.json").read_text())
+    vocab = tokenizer["model"]["vocab"]
+    vocab["red"], vocab["blue"] = vocab["blue"], vocab["red"]
+    (folder / "tokenizer.json").write_text(json.dumps(tokenizer))
+    arguments = ["--out", str(tmp_path / "out"), "--init", str(folder), "--tasks", "demo2", "--max-steps", "1"]
+    with pytest.raises(SystemExit, match="its words are not the first words of this task mix's vocabulary"):
+        train.main([*arguments, *SMALL_RUN])

@@ -1,4 +1,4 @@
-"""Mutants of issue 27 STUDY (first step): `model.study`'s numbers, its resuming, its errors and its manifests."""
+"""Mutants of issue 27 STUDY: `model.study`'s numbers, its resuming, its errors, its manifests and its widget."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from mutant import Mutant
 STUDY = "tests/test_study.py"
 NUMBERS = f"{STUDY}::test_every_number_equals_a_direct_computation_from_capture"
 RESUME = f"{STUDY}::test_a_study_stopped_midway_resumes_to_the_table_of_one_run"
+WIDGET = "tests/test_study_widget.py"
 
 MUTANTS = [
     Mutant(
@@ -104,5 +105,53 @@ MUTANTS = [
         "    ranking = study.head_ranking(metric, top=None, query=query).tail(top)",
         "the study figure outlines the worst heads instead of the best",
         ("tests/test_study_cli.py",),
+    ),
+    Mutant(
+        "study-widget-rows-worst-first",
+        "qvl_widget/_study_widget.py",
+        '    sign = 1.0 if metric == "spatial_entropy" else -1.0',
+        '    sign = -1.0 if metric == "spatial_entropy" else 1.0',
+        "the study widget's table lists the worst examples first",
+        (f"{WIDGET}::test_the_rows_are_the_studys_values_at_its_best_head_best_first_then_failures",),
+    ),
+    Mutant(
+        "study-widget-view-not-kept",
+        "qvl_widget/_study_widget.py",
+        '        shown_before = getattr(self, "shown", None) is not None',
+        "        shown_before = False",
+        "opening another example resets the layer and head the user chose to the table's",
+        (f"{WIDGET}::test_choosing_an_example_opens_its_saved_result_with_the_view_kept",),
+    ),
+    Mutant(
+        "study-widget-view-not-rebuilt",
+        "js/study.js",
+        "    if (this.view && this.viewOf !== shown) {",
+        "    if (this.view && shown === null && false) {",
+        "the study view keeps the first example's attention view (its tokens) after another is chosen",
+        (f"{WIDGET}::test_choosing_an_example_draws_its_own_maps",),
+    ),
+    Mutant(
+        "study-widget-no-opening-signal",
+        "qvl_widget/_study_widget.py",
+        "        self.shown = None\n        self._ready = False  # no payload while the traits are set one by one",
+        "        self._ready = False  # no payload while the traits are set one by one",
+        "the kernel replaces an example's data without telling the front ends to drop their view first",
+        (f"{WIDGET}::test_choosing_an_example_opens_its_saved_result_with_the_view_kept",),
+    ),
+    Mutant(
+        "training-resume-fresh-optimizer",
+        "training/train.py",
+        '        optimizer.load_state_dict(state["optimizer"])',
+        "        pass",
+        "a resumed training run starts with a fresh optimizer (Adam's moments lost): other weights",
+        ("tests/test_training_resume.py::test_a_stopped_run_resumed_ends_with_the_weights_of_a_run_never_stopped",),
+    ),
+    Mutant(
+        "training-warm-start-shifts-ids",
+        "training/train.py",
+        "    if vocabulary[: len(words)] != words:",
+        "    if vocabulary[-len(words) :] != words and False:",
+        "a warm start accepts a vocabulary whose words moved (the trained rows would name other words)",
+        ("tests/test_training_resume.py::test_the_warm_start_grows_the_vocabulary_and_keeps_every_trained_row",),
     ),
 ]
