@@ -74,8 +74,20 @@ export class StudyView {
   say() {
     const shown = this.model.get("shown");
     const message = this.model.get("message");
-    this.status.textContent = message || (shown === null ? "Opening\u2026" : `Example ${shown}`);
+    this.status.textContent = message || (shown === null ? "Opening\u2026" : this.describe(shown));
     this.status.classList.toggle("qvl-study-error", Boolean(message));
+  }
+
+  /**
+   * What the status line says of the example on view: its id, value and rank.
+   * @param {string} id
+   */
+  describe(id) {
+    const rows = this.model.get("examples");
+    const rank = rows.findIndex((row) => row.id === id);
+    const value = rows[rank]?.value;
+    if (rank < 0 || value === null || value === undefined) return `Example ${id}`;
+    return `Example ${id}: ${value.toFixed(3)}, rank ${rank + 1} of ${rows.length}`;
   }
 
   destroy() {

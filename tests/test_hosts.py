@@ -15,6 +15,7 @@ import base64
 import contextlib
 import importlib.util
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,6 +90,43 @@ def film_strip_round_trip(page, scope: str) -> None:
     start = widget.frames()
     bars.nth(2).click()
     widget.wait_for_frames_after(start, 10_000, "clicking a group did not repaint the overlay")
+
+
+def study_code(folder: Path) -> str:
+    """A study of 4 demo scenes (results kept) and its widget, in the host's kernel."""
+    return f"""
+from qvl_widget import demo
+model = demo.load(device="cpu")
+examples = []
+for seed in range(200_000, 200_004):
+    scene = demo.make_example(seed)
+    fields = {{"image": scene["image"], "prompt": scene["prompt"], "box": scene["bbox"]}}
+    examples.append({{"id": f"scene-{{seed}}", **fields}})
+study = model.study(examples, {str(folder)!r}, keep="results", progress=False)
+widget = study.widget("pointing", examples=examples, colormap="gray", smooth=False)
+"""
+
+
+def study_round_trip(page, scope: str) -> str:
+    """Choose the third example in the study widget's table: the kernel swaps the data and the view is built anew
+    on it (another picture, another overlay); return the chosen example's id, for the caller to read back from the
+    kernel's `shown`."""
+    widget = HostedWidget(page, scope)
+    widget.wait_until_painted()
+    before = widget.pixels()
+    row = page.locator(f"{scope} .qvl-examples-row").nth(2)
+    chosen = row.get_attribute("data-qvl-example") or ""
+    row.click()
+    try:
+        shown = re.compile(rf"^Example {re.escape(chosen)}\b")  # not "Opening example ..." (said before the answer)
+        page.locator(f"{scope} .qvl-study-status").get_by_text(shown).wait_for(timeout=KERNEL_TIMEOUT_MS)
+    except PlaywrightTimeoutError:
+        pytest.fail(f"the kernel never showed example {chosen}")
+    widget.wait_until_painted()
+    assert row.get_attribute("aria-selected") == "true", "the chosen row is not marked"
+    assert page.locator(f"{scope} .qvl-widget").count() == 1, "the first example's view was not dropped"
+    assert not np.array_equal(before, widget.pixels()), "the chosen example's overlay looks like the first one's"
+    return chosen
 
 
 class HostedWidget:
@@ -239,6 +277,20 @@ def test_notebook7_video_film_strip_through_a_real_kernel(browser, tmp_path):
         page.locator(".jp-Notebook .jp-Cell").nth(1).get_by_text("kernel group: 2").wait_for(timeout=KERNEL_TIMEOUT_MS)
 
 
+def test_notebook7_study_widget_through_a_real_kernel(browser, tmp_path):
+    require_host("notebook")
+    cells = [study_code(tmp_path / "study") + "widget", "print('kernel shown:', widget.shown)"]
+    write_notebook(tmp_path / "study.ipynb", cells)
+    with running_notebook(tmp_path) as url, host_page(browser, url, NOTEBOOK7_OWN_ERRORS) as page:
+        open_notebook(page, url, "study.ipynb", app="notebook")
+        run_cell(page, 0)
+        chosen = study_round_trip(page, ".jp-Notebook .jp-Cell:nth-child(1) .jp-OutputArea")
+        run_cell(page, 1)
+        page.locator(".jp-Notebook .jp-Cell").nth(1).get_by_text(f"kernel shown: {chosen}").wait_for(
+            timeout=KERNEL_TIMEOUT_MS
+        )
+
+
 def test_voila_round_trip_through_a_real_kernel(browser, tmp_path):
     require_host("voila")
     # Voila shows outputs only, and runs no cells afterwards: a label in the kernel follows the widget's trait.
@@ -257,6 +309,21 @@ display(widget, echo)
         page.get_by_text("kernel layer: 2").wait_for(timeout=KERNEL_TIMEOUT_MS)
         widget.show_heads_then_click_layer_1()
         page.get_by_text("kernel layer: 1").wait_for(timeout=KERNEL_TIMEOUT_MS)
+
+
+def test_voila_study_widget_through_a_real_kernel(browser, tmp_path):
+    require_host("voila")
+    echo = """
+import traitlets, ipywidgets
+echo = ipywidgets.Label()
+traitlets.dlink((widget, "shown"), (echo, "value"), lambda shown: f"kernel shown: {shown}")
+display(widget, echo)
+"""
+    write_notebook(tmp_path / "study.ipynb", [study_code(tmp_path / "study") + echo])
+    with running_voila(tmp_path, "study.ipynb") as url, host_page(browser, url) as page:
+        page.goto(url, timeout=START_TIMEOUT_MS)
+        chosen = study_round_trip(page, ".jp-OutputArea")
+        page.get_by_text(f"kernel shown: {chosen}").wait_for(timeout=KERNEL_TIMEOUT_MS)
 
 
 MARIMO_APP = """
@@ -334,3 +401,37 @@ def test_marimo_video_film_strip_through_a_real_kernel(browser, tmp_path):
         page.get_by_text("kernel group: 0, view value: 0").wait_for(timeout=START_TIMEOUT_MS)
         film_strip_round_trip(page, "marimo-anywidget")
         page.get_by_text("kernel group: 2, view value: 2").wait_for(timeout=KERNEL_TIMEOUT_MS)
+
+
+MARIMO_STUDY_APP = """
+import marimo
+
+app = marimo.App()
+
+
+@app.cell
+def _():
+    import marimo as mo
+{capture}
+    view = mo.ui.anywidget(widget)
+    view
+    return mo, view, widget
+
+
+@app.cell
+def _(mo, view, widget):
+    # Runs again whenever the view changes the widget's value.
+    mo.md(f"kernel shown: {{widget.shown}}, view value: {{view.value['chosen']}}")
+    return
+"""
+
+
+def test_marimo_study_widget_through_a_real_kernel(browser, tmp_path):
+    require_host("marimo")
+    capture = "\n".join(f"    {line}" for line in study_code(tmp_path / "study").strip().splitlines())
+    (tmp_path / "app.py").write_text(MARIMO_STUDY_APP.format(capture=capture))
+    with running_marimo(tmp_path, "app.py") as url, host_page(browser, url) as page:
+        page.goto(url)
+        page.get_by_text("kernel shown: scene-").first.wait_for(timeout=START_TIMEOUT_MS)
+        chosen = study_round_trip(page, "marimo-anywidget")
+        page.get_by_text(f"kernel shown: {chosen}, view value: {chosen}").wait_for(timeout=KERNEL_TIMEOUT_MS)

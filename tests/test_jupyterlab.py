@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from jupyter_support import open_notebook, run_cell, running_jupyterlab, write_notebook
+from test_hosts import study_code, study_round_trip
 
 pytestmark = pytest.mark.browser
 
@@ -63,4 +64,18 @@ def test_widget_round_trip_through_a_real_kernel(browser, tmp_path):
         run_cell(page, 2)
         outputs = page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".jp-OutputArea-output")
         assert "kernel layer: 2" in outputs.first.text_content()
+        page.close()
+
+
+def test_study_widget_through_a_real_kernel(browser, tmp_path):
+    cells = [study_code(tmp_path / "study") + "widget", "print('kernel shown:', widget.shown)"]
+    write_notebook(tmp_path / "study.ipynb", cells)
+    with running_jupyterlab(tmp_path) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        open_notebook(page, url, "study.ipynb")
+        run_cell(page, 0)
+        chosen = study_round_trip(page, ".jp-Notebook .jp-Cell:nth-child(1) .jp-OutputArea")
+        run_cell(page, 1)
+        outputs = page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-OutputArea-output")
+        assert f"kernel shown: {chosen}" in outputs.first.text_content()
         page.close()

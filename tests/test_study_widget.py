@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from browser_support import WidgetPage, expected_peak, synthetic_result
+from test_light_import import WITHOUT_MODEL_STACK, run_python
 from test_study import scenes
 
 import qvl_widget._study_widget
@@ -136,6 +137,19 @@ def test_a_model_other_than_the_studys_is_refused(summary, examples):
 
     with pytest.raises(ValueError, match="this study ran on .*, not on 'someone/else': load that model"):
         summary.widget(model=Other(), examples=examples)
+
+
+def test_a_saved_study_is_browsed_without_torch(saved):
+    code = f"""
+import sys
+import qvl_widget
+widget = qvl_widget.Study.open({str(saved.folder)!r}).widget("pointing")
+widget.chosen = widget.examples[1]["id"]
+print(widget.shown == widget.examples[1]["id"], len(widget.maps_payload) > 0, "torch" in sys.modules)
+"""
+    done = run_python(WITHOUT_MODEL_STACK + code, saved.folder)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True", "False"]
 
 
 # ----- in the browser ---------------------------------------------------------------------------------------------

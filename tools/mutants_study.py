@@ -152,6 +152,6 @@ MUTANTS = [
         "    if vocabulary[: len(words)] != words:",
         "    if vocabulary[-len(words) :] != words and False:",
         "a warm start accepts a vocabulary whose words moved (the trained rows would name other words)",
-        ("tests/test_training_resume.py::test_the_warm_start_grows_the_vocabulary_and_keeps_every_trained_row",),
+        ("tests/test_training_resume.py::test_a_warm_start_whose_words_would_move_is_refused",),
     ),
 ]

@@ -2087,8 +2087,19 @@ var StudyView = class {
   say() {
     const shown = this.model.get("shown");
     const message = this.model.get("message");
-    this.status.textContent = message || (shown === null ? "Opening\u2026" : `Example ${shown}`);
+    this.status.textContent = message || (shown === null ? "Opening\u2026" : this.describe(shown));
     this.status.classList.toggle("qvl-study-error", Boolean(message));
+  }
+  /**
+   * What the status line says of the example on view: its id, value and rank.
+   * @param {string} id
+   */
+  describe(id) {
+    const rows = this.model.get("examples");
+    const rank = rows.findIndex((row) => row.id === id);
+    const value = rows[rank]?.value;
+    if (rank < 0 || value === null || value === void 0) return `Example ${id}`;
+    return `Example ${id}: ${value.toFixed(3)}, rank ${rank + 1} of ${rows.length}`;
   }
   destroy() {
     for (const [event, callback] of this.listeners) this.model.off(event, callback);
