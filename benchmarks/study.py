@@ -4,9 +4,10 @@ examples grow, and two processes under `accelerate launch` against one. Prints n
     PYTHONPATH=. python benchmarks/study.py [--examples 200] [--shapes demo 2b] [--memory 100 1000] [--processes]
 
 - time: on the same demo scenes (`demo.write_scenes`, prompt only, query "last"), side by side in rounds, the
-  median of each: `model.study(manifest, ...)` into a fresh folder, and a plain loop that reads each example's
-  image file, prepares it as capture does (`model.prepare`) and runs the model's forward on it
-  (`model.model(**inputs, use_cache=False, logits_to_keep=1)`, what capture runs, without capturing). Shapes: the
+  median of each: `model.study(manifest, ...)` into a fresh folder, and a plain loop of `model(**processor(...))`:
+  each example's image file read, the processor run on it and the chat template's text, and the model's forward
+  (`use_cache=False, logits_to_keep=1`, as capture runs it; the issue's baseline, before 2026-12-07 the loop used
+  capture's own `model.prepare`, which also checks the inputs and maps tokens to text: 1.5 ms more). Shapes: the
   demo model, and a random Qwen2-VL at 2B widths (2 decoder layers; benchmarks/capture.py's "2b").
 - memory: the peak resident memory of a fresh process that runs a study of N examples (demo model), for each N.
 - processes: the same study of the demo model on one process (2 threads) and under `accelerate launch --multi_gpu
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import torch
 from capture import build_model, machine  # beside this script
+from PIL import Image
 
 from qvl_widget import demo
 
@@ -41,12 +43,17 @@ def loaded(shape: str):
 
 
 def plain_loop(model, manifest: Path, count: int | None = None) -> None:
-    """Each example's image read from its file and prepared as capture prepares it, then the model's forward."""
+    """`model(**processor(...))` as a user writes it: each example's image read from its file, the processor on it
+    and the chat template's text, then the forward (without every position's logits: capture skips them too)."""
+    processor = model.processor
     for line in manifest.read_text().splitlines()[:count]:
         example = json.loads(line)
-        inputs = model.prepare(str(manifest.parent / example["image"]), example["prompt"])
+        image = Image.open(manifest.parent / example["image"]).convert("RGB")
+        content = [{"type": "image"}, {"type": "text", "text": example["prompt"]}]
+        text = processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)
+        inputs = processor(text=[text], images=[image], return_tensors="pt")
         with torch.inference_mode():
-            model.model(**inputs.model_inputs, use_cache=False, logits_to_keep=1)
+            model.model(**inputs, use_cache=False, logits_to_keep=1)
 
 
 def timed_study(model, manifest: Path, folder: Path) -> float:

@@ -393,8 +393,10 @@ def capture_example(model: Any, example: StudyExample, answer: bool | None, capt
 
 
 def study_capture_options(model: Any, options: dict[str, Any]) -> dict[str, Any]:
-    """`capture`'s keywords for a study's (checked) options: its `layers` (decoder layers) as capture's indices."""
+    """`capture`'s keywords for a study's (checked) options: its `layers` (decoder layers) as capture's indices; the
+    sink scores only where results are kept (no metric reads them, and they cost a pass per layer)."""
     capture_options: dict[str, Any] = {key: options[key] for key in ("max_new_tokens", "thinking", "system")}
+    capture_options["sink_scores"] = options["keep"] == "results"
     if options["layers"] is not None:
         every_layer = list(model.kept_layers(None))
         capture_options["layers"] = [every_layer.index(layer) for layer in options["layers"]]

@@ -173,7 +173,7 @@ class _Opener:
             return self.study.result(example)
         assert self.source is not None  # checked in __init__
         options = self.study.options
-        capture_options = study_capture_options(self.model, options)
+        capture_options = {**study_capture_options(self.model, options), "sink_scores": True}  # for drop_sinks
         found = self.source.example(self.source.ids.index(example))
         return capture_example(self.model, found, options["answer"], capture_options)
 

@@ -146,8 +146,20 @@ def test_keep_results_saves_each_examples_result(model, tmp_path):
     saved = study.result(examples[1]["id"])
     direct = model.capture(examples[1]["image"], examples[1]["prompt"])
     np.testing.assert_array_equal(saved.attention, direct.attention)
+    np.testing.assert_array_equal(saved.sink_scores, direct.sink_scores)  # kept results can drop their sinks
     with pytest.raises(FileNotFoundError, match="keep='results'"):
         model.study(examples, tmp_path / "summary", progress=False).result(examples[0]["id"])
+
+
+def test_a_summary_study_skips_the_sink_scores_no_metric_reads(model, tmp_path, monkeypatch):
+    asked = []
+    capture = type(model).capture
+    monkeypatch.setattr(
+        type(model), "capture", lambda self, *a, **k: asked.append(k["sink_scores"]) or capture(self, *a, **k)
+    )
+    model.study(scenes(2, FIRST_SEED + 904), tmp_path / "summary", progress=False)
+    model.study(scenes(2, FIRST_SEED + 904), tmp_path / "results", keep="results", progress=False)
+    assert asked == [False, False, True, True]
 
 
 # ----- resuming -----------------------------------------------------------------------------------------------
