@@ -162,6 +162,43 @@ def test_a_summary_study_skips_the_sink_scores_no_metric_reads(model, tmp_path, 
     assert asked == [False, False, True, True]
 
 
+def test_video_and_conversation_examples_score_as_their_captures(model, tmp_path):
+    """An example with a video (its box marks the object in every frame) and one given as `messages`: each row of
+    the table equals what `capture` of the same input gives."""
+    still = scene(FIRST_SEED + 910)
+    frames = np.stack([np.asarray(still["image"].convert("RGB"))] * 4)  # 4 frames: 2 temporal groups
+    conversation = [
+        {"role": "user", "content": [{"type": "image", "image": still["image"]}, {"type": "text", "text": "Where is the one?"}]},
+        {"role": "assistant", "content": "The square."},
+        {"role": "user", "content": [{"type": "text", "text": still["prompt"]}]},
+    ]
+    examples = [
+        {"id": "video", "video": frames, "prompt": still["prompt"], "box": still["box"]},
+        {"id": "talk", "messages": conversation, "box": still["box"]},
+    ]
+    study = model.study(examples, tmp_path / "study", progress=False)
+    assert len(study.errors()) == 0
+    direct = {
+        "video": model.capture(qvl_widget.Video(frames), still["prompt"]),
+        "talk": model.capture(messages=conversation),
+    }
+    for name, result in direct.items():
+        last = max(index for index, token in enumerate(result.tokens) if token.part == "prompt")
+        summary = result.head_summary(token=[last])
+        np.testing.assert_allclose(study.heads("image_share", example=name), summary.image_mass, atol=1e-6)
+        np.testing.assert_allclose(study.heads("spatial_entropy", example=name), summary.spatial_entropy, atol=1e-6)
+    talk, box = direct["talk"], Box(*still["box"])
+    last = max(index for index, token in enumerate(talk.tokens) if token.part == "prompt")
+    size = talk.images[0].original_size
+    in_box = [
+        [box.share(talk.grid(token=[last], layer=layer, head=head), size).inside for head in range(4)]
+        for layer in range(6)
+    ]
+    np.testing.assert_allclose(study.heads("in_box", example="talk"), in_box, atol=1e-6)
+    video = study.heads("in_box", example="video")
+    assert video.shape == (6, 4) and np.all((video >= 0) & (video <= 1))
+
+
 # ----- resuming -----------------------------------------------------------------------------------------------
 
 
