@@ -167,8 +167,9 @@ def test_video_and_conversation_examples_score_as_their_captures(model, tmp_path
     the table equals what `capture` of the same input gives."""
     still = scene(FIRST_SEED + 910)
     frames = np.stack([np.asarray(still["image"].convert("RGB"))] * 4)  # 4 frames: 2 temporal groups
+    first_turn = [{"type": "image", "image": still["image"]}, {"type": "text", "text": "Where is the one?"}]
     conversation = [
-        {"role": "user", "content": [{"type": "image", "image": still["image"]}, {"type": "text", "text": "Where is the one?"}]},
+        {"role": "user", "content": first_turn},
         {"role": "assistant", "content": "The square."},
         {"role": "user", "content": [{"type": "text", "text": still["prompt"]}]},
     ]
