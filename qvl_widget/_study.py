@@ -288,6 +288,7 @@ def run_study(
         _begin(folder, metadata)  # there now, as the first process wrote it: a check
     done = done_ids(folder)
     todo = [position for position, name in enumerate(source.ids) if name not in done]
+    processes.wait_for_everyone()  # every process has read what was done before any writes more: one split for all
     score = _scorer(model, source, folder, options, capture_options)
     with processes.split_between_processes(todo) as share:
         bar = _progress(progress and processes.is_main_process, len(done) + len(share), len(done))
