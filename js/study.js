@@ -1,4 +1,5 @@
-// The study widget's entry point: the table of a study's examples above the attention view of the chosen one.
+// The study widget's view (made by `widget.js`): the table of a study's examples above the attention view of the
+// chosen one.
 //
 // Choosing a row sets `chosen`; the kernel answers with `shown = null` (the data is being replaced: the view is
 // dropped), the new example's data, then `shown = id` (a new attention view is built on it). So a view never
@@ -96,14 +97,3 @@ export class StudyView {
     this.root.remove();
   }
 }
-
-/**
- * @param {{model: Model, el: HTMLElement}} context
- * @returns {() => void} cleanup, called when the view is removed
- */
-function render({ model, el }) {
-  const study = new StudyView(model, el);
-  return () => study.destroy();
-}
-
-export default { render };

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 STATIC = Path(__file__).parent / "static"
-WIDGET_MODULE = STATIC / "widget.js"  # the anywidget entry point
-STUDY_MODULE = STATIC / "study.js"  # the study widget's: its table of examples above an attention view
+WIDGET_MODULE = STATIC / "widget.js"  # the anywidget entry point (of the study widget too)
 PAGE_MODULE = STATIC / "page.js"  # the one-file HTML page's script
 STYLES = STATIC / "widget.css"  # shared by both

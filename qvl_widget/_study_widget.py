@@ -23,7 +23,6 @@ import traitlets
 from ._arguments import shown as shown_value
 from ._payload import Selections
 from ._result import AttentionResult
-from ._static import STUDY_MODULE
 from ._study import EXAMPLE_ERRORS, Study, capture_example, one_line, study_capture_options
 from ._study_manifest import Examples, study_examples
 from ._study_metrics import MEAN_HEAD, scored_queries
@@ -45,8 +44,6 @@ class StudyWidget(AttentionWidget):
     rows: `id`, `value`, and `error` for a failed example), `column` (what `value` is), `chosen` (the example asked
     for: set it to open one), `shown` (the example on view) and `message` (why the last choice did not open).
     """
-
-    _esm = STUDY_MODULE
 
     examples = traitlets.List(traitlets.Dict()).tag(sync=True)
     column = traitlets.Unicode("").tag(sync=True)

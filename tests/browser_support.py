@@ -72,7 +72,7 @@ PAGE = """<!doctype html>
 <body style="margin: 16px">
 {views}
 <script type="module">
-import widget from "/{module}";
+import widget from "/widget.js";
 import {{ createModel }} from "/standalone.js";
 
 // Bytes arrive as DataViews into a larger buffer, at an odd offset, as they may from a real kernel.
@@ -112,15 +112,8 @@ window.qvlReady = true;
 class WidgetPage:
     """A page showing `widgets`; `placements[i]` is the widget index of view i (default: one view each)."""
 
-    def __init__(
-        self,
-        page,
-        widgets: Sequence[AttentionWidget],
-        placements: Sequence[int] | None = None,
-        module: str = "widget.js",
-    ) -> None:
+    def __init__(self, page, widgets: Sequence[AttentionWidget], placements: Sequence[int] | None = None) -> None:
         self.page = page
-        self.module = module
         self.widgets = list(widgets)
         self.placements = list(placements) if placements is not None else list(range(len(widgets)))
         self.blocked: list[str] = []
@@ -136,15 +129,13 @@ class WidgetPage:
         static = ROOT / "qvl_widget" / "static"
         files = {
             f"{ORIGIN}/widget.js": (static / "widget.js", "text/javascript"),
-            f"{ORIGIN}/study.js": (static / "study.js", "text/javascript"),
             f"{ORIGIN}/widget.css": (static / "widget.css", "text/css"),
             f"{ORIGIN}/standalone.js": (ROOT / "js" / "standalone.js", "text/javascript"),
         }
         if url == f"{ORIGIN}/index.html":
             views = "\n".join(f'<div id="view-{index}" class="host"></div>' for index in range(len(self.placements)))
             placements = json.dumps([[model, view] for view, model in enumerate(self.placements)])
-            page = PAGE.format(views=views, placements=placements, module=self.module)
-            route.fulfill(body=page, content_type="text/html")
+            route.fulfill(body=PAGE.format(views=views, placements=placements), content_type="text/html")
         elif url == f"{ORIGIN}/states.json":
             route.fulfill(body=json.dumps([to_json(widget.get_state()) for widget in self.widgets]))
         elif url in files:

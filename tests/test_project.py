@@ -26,7 +26,6 @@ def test_wheel_ships_the_front_end_and_the_demo_model(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in (
         "static/widget.js",
-        "static/study.js",
         "static/page.js",
         "static/widget.css",
         "demo/model/model.safetensors",

@@ -184,7 +184,7 @@ def chip_texts(page) -> list[str]:
 @pytest.mark.browser
 def test_the_table_shows_every_example_best_first_with_markup_inert(page, saved):
     widget = StudyWidget(saved, "pointing")
-    view = WidgetPage(page, [widget], module="study.js")
+    view = WidgetPage(page, [widget])
     rows = row_texts(page)
     assert [row[1] for row in rows] == [row["id"] for row in widget.examples]
     assert rows[0] == ["1", widget.examples[0]["id"], f"{widget.examples[0]['value']:.3f}"]
@@ -202,7 +202,7 @@ def test_the_table_shows_every_example_best_first_with_markup_inert(page, saved)
 def test_choosing_an_example_draws_its_own_maps(page, synthetic_study, how):
     study, opened = synthetic_study
     widget = StudyWidget(study, "pointing", layer=study.layer_ids()[0], head=0, colormap="gray", smooth=False)
-    view = WidgetPage(page, [widget], module="study.js")
+    view = WidgetPage(page, [widget])
     first = widget.shown
     assert chip_texts(page)[: len(opened[first].tokens)] == [token.text for token in opened[first].tokens]
     target = next(row["id"] for row in widget.examples if opened[row["id"]] is not opened[first])
@@ -228,7 +228,7 @@ def test_choosing_an_example_draws_its_own_maps(page, synthetic_study, how):
 @pytest.mark.browser
 def test_a_failed_example_is_said_in_words_and_the_view_stays(page, saved):
     widget = StudyWidget(saved, "pointing")
-    view = WidgetPage(page, [widget], module="study.js")
+    view = WidgetPage(page, [widget])
     chips = chip_texts(page)
     view.change(page.locator("#view-0 .qvl-examples-row", has_text="broken").click)
     status = page.text_content("#view-0 .qvl-study-status")

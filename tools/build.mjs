@@ -6,7 +6,6 @@ import { build } from "esbuild";
 
 const OUTPUTS = [
   { entry: "js/widget.js", target: "qvl_widget/static/widget.js" },
-  { entry: "js/study.js", target: "qvl_widget/static/study.js" },
   { entry: "js/page.js", target: "qvl_widget/static/page.js" },
 ];
 const STYLES = [{ source: "js/widget.css", target: "qvl_widget/static/widget.css" }];

@@ -1,3 +1,109 @@
+// js/dom.js
+function element(tag, className, attributes = {}) {
+  const node = document.createElement(tag);
+  node.className = className;
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  return node;
+}
+
+// js/examples.js
+var ExampleTable = class {
+  /**
+   * @param {string} column  what the value is
+   * @param {(id: string) => void} choose
+   */
+  constructor(column, choose) {
+    this.choose = choose;
+    this.rows = [];
+    this.reversed = false;
+    this.marked = null;
+    this.root = element("div", "qvl-examples");
+    const table = element("table", "qvl-examples-table");
+    const head = element("tr", "");
+    const order = element("button", "qvl-examples-order", {
+      type: "button",
+      title: "Reverse the order (the kernel sends the best first)"
+    });
+    order.addEventListener("click", () => {
+      this.reversed = !this.reversed;
+      this.render();
+    });
+    this.order = order;
+    for (const [text, className] of [["#", "qvl-examples-rank"], ["example", "qvl-examples-id"]]) {
+      const cell = element("th", className, { scope: "col" });
+      cell.textContent = text;
+      head.append(cell);
+    }
+    const valueHead = element("th", "qvl-examples-value", { scope: "col" });
+    valueHead.append(order);
+    head.append(valueHead);
+    this.column = column;
+    const thead = element("thead", "");
+    thead.append(head);
+    this.body = element("tbody", "");
+    table.append(thead, this.body);
+    this.root.append(table);
+  }
+  /** @param {ExampleRow[]} rows */
+  setRows(rows) {
+    this.rows = rows;
+    this.render();
+  }
+  /** @param {string | null} id  the example on view, marked in the table */
+  mark(id) {
+    this.marked = id;
+    for (const row of this.body.children) {
+      const chosen = row instanceof HTMLElement && row.dataset.qvlExample === id;
+      row.classList.toggle("qvl-examples-chosen", chosen);
+      row.setAttribute("aria-selected", String(chosen));
+    }
+  }
+  render() {
+    this.order.textContent = `${this.column} ${this.reversed ? "\u25B2" : "\u25BC"}`;
+    const ranked = this.rows.map((row, index) => ({ row, rank: index + 1 }));
+    if (this.reversed) ranked.reverse();
+    this.body.replaceChildren(...ranked.map(({ row, rank }) => this.line(row, rank)));
+    this.mark(this.marked);
+  }
+  /**
+   * @param {ExampleRow} row
+   * @param {number} rank
+   */
+  line(row, rank) {
+    const line = element("tr", "qvl-examples-row", { tabindex: "0", role: "button" });
+    line.dataset.qvlExample = row.id;
+    const value = row.error !== null ? "failed" : row.value === null ? "no value" : row.value.toFixed(3);
+    for (const [text, className] of [
+      [String(rank), "qvl-examples-rank"],
+      [row.id, "qvl-examples-id"],
+      [value, "qvl-examples-value"]
+    ]) {
+      const cell = element("td", className);
+      cell.textContent = text;
+      line.append(cell);
+    }
+    if (row.error !== null) {
+      line.classList.add("qvl-examples-failed");
+      line.title = row.error;
+    }
+    line.addEventListener("click", () => this.choose(row.id));
+    line.addEventListener("keydown", (event) => this.key(event, line, row.id));
+    return line;
+  }
+  /**
+   * @param {KeyboardEvent} event
+   * @param {HTMLElement} line
+   * @param {string} id
+   */
+  key(event, line, id) {
+    if (event.key === "Enter" || event.key === " ") this.choose(id);
+    else if (event.key === "ArrowDown") line.nextElementSibling?.focus();
+    else if (event.key === "ArrowUp") line.previousElementSibling?.focus();
+    else return;
+    event.preventDefault();
+  }
+};
+
 // js/colormaps.js
 var COLORMAP_HEX = {
   inferno: "00000401000501010601010802010a02020c02020e03021004031204031405041706041907051b08051d09061f0a07220b07240c08260d08290e092b10092d110a30120a32140b34150b37160b39180c3c190c3e1b0c411c0c431e0c451f0c48210c4a230c4c240c4f260c51280b53290b552b0b572d0b592f0a5b310a5c320a5e340a5f3609613809623909633b09643d09653e0966400a67420a68440a68450a69470b6a490b6a4a0c6b4c0c6b4d0d6c4f0d6c510e6c520e6d540f6d550f6d57106e59106e5a116e5c126e5d126e5f136e61136e62146e64156e65156e67166e69166e6a176e6c186e6d186e6f196e71196e721a6e741a6e751b6e771c6d781c6d7a1d6d7c1d6d7d1e6d7f1e6c801f6c82206c84206b85216b87216b88226a8a226a8c23698d23698f24699025689225689326679526679727669827669a28659b29649d29649f2a63a02a63a22b62a32c61a52c60a62d60a82e5fa92e5eab2f5ead305dae305cb0315bb1325ab3325ab43359b63458b73557b93556ba3655bc3754bd3853bf3952c03a51c13a50c33b4fc43c4ec63d4dc73e4cc83f4bca404acb4149cc4248ce4347cf4446d04545d24644d34743d44842d54a41d74b3fd84c3ed94d3dda4e3cdb503bdd513ade5238df5337e05536e15635e25734e35933e45a31e55c30e65d2fe75e2ee8602de9612bea632aeb6429eb6628ec6726ed6925ee6a24ef6c23ef6e21f06f20f1711ff1731df2741cf3761bf37819f47918f57b17f57d15f67e14f68013f78212f78410f8850ff8870ef8890cf98b0bf98c0af98e09fa9008fa9207fa9407fb9606fb9706fb9906fb9b06fb9d07fc9f07fca108fca309fca50afca60cfca80dfcaa0ffcac11fcae12fcb014fcb216fcb418fbb61afbb81dfbba1ffbbc21fbbe23fac026fac228fac42afac62df9c72ff9c932f9cb35f8cd37f8cf3af7d13df7d340f6d543f6d746f5d949f5db4cf4dd4ff4df53f4e156f3e35af3e55df2e661f2e865f2ea69f1ec6df1ed71f1ef75f1f179f2f27df2f482f3f586f3f68af4f88ef5f992f6fa96f8fb9af9fc9dfafda1fcffa4",
@@ -42,14 +148,6 @@ function cssColour(name, value, max, alpha = 1) {
   const rgb = rgbTable(name);
   const index = colourIndex(value, max);
   return `rgba(${rgb[3 * index]}, ${rgb[3 * index + 1]}, ${rgb[3 * index + 2]}, ${alpha})`;
-}
-
-// js/dom.js
-function element(tag, className, attributes = {}) {
-  const node = document.createElement(tag);
-  node.className = className;
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  return node;
 }
 
 // js/paint.js
@@ -1940,9 +2038,84 @@ var AttentionView = class {
   }
 };
 
+// js/study.js
+var StudyView = class {
+  /**
+   * @param {Model} model
+   * @param {HTMLElement} el
+   */
+  constructor(model, el) {
+    this.model = model;
+    this.view = null;
+    this.viewOf = null;
+    this.root = element("div", "qvl-study");
+    this.table = new ExampleTable(model.get("column"), (id) => this.choose(id));
+    this.status = element("div", "qvl-study-status", { "aria-live": "polite" });
+    this.holder = element("div", "qvl-study-view");
+    this.root.append(this.table.root, this.status, this.holder);
+    el.append(this.root);
+    this.listeners = [
+      ["change:examples", () => this.table.setRows(model.get("examples"))],
+      ["change:shown", () => this.sync()],
+      ["change:message", () => this.say()]
+    ];
+    for (const [event, callback] of this.listeners) model.on(event, callback);
+    this.table.setRows(model.get("examples"));
+    this.sync();
+  }
+  /** @param {string} id */
+  choose(id) {
+    if (id === this.model.get("shown")) return;
+    this.status.textContent = `Opening example ${id}\u2026`;
+    this.model.set("chosen", id);
+    this.model.save_changes();
+  }
+  /** The attention view follows `shown`: dropped while it is null, built anew for each example. */
+  sync() {
+    const shown = this.model.get("shown");
+    if (this.view && this.viewOf !== shown) {
+      this.view.destroy();
+      this.view = null;
+    }
+    if (!this.view && shown !== null) {
+      this.view = new AttentionView(this.model, this.holder);
+      this.viewOf = shown;
+    }
+    this.table.mark(shown);
+    this.say();
+  }
+  say() {
+    const shown = this.model.get("shown");
+    const message = this.model.get("message");
+    this.status.textContent = message || (shown === null ? "Opening\u2026" : this.describe(shown));
+    this.status.classList.toggle("qvl-study-error", Boolean(message));
+  }
+  /**
+   * What the status line says of the example on view: its id, value and rank.
+   * @param {string} id
+   */
+  describe(id) {
+    const rows = this.model.get("examples");
+    const rank = rows.findIndex((row) => row.id === id);
+    const value = rows[rank]?.value;
+    if (rank < 0 || value === null || value === void 0) return `Example ${id}`;
+    return `Example ${id}: ${value.toFixed(3)}, rank ${rank + 1} of ${rows.length}`;
+  }
+  destroy() {
+    for (const [event, callback] of this.listeners) this.model.off(event, callback);
+    this.view?.destroy();
+    this.root.remove();
+  }
+};
+
 // js/widget.js
 function render({ model, el }) {
-  const view = new AttentionView(model, el);
+  const study = (
+    /** @type {import("./study.js").Model} */
+    /** @type {unknown} */
+    model
+  );
+  const view = study.get("examples") === void 0 ? new AttentionView(model, el) : new StudyView(study, el);
   return () => view.destroy();
 }
 var widget_default = { render };
