@@ -4,7 +4,9 @@ examples grow, and two processes under `accelerate launch` against one. Prints n
     PYTHONPATH=. python benchmarks/study.py [--examples 200] [--shapes demo 2b] [--memory 100 1000] [--processes]
 
 - time: on the same demo scenes (`demo.write_scenes`, prompt only, query "last"), side by side in rounds, the
-  median of each: `model.study(manifest, ...)` into a fresh folder, and a plain loop of `model(**processor(...))`:
+  median of each: `model.study(manifest, ...)` into a fresh folder (its default batch_size=8, and batch_size=1: one
+  capture per example), a plain loop of batches of 8 (`model(**processor(8 images, 8 texts, padding=True))`: what
+  the study's batching does, without capturing), and a plain loop of `model(**processor(...))`:
   each example's image file read, the processor run on it and the chat template's text, and the model's forward
   (`use_cache=False, logits_to_keep=1`, as capture runs it; the issue's baseline, before 2026-12-07 the loop used
   capture's own `model.prepare`, which also checks the inputs and maps tokens to text: 1.5 ms more). Shapes: the
@@ -56,24 +58,49 @@ def plain_loop(model, manifest: Path, count: int | None = None) -> None:
             model.model(**inputs, use_cache=False, logits_to_keep=1)
 
 
-def timed_study(model, manifest: Path, folder: Path) -> float:
+def batched_loop(model, manifest: Path, batch: int = 8) -> None:
+    """The plain loop, `batch` examples to a forward: `model(**processor(images, texts, padding=True))`."""
+    processor = model.processor
+    examples = [json.loads(line) for line in manifest.read_text().splitlines()]
+    for start in range(0, len(examples), batch):
+        chunk = examples[start : start + batch]
+        images = [Image.open(manifest.parent / example["image"]).convert("RGB") for example in chunk]
+        texts = [
+            processor.apply_chat_template(
+                [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": example["prompt"]}]}],
+                add_generation_prompt=True,
+            )
+            for example in chunk
+        ]
+        inputs = processor(text=texts, images=images, return_tensors="pt", padding=True)
+        with torch.inference_mode():
+            model.model(**inputs, use_cache=False, logits_to_keep=1)
+
+
+def timed(run, *arguments, **options) -> float:
     started = time.perf_counter()
-    model.study(manifest, folder, answer=False, progress=False)
+    run(*arguments, **options)
     return time.perf_counter() - started
 
 
-def compare_times(shape: str, count: int, workdir: Path) -> tuple[float, float]:
-    """Median seconds of the study and of the plain loop, measured side by side."""
+TIMED = ("study", "study, batch_size=1", "plain loop, 8 per forward", "plain loop")
+
+
+def compare_times(shape: str, count: int, workdir: Path) -> dict[str, float]:
+    """Median seconds of the study (batched, and one by one) and of the plain loops, measured side by side."""
     model = loaded(shape)
     manifest = demo.write_scenes(count, workdir / "scenes")
     plain_loop(model, manifest, 4)  # warm-up
-    studies, loops = [], []
+    seconds: dict[str, list[float]] = {name: [] for name in TIMED}
     for number in range(ROUNDS):
-        studies.append(timed_study(model, manifest, workdir / f"study-{shape}-{number}"))
-        started = time.perf_counter()
-        plain_loop(model, manifest)
-        loops.append(time.perf_counter() - started)
-    return statistics.median(studies), statistics.median(loops)
+        folder = workdir / f"study-{shape}-{number}"
+        seconds["study"].append(timed(model.study, manifest, folder, answer=False, progress=False))
+        seconds["study, batch_size=1"].append(
+            timed(model.study, manifest, f"{folder}-1", answer=False, progress=False, batch_size=1)
+        )
+        seconds["plain loop, 8 per forward"].append(timed(batched_loop, model, manifest))
+        seconds["plain loop"].append(timed(plain_loop, model, manifest))
+    return {name: statistics.median(values) for name, values in seconds.items()}
 
 
 def peak_of_study(count: int, workdir: Path) -> int:
@@ -127,9 +154,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         workdir = Path(folder)
         for shape in arguments.shapes:
-            study, loop = compare_times(shape, arguments.examples, workdir)
-            print(f"time, {shape}, {arguments.examples} examples: study {study:.2f} s, plain loop {loop:.2f} s, "
-                  f"study / loop {study / loop:.3f}x", flush=True)  # fmt: skip
+            times = compare_times(shape, arguments.examples, workdir)
+            listed = ", ".join(f"{name} {value:.2f} s" for name, value in times.items())
+            loop, batched = times["plain loop"], times["plain loop, 8 per forward"]
+            print(f"time, {shape}, {arguments.examples} examples: {listed}; study / plain loop "
+                  f"{times['study'] / loop:.3f}x, one by one / plain loop {times['study, batch_size=1'] / loop:.3f}x, "
+                  f"study / batched loop {times['study'] / batched:.3f}x", flush=True)  # fmt: skip
         peaks = {count: peak_of_study(count, workdir) for count in arguments.memory}
         for count, peak in peaks.items():
             first = peaks[arguments.memory[0]]

@@ -466,7 +466,7 @@ class SinkScores:
 
     layers: tuple[int, ...]
     image_positions: torch.Tensor  # [I] long
-    scores: dict[int, torch.Tensor] = field(default_factory=dict)  # decoder layer -> [I] fp32, on its device
+    scores: dict[int, torch.Tensor] = field(default_factory=dict)  # decoder layer -> [B, I] fp32, on its device
     _positions: dict[torch.device, torch.Tensor] = field(default_factory=dict)
 
     def keep(self, layer: int, hidden: torch.Tensor, eps: float) -> None:
@@ -474,13 +474,13 @@ class SinkScores:
             return
         if hidden.device not in self._positions:
             self._positions[hidden.device] = self.image_positions.to(hidden.device)
-        image = hidden[0].index_select(0, self._positions[hidden.device])  # [I, D], in the model's dtype
+        image = hidden.index_select(1, self._positions[hidden.device])  # [B, I, D], in the model's dtype
         per_chunk = max(1, SINK_CHUNK_BYTES // (4 * hidden.shape[-1]))
-        parts = [sink_scores_of(part, eps) for part in image.split(per_chunk)]
-        self.scores[layer] = torch.cat(parts)
+        parts = [sink_scores_of(part, eps) for part in image.flatten(0, 1).split(per_chunk)]
+        self.scores[layer] = torch.cat(parts).view(image.shape[:2])
 
     def all_layers(self) -> torch.Tensor:
-        """`[layers, I]` fp32 on the CPU, checking that every kept layer was seen."""
+        """`[layers, B, I]` fp32 on the CPU, checking that every kept layer was seen."""
         missing = [layer for layer in self.layers if layer not in self.scores]
         if missing:
             raise RuntimeError(f"capture expected sink scores from decoder layers {missing} but got none")

@@ -60,6 +60,13 @@ def add_study_command(commands: Any, model_source: Any, layer_argument: Any, pos
         metavar="PIXELS",
         help="pixels around each box that still count as a hit in the pointing game (default 0)",
     )
+    study.add_argument(
+        "--batch-size",
+        type=positive_integer,
+        default=8,
+        metavar="N",
+        help="prompt-only examples of one image size per forward pass (default 8; 1: one by one)",
+    )
     study.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best there is)")
     study.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default: by device)")
     study.add_argument("--metric", choices=METRICS, default="pointing", help="--report: the metric ranked")
@@ -108,6 +115,7 @@ def run_study_command(arguments: argparse.Namespace, parser: argparse.ArgumentPa
             query=arguments.query,
             keep=arguments.keep,
             pointing_tolerance=arguments.pointing_tolerance,
+            batch_size=arguments.batch_size,
         )
     except (ValueError, TypeError, OSError, IndexError) as error:
         parser.error(str(error))

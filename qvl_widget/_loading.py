@@ -26,6 +26,7 @@ from ._answer import (
 )
 from ._answer import answer_tokens as tokens_of_answer
 from ._arguments import check_encodable, checked_count, checked_flag, checked_text, described, integer_index, shown
+from ._batch import batched_model_inputs, batched_query_positions
 from ._capture import (
     DEFAULT_CHUNK_BYTES,
     KERNELS,
@@ -279,9 +280,7 @@ class LoadedModel:
         sinks = SinkScores(layer_ids, torch.as_tensor(prepared.image_positions))
         with recording_sink_scores(self.model, sinks) if sink_scores else contextlib.nullcontext():
             if answer is None:
-                with capturing(self.model, request), torch.inference_mode():
-                    # Only the attention is wanted: skip the [sequence, vocabulary] logits (as generate's prefill does).
-                    self.model(**inputs, use_cache=False, logits_to_keep=1)
+                self._prompt_forward(request, inputs)
             elif given is not None:
                 answered = capture_given_answer(self.model, inputs, given, request)
             else:
@@ -302,12 +301,120 @@ class LoadedModel:
                 tokenizer, answered, special_ids, given_text, markers, prepared.opens_thinking
             )
             tokens = tokens + answer_tokens
-        return AttentionResult(
-            attention=attention[:, 0].numpy(),
-            image_mass=image_mass[:, 0].numpy(),
-            query_positions=query_positions[:rows],
-            image_positions=prepared.image_positions.astype(np.int64),
+        return self._result(
+            prepared,
+            attention[:, 0].numpy(),
+            image_mass[:, 0].numpy(),
+            query_positions[:rows],
+            layer_ids,
             tokens=tokens,
+            texts=texts,
+            baseline_attention=baseline_attention,
+            baseline_prompt=None if baseline is None else baseline.prompt,
+            sink_scores=sinks.all_layers()[:, 0].numpy() if sink_scores else None,
+        )
+
+    def capture_batch(
+        self,
+        prepared: Sequence[PreparedInputs],
+        *,
+        layers: Sequence[int] | None = None,
+        storage: Storage = "float32",
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        kernel: Kernel = "auto",
+        sink_scores: bool = True,
+    ) -> list[AttentionResult]:
+        """Prompt-only captures (`capture_prepared` without an answer) of several inputs in one forward pass: one
+        result per input, each what its own capture gives (`model.study` runs its examples so). The inputs (made by
+        `prepare`) must have their images at the same token positions (e.g. images of one size after the same
+        template text); prompts may differ in length (shorter ones are padded on the right, which no real token
+        sees). `layers`, `storage`, `chunk_bytes`, `kernel`, `sink_scores`: as in `capture`."""
+        if not prepared:
+            raise ValueError("capture_batch needs at least one prepared input")
+        sink_scores = checked_flag(sink_scores, "sink_scores")
+        chunk_bytes = checked_chunk_bytes(chunk_bytes)
+        check_kernel_runs_on(checked_kernel(kernel), self.device)
+        layer_ids = self.kept_layers(layers)
+        inputs = batched_model_inputs(prepared, self._pad_id())
+        query_positions = batched_query_positions(prepared).astype(np.int64)
+        text_config = self.model.config.get_text_config()
+        dtype = _STORAGE_DTYPES[checked_storage(storage)]
+        length, heads = int(inputs["input_ids"].shape[1]), text_config.num_attention_heads
+        check_result_fits(
+            len(layer_ids),
+            heads,
+            len(prepared) * len(query_positions),
+            len(prepared[0].image_positions),
+            dtype.itemsize,
+            answering=False,
+            working_bytes=rows_working_bytes(chunk_bytes, heads, len(prepared) * len(query_positions), length),
+        )
+        image_positions = torch.as_tensor(prepared[0].image_positions)
+        request = CaptureRequest(
+            query_positions=torch.as_tensor(query_positions),
+            image_positions=image_positions,
+            storage_dtype=dtype,
+            chunk_bytes=chunk_bytes,
+            kernel=kernel,
+            layers=layer_ids,
+        )
+        sinks = SinkScores(layer_ids, image_positions)
+        with recording_sink_scores(self.model, sinks) if sink_scores else contextlib.nullcontext():
+            self._prompt_forward(request, {name: value.to(self.device) for name, value in inputs.items()})
+        attention, image_mass = request.all_layers()
+        every_sink = sinks.all_layers() if sink_scores else None
+        results = []
+        for item, one in enumerate(prepared):
+            rows = len(one.query_positions)
+            results.append(
+                self._result(
+                    one,
+                    attention[:, item, :, :rows].contiguous().numpy(),  # its own memory, not a view of the batch's
+                    image_mass[:, item, :, :rows].contiguous().numpy(),
+                    query_positions[:rows],
+                    layer_ids,
+                    sink_scores=None if every_sink is None else every_sink[:, item].numpy(),
+                )
+            )
+        return results
+
+    def _prompt_forward(self, request: CaptureRequest, inputs: dict[str, torch.Tensor]) -> None:
+        with capturing(self.model, request), torch.inference_mode():
+            # Only the attention is wanted: skip the [sequence, vocabulary] logits (as generate's prefill does).
+            self.model(**inputs, use_cache=False, logits_to_keep=1)
+
+    def _pad_id(self) -> int:
+        """A text token to pad batches with: the tokenizer's pad token, else its end of text."""
+        tokenizer = self.processor.tokenizer
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        media_ids = (self.model.config.image_token_id, getattr(self.model.config, "video_token_id", None))
+        if pad_id is None or pad_id in media_ids:
+            raise ValueError("this tokenizer has no pad or end-of-text token to pad a batch with: capture one by one")
+        return int(pad_id)
+
+    def _result(
+        self,
+        prepared: PreparedInputs,
+        attention: np.ndarray,
+        image_mass: np.ndarray,
+        query_positions: np.ndarray,
+        layer_ids: tuple[int, ...],
+        *,
+        tokens: tuple | None = None,
+        texts: Mapping[Part, str] | None = None,
+        baseline_attention: np.ndarray | None = None,
+        baseline_prompt: str | None = None,
+        sink_scores: np.ndarray | None = None,
+    ) -> AttentionResult:
+        """One input's `AttentionResult` from its kept rows (`tokens`: the prompt's and the answer's, where it
+        has one; `texts`: the answer's and the thinking's text)."""
+        texts = texts or {}
+        return AttentionResult(
+            attention=attention,
+            image_mass=image_mass,
+            query_positions=query_positions,
+            image_positions=prepared.image_positions.astype(np.int64),
+            tokens=prepared.tokens if tokens is None else tokens,
             images=prepared.images,
             pictures=prepared.pictures,
             prompt=prepared.prompt,
@@ -317,8 +424,8 @@ class LoadedModel:
             layer_ids=layer_ids,
             thinking=texts.get("thinking"),
             baseline_attention=baseline_attention,
-            baseline_prompt=None if baseline is None else baseline.prompt,
-            sink_scores=sinks.all_layers().numpy() if sink_scores else None,
+            baseline_prompt=baseline_prompt,
+            sink_scores=sink_scores,
         )
 
     def _baseline_rows(
@@ -380,6 +487,7 @@ class LoadedModel:
         keep: str = "summary",
         progress: bool = True,
         pointing_tolerance: float = 0,
+        batch_size: int = 8,
     ) -> Study:
         """Capture and score every example of a data set into the folder `out`; return the `qvl_widget.Study`.
 
@@ -393,6 +501,8 @@ class LoadedModel:
         word's producing steps) or "all". Per query, layer and head (and the heads' mean, head -1):
         `image_share`, `spatial_entropy` (as `head_summary`), and with a box `in_box`, `area` and `pointing`
         (`pointing_tolerance` pixels around the box). `keep="results"` also saves each example's result.
+        `batch_size`: prompt-only examples whose images take the same token positions (e.g. one image size) run
+        this many to a forward pass (`capture_batch`: each result as its own capture gives it; 1: one by one).
         The same call again resumes: done examples are skipped, a changed option is refused. An example that
         fails is recorded (`study.errors()`) and the study goes on. Needs pyarrow and pandas (`pip install
         ".[study]"`).
@@ -417,7 +527,15 @@ class LoadedModel:
             "pointing_tolerance": pointing_tolerance,
         }
         capture_options = study_capture_options(self, options)
-        return run_study(self, examples, out, options=options, capture_options=capture_options, progress=progress)
+        return run_study(
+            self,
+            examples,
+            out,
+            options=options,
+            capture_options=capture_options,
+            progress=progress,
+            batch_size=batch_size,
+        )
 
     def verify(
         self,

@@ -13,13 +13,14 @@ import contextlib
 import os
 import platform
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from ._arguments import checked_flag, described, real_number, shown
+from ._arguments import checked_count, checked_flag, described, real_number, shown
+from ._batch import batch_key
 from ._boxes import Box
 from ._study_manifest import Examples, StudyExample, study_examples
 from ._study_metrics import QUERY_KINDS, QueryKind, example_rows, scored_queries
@@ -42,6 +43,7 @@ from ._study_store import (
 TRUE_WORDS = ("1", "true", "yes")
 Keep = Literal["summary", "results"]
 KEEPS: tuple[Keep, ...] = ("summary", "results")
+Scored = dict[str, list] | str  # an example's rows, or its error line
 PART_EXAMPLES = 16  # examples per part: what a study stopped without warning (killed) runs again
 Z_95 = 1.959963984540054  # the normal distribution's two-sided 95 % quantile
 # The errors an example's own input can cause (unreadable image, box outside it, prompt too long, phrase not in
@@ -269,11 +271,13 @@ def run_study(
     options: dict[str, Any],
     capture_options: dict[str, Any],
     progress: bool,
+    batch_size: int = 8,
 ) -> Study:
     """`LoadedModel.study`'s work, after it checked the capture options: see its docstring."""
     folder = Path(_checked_folder(out))
     options = {**options, **_checked_study_options(options)}
     progress = checked_flag(progress, "progress")
+    batch_size = checked_count(batch_size, "batch_size", "examples per forward pass")
     source = study_examples(examples)  # a bad manifest is refused before any example runs
     pyarrow_parquet()
     pandas()
@@ -289,10 +293,10 @@ def run_study(
     done = done_ids(folder)
     todo = [position for position, name in enumerate(source.ids) if name not in done]
     processes.wait_for_everyone()  # every process has read what was done before any writes more: one split for all
-    score = _scorer(model, source, folder, options, capture_options)
+    score_part = _scorer(model, source, folder, options, capture_options, batch_size)
     with processes.split_between_processes(todo) as share:
         bar = _progress(progress and processes.is_main_process, len(done) + len(share), len(done))
-        _run_batches(folder, list(share), source.ids, score, bar, process=processes.process_index)
+        _run_parts(folder, list(share), source.ids, score_part, bar, process=processes.process_index)
     processes.wait_for_everyone()  # every share written: each process's Study reads the whole table
     return Study(folder, metadata)
 
@@ -330,47 +334,48 @@ def launched_processes() -> Any:
     return PartialState(cpu=use_cpu)
 
 
-def _run_batches(
+def _run_parts(
     folder: Path,
     todo: list[int],
     ids: tuple[str, ...],
-    score: Callable[[int], dict[str, list]],
+    score_part: Callable[[list[int]], Iterator[tuple[int, Scored]]],
     bar: Any,
     process: int | None = None,
 ) -> None:
-    """Score `todo` in batches of `PART_EXAMPLES`; a batch's done examples are written even when a later one
-    stops the study (an exception that is no example's error, Ctrl-C). `process`: the writer's rank, where
-    several processes write parts at once."""
+    """Score `todo` in parts of `PART_EXAMPLES`, each written as one file; a part's done examples are written even
+    when a later one stops the study (an exception that is no example's error, Ctrl-C). `process`: the writer's
+    rank, where several processes write parts at once."""
     rows: dict[str, list[Any]] = {name: [] for name in COLUMNS}
     errors: list[tuple[str, str]] = []
-    pending = 0
     try:
-        for position in todo:
-            try:
-                scored = score(position)
-            except EXAMPLE_ERRORS as error:
-                errors.append((ids[position], one_line(error)))
-            else:
-                for name in COLUMNS:
-                    rows[name] += scored[name]
-            pending += 1
-            bar.update(1)
-            if pending == PART_EXAMPLES:
-                write_part(folder, rows, errors, process)
-                rows, errors, pending = {name: [] for name in COLUMNS}, [], 0
+        for start in range(0, len(todo), PART_EXAMPLES):
+            for position, scored in score_part(todo[start : start + PART_EXAMPLES]):
+                if isinstance(scored, str):
+                    errors.append((ids[position], scored))
+                else:
+                    for name in COLUMNS:
+                        rows[name] += scored[name]
+                bar.update(1)
+            write_part(folder, rows, errors, process)
+            rows, errors = {name: [] for name in COLUMNS}, []
     finally:
         write_part(folder, rows, errors, process)
         bar.close()
 
 
 def _scorer(
-    model: Any, source: Examples, folder: Path, options: dict[str, Any], capture_options: dict[str, Any]
-) -> Callable[[int], dict[str, list]]:
-    """What scores example `position`: capture, metrics, and with keep="results" the saved result."""
+    model: Any,
+    source: Examples,
+    folder: Path,
+    options: dict[str, Any],
+    capture_options: dict[str, Any],
+    batch_size: int,
+) -> Callable[[list[int]], Iterator[tuple[int, Scored]]]:
+    """What scores a part's examples (positions), yielding each one's rows or error line: capture, metrics, and
+    with keep="results" the saved result. Prompt-only examples whose images sit at the same token positions are
+    captured `batch_size` at a time in one forward pass (`capture_batch`: the same numbers, fewer calls)."""
 
-    def score(position: int) -> dict[str, list]:
-        example = source.example(position)
-        result = capture_example(model, example, options["answer"], capture_options)
+    def scored(position: int, example: StudyExample, result: Any) -> dict[str, list]:
         box = None if example.box is None else Box(*example.box)
         queries = scored_queries(result, options["query"], example.phrase)
         rows = example_rows(example.id, result, queries, box, options["pointing_tolerance"])
@@ -378,18 +383,75 @@ def _scorer(
             result.save(result_path(folder, position))
         return rows
 
-    return score
+    def batch(group: list[tuple[int, StudyExample, Any]]) -> Iterator[tuple[int, Scored]]:
+        kept = {key: capture_options[key] for key in ("layers", "sink_scores") if key in capture_options}
+        try:
+            results = model.capture_batch([prepared for _, _, prepared in group], **kept)
+        except EXAMPLE_ERRORS as error:
+            if len(group) == 1:
+                yield group[0][0], one_line(error)
+                return
+            for member in group:  # one example's input failed the batch: each alone, so its error is its own
+                yield from batch([member])
+            return
+        for (position, example, _), result in zip(group, results, strict=True):
+            yield position, _rows_or_error(scored, position, example, result)
+
+    def score_part(positions: list[int]) -> Iterator[tuple[int, Scored]]:
+        waiting: dict[Hashable, list[tuple[int, StudyExample, Any]]] = {}
+        for position in positions:
+            try:
+                example = source.example(position)
+                if not _prompt_only(example, options["answer"]) or batch_size == 1:
+                    result = capture_example(model, example, options["answer"], capture_options)
+                    yield position, _rows_or_error(scored, position, example, result)
+                    continue
+                prepared = model.prepare(
+                    example_media(example),
+                    example.prompt,
+                    messages=example.messages,
+                    system=capture_options["system"],
+                    thinking=capture_options["thinking"],
+                )
+            except EXAMPLE_ERRORS as error:
+                yield position, one_line(error)
+                continue
+            group = waiting.setdefault(batch_key(prepared), [])
+            group.append((position, example, prepared))
+            if len(group) == batch_size:
+                yield from batch(waiting.pop(batch_key(prepared)))
+        for group in waiting.values():
+            yield from batch(group)
+
+    return score_part
+
+
+def _rows_or_error(score: Callable[..., dict[str, list]], *arguments: Any) -> Scored:
+    try:
+        return score(*arguments)
+    except EXAMPLE_ERRORS as error:
+        return one_line(error)
+
+
+def _prompt_only(example: StudyExample, answer: bool | None) -> bool:
+    """Whether the example's capture is of its prompt only (no answer generated or given)."""
+    return answer is False or (answer is None and example.answer is None)
+
+
+def example_media(example: StudyExample) -> Any:
+    """The example's image, or its video (a `Video`)."""
+    if example.video is None:
+        return example.image
+    from ._video import Video
+
+    return example.video if isinstance(example.video, Video) else Video(example.video)
 
 
 def capture_example(model: Any, example: StudyExample, answer: bool | None, capture_options: dict[str, Any]) -> Any:
     """One example's capture: its given answer (teacher-forced) unless `answer` is True (the model answers) or
     False (the prompt only)."""
-    media = example.image
-    if example.video is not None:
-        from ._video import Video
-
-        media = example.video if isinstance(example.video, Video) else Video(example.video)
     given: bool | str | None = True if answer is True else None if answer is False else example.answer
+    media = example_media(example)
     return model.capture(media, example.prompt, messages=example.messages, answer=given, **capture_options)
 
 

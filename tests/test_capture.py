@@ -467,3 +467,43 @@ def test_copies_on_the_compute_stream_equal_the_default_copies(qwen2, monkeypatc
     attention, mass = request.all_layers()
     np.testing.assert_array_equal(attention[:, 0].numpy(), expected.attention)
     np.testing.assert_array_equal(mass[:, 0].numpy(), expected.image_mass)
+
+
+# ----- several inputs in one forward pass ------------------------------------------------------------------------
+
+
+def test_a_batch_gives_each_input_its_own_capture(tiny):
+    """Prompts of different lengths (padded on the right) and different images of one size, two images each: every
+    result is the one its input's own capture gives, sink scores and tokens included."""
+    prompts = [PROMPT, "Describe the two pictures, the left one first, in a few words.", "Which is brighter?"]
+    prepared = [
+        tiny.prepare([noise_image(100, 60, seed=number), noise_image(70, 90, seed=10 + number)], prompt)
+        for number, prompt in enumerate(prompts)
+    ]
+    assert len({len(one.query_positions) for one in prepared}) == 3
+    batch = tiny.capture_batch(prepared, layers=[0, -1])
+    for one, result in zip(prepared, batch, strict=True):
+        alone = tiny.capture_prepared(one, layers=[0, -1])
+        assert [token.text for token in result.tokens] == [token.text for token in alone.tokens]
+        np.testing.assert_array_equal(result.query_positions, alone.query_positions)
+        np.testing.assert_allclose(result.attention, alone.attention, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(result.image_mass, alone.image_mass, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(result.sink_scores, alone.sink_scores, rtol=1e-6)
+        assert result.prompt == one.prompt and result.layer_ids == alone.layer_ids
+    rows = min(len(one.query_positions) for one in prepared)  # the inputs' own maps differ: none is another's
+    assert not np.allclose(batch[0].attention[:, :, :rows], batch[2].attention[:, :, :rows])
+
+
+def test_a_batch_without_sink_scores_and_a_batch_of_one(qwen2):
+    prepared = qwen2.prepare(noise_image(100, 60), PROMPT)
+    (result,) = qwen2.capture_batch([prepared], sink_scores=False)
+    assert result.sink_scores is None
+    np.testing.assert_allclose(result.attention, qwen2.capture_prepared(prepared).attention, rtol=0, atol=1e-6)
+
+
+def test_inputs_with_images_at_other_positions_are_refused_as_a_batch(qwen2):
+    small, large = qwen2.prepare(noise_image(100, 60), PROMPT), qwen2.prepare(noise_image(200, 120), PROMPT)
+    with pytest.raises(ValueError, match="same token positions"):
+        qwen2.capture_batch([small, large])
+    with pytest.raises(ValueError, match="at least one"):
+        qwen2.capture_batch([])

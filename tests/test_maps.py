@@ -561,7 +561,7 @@ def test_recording_sink_scores_leaves_the_logits_bit_identical(tiny):
             recorded = tiny.model(**prepared.model_inputs).logits
         after = tiny.model(**prepared.model_inputs).logits
     assert torch.equal(plain, recorded) and torch.equal(plain, after)
-    assert sinks.all_layers().shape == (len(layers), len(prepared.image_positions))
+    assert sinks.all_layers().shape == (len(layers), 1, len(prepared.image_positions))  # [layers, batch, image tokens]
 
 
 @pytest.mark.parametrize("family", [name for name in TINY_FAMILIES if name in ("qwen2_vl", "qwen3_5")])

@@ -153,13 +153,25 @@ def test_keep_results_saves_each_examples_result(model, tmp_path):
 
 def test_a_summary_study_skips_the_sink_scores_no_metric_reads(model, tmp_path, monkeypatch):
     asked = []
-    capture = type(model).capture
-    monkeypatch.setattr(
-        type(model), "capture", lambda self, *a, **k: asked.append(k["sink_scores"]) or capture(self, *a, **k)
-    )
-    model.study(scenes(2, FIRST_SEED + 904), tmp_path / "summary", progress=False)
-    model.study(scenes(2, FIRST_SEED + 904), tmp_path / "results", keep="results", progress=False)
-    assert asked == [False, False, True, True]
+    for name in ("capture", "capture_batch"):  # one by one, and prompt-only examples batched
+        captures = getattr(type(model), name)
+        monkeypatch.setattr(
+            type(model),
+            name,
+            lambda self, *a, captures=captures, **k: asked.append(k["sink_scores"]) or captures(self, *a, **k),
+        )
+    for batch_size in (1, 2):
+        model.study(
+            scenes(2, FIRST_SEED + 904), tmp_path / f"summary{batch_size}", progress=False, batch_size=batch_size
+        )
+        model.study(
+            scenes(2, FIRST_SEED + 904),
+            tmp_path / f"results{batch_size}",
+            keep="results",
+            progress=False,
+            batch_size=batch_size,
+        )
+    assert asked == [False, False, True, True, False, True]  # one by one: a capture each; batched: one for both
 
 
 def test_video_and_conversation_examples_score_as_their_captures(model, tmp_path):
@@ -198,6 +210,36 @@ def test_video_and_conversation_examples_score_as_their_captures(model, tmp_path
     np.testing.assert_allclose(study.heads("in_box", example="talk"), in_box, atol=1e-6)
     video = study.heads("in_box", example="video")
     assert video.shape == (6, 4) and np.all((video >= 0) & (video <= 1))
+
+
+def test_batched_and_one_by_one_studies_give_the_same_table(model, tmp_path, monkeypatch):
+    """Prompt-only examples run several to a forward pass (images of one size together, another size on its own);
+    an example whose batch fails is run alone, so its error is its own and its batch-mates are still scored."""
+    examples = scenes(11, FIRST_SEED + 950)
+    examples[3] = {**examples[3], "image": examples[3]["image"].resize((96, 64)), "box": None}
+    examples[6] = {**examples[6], "prompt": examples[6]["prompt"] + " What shape is the red one?"}  # a longer prompt
+    one_by_one = model.study(examples, tmp_path / "one", query="all", progress=False, batch_size=1)
+    batched = model.study(examples, tmp_path / "batched", query="all", progress=False, batch_size=4)
+    pd.testing.assert_frame_equal(batched.table(), one_by_one.table(), check_exact=False, rtol=0, atol=1e-6)
+
+    batch_sizes = []
+    capture_batch = type(model).capture_batch
+
+    def failing_for_the_two_questions(self, prepared, **options):
+        batch_sizes.append(len(prepared))
+        if any(one.prompt.count("?") == 2 for one in prepared):
+            raise ValueError("this input cannot be captured")
+        return capture_batch(self, prepared, **options)
+
+    monkeypatch.setattr(type(model), "capture_batch", failing_for_the_two_questions)
+    failed = model.study(examples, tmp_path / "failed", query="all", progress=False, batch_size=4)
+    assert failed.errors().to_dict("records") == [
+        {"example": examples[6]["id"], "error": "ValueError: this input cannot be captured"}
+    ]
+    others = one_by_one.table()[one_by_one.table()["example"] != examples[6]["id"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(failed.table(), others, check_exact=False, rtol=0, atol=1e-6)
+    # 10 images of one size, 4 to a batch (the failed one's again one by one), and the other size alone
+    assert sorted(batch_sizes) == [1, 1, 1, 1, 1, 2, 4, 4]
 
 
 # ----- resuming -----------------------------------------------------------------------------------------------

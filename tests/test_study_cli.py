@@ -42,6 +42,22 @@ def test_study_runs_a_manifest_as_model_study_does(tiny_model_dirs, tiny_models,
     pd.testing.assert_frame_equal(qvl_widget.Study.open(tmp_path / "cli").table(), expected.table())
 
 
+def test_study_passes_its_batch_size(tiny_model_dirs, tmp_path, capsys, monkeypatch):
+    asked = []
+    study = qvl_widget.LoadedModel.study
+    monkeypatch.setattr(
+        qvl_widget.LoadedModel, "study", lambda self, *a, **k: asked.append(k["batch_size"]) or study(self, *a, **k)
+    )
+    manifest = write_manifest(tmp_path / "data", ROWS)
+    for size in ("1", "3"):
+        code, _, err = run_cli(["study", manifest, "--model", str(tiny_model_dirs["qwen2_vl"]), "--out",
+                                str(tmp_path / size), "--device", "cpu", "--batch-size", size], capsys)  # fmt: skip
+        assert code == 0, err
+    assert asked == [1, 3]
+    batched, one_by_one = (qvl_widget.Study.open(tmp_path / size).table() for size in ("3", "1"))
+    pd.testing.assert_frame_equal(batched, one_by_one)
+
+
 @pytest.mark.parametrize(
     ("rows", "message"),
     [
