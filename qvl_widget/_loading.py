@@ -329,6 +329,9 @@ class LoadedModel:
         `prepare`) must have their images at the same token positions (e.g. images of one size after the same
         template text); prompts may differ in length (shorter ones are padded on the right, which no real token
         sees). `layers`, `storage`, `chunk_bytes`, `kernel`, `sink_scores`: as in `capture`."""
+        if not isinstance(prepared, Sequence) or not all(isinstance(one, PreparedInputs) for one in prepared):
+            given = described(prepared)
+            raise TypeError(f"capture_batch takes a list of inputs made by model.prepare(...), not {given}")
         if not prepared:
             raise ValueError("capture_batch needs at least one prepared input")
         sink_scores = checked_flag(sink_scores, "sink_scores")

@@ -507,3 +507,6 @@ def test_inputs_with_images_at_other_positions_are_refused_as_a_batch(qwen2):
         qwen2.capture_batch([small, large])
     with pytest.raises(ValueError, match="at least one"):
         qwen2.capture_batch([])
+    for wrong in (small, [small, "a prompt"], 3):
+        with pytest.raises(TypeError, match=r"capture_batch takes a list of inputs made by model.prepare\(...\), not"):
+            qwen2.capture_batch(wrong)

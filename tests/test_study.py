@@ -325,6 +325,8 @@ def test_bad_options_are_refused_before_anything_runs(model, tmp_path):
         ({"answer": "a cat"}, "answer must be None"),
         ({"pointing_tolerance": -1}, "pointing_tolerance must be a number of pixels >= 0"),
         ({"layers": [99]}, "layer"),
+        ({"batch_size": 0}, r"batch_size must be a whole number >= 1 \(examples per forward pass\), not 0"),
+        ({"batch_size": "8"}, "batch_size must be a whole number >= 1"),
     ):
         with pytest.raises((ValueError, TypeError, IndexError), match=message):
             model.study(examples, tmp_path / "study", progress=False, **options)
